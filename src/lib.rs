@@ -1,0 +1,15 @@
+//! # fftconv
+//!
+//! A derivation-checked reference implementation of convolution layers run through FFTs, with
+//! their gradients derived as adjoints of linear operators.
+//!
+//! Layers (data flows down; nothing imports anything above it):
+//! [`tensor`] ← [`op`] ← expr ← conv ← check/case/nn ← cli.
+
+pub mod error;
+pub mod fft;
+pub mod op;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use tensor::{Scalar, Tensor};
