@@ -25,7 +25,7 @@ pub fn fast_len(n: usize) -> usize {
     loop {
         let mut r = m;
         for p in [2, 3, 5, 7] {
-            while r % p == 0 {
+            while r.is_multiple_of(p) {
                 r /= p;
             }
         }
@@ -157,7 +157,7 @@ impl<T: Scalar> RealFftNd<T> {
         for r in 0..rows {
             let line = &mut spec[r * half..(r + 1) * half];
             line[0].im = T::zero();
-            if last % 2 == 0 {
+            if last.is_multiple_of(2) {
                 line[half - 1].im = T::zero();
             }
             // Only InputValues can come back, and we zeroed those parts above.

@@ -6,8 +6,10 @@
 //! Layers (data flows down; nothing imports anything above it):
 //! [`tensor`] ← [`op`] ← expr ← conv ← check/case/nn ← cli.
 
+pub mod conv;
 pub mod error;
 pub mod fft;
+pub mod npy;
 pub mod op;
 pub mod tensor;
 

@@ -48,7 +48,7 @@ pub(crate) fn check_channels(
             ),
         ));
     }
-    if signal[2..].iter().any(|&p| p == 0) || signal[0] == 0 || o == 0 || cg == 0 {
+    if signal[2..].contains(&0) || signal[0] == 0 || o == 0 || cg == 0 {
         return Err(Error::invalid(
             context,
             format!("empty axis in {signal:?} or {kernel:?}"),

@@ -44,7 +44,7 @@ impl<T: Scalar> CircularConvWeight<T> {
     /// The map `h ↦ circ(h) x` for kernels `(out_channels, C/groups, *P)`.
     pub fn new(signal: &Tensor<T>, out_channels: usize, groups: usize) -> Result<Self> {
         let ss = signal.shape();
-        if ss.len() < 3 || groups == 0 || ss[1] % groups != 0 {
+        if ss.len() < 3 || groups == 0 || !ss[1].is_multiple_of(groups) {
             return Err(Error::invalid(
                 "circular_conv_weight",
                 format!("needs a signal (N, C, *P) with groups={groups} dividing C, got {ss:?}"),

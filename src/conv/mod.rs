@@ -1,0 +1,76 @@
+//! The convolution layer: [`ConvSpec`] (the frameworks' semantics), the operator-chain FFT
+//! path ([`chain`]), and the direct witness ([`direct`]) that shares no code with it.
+
+pub mod chain;
+pub mod direct;
+mod spec;
+
+pub use spec::{ConvKind, ConvSpec, Geometry, Padding};
+
+use crate::error::Result;
+use crate::tensor::{Scalar, Tensor};
+
+/// The gradients of a conv layer for one upstream gradient `dy`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grads<T: Scalar> {
+    /// ∂L/∂x.
+    pub dx: Tensor<T>,
+    /// ∂L/∂w.
+    pub dw: Tensor<T>,
+    /// ∂L/∂b, when the layer has a bias.
+    pub db: Option<Tensor<T>>,
+}
+
+/// Which implementation computes a layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// The operator chain through FFTs (the derivation, executed).
+    #[default]
+    Chain,
+    /// Plain loops over sliding windows (the witness).
+    Direct,
+}
+
+/// Forward pass `y = conv(x; w) + b` with the chosen algorithm.
+///
+/// ```
+/// use fftconv::{conv::{self, Algorithm, ConvSpec, Padding}, Tensor};
+/// let spec = ConvSpec::conv(&[1], Padding::Valid, &[1]);
+/// let x = Tensor::<f64>::new(vec![1, 1, 4], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+/// let w = Tensor::new(vec![1, 1, 2], vec![1.0, -1.0]).unwrap();
+/// let y = conv::forward(&spec, &x, &w, None, Algorithm::Chain).unwrap();
+/// assert!(y.data().iter().all(|v| (v + 1.0).abs() < 1e-12)); // x[i] - x[i+1]
+/// ```
+///
+/// # Errors
+/// Spec and shape errors of [`ConvSpec::geometry`].
+pub fn forward<T: Scalar>(
+    spec: &ConvSpec,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    b: Option<&Tensor<T>>,
+    algo: Algorithm,
+) -> Result<Tensor<T>> {
+    match algo {
+        Algorithm::Chain => chain::forward(spec, x, w, b),
+        Algorithm::Direct => direct::forward(spec, x, w, b),
+    }
+}
+
+/// Gradients `dx`, `dw` and (when `with_bias`) `db` for upstream `dy`.
+///
+/// # Errors
+/// Spec and shape errors of [`ConvSpec::geometry`]; `dy` must have the output shape.
+pub fn backward<T: Scalar>(
+    spec: &ConvSpec,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    dy: &Tensor<T>,
+    with_bias: bool,
+    algo: Algorithm,
+) -> Result<Grads<T>> {
+    match algo {
+        Algorithm::Chain => chain::backward(spec, x, w, dy, with_bias),
+        Algorithm::Direct => direct::backward(spec, x, w, dy, with_bias),
+    }
+}

@@ -1,0 +1,509 @@
+//! `ConvSpec`: what a convolution layer is (the frameworks' semantics, `../CASES.md` of the
+//! exchange format), and `Geometry`: a spec resolved against concrete tensor shapes.
+
+use crate::error::{Error, Result};
+use crate::op::PadMode;
+use std::fmt;
+
+/// Convolution (cross-correlation, as in every framework) or its input-adjoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvKind {
+    /// `y[n,o,i] = b[o] + Σ_c Σ_k w[o,c,k] · xp[n, g·C_in/groups + c, s·i + d·k]`.
+    Conv,
+    /// PyTorch's `conv_transposeNd`: the adjoint of `Conv` with respect to its input.
+    ConvTranspose,
+}
+
+impl fmt::Display for ConvKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConvKind::Conv => "conv",
+            ConvKind::ConvTranspose => "conv_transpose",
+        })
+    }
+}
+
+/// How much padding, per spatial axis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// `[lo, hi]` per axis.
+    Explicit(Vec<(usize, usize)>),
+    /// No padding.
+    Valid,
+    /// Output extent `ceil(S / stride)`; total padding `max((O-1)·s + d·(K-1) + 1 - S, 0)`,
+    /// `lo = total / 2`, the rest at the high end (JAX's `SAME`; PyTorch's `same` for stride 1).
+    Same,
+}
+
+/// A convolution layer's hyper-parameters. Per-axis lists have one entry per spatial axis; an
+/// empty list means "1 on every axis" (stride, dilation) or "0 on every axis"
+/// (output_padding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvSpec {
+    /// Convolution or transposed convolution.
+    pub kind: ConvKind,
+    /// Stride per axis (≥ 1).
+    pub stride: Vec<usize>,
+    /// Padding.
+    pub padding: Padding,
+    /// Dilation per axis (≥ 1).
+    pub dilation: Vec<usize>,
+    /// Channel groups (divides both channel counts).
+    pub groups: usize,
+    /// How padding is filled (`conv_transpose`: zeros only).
+    pub padding_mode: PadMode,
+    /// Extra output extent at the high end, `conv_transpose` only (< max(stride, dilation)).
+    pub output_padding: Vec<usize>,
+}
+
+impl Default for ConvSpec {
+    fn default() -> Self {
+        ConvSpec {
+            kind: ConvKind::Conv,
+            stride: vec![],
+            padding: Padding::Valid,
+            dilation: vec![],
+            groups: 1,
+            padding_mode: PadMode::Zeros,
+            output_padding: vec![],
+        }
+    }
+}
+
+/// A spec resolved against concrete shapes: every number the layer needs, per spatial axis.
+///
+/// For `Conv`: input `(n, c_in, *input)`, weight `(c_out, c_in/groups, *kernel)`, output
+/// `(n, c_out, *output)`. For `ConvTranspose`: input `(n, c_in, *input)`, weight
+/// `(c_in, c_out/groups, *kernel)`, output `(n, c_out, *output)`; it is the adjoint of the
+/// [`Geometry::as_conv`] geometry, whose input has extent `conv_extent`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Conv or transpose.
+    pub kind: ConvKind,
+    /// Batch size.
+    pub n: usize,
+    /// Input channels of the layer.
+    pub c_in: usize,
+    /// Output channels of the layer.
+    pub c_out: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Spatial extents of the input.
+    pub input: Vec<usize>,
+    /// Kernel extents.
+    pub kernel: Vec<usize>,
+    /// Spatial extents of the output.
+    pub output: Vec<usize>,
+    /// Stride.
+    pub stride: Vec<usize>,
+    /// Dilation.
+    pub dilation: Vec<usize>,
+    /// Resolved `[lo, hi]` padding.
+    pub pads: Vec<(usize, usize)>,
+    /// Padding mode.
+    pub padding_mode: PadMode,
+    /// Output padding (transpose only; zeros for conv).
+    pub output_padding: Vec<usize>,
+}
+
+fn per_axis(name: &str, v: &[usize], d: usize, default: usize) -> Result<Vec<usize>> {
+    match v.len() {
+        0 => Ok(vec![default; d]),
+        1 if d > 1 => Ok(vec![v[0]; d]),
+        n if n == d => Ok(v.to_vec()),
+        n => Err(Error::invalid(
+            name,
+            format!("has {n} entries; give one per spatial axis ({d})"),
+        )),
+    }
+}
+
+impl ConvSpec {
+    /// A plain convolution with the given stride, padding and dilation, groups 1, zeros mode.
+    pub fn conv(stride: &[usize], padding: Padding, dilation: &[usize]) -> Self {
+        ConvSpec {
+            stride: stride.to_vec(),
+            padding,
+            dilation: dilation.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// Resolve against an input shape `(N, C_in, *S)` and a weight shape.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] or [`Error::Shape`] naming the offending value: ranks that differ, a
+    /// spatial rank outside 1..=3, zero stride or dilation, groups that do not divide the
+    /// channels, reflect padding not smaller than the input, an empty output, an output padding
+    /// too large, a padding mode other than zeros for `conv_transpose`.
+    pub fn geometry(&self, x_shape: &[usize], w_shape: &[usize]) -> Result<Geometry> {
+        if x_shape.len() < 3 || x_shape.len() > 5 {
+            return Err(Error::invalid(
+                "x",
+                format!("shape {x_shape:?} must be (N, C, *spatial) with 1 to 3 spatial axes"),
+            ));
+        }
+        let d = x_shape.len() - 2;
+        if w_shape.len() != x_shape.len() {
+            return Err(Error::invalid(
+                "w",
+                format!(
+                    "shape {w_shape:?} must have {} axes like x {x_shape:?}",
+                    x_shape.len()
+                ),
+            ));
+        }
+        if x_shape.iter().chain(w_shape).any(|&e| e == 0) {
+            return Err(Error::invalid(
+                "shapes",
+                format!("x {x_shape:?} and w {w_shape:?} must have no empty axis"),
+            ));
+        }
+        crate::tensor::checked_numel(x_shape)?;
+        crate::tensor::checked_numel(w_shape)?;
+        let stride = per_axis("stride", &self.stride, d, 1)?;
+        let dilation = per_axis("dilation", &self.dilation, d, 1)?;
+        for (a, (&s, &dl)) in stride.iter().zip(&dilation).enumerate() {
+            if s == 0 {
+                return Err(Error::invalid(format!("stride[{a}]"), "must be at least 1"));
+            }
+            if dl == 0 {
+                return Err(Error::invalid(
+                    format!("dilation[{a}]"),
+                    "must be at least 1",
+                ));
+            }
+        }
+        let g = self.groups;
+        if g == 0 {
+            return Err(Error::invalid("groups", "must be at least 1"));
+        }
+        let (n, c_in) = (x_shape[0], x_shape[1]);
+        let input = x_shape[2..].to_vec();
+        let kernel = w_shape[2..].to_vec();
+        let c_out = match self.kind {
+            ConvKind::Conv => {
+                if c_in % g != 0 || !w_shape[0].is_multiple_of(g) {
+                    return Err(Error::invalid(
+                        "groups",
+                        format!(
+                            "groups={g} must divide C_in={c_in} and C_out={}",
+                            w_shape[0]
+                        ),
+                    ));
+                }
+                if w_shape[1] != c_in / g {
+                    return Err(Error::invalid(
+                        "w",
+                        format!(
+                            "shape {w_shape:?}: axis 1 must be C_in/groups = {}",
+                            c_in / g
+                        ),
+                    ));
+                }
+                w_shape[0]
+            }
+            ConvKind::ConvTranspose => {
+                if c_in % g != 0 {
+                    return Err(Error::invalid(
+                        "groups",
+                        format!("groups={g} must divide C_in={c_in}"),
+                    ));
+                }
+                if w_shape[0] != c_in {
+                    return Err(Error::invalid(
+                        "w",
+                        format!("shape {w_shape:?}: conv_transpose weights are (C_in, C_out/groups, *K); axis 0 must be C_in = {c_in}"),
+                    ));
+                }
+                w_shape[1]
+                    .checked_mul(g)
+                    .ok_or_else(|| Error::invalid("w", "C_out overflows"))?
+            }
+        };
+        let kd: Vec<usize> = kernel
+            .iter()
+            .zip(&dilation)
+            .map(|(&k, &dl)| dl.checked_mul(k - 1).and_then(|v| v.checked_add(1)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::invalid("dilation", "dilated kernel extent overflows"))?;
+        let pads = match &self.padding {
+            Padding::Explicit(p) => {
+                if p.len() != d {
+                    return Err(Error::invalid(
+                        "padding",
+                        format!(
+                            "has {} [lo, hi] pairs; give one per spatial axis ({d})",
+                            p.len()
+                        ),
+                    ));
+                }
+                p.clone()
+            }
+            Padding::Valid => vec![(0, 0); d],
+            Padding::Same => {
+                if self.kind == ConvKind::ConvTranspose {
+                    return Err(Error::invalid(
+                        "padding",
+                        "`same` is not defined for conv_transpose; give [lo, hi] per axis",
+                    ));
+                }
+                (0..d)
+                    .map(|a| {
+                        let out = input[a].div_ceil(stride[a]);
+                        let need = (out - 1) * stride[a] + kd[a];
+                        let total = need.saturating_sub(input[a]);
+                        (total / 2, total - total / 2)
+                    })
+                    .collect()
+            }
+        };
+        let output_padding = per_axis("output_padding", &self.output_padding, d, 0)?;
+        let geometry = |input: Vec<usize>, output: Vec<usize>, c_in, c_out| Geometry {
+            kind: self.kind,
+            n,
+            c_in,
+            c_out,
+            groups: g,
+            input,
+            kernel: kernel.clone(),
+            output,
+            stride: stride.clone(),
+            dilation: dilation.clone(),
+            pads: pads.clone(),
+            padding_mode: self.padding_mode,
+            output_padding: output_padding.clone(),
+        };
+        match self.kind {
+            ConvKind::Conv => {
+                if output_padding.iter().any(|&o| o != 0) {
+                    return Err(Error::invalid(
+                        "output_padding",
+                        "applies to conv_transpose only; remove it",
+                    ));
+                }
+                let mut output = Vec::with_capacity(d);
+                for a in 0..d {
+                    let (lo, hi) = pads[a];
+                    if self.padding_mode == PadMode::Reflect && (lo >= input[a] || hi >= input[a]) {
+                        return Err(Error::invalid(
+                            format!("padding[{a}]"),
+                            format!("reflect padding [{lo}, {hi}] must be smaller than the input extent {}", input[a]),
+                        ));
+                    }
+                    let sp = input[a]
+                        .checked_add(lo)
+                        .and_then(|v| v.checked_add(hi))
+                        .ok_or_else(|| {
+                            Error::invalid(format!("padding[{a}]"), "padded extent overflows")
+                        })?;
+                    if sp < kd[a] {
+                        return Err(Error::invalid(
+                            format!("axis {a}"),
+                            format!(
+                                "padded input extent {sp} is smaller than the dilated kernel extent {}: the output would be empty; pad more or use a smaller kernel",
+                                kd[a]
+                            ),
+                        ));
+                    }
+                    output.push((sp - kd[a]) / stride[a] + 1);
+                }
+                let g = geometry(input, output, c_in, c_out);
+                crate::tensor::checked_numel(&g.y_shape())?;
+                Ok(g)
+            }
+            ConvKind::ConvTranspose => {
+                if self.padding_mode != PadMode::Zeros {
+                    return Err(Error::invalid(
+                        "padding_mode",
+                        format!(
+                            "conv_transpose supports zeros only, got {}",
+                            self.padding_mode
+                        ),
+                    ));
+                }
+                let mut output = Vec::with_capacity(d);
+                for a in 0..d {
+                    let (lo, hi) = pads[a];
+                    if output_padding[a] >= stride[a].max(dilation[a]) {
+                        return Err(Error::invalid(
+                            format!("output_padding[{a}]"),
+                            format!(
+                                "{} must be smaller than stride ({}) or dilation ({})",
+                                output_padding[a], stride[a], dilation[a]
+                            ),
+                        ));
+                    }
+                    let full = (input[a] - 1)
+                        .checked_mul(stride[a])
+                        .and_then(|v| v.checked_add(kd[a] + output_padding[a]))
+                        .ok_or_else(|| {
+                            Error::invalid(format!("axis {a}"), "output extent overflows")
+                        })?;
+                    let o = full
+                        .checked_sub(lo + hi)
+                        .filter(|&o| o > 0)
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                format!("padding[{a}]"),
+                                format!(
+                                    "[{lo}, {hi}] removes the whole output extent {full}; pad less"
+                                ),
+                            )
+                        })?;
+                    output.push(o);
+                }
+                let g = geometry(input, output, c_in, c_out);
+                crate::tensor::checked_numel(&g.y_shape())?;
+                Ok(g)
+            }
+        }
+    }
+}
+
+impl Geometry {
+    /// Number of spatial axes.
+    pub fn rank(&self) -> usize {
+        self.input.len()
+    }
+    /// Shape of `x`.
+    pub fn x_shape(&self) -> Vec<usize> {
+        [vec![self.n, self.c_in], self.input.clone()].concat()
+    }
+    /// Shape of `w`.
+    pub fn w_shape(&self) -> Vec<usize> {
+        match self.kind {
+            ConvKind::Conv => [
+                vec![self.c_out, self.c_in / self.groups],
+                self.kernel.clone(),
+            ]
+            .concat(),
+            ConvKind::ConvTranspose => [
+                vec![self.c_in, self.c_out / self.groups],
+                self.kernel.clone(),
+            ]
+            .concat(),
+        }
+    }
+    /// Shape of `b`.
+    pub fn b_shape(&self) -> Vec<usize> {
+        vec![self.c_out]
+    }
+    /// Shape of `y` (and `dy`).
+    pub fn y_shape(&self) -> Vec<usize> {
+        [vec![self.n, self.c_out], self.output.clone()].concat()
+    }
+    /// Dilated kernel extents `d·(K-1)+1`.
+    pub fn dilated_kernel(&self) -> Vec<usize> {
+        self.kernel
+            .iter()
+            .zip(&self.dilation)
+            .map(|(&k, &d)| d * (k - 1) + 1)
+            .collect()
+    }
+
+    /// For `ConvTranspose`: the convolution whose input-adjoint this layer is — weights as
+    /// given, input extent this layer's output. Its output extent is this layer's input plus
+    /// `floor(output_padding / stride)` (non-zero only when output_padding ≥ stride, allowed
+    /// when dilation > stride); the transpose treats those extra entries as zeros. For `Conv`,
+    /// a clone.
+    pub fn as_conv(&self) -> Geometry {
+        match self.kind {
+            ConvKind::Conv => self.clone(),
+            ConvKind::ConvTranspose => {
+                let kd = self.dilated_kernel();
+                let output: Vec<usize> = (0..self.rank())
+                    .map(|a| {
+                        (self.output[a] + self.pads[a].0 + self.pads[a].1 - kd[a]) / self.stride[a]
+                            + 1
+                    })
+                    .collect();
+                Geometry {
+                    kind: ConvKind::Conv,
+                    c_in: self.c_out,
+                    c_out: self.c_in,
+                    input: self.output.clone(),
+                    output,
+                    output_padding: vec![0; self.rank()],
+                    ..self.clone()
+                }
+            }
+        }
+    }
+
+    /// Multiply-adds of the direct forward pass (for FLOP counts: ×2).
+    pub fn macs(&self) -> f64 {
+        let per_out: f64 = self.kernel.iter().map(|&k| k as f64).product::<f64>()
+            * (self.c_in / self.groups) as f64;
+        match self.kind {
+            ConvKind::Conv => self.y_shape().iter().map(|&e| e as f64).product::<f64>() * per_out,
+            ConvKind::ConvTranspose => {
+                let x: f64 = self.x_shape().iter().map(|&e| e as f64).product();
+                x * self.kernel.iter().map(|&k| k as f64).product::<f64>()
+                    * (self.c_out / self.groups) as f64
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_extents_follow_the_framework_formulas() {
+        let s = ConvSpec::conv(&[2, 1], Padding::Explicit(vec![(1, 2), (0, 0)]), &[1, 2]);
+        let g = s.geometry(&[2, 3, 9, 10], &[4, 3, 3, 3]).unwrap();
+        // O = floor((S + lo + hi - d(K-1) - 1)/s) + 1
+        assert_eq!(g.output, vec![(9 + 3 - 2 - 1) / 2 + 1, (10 - 4 - 1) + 1]);
+        let same = ConvSpec::conv(&[2], Padding::Same, &[]);
+        let g = same.geometry(&[1, 1, 7], &[1, 1, 4]).unwrap();
+        assert_eq!(g.output, vec![4]);
+        assert_eq!(g.pads, vec![(1, 2)]);
+    }
+
+    #[test]
+    fn transpose_extent_and_its_conv() {
+        let s = ConvSpec {
+            kind: ConvKind::ConvTranspose,
+            stride: vec![3],
+            padding: Padding::Explicit(vec![(1, 1)]),
+            output_padding: vec![2],
+            ..Default::default()
+        };
+        let g = s.geometry(&[1, 2, 5], &[2, 3, 4]).unwrap();
+        assert_eq!(g.output, vec![(5 - 1) * 3 - 2 + 3 + 2 + 1]);
+        assert_eq!(g.c_out, 3);
+        let c = g.as_conv();
+        assert_eq!(c.output, vec![5]);
+        assert_eq!((c.input[0] + 2 - 4) / 3 + 1, 5);
+    }
+
+    #[test]
+    fn bad_specs_are_refused_with_the_key_named() {
+        let bad = |s: ConvSpec, x: &[usize], w: &[usize]| s.geometry(x, w).unwrap_err().to_string();
+        assert!(bad(
+            ConvSpec::conv(&[0], Padding::Valid, &[]),
+            &[1, 1, 5],
+            &[1, 1, 3]
+        )
+        .contains("stride[0]"));
+        assert!(bad(
+            ConvSpec {
+                groups: 2,
+                ..Default::default()
+            },
+            &[1, 3, 5],
+            &[2, 1, 3]
+        )
+        .contains("groups"));
+        assert!(bad(ConvSpec::default(), &[1, 1, 2], &[1, 1, 3]).contains("empty"));
+        let reflect = ConvSpec {
+            padding: Padding::Explicit(vec![(3, 0)]),
+            padding_mode: PadMode::Reflect,
+            ..Default::default()
+        };
+        assert!(bad(reflect, &[1, 1, 3], &[1, 1, 1]).contains("reflect"));
+    }
+}
