@@ -169,6 +169,8 @@ pub struct PadFold {
     pad: Pad,
 }
 
+// The fold-back maps the padded shape to the unpadded one: domain and codomain swap roles.
+#[allow(clippy::misnamed_getters)]
 impl<T: Scalar> LinearOp<T> for PadFold {
     fn domain(&self) -> &[usize] {
         &self.pad.codomain
