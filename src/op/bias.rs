@@ -1,4 +1,4 @@
-//! Bias broadcast ↔ sum over batch and space (note `derivations/12-bias.md`, identity BIAS-1).
+//! Bias broadcast ↔ sum over batch and space (note `derivations/14-bias.md`, identity BIAS-1).
 
 use super::{LinearOp, Op, Symbol};
 use crate::error::{Error, Result};

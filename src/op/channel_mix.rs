@@ -1,4 +1,4 @@
-//! Channel mixing over groups ↔ block transpose (note `derivations/07-channels-and-groups.md`,
+//! Channel mixing over groups ↔ block transpose (note `derivations/11-channels-and-groups.md`,
 //! identity CHAN-1).
 
 use super::{LinearOp, Op, Symbol};

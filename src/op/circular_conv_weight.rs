@@ -1,5 +1,5 @@
 //! Circular convolution as a linear map of the kernel, the signal fixed ↔ correlation with the
-//! signal (note `derivations/04-weight-gradient.md`, identities SWAP-1 and SWAP-2).
+//! signal (note `derivations/08-weight-gradient.md`, identities SWAP-1 and SWAP-2).
 
 use super::circular_conv::{check_channels, spectra};
 use super::{LinearOp, Op, Symbol};

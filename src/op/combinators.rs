@@ -1,4 +1,4 @@
-//! Combinators: identity, composition, sum, scaling (note `derivations/08-composition.md`,
+//! Combinators: identity, composition, sum, scaling (note `derivations/05-composition.md`,
 //! identities COMP-1 … COMP-3).
 
 use super::{LinearOp, Op, Symbol};

@@ -1,4 +1,4 @@
-//! Kernel dilation ↔ its adjoint (note `derivations/06-dilation.md`, identity DIL-1).
+//! Kernel dilation ↔ its adjoint (note `derivations/10-dilation.md`, identity DIL-1).
 
 use super::index::{fmt_list, gather, mapped_shape, scatter_add, AxisMaps};
 use super::{check_rank, LinearOp, Op, Symbol};

@@ -1,4 +1,4 @@
-//! Group transpose of a weight tensor ↔ its inverse (note `derivations/11-conv-transpose.md`,
+//! Group transpose of a weight tensor ↔ its inverse (note `derivations/13-conv-transpose.md`,
 //! identity TRANS-2).
 
 use super::{LinearOp, Op, Symbol};

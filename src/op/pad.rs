@@ -1,5 +1,5 @@
 //! Circular, reflect and replicate padding ↔ their fold-back adjoints (note
-//! `derivations/10-padding-modes.md`, identity MODE-1).
+//! `derivations/12-padding-modes.md`, identity MODE-1).
 
 use super::index::{fmt_list, gather, mapped_shape, scatter_add, AxisMaps};
 use super::{check_rank, LinearOp, Op, Symbol};

@@ -1,4 +1,4 @@
-//! Subsample ↔ zero-insert (note `derivations/05-stride.md`, identity STRIDE-1).
+//! Subsample ↔ zero-insert (note `derivations/09-stride.md`, identity STRIDE-1).
 
 use super::index::{fmt_list, gather, mapped_shape, AxisMaps};
 use super::zero_insert::ZeroInsert;

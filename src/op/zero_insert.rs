@@ -1,4 +1,4 @@
-//! Zero-insert ↔ subsample (note `derivations/05-stride.md`, identity STRIDE-1).
+//! Zero-insert ↔ subsample (note `derivations/09-stride.md`, identity STRIDE-1).
 
 use super::index::{fmt_list, scatter_add};
 use super::subsample::Subsample;
