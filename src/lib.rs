@@ -8,6 +8,7 @@
 
 pub mod conv;
 pub mod error;
+pub mod expr;
 pub mod fft;
 pub mod npy;
 pub mod op;
