@@ -7,9 +7,11 @@
 //! [`tensor`] ← [`op`] ← expr ← conv ← check/case/nn ← cli.
 
 pub mod conv;
+pub mod derive;
 pub mod error;
 pub mod expr;
 pub mod fft;
+pub mod notes;
 pub mod npy;
 pub mod op;
 pub mod tensor;

@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod demo;
+mod derive;
+mod notes;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
 #[derive(Parser, Debug)]
@@ -18,6 +20,10 @@ struct Cli {
 enum Command {
     /// A tour of fftconv on built-in data.
     Demo(demo::Args),
+    /// Derive a layer's gradients (or an operator's adjoint) rule by rule, citing the notes.
+    Derive(derive::Args),
+    /// Execute every check block of the notes; ends with `N claims checked, M failed`.
+    Notes(notes::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -32,6 +38,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Derive(a) => derive::run(a),
+        Command::Notes(a) => notes::run(a),
     };
     match result {
         Ok(code) => code,

@@ -49,7 +49,7 @@ pub fn check(
     source_name: &str,
 ) -> Result<Typed> {
     let cx = Ctx { env, src: source_name };
-    let (d, c) = cx.shapes(e, domain.map(|s| s.to_vec()), codomain.map(|s| s.to_vec()))?;
+    let (d, c) = cx.shapes(e, domain.map(|s| s.to_vec()), codomain.map(|s| s.to_vec()), true)?;
     let (d, c) = match (d, c) {
         (Some(d), Some(c)) => (d, c),
         _ => {
@@ -92,7 +92,7 @@ pub fn boundaries(
     source_name: &str,
 ) -> Result<Vec<Shape>> {
     let cx = Ctx { env, src: source_name };
-    let s = cx.chain(factors, Some(domain.to_vec()), Some(codomain.to_vec()))?;
+    let s = cx.chain(factors, Some(domain.to_vec()), Some(codomain.to_vec()), true)?;
     s.into_iter()
         .enumerate()
         .map(|(i, v)| {
@@ -132,7 +132,7 @@ impl Ctx<'_> {
             Term::Name(n) => Ok(self.env.get(n)?.shape().to_vec()),
             Term::Apply(op, inner) => {
                 let s = self.term_shape(inner)?;
-                match self.shapes(op, Some(s), None)? {
+                match self.shapes(op, Some(s), None, true)? {
                     (_, Some(c)) => Ok(c),
                     _ => Err(self.err(op, format!("cannot determine the output shape of `{}`", ascii(op)))),
                 }
@@ -140,16 +140,16 @@ impl Ctx<'_> {
         }
     }
 
-    fn shapes(&self, e: &Expr, dom: Option<Shape>, cod: Option<Shape>) -> Result<Pair> {
+    fn shapes(&self, e: &Expr, dom: Option<Shape>, cod: Option<Shape>, guess: bool) -> Result<Pair> {
         match &e.kind {
-            Kind::Prim(p) => self.prim_shapes(e, p, dom, cod),
+            Kind::Prim(p) => self.prim_shapes(e, p, dom, cod, guess),
             Kind::Adjoint(a) => {
-                let (d, c) = self.shapes(a, cod, dom)?;
+                let (d, c) = self.shapes(a, cod, dom, guess)?;
                 Ok((c, d))
             }
-            Kind::Scale(_, a) => self.shapes(a, dom, cod),
+            Kind::Scale(_, a) => self.shapes(a, dom, cod, guess),
             Kind::Compose(f) => {
-                let s = self.chain(f, dom, cod)?;
+                let s = self.chain(f, dom, cod, guess)?;
                 Ok((s[f.len()].clone(), s[0].clone()))
             }
             Kind::Sum(terms) => {
@@ -157,7 +157,7 @@ impl Ctx<'_> {
                 for _ in 0..=terms.len() {
                     let before = (d.clone(), c.clone());
                     for t in terms {
-                        let (td, tc) = self.shapes(t, d.clone(), c.clone())?;
+                        let (td, tc) = self.shapes(t, d.clone(), c.clone(), guess)?;
                         d = d.or(td);
                         c = c.or(tc);
                     }
@@ -170,51 +170,79 @@ impl Ctx<'_> {
         }
     }
 
-    fn chain(&self, f: &[Expr], dom: Option<Shape>, cod: Option<Shape>) -> Result<Vec<Option<Shape>>> {
+    fn chain(&self, f: &[Expr], dom: Option<Shape>, cod: Option<Shape>, guess: bool) -> Result<Vec<Option<Shape>>> {
         let n = f.len();
         let mut s: Vec<Option<Shape>> = vec![None; n + 1];
         s[n] = dom;
         s[0] = cod;
         loop {
-            let mut progress = false;
+            // Exact inference first, to a fixpoint; then one guess (if allowed), and again.
+            loop {
+                let mut progress = false;
+                for i in (0..n).rev() {
+                    if s[i + 1].is_some() && s[i].is_none() {
+                        let (_, c) = self.shapes(&f[i], s[i + 1].clone(), None, false)?;
+                        if c.is_some() {
+                            s[i] = c;
+                            progress = true;
+                        }
+                    }
+                }
+                for i in 0..n {
+                    if s[i].is_some() && s[i + 1].is_none() {
+                        let (d, _) = self.shapes(&f[i], None, s[i].clone(), false)?;
+                        if d.is_some() {
+                            s[i + 1] = d;
+                            progress = true;
+                        }
+                    }
+                }
+                if !progress {
+                    break;
+                }
+            }
+            if !guess || s.iter().all(|x| x.is_some()) {
+                break;
+            }
+            let mut guessed = false;
             for i in (0..n).rev() {
                 if s[i + 1].is_some() && s[i].is_none() {
-                    let (_, c) = self.shapes(&f[i], s[i + 1].clone(), None)?;
+                    let (_, c) = self.shapes(&f[i], s[i + 1].clone(), None, true)?;
                     if c.is_some() {
                         s[i] = c;
-                        progress = true;
+                        guessed = true;
+                        break;
                     }
                 }
-            }
-            for i in 0..n {
                 if s[i].is_some() && s[i + 1].is_none() {
-                    let (d, _) = self.shapes(&f[i], None, s[i].clone())?;
+                    let (d, _) = self.shapes(&f[i], None, s[i].clone(), true)?;
                     if d.is_some() {
                         s[i + 1] = d;
-                        progress = true;
+                        guessed = true;
+                        break;
                     }
                 }
             }
-            if !progress {
+            if !guessed {
                 break;
             }
         }
         // Consistency of every factor whose both ends are known.
         for i in 0..n {
             if s[i].is_some() && s[i + 1].is_some() {
-                self.shapes(&f[i], s[i + 1].clone(), s[i].clone())?;
+                self.shapes(&f[i], s[i + 1].clone(), s[i].clone(), false)?;
             }
         }
         Ok(s)
     }
 
-    fn prim_shapes(&self, e: &Expr, p: &Prim, dom: Option<Shape>, cod: Option<Shape>) -> Result<Pair> {
+    fn prim_shapes(&self, e: &Expr, p: &Prim, dom: Option<Shape>, cod: Option<Shape>, guess: bool) -> Result<Pair> {
         let fwd = match &dom {
-            Some(d) => self.forward(e, p, d)?,
+            Some(d) => self.forward(e, p, d, guess)?,
             None => None,
         };
         let bwd = match (&cod, &fwd) {
-            (Some(c), None) => self.backward(e, p, c)?,
+            (Some(c), None) => self.backward(e, p, c, guess)?,
             _ => None,
         };
         match (dom, cod, fwd, bwd) {
@@ -254,7 +282,7 @@ impl Ctx<'_> {
             (None, Some(c), _, b) => {
                 if let Some(b) = &b {
                     // The backward guess must map forward onto the codomain.
-                    if let Some(f2) = self.forward(e, p, b)? {
+                    if let Some(f2) = self.forward(e, p, b, true)? {
                         if f2 != c {
                             return Err(self.err(
                                 e,
@@ -367,7 +395,15 @@ impl Ctx<'_> {
         })
     }
 
-    fn forward(&self, e: &Expr, p: &Prim, d: &[usize]) -> Result<Option<Shape>> {
+    fn forward(&self, e: &Expr, p: &Prim, d: &[usize], guess: bool) -> Result<Option<Shape>> {
+        let ambiguous = match p {
+            Prim::ZeroInsert(_) => true,
+            Prim::Corr(o) | Prim::CorrSignal(o) | Prim::MixT(o) => o.groups.is_none(),
+            _ => false,
+        };
+        if ambiguous && !guess {
+            return Ok(None);
+        }
         let with = |ch: usize, s: &[usize]| {
             let mut v = s.to_vec();
             v[1] = ch;
@@ -462,7 +498,15 @@ impl Ctx<'_> {
         }))
     }
 
-    fn backward(&self, e: &Expr, p: &Prim, c: &[usize]) -> Result<Option<Shape>> {
+    fn backward(&self, e: &Expr, p: &Prim, c: &[usize], guess: bool) -> Result<Option<Shape>> {
+        let ambiguous = match p {
+            Prim::Subsample(_) => true,
+            Prim::Circ(o) | Prim::CircSignal(o) | Prim::Mix(o) => o.groups.is_none(),
+            _ => false,
+        };
+        if ambiguous && !guess {
+            return Ok(None);
+        }
         Ok(match p {
             Prim::ZeroPad(x) | Prim::Pad(_, x) => Some(self.pad_shape(e, c, x, false)?),
             Prim::Crop(x) | Prim::Fold(_, x) => Some(self.pad_shape(e, c, x, true)?),
@@ -534,7 +578,7 @@ impl Ctx<'_> {
             Kind::Scale(s, a) => Kind::Scale(*s, Box::new(self.resolve(a, d, c)?)),
             Kind::Sum(t) => Kind::Sum(t.iter().map(|x| self.resolve(x, d, c)).collect::<Result<_>>()?),
             Kind::Compose(f) => {
-                let s = self.chain(f, Some(d.to_vec()), Some(c.to_vec()))?;
+                let s = self.chain(f, Some(d.to_vec()), Some(c.to_vec()), true)?;
                 let mut out = Vec::new();
                 for (i, x) in f.iter().enumerate() {
                     match (&s[i + 1], &s[i]) {
