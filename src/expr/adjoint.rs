@@ -53,8 +53,8 @@ pub fn prim_adjoint(p: &Prim) -> (Prim, Rule) {
         Prim::Mix(o) => (Prim::MixT(o.clone()), rules::MIX),
         Prim::MixT(o) => (Prim::Mix(o.clone()), rules::MIX_T),
         Prim::GroupTranspose(g) => (Prim::GroupTranspose(*g), rules::GROUP_TRANSPOSE),
-        Prim::Broadcast(_) => (Prim::SumNc, rules::BROADCAST),
-        Prim::SumNc => (Prim::Broadcast(None), rules::SUM_NC),
+        Prim::Broadcast(s) => (Prim::SumNc(s.clone()), rules::BROADCAST),
+        Prim::SumNc(s) => (Prim::Broadcast(s.clone()), rules::SUM_NC),
         Prim::Id => (Prim::Id, rules::IDENTITY),
     }
 }

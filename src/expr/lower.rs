@@ -119,7 +119,7 @@ fn lower_prim<T: Scalar>(p: &Prim, dom: &[usize], cod: &[usize], env: &Env, src:
         Prim::MixT(o) => ChannelMix::new(&tensor(o)?, cod, groups_of(o))?.adjoint(),
         Prim::GroupTranspose(g) => Arc::new(GroupTranspose::new(dom, *g)?),
         Prim::Broadcast(_) => Arc::new(BiasBroadcast::new(cod)?),
-        Prim::SumNc => LinearOp::<T>::adjoint(&BiasBroadcast::new(dom)?),
+        Prim::SumNc(_) => LinearOp::<T>::adjoint(&BiasBroadcast::new(dom)?),
         Prim::Id => Arc::new(Identity::new(dom)),
     })
 }

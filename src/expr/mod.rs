@@ -107,8 +107,9 @@ pub enum Prim {
     GroupTranspose(usize),
     /// `broadcast` or `broadcast[N, C, *S]`: bias `(C,)` → `(N, C, *S)`.
     Broadcast(Option<Vec<usize>>),
-    /// `sum_nc`: `(N, C, *S)` → `(C,)`, the adjoint of `broadcast` (BIAS-1).
-    SumNc,
+    /// `sum_nc` or `sum_nc[N, C, *S]`: `(N, C, *S)` → `(C,)`, the adjoint of `broadcast`
+    /// (BIAS-1).
+    SumNc(Option<Vec<usize>>),
     /// `id`.
     Id,
 }
@@ -213,7 +214,7 @@ impl Prim {
             Prim::MixT(_) => "mix_t",
             Prim::GroupTranspose(_) => "group_transpose",
             Prim::Broadcast(_) => "broadcast",
-            Prim::SumNc => "sum_nc",
+            Prim::SumNc(_) => "sum_nc",
             Prim::Id => "id",
         }
     }

@@ -12,7 +12,7 @@
 //! primitive := zero_pad[PADS] | crop[PADS] | pad_MODE[PADS] | fold_MODE[PADS] | flip[K]
 //!            | subsample[S,..] | zero_insert[S,..] | dilate[D,..] | dilate_adjoint[D,..]
 //!            | circ(T) | corr(T) | circ_signal(T) | corr_signal(T) | mix(T) | mix_t(T)
-//!            | group_transpose[G] | broadcast | broadcast[SHAPE..] | sum_nc | id
+//!            | group_transpose[G] | broadcast | broadcast[SHAPE..] | sum_nc | sum_nc[SHAPE..] | id
 //! PADS    := LO:HI (',' LO:HI)*   (a single number n means n:n)
 //! T       := tensor (',' 'groups' '=' G)?
 //! tensor  := NAME | sum '(' tensor ')'       # an operator applied to a tensor
@@ -362,7 +362,13 @@ impl Parser {
                     Prim::Broadcast(None)
                 }
             }
-            "sum_nc" => Prim::SumNc,
+            "sum_nc" => {
+                if self.at_sym("[") {
+                    Prim::SumNc(Some(self.shape()?))
+                } else {
+                    Prim::SumNc(None)
+                }
+            }
             "id" => Prim::Id,
             "circ" => Prim::Circ(self.operand(name)?),
             "corr" => Prim::Corr(self.operand(name)?),

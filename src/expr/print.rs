@@ -159,8 +159,8 @@ fn prim(p: &Prim, style: Style) -> String {
         | Prim::CorrSignal(o)
         | Prim::Mix(o)
         | Prim::MixT(o) => (None, Some(operand(o, style))),
-        Prim::Broadcast(s) => (s.as_ref().map(|s| list(s)), None),
-        Prim::SumNc | Prim::Id => (None, None),
+        Prim::Broadcast(s) | Prim::SumNc(s) => (s.as_ref().map(|s| list(s)), None),
+        Prim::Id => (None, None),
     };
     match style {
         Style::Latex => {

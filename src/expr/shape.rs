@@ -490,8 +490,11 @@ impl Ctx<'_> {
                     None => return Ok(None),
                 }
             }
-            Prim::SumNc => {
+            Prim::SumNc(s) => {
                 self.need(e, d.len() >= 2, || "needs an input (N, C, ...)".into())?;
+                if let Some(s) = s {
+                    self.need(e, s.as_slice() == d, || format!("is written for {} but acts on {}", fmt_shape(s), fmt_shape(d)))?;
+                }
                 vec![d[1]]
             }
             Prim::Id => d.to_vec(),
@@ -566,7 +569,7 @@ impl Ctx<'_> {
                 self.need(e, c.len() >= 2, || "needs an output (N, C, ...)".into())?;
                 Some(vec![c[1]])
             }
-            Prim::SumNc => None,
+            Prim::SumNc(s) => s.clone(),
         })
     }
 
@@ -608,6 +611,7 @@ impl Ctx<'_> {
             Prim::Mix(o) => Prim::Mix(set(o, d[1], self.term_shape(&o.tensor)?[1])?),
             Prim::MixT(o) => Prim::MixT(set(o, c[1], self.term_shape(&o.tensor)?[1])?),
             Prim::Broadcast(_) => Prim::Broadcast(Some(c.to_vec())),
+            Prim::SumNc(_) => Prim::SumNc(Some(d.to_vec())),
             other => other.clone(),
         })
     }
