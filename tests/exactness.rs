@@ -11,10 +11,9 @@ fn ints(shape: &[usize], seed: u64) -> (Tensor<f64>, Vec<i64>) {
     (t, i)
 }
 
-/// y[n,o,i] = Σ_c Σ_k w[o,c,k] x[n,c,i+k-lo] in i64, 1-D, stride 1.
-fn corr1d(
-    x: &[i64],
-    w: &[i64],
+/// Sizes of a 1-D layer: batch, channels in/out, signal, kernel, padding lo/hi.
+#[derive(Clone, Copy)]
+struct Dims {
     n: usize,
     c: usize,
     o: usize,
@@ -22,7 +21,19 @@ fn corr1d(
     k: usize,
     lo: usize,
     hi: usize,
-) -> Vec<i64> {
+}
+
+/// y[n,o,i] = Σ_c Σ_k w[o,c,k] x[n,c,i+k-lo] in i64, 1-D, stride 1.
+fn corr1d(x: &[i64], w: &[i64], d: &Dims) -> Vec<i64> {
+    let Dims {
+        n,
+        c,
+        o,
+        s,
+        k,
+        lo,
+        hi,
+    } = *d;
     let out = s + lo + hi - k + 1;
     let mut y = vec![0i64; n * o * out];
     for b in 0..n {
@@ -77,7 +88,19 @@ fn one_d_forward_rounds_to_exact_integers_for_prime_and_long_sizes() {
         let y = conv::forward(&spec, &x, &w, None, Algorithm::Chain).unwrap();
         assert_exact(
             &y,
-            &corr1d(&xi, &wi, n, c, o, s, k, lo, hi),
+            &corr1d(
+                &xi,
+                &wi,
+                &Dims {
+                    n,
+                    c,
+                    o,
+                    s,
+                    k,
+                    lo,
+                    hi,
+                },
+            ),
             &format!("forward S={s} K={k}"),
         );
     }
