@@ -53,26 +53,29 @@ pub struct Thresholds {
 
 impl Thresholds {
     /// f64: dot ≤ 1e-14, dense ≤ 1e-13, FD ≤ 1e-7, FFT vs direct ≤ 1e-12 (the issue's
-    /// acceptance figures; measured errors are 1–3 orders of magnitude below).
+    /// acceptance figures; measured worst over the suite: dot 1.3e-16, dense 1.8e-15, FD 1.4e-9,
+    /// direct 7.0e-16).
     pub const F64: Thresholds = Thresholds {
         dot: 1e-14,
         dense: 1e-13,
         fd: 1e-7,
         direct: 1e-12,
     };
-    /// f32 (ε = 1.2e-7): dot ≤ 1e-5, dense ≤ 1e-5, FD ≤ 1e-2, FFT vs direct ≤ 1e-5.
+    /// f32 (ε = 1.2e-7): dot ≤ 1e-6, dense ≤ 1e-5, FD ≤ 2e-3, FFT vs direct ≤ 1e-5.
     ///
-    /// Dot, dense and direct are the f64 figures scaled by the ratio of the epsilons (≈ 5e8)
-    /// and rounded up. FD is different in kind: central differences in f32 use the step
-    /// ∛ε ≈ 5e-3, and the rounding of $L(x) = \langle Ax, r\rangle$ to f32 alone contributes
-    /// ~ε·|L|/h ≈ 2.4e-5·|L| to each difference quotient; with |L| up to ~√n·‖A‖ for the
-    /// suite's random inputs that is ~1e-3 relative to the gradient. 1e-2 is therefore a loose
-    /// check that still rejects every wrong adjoint (errors of order 1). The f64 FD rows are the
-    /// precise FD evidence.
+    /// Dot, dense and direct errors are rounding noise of the f32 forward and adjoint maps;
+    /// measured worst over the suite: dot 1.6e-8, dense 7.2e-7, direct 2.7e-7 (`fftconv check
+    /// --json`), so the thresholds leave 15–60× headroom. FD is different in kind: central
+    /// differences in f32 use the step ∛ε ≈ 5e-3, and the rounding of
+    /// $L(x) = \langle Ax, r\rangle$ to f32 alone contributes ~ε·|L|/h ≈ 2.4e-5·|L| to each
+    /// difference quotient, i.e. up to ~1e-4 relative to the gradient for the suite's random
+    /// inputs (measured worst 1.8e-4). 2e-3 is thus a loose check of the f32 forward map that
+    /// still rejects every wrong adjoint (errors of order 1); the f64 FD rows (≤ 1e-7, measured
+    /// ≤ 1.4e-9) are the precise FD evidence.
     pub const F32: Thresholds = Thresholds {
-        dot: 1e-5,
+        dot: 1e-6,
         dense: 1e-5,
-        fd: 1e-2,
+        fd: 2e-3,
         direct: 1e-5,
     };
 
