@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod check;
 mod demo;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
@@ -18,6 +19,9 @@ struct Cli {
 enum Command {
     /// A tour of fftconv on built-in data.
     Demo(demo::Args),
+    /// Run every check (dot test, dense transpose, finite differences, FFT vs direct) on every
+    /// operator; exit 1 if any fails.
+    Check(check::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -32,6 +36,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Check(a) => check::run(a),
     };
     match result {
         Ok(code) => code,
