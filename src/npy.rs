@@ -70,6 +70,7 @@ fn decode_inner(bytes: &[u8]) -> std::result::Result<(Tensor<f64>, NpyDtype), St
     if data_offset > bytes.len() {
         return Err("is truncated inside its header".into());
     }
+    precheck_shape(&bytes[..data_offset], bytes.len() - data_offset)?;
     let file = NpyFile::new(bytes)
         .map_err(|e| format!("has a malformed header ({e}); write it with numpy.save"))?;
     let shape: Vec<usize> = file.shape().iter().map(|&s| s as usize).collect();
@@ -122,6 +123,40 @@ fn decode_inner(bytes: &[u8]) -> std::result::Result<(Tensor<f64>, NpyDtype), St
         data
     };
     Ok((Tensor::new(shape, data).map_err(|e| e.to_string())?, dtype))
+}
+
+/// Read the `shape` tuple from the header text and refuse a claimed size that cannot fit the
+/// bytes present, before npyz (whose size arithmetic is unchecked) sees the header.
+fn precheck_shape(header: &[u8], present: usize) -> std::result::Result<(), String> {
+    let text = String::from_utf8_lossy(header);
+    let Some(at) = text.find("'shape'").or_else(|| text.find("\"shape\"")) else {
+        return Ok(()); // npyz reports the missing key
+    };
+    let rest = &text[at..];
+    let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+        return Ok(());
+    };
+    if close < open {
+        return Ok(());
+    }
+    let mut count: u128 = 1;
+    for part in rest[open + 1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let n: u128 = part
+            .trim_end_matches('L')
+            .parse()
+            .map_err(|_| format!("header shape entry `{part}` is not a non-negative integer"))?;
+        count = count.saturating_mul(n);
+    }
+    if count > present as u128 {
+        return Err(format!(
+            "header claims {count} elements but the file holds only {present} data bytes; the file is truncated or its header lies"
+        ));
+    }
+    Ok(())
 }
 
 fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {
