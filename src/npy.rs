@@ -149,7 +149,32 @@ fn precheck_shape(header: &[u8], present: usize) -> std::result::Result<(), Stri
             .trim_end_matches('L')
             .parse()
             .map_err(|_| format!("header shape entry `{part}` is not a non-negative integer"))?;
+        if n == 0 {
+            return Err(
+                "has an empty axis (a 0 in its shape); tensors need at least one element per axis"
+                    .into(),
+            );
+        }
         count = count.saturating_mul(n);
+    }
+    if let Some(d) = text.find("'descr'") {
+        let value = text[d + 7..].trim_start_matches([' ', ':']);
+        let quoted = value.starts_with(['\'', '"']);
+        let descr: String = value
+            .chars()
+            .skip(1)
+            .take_while(|&c| c != '\'' && c != '"')
+            .collect();
+        if !quoted || !matches!(descr.trim_start_matches(['<', '>', '|', '=']), "f8" | "f4") {
+            let shown = if quoted {
+                descr
+            } else {
+                "of a structured array".to_string()
+            };
+            return Err(format!(
+                "has dtype {shown}; only float64 and float32 are supported (convert with .astype(np.float64))"
+            ));
+        }
     }
     if count > present as u128 {
         return Err(format!(
