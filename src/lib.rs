@@ -6,12 +6,14 @@
 //! Layers (data flows down; nothing imports anything above it):
 //! [`tensor`] ← [`op`] ← expr ← conv ← check/case/nn ← cli.
 
+pub mod check;
 pub mod conv;
 pub mod derive;
 pub mod error;
 pub mod expr;
 pub mod fft;
 pub mod notes;
+pub mod limits;
 pub mod npy;
 pub mod op;
 pub mod tensor;

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod check;
 mod demo;
 mod derive;
 mod notes;
@@ -24,6 +25,9 @@ enum Command {
     Derive(derive::Args),
     /// Execute every check block of the notes; ends with `N claims checked, M failed`.
     Notes(notes::Args),
+    /// Run every check (dot test, dense transpose, finite differences, FFT vs direct) on every
+    /// operator; exit 1 if any fails.
+    Check(check::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -40,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Derive(a) => derive::run(a),
         Command::Notes(a) => notes::run(a),
+        Command::Check(a) => check::run(a),
     };
     match result {
         Ok(code) => code,
