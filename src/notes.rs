@@ -294,11 +294,11 @@ pub fn run_claim(st: &Statement, env: &Env, src: &str) -> Result<(bool, String)>
         Statement::Dot { expr, on } => {
             let t = check(expr, Some(on), None, env, src)?;
             let op = lowered(&t, env, src)?;
-            let lib = numeric::dot_error(op.as_ref(), op.adjoint().as_ref(), 3, 21)?;
+            let lib = numeric::dot_error(&op, &op.adjoint(), 3, 21)?;
             let (derived, _) = adjoint::derive(&t.expr);
             let dt = check(&derived, Some(&t.codomain), Some(&t.domain), env, src)?;
             let dop = lowered(&dt, env, src)?;
-            let der = numeric::dot_error(op.as_ref(), dop.as_ref(), 3, 22)?;
+            let der = numeric::dot_error(&op, &dop, 3, 22)?;
             Ok((
                 lib.max(der) <= DOT_TOL,
                 format!("dot {lib:.1e}, with the derived adjoint {der:.1e}"),

@@ -113,7 +113,7 @@ fn lowered_adjoint_vs_adjoint_of_lowered<T: fftconv::Scalar>(tol: f64) {
         if T::NAME == "f64" {
             let of: Op<f64> = lower(&t.expr, &t.domain, &t.codomain, &env, "case").unwrap();
             let df: Op<f64> = lower(&dt.expr, &dt.domain, &dt.codomain, &env, "derived").unwrap();
-            let dot = numeric::dot_error(of.as_ref(), df.as_ref(), 2, 3).unwrap();
+            let dot = numeric::dot_error(&of, &df, 2, 3).unwrap();
             assert!(dot < 1e-14, "{src}: dot test {dot:e}");
         }
     }
@@ -136,6 +136,6 @@ fn a_wrong_rewrite_would_be_caught() {
     env.declare("w", &[2, 2, 8]).unwrap();
     let a: Op<f64> = lower(&parse_expr("circ(w)", "a").unwrap(), &[1, 2, 8], &[1, 2, 8], &env, "a").unwrap();
     let b: Op<f64> = lower(&parse_expr("circ(w)", "b").unwrap(), &[1, 2, 8], &[1, 2, 8], &env, "b").unwrap();
-    let dot = numeric::dot_error(a.as_ref(), b.as_ref(), 2, 1).unwrap();
+    let dot = numeric::dot_error(&a, &b, 2, 1).unwrap();
     assert!(dot > 1e-3, "circ(w) passed as its own adjoint: {dot:e}");
 }

@@ -201,11 +201,8 @@ impl LayerDerivation {
     pub fn check(&self, var: Var, seed: u64) -> Result<CheckReport> {
         let grad = self.gradient(var)?;
         let (fwd, back) = self.operators(&grad)?;
-        let dot = numeric::dot_error(fwd.as_ref(), back.as_ref(), 3, seed)?;
-        let dense = match (numeric::dense(fwd.as_ref())?, numeric::dense(back.as_ref())?) {
-            (Some(a), Some(b)) => Some((a.transpose() - &b).amax() / a.amax().max(1e-300)),
-            _ => None,
-        };
+        let dot = numeric::dot_error(&fwd, &back, 3, seed)?;
+        let dense = numeric::transpose_error(&fwd, &back)?;
         let g = self.geometry();
         let x = self.env.get(&self.layer.x_name)?.clone();
         let w = self.env.get(&self.layer.w_name)?.clone();
@@ -459,7 +456,7 @@ fn derive_operator(e: &Expr, shape: &[usize], env: &Env, opts: &Options, style: 
     if opts.check {
         let fwd = lower::<f64>(&typed.expr, &typed.domain, &typed.codomain, env, "expression")?;
         let back = lower::<f64>(&result, &typed.codomain, &typed.domain, env, "adjoint")?;
-        let dot = numeric::dot_error(fwd.as_ref(), back.as_ref(), 3, opts.seed)?;
+        let dot = numeric::dot_error(&fwd, &back, 3, opts.seed)?;
         let lib = numeric::operator_distance(back.as_ref(), fwd.adjoint().as_ref(), opts.seed)?;
         let pass = dot <= DOT_TOL && lib <= DENSE_TOL;
         ok &= pass;

@@ -1,15 +1,45 @@
-//! Small numeric checks on lowered operators: dense matrices, the dot test, finite differences
-//! of a linear loss. (Interim: to be replaced by `crate::check` once it lands on main.)
+//! The numeric checks `derive --check` and `notes` run on lowered expressions, built on
+//! [`crate::check`]: a derived adjoint is paired with its forward operator ([`Paired`]) so
+//! that the dot test and the dense transpose check test *the derived operator*, not the
+//! library's own adjoint.
 
+use crate::check::{dense::dense_matrix, dot::dot_test, gradcheck};
 use crate::error::{Error, Result};
-use crate::op::LinearOp;
+use crate::op::{LinearOp, Op, Symbol};
 use crate::tensor::Tensor;
 use nalgebra::DMatrix;
 
-/// Largest matrix (entries) built densely.
+/// Largest matrix (entries) built densely by these checks (keeps `notes` fast).
 pub const MAX_DENSE: usize = 1 << 16;
 
-/// The dense matrix of `op` (columns = images of the unit vectors), or `None` when too large.
+/// A forward operator with a given (derived) adjoint.
+#[derive(Debug, Clone)]
+pub struct Paired {
+    /// `A`.
+    pub fwd: Op<f64>,
+    /// The operator claimed to be `A*`.
+    pub adj: Op<f64>,
+}
+
+impl LinearOp<f64> for Paired {
+    fn domain(&self) -> &[usize] {
+        self.fwd.domain()
+    }
+    fn codomain(&self) -> &[usize] {
+        self.fwd.codomain()
+    }
+    fn forward(&self, x: &Tensor<f64>) -> Tensor<f64> {
+        self.fwd.forward(x)
+    }
+    fn adjoint(&self) -> Op<f64> {
+        self.adj.clone()
+    }
+    fn symbol(&self) -> Symbol {
+        self.fwd.symbol()
+    }
+}
+
+/// The dense matrix of `op`, or `None` when it has more than [`MAX_DENSE`] entries.
 ///
 /// # Errors
 /// Shape errors of the operator.
@@ -19,41 +49,30 @@ pub fn dense(op: &dyn LinearOp<f64>) -> Result<Option<DMatrix<f64>>> {
     if n.saturating_mul(m) > MAX_DENSE {
         return Ok(None);
     }
-    let mut a = DMatrix::zeros(m, n);
-    let mut e = Tensor::<f64>::zeros(op.domain());
-    for j in 0..n {
-        e.data_mut()[j] = 1.0;
-        let col = op.apply(&e)?;
-        for (i, v) in col.data().iter().enumerate() {
-            a[(i, j)] = *v;
-        }
-        e.data_mut()[j] = 0.0;
-    }
-    Ok(Some(a))
+    dense_matrix(op).map(Some)
 }
 
-/// Normalised dot-test error of `adj` as the adjoint of `op`:
-/// $\max |\langle Ax,y\rangle - \langle x,By\rangle| / (\|Ax\|\|y\| + \|x\|\|By\|)$.
+/// Normalised dot-test error of `adj` as the adjoint of `op` ([`check::dot`](crate::check::dot)).
 ///
 /// # Errors
 /// Shape errors when `adj` does not have the swapped shapes.
-pub fn dot_error(op: &dyn LinearOp<f64>, adj: &dyn LinearOp<f64>, trials: u64, seed: u64) -> Result<f64> {
-    if adj.domain() != op.codomain() || adj.codomain() != op.domain() {
-        return Err(Error::shape("adjoint codomain", op.domain(), adj.codomain()));
+pub fn dot_error(op: &Op<f64>, adj: &Op<f64>, trials: usize, seed: u64) -> Result<f64> {
+    let p = Paired {
+        fwd: op.clone(),
+        adj: adj.clone(),
+    };
+    Ok(dot_test(&p, trials, seed)?.max_err)
+}
+
+/// Max |dense(A*)ᵀ − dense(B)| relative to the largest entry, or `None` when too large.
+///
+/// # Errors
+/// Shape errors.
+pub fn transpose_error(op: &Op<f64>, adj: &Op<f64>) -> Result<Option<f64>> {
+    match (dense(op.as_ref())?, dense(adj.as_ref())?) {
+        (Some(a), Some(b)) => Ok(Some((a.transpose() - &b).amax() / a.amax().max(1e-300))),
+        _ => Ok(None),
     }
-    let mut worst = 0.0f64;
-    for t in 0..trials {
-        let x = Tensor::<f64>::randn(op.domain(), seed.wrapping_add(2 * t + 1));
-        let y = Tensor::<f64>::randn(op.codomain(), seed.wrapping_add(2 * t + 2));
-        let ax = op.apply(&x)?;
-        let by = adj.apply(&y)?;
-        let lhs = ax.dot(&y)?;
-        let rhs = x.dot(&by)?;
-        let scale = ax.norm() * y.norm() + x.norm() * by.norm();
-        let err = if scale > 0.0 { (lhs - rhs).abs() / scale } else { (lhs - rhs).abs() };
-        worst = worst.max(err);
-    }
-    Ok(worst)
 }
 
 /// Max |A − B| / max(1, max |A|) over the dense matrices, or over random probes when too large.
@@ -84,26 +103,20 @@ pub fn operator_distance(a: &dyn LinearOp<f64>, b: &dyn LinearOp<f64>, seed: u64
 }
 
 /// Relative error of a claimed gradient `g` of the linear loss `L(x) = <dy, A x>` against
-/// central differences along `directions` random directions.
+/// central finite differences ([`check::gradcheck`](crate::check::gradcheck)).
 ///
 /// # Errors
 /// Shape errors.
 pub fn fd_error(op: &dyn LinearOp<f64>, x: &Tensor<f64>, dy: &Tensor<f64>, g: &Tensor<f64>, seed: u64) -> Result<f64> {
-    let loss = |z: &Tensor<f64>| -> Result<f64> { op.apply(z)?.dot(dy) };
-    let eps = 1e-3;
-    let mut worst = 0.0f64;
-    for t in 0..3 {
-        let v = Tensor::<f64>::randn(x.shape(), seed.wrapping_add(100 + t));
-        let mut xp = x.clone();
-        xp.axpy(eps, &v)?;
-        let mut xm = x.clone();
-        xm.axpy(-eps, &v)?;
-        let fd = (loss(&xp)? - loss(&xm)?) / (2.0 * eps);
-        let claimed = g.dot(&v)?;
-        let scale = fd.abs().max(claimed.abs()).max(1e-300);
-        worst = worst.max((fd - claimed).abs() / scale);
-    }
-    Ok(worst)
+    let loss = |z: &Tensor<f64>| -> f64 { op.apply(z).and_then(|y| y.dot(dy)).unwrap_or(f64::NAN) };
+    let opts = gradcheck::GradCheckOptions {
+        full_limit: 64,
+        directions: 6,
+        seed,
+        ..Default::default()
+    };
+    let r = gradcheck::gradcheck(&loss, x, g, &opts)?;
+    Ok(r.max_rel_err)
 }
 
 /// max |a − b| / max(1e-300, max |b|).
