@@ -11,8 +11,8 @@
 //!
 //! The report ends with the line `N claims checked, M failed`.
 
-use crate::derive::{numeric, LayerDerivation, DENSE_TOL, DOT_TOL};
 use crate::conv::{self, Algorithm};
+use crate::derive::{numeric, LayerDerivation, DENSE_TOL, DOT_TOL};
 use crate::error::{Error, Result};
 use crate::expr::adjoint;
 use crate::expr::claim::{parse_statement, Statement, Var};
@@ -63,7 +63,11 @@ impl NotesReport {
                 c.detail
             );
         }
-        s += &format!("{} claims checked, {} failed\n", self.claims.len(), self.failed());
+        s += &format!(
+            "{} claims checked, {} failed\n",
+            self.claims.len(),
+            self.failed()
+        );
         s
     }
 }
@@ -111,12 +115,19 @@ fn leading_id(s: &str) -> Option<String> {
     if letters == 0 || !s[letters..].starts_with('-') {
         return None;
     }
-    let digits = s[letters + 1..].chars().take_while(|c| c.is_ascii_digit()).count();
+    let digits = s[letters + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     if digits == 0 {
         return None;
     }
     let end = letters + 1 + digits;
-    if s[end..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+    if s[end..]
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+    {
         return None;
     }
     Some(s[..end].to_string())
@@ -164,7 +175,10 @@ pub fn run_note(text: &str, file: &str) -> (Vec<ClaimResult>, Vec<String>) {
                 Ok(None) => continue,
                 Ok(Some(s)) => s,
                 Err(e) => {
-                    results.push(ClaimResult { id: id.clone().unwrap_or_default(), ..fail(e.to_string()) });
+                    results.push(ClaimResult {
+                        id: id.clone().unwrap_or_default(),
+                        ..fail(e.to_string())
+                    });
                     continue;
                 }
             };
@@ -183,7 +197,9 @@ pub fn run_note(text: &str, file: &str) -> (Vec<ClaimResult>, Vec<String>) {
                 _ => {}
             }
             let Some(cur_id) = id.clone() else {
-                results.push(fail(format!("the check block at line {start} must start with `id: ID`")));
+                results.push(fail(format!(
+                    "the check block at line {start} must start with `id: ID`"
+                )));
                 continue;
             };
             let outcome = run_claim(&st, &env, &location);
@@ -195,7 +211,10 @@ pub fn run_note(text: &str, file: &str) -> (Vec<ClaimResult>, Vec<String>) {
                     ok,
                     detail,
                 },
-                Err(e) => ClaimResult { id: cur_id, ..fail(e.to_string()) },
+                Err(e) => ClaimResult {
+                    id: cur_id,
+                    ..fail(e.to_string())
+                },
             });
         }
     }
@@ -207,7 +226,12 @@ pub fn run_note(text: &str, file: &str) -> (Vec<ClaimResult>, Vec<String>) {
 /// # Errors
 /// [`Error::File`] when the directory or a note cannot be read.
 pub fn run_dir(dir: &Path) -> Result<NotesReport> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir.display(), format!("cannot read the notes directory: {e}")))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Error::file(
+            dir.display(),
+            format!("cannot read the notes directory: {e}"),
+        )
+    })?;
     let mut files: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
@@ -220,12 +244,20 @@ pub fn run_dir(dir: &Path) -> Result<NotesReport> {
     let mut covered = Vec::new();
     let mut declared = Vec::new();
     for f in &files {
-        let text = std::fs::read_to_string(f).map_err(|e| Error::file(f.display(), e.to_string()))?;
-        let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(f).map_err(|e| Error::file(f.display(), e.to_string()))?;
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let (res, cov) = run_note(&text, &name);
         report.claims.extend(res);
         covered.extend(cov);
-        declared.extend(declared_ids(&text).into_iter().map(|(id, line)| (id, format!("{name}:{line}"))));
+        declared.extend(
+            declared_ids(&text)
+                .into_iter()
+                .map(|(id, line)| (id, format!("{name}:{line}"))),
+        );
     }
     for (id, loc) in declared {
         if !covered.contains(&id) {
@@ -241,7 +273,13 @@ pub fn run_dir(dir: &Path) -> Result<NotesReport> {
     Ok(report)
 }
 
-fn typed_pair(lhs: &Expr, rhs: &Expr, on: &[usize], env: &Env, src: &str) -> Result<(Typed, Typed)> {
+fn typed_pair(
+    lhs: &Expr,
+    rhs: &Expr,
+    on: &[usize],
+    env: &Env,
+    src: &str,
+) -> Result<(Typed, Typed)> {
     match check(lhs, Some(on), None, env, src) {
         Ok(l) => {
             let r = check(rhs, Some(on), Some(&l.codomain), env, src)?;
@@ -333,16 +371,28 @@ fn layer_claim(layer: &Layer, only: Option<Var>) -> Result<(bool, String)> {
         let t = check(&view, Some(&dom), None, &ld.env, "layer")?;
         let mut y = lower::<f64>(&t.expr, &t.domain, &t.codomain, &ld.env, "layer")?.apply(x)?;
         if layer.bias {
-            y = y.add(&crate::op::BiasBroadcast::new(&g.y_shape()).and_then(|op| LinearOp::<f64>::apply(&op, b))?)?;
+            y = y.add(
+                &crate::op::BiasBroadcast::new(&g.y_shape())
+                    .and_then(|op| LinearOp::<f64>::apply(&op, b))?,
+            )?;
         }
-        let witness = conv::forward(&layer.spec, x, w, layer.bias.then_some(b), Algorithm::Direct)?;
+        let witness = conv::forward(
+            &layer.spec,
+            x,
+            w,
+            layer.bias.then_some(b),
+            Algorithm::Direct,
+        )?;
         let fwd = numeric::rel_max(&y, &witness)?;
         ok &= fwd <= crate::derive::DIRECT_TOL;
         parts.push(format!("forward vs direct {fwd:.1e}"));
     }
     for v in vars {
         if v == Var::B && !layer.bias {
-            return Err(Error::invalid("wrt b", "the layer has no bias; add `bias` to its arguments"));
+            return Err(Error::invalid(
+                "wrt b",
+                "the layer has no bias; add `bias` to its arguments",
+            ));
         }
         let rep = ld.check(v, 0)?;
         ok &= rep.pass();

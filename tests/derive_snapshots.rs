@@ -20,17 +20,32 @@ fn derived(layer: &str) -> String {
 
 #[test]
 fn derive_conv1d() {
-    settings().bind(|| insta::assert_snapshot!("derive_conv1d", derived("conv1d(x: [2, 3, 16], w: [4, 3, 5], padding=1, bias)")));
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv1d",
+            derived("conv1d(x: [2, 3, 16], w: [4, 3, 5], padding=1, bias)")
+        )
+    });
 }
 
 #[test]
 fn derive_conv2d_stride2() {
-    settings().bind(|| insta::assert_snapshot!("derive_conv2d_stride2", derived("conv2d(x: [2, 3, 8, 8], w: [4, 3, 3, 3], stride=2, padding=1)")));
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv2d_stride2",
+            derived("conv2d(x: [2, 3, 8, 8], w: [4, 3, 3, 3], stride=2, padding=1)")
+        )
+    });
 }
 
 #[test]
 fn derive_conv1d_dilation2() {
-    settings().bind(|| insta::assert_snapshot!("derive_conv1d_dilation2", derived("conv1d(x: [1, 2, 12], w: [3, 2, 3], dilation=2, padding=2)")));
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv1d_dilation2",
+            derived("conv1d(x: [1, 2, 12], w: [3, 2, 3], dilation=2, padding=2)")
+        )
+    });
 }
 
 #[test]
@@ -40,7 +55,12 @@ fn derive_conv2d_groups() {
 
 #[test]
 fn derive_conv1d_reflect() {
-    settings().bind(|| insta::assert_snapshot!("derive_conv1d_reflect", derived("conv1d(x: [1, 2, 9], w: [2, 2, 3], padding=[[2, 1]], mode=reflect)")));
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv1d_reflect",
+            derived("conv1d(x: [1, 2, 9], w: [2, 2, 3], padding=[[2, 1]], mode=reflect)")
+        )
+    });
 }
 
 #[test]
@@ -57,7 +77,14 @@ fn matrix(src: &str, on: &[usize], env: &Env) -> String {
         let row: Vec<String> = (0..m.ncols())
             .map(|j| {
                 let v = (m[(i, j)] * 1000.0).round() / 1000.0;
-                format!("{:>6}", if v == 0.0 { "0".to_string() } else { format!("{v}") })
+                format!(
+                    "{:>6}",
+                    if v == 0.0 {
+                        "0".to_string()
+                    } else {
+                        format!("{v}")
+                    }
+                )
             })
             .collect();
         s += &row.join(" ");
@@ -69,7 +96,10 @@ fn matrix(src: &str, on: &[usize], env: &Env) -> String {
 #[test]
 fn dense_matrices_of_tiny_operators() {
     let mut env = Env::new();
-    env.insert("h", Tensor::new(vec![1, 1, 5], vec![1.0, 2.0, 0.0, 0.0, -1.0]).unwrap());
+    env.insert(
+        "h",
+        Tensor::new(vec![1, 1, 5], vec![1.0, 2.0, 0.0, 0.0, -1.0]).unwrap(),
+    );
     let mut out = String::new();
     for (src, on) in [
         ("zero_pad[1:2]", vec![3]),

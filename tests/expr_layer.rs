@@ -58,10 +58,23 @@ fn the_expansion_lowers_to_the_chain_of_conv_chain() {
             };
             let point = if var == Var::X { &x } else { &w };
             let e = max_diff(&fwd.apply(point).unwrap(), &reference.apply(point).unwrap());
-            assert!(e < 1e-13, "{src}: forward view of {var:?} differs from conv::chain by {e:e}");
-            let e = max_diff(&back.apply(&dy).unwrap(), &reference.adjoint().apply(&dy).unwrap());
-            assert!(e < 1e-13, "{src}: derived ∂{var:?} differs from conv::chain's adjoint by {e:e}");
-            assert_eq!(fwd.symbol().to_string(), reference.symbol().to_string(), "{src}: {var:?} chain structure");
+            assert!(
+                e < 1e-13,
+                "{src}: forward view of {var:?} differs from conv::chain by {e:e}"
+            );
+            let e = max_diff(
+                &back.apply(&dy).unwrap(),
+                &reference.adjoint().apply(&dy).unwrap(),
+            );
+            assert!(
+                e < 1e-13,
+                "{src}: derived ∂{var:?} differs from conv::chain's adjoint by {e:e}"
+            );
+            assert_eq!(
+                fwd.symbol().to_string(),
+                reference.symbol().to_string(),
+                "{src}: {var:?} chain structure"
+            );
         }
     }
 }
@@ -89,27 +102,53 @@ fn lowered_adjoint_vs_adjoint_of_lowered<T: fftconv::Scalar>(tol: f64) {
     env.declare("xs", &[2, 3, 8]).unwrap();
     env.declare("A", &[4, 3]).unwrap();
     let cases: &[(&str, &[usize])] = &[
-        ("subsample[2] @ crop[2:0] @ circ(w) @ zero_pad[0:1] @ pad_reflect[1:1]", &[2, 3, 5]),
-        ("crop[1:1] @ corr(w) @ zero_pad[3:0] @ zero_insert[2]", &[2, 4, 3]),
-        ("circ(g, groups=2) @ fold_circular[1:2] @ pad_replicate[2:1]", &[2, 4, 8]),
-        ("crop[2:0] @ circ_signal(xs) @ zero_pad[0:5] @ flip[1] @ dilate[2]", &[4, 3, 2]),
+        (
+            "subsample[2] @ crop[2:0] @ circ(w) @ zero_pad[0:1] @ pad_reflect[1:1]",
+            &[2, 3, 5],
+        ),
+        (
+            "crop[1:1] @ corr(w) @ zero_pad[3:0] @ zero_insert[2]",
+            &[2, 4, 3],
+        ),
+        (
+            "circ(g, groups=2) @ fold_circular[1:2] @ pad_replicate[2:1]",
+            &[2, 4, 8],
+        ),
+        (
+            "crop[2:0] @ circ_signal(xs) @ zero_pad[0:5] @ flip[1] @ dilate[2]",
+            &[4, 3, 2],
+        ),
         ("2.5 * mix(A) + mix(A) @ flip[1]", &[1, 3, 4]),
         ("group_transpose[2] @ dilate_adjoint[2]", &[4, 2, 5]),
         ("sum_nc @ broadcast[2, 3, 4] @ sum_nc", &[2, 3, 4]),
-        ("adjoint(crop[1:1] @ zero_pad[2:0]) @ subsample[3]", &[1, 2, 10]),
+        (
+            "adjoint(crop[1:1] @ zero_pad[2:0]) @ subsample[3]",
+            &[1, 2, 10],
+        ),
     ];
     for &(src, on) in cases {
         let e = parse_expr(src, "case").unwrap();
         let t = check(&e, Some(on), None, &env, "case").unwrap();
         let op: Op<T> = lower(&t.expr, &t.domain, &t.codomain, &env, "case").unwrap();
         let (derived, _) = adjoint::derive(&t.expr);
-        let dt = check(&derived, Some(&t.codomain), Some(&t.domain), &env, "derived").unwrap();
+        let dt = check(
+            &derived,
+            Some(&t.codomain),
+            Some(&t.domain),
+            &env,
+            "derived",
+        )
+        .unwrap();
         let dop: Op<T> = lower(&dt.expr, &dt.domain, &dt.codomain, &env, "derived").unwrap();
         let y = Tensor::<f64>::randn(&t.codomain, 4).cast::<T>();
         let a = dop.apply(&y).unwrap().cast::<f64>();
         let b = op.adjoint().apply(&y).unwrap().cast::<f64>();
         let e = max_diff(&a, &b);
-        assert!(e < tol, "{src} ({}): lowered derived adjoint differs by {e:e}", T::NAME);
+        assert!(
+            e < tol,
+            "{src} ({}): lowered derived adjoint differs by {e:e}",
+            T::NAME
+        );
         if T::NAME == "f64" {
             let of: Op<f64> = lower(&t.expr, &t.domain, &t.codomain, &env, "case").unwrap();
             let df: Op<f64> = lower(&dt.expr, &dt.domain, &dt.codomain, &env, "derived").unwrap();
@@ -134,8 +173,22 @@ fn a_wrong_rewrite_would_be_caught() {
     // Sanity of the comparison itself: corr is not circ.
     let mut env = Env::new();
     env.declare("w", &[2, 2, 8]).unwrap();
-    let a: Op<f64> = lower(&parse_expr("circ(w)", "a").unwrap(), &[1, 2, 8], &[1, 2, 8], &env, "a").unwrap();
-    let b: Op<f64> = lower(&parse_expr("circ(w)", "b").unwrap(), &[1, 2, 8], &[1, 2, 8], &env, "b").unwrap();
+    let a: Op<f64> = lower(
+        &parse_expr("circ(w)", "a").unwrap(),
+        &[1, 2, 8],
+        &[1, 2, 8],
+        &env,
+        "a",
+    )
+    .unwrap();
+    let b: Op<f64> = lower(
+        &parse_expr("circ(w)", "b").unwrap(),
+        &[1, 2, 8],
+        &[1, 2, 8],
+        &env,
+        "b",
+    )
+    .unwrap();
     let dot = numeric::dot_error(&a, &b, 2, 1).unwrap();
     assert!(dot > 1e-3, "circ(w) passed as its own adjoint: {dot:e}");
 }

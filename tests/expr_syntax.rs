@@ -12,7 +12,9 @@ use proptest::prelude::*;
 
 fn column_of(err: Error) -> (usize, String) {
     match err {
-        Error::Parse { column, message, .. } => (column, message),
+        Error::Parse {
+            column, message, ..
+        } => (column, message),
         other => panic!("expected a parse error, got {other}"),
     }
 }
@@ -32,7 +34,10 @@ fn parse_errors_point_at_the_column_and_say_what_was_expected() {
     for &(src, col, expected) in cases {
         let (c, msg) = column_of(parse_expr(src, "t").unwrap_err());
         assert_eq!(c, col, "column for {src:?}: {msg}");
-        assert!(msg.contains(expected), "message for {src:?} should mention {expected}: {msg}");
+        assert!(
+            msg.contains(expected),
+            "message for {src:?} should mention {expected}: {msg}"
+        );
     }
 }
 
@@ -43,9 +48,17 @@ fn statement_errors_point_at_the_column() {
     let (c, msg) = column_of(parse_statement("zero_pad[1:1] == crop[1:1]", "n").unwrap_err());
     assert_eq!(c, 27, "{msg}");
     assert!(msg.contains("on [shape]"), "{msg}");
-    let (c, msg) = column_of(parse_statement("check conv2d(x: [2, 3, 8, 8], w: [4, 3, 3, 3], strid=2)", "n").unwrap_err());
+    let (c, msg) = column_of(
+        parse_statement(
+            "check conv2d(x: [2, 3, 8, 8], w: [4, 3, 3, 3], strid=2)",
+            "n",
+        )
+        .unwrap_err(),
+    );
     assert_eq!(c, 48, "{msg}");
-    let (c, msg) = column_of(parse_statement("check conv2d(x: [2, 3, 8, 8], w: [4, 5, 3, 3])", "n").unwrap_err());
+    let (c, msg) = column_of(
+        parse_statement("check conv2d(x: [2, 3, 8, 8], w: [4, 5, 3, 3])", "n").unwrap_err(),
+    );
     assert_eq!(c, 7, "{msg}");
 }
 
@@ -67,19 +80,30 @@ fn shapes_that_do_not_compose_name_the_column() {
 #[test]
 fn unicode_and_ascii_spellings_are_the_same_expression() {
     let pairs = [
-        ("crop[1:1] ∘ circ(w)ᵀ ∘ zero_pad[1:1]", "crop[1:1] @ circ(w)' @ zero_pad[1:1]"),
+        (
+            "crop[1:1] ∘ circ(w)ᵀ ∘ zero_pad[1:1]",
+            "crop[1:1] @ circ(w)' @ zero_pad[1:1]",
+        ),
         ("2·flip[1] + id", "2 * flip[1] + id"),
         ("adjoint(zero_pad[1:2])", "zero_pad[1:2]'"),
         ("pad_zeros[1:1]", "zero_pad[1:1]"),
         ("zero_pad[2]", "zero_pad[2:2]"),
     ];
     for (u, a) in pairs {
-        assert_eq!(parse_expr(u, "u").unwrap(), parse_expr(a, "a").unwrap(), "{u} vs {a}");
+        assert_eq!(
+            parse_expr(u, "u").unwrap(),
+            parse_expr(a, "a").unwrap(),
+            "{u} vs {a}"
+        );
     }
 }
 
 fn name() -> impl Strategy<Value = String> {
-    prop_oneof![Just("w".to_string()), Just("h2".to_string()), Just("x_p".to_string())]
+    prop_oneof![
+        Just("w".to_string()),
+        Just("h2".to_string()),
+        Just("x_p".to_string())
+    ]
 }
 
 fn pads() -> impl Strategy<Value = Vec<(usize, usize)>> {
@@ -91,7 +115,11 @@ fn list() -> impl Strategy<Value = Vec<usize>> {
 }
 
 fn mode() -> impl Strategy<Value = PadMode> {
-    prop_oneof![Just(PadMode::Circular), Just(PadMode::Reflect), Just(PadMode::Replicate)]
+    prop_oneof![
+        Just(PadMode::Circular),
+        Just(PadMode::Reflect),
+        Just(PadMode::Replicate)
+    ]
 }
 
 fn operand() -> BoxedStrategy<Operand> {
@@ -125,7 +153,10 @@ fn leaf() -> impl Strategy<Value = Expr> {
         prop::option::of(prop::collection::vec(1usize..5, 2..4)).prop_map(Prim::SumNc),
         Just(Prim::Id),
         (pads(), name()).prop_map(|(p, n)| Prim::Circ(Operand {
-            tensor: Term::Apply(Box::new(Expr::prim(Prim::ZeroPad(p))), Box::new(Term::Name(n))),
+            tensor: Term::Apply(
+                Box::new(Expr::prim(Prim::ZeroPad(p))),
+                Box::new(Term::Name(n))
+            ),
             groups: None,
         })),
     ]
@@ -137,7 +168,10 @@ fn expr() -> impl Strategy<Value = Expr> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 2..4).prop_map(|v| Expr::new(Kind::Compose(v))),
             prop::collection::vec(inner.clone(), 2..4).prop_map(|v| Expr::new(Kind::Sum(v))),
-            (prop_oneof![Just(2.5), Just(-1.0), Just(0.125), Just(3.0)], inner.clone())
+            (
+                prop_oneof![Just(2.5), Just(-1.0), Just(0.125), Just(3.0)],
+                inner.clone()
+            )
                 .prop_map(|(a, e)| Expr::new(Kind::Scale(a, Box::new(e)))),
             inner.prop_map(|e| e.adjoint()),
         ]

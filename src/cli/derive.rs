@@ -41,5 +41,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let (text, ok) = derive_report(&args.expr, &opts)?;
     print!("{text}");
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -92,7 +92,11 @@ pub struct Gradient {
 
 fn replace_terms(e: &Expr, from: &Term, to: &Term) -> Expr {
     let op = |o: &Operand| Operand {
-        tensor: if &o.tensor == from { to.clone() } else { o.tensor.clone() },
+        tensor: if &o.tensor == from {
+            to.clone()
+        } else {
+            o.tensor.clone()
+        },
         groups: o.groups,
     };
     let kind = match &e.kind {
@@ -122,8 +126,14 @@ impl LayerDerivation {
         let expansion = layer.expand()?;
         let g = &expansion.geometry;
         let mut env = Env::new();
-        env.insert(&layer.x_name, Tensor::randn(&g.x_shape(), seed ^ seed_of(&layer.x_name)));
-        env.insert(&layer.w_name, Tensor::randn(&g.w_shape(), seed ^ seed_of(&layer.w_name)));
+        env.insert(
+            &layer.x_name,
+            Tensor::randn(&g.x_shape(), seed ^ seed_of(&layer.x_name)),
+        );
+        env.insert(
+            &layer.w_name,
+            Tensor::randn(&g.w_shape(), seed ^ seed_of(&layer.w_name)),
+        );
         env.insert("b", Tensor::randn(&g.b_shape(), seed ^ seed_of("b")));
         let pick = |base: &str| {
             let mut n = base.to_string();
@@ -137,8 +147,16 @@ impl LayerDerivation {
         let xp = eval_term::<f64>(&expansion.signal, &env, "layer")?;
         env.insert(&kernel_name, h);
         env.insert(&signal_name, xp);
-        let input_view = replace_terms(&expansion.input_view, &expansion.kernel, &Term::Name(kernel_name.clone()));
-        let weight_view = replace_terms(&expansion.weight_view, &expansion.signal, &Term::Name(signal_name.clone()));
+        let input_view = replace_terms(
+            &expansion.input_view,
+            &expansion.kernel,
+            &Term::Name(kernel_name.clone()),
+        );
+        let weight_view = replace_terms(
+            &expansion.weight_view,
+            &expansion.signal,
+            &Term::Name(signal_name.clone()),
+        );
         Ok(LayerDerivation {
             layer: layer.clone(),
             expansion,
@@ -173,7 +191,13 @@ impl LayerDerivation {
     pub fn gradient(&self, var: Var) -> Result<Gradient> {
         let (view, dom) = self.view(var);
         let (result, steps) = adjoint::derive(&view);
-        let typed = check(&result, Some(&self.geometry().y_shape()), Some(&dom), &self.env, "gradient")?;
+        let typed = check(
+            &result,
+            Some(&self.geometry().y_shape()),
+            Some(&dom),
+            &self.env,
+            "gradient",
+        )?;
         Ok(Gradient {
             var,
             view,
@@ -189,7 +213,13 @@ impl LayerDerivation {
     pub fn operators(&self, grad: &Gradient) -> Result<(Op<f64>, Op<f64>)> {
         let (view, dom) = self.view(grad.var);
         let y = self.geometry().y_shape();
-        let fwd = lower::<f64>(&check(&view, Some(&dom), None, &self.env, "view")?.expr, &dom, &y, &self.env, "view")?;
+        let fwd = lower::<f64>(
+            &check(&view, Some(&dom), None, &self.env, "view")?.expr,
+            &dom,
+            &y,
+            &self.env,
+            "view",
+        )?;
         let back = lower::<f64>(&grad.result, &y, &dom, &self.env, "gradient")?;
         Ok((fwd, back))
     }
@@ -219,10 +249,18 @@ impl LayerDerivation {
         let witness = match var {
             Var::X => grads.dx,
             Var::W => grads.dw,
-            Var::B => grads.db.ok_or_else(|| Error::invalid("bias", "direct witness gave no db"))?,
+            Var::B => grads
+                .db
+                .ok_or_else(|| Error::invalid("bias", "direct witness gave no db"))?,
         };
         let direct = numeric::rel_max(&got, &witness)?;
-        Ok(CheckReport { var, dot, dense, fd, direct })
+        Ok(CheckReport {
+            var,
+            dot,
+            dense,
+            fd,
+            direct,
+        })
     }
 }
 
@@ -251,7 +289,9 @@ impl CheckReport {
     }
     /// One line: `∂x: dot 1.2e-17, dense 0.0e0, fd 3.1e-11, direct 4.4e-16: pass`.
     pub fn line(&self) -> String {
-        let dense = self.dense.map_or("skipped (large)".to_string(), |d| format!("{d:.1e}"));
+        let dense = self
+            .dense
+            .map_or("skipped (large)".to_string(), |d| format!("{d:.1e}"));
         format!(
             "∂{}: dot {:.1e}, dense transpose {dense}, finite differences {:.1e}, direct loops {:.1e}: {}",
             self.var.name(),
@@ -264,11 +304,23 @@ impl CheckReport {
 }
 
 fn shape_text(s: &[usize]) -> String {
-    format!("[{}]", s.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        s.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 fn pads_text(p: &[(usize, usize)]) -> String {
-    format!("[{}]", p.iter().map(|(a, b)| format!("{a}:{b}")).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        p.iter()
+            .map(|(a, b)| format!("{a}:{b}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 fn steps_text(out: &mut String, steps: &[Step], style: Style) {
@@ -295,7 +347,11 @@ pub fn derive_report(input: &str, opts: &Options) -> Result<(String, bool)> {
     let mut env = Env::new();
     let mut target = None;
     for (i, line) in input.split([';', '\n']).enumerate() {
-        let name = if input.contains([';', '\n']) { format!("expression, statement {}", i + 1) } else { "expression".to_string() };
+        let name = if input.contains([';', '\n']) {
+            format!("expression, statement {}", i + 1)
+        } else {
+            "expression".to_string()
+        };
         match parse_statement(line, &name)? {
             None => {}
             Some(Statement::Let { name, shape }) => env.declare(&name, &shape)?,
@@ -314,7 +370,11 @@ pub fn derive_report(input: &str, opts: &Options) -> Result<(String, bool)> {
             }
         }
     }
-    let style = if opts.latex { Style::Latex } else { Style::Unicode };
+    let style = if opts.latex {
+        Style::Latex
+    } else {
+        Style::Unicode
+    };
     match target {
         Some(Statement::Layer(l)) => derive_layer(&l, opts, style),
         Some(Statement::On(e, shape)) => derive_operator(&e, &shape, &env, opts, style),
@@ -349,7 +409,11 @@ fn derive_layer(layer: &Layer, opts: &Options, style: Style) -> Result<(String, 
         shape_text(&g.x_shape()),
         shape_text(&g.w_shape()),
         shape_text(&g.y_shape()),
-        if layer.bias { format!(", b {}", shape_text(&g.b_shape())) } else { String::new() }
+        if layer.bias {
+            format!(", b {}", shape_text(&g.b_shape()))
+        } else {
+            String::new()
+        }
     );
     out.push('\n');
     let _ = writeln!(out, "forward [LAYER-1]");
@@ -388,7 +452,12 @@ fn derive_layer(layer: &Layer, opts: &Options, style: Style) -> Result<(String, 
                 let _ = writeln!(out, "  A_xᵀ = {}", r(&ld.input_view.clone().adjoint()));
             }
             Var::W => {
-                let _ = writeln!(out, "∂L/∂{} = A_wᵀ (dy)   [SWAP-1 {}]", layer.w_name, crate::expr::rules::SWAP.name);
+                let _ = writeln!(
+                    out,
+                    "∂L/∂{} = A_wᵀ (dy)   [SWAP-1 {}]",
+                    layer.w_name,
+                    crate::expr::rules::SWAP.name
+                );
                 let _ = writeln!(
                     out,
                     "  bilinear swap: circ({}) ({}) = circ_signal({}) ({}), so y = A_w ({})",
@@ -407,10 +476,17 @@ fn derive_layer(layer: &Layer, opts: &Options, style: Style) -> Result<(String, 
             }
             Var::B => {
                 if !layer.bias {
-                    return Err(Error::invalid("--wrt b", "the layer has no bias; add `bias` to the layer's arguments"));
+                    return Err(Error::invalid(
+                        "--wrt b",
+                        "the layer has no bias; add `bias` to the layer's arguments",
+                    ));
                 }
                 let _ = writeln!(out, "∂L/∂b = A_bᵀ (dy)   [BIAS-1]");
-                let _ = writeln!(out, "  A_bᵀ = {}", r(&ld.expansion.bias_view.clone().adjoint()));
+                let _ = writeln!(
+                    out,
+                    "  A_bᵀ = {}",
+                    r(&ld.expansion.bias_view.clone().adjoint())
+                );
             }
         }
         steps_text(&mut out, &grad.steps, style);
@@ -440,21 +516,45 @@ fn derive_layer(layer: &Layer, opts: &Options, style: Style) -> Result<(String, 
     Ok((out, ok))
 }
 
-fn derive_operator(e: &Expr, shape: &[usize], env: &Env, opts: &Options, style: Style) -> Result<(String, bool)> {
+fn derive_operator(
+    e: &Expr,
+    shape: &[usize],
+    env: &Env,
+    opts: &Options,
+    style: Style,
+) -> Result<(String, bool)> {
     let typed = check(e, Some(shape), None, env, "expression")?;
     let r = |e: &Expr| render(e, style);
     let mut out = String::new();
     let _ = writeln!(out, "operator  A = {}", r(&typed.expr));
-    let _ = writeln!(out, "shapes    {} → {}", shape_text(&typed.domain), shape_text(&typed.codomain));
+    let _ = writeln!(
+        out,
+        "shapes    {} → {}",
+        shape_text(&typed.domain),
+        shape_text(&typed.codomain)
+    );
     out.push('\n');
     let (result, steps) = adjoint::derive(&typed.expr);
-    let result = check(&result, Some(&typed.codomain), Some(&typed.domain), env, "adjoint")?.expr;
+    let result = check(
+        &result,
+        Some(&typed.codomain),
+        Some(&typed.domain),
+        env,
+        "adjoint",
+    )?
+    .expr;
     let _ = writeln!(out, "Aᵀ = {}", r(&typed.expr.clone().adjoint()));
     steps_text(&mut out, &steps, style);
     let _ = writeln!(out, "  Aᵀ = {}", r(&result));
     let mut ok = true;
     if opts.check {
-        let fwd = lower::<f64>(&typed.expr, &typed.domain, &typed.codomain, env, "expression")?;
+        let fwd = lower::<f64>(
+            &typed.expr,
+            &typed.domain,
+            &typed.codomain,
+            env,
+            "expression",
+        )?;
         let back = lower::<f64>(&result, &typed.codomain, &typed.domain, env, "adjoint")?;
         let dot = numeric::dot_error(&fwd, &back, 3, opts.seed)?;
         let lib = numeric::operator_distance(back.as_ref(), fwd.adjoint().as_ref(), opts.seed)?;
@@ -478,8 +578,21 @@ fn derive_operator(e: &Expr, shape: &[usize], env: &Env, opts: &Options, style: 
 pub fn rewrite_vs_library(e: &Expr, shape: &[usize], env: &Env) -> Result<f64> {
     let typed = check(e, Some(shape), None, env, "expression")?;
     let (result, _) = adjoint::derive(&typed.expr);
-    let result = check(&result, Some(&typed.codomain), Some(&typed.domain), env, "adjoint")?.expr;
-    let fwd: Op<f64> = lower(&typed.expr, &typed.domain, &typed.codomain, env, "expression")?;
+    let result = check(
+        &result,
+        Some(&typed.codomain),
+        Some(&typed.domain),
+        env,
+        "adjoint",
+    )?
+    .expr;
+    let fwd: Op<f64> = lower(
+        &typed.expr,
+        &typed.domain,
+        &typed.codomain,
+        env,
+        "expression",
+    )?;
     let back: Op<f64> = lower(&result, &typed.codomain, &typed.domain, env, "adjoint")?;
     let lib = fwd.adjoint();
     numeric::operator_distance(back.as_ref(), lib.as_ref(), 7)

@@ -107,7 +107,13 @@ pub fn operator_distance(a: &dyn LinearOp<f64>, b: &dyn LinearOp<f64>, seed: u64
 ///
 /// # Errors
 /// Shape errors.
-pub fn fd_error(op: &dyn LinearOp<f64>, x: &Tensor<f64>, dy: &Tensor<f64>, g: &Tensor<f64>, seed: u64) -> Result<f64> {
+pub fn fd_error(
+    op: &dyn LinearOp<f64>,
+    x: &Tensor<f64>,
+    dy: &Tensor<f64>,
+    g: &Tensor<f64>,
+    seed: u64,
+) -> Result<f64> {
     let loss = |z: &Tensor<f64>| -> f64 { op.apply(z).and_then(|y| y.dot(dy)).unwrap_or(f64::NAN) };
     let opts = gradcheck::GradCheckOptions {
         full_limit: 64,

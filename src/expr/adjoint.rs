@@ -64,7 +64,9 @@ fn rewrite_adjoint(inner: &Expr, col: usize) -> (Expr, Rule) {
     let at = |kind| Expr { kind, col };
     match &inner.kind {
         Kind::Compose(f) => (
-            at(Kind::Compose(f.iter().rev().map(|x| x.clone().adjoint()).collect())),
+            at(Kind::Compose(
+                f.iter().rev().map(|x| x.clone().adjoint()).collect(),
+            )),
             rules::COMPOSE,
         ),
         Kind::Sum(t) => (

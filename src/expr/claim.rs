@@ -44,7 +44,10 @@ impl Var {
             "x" => Ok(Var::X),
             "w" => Ok(Var::W),
             "b" => Ok(Var::B),
-            _ => Err(Error::invalid("--wrt", format!("`{s}` is not a layer variable; use x, w or b"))),
+            _ => Err(Error::invalid(
+                "--wrt",
+                format!("`{s}` is not a layer variable; use x, w or b"),
+            )),
         }
     }
 }
@@ -124,7 +127,10 @@ pub fn parse_statement(line: &str, source_name: &str) -> Result<Option<Statement
         p.next_token();
         let (name, col) = p.ident("a tensor name after `let`")?;
         if super::PRIMITIVE_NAMES.contains(&name.as_str()) {
-            return Err(p.error_at(col, format!("`{name}` is an operator name; choose another tensor name")));
+            return Err(p.error_at(
+                col,
+                format!("`{name}` is an operator name; choose another tensor name"),
+            ));
         }
         p.sym(":", "after the tensor name (write `let w: [4, 3, 5]`)")?;
         Statement::Let {
@@ -150,7 +156,8 @@ pub fn parse_statement(line: &str, source_name: &str) -> Result<Option<Statement
         }
         p.next_token();
         let (v, col) = p.ident("x, w or b")?;
-        let var = Var::parse(&v).map_err(|_| p.error_at(col, format!("expected x, w or b, found `{v}`")))?;
+        let var = Var::parse(&v)
+            .map_err(|_| p.error_at(col, format!("expected x, w or b, found `{v}`")))?;
         Statement::Grad(layer, var)
     } else if starts_layer(&p) {
         Statement::Layer(p.layer()?)

@@ -68,7 +68,10 @@ fn per_axis_text(v: &[usize]) -> String {
     } else {
         format!(
             "[{}]",
-            v.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 }
@@ -76,7 +79,10 @@ fn per_axis_text(v: &[usize]) -> String {
 fn shape_text(v: &[usize]) -> String {
     format!(
         "[{}]",
-        v.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+        v.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -129,7 +135,11 @@ impl Layer {
         if x_shape.len() != dims + 2 {
             return Err(p.error_at(
                 shape_col,
-                format!("{name} needs an input (N, C, {dims} spatial axes): {} axes, got {}", dims + 2, x_shape.len()),
+                format!(
+                    "{name} needs an input (N, C, {dims} spatial axes): {} axes, got {}",
+                    dims + 2,
+                    x_shape.len()
+                ),
             ));
         }
         p.sym(",", "and the weights, as in `w: [4, 3, 3, 3]`")?;
@@ -139,7 +149,9 @@ impl Layer {
         let mut bias = false;
         while p.at_sym(",") {
             p.next_token();
-            let (key, kcol) = p.ident("a layer argument (stride, padding, dilation, groups, mode, output_padding, bias)")?;
+            let (key, kcol) = p.ident(
+                "a layer argument (stride, padding, dilation, groups, mode, output_padding, bias)",
+            )?;
             if key == "bias" && !p.at_sym("=") {
                 bias = true;
                 continue;
@@ -175,7 +187,10 @@ impl Layer {
             }
             let _ = vcol;
         }
-        p.sym(")", &format!("to close `{name}(` (or `,` and another argument)"))?;
+        p.sym(
+            ")",
+            &format!("to close `{name}(` (or `,` and another argument)"),
+        )?;
         let layer = Layer {
             dims,
             spec,
@@ -186,7 +201,9 @@ impl Layer {
             bias,
             col,
         };
-        layer.geometry().map_err(|e| p.error_at(col, format!("{name}: {e}")))?;
+        layer
+            .geometry()
+            .map_err(|e| p.error_at(col, format!("{name}: {e}")))?;
         Ok(layer)
     }
 
@@ -237,7 +254,10 @@ impl Layer {
     pub fn geometry(&self) -> Result<Geometry> {
         let g = self.spec.geometry(&self.x_shape, &self.w_shape)?;
         if g.rank() != self.dims {
-            return Err(Error::invalid(self.name(), "spatial rank does not match the macro"));
+            return Err(Error::invalid(
+                self.name(),
+                "spatial rank does not match the macro",
+            ));
         }
         Ok(g)
     }
@@ -321,7 +341,8 @@ impl Layer {
         f.extend(kernel_chain.iter().rev().cloned());
         let weight_view = Expr::compose(f);
         let bias_view = Expr::prim(Prim::Broadcast(Some(g.y_shape())));
-        let as_expr = |c: &[Expr]| (!c.is_empty()).then(|| Expr::compose(c.iter().rev().cloned().collect()));
+        let as_expr =
+            |c: &[Expr]| (!c.is_empty()).then(|| Expr::compose(c.iter().rev().cloned().collect()));
         Ok(Expansion {
             kernel_chain: as_expr(&kernel_chain),
             signal_chain: as_expr(&signal_chain),
@@ -340,7 +361,9 @@ fn applied(chain_in_order: &[Expr], name: &str) -> Term {
         Term::Name(name.to_string())
     } else {
         Term::Apply(
-            Box::new(Expr::compose(chain_in_order.iter().rev().cloned().collect())),
+            Box::new(Expr::compose(
+                chain_in_order.iter().rev().cloned().collect(),
+            )),
             Box::new(Term::Name(name.to_string())),
         )
     }
@@ -352,7 +375,9 @@ fn periods(g: &Geometry) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let d = g.rank();
     match g.kind {
         ConvKind::Conv => {
-            let sp: Vec<usize> = (0..d).map(|a| g.input[a] + g.pads[a].0 + g.pads[a].1).collect();
+            let sp: Vec<usize> = (0..d)
+                .map(|a| g.input[a] + g.pads[a].0 + g.pads[a].1)
+                .collect();
             (sp.iter().map(|&s| fast_len(s)).collect(), sp, kd)
         }
         ConvKind::ConvTranspose => {
@@ -402,7 +427,9 @@ fn signal_chain(g: &Geometry, p: &[usize], inner: &[usize]) -> Vec<Expr> {
                 } else {
                     Prim::Pad(g.padding_mode, g.pads.clone())
                 }));
-                spatial = (0..d).map(|a| g.input[a] + g.pads[a].0 + g.pads[a].1).collect();
+                spatial = (0..d)
+                    .map(|a| g.input[a] + g.pads[a].0 + g.pads[a].1)
+                    .collect();
             }
         }
         ConvKind::ConvTranspose => {

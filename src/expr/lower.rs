@@ -28,7 +28,12 @@ use std::sync::Arc;
 ///
 /// # Errors
 /// Shape errors of [`check`], and operator construction errors, reported at the column.
-pub fn lower_on<T: Scalar>(e: &Expr, domain: &[usize], env: &Env, source_name: &str) -> Result<Op<T>> {
+pub fn lower_on<T: Scalar>(
+    e: &Expr,
+    domain: &[usize],
+    env: &Env,
+    source_name: &str,
+) -> Result<Op<T>> {
     let t = check(e, Some(domain), None, env, source_name)?;
     lower(&t.expr, &t.domain, &t.codomain, env, source_name)
 }
@@ -52,7 +57,13 @@ pub fn eval_term<T: Scalar>(t: &Term, env: &Env, source_name: &str) -> Result<Te
 ///
 /// # Errors
 /// Operator construction errors, reported at the column of the operator.
-pub fn lower<T: Scalar>(e: &Expr, dom: &[usize], cod: &[usize], env: &Env, src: &str) -> Result<Op<T>> {
+pub fn lower<T: Scalar>(
+    e: &Expr,
+    dom: &[usize],
+    cod: &[usize],
+    env: &Env,
+    src: &str,
+) -> Result<Op<T>> {
     let at = |err: Error| -> Error {
         match err {
             Error::Parse { .. } => err,
@@ -66,7 +77,9 @@ pub fn lower<T: Scalar>(e: &Expr, dom: &[usize], cod: &[usize], env: &Env, src: 
     let op: Op<T> = match &e.kind {
         Kind::Prim(p) => lower_prim::<T>(p, dom, cod, env, src).map_err(at)?,
         Kind::Adjoint(a) => lower::<T>(a, cod, dom, env, src)?.adjoint(),
-        Kind::Scale(s, a) => Arc::new(Scale::new(*s, lower::<T>(a, dom, cod, env, src)?).map_err(at)?),
+        Kind::Scale(s, a) => {
+            Arc::new(Scale::new(*s, lower::<T>(a, dom, cod, env, src)?).map_err(at)?)
+        }
         Kind::Sum(t) => {
             let ops = t
                 .iter()
@@ -98,7 +111,13 @@ fn groups_of(o: &Operand) -> usize {
     o.groups.unwrap_or(1)
 }
 
-fn lower_prim<T: Scalar>(p: &Prim, dom: &[usize], cod: &[usize], env: &Env, src: &str) -> Result<Op<T>> {
+fn lower_prim<T: Scalar>(
+    p: &Prim,
+    dom: &[usize],
+    cod: &[usize],
+    env: &Env,
+    src: &str,
+) -> Result<Op<T>> {
     let tensor = |o: &Operand| eval_term::<T>(&o.tensor, env, src);
     let _ = term_shape;
     Ok(match p {
@@ -113,8 +132,12 @@ fn lower_prim<T: Scalar>(p: &Prim, dom: &[usize], cod: &[usize], env: &Env, src:
         Prim::DilateAdjoint(d) => LinearOp::<T>::adjoint(&Dilate::new(cod, d)?),
         Prim::Circ(o) => Arc::new(CircularConv::new(&tensor(o)?, dom[0], groups_of(o))?),
         Prim::Corr(o) => CircularConv::new(&tensor(o)?, cod[0], groups_of(o))?.adjoint(),
-        Prim::CircSignal(o) => Arc::new(CircularConvWeight::new(&tensor(o)?, cod[1], groups_of(o))?),
-        Prim::CorrSignal(o) => CircularConvWeight::new(&tensor(o)?, dom[1], groups_of(o))?.adjoint(),
+        Prim::CircSignal(o) => {
+            Arc::new(CircularConvWeight::new(&tensor(o)?, cod[1], groups_of(o))?)
+        }
+        Prim::CorrSignal(o) => {
+            CircularConvWeight::new(&tensor(o)?, dom[1], groups_of(o))?.adjoint()
+        }
         Prim::Mix(o) => Arc::new(ChannelMix::new(&tensor(o)?, dom, groups_of(o))?),
         Prim::MixT(o) => ChannelMix::new(&tensor(o)?, cod, groups_of(o))?.adjoint(),
         Prim::GroupTranspose(g) => Arc::new(GroupTranspose::new(dom, *g)?),

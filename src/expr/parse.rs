@@ -89,7 +89,10 @@ impl Parser {
     /// "expected X, found Y" at the current token.
     pub fn expected(&self, what: &str) -> Error {
         let t = self.peek();
-        self.error_at(t.col, format!("expected {what}, found {}", t.tok.describe()))
+        self.error_at(
+            t.col,
+            format!("expected {what}, found {}", t.tok.describe()),
+        )
     }
 
     /// Is the current token the symbol `s`?
@@ -412,17 +415,26 @@ impl Parser {
     /// [`Error::Parse`].
     pub fn tensor(&mut self) -> Result<Term> {
         if let Tok::Ident(n) = &self.peek().tok {
-            if !PRIMITIVE_NAMES.contains(&n.as_str()) && !n.starts_with("pad_") && !n.starts_with("fold_") {
+            if !PRIMITIVE_NAMES.contains(&n.as_str())
+                && !n.starts_with("pad_")
+                && !n.starts_with("fold_")
+            {
                 let n = n.clone();
                 self.bump();
                 return Ok(Term::Name(n));
             }
         }
-        if !(matches!(self.peek().tok, Tok::Ident(_) | Tok::Num(_)) || self.at_sym("(") || self.at_sym("-")) {
+        if !(matches!(self.peek().tok, Tok::Ident(_) | Tok::Num(_))
+            || self.at_sym("(")
+            || self.at_sym("-"))
+        {
             return Err(self.expected("a tensor name or an operator applied to one, `E (w)`"));
         }
         let op = self.sum()?;
-        self.sym("(", "and the tensor the operator is applied to, as in `flip[1] (w)`")?;
+        self.sym(
+            "(",
+            "and the tensor the operator is applied to, as in `flip[1] (w)`",
+        )?;
         let inner = self.tensor()?;
         self.sym(")", "to close the applied tensor")?;
         Ok(Term::Apply(Box::new(op), Box::new(inner)))

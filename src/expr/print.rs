@@ -133,7 +133,10 @@ fn pads(p: &[(usize, usize)]) -> String {
 }
 
 fn list(v: &[usize]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn operand(o: &Operand, style: Style) -> String {
@@ -148,7 +151,9 @@ fn operand(o: &Operand, style: Style) -> String {
 fn prim(p: &Prim, style: Style) -> String {
     let name = p.name();
     let (params, arg): (Option<String>, Option<String>) = match p {
-        Prim::ZeroPad(x) | Prim::Crop(x) | Prim::Pad(_, x) | Prim::Fold(_, x) => (Some(pads(x)), None),
+        Prim::ZeroPad(x) | Prim::Crop(x) | Prim::Pad(_, x) | Prim::Fold(_, x) => {
+            (Some(pads(x)), None)
+        }
         Prim::Flip(k) | Prim::GroupTranspose(k) => (Some(k.to_string()), None),
         Prim::Subsample(v) | Prim::ZeroInsert(v) | Prim::Dilate(v) | Prim::DilateAdjoint(v) => {
             (Some(list(v)), None)

@@ -48,8 +48,16 @@ pub fn check(
     env: &Env,
     source_name: &str,
 ) -> Result<Typed> {
-    let cx = Ctx { env, src: source_name };
-    let (d, c) = cx.shapes(e, domain.map(|s| s.to_vec()), codomain.map(|s| s.to_vec()), true)?;
+    let cx = Ctx {
+        env,
+        src: source_name,
+    };
+    let (d, c) = cx.shapes(
+        e,
+        domain.map(|s| s.to_vec()),
+        codomain.map(|s| s.to_vec()),
+        true,
+    )?;
     let (d, c) = match (d, c) {
         (Some(d), Some(c)) => (d, c),
         _ => {
@@ -76,7 +84,11 @@ pub fn check(
 /// [`Error::Parse`] / [`Error::Invalid`] when a name is undeclared or an applied operator does
 /// not fit.
 pub fn term_shape(t: &Term, env: &Env, source_name: &str) -> Result<Shape> {
-    Ctx { env, src: source_name }.term_shape(t)
+    Ctx {
+        env,
+        src: source_name,
+    }
+    .term_shape(t)
 }
 
 /// Shapes at the boundaries of a chain `factors` (outermost first): entry `n` is the domain,
@@ -91,14 +103,25 @@ pub fn boundaries(
     env: &Env,
     source_name: &str,
 ) -> Result<Vec<Shape>> {
-    let cx = Ctx { env, src: source_name };
-    let s = cx.chain(factors, Some(domain.to_vec()), Some(codomain.to_vec()), true)?;
+    let cx = Ctx {
+        env,
+        src: source_name,
+    };
+    let s = cx.chain(
+        factors,
+        Some(domain.to_vec()),
+        Some(codomain.to_vec()),
+        true,
+    )?;
     s.into_iter()
         .enumerate()
         .map(|(i, v)| {
             v.ok_or_else(|| {
                 let f = &factors[i.min(factors.len() - 1)];
-                cx.err(f, format!("cannot determine the shape next to `{}`", ascii(f)))
+                cx.err(
+                    f,
+                    format!("cannot determine the shape next to `{}`", ascii(f)),
+                )
             })
         })
         .collect()
@@ -112,7 +135,10 @@ struct Ctx<'a> {
 fn fmt_shape(s: &[usize]) -> String {
     format!(
         "[{}]",
-        s.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+        s.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -134,13 +160,22 @@ impl Ctx<'_> {
                 let s = self.term_shape(inner)?;
                 match self.shapes(op, Some(s), None, true)? {
                     (_, Some(c)) => Ok(c),
-                    _ => Err(self.err(op, format!("cannot determine the output shape of `{}`", ascii(op)))),
+                    _ => Err(self.err(
+                        op,
+                        format!("cannot determine the output shape of `{}`", ascii(op)),
+                    )),
                 }
             }
         }
     }
 
-    fn shapes(&self, e: &Expr, dom: Option<Shape>, cod: Option<Shape>, guess: bool) -> Result<Pair> {
+    fn shapes(
+        &self,
+        e: &Expr,
+        dom: Option<Shape>,
+        cod: Option<Shape>,
+        guess: bool,
+    ) -> Result<Pair> {
         match &e.kind {
             Kind::Prim(p) => self.prim_shapes(e, p, dom, cod, guess),
             Kind::Adjoint(a) => {
@@ -170,7 +205,13 @@ impl Ctx<'_> {
         }
     }
 
-    fn chain(&self, f: &[Expr], dom: Option<Shape>, cod: Option<Shape>, guess: bool) -> Result<Vec<Option<Shape>>> {
+    fn chain(
+        &self,
+        f: &[Expr],
+        dom: Option<Shape>,
+        cod: Option<Shape>,
+        guess: bool,
+    ) -> Result<Vec<Option<Shape>>> {
         let n = f.len();
         let mut s: Vec<Option<Shape>> = vec![None; n + 1];
         s[n] = dom;
@@ -236,7 +277,14 @@ impl Ctx<'_> {
         Ok(s)
     }
 
-    fn prim_shapes(&self, e: &Expr, p: &Prim, dom: Option<Shape>, cod: Option<Shape>, guess: bool) -> Result<Pair> {
+    fn prim_shapes(
+        &self,
+        e: &Expr,
+        p: &Prim,
+        dom: Option<Shape>,
+        cod: Option<Shape>,
+        guess: bool,
+    ) -> Result<Pair> {
         let fwd = match &dom {
             Some(d) => self.forward(e, p, d, guess)?,
             None => None,
@@ -286,7 +334,11 @@ impl Ctx<'_> {
                         if f2 != c {
                             return Err(self.err(
                                 e,
-                                format!("no input of `{}` gives the shape {}", ascii(e), fmt_shape(&c)),
+                                format!(
+                                    "no input of `{}` gives the shape {}",
+                                    ascii(e),
+                                    fmt_shape(&c)
+                                ),
                             ));
                         }
                     }
@@ -312,7 +364,13 @@ impl Ctx<'_> {
         Ok(s.len() - k)
     }
 
-    fn pad_shape(&self, e: &Expr, s: &[usize], pads: &[(usize, usize)], grow: bool) -> Result<Shape> {
+    fn pad_shape(
+        &self,
+        e: &Expr,
+        s: &[usize],
+        pads: &[(usize, usize)],
+        grow: bool,
+    ) -> Result<Shape> {
         let lead = self.trailing(e, s, pads.len())?;
         let mut out = s.to_vec();
         for (a, &(lo, hi)) in pads.iter().enumerate() {
@@ -337,7 +395,13 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn per_axis(&self, e: &Expr, s: &[usize], v: &[usize], f: impl Fn(usize, usize) -> Option<usize>) -> Result<Shape> {
+    fn per_axis(
+        &self,
+        e: &Expr,
+        s: &[usize],
+        v: &[usize],
+        f: impl Fn(usize, usize) -> Option<usize>,
+    ) -> Result<Shape> {
         let lead = self.trailing(e, s, v.len())?;
         let mut out = s.to_vec();
         for (a, &k) in v.iter().enumerate() {
@@ -347,7 +411,12 @@ impl Ctx<'_> {
             out[lead + a] = f(s[lead + a], k).ok_or_else(|| {
                 self.err(
                     e,
-                    format!("`{}` does not fit axis {} of {}", ascii(e), lead + a, fmt_shape(s)),
+                    format!(
+                        "`{}` does not fit axis {} of {}",
+                        ascii(e),
+                        lead + a,
+                        fmt_shape(s)
+                    ),
                 )
             })?;
         }
@@ -357,7 +426,14 @@ impl Ctx<'_> {
     fn operand_shape(&self, e: &Expr, o: &Operand, rank: usize, what: &str) -> Result<Shape> {
         let s = self.term_shape(&o.tensor)?;
         if s.len() != rank && !(rank == 0 && s.len() >= 3) {
-            return Err(self.err(e, format!("`{}`: {what} must have rank {rank}, has shape {}", ascii(e), fmt_shape(&s))));
+            return Err(self.err(
+                e,
+                format!(
+                    "`{}`: {what} must have rank {rank}, has shape {}",
+                    ascii(e),
+                    fmt_shape(&s)
+                ),
+            ));
         }
         Ok(s)
     }
@@ -375,24 +451,49 @@ impl Ctx<'_> {
         let g = match o.groups {
             Some(g) => g,
             None => {
-                self.need(e, cg > 0 && c % cg == 0, || format!("{c} channels are not a multiple of {cg}"))?;
+                self.need(e, cg > 0 && c % cg == 0, || {
+                    format!("{c} channels are not a multiple of {cg}")
+                })?;
                 c / cg
             }
         };
-        self.need(e, g > 0 && g * cg == c, || format!("groups={g} times {cg} channels per group is not {c}"))?;
+        self.need(e, g > 0 && g * cg == c, || {
+            format!("groups={g} times {cg} channels per group is not {c}")
+        })?;
         Ok(g)
     }
 
-    fn conv_check(&self, e: &Expr, signal: &[usize], kernel: &[usize], groups: usize) -> Result<()> {
+    fn conv_check(
+        &self,
+        e: &Expr,
+        signal: &[usize],
+        kernel: &[usize],
+        groups: usize,
+    ) -> Result<()> {
         self.need(e, signal.len() == kernel.len() && signal.len() >= 3, || {
-            format!("signal {} and kernel {} need equal rank ≥ 3", fmt_shape(signal), fmt_shape(kernel))
+            format!(
+                "signal {} and kernel {} need equal rank ≥ 3",
+                fmt_shape(signal),
+                fmt_shape(kernel)
+            )
         })?;
         self.need(e, signal[2..] == kernel[2..], || {
-            format!("the kernel's period {} is not the signal's {}", fmt_shape(&kernel[2..]), fmt_shape(&signal[2..]))
+            format!(
+                "the kernel's period {} is not the signal's {}",
+                fmt_shape(&kernel[2..]),
+                fmt_shape(&signal[2..])
+            )
         })?;
-        self.need(e, groups > 0 && kernel[0] % groups == 0 && kernel[1] * groups == signal[1], || {
-            format!("groups={groups} must divide O={} and give C/groups={} for C={}", kernel[0], kernel[1], signal[1])
-        })
+        self.need(
+            e,
+            groups > 0 && kernel[0] % groups == 0 && kernel[1] * groups == signal[1],
+            || {
+                format!(
+                    "groups={groups} must divide O={} and give C/groups={} for C={}",
+                    kernel[0], kernel[1], signal[1]
+                )
+            },
+        )
     }
 
     fn forward(&self, e: &Expr, p: &Prim, d: &[usize], guess: bool) -> Result<Option<Shape>> {
@@ -417,11 +518,13 @@ impl Ctx<'_> {
                 d.to_vec()
             }
             Prim::Subsample(s) => self.per_axis(e, d, s, |n, s| Some(n.div_ceil(s)))?,
-            Prim::ZeroInsert(s) => self.per_axis(e, d, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?,
-            Prim::Dilate(s) => self.per_axis(e, d, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?,
-            Prim::DilateAdjoint(s) => {
-                self.per_axis(e, d, s, |n, s| (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1))?
+            Prim::ZeroInsert(s) => {
+                self.per_axis(e, d, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?
             }
+            Prim::Dilate(s) => self.per_axis(e, d, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?,
+            Prim::DilateAdjoint(s) => self.per_axis(e, d, s, |n, s| {
+                (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1)
+            })?,
             Prim::Circ(o) => {
                 let k = self.operand_shape(e, o, d.len(), "the kernel")?;
                 let g = self.groups_from(e, o, d[1], k[1])?;
@@ -431,7 +534,9 @@ impl Ctx<'_> {
             Prim::Corr(o) => {
                 let k = self.operand_shape(e, o, d.len(), "the kernel")?;
                 let g = o.groups.unwrap_or(1);
-                self.need(e, d[1] == k[0], || format!("input has {} channels, the kernel {} outputs", d[1], k[0]))?;
+                self.need(e, d[1] == k[0], || {
+                    format!("input has {} channels, the kernel {} outputs", d[1], k[0])
+                })?;
                 let out = with(k[1] * g, d);
                 self.conv_check(e, &out, &k, g)?;
                 out
@@ -446,9 +551,15 @@ impl Ctx<'_> {
                 let x = self.operand_shape(e, o, d.len(), "the signal")?;
                 let g = o.groups.unwrap_or(1);
                 self.need(e, d.len() >= 3 && d[0] == x[0] && d[2..] == x[2..], || {
-                    format!("input {} does not fit the signal {}", fmt_shape(d), fmt_shape(&x))
+                    format!(
+                        "input {} does not fit the signal {}",
+                        fmt_shape(d),
+                        fmt_shape(&x)
+                    )
                 })?;
-                self.need(e, g > 0 && x[1] % g == 0, || format!("groups={g} must divide C={}", x[1]))?;
+                self.need(e, g > 0 && x[1] % g == 0, || {
+                    format!("groups={g} must divide C={}", x[1])
+                })?;
                 let mut k = x.clone();
                 k[0] = d[1];
                 k[1] = x[1] / g;
@@ -459,19 +570,28 @@ impl Ctx<'_> {
                 let a = self.operand_shape(e, o, 2, "the matrix")?;
                 self.need(e, d.len() >= 2, || "needs an input (N, C, ...)".into())?;
                 let g = self.groups_from(e, o, d[1], a[1])?;
-                self.need(e, a[0] % g == 0, || format!("groups={g} must divide O={}", a[0]))?;
+                self.need(e, a[0] % g == 0, || {
+                    format!("groups={g} must divide O={}", a[0])
+                })?;
                 with(a[0], d)
             }
             Prim::MixT(o) => {
                 let a = self.operand_shape(e, o, 2, "the matrix")?;
                 let g = o.groups.unwrap_or(1);
-                self.need(e, d.len() >= 2 && d[1] == a[0], || format!("input must have {} channels", a[0]))?;
-                self.need(e, g > 0 && a[0] % g == 0, || format!("groups={g} must divide O={}", a[0]))?;
+                self.need(e, d.len() >= 2 && d[1] == a[0], || {
+                    format!("input must have {} channels", a[0])
+                })?;
+                self.need(e, g > 0 && a[0] % g == 0, || {
+                    format!("groups={g} must divide O={}", a[0])
+                })?;
                 with(a[1] * g, d)
             }
             Prim::GroupTranspose(g) => {
                 self.need(e, d.len() >= 3 && *g > 0 && d[0] % g == 0, || {
-                    format!("needs (A, B/g, *K) with g={g} dividing A, got {}", fmt_shape(d))
+                    format!(
+                        "needs (A, B/g, *K) with g={g} dividing A, got {}",
+                        fmt_shape(d)
+                    )
                 })?;
                 let mut v = d.to_vec();
                 v[0] = d[1] * g;
@@ -479,7 +599,9 @@ impl Ctx<'_> {
                 v
             }
             Prim::Broadcast(s) => {
-                self.need(e, d.len() == 1, || format!("maps a bias (C,), not {}", fmt_shape(d)))?;
+                self.need(e, d.len() == 1, || {
+                    format!("maps a bias (C,), not {}", fmt_shape(d))
+                })?;
                 match s {
                     Some(s) => {
                         self.need(e, s.len() >= 2 && s[1] == d[0], || {
@@ -493,7 +615,13 @@ impl Ctx<'_> {
             Prim::SumNc(s) => {
                 self.need(e, d.len() >= 2, || "needs an input (N, C, ...)".into())?;
                 if let Some(s) = s {
-                    self.need(e, s.as_slice() == d, || format!("is written for {} but acts on {}", fmt_shape(s), fmt_shape(d)))?;
+                    self.need(e, s.as_slice() == d, || {
+                        format!(
+                            "is written for {} but acts on {}",
+                            fmt_shape(s),
+                            fmt_shape(d)
+                        )
+                    })?;
                 }
                 vec![d[1]]
             }
@@ -514,10 +642,16 @@ impl Ctx<'_> {
             Prim::ZeroPad(x) | Prim::Pad(_, x) => Some(self.pad_shape(e, c, x, false)?),
             Prim::Crop(x) | Prim::Fold(_, x) => Some(self.pad_shape(e, c, x, true)?),
             Prim::Flip(_) | Prim::Id => Some(c.to_vec()),
-            Prim::Subsample(s) => Some(self.per_axis(e, c, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?),
+            Prim::Subsample(s) => {
+                Some(self.per_axis(e, c, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?)
+            }
             Prim::ZeroInsert(s) => Some(self.per_axis(e, c, s, |n, s| Some(n.div_ceil(s)))?),
-            Prim::Dilate(s) => Some(self.per_axis(e, c, s, |n, s| (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1))?),
-            Prim::DilateAdjoint(s) => Some(self.per_axis(e, c, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?),
+            Prim::Dilate(s) => Some(self.per_axis(e, c, s, |n, s| {
+                (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1)
+            })?),
+            Prim::DilateAdjoint(s) => {
+                Some(self.per_axis(e, c, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?)
+            }
             Prim::Circ(o) => {
                 let k = self.operand_shape(e, o, c.len(), "the kernel")?;
                 let mut v = c.to_vec();
@@ -579,14 +713,23 @@ impl Ctx<'_> {
             Kind::Prim(p) => Kind::Prim(self.resolve_prim(e, p, d, c)?),
             Kind::Adjoint(a) => Kind::Adjoint(Box::new(self.resolve(a, c, d)?)),
             Kind::Scale(s, a) => Kind::Scale(*s, Box::new(self.resolve(a, d, c)?)),
-            Kind::Sum(t) => Kind::Sum(t.iter().map(|x| self.resolve(x, d, c)).collect::<Result<_>>()?),
+            Kind::Sum(t) => Kind::Sum(
+                t.iter()
+                    .map(|x| self.resolve(x, d, c))
+                    .collect::<Result<_>>()?,
+            ),
             Kind::Compose(f) => {
                 let s = self.chain(f, Some(d.to_vec()), Some(c.to_vec()), true)?;
                 let mut out = Vec::new();
                 for (i, x) in f.iter().enumerate() {
                     match (&s[i + 1], &s[i]) {
                         (Some(a), Some(b)) => out.push(self.resolve(x, a, b)?),
-                        _ => return Err(self.err(x, format!("cannot determine the shapes around `{}`", ascii(x)))),
+                        _ => {
+                            return Err(self.err(
+                                x,
+                                format!("cannot determine the shapes around `{}`", ascii(x)),
+                            ))
+                        }
                     }
                 }
                 Kind::Compose(out)

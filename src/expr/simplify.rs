@@ -23,21 +23,39 @@ fn pair(outer: &Prim, inner: &Prim) -> Option<(Option<Prim>, Rule)> {
             if c == p {
                 Some((None, rules::CROP_PAD))
             } else if c.iter().zip(p).all(|(a, b)| a.0 <= b.0 && a.1 <= b.1) {
-                let r = c.iter().zip(p).map(|(a, b)| (b.0 - a.0, b.1 - a.1)).collect();
+                let r = c
+                    .iter()
+                    .zip(p)
+                    .map(|(a, b)| (b.0 - a.0, b.1 - a.1))
+                    .collect();
                 Some((Some(ZeroPad(r)), rules::CROP_PAD))
             } else if c.iter().zip(p).all(|(a, b)| a.0 >= b.0 && a.1 >= b.1) {
-                let r = c.iter().zip(p).map(|(a, b)| (a.0 - b.0, a.1 - b.1)).collect();
+                let r = c
+                    .iter()
+                    .zip(p)
+                    .map(|(a, b)| (a.0 - b.0, a.1 - b.1))
+                    .collect();
                 Some((Some(Crop(r)), rules::CROP_PAD))
             } else {
                 None
             }
         }
         (ZeroPad(a), ZeroPad(b)) if a.len() == b.len() => Some((
-            Some(ZeroPad(a.iter().zip(b).map(|(x, y)| (x.0 + y.0, x.1 + y.1)).collect())),
+            Some(ZeroPad(
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| (x.0 + y.0, x.1 + y.1))
+                    .collect(),
+            )),
             rules::MERGE_PADS,
         )),
         (Crop(a), Crop(b)) if a.len() == b.len() => Some((
-            Some(Crop(a.iter().zip(b).map(|(x, y)| (x.0 + y.0, x.1 + y.1)).collect())),
+            Some(Crop(
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| (x.0 + y.0, x.1 + y.1))
+                    .collect(),
+            )),
             rules::MERGE_CROPS,
         )),
         (Flip(a), Flip(b)) if a == b => Some((None, rules::FLIP_FLIP)),
