@@ -26,7 +26,7 @@ use crate::tensor::Tensor;
 use std::fmt::Write;
 
 /// What `derive` prints.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Options {
     /// Variables to differentiate with respect to (empty = all the layer has).
     pub wrt: Vec<Var>,
@@ -36,17 +36,6 @@ pub struct Options {
     pub check: bool,
     /// Seed of the random data.
     pub seed: u64,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            wrt: vec![],
-            latex: false,
-            check: false,
-            seed: 0,
-        }
-    }
 }
 
 /// Pass thresholds of the numeric checks.

@@ -451,7 +451,7 @@ impl Ctx<'_> {
         let g = match o.groups {
             Some(g) => g,
             None => {
-                self.need(e, cg > 0 && c % cg == 0, || {
+                self.need(e, cg > 0 && c.is_multiple_of(cg), || {
                     format!("{c} channels are not a multiple of {cg}")
                 })?;
                 c / cg
@@ -486,7 +486,7 @@ impl Ctx<'_> {
         })?;
         self.need(
             e,
-            groups > 0 && kernel[0] % groups == 0 && kernel[1] * groups == signal[1],
+            groups > 0 && kernel[0].is_multiple_of(groups) && kernel[1] * groups == signal[1],
             || {
                 format!(
                     "groups={groups} must divide O={} and give C/groups={} for C={}",
@@ -587,7 +587,7 @@ impl Ctx<'_> {
                 with(a[1] * g, d)
             }
             Prim::GroupTranspose(g) => {
-                self.need(e, d.len() >= 3 && *g > 0 && d[0] % g == 0, || {
+                self.need(e, d.len() >= 3 && *g > 0 && d[0].is_multiple_of(*g), || {
                     format!(
                         "needs (A, B/g, *K) with g={g} dividing A, got {}",
                         fmt_shape(d)
@@ -691,7 +691,7 @@ impl Ctx<'_> {
                 Some(v)
             }
             Prim::GroupTranspose(g) => {
-                self.need(e, c.len() >= 3 && *g > 0 && c[0] % g == 0, || {
+                self.need(e, c.len() >= 3 && *g > 0 && c[0].is_multiple_of(*g), || {
                     format!("output {} does not fit g={g}", fmt_shape(c))
                 })?;
                 let mut v = c.to_vec();
