@@ -10,6 +10,7 @@ pub mod check;
 pub mod conv;
 pub mod error;
 pub mod fft;
+pub mod limits;
 pub mod npy;
 pub mod op;
 pub mod tensor;
