@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod demo;
+mod export;
+mod verify;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
 #[derive(Parser, Debug)]
@@ -18,6 +20,10 @@ struct Cli {
 enum Command {
     /// A tour of fftconv on built-in data.
     Demo(demo::Args),
+    /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
+    Verify(verify::Args),
+    /// Write a golden validation case computed by the reference.
+    Export(export::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -32,6 +38,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(code) => code,
