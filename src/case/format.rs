@@ -144,6 +144,33 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The dotted key (`groups`, `inputs.x`) written on the line holding byte `offset`, if any.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].split('\n').next()?;
+    let key = line.split('=').next()?.trim();
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    };
+    if !line.contains('=') || !bare(key) {
+        return None;
+    }
+    let section = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match section {
+        Some(sec) if bare(&sec) => format!("{sec}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 /// Squash a message onto one line.
 fn one_line(msg: &str) -> String {
     msg.split('\n')
@@ -252,7 +279,10 @@ impl Case {
                 .span()
                 .map(|s| {
                     let (l, c) = line_col(text, s.start);
-                    format!("line {l}, column {c}: ")
+                    match key_at(text, s.start) {
+                        Some(k) => format!("line {l}, column {c}, key `{k}`: "),
+                        None => format!("line {l}, column {c}: "),
+                    }
                 })
                 .unwrap_or_default();
             Error::file(file.display(), format!("{at}{}", one_line(e.message())))
