@@ -25,7 +25,10 @@ fn manifest_lists_every_case_folder() {
         .collect();
     folders.sort();
     let listed: Vec<String> = manifest().keys().cloned().collect();
-    assert_eq!(folders, listed, "tests/data/cases and its manifest.json disagree");
+    assert_eq!(
+        folders, listed,
+        "tests/data/cases and its manifest.json disagree"
+    );
 }
 
 #[test]
@@ -38,7 +41,11 @@ fn good_cases_pass_and_agree_with_xla_to_1e12() {
         let report = judge_path(&cases_dir().join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!report.tensors.is_empty(), "{name}: nothing judged");
         for t in &report.tensors {
-            assert!(t.comparison.pass, "{name}/{}: fails: {:?}", t.name, t.comparison);
+            assert!(
+                t.comparison.pass,
+                "{name}/{}: fails: {:?}",
+                t.name, t.comparison
+            );
             assert!(
                 t.comparison.max_rel_err <= 1e-12,
                 "{name}/{}: f64 relative error {:e} above 1e-12",
@@ -92,22 +99,44 @@ fn malformed_case_toml_names_the_key() {
         (base.replace("groups = 1", "groups = \"one\""), "groups"),
         (base.replace("groups = 1", "groups = 0"), "groups"),
         (base.replace("stride = [1]", "stride = [-2]"), "stride[0]"),
-        (base.replace("dilation = [1]", "dilation = [1, 1]"), "dilation"),
+        (
+            base.replace("dilation = [1]", "dilation = [1, 1]"),
+            "dilation",
+        ),
         (base.replace("[[0, 0]]", "[[0, 0], [1, 1]]"), "padding"),
         (base.replace("[[0, 0]]", "[[0, -1]]"), "padding[0][1]"),
         (base.replace("\"conv\"", "\"deconv\""), "op"),
         (base.replace("x = \"x.npy\"\n", ""), "x"),
-        (base.replace("dy = \"dy.npy\"\n", "").replace("y = \"y.npy\"", "dx = \"dx.npy\""), "expected.dx"),
-        (base.replace("y = \"y.npy\"", "db = \"db.npy\""), "expected.db"),
-        (format!("{base}[tolerance]\nrtol = \"big\"\n"), "tolerance.rtol"),
+        (
+            base.replace("dy = \"dy.npy\"\n", "")
+                .replace("y = \"y.npy\"", "dx = \"dx.npy\""),
+            "expected.dx",
+        ),
+        (
+            base.replace("y = \"y.npy\"", "db = \"db.npy\""),
+            "expected.db",
+        ),
+        (
+            format!("{base}[tolerance]\nrtol = \"big\"\n"),
+            "tolerance.rtol",
+        ),
         (base.replace("[expected]\ny = \"y.npy\"\n", ""), "expected"),
-        (base.replace("groups = 1", "groups = 1\noutput_padding = [1]"), "output_padding"),
+        (
+            base.replace("groups = 1", "groups = 1\noutput_padding = [1]"),
+            "output_padding",
+        ),
         ("op = [".to_string(), "line 1"),
     ];
     for (text, needle) in cases {
         let msg = err(&text);
-        assert!(msg.contains(needle), "message `{msg}` does not name `{needle}`");
-        assert!(msg.contains("case.toml"), "message `{msg}` does not name the file");
+        assert!(
+            msg.contains(needle),
+            "message `{msg}` does not name `{needle}`"
+        );
+        assert!(
+            msg.contains("case.toml"),
+            "message `{msg}` does not name the file"
+        );
         assert!(!msg.contains('\n'), "message `{msg}` is not one line");
     }
 }

@@ -59,23 +59,51 @@ fn copy_case(name: &str) -> (tempfile::TempDir, PathBuf) {
 fn assert_refused(o: &Output, needle: &str, what: &str) {
     assert_eq!(code(o), 2, "{what}: exit code; stderr: {}", stderr(o));
     let err = stderr(o);
-    assert_eq!(err.trim_end().lines().count(), 1, "{what}: stderr is not one line: {err}");
-    assert!(err.contains(needle), "{what}: stderr `{err}` does not name `{needle}`");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{what}: stderr is not one line: {err}"
+    );
+    assert!(
+        err.contains(needle),
+        "{what}: stderr `{err}` does not name `{needle}`"
+    );
 }
 
 #[test]
 fn good_case_exits_0_bad_case_exits_1_naming_the_tensor() {
     let good = verify(&cases_dir().join("case001-conv-2d"));
     assert_eq!(code(&good), 0, "{}", stderr(&good));
-    assert_eq!(stdout(&good).lines().count(), 3, "one line per tensor: {}", stdout(&good));
+    assert_eq!(
+        stdout(&good).lines().count(),
+        3,
+        "one line per tensor: {}",
+        stdout(&good)
+    );
     assert!(stdout(&good).lines().all(|l| l.contains("PASS")));
     let bad = verify(&cases_dir().join("case001-conv-2d-bad"));
     assert_eq!(code(&bad), 1, "{}", stderr(&bad));
-    let fails: Vec<String> = stdout(&bad).lines().filter(|l| l.contains("FAIL")).map(String::from).collect();
+    let fails: Vec<String> = stdout(&bad)
+        .lines()
+        .filter(|l| l.contains("FAIL"))
+        .map(String::from)
+        .collect();
     assert_eq!(fails.len(), 1, "{}", stdout(&bad));
-    assert!(fails[0].contains(" dw "), "the failure names dw: {}", fails[0]);
-    assert!(fails[0].contains("worst at ["), "the failure gives the worst index: {}", fails[0]);
-    assert!(fails[0].contains("f64 profile"), "says which tolerance: {}", fails[0]);
+    assert!(
+        fails[0].contains(" dw "),
+        "the failure names dw: {}",
+        fails[0]
+    );
+    assert!(
+        fails[0].contains("worst at ["),
+        "the failure gives the worst index: {}",
+        fails[0]
+    );
+    assert!(
+        fails[0].contains("f64 profile"),
+        "says which tolerance: {}",
+        fails[0]
+    );
 }
 
 #[test]
@@ -86,7 +114,10 @@ fn a_folder_of_cases_is_judged_case_by_case_in_order() {
     let fails: Vec<&str> = out.lines().filter(|l| l.contains("FAIL")).collect();
     assert_eq!(fails.len(), 6, "{out}");
     assert!(fails.iter().all(|l| l.contains("-bad ")), "{out}");
-    let firsts: Vec<&str> = out.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+    let firsts: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
     let mut sorted = firsts.clone();
     sorted.sort();
     assert_eq!(firsts, sorted, "cases in sorted order");
@@ -98,7 +129,11 @@ fn json_lines_follow_cases_md() {
         "verify",
         "--json",
         cases_dir().join("case004-conv-2d-bad").to_str().unwrap(),
-        cases_dir().join("case004-conv-2d").join("case.toml").to_str().unwrap(),
+        cases_dir()
+            .join("case004-conv-2d")
+            .join("case.toml")
+            .to_str()
+            .unwrap(),
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let lines: Vec<serde_json::Value> = stdout(&o)
@@ -107,7 +142,10 @@ fn json_lines_follow_cases_md() {
         .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["pass"], false);
-    assert!(lines[0]["case"].as_str().unwrap().ends_with("case004-conv-2d-bad"));
+    assert!(lines[0]["case"]
+        .as_str()
+        .unwrap()
+        .ends_with("case004-conv-2d-bad"));
     let dx = &lines[0]["tensors"]["dx"];
     assert_eq!(dx["pass"], false);
     assert!(dx["max_abs_err"].as_f64().unwrap() > dx["tol"].as_f64().unwrap());
@@ -121,9 +159,17 @@ fn json_lines_follow_cases_md() {
 fn json_reports_a_case_that_cannot_be_judged() {
     let (_tmp, dir) = copy_case("case005-conv-1d");
     std::fs::remove_file(dir.join("w.npy")).unwrap();
-    let o = fftconv(&["verify", "--json", dir.to_str().unwrap(), cases_dir().join("case005-conv-1d").to_str().unwrap()]);
+    let o = fftconv(&[
+        "verify",
+        "--json",
+        dir.to_str().unwrap(),
+        cases_dir().join("case005-conv-1d").to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), 2);
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2, "the other case is still reported");
     assert!(lines[0]["error"].as_str().unwrap().contains("w.npy"));
     assert_eq!(lines[1]["pass"], true);
@@ -134,7 +180,11 @@ fn missing_file_exits_2_naming_it() {
     let (_tmp, dir) = copy_case("case005-conv-1d");
     std::fs::remove_file(dir.join("dy.npy")).unwrap();
     assert_refused(&verify(&dir), "dy.npy", "missing dy.npy");
-    assert_refused(&verify(&dir.join("nowhere")), "nowhere", "missing case folder");
+    assert_refused(
+        &verify(&dir.join("nowhere")),
+        "nowhere",
+        "missing case folder",
+    );
     let (_tmp2, dir2) = copy_case("case005-conv-1d");
     std::fs::remove_file(dir2.join("case.toml")).unwrap();
     std::fs::remove_file(dir2.join("x.npy")).unwrap();
@@ -150,7 +200,11 @@ fn malformed_case_toml_exits_2_naming_the_key() {
         ("groups = 1", "groups = 1\ncolour = \"red\"", "colour"),
         ("dilation = [2]", "dilation = [0]", "dilation[0]"),
         ("groups = 1", "groups = \"1\"", "groups"),
-        ("padding = [[2, 3]]", "padding = [[2, 3], [0, 0]]", "padding"),
+        (
+            "padding = [[2, 3]]",
+            "padding = [[2, 3], [0, 0]]",
+            "padding",
+        ),
     ];
     for (from, to, needle) in edits {
         let (_tmp, dir) = copy_case("case005-conv-1d");
@@ -160,7 +214,11 @@ fn malformed_case_toml_exits_2_naming_the_key() {
         std::fs::write(&p, text.replace(from, to)).unwrap();
         let o = verify(&dir);
         assert_refused(&o, needle, &format!("edit `{to}`"));
-        assert!(stderr(&o).contains("case.toml"), "names the file: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("case.toml"),
+            "names the file: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -199,7 +257,11 @@ fn non_finite_input_exits_2_naming_tensor_and_index() {
     npy::write(&dir.join("x.npy"), &x).unwrap();
     let o = verify(&dir);
     assert_refused(&o, "x.npy", "NaN in x");
-    assert!(stderr(&o).contains("[1, 0, 2]"), "names the index: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[1, 0, 2]"),
+        "names the index: {}",
+        stderr(&o)
+    );
     let (_tmp, dir) = copy_case("case005-conv-1d");
     let (mut dy, _) = npy::read(&dir.join("dy.npy")).unwrap();
     dy.data_mut()[0] = f64::INFINITY;
@@ -216,7 +278,11 @@ fn nan_in_an_expected_tensor_fails_it() {
     npy::write(&dir.join("dx.npy"), &dx).unwrap();
     let o = verify(&dir);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let fails: Vec<String> = stdout(&o).lines().filter(|l| l.contains("FAIL")).map(String::from).collect();
+    let fails: Vec<String> = stdout(&o)
+        .lines()
+        .filter(|l| l.contains("FAIL"))
+        .map(String::from)
+        .collect();
     assert_eq!(fails.len(), 1, "{}", stdout(&o));
     assert!(fails[0].contains(" dx "), "{}", fails[0]);
 }
@@ -235,10 +301,18 @@ fn tolerance_table_is_used_and_said() {
     let (_tmp, dir) = copy_case("case001-conv-2d-bad");
     let p = dir.join("case.toml");
     let text = std::fs::read_to_string(&p).unwrap();
-    std::fs::write(&p, format!("{text}\n[tolerance]\nrtol = 0.01\natol = 0.0\n")).unwrap();
+    std::fs::write(
+        &p,
+        format!("{text}\n[tolerance]\nrtol = 0.01\natol = 0.0\n"),
+    )
+    .unwrap();
     let o = verify(&dir);
     assert_eq!(code(&o), 0, "a 1e-3 error passes rtol 1e-2: {}", stdout(&o));
-    assert!(stdout(&o).lines().all(|l| l.contains("(case.toml)")), "{}", stdout(&o));
+    assert!(
+        stdout(&o).lines().all(|l| l.contains("(case.toml)")),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -263,7 +337,14 @@ fn fortran_order_and_f32_files_are_read() {
     for f in 0..n {
         // Fortran flat index f → multi-index with the first axis fastest.
         let mut r = f;
-        let idx: Vec<usize> = shape.iter().map(|&e| { let i = r % e; r /= e; i }).collect();
+        let idx: Vec<usize> = shape
+            .iter()
+            .map(|&e| {
+                let i = r % e;
+                r /= e;
+                i
+            })
+            .collect();
         bytes.extend(x.get(&idx).to_le_bytes());
     }
     std::fs::write(dir.join("x.npy"), bytes).unwrap();
@@ -310,9 +391,26 @@ fn export_then_verify_passes_and_a_perturbed_tensor_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("golden");
     let args = [
-        "export", "--out", out.to_str().unwrap(), "--op", "conv", "--x", "2,3,8,7", "--w", "4,3,3,2",
-        "--stride", "2,1", "--padding", "1:2,0:1", "--dilation", "1,2", "--mode", "reflect", "--bias",
-        "--seed", "11",
+        "export",
+        "--out",
+        out.to_str().unwrap(),
+        "--op",
+        "conv",
+        "--x",
+        "2,3,8,7",
+        "--w",
+        "4,3,3,2",
+        "--stride",
+        "2,1",
+        "--padding",
+        "1:2,0:1",
+        "--dilation",
+        "1,2",
+        "--mode",
+        "reflect",
+        "--bias",
+        "--seed",
+        "11",
     ];
     let o = fftconv(&args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -329,7 +427,10 @@ fn export_then_verify_passes_and_a_perturbed_tensor_is_named() {
     forced.push("--force");
     assert_eq!(code(&fftconv(&forced)), 0);
     assert_eq!(code(&verify(&out)), 0);
-    let leftovers: Vec<_> = listing(&out).into_iter().filter(|(p, _, _)| p.file_name().unwrap().to_string_lossy().starts_with('.')).collect();
+    let leftovers: Vec<_> = listing(&out)
+        .into_iter()
+        .filter(|(p, _, _)| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     // Perturb one element of dw.
     let (mut dw, _) = npy::read(&out.join("dw.npy")).unwrap();
@@ -346,14 +447,41 @@ fn export_f32_transpose_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("t");
     let o = fftconv(&[
-        "export", "--out", out.to_str().unwrap(), "--op", "conv_transpose", "--x", "2,4,5,3", "--w", "4,3,3,2",
-        "--stride", "3,2", "--padding", "1", "--output-padding", "2,1", "--groups", "2", "--dtype", "f32", "--seed", "5",
+        "export",
+        "--out",
+        out.to_str().unwrap(),
+        "--op",
+        "conv_transpose",
+        "--x",
+        "2,4,5,3",
+        "--w",
+        "4,3,3,2",
+        "--stride",
+        "3,2",
+        "--padding",
+        "1",
+        "--output-padding",
+        "2,1",
+        "--groups",
+        "2",
+        "--dtype",
+        "f32",
+        "--seed",
+        "5",
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let (y, dt) = npy::read(&out.join("y.npy")).unwrap();
     assert_eq!(dt, npy::NpyDtype::F32);
     // C_out = 3 * groups; extent (S-1)s - lo - hi + d(K-1) + op + 1.
-    assert_eq!(y.shape(), &[2, 6, (5 - 1) * 3 - 2 + 2 + 2 + 1, (3 - 1) * 2 - 2 + 1 + 1 + 1]);
+    assert_eq!(
+        y.shape(),
+        &[
+            2,
+            6,
+            (5 - 1) * 3 - 2 + 2 + 2 + 1,
+            (3 - 1) * 2 - 2 + 1 + 1 + 1
+        ]
+    );
     let o = verify(&out);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(stdout(&o).contains("f32 profile"));
@@ -363,9 +491,29 @@ fn export_f32_transpose_round_trip() {
 fn export_refuses_bad_arguments_with_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("x");
-    let o = fftconv(&["export", "--out", out.to_str().unwrap(), "--x", "1,3,8", "--w", "2,2,3", "--groups", "2"]);
+    let o = fftconv(&[
+        "export",
+        "--out",
+        out.to_str().unwrap(),
+        "--x",
+        "1,3,8",
+        "--w",
+        "2,2,3",
+        "--groups",
+        "2",
+    ]);
     assert_refused(&o, "groups", "groups that do not divide");
     assert!(!out.exists(), "nothing written");
-    let o = fftconv(&["export", "--out", out.to_str().unwrap(), "--x", "1,3,8", "--w", "2,3,3", "--stride", "1,2"]);
+    let o = fftconv(&[
+        "export",
+        "--out",
+        out.to_str().unwrap(),
+        "--x",
+        "1,3,8",
+        "--w",
+        "2,3,3",
+        "--stride",
+        "1,2",
+    ]);
     assert_refused(&o, "--stride", "stride of the wrong length");
 }

@@ -10,7 +10,7 @@
 //! - conv_transpose is the adjoint of conv with the same weights.
 
 use fftconv::conv::{self, chain, Algorithm, ConvKind, ConvSpec, Padding};
-use fftconv::op::{LinearOp, Op, PadMode};
+use fftconv::op::{Op, PadMode};
 use fftconv::Tensor;
 use proptest::prelude::*;
 
@@ -29,7 +29,15 @@ type Axis = (usize, usize, usize, usize, usize, usize, usize);
 fn layer() -> impl Strategy<Value = Layer> {
     (1usize..=3)
         .prop_flat_map(|rank| {
-            let axis = (1usize..=6, 1usize..=3, 1usize..=3, 1usize..=2, 0usize..=2, 0usize..=2, 0usize..=2);
+            let axis = (
+                1usize..=6,
+                1usize..=3,
+                1usize..=3,
+                1usize..=2,
+                0usize..=2,
+                0usize..=2,
+                0usize..=2,
+            );
             (
                 prop::collection::vec(axis, rank),
                 1usize..=2, // groups
@@ -42,52 +50,68 @@ fn layer() -> impl Strategy<Value = Layer> {
                 any::<u64>(),
             )
         })
-        .prop_map(|(axes, groups, a, b, n, kind, pad_style, bias, seed): (Vec<Axis>, _, _, _, _, _, _, _, _)| {
-            let rank = axes.len();
-            let cap = if rank == 3 { 4 } else { 6 };
-            let s_ext: Vec<usize> = axes.iter().map(|t| t.0.min(cap)).collect();
-            let k: Vec<usize> = axes.iter().map(|t| t.1).collect();
-            let stride: Vec<usize> = axes.iter().map(|t| t.2).collect();
-            let dilation: Vec<usize> = axes.iter().map(|t| t.3).collect();
-            let transpose = kind >= 4;
-            let padding_mode = match kind {
-                1 => PadMode::Circular,
-                2 => PadMode::Reflect,
-                3 => PadMode::Replicate,
-                _ => PadMode::Zeros,
-            };
-            let padding = match pad_style {
-                2 if !transpose => Padding::Same,
-                3 => Padding::Valid,
-                _ => Padding::Explicit(axes.iter().map(|t| (t.4, t.5)).collect()),
-            };
-            let output_padding: Vec<usize> = if transpose {
-                axes.iter().map(|t| t.6 % t.2.max(t.3)).collect()
-            } else {
-                vec![0; rank]
-            };
-            let x_shape = [vec![n, groups * a], s_ext].concat();
-            let w_shape = if transpose {
-                [vec![groups * a, b], k].concat()
-            } else {
-                [vec![groups * b, a], k].concat()
-            };
-            Layer {
-                spec: ConvSpec {
-                    kind: if transpose { ConvKind::ConvTranspose } else { ConvKind::Conv },
-                    stride,
-                    padding,
-                    dilation,
-                    groups,
-                    padding_mode,
-                    output_padding,
-                },
-                x_shape,
-                w_shape,
-                bias,
-                seed,
-            }
-        })
+        .prop_map(
+            |(axes, groups, a, b, n, kind, pad_style, bias, seed): (
+                Vec<Axis>,
+                _,
+                _,
+                _,
+                _,
+                _,
+                _,
+                _,
+                _,
+            )| {
+                let rank = axes.len();
+                let cap = if rank == 3 { 4 } else { 6 };
+                let s_ext: Vec<usize> = axes.iter().map(|t| t.0.min(cap)).collect();
+                let k: Vec<usize> = axes.iter().map(|t| t.1).collect();
+                let stride: Vec<usize> = axes.iter().map(|t| t.2).collect();
+                let dilation: Vec<usize> = axes.iter().map(|t| t.3).collect();
+                let transpose = kind >= 4;
+                let padding_mode = match kind {
+                    1 => PadMode::Circular,
+                    2 => PadMode::Reflect,
+                    3 => PadMode::Replicate,
+                    _ => PadMode::Zeros,
+                };
+                let padding = match pad_style {
+                    2 if !transpose => Padding::Same,
+                    3 => Padding::Valid,
+                    _ => Padding::Explicit(axes.iter().map(|t| (t.4, t.5)).collect()),
+                };
+                let output_padding: Vec<usize> = if transpose {
+                    axes.iter().map(|t| t.6 % t.2.max(t.3)).collect()
+                } else {
+                    vec![0; rank]
+                };
+                let x_shape = [vec![n, groups * a], s_ext].concat();
+                let w_shape = if transpose {
+                    [vec![groups * a, b], k].concat()
+                } else {
+                    [vec![groups * b, a], k].concat()
+                };
+                Layer {
+                    spec: ConvSpec {
+                        kind: if transpose {
+                            ConvKind::ConvTranspose
+                        } else {
+                            ConvKind::Conv
+                        },
+                        stride,
+                        padding,
+                        dilation,
+                        groups,
+                        padding_mode,
+                        output_padding,
+                    },
+                    x_shape,
+                    w_shape,
+                    bias,
+                    seed,
+                }
+            },
+        )
         .prop_filter("spec must be valid for the shapes", |l| {
             l.spec.geometry(&l.x_shape, &l.w_shape).is_ok()
         })
@@ -144,15 +168,22 @@ fn dense(op: &Op<f64>) -> (usize, usize, Vec<f64>) {
 
 fn matvec(rows: usize, cols: usize, m: &[f64], v: &[f64], transpose: bool) -> Vec<f64> {
     if transpose {
-        (0..cols).map(|j| (0..rows).map(|i| m[i * cols + j] * v[i]).sum()).collect()
+        (0..cols)
+            .map(|j| (0..rows).map(|i| m[i * cols + j] * v[i]).sum())
+            .collect()
     } else {
-        (0..rows).map(|i| (0..cols).map(|j| m[i * cols + j] * v[j]).sum()).collect()
+        (0..rows)
+            .map(|i| (0..cols).map(|j| m[i * cols + j] * v[j]).sum())
+            .collect()
     }
 }
 
 fn max_rel_vec(a: &[f64], b: &[f64]) -> f64 {
     let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1.0);
-    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs())) / scale
+    a.iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+        / scale
 }
 
 /// The frameworks' output extents, written independently of `ConvSpec::geometry`.
@@ -330,7 +361,8 @@ proptest! {
 /// that are numerically zero.
 fn dot_scale(au: &Tensor, v: &Tensor, u: &Tensor, a_star_v: &Tensor, kernel: &Tensor) -> f64 {
     let l1: f64 = kernel.data().iter().map(|k| k.abs()).sum();
-    1e-13 * (au.norm() * v.norm()).max(u.norm() * a_star_v.norm()) + 1e-15 * u.norm() * v.norm() * l1
+    1e-13 * (au.norm() * v.norm()).max(u.norm() * a_star_v.norm())
+        + 1e-15 * u.norm() * v.norm() * l1
 }
 
 fn d_len(shape: &[usize]) -> usize {

@@ -64,7 +64,11 @@ fn toml_list(v: &[usize]) -> String {
 
 /// The text of `case.toml` for a resolved layer.
 fn case_toml(request: &ExportRequest, g: &conv::Geometry) -> String {
-    let pads: Vec<String> = g.pads.iter().map(|(lo, hi)| format!("[{lo}, {hi}]")).collect();
+    let pads: Vec<String> = g
+        .pads
+        .iter()
+        .map(|(lo, hi)| format!("[{lo}, {hi}]"))
+        .collect();
     let mut s = String::new();
     s.push_str(&format!(
         "# Golden case written by `fftconv export` (seed {}, {}); reference computed in f64 through the FFT operator chain.\n",
@@ -107,7 +111,10 @@ fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<
     }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::file(path.display(), format!("cannot move the finished file into place: {e}"))
+        Error::file(
+            path.display(),
+            format!("cannot move the finished file into place: {e}"),
+        )
     })
 }
 
@@ -127,12 +134,23 @@ pub fn export_case(dir: &Path, request: &ExportRequest, force: bool) -> Result<V
     let g = request.spec.geometry(&request.x_shape, &request.w_shape)?;
     crate::limits::guard_shape("x", &g.x_shape(), 8)?;
     crate::limits::guard_shape("y", &g.y_shape(), 8)?;
-    let mut names = vec!["case.toml", "x.npy", "w.npy", "dy.npy", "y.npy", "dx.npy", "dw.npy"];
+    let mut names = vec![
+        "case.toml",
+        "x.npy",
+        "w.npy",
+        "dy.npy",
+        "y.npy",
+        "dx.npy",
+        "dw.npy",
+    ];
     if request.bias {
         names.extend(["b.npy", "db.npy"]);
     }
     if dir.exists() && !dir.is_dir() {
-        return Err(Error::file(dir.display(), "exists and is not a folder; choose another --out"));
+        return Err(Error::file(
+            dir.display(),
+            "exists and is not a folder; choose another --out",
+        ));
     }
     if !force {
         for n in &names {
@@ -147,11 +165,20 @@ pub fn export_case(dir: &Path, request: &ExportRequest, force: bool) -> Result<V
     }
     let seed = request.seed;
     let x = round_to(Tensor::<f64>::randn(&g.x_shape(), seed), request.dtype);
-    let w = round_to(Tensor::<f64>::randn(&g.w_shape(), seed.wrapping_add(1)), request.dtype);
-    let b = request
-        .bias
-        .then(|| round_to(Tensor::<f64>::randn(&g.b_shape(), seed.wrapping_add(2)), request.dtype));
-    let dy = round_to(Tensor::<f64>::randn(&g.y_shape(), seed.wrapping_add(3)), request.dtype);
+    let w = round_to(
+        Tensor::<f64>::randn(&g.w_shape(), seed.wrapping_add(1)),
+        request.dtype,
+    );
+    let b = request.bias.then(|| {
+        round_to(
+            Tensor::<f64>::randn(&g.b_shape(), seed.wrapping_add(2)),
+            request.dtype,
+        )
+    });
+    let dy = round_to(
+        Tensor::<f64>::randn(&g.y_shape(), seed.wrapping_add(3)),
+        request.dtype,
+    );
     let y = conv::forward(&request.spec, &x, &w, b.as_ref(), Algorithm::Chain)?;
     let grads = conv::backward(&request.spec, &x, &w, &dy, request.bias, Algorithm::Chain)?;
 
@@ -178,7 +205,8 @@ pub fn export_case(dir: &Path, request: &ExportRequest, force: bool) -> Result<V
     let toml = dir.join("case.toml");
     let text = case_toml(request, &g);
     write_atomic(&toml, |tmp| {
-        std::fs::write(tmp, &text).map_err(|e| Error::file(tmp.display(), format!("cannot write: {e}")))
+        std::fs::write(tmp, &text)
+            .map_err(|e| Error::file(tmp.display(), format!("cannot write: {e}")))
     })?;
     written.push(toml);
     Ok(written)

@@ -47,7 +47,12 @@ pub enum TensorName {
 
 impl TensorName {
     /// All of them, in report order.
-    pub const ALL: [TensorName; 4] = [TensorName::Y, TensorName::Dx, TensorName::Dw, TensorName::Db];
+    pub const ALL: [TensorName; 4] = [
+        TensorName::Y,
+        TensorName::Dx,
+        TensorName::Dw,
+        TensorName::Db,
+    ];
 
     /// `"y"`, `"dx"`, `"dw"` or `"db"`.
     pub fn as_str(self) -> &'static str {
@@ -152,8 +157,7 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     let key = line.split('=').next()?.trim();
     let bare = |k: &str| {
         !k.is_empty()
-            && k
-                .chars()
+            && k.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
     };
     if !line.contains('=') || !bare(key) {
@@ -313,7 +317,10 @@ impl Case {
             return Err(key_error(
                 file,
                 "dilation",
-                format!("has {} entries but stride has {d}; give one per spatial axis", dilation.len()),
+                format!(
+                    "has {} entries but stride has {d}; give one per spatial axis",
+                    dilation.len()
+                ),
             ));
         }
         if let Padding::Explicit(p) = &padding {
@@ -332,7 +339,8 @@ impl Case {
                 format!("is {}; it must be at least 1", raw.groups),
             ));
         }
-        let groups = usize::try_from(raw.groups).map_err(|_| key_error(file, "groups", "is too large"))?;
+        let groups =
+            usize::try_from(raw.groups).map_err(|_| key_error(file, "groups", "is too large"))?;
         let padding_mode = match raw.padding_mode.as_deref() {
             None => PadMode::Zeros,
             Some(s) => s.parse::<PadMode>().map_err(|_| {
@@ -350,7 +358,10 @@ impl Case {
                     return Err(key_error(
                         file,
                         "output_padding",
-                        format!("has {} entries but stride has {d}; give one per spatial axis", v.len()),
+                        format!(
+                            "has {} entries but stride has {d}; give one per spatial axis",
+                            v.len()
+                        ),
                     ));
                 }
                 v.iter()
@@ -370,13 +381,21 @@ impl Case {
             None => None,
             Some(t) => {
                 if t.rtol.is_none() && t.atol.is_none() {
-                    return Err(key_error(file, "tolerance", "is empty; give rtol and/or atol"));
+                    return Err(key_error(
+                        file,
+                        "tolerance",
+                        "is empty; give rtol and/or atol",
+                    ));
                 }
                 let rtol = t.rtol.unwrap_or(0.0);
                 let atol = t.atol.unwrap_or(0.0);
                 for (k, v) in [("tolerance.rtol", rtol), ("tolerance.atol", atol)] {
                     if !v.is_finite() || v < 0.0 {
-                        return Err(key_error(file, k, format!("is {v}; it must be a finite number ≥ 0")));
+                        return Err(key_error(
+                            file,
+                            k,
+                            format!("is {v}; it must be a finite number ≥ 0"),
+                        ));
                     }
                 }
                 Some(Tolerance { rtol, atol })
@@ -391,8 +410,18 @@ impl Case {
         let inputs = InputFiles {
             x: resolve("inputs.x", &raw.inputs.x)?,
             w: resolve("inputs.w", &raw.inputs.w)?,
-            b: raw.inputs.b.as_deref().map(|p| resolve("inputs.b", p)).transpose()?,
-            dy: raw.inputs.dy.as_deref().map(|p| resolve("inputs.dy", p)).transpose()?,
+            b: raw
+                .inputs
+                .b
+                .as_deref()
+                .map(|p| resolve("inputs.b", p))
+                .transpose()?,
+            dy: raw
+                .inputs
+                .dy
+                .as_deref()
+                .map(|p| resolve("inputs.dy", p))
+                .transpose()?,
         };
         let mut expected = Vec::new();
         if let Some(e) = &raw.expected {

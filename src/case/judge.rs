@@ -109,7 +109,13 @@ fn read_input(key: &str, path: &Path) -> Result<Tensor<f64>> {
     Ok(t)
 }
 
-fn check_shape(section: &str, key: &str, path: &Path, t: &Tensor<f64>, want: &[usize]) -> Result<()> {
+fn check_shape(
+    section: &str,
+    key: &str,
+    path: &Path,
+    t: &Tensor<f64>,
+    want: &[usize],
+) -> Result<()> {
     if t.shape() != want {
         return Err(Error::file(
             path.display(),
@@ -196,14 +202,27 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
     // The reference, in f64, through the operator chain.
     let wants = |n: TensorName| case.expected.iter().any(|(m, _)| *m == n);
     let y_ref = if wants(TensorName::Y) {
-        Some(conv::forward(&case.spec, &x, &w, b.as_ref(), Algorithm::Chain)?)
+        Some(conv::forward(
+            &case.spec,
+            &x,
+            &w,
+            b.as_ref(),
+            Algorithm::Chain,
+        )?)
     } else {
         None
     };
     let grads = match &dy {
-        Some(dy) if wants(TensorName::Dx) || wants(TensorName::Dw) || wants(TensorName::Db) => Some(
-            conv::backward(&case.spec, &x, &w, dy, b.is_some(), Algorithm::Chain)?,
-        ),
+        Some(dy) if wants(TensorName::Dx) || wants(TensorName::Dw) || wants(TensorName::Db) => {
+            Some(conv::backward(
+                &case.spec,
+                &x,
+                &w,
+                dy,
+                b.is_some(),
+                Algorithm::Chain,
+            )?)
+        }
         _ => None,
     };
     let missing = |n: TensorName| {

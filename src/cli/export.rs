@@ -107,7 +107,10 @@ fn padding(text: &str, d: usize) -> Result<Padding> {
         if pairs.len() != d {
             return Err(Error::invalid(
                 "--padding",
-                format!("has {} LO:HI pairs; give one per spatial axis ({d})", pairs.len()),
+                format!(
+                    "has {} LO:HI pairs; give one per spatial axis ({d})",
+                    pairs.len()
+                ),
             ));
         }
         return Ok(Padding::Explicit(pairs));
@@ -145,14 +148,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
             ))
         }
     };
-    let padding_mode: PadMode = args
-        .mode
-        .parse()
-        .map_err(|_| Error::invalid("--mode", format!("`{}`: use zeros, circular, reflect or replicate", args.mode)))?;
+    let padding_mode: PadMode = args.mode.parse().map_err(|_| {
+        Error::invalid(
+            "--mode",
+            format!("`{}`: use zeros, circular, reflect or replicate", args.mode),
+        )
+    })?;
     let dtype = match args.dtype.as_str() {
         "f64" => NpyDtype::F64,
         "f32" => NpyDtype::F32,
-        other => return Err(Error::invalid("--dtype", format!("`{other}`: use f64 or f32"))),
+        other => {
+            return Err(Error::invalid(
+                "--dtype",
+                format!("`{other}`: use f64 or f32"),
+            ))
+        }
     };
     let spec = ConvSpec {
         kind,

@@ -23,7 +23,7 @@ enum Command {
     /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
     Verify(verify::Args),
     /// Write a golden validation case computed by the reference.
-    Export(export::Args),
+    Export(Box<export::Args>),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -39,7 +39,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Verify(a) => verify::run(a),
-        Command::Export(a) => export::run(a),
+        Command::Export(a) => export::run(*a),
     };
     match result {
         Ok(code) => code,

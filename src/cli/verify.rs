@@ -71,7 +71,10 @@ fn targets(paths: &[PathBuf]) -> Vec<Target> {
         } else {
             out.push(Target::Bad(
                 p.clone(),
-                Error::file(p.display(), "does not exist; give a case folder or a case.toml"),
+                Error::file(
+                    p.display(),
+                    "does not exist; give a case folder or a case.toml",
+                ),
             ));
         }
     }
