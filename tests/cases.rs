@@ -140,3 +140,48 @@ fn malformed_case_toml_names_the_key() {
         assert!(!msg.contains('\n'), "message `{msg}` is not one line");
     }
 }
+
+mod no_panic {
+    use fftconv::case::Case;
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    const VALID: &str = "op = \"conv_transpose\"\nstride = [2, 1]\npadding = [[1, 0], [0, 0]]\ndilation = [1, 2]\ngroups = 2\npadding_mode = \"zeros\"\noutput_padding = [1, 0]\n[inputs]\nx = \"x.npy\"\nw = \"w.npy\"\nb = \"b.npy\"\ndy = \"dy.npy\"\n[expected]\ny = \"y.npy\"\ndx = \"dx.npy\"\n[tolerance]\nrtol = 1e-6\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Mutated case.toml text (bytes replaced, deleted or inserted, including multi-byte
+        /// characters) is parsed or refused with a one-line message naming the file; never a panic.
+        #[test]
+        fn mutated_case_toml_is_refused_cleanly(
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, prop::sample::select(vec!["", "-", "0", "\"", "[", "]", "=", "\n", "é", "∞", "x", "1e999", "nan"])), 1..6)
+        ) {
+            let mut text = VALID.to_string();
+            for (at, kind, piece) in edits {
+                let mut i = at.index(text.len() + 1);
+                while !text.is_char_boundary(i) { i -= 1; }
+                match kind {
+                    0 => text.insert_str(i, piece),
+                    1 => { let mut j = (i + 1).min(text.len()); while !text.is_char_boundary(j) { j += 1; } text.replace_range(i..j, piece) }
+                    _ => { let mut j = (i + 3).min(text.len()); while !text.is_char_boundary(j) { j += 1; } text.replace_range(i..j, "") }
+                }
+            }
+            match Case::parse(&text, Path::new("dir")) {
+                Ok(case) => prop_assert!(!case.expected.is_empty()),
+                Err(e) => {
+                    let msg = e.to_string();
+                    prop_assert!(!msg.contains('\n'), "not one line: {msg}");
+                    prop_assert!(msg.contains("case.toml"), "file not named: {msg}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_unmutated_text_parses() {
+        let case = Case::parse(VALID, Path::new("dir")).unwrap();
+        assert_eq!(case.spec.groups, 2);
+        assert_eq!(case.tolerance.unwrap().rtol, 1e-6);
+    }
+}

@@ -141,9 +141,18 @@ struct RawTolerance {
     atol: Option<f64>,
 }
 
+/// `offset` clamped into `text` and moved back to a character boundary.
+fn boundary(text: &str, offset: usize) -> usize {
+    let mut o = offset.min(text.len());
+    while !text.is_char_boundary(o) {
+        o -= 1;
+    }
+    o
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let before = &text[..boundary(text, offset)];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
@@ -151,7 +160,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The dotted key (`groups`, `inputs.x`) written on the line holding byte `offset`, if any.
 fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
+    let offset = boundary(text, offset);
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line = text[start..].split('\n').next()?;
     let key = line.split('=').next()?.trim();
