@@ -7,6 +7,7 @@
 //! [`tensor`] ← [`op`] ← expr ← conv ← check/case/nn ← cli.
 
 pub mod case;
+pub mod check;
 pub mod conv;
 pub mod error;
 pub mod fft;

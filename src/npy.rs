@@ -49,6 +49,10 @@ pub fn read(path: &Path) -> Result<(Tensor<f64>, NpyDtype)> {
 /// Nothing is allocated from the header's claims before they are checked against the bytes
 /// actually present and the memory limit.
 pub fn decode(bytes: &[u8]) -> std::result::Result<(Tensor<f64>, NpyDtype), String> {
+    decode_inner(bytes).map_err(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn decode_inner(bytes: &[u8]) -> std::result::Result<(Tensor<f64>, NpyDtype), String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("is not a .npy file (bad magic string); write it with numpy.save".into());
     }

@@ -9,9 +9,11 @@
 //! - output shapes follow the frameworks' formulas, written here independently;
 //! - conv_transpose is the adjoint of conv with the same weights.
 
+use fftconv::check::dense_matrix;
 use fftconv::conv::{self, chain, Algorithm, ConvKind, ConvSpec, Padding};
-use fftconv::op::{Op, PadMode};
+use fftconv::op::PadMode;
 use fftconv::Tensor;
+use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -150,32 +152,11 @@ fn data(l: &Layer) -> Data {
     }
 }
 
-/// Dense matrix (rows = codomain elements, row-major) of an operator, by unit vectors.
-fn dense(op: &Op<f64>) -> (usize, usize, Vec<f64>) {
-    let cols: usize = op.domain().iter().product();
-    let rows: usize = op.codomain().iter().product();
-    let mut m = vec![0.0; rows * cols];
-    for j in 0..cols {
-        let mut e = Tensor::zeros(op.domain());
-        e.data_mut()[j] = 1.0;
-        let col = op.apply(&e).unwrap();
-        for (i, v) in col.data().iter().enumerate() {
-            m[i * cols + j] = *v;
-        }
-    }
-    (rows, cols, m)
-}
-
-fn matvec(rows: usize, cols: usize, m: &[f64], v: &[f64], transpose: bool) -> Vec<f64> {
-    if transpose {
-        (0..cols)
-            .map(|j| (0..rows).map(|i| m[i * cols + j] * v[i]).sum())
-            .collect()
-    } else {
-        (0..rows)
-            .map(|i| (0..cols).map(|j| m[i * cols + j] * v[j]).sum())
-            .collect()
-    }
+/// `A v` or `Aᵀ v` for the dense matrix `A`, as a plain vector.
+fn matvec(m: &DMatrix<f64>, v: &[f64], transpose: bool) -> Vec<f64> {
+    let v = DVector::from_column_slice(v);
+    let r = if transpose { m.transpose() * v } else { m * v };
+    r.as_slice().to_vec()
 }
 
 fn max_rel_vec(a: &[f64], b: &[f64]) -> f64 {
@@ -338,21 +319,22 @@ proptest! {
         let direct_y = conv::forward(&l.spec, &d.x, &d.w, None, Algorithm::Direct).unwrap();
         let direct = conv::backward(&l.spec, &d.x, &d.w, &d.dy, false, Algorithm::Direct).unwrap();
 
-        // As a map of x.
+        // As a map of x (the dense matrix built by the foundation's `check::dense_matrix`,
+        // one application of the chain per unit vector).
         let a = chain::input_operator(&g, &d.w).unwrap();
-        let (rows, cols, m) = dense(&a);
-        prop_assert!(max_rel_vec(&matvec(rows, cols, &m, d.x.data(), false), direct_y.data()) < 1e-12);
-        prop_assert!(max_rel_vec(&matvec(rows, cols, &m, d.dy.data(), true), direct.dx.data()) < 1e-12);
-        let (r2, c2, mt) = dense(&a.adjoint());
-        prop_assert_eq!((r2, c2), (cols, rows));
-        let transposed: Vec<f64> = (0..cols * rows).map(|k| m[(k % rows) * cols + k / rows]).collect();
-        prop_assert!(max_rel_vec(&mt, &transposed) < 1e-12, "dense(A*) is not dense(A)ᵀ");
+        let m = dense_matrix(&*a).unwrap();
+        prop_assert!(max_rel_vec(&matvec(&m, d.x.data(), false), direct_y.data()) < 1e-12);
+        prop_assert!(max_rel_vec(&matvec(&m, d.dy.data(), true), direct.dx.data()) < 1e-12);
+        let mt = dense_matrix(&*a.adjoint()).unwrap();
+        prop_assert_eq!(mt.shape(), (m.ncols(), m.nrows()));
+        let gap = (&mt - m.transpose()).abs().max();
+        prop_assert!(gap < 1e-12 * m.abs().max().max(1.0), "dense(A*) is not dense(A)ᵀ: {:e}", gap);
 
         // As a map of w.
         let wop = chain::weight_operator(&g, &d.x).unwrap();
-        let (rows, cols, m) = dense(&wop);
-        prop_assert!(max_rel_vec(&matvec(rows, cols, &m, d.w.data(), false), direct_y.data()) < 1e-12);
-        prop_assert!(max_rel_vec(&matvec(rows, cols, &m, d.dy.data(), true), direct.dw.data()) < 1e-12);
+        let m = dense_matrix(&*wop).unwrap();
+        prop_assert!(max_rel_vec(&matvec(&m, d.w.data(), false), direct_y.data()) < 1e-12);
+        prop_assert!(max_rel_vec(&matvec(&m, d.dy.data(), true), direct.dw.data()) < 1e-12);
     }
 }
 

@@ -21,18 +21,13 @@ use crate::tensor::Tensor;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The default tolerance for expected tensors stored as `dtype`: tight for f64 (a correct f64
-/// implementation agrees with the reference to ~1e-14 of the tensor's scale), loose for f32.
+/// The default tolerance for expected tensors stored as `dtype`: the comparison profiles of
+/// [`Tolerance`] — tight for f64 (a correct f64 implementation agrees with the reference to
+/// ~1e-15 of the tensor's scale), loose for f32.
 pub fn tolerance_profile(dtype: NpyDtype) -> Tolerance {
     match dtype {
-        NpyDtype::F64 => Tolerance {
-            rtol: 1e-10,
-            atol: 0.0,
-        },
-        NpyDtype::F32 => Tolerance {
-            rtol: 1e-4,
-            atol: 0.0,
-        },
+        NpyDtype::F64 => Tolerance::F64,
+        NpyDtype::F32 => Tolerance::F32,
     }
 }
 

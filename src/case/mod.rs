@@ -11,9 +11,7 @@ pub mod export;
 pub mod format;
 pub mod judge;
 
-mod compare_stub;
-
-pub use compare_stub::{compare, Comparison, Tolerance};
+pub use crate::check::compare::{compare, Comparison, Tolerance};
 pub use export::{export_case, ExportRequest};
 pub use format::{Case, InputFiles, TensorName};
 pub use judge::{judge, judge_path, tolerance_profile, CaseReport, TensorVerdict, ToleranceSource};

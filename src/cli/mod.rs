@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod check;
 mod demo;
 mod export;
 mod verify;
@@ -24,6 +25,9 @@ enum Command {
     Verify(verify::Args),
     /// Write a golden validation case computed by the reference.
     Export(Box<export::Args>),
+    /// Run every check (dot test, dense transpose, finite differences, FFT vs direct) on every
+    /// operator; exit 1 if any fails.
+    Check(check::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -40,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::run(*a),
+        Command::Check(a) => check::run(a),
     };
     match result {
         Ok(code) => code,
