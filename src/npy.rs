@@ -70,6 +70,7 @@ fn decode_inner(bytes: &[u8]) -> std::result::Result<(Tensor<f64>, NpyDtype), St
     if data_offset > bytes.len() {
         return Err("is truncated inside its header".into());
     }
+    precheck_shape(&bytes[..data_offset], bytes.len() - data_offset)?;
     let file = NpyFile::new(bytes)
         .map_err(|e| format!("has a malformed header ({e}); write it with numpy.save"))?;
     let shape: Vec<usize> = file.shape().iter().map(|&s| s as usize).collect();
@@ -122,6 +123,65 @@ fn decode_inner(bytes: &[u8]) -> std::result::Result<(Tensor<f64>, NpyDtype), St
         data
     };
     Ok((Tensor::new(shape, data).map_err(|e| e.to_string())?, dtype))
+}
+
+/// Read the `shape` tuple from the header text and refuse a claimed size that cannot fit the
+/// bytes present, before npyz (whose size arithmetic is unchecked) sees the header.
+fn precheck_shape(header: &[u8], present: usize) -> std::result::Result<(), String> {
+    let text = String::from_utf8_lossy(header);
+    let Some(at) = text.find("'shape'").or_else(|| text.find("\"shape\"")) else {
+        return Ok(()); // npyz reports the missing key
+    };
+    let rest = &text[at..];
+    let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+        return Ok(());
+    };
+    if close < open {
+        return Ok(());
+    }
+    let mut count: u128 = 1;
+    for part in rest[open + 1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let n: u128 = part
+            .trim_end_matches('L')
+            .parse()
+            .map_err(|_| format!("header shape entry `{part}` is not a non-negative integer"))?;
+        if n == 0 {
+            return Err(
+                "has an empty axis (a 0 in its shape); tensors need at least one element per axis"
+                    .into(),
+            );
+        }
+        count = count.saturating_mul(n);
+    }
+    if let Some(d) = text.find("'descr'") {
+        let value = text[d + 7..].trim_start_matches([' ', ':']);
+        let quoted = value.starts_with(['\'', '"']);
+        let descr: String = value
+            .chars()
+            .skip(1)
+            .take_while(|&c| c != '\'' && c != '"')
+            .collect();
+        if !quoted || !matches!(descr.trim_start_matches(['<', '>', '|', '=']), "f8" | "f4") {
+            let shown = if quoted {
+                descr
+            } else {
+                "of a structured array".to_string()
+            };
+            return Err(format!(
+                "has dtype {shown}; only float64 and float32 are supported (convert with .astype(np.float64))"
+            ));
+        }
+    }
+    if count > present as u128 {
+        return Err(format!(
+            "header claims {count} elements but the file holds only {present} data bytes; the file is truncated or its header lies"
+        ));
+    }
+    Ok(())
 }
 
 fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {
