@@ -6,6 +6,7 @@
 //! Layers (data flows down; nothing imports anything above it):
 //! [`tensor`] ← [`op`] ← expr ← conv ← check/case/nn ← cli.
 
+pub mod case;
 pub mod check;
 pub mod conv;
 pub mod error;

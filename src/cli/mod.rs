@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 mod check;
 mod demo;
+mod export;
+mod verify;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
 #[derive(Parser, Debug)]
@@ -19,6 +21,10 @@ struct Cli {
 enum Command {
     /// A tour of fftconv on built-in data.
     Demo(demo::Args),
+    /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
+    Verify(verify::Args),
+    /// Write a golden validation case computed by the reference.
+    Export(Box<export::Args>),
     /// Run every check (dot test, dense transpose, finite differences, FFT vs direct) on every
     /// operator; exit 1 if any fails.
     Check(check::Args),
@@ -36,6 +42,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Export(a) => export::run(*a),
         Command::Check(a) => check::run(a),
     };
     match result {
