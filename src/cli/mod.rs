@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod demo;
+mod train;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
 #[derive(Parser, Debug)]
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// A tour of fftconv on built-in data.
     Demo(demo::Args),
+    /// Train CNN kernels through FFT convolutions (kernel-recovery, shapes, mnist).
+    Train(train::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -32,6 +35,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Train(a) => train::run(a),
     };
     match result {
         Ok(code) => code,
