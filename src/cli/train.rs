@@ -205,7 +205,10 @@ fn print_summary(r: &TrainReport) {
             h.seconds
         );
     }
-    println!("final loss {:.4e} after {} epochs in {:.1} s", r.final_loss, r.epochs, r.seconds);
+    println!(
+        "final loss {:.4e} after {} epochs in {:.1} s",
+        r.final_loss, r.epochs, r.seconds
+    );
     if let Some(a) = r.test_accuracy {
         println!("test accuracy {a:.4}");
     }
@@ -259,8 +262,13 @@ fn plot(r: &TrainReport, path: &Path) -> Result<()> {
     let height = if r.kernel.is_some() { 720 } else { 420 };
     let root = SVGBackend::new(path, (1100, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let title = format!("fftconv train --task {} ({:?} convolutions)", r.task, r.algorithm);
-    let root = root.titled(&title, ("sans-serif", 22)).map_err(|e| plot_err(path, e))?;
+    let title = format!(
+        "fftconv train --task {} ({:?} convolutions)",
+        r.task, r.algorithm
+    );
+    let root = root
+        .titled(&title, ("sans-serif", 22))
+        .map_err(|e| plot_err(path, e))?;
     let (top, bottom) = if r.kernel.is_some() {
         root.split_vertically(400)
     } else {
@@ -287,14 +295,49 @@ fn plot(r: &TrainReport, path: &Path) -> Result<()> {
         .draw()
         .map_err(|e| plot_err(path, e))?;
     let pos = |v: f64| v.max(f64::MIN_POSITIVE);
+    let width = if direct.is_some() { 2 } else { 1 };
+    let main_label = match r.algorithm {
+        Algorithm::Direct => "minibatch (direct)",
+        _ if direct.is_some() => "FFT",
+        _ => "minibatch (FFT)",
+    };
     chart
         .draw_series(LineSeries::new(
             r.step_losses.iter().enumerate().map(|(i, &v)| (i, pos(v))),
-            BLUE.stroke_width(2),
+            BLUE.mix(0.6).stroke_width(width),
         ))
         .map_err(|e| plot_err(path, e))?
-        .label("FFT")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        .label(main_label)
+        .legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(width))
+        });
+    if direct.is_none() && !r.history.is_empty() {
+        // Epoch means (train) and test loss, at the step where each epoch ends.
+        let per_epoch = r.step_losses.len() / r.history.len();
+        let train: Vec<(usize, f64)> = r
+            .history
+            .iter()
+            .map(|h| (h.epoch * per_epoch, pos(h.train_loss)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(train.clone(), BLACK.stroke_width(3)))
+            .map_err(|e| plot_err(path, e))?
+            .label("train (epoch mean)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3)));
+        let test: Vec<(usize, f64)> = r
+            .history
+            .iter()
+            .filter_map(|h| h.test_loss.map(|v| (h.epoch * per_epoch, pos(v))))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(test.clone(), RED.stroke_width(3)))
+            .map_err(|e| plot_err(path, e))?
+            .label("test")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(3)));
+        chart
+            .draw_series(test.iter().map(|&p| Circle::new(p, 4, RED.filled())))
+            .map_err(|e| plot_err(path, e))?;
+    }
     if let Some(d) = &direct {
         chart
             .draw_series(
@@ -325,8 +368,11 @@ fn plot(r: &TrainReport, path: &Path) -> Result<()> {
             .caption("kernel relative error per epoch", ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0..epochs + 1, log_range(errs.iter().map(|e| e.1)).log_scale())
+            .y_label_area_size(90)
+            .build_cartesian_2d(
+                0..epochs + 1,
+                log_range(errs.iter().map(|e| e.1)).log_scale(),
+            )
             .map_err(|e| plot_err(path, e))?;
         c.configure_mesh()
             .x_desc("epoch")
@@ -351,22 +397,25 @@ fn plot(r: &TrainReport, path: &Path) -> Result<()> {
             .y_desc("accuracy")
             .draw()
             .map_err(|e| plot_err(path, e))?;
-        for (name, color, pick) in [
-            ("train", BLUE, 0usize),
-            ("test", RED, 1usize),
-        ] {
+        for (name, color, pick) in [("train", BLUE, 0usize), ("test", RED, 1usize)] {
             let pts: Vec<(usize, f64)> = r
                 .history
                 .iter()
                 .filter_map(|h| {
-                    let v = if pick == 0 { h.train_accuracy } else { h.test_accuracy };
+                    let v = if pick == 0 {
+                        h.train_accuracy
+                    } else {
+                        h.test_accuracy
+                    };
                     v.map(|v| (h.epoch, v))
                 })
                 .collect();
             c.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
                 .map_err(|e| plot_err(path, e))?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
             c.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(|e| plot_err(path, e))?;
         }
@@ -406,7 +455,10 @@ fn plot(r: &TrainReport, path: &Path) -> Result<()> {
                         };
                         let (x, y) = (x0 + j as i32 * cell, y0 + i as i32 * cell);
                         bottom
-                            .draw(&Rectangle::new([(x, y), (x + cell, y + cell)], color.filled()))
+                            .draw(&Rectangle::new(
+                                [(x, y), (x + cell, y + cell)],
+                                color.filled(),
+                            ))
                             .map_err(|e| plot_err(path, e))?;
                     }
                 }

@@ -30,7 +30,10 @@ impl AvgPool {
 /// Check a pooling input and return `(N·C, H, W, H/k, W/k)`.
 pub(crate) fn pool_dims(x_shape: &[usize], k: usize, who: &str) -> Result<[usize; 5]> {
     if x_shape.len() != 4 {
-        return Err(Error::invalid(who, format!("input {x_shape:?} must be (N, C, H, W)")));
+        return Err(Error::invalid(
+            who,
+            format!("input {x_shape:?} must be (N, C, H, W)"),
+        ));
     }
     let (h, w) = (x_shape[2], x_shape[3]);
     if k == 0 || h < k || w < k {

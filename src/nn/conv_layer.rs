@@ -99,7 +99,13 @@ impl Layer for Conv {
     }
 
     fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
-        let y = conv::forward(&self.spec, x, &self.weight, Some(&self.bias), self.algorithm)?;
+        let y = conv::forward(
+            &self.spec,
+            x,
+            &self.weight,
+            Some(&self.bias),
+            self.algorithm,
+        )?;
         self.x = Some(x.clone());
         Ok(y)
     }

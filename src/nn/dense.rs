@@ -41,13 +41,21 @@ impl Dense {
 
 impl Layer for Dense {
     fn describe(&self) -> String {
-        format!("dense {}→{}", self.weight.shape()[1], self.weight.shape()[0])
+        format!(
+            "dense {}→{}",
+            self.weight.shape()[1],
+            self.weight.shape()[0]
+        )
     }
 
     fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
         let (o, f) = (self.weight.shape()[0], self.weight.shape()[1]);
         if x.ndim() != 2 || x.shape()[1] != f {
-            return Err(Error::shape("dense layer input", &[x.shape().first().copied().unwrap_or(0), f], x.shape()));
+            return Err(Error::shape(
+                "dense layer input",
+                &[x.shape().first().copied().unwrap_or(0), f],
+                x.shape(),
+            ));
         }
         let n = x.shape()[0];
         let (w, b, xd) = (self.weight.data(), self.bias.data(), x.data());

@@ -21,7 +21,9 @@ pub fn read(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
         return Err(bad("is gzip-compressed; decompress it (gunzip) first"));
     }
     if bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 {
-        return Err(bad("not an unsigned-byte IDX file (magic must be 00 00 08 NN)"));
+        return Err(bad(
+            "not an unsigned-byte IDX file (magic must be 00 00 08 NN)",
+        ));
     }
     let nd = bytes[3] as usize;
     let header = 4 + 4 * nd;
@@ -29,7 +31,9 @@ pub fn read(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
         return Err(bad("IDX header is truncated or has no dimensions"));
     }
     let dims: Vec<usize> = (0..nd)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
+        .map(|i| {
+            u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize
+        })
         .collect();
     let n = crate::tensor::checked_numel(&dims)?;
     if bytes.len() != header + n {
@@ -47,11 +51,15 @@ pub fn read(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
 /// [`Error::File`] when writing fails; [`Error::Invalid`] when `data` does not match `dims`.
 pub fn write(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
     if dims.iter().product::<usize>() != data.len() || dims.is_empty() || dims.len() > 255 {
-        return Err(Error::invalid("idx::write", format!("{} bytes do not fill dims {dims:?}", data.len())));
+        return Err(Error::invalid(
+            "idx::write",
+            format!("{} bytes do not fill dims {dims:?}", data.len()),
+        ));
     }
     let mut out = vec![0, 0, 0x08, dims.len() as u8];
     for &d in dims {
-        let d = u32::try_from(d).map_err(|_| Error::invalid("idx::write", "dimension above u32"))?;
+        let d =
+            u32::try_from(d).map_err(|_| Error::invalid("idx::write", "dimension above u32"))?;
         out.extend_from_slice(&d.to_be_bytes());
     }
     out.extend_from_slice(data);
@@ -63,7 +71,12 @@ fn find(dir: &Path, names: &[&str]) -> Result<std::path::PathBuf> {
         .iter()
         .map(|n| dir.join(n))
         .find(|p| p.exists())
-        .ok_or_else(|| Error::file(dir.display(), format!("has no {} (MNIST IDX file, uncompressed)", names[0])))
+        .ok_or_else(|| {
+            Error::file(
+                dir.display(),
+                format!("has no {} (MNIST IDX file, uncompressed)", names[0]),
+            )
+        })
 }
 
 /// Images (`(N, 1, H, W)`, scaled to `[0, 1]`) and labels from an image file and a label file.
@@ -76,12 +89,17 @@ pub fn load_pair(images: &Path, labels: &Path, limit: Option<usize>) -> Result<D
     if idims.len() != 3 || ldims.len() != 1 || idims[0] != ldims[0] {
         return Err(Error::file(
             images.display(),
-            format!("image dims {idims:?} do not match label dims {ldims:?}; want (N, H, W) and (N)"),
+            format!(
+                "image dims {idims:?} do not match label dims {ldims:?}; want (N, H, W) and (N)"
+            ),
         ));
     }
     let n = limit.map_or(idims[0], |l| l.min(idims[0]));
     let per = idims[1] * idims[2];
-    let data = ibytes[..n * per].iter().map(|&b| b as f64 / 255.0).collect();
+    let data = ibytes[..n * per]
+        .iter()
+        .map(|&b| b as f64 / 255.0)
+        .collect();
     let lbl: Vec<usize> = lbytes[..n].iter().map(|&b| b as usize).collect();
     if let Some(i) = lbl.iter().position(|&l| l > 9) {
         return Err(Error::file(

@@ -25,7 +25,10 @@ pub fn softmax_cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<(f64, 
     if s.len() != 2 || s[0] != labels.len() || s[0] == 0 {
         return Err(Error::invalid(
             "softmax cross-entropy",
-            format!("logits {s:?} must be (N, K) with N = {} labels", labels.len()),
+            format!(
+                "logits {s:?} must be (N, K) with N = {} labels",
+                labels.len()
+            ),
         ));
     }
     let (n, k) = (s[0], s[1]);
@@ -42,10 +45,11 @@ pub fn softmax_cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<(f64, 
             ));
         }
         let row = &z[i * k..(i + 1) * k];
-        let (arg, m) = row
-            .iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |b, (j, &v)| if v > b.1 { (j, v) } else { b });
+        let (arg, m) =
+            row.iter().enumerate().fold(
+                (0, f64::NEG_INFINITY),
+                |b, (j, &v)| if v > b.1 { (j, v) } else { b },
+            );
         if arg == y {
             correct += 1;
         }

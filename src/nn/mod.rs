@@ -96,5 +96,8 @@ pub trait Layer: Send {
 
 /// The error for a backward pass before any forward pass.
 pub(crate) fn no_forward(layer: &str) -> crate::Error {
-    crate::Error::invalid(layer, "backward called before forward; run forward on a batch first")
+    crate::Error::invalid(
+        layer,
+        "backward called before forward; run forward on a batch first",
+    )
 }

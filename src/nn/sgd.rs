@@ -41,7 +41,10 @@ impl Sgd {
     pub fn step(&mut self, net: &mut Network) -> Result<()> {
         let params = net.params();
         if self.velocity.len() != params.len() {
-            self.velocity = params.iter().map(|p| Tensor::zeros(p.value.shape())).collect();
+            self.velocity = params
+                .iter()
+                .map(|p| Tensor::zeros(p.value.shape()))
+                .collect();
         }
         for (p, v) in params.into_iter().zip(self.velocity.iter_mut()) {
             *v = v.scale(self.momentum);

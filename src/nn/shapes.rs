@@ -51,7 +51,8 @@ fn inside(class: usize, u: f64, v: f64, t: f64) -> bool {
 /// Draw image `index` of the set with `seed` into `out` (`SIZE²` pixels); returns its label.
 fn draw(seed: u64, index: usize, out: &mut [f64]) -> usize {
     let class = index % CLASSES.len();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let unit = Uniform::new(0.0, 1.0).expect("valid bounds");
     let mut uni = |lo: f64, hi: f64| lo + (hi - lo) * unit.sample(&mut rng);
     let half = uni(3.5, 6.5);
@@ -109,7 +110,10 @@ pub fn generate(n: usize, seed: u64) -> Dataset {
 
 /// The standard split: 6000 training images (seed `seed`) and 1200 test images (another seed).
 pub fn train_test(seed: u64) -> (Dataset, Dataset) {
-    (generate(6000, seed), generate(1200, seed.wrapping_add(0x5EED_7E57)))
+    (
+        generate(6000, seed),
+        generate(1200, seed.wrapping_add(0x5EED_7E57)),
+    )
 }
 
 /// An image as text (one character per pixel by brightness), for a quick look.

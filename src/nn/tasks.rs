@@ -3,8 +3,8 @@
 //! FFT and direct convolution runs compared step by step.
 
 use super::{
-    mse, shapes, softmax_cross_entropy, Algorithm, AvgPool, Conv, Dataset, Dense, Flatten,
-    MaxPool, Network, Relu, Sgd, FFT,
+    mse, shapes, softmax_cross_entropy, Algorithm, AvgPool, Conv, Dataset, Dense, Flatten, MaxPool,
+    Network, Relu, Sgd, FFT,
 };
 use crate::conv::{self, ConvSpec, Padding};
 use crate::error::{Error, Result};
@@ -177,7 +177,10 @@ fn rel(a: &Tensor, b: &Tensor) -> Result<f64> {
 fn conv_of(net: &mut Network) -> Result<(Tensor, Tensor)> {
     let p = net.params();
     if p.len() != 2 {
-        return Err(Error::invalid("kernel recovery", "student must be one conv layer"));
+        return Err(Error::invalid(
+            "kernel recovery",
+            "student must be one conv layer",
+        ));
     }
     Ok((p[0].value.clone(), p[1].value.clone()))
 }
@@ -208,8 +211,8 @@ pub fn kernel_recovery(
     let start = Instant::now();
     let spec = ConvSpec::conv(&[1, 1], Padding::Valid, &[1, 1]);
     let fan_in = (cfg.c_in * cfg.k * cfg.k) as f64;
-    let teacher_w =
-        Tensor::randn(&[cfg.c_out, cfg.c_in, cfg.k, cfg.k], cfg.seed ^ 0x7EAC).scale(fan_in.sqrt().recip());
+    let teacher_w = Tensor::randn(&[cfg.c_out, cfg.c_in, cfg.k, cfg.k], cfg.seed ^ 0x7EAC)
+        .scale(fan_in.sqrt().recip());
     let teacher_b = Tensor::randn(&[cfg.c_out], cfg.seed ^ 0xB1A5).scale(0.1);
     let x = Tensor::randn(&[cfg.samples, cfg.c_in, cfg.image, cfg.image], cfg.seed);
     // Labels by the direct witness: the definition of the teacher, shared by both runs.
@@ -226,17 +229,30 @@ pub fn kernel_recovery(
     };
     let student = |algorithm| -> Result<Network> {
         let mut net = Network::new(algorithm);
-        net.push(Conv::he_2d(cfg.c_in, cfg.c_out, cfg.k, Padding::Valid, cfg.seed ^ 0x57D)?);
+        net.push(Conv::he_2d(
+            cfg.c_in,
+            cfg.c_out,
+            cfg.k,
+            Padding::Valid,
+            cfg.seed ^ 0x57D,
+        )?);
         Ok(net)
     };
     let mut nets = [student(FFT)?, student(Algorithm::Direct)?];
-    let mut opts = [Sgd::new(cfg.lr, cfg.momentum), Sgd::new(cfg.lr, cfg.momentum)];
+    let mut opts = [
+        Sgd::new(cfg.lr, cfg.momentum),
+        Sgd::new(cfg.lr, cfg.momentum),
+    ];
     let steps = cfg.samples.div_ceil(cfg.batch);
     let mut losses: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     let (mut max_rel, mut max_wdiff) = (0.0f64, 0.0f64);
     let mut history = Vec::new();
     for epoch in 1..=cfg.epochs {
-        on_event(&Event::EpochStart { epoch, epochs: cfg.epochs, steps });
+        on_event(&Event::EpochStart {
+            epoch,
+            epochs: cfg.epochs,
+            steps,
+        });
         let mut sum = 0.0;
         for s in 0..steps {
             let idx: Vec<usize> = (s * cfg.batch..((s + 1) * cfg.batch).min(cfg.samples)).collect();
@@ -251,7 +267,9 @@ pub fn kernel_recovery(
                 step_loss[r] = loss;
                 losses[r].push(loss);
             }
-            max_rel = max_rel.max((step_loss[0] - step_loss[1]).abs() / step_loss[1].abs().max(f64::MIN_POSITIVE));
+            max_rel = max_rel.max(
+                (step_loss[0] - step_loss[1]).abs() / step_loss[1].abs().max(f64::MIN_POSITIVE),
+            );
             let (w0, _) = conv_of(&mut nets[0])?;
             let (w1, _) = conv_of(&mut nets[1])?;
             max_wdiff = max_wdiff.max(w0.sub(&w1)?.norm() / teacher_w.norm());
@@ -333,9 +351,18 @@ impl Default for ClassifierConfig {
 ///
 /// # Errors
 /// [`Error::Invalid`] when the images are smaller than 4×4.
-pub fn small_cnn(h: usize, w: usize, classes: usize, seed: u64, algorithm: Algorithm) -> Result<Network> {
+pub fn small_cnn(
+    h: usize,
+    w: usize,
+    classes: usize,
+    seed: u64,
+    algorithm: Algorithm,
+) -> Result<Network> {
     if h < 4 || w < 4 {
-        return Err(Error::invalid("small cnn", format!("images {h}×{w} must be at least 4×4")));
+        return Err(Error::invalid(
+            "small cnn",
+            format!("images {h}×{w} must be at least 4×4"),
+        ));
     }
     let mut net = Network::new(algorithm);
     net.push(Conv::same_2d(1, 8, 5, seed)?);
@@ -345,7 +372,11 @@ pub fn small_cnn(h: usize, w: usize, classes: usize, seed: u64, algorithm: Algor
     net.push(Relu::default());
     net.push(AvgPool::new(2));
     net.push(Flatten::default());
-    net.push(Dense::new(16 * (h / 2 / 2) * (w / 2 / 2), classes, seed.wrapping_add(2)));
+    net.push(Dense::new(
+        16 * (h / 2 / 2) * (w / 2 / 2),
+        classes,
+        seed.wrapping_add(2),
+    ));
     Ok(net)
 }
 
@@ -381,7 +412,9 @@ pub fn classify(
     if train.is_empty() || test.is_empty() || s.len() != 4 || s[1] != 1 || cfg.batch == 0 {
         return Err(Error::invalid(
             task,
-            format!("need non-empty (N, 1, H, W) training and test images and batch > 0, got {s:?}"),
+            format!(
+                "need non-empty (N, 1, H, W) training and test images and batch > 0, got {s:?}"
+            ),
         ));
     }
     let start = Instant::now();
@@ -392,19 +425,32 @@ pub fn classify(
     let steps = train.len().div_ceil(cfg.batch);
     let (mut history, mut step_losses) = (Vec::new(), Vec::new());
     for epoch in 1..=cfg.epochs {
-        opt.lr = if epoch * 3 > cfg.epochs * 2 { cfg.lr * 0.5 } else { cfg.lr };
+        opt.lr = if epoch * 3 > cfg.epochs * 2 {
+            cfg.lr * 0.5
+        } else {
+            cfg.lr
+        };
         for i in (1..order.len()).rev() {
-            let j = Uniform::new(0, i + 1).expect("non-empty range").sample(&mut rng);
+            let j = Uniform::new(0, i + 1)
+                .expect("non-empty range")
+                .sample(&mut rng);
             order.swap(i, j);
         }
-        on_event(&Event::EpochStart { epoch, epochs: cfg.epochs, steps });
+        on_event(&Event::EpochStart {
+            epoch,
+            epochs: cfg.epochs,
+            steps,
+        });
         let (mut sum, mut correct) = (0.0, 0);
         for chunk in order.chunks(cfg.batch) {
             let (x, y) = train.batch(chunk)?;
             let logits = net.forward(&x)?;
             let (loss, dlogits, c) = softmax_cross_entropy(&logits, &y)?;
             if !loss.is_finite() {
-                return Err(Error::invalid(task, format!("loss became {loss} in epoch {epoch}; lower the learning rate")));
+                return Err(Error::invalid(
+                    task,
+                    format!("loss became {loss} in epoch {epoch}; lower the learning rate"),
+                ));
             }
             net.backward(&dlogits)?;
             opt.step(&mut net)?;
@@ -445,7 +491,10 @@ pub fn classify(
 ///
 /// # Errors
 /// As [`classify`].
-pub fn shapes_task(cfg: &ClassifierConfig, on_event: &mut dyn FnMut(&Event)) -> Result<TrainReport> {
+pub fn shapes_task(
+    cfg: &ClassifierConfig,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<TrainReport> {
     let (train, test) = shapes::train_test(cfg.seed);
     classify("shapes", &train, &test, cfg, on_event)
 }
