@@ -215,8 +215,9 @@ fn shapes_generator_is_deterministic_balanced_and_varied() {
     let px = shapes::SIZE * shapes::SIZE;
     let mut means = vec![vec![0.0; px]; 10];
     for (i, &l) in a.labels.iter().enumerate() {
-        for p in 0..px {
-            means[l][p] += a.images.data()[i * px + p] / 20.0;
+        let image = &a.images.data()[i * px..(i + 1) * px];
+        for (m, v) in means[l].iter_mut().zip(image) {
+            *m += v / 20.0;
         }
     }
     for c in 0..10 {
