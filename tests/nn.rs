@@ -374,3 +374,29 @@ fn train_rejects_unknown_task_and_missing_mnist_dir() {
     let (ok, _, stderr) = run_cli(&["train", "--mnist", "/nonexistent/dir"]);
     assert!(!ok && stderr.contains("/nonexistent/dir"), "{stderr}");
 }
+
+/// A layer whose backward pass is wrong by a factor of 1.001: the checker must catch it.
+struct SlightlyWrong;
+
+impl Layer for SlightlyWrong {
+    fn describe(&self) -> String {
+        "3x".into()
+    }
+    fn forward(&mut self, x: &Tensor) -> fftconv::Result<Tensor> {
+        Ok(x.scale(3.0))
+    }
+    fn backward(&mut self, dy: &Tensor) -> fftconv::Result<Tensor> {
+        Ok(dy.scale(3.003))
+    }
+}
+
+#[test]
+fn the_gradient_checker_catches_a_wrong_gradient() {
+    let caught = std::panic::catch_unwind(|| {
+        check_layer("wrong", &mut SlightlyWrong, &Tensor::randn(&[2, 3], 1));
+    });
+    assert!(
+        caught.is_err(),
+        "a gradient off by 0.1% passed the finite-difference check"
+    );
+}
