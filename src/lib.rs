@@ -12,6 +12,7 @@ pub mod conv;
 pub mod error;
 pub mod fft;
 pub mod limits;
+pub mod nn;
 pub mod npy;
 pub mod op;
 pub mod tensor;

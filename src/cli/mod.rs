@@ -8,6 +8,7 @@ mod check;
 mod demo;
 mod export;
 mod verify;
+mod train;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
 #[derive(Parser, Debug)]
@@ -28,6 +29,8 @@ enum Command {
     /// Run every check (dot test, dense transpose, finite differences, FFT vs direct) on every
     /// operator; exit 1 if any fails.
     Check(check::Args),
+    /// Train CNN kernels through FFT convolutions (kernel-recovery, shapes, mnist).
+    Train(train::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -45,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::run(*a),
         Command::Check(a) => check::run(a),
+        Command::Train(a) => train::run(a),
     };
     match result {
         Ok(code) => code,
