@@ -7,8 +7,8 @@ use std::process::ExitCode;
 mod check;
 mod demo;
 mod export;
-mod verify;
 mod train;
+mod verify;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
 #[derive(Parser, Debug)]
