@@ -114,7 +114,7 @@ pub fn section_verify_cases() -> Result<bool> {
             .fold(0.0, f64::max);
         let failed: Vec<&str> = report.failed().iter().map(|t| t.as_str()).collect();
         let planted = name.ends_with("-bad");
-        let right = planted == !failed.is_empty() && (!planted || failed.len() == 1);
+        let right = planted != failed.is_empty() && (!planted || failed.len() == 1);
         ok &= right;
         println!(
             "  {name:32} {:5}  {}",
