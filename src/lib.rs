@@ -6,6 +6,7 @@
 //! Layers (data flows down; nothing imports anything above it):
 //! [`tensor`] ← [`op`] ← expr ← conv ← check/case/nn ← cli.
 
+pub mod case;
 pub mod check;
 pub mod conv;
 pub mod derive;
@@ -14,6 +15,7 @@ pub mod expr;
 pub mod fft;
 pub mod limits;
 pub mod notes;
+pub mod nn;
 pub mod npy;
 pub mod op;
 pub mod tensor;

@@ -6,10 +6,10 @@
 //! |---|---|---|
 //! | [`dot`] | $\lvert\langle Ax,y\rangle-\langle x,A^*y\rangle\rvert / (\lVert A\rVert\lVert x\rVert\lVert y\rVert)$ over seeded trials | any wrong adjoint, cheaply, at any size |
 //! | [`dense`] | $\max\lvert \mathrm{dense}(A^*) - \mathrm{dense}(A)^T\rvert$ | every entry of a small operator |
-//! | [`gradcheck`] | central finite differences (`finitediff`) against a claimed gradient | gradients of any `Fn(&Tensor) -> f64` |
+//! | [`gradcheck`](mod@gradcheck) | central finite differences (`finitediff`) against a claimed gradient | gradients of any `Fn(&Tensor) -> f64` |
 //! | [`witness`] | circular convolution/correlation by plain loops | the FFT path itself |
 //!
-//! [`compare`] compares two tensors with dtype tolerance profiles (norm-wise, as the case
+//! [`compare`](mod@compare) compares two tensors with dtype tolerance profiles (norm-wise, as the case
 //! verifier does), and [`suite`] runs every check on every operator of [`crate::op`] — the
 //! table printed by `fftconv check`.
 //!

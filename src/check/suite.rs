@@ -10,7 +10,7 @@
 //!   formed **in the operator's own precision** (so the f32 row really tests the f32 forward
 //!   map, and its error is dominated by f32 rounding, see [`Thresholds::F32`]);
 //! * `direct_err` — for the circular convolutions only: the FFT operator against the loop
-//!   [`witness`](super::witness), `max|fft − direct| / max|direct|`, the witness run in f64 on
+//!   [`witness`], `max|fft − direct| / max|direct|`, the witness run in f64 on
 //!   the same (for f32: rounded) kernel and input.
 //!
 //! A row passes when every error that applies is within the dtype's [`Thresholds`].

@@ -38,7 +38,7 @@ impl Layout {
         groups: usize,
         period: &[usize],
     ) -> Result<Layout> {
-        if groups == 0 || in_ch % groups != 0 || out_ch % groups != 0 {
+        if groups == 0 || !in_ch.is_multiple_of(groups) || !out_ch.is_multiple_of(groups) {
             return Err(Error::invalid(
                 format!("{context} groups"),
                 format!("groups={groups} must divide both channel counts {in_ch} and {out_ch}"),

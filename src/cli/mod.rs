@@ -8,6 +8,9 @@ mod check;
 mod demo;
 mod derive;
 mod notes;
+mod export;
+mod train;
+mod verify;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
 #[derive(Parser, Debug)]
@@ -25,9 +28,15 @@ enum Command {
     Derive(derive::Args),
     /// Execute every check block of the notes; ends with `N claims checked, M failed`.
     Notes(notes::Args),
+    /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
+    Verify(verify::Args),
+    /// Write a golden validation case computed by the reference.
+    Export(Box<export::Args>),
     /// Run every check (dot test, dense transpose, finite differences, FFT vs direct) on every
     /// operator; exit 1 if any fails.
     Check(check::Args),
+    /// Train CNN kernels through FFT convolutions (kernel-recovery, shapes, mnist).
+    Train(train::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -44,7 +53,10 @@ pub fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Derive(a) => derive::run(a),
         Command::Notes(a) => notes::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Export(a) => export::run(*a),
         Command::Check(a) => check::run(a),
+        Command::Train(a) => train::run(a),
     };
     match result {
         Ok(code) => code,
