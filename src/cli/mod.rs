@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bench;
 mod demo;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// A tour of fftconv on built-in data.
     Demo(demo::Args),
+    /// Time the layers of a layers file (forward and forward + both gradients).
+    Bench(bench::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -32,6 +35,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(code) => code,
