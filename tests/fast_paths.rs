@@ -99,10 +99,22 @@ fn check_all<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) 
     let at = format!("{} {spec:?} x {xs:?} w {ws:?}", T::NAME);
     for algo in ALGOS {
         let y = conv::forward(spec, &x, &w, Some(&b), algo).unwrap();
-        assert!(rel(&y, &y_ref) < t, "{algo:?} y off by {:.2e}: {at}", rel(&y, &y_ref));
+        assert!(
+            rel(&y, &y_ref) < t,
+            "{algo:?} y off by {:.2e}: {at}",
+            rel(&y, &y_ref)
+        );
         let gr = conv::backward(spec, &x, &w, &dy, true, algo).unwrap();
-        assert!(rel(&gr.dx, &g_ref.dx) < t, "{algo:?} dx off by {:.2e}: {at}", rel(&gr.dx, &g_ref.dx));
-        assert!(rel(&gr.dw, &g_ref.dw) < t, "{algo:?} dw off by {:.2e}: {at}", rel(&gr.dw, &g_ref.dw));
+        assert!(
+            rel(&gr.dx, &g_ref.dx) < t,
+            "{algo:?} dx off by {:.2e}: {at}",
+            rel(&gr.dx, &g_ref.dx)
+        );
+        assert!(
+            rel(&gr.dw, &g_ref.dw) < t,
+            "{algo:?} dw off by {:.2e}: {at}",
+            rel(&gr.dw, &g_ref.dw)
+        );
         let (db, db_ref) = (gr.db.unwrap(), g_ref.db.clone().unwrap());
         assert!(rel(&db, &db_ref) < t, "{algo:?} db off: {at}");
     }

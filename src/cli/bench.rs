@@ -120,7 +120,8 @@ struct BenchLayer {
 }
 
 fn parse_layers(path: &PathBuf) -> Result<Vec<BenchLayer>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::file(path.display(), e.to_string()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::file(path.display(), e.to_string()))?;
     let file: LayersFile = toml::from_str(&text)
         .map_err(|e| Error::file(path.display(), format!("is not a layers file: {e}")))?;
     file.layer
@@ -129,7 +130,10 @@ fn parse_layers(path: &PathBuf) -> Result<Vec<BenchLayer>> {
             let d = l.spatial.len();
             let bad = |msg: String| Error::file(path.display(), format!("layer {}: {msg}", l.name));
             if l.kernel.len() != d {
-                return Err(bad(format!("kernel has {} axes, spatial {d}", l.kernel.len())));
+                return Err(bad(format!(
+                    "kernel has {} axes, spatial {d}",
+                    l.kernel.len()
+                )));
             }
             // "same" = (k-1)//2 before and the rest after, as in shared/peers/layers.py.
             let pads = match &l.padding {
@@ -145,7 +149,9 @@ fn parse_layers(path: &PathBuf) -> Result<Vec<BenchLayer>> {
                             }
                             _ => Err(bad("padding entries must be [lo, hi] ≥ 0".into())),
                         },
-                        _ => Err(bad("padding must be \"same\", \"valid\" or [[lo, hi], ...]".into())),
+                        _ => Err(bad(
+                            "padding must be \"same\", \"valid\" or [[lo, hi], ...]".into(),
+                        )),
                     })
                     .collect::<Result<_>>()?,
                 Some(_) => {
@@ -213,12 +219,7 @@ struct Row {
     gflops_fft: Option<f64>,
 }
 
-fn fwd_bwd<T: Scalar>(
-    l: &BenchLayer,
-    algo: Algorithm,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-) -> Result<()> {
+fn fwd_bwd<T: Scalar>(l: &BenchLayer, algo: Algorithm, x: &Tensor<T>, w: &Tensor<T>) -> Result<()> {
     if algo == Algorithm::Fft {
         // What a training step does: keep the spectra of x and w for the backward pass.
         let mut layer = FftConv::new(&l.spec, x.shape(), w.shape())?;
@@ -333,7 +334,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     println!(
         "{:12} {:4} {:7} {:>9} {:>11} {:>9} {:>9} {:>9} {:>7}",
-        "layer", "type", "algo", "fwd ms", "fwd+bwd ms", "GF/s dir", "GF/s fft", "peak MB", "peak/io"
+        "layer",
+        "type",
+        "algo",
+        "fwd ms",
+        "fwd+bwd ms",
+        "GF/s dir",
+        "GF/s fft",
+        "peak MB",
+        "peak/io"
     );
     let mut out = BTreeMap::new();
     for l in layers

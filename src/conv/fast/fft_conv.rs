@@ -45,6 +45,9 @@ use std::sync::Arc;
 
 type Spectrum<T> = Vec<Complex<T>>;
 
+/// One term `(a, b)` of a contraction row: two spectra of equal length.
+pub type Term<'a, T> = (&'a [Complex<T>], &'a [Complex<T>]);
+
 /// Frequencies per block of the contraction (the accumulator block stays in L1).
 const BLOCK: usize = 512;
 
@@ -101,7 +104,12 @@ impl<T: Scalar> FftConv<T> {
     ///
     /// # Errors
     /// Shapes other than the planned ones; a bias not of shape `(c_out,)`.
-    pub fn forward(&mut self, x: &Tensor<T>, w: &Tensor<T>, b: Option<&Tensor<T>>) -> Result<Tensor<T>> {
+    pub fn forward(
+        &mut self,
+        x: &Tensor<T>,
+        w: &Tensor<T>,
+        b: Option<&Tensor<T>>,
+    ) -> Result<Tensor<T>> {
         let g = &self.geometry;
         x.expect_shape(&g.x_shape(), "input x")?;
         w.expect_shape(&g.w_shape(), "weight w")?;
@@ -237,7 +245,12 @@ impl<T: Scalar> FftConv<T> {
     }
 
     /// The conv's output from input spectra, read at the strided positions within `extent`.
-    fn conv_output(&self, x_hat: &[Spectrum<T>], w_hat: &[Spectrum<T>], extent: [usize; 3]) -> Tensor<T> {
+    fn conv_output(
+        &self,
+        x_hat: &[Spectrum<T>],
+        w_hat: &[Spectrum<T>],
+        extent: [usize; 3],
+    ) -> Tensor<T> {
         let lay = &self.lay;
         let p = self.period;
         let s = lay.stride;
@@ -338,7 +351,16 @@ impl<T: Scalar> FftConv<T> {
 
 /// `Σ_t op(a_t) ⊙ b_t` over frequencies, `op` = conjugate when `conj_a`; blocked over
 /// frequencies so that each accumulator block stays in L1 while every term streams past it.
-fn contract<T: Scalar>(terms: &[(&[Complex<T>], &[Complex<T>])], conj_a: bool) -> Spectrum<T> {
+/// (One row of the per-frequency channel contraction; public for the benches.)
+///
+/// ```
+/// use num_complex::Complex;
+/// let a = [Complex::new(1.0f64, 2.0)];
+/// let b = [Complex::new(3.0f64, 0.0)];
+/// let r = fftconv::conv::fast::fft_conv::contract(&[(&a[..], &b[..])], true);
+/// assert_eq!(r[0], Complex::new(3.0, -6.0));
+/// ```
+pub fn contract<T: Scalar>(terms: &[Term<'_, T>], conj_a: bool) -> Spectrum<T> {
     let len = terms.first().map_or(0, |t| t.0.len());
     let mut acc = vec![Complex::new(T::zero(), T::zero()); len];
     let sign = if conj_a { -T::one() } else { T::one() };
@@ -415,7 +437,12 @@ pub fn flops(g: &Geometry) -> (f64, f64) {
     let n_real: f64 = p.iter().map(|&e| e as f64).product();
     let bins = n_real / p[2] as f64 * (p[2] / 2 + 1) as f64;
     let fft = 2.5 * n_real * n_real.log2().max(1.0);
-    let (n, ci, co, cg) = (lay.n as f64, lay.c_in as f64, lay.c_out as f64, lay.cg as f64);
+    let (n, ci, co, cg) = (
+        lay.n as f64,
+        lay.c_in as f64,
+        lay.c_out as f64,
+        lay.cg as f64,
+    );
     let contraction = 8.0 * bins * n * co * cg;
     let fwd = (n * ci + co * cg + n * co) * fft + contraction;
     let bwd = (n * co + n * ci + co * cg) * fft + 2.0 * contraction;

@@ -148,7 +148,11 @@ fn small_gemm<T: Scalar>(a: Mat<'_, T>, b: Mat<'_, T>, c: MatMut<'_, T>, beta: T
     for i in 0..c.rows {
         for j in 0..c.cols {
             let v = &mut c.data[i * c.rs + j * c.cs];
-            *v = if beta == T::zero() { T::zero() } else { *v * beta };
+            *v = if beta == T::zero() {
+                T::zero()
+            } else {
+                *v * beta
+            };
         }
         for p in 0..a.cols {
             let aip = a.data[i * a.rs + p * a.cs];
