@@ -6,9 +6,13 @@
 //! Layers (data flows down; nothing imports anything above it):
 //! [`tensor`] ← [`op`] ← expr ← conv ← check/case/nn ← cli.
 
+pub mod case;
+pub mod check;
 pub mod conv;
 pub mod error;
 pub mod fft;
+pub mod limits;
+pub mod nn;
 pub mod npy;
 pub mod op;
 pub mod tensor;

@@ -33,34 +33,76 @@ impl NpyDtype {
 /// f4/f8, a size that does not match the header, or a 0-d array.
 pub fn read(path: &Path) -> Result<(Tensor<f64>, NpyDtype)> {
     let shown = path.display();
+    let meta =
+        std::fs::metadata(path).map_err(|e| Error::file(&shown, format!("cannot read: {e}")))?;
+    if meta.is_dir() {
+        return Err(Error::file(&shown, "is a folder, expected a .npy file"));
+    }
+    crate::limits::guard(&format!("{shown}"), meta.len() as u128, 1)?;
     let bytes =
         std::fs::read(path).map_err(|e| Error::file(&shown, format!("cannot read: {e}")))?;
-    let file = NpyFile::new(&bytes[..]).map_err(|e| {
-        Error::file(
-            &shown,
-            format!("not a valid .npy file ({e}); write it with numpy.save"),
-        )
-    })?;
-    let shape: Vec<usize> = file.shape().iter().map(|&s| s as usize).collect();
-    if shape.is_empty() {
-        return Err(Error::file(
-            &shown,
-            "holds a 0-d array; save an array with at least one axis",
-        ));
+    decode(&bytes).map_err(|msg| Error::file(&shown, msg))
+}
+
+/// Decode the bytes of a `.npy` file; the error is a message without the file name.
+///
+/// Nothing is allocated from the header's claims before they are checked against the bytes
+/// actually present and the memory limit.
+pub fn decode(bytes: &[u8]) -> std::result::Result<(Tensor<f64>, NpyDtype), String> {
+    decode_inner(bytes).map_err(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn decode_inner(bytes: &[u8]) -> std::result::Result<(Tensor<f64>, NpyDtype), String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("is not a .npy file (bad magic string); write it with numpy.save".into());
     }
-    let dtype = match file.dtype() {
-        DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 8 => NpyDtype::F64,
-        DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 4 => NpyDtype::F32,
-        other => {
-            return Err(Error::file(
-                &shown,
-                format!(
-                    "has dtype {}; only float64 and float32 are supported (convert with .astype)",
-                    other.descr()
-                ),
+    let data_offset = match bytes[6] {
+        1 => 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize,
+        2 | 3 if bytes.len() >= 12 => {
+            12 + u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
+        }
+        v => {
+            return Err(format!(
+                "has unsupported .npy format version {v}; save with numpy ≥ 1.0"
             ))
         }
     };
+    if data_offset > bytes.len() {
+        return Err("is truncated inside its header".into());
+    }
+    precheck_shape(&bytes[..data_offset], bytes.len() - data_offset)?;
+    let file = NpyFile::new(bytes)
+        .map_err(|e| format!("has a malformed header ({e}); write it with numpy.save"))?;
+    let shape: Vec<usize> = file.shape().iter().map(|&s| s as usize).collect();
+    if shape.is_empty() {
+        return Err("holds a 0-d array; save an array with at least one axis".into());
+    }
+    if shape.contains(&0) {
+        return Err(format!(
+            "has an empty axis (shape {shape:?}); tensors need at least one element per axis"
+        ));
+    }
+    let (dtype, item) = match file.dtype() {
+        DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 8 => (NpyDtype::F64, 8u128),
+        DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 4 => (NpyDtype::F32, 4u128),
+        other => {
+            return Err(format!(
+                "has dtype {}; only float64 and float32 are supported (convert with .astype(np.float64))",
+                other.descr()
+            ))
+        }
+    };
+    let count = shape
+        .iter()
+        .fold(1u128, |a, &n| a.saturating_mul(n as u128));
+    let claimed = count.saturating_mul(item);
+    let present = (bytes.len() - data_offset) as u128;
+    if claimed != present {
+        return Err(format!(
+            "header claims shape {shape:?} ({claimed} data bytes) but the file holds {present}; the file is truncated or its header lies"
+        ));
+    }
+    crate::limits::guard("tensor", count, 8).map_err(|e| e.to_string())?;
     let fortran = file.order() == Order::Fortran;
     let data: Vec<f64> = match dtype {
         NpyDtype::F64 => file.into_vec::<f64>(),
@@ -68,17 +110,11 @@ pub fn read(path: &Path) -> Result<(Tensor<f64>, NpyDtype)> {
             .into_vec::<f32>()
             .map(|v| v.into_iter().map(f64::from).collect()),
     }
-    .map_err(|e| {
-        Error::file(
-            &shown,
-            format!("data does not match its header ({e}); the file may be truncated"),
-        )
-    })?;
-    let n = crate::tensor::checked_numel(&shape).map_err(|e| Error::file(&shown, e.to_string()))?;
-    if data.len() != n {
-        return Err(Error::file(
-            &shown,
-            format!("header says {n} elements, data holds {}", data.len()),
+    .map_err(|e| format!("data cannot be read ({e}); the file may be truncated"))?;
+    if data.len() as u128 != count {
+        return Err(format!(
+            "header says {count} elements, data holds {}",
+            data.len()
         ));
     }
     let data = if fortran {
@@ -86,7 +122,66 @@ pub fn read(path: &Path) -> Result<(Tensor<f64>, NpyDtype)> {
     } else {
         data
     };
-    Ok((Tensor::new(shape, data)?, dtype))
+    Ok((Tensor::new(shape, data).map_err(|e| e.to_string())?, dtype))
+}
+
+/// Read the `shape` tuple from the header text and refuse a claimed size that cannot fit the
+/// bytes present, before npyz (whose size arithmetic is unchecked) sees the header.
+fn precheck_shape(header: &[u8], present: usize) -> std::result::Result<(), String> {
+    let text = String::from_utf8_lossy(header);
+    let Some(at) = text.find("'shape'").or_else(|| text.find("\"shape\"")) else {
+        return Ok(()); // npyz reports the missing key
+    };
+    let rest = &text[at..];
+    let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+        return Ok(());
+    };
+    if close < open {
+        return Ok(());
+    }
+    let mut count: u128 = 1;
+    for part in rest[open + 1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let n: u128 = part
+            .trim_end_matches('L')
+            .parse()
+            .map_err(|_| format!("header shape entry `{part}` is not a non-negative integer"))?;
+        if n == 0 {
+            return Err(
+                "has an empty axis (a 0 in its shape); tensors need at least one element per axis"
+                    .into(),
+            );
+        }
+        count = count.saturating_mul(n);
+    }
+    if let Some(d) = text.find("'descr'") {
+        let value = text[d + 7..].trim_start_matches([' ', ':']);
+        let quoted = value.starts_with(['\'', '"']);
+        let descr: String = value
+            .chars()
+            .skip(1)
+            .take_while(|&c| c != '\'' && c != '"')
+            .collect();
+        if !quoted || !matches!(descr.trim_start_matches(['<', '>', '|', '=']), "f8" | "f4") {
+            let shown = if quoted {
+                descr
+            } else {
+                "of a structured array".to_string()
+            };
+            return Err(format!(
+                "has dtype {shown}; only float64 and float32 are supported (convert with .astype(np.float64))"
+            ));
+        }
+    }
+    if count > present as u128 {
+        return Err(format!(
+            "header claims {count} elements but the file holds only {present} data bytes; the file is truncated or its header lies"
+        ));
+    }
+    Ok(())
 }
 
 fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {
@@ -146,5 +241,72 @@ mod tests {
         assert_eq!(dt, NpyDtype::F32);
         assert_eq!(back, t32.cast::<f64>());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A hand-made v1 .npy file.
+    fn raw(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = format!(
+            "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
+            if fortran { "True" } else { "False" }
+        );
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend((header.len() as u16).to_le_bytes());
+        b.extend(header.as_bytes());
+        b.extend(data);
+        b
+    }
+
+    #[test]
+    fn big_endian_and_fortran_order_are_accepted() {
+        let be: Vec<u8> = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let (t, _) = decode(&raw(">f8", false, "(2, 3)", &be)).unwrap();
+        assert_eq!(t.data(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        // Fortran order: column-major storage of [[1,2,3],[4,5,6]] is 1,4,2,5,3,6.
+        let f: Vec<u8> = [1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let (t, dt) = decode(&raw("<f4", true, "(2, 3)", &f)).unwrap();
+        assert_eq!(dt, NpyDtype::F32);
+        assert_eq!(t.get(&[0, 2]), 3.0);
+        assert_eq!(t.get(&[1, 0]), 4.0);
+    }
+
+    #[test]
+    fn malformed_files_are_refused_with_a_reason() {
+        let eight: Vec<u8> = 1.0f64.to_le_bytes().to_vec();
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"NUMPY\x01\x00garbage".to_vec(), "magic"),
+            (raw("<f8", false, "(2,)", &eight), "truncated"),
+            (
+                raw("<f8", false, "(1000000000000, 1000000)", &eight),
+                "header",
+            ),
+            (raw("<f8", false, "()", &eight), "0-d"),
+            (raw("<f8", false, "(0, 3)", &[]), "empty axis"),
+            (raw("<c16", false, "(1,)", &[0u8; 16]), "dtype"),
+            (raw("<U3", false, "(1,)", &[0u8; 12]), "dtype"),
+            (raw("|O", false, "(1,)", &[0u8; 8]), ""),
+        ];
+        for (bytes, needle) in cases {
+            let err = decode(&bytes).unwrap_err();
+            assert!(err.contains(needle), "expected `{needle}` in: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+        // Every prefix of a valid file is refused, never a panic.
+        let good = raw("<f8", false, "(3,)", &[0u8; 24]);
+        for cut in 0..good.len() {
+            assert!(
+                decode(&good[..cut]).is_err(),
+                "prefix of {cut} bytes accepted"
+            );
+        }
     }
 }

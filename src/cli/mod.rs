@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod bench;
+mod check;
 mod demo;
+mod export;
+mod train;
+mod verify;
 
 /// Derivation-checked FFT convolution: layers, their gradients as adjoints, and the checks.
 #[derive(Parser, Debug)]
@@ -21,6 +25,15 @@ enum Command {
     Demo(demo::Args),
     /// Time the layers of a layers file (forward and forward + both gradients).
     Bench(bench::Args),
+    /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
+    Verify(verify::Args),
+    /// Write a golden validation case computed by the reference.
+    Export(Box<export::Args>),
+    /// Run every check (dot test, dense transpose, finite differences, FFT vs direct) on every
+    /// operator; exit 1 if any fails.
+    Check(check::Args),
+    /// Train CNN kernels through FFT convolutions (kernel-recovery, shapes, mnist).
+    Train(train::Args),
 }
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
@@ -36,6 +49,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Export(a) => export::run(*a),
+        Command::Check(a) => check::run(a),
+        Command::Train(a) => train::run(a),
     };
     match result {
         Ok(code) => code,

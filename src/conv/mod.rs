@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod direct;
+pub mod error_model;
 pub mod fast;
 mod spec;
 

@@ -1,0 +1,17 @@
+//! Validation cases (`CASES.md`): the exchange format in which other implementations hand their
+//! tensors to fftconv to be judged, and in which fftconv hands golden vectors out.
+//!
+//! - [`format`]: `case.toml` → [`Case`] (a [`ConvSpec`](crate::conv::ConvSpec), the tensor
+//!   files, an optional tolerance), every key typed and checked;
+//! - [`judge`]: load the tensors, compute the reference in f64 through the operator chain, and
+//!   compare each expected tensor norm-wise → [`CaseReport`];
+//! - [`export`]: write a golden case for a spec and a seed.
+
+pub mod export;
+pub mod format;
+pub mod judge;
+
+pub use crate::check::compare::{compare, Comparison, Tolerance};
+pub use export::{export_case, ExportRequest};
+pub use format::{Case, InputFiles, TensorName};
+pub use judge::{judge, judge_path, tolerance_profile, CaseReport, TensorVerdict, ToleranceSource};
