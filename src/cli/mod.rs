@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bench;
 mod check;
 mod demo;
 mod derive;
@@ -28,6 +29,8 @@ enum Command {
     Derive(derive::Args),
     /// Execute every check block of the notes; ends with `N claims checked, M failed`.
     Notes(notes::Args),
+    /// Time the layers of a layers file (forward and forward + both gradients).
+    Bench(bench::Args),
     /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
     Verify(verify::Args),
     /// Write a golden validation case computed by the reference.
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Derive(a) => derive::run(a),
         Command::Notes(a) => notes::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::run(*a),
         Command::Check(a) => check::run(a),

@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod direct;
 pub mod error_model;
+pub mod fast;
 mod spec;
 
 pub use spec::{ConvKind, ConvSpec, Geometry, Padding};
@@ -26,10 +27,29 @@ pub struct Grads<T: Scalar> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Algorithm {
     /// The operator chain through FFTs (the derivation, executed).
-    #[default]
     Chain,
     /// Plain loops over sliding windows (the witness).
     Direct,
+    /// The fused FFT layer ([`fast::fft_conv`]).
+    Fft,
+    /// im2col + GEMM ([`fast::im2col`]).
+    Im2col,
+    /// Whichever of `Fft` and `Im2col` the cost model ([`fast::cost`]) expects to be faster.
+    #[default]
+    Auto,
+}
+
+impl Algorithm {
+    /// The algorithm that actually runs `g` (`Auto` resolved by the cost model).
+    pub fn resolve(self, g: &Geometry) -> Algorithm {
+        match self {
+            Algorithm::Auto => match fast::choose(g) {
+                fast::Choice::Fft => Algorithm::Fft,
+                fast::Choice::Im2col => Algorithm::Im2col,
+            },
+            a => a,
+        }
+    }
 }
 
 /// Forward pass `y = conv(x; w) + b` with the chosen algorithm.
@@ -55,6 +75,12 @@ pub fn forward<T: Scalar>(
     match algo {
         Algorithm::Chain => chain::forward(spec, x, w, b),
         Algorithm::Direct => direct::forward(spec, x, w, b),
+        Algorithm::Fft => fast::fft_conv::forward(spec, x, w, b),
+        Algorithm::Im2col => fast::im2col::forward(spec, x, w, b),
+        Algorithm::Auto => {
+            let g = spec.geometry(x.shape(), w.shape())?;
+            forward(spec, x, w, b, Algorithm::Auto.resolve(&g))
+        }
     }
 }
 
@@ -73,5 +99,11 @@ pub fn backward<T: Scalar>(
     match algo {
         Algorithm::Chain => chain::backward(spec, x, w, dy, with_bias),
         Algorithm::Direct => direct::backward(spec, x, w, dy, with_bias),
+        Algorithm::Fft => fast::fft_conv::backward(spec, x, w, dy, with_bias),
+        Algorithm::Im2col => fast::im2col::backward(spec, x, w, dy, with_bias),
+        Algorithm::Auto => {
+            let g = spec.geometry(x.shape(), w.shape())?;
+            backward(spec, x, w, dy, with_bias, Algorithm::Auto.resolve(&g))
+        }
     }
 }

@@ -57,9 +57,10 @@ pub use crate::conv::Algorithm;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-/// The algorithm the networks use for their FFT runs: the operator chain through FFTs today.
-/// Switch it here when a faster FFT algorithm lands in [`crate::conv`].
-pub const FFT: Algorithm = Algorithm::Chain;
+/// The algorithm the networks use for their FFT runs: the fused FFT layer
+/// ([`crate::conv::fast`]), checked against the operator chain and the direct loops by the test
+/// suite. `Algorithm::Chain` runs the same training through the derivation's operator chain.
+pub const FFT: Algorithm = Algorithm::Fft;
 
 /// A trainable parameter and its gradient from the last backward pass.
 pub struct Param<'a> {

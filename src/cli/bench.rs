@@ -1,0 +1,387 @@
+//! `fftconv bench`: time the layers of a layers file (the format of `benches/layers.toml`):
+//! forward and forward + `∂x` + `∂w` on random normal inputs, warm-up then the median of
+//! `--repeats` runs, with achieved GFLOP/s and the peak bytes allocated per layer; `--json`
+//! writes `{"<layer>": {"fwd_ms": .., "fwd_bwd_ms": .., ...}}` like `shared/peers/*.py`.
+//! `--gemm` measures the machine's f32 GEMM rate instead.
+
+use fftconv::conv::fast::{fft_conv, gemm, FftConv};
+use fftconv::conv::{self, Algorithm, ConvSpec, Geometry, Padding};
+use fftconv::{Error, Result, Scalar, Tensor};
+use rayon::prelude::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// The system allocator, counting live bytes and their high-water mark.
+struct CountingAlloc;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to `System` unchanged; only updates counters.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed)
+                    + (new_size - layout.size());
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Arguments of `fftconv bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Layers file (TOML, `[[layer]]` tables as in benches/layers.toml).
+    #[arg(long, default_value = "benches/layers.toml")]
+    layers: PathBuf,
+    /// Element type.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f64"])]
+    dtype: String,
+    /// Time only the layer of this name.
+    #[arg(long)]
+    only: Option<String>,
+    /// Algorithm: auto (the default a user gets), fft (fused FFT layer), direct (im2col +
+    /// GEMM, alias im2col), chain (the operator chain), loops (the loop witness).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "fft", "direct", "im2col", "chain", "loops"])]
+    algo: String,
+    /// Timed runs per measurement (the median is reported; at least 5).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Write the timings as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Measure the f32 GEMM rate (one core and all cores) instead of the layers.
+    #[arg(long)]
+    gemm: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct LayersFile {
+    layer: Vec<LayerEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct LayerEntry {
+    name: String,
+    n: usize,
+    c_in: usize,
+    c_out: usize,
+    #[serde(default)]
+    groups: Option<usize>,
+    spatial: Vec<usize>,
+    kernel: Vec<usize>,
+    #[serde(default)]
+    stride: Option<Vec<usize>>,
+    #[serde(default)]
+    dilation: Option<Vec<usize>>,
+    #[serde(default)]
+    padding: Option<toml::Value>,
+}
+
+/// One benchmark layer: its spec and shapes.
+struct BenchLayer {
+    name: String,
+    spec: ConvSpec,
+    x_shape: Vec<usize>,
+    w_shape: Vec<usize>,
+}
+
+fn parse_layers(path: &PathBuf) -> Result<Vec<BenchLayer>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::file(path.display(), e.to_string()))?;
+    let file: LayersFile = toml::from_str(&text)
+        .map_err(|e| Error::file(path.display(), format!("is not a layers file: {e}")))?;
+    file.layer
+        .into_iter()
+        .map(|l| {
+            let d = l.spatial.len();
+            let bad = |msg: String| Error::file(path.display(), format!("layer {}: {msg}", l.name));
+            if l.kernel.len() != d {
+                return Err(bad(format!(
+                    "kernel has {} axes, spatial {d}",
+                    l.kernel.len()
+                )));
+            }
+            // "same" = (k-1)//2 before and the rest after, as in shared/peers/layers.py.
+            let pads = match &l.padding {
+                None => same_pads(&l.kernel),
+                Some(toml::Value::String(s)) if s == "same" => same_pads(&l.kernel),
+                Some(toml::Value::String(s)) if s == "valid" => vec![(0, 0); d],
+                Some(toml::Value::Array(a)) => a
+                    .iter()
+                    .map(|p| match p.as_array().map(|v| v.as_slice()) {
+                        Some([lo, hi]) => match (lo.as_integer(), hi.as_integer()) {
+                            (Some(lo), Some(hi)) if lo >= 0 && hi >= 0 => {
+                                Ok((lo as usize, hi as usize))
+                            }
+                            _ => Err(bad("padding entries must be [lo, hi] ≥ 0".into())),
+                        },
+                        _ => Err(bad(
+                            "padding must be \"same\", \"valid\" or [[lo, hi], ...]".into(),
+                        )),
+                    })
+                    .collect::<Result<_>>()?,
+                Some(_) => {
+                    return Err(bad(
+                        "padding must be \"same\", \"valid\" or [[lo, hi], ...]".into(),
+                    ))
+                }
+            };
+            let groups = l.groups.unwrap_or(1);
+            let spec = ConvSpec {
+                stride: l.stride.clone().unwrap_or_default(),
+                dilation: l.dilation.clone().unwrap_or_default(),
+                padding: Padding::Explicit(pads),
+                groups,
+                ..Default::default()
+            };
+            let x_shape = [vec![l.n, l.c_in], l.spatial.clone()].concat();
+            let w_shape = [vec![l.c_out, l.c_in / groups.max(1)], l.kernel.clone()].concat();
+            spec.geometry(&x_shape, &w_shape)
+                .map_err(|e| bad(e.to_string()))?;
+            Ok(BenchLayer {
+                name: l.name,
+                spec,
+                x_shape,
+                w_shape,
+            })
+        })
+        .collect()
+}
+
+fn same_pads(kernel: &[usize]) -> Vec<(usize, usize)> {
+    kernel
+        .iter()
+        .map(|&k| ((k - 1) / 2, k - 1 - (k - 1) / 2))
+        .collect()
+}
+
+fn median_ms(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?; // warm-up
+    let mut ts = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let t = Instant::now();
+        f()?;
+        ts.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    ts.sort_by(|a, b| a.total_cmp(b));
+    Ok(ts[ts.len() / 2])
+}
+
+/// Bytes allocated above the level at entry while `f` runs.
+fn peak_bytes(f: impl FnOnce() -> Result<()>) -> Result<usize> {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    f()?;
+    Ok(PEAK.load(Ordering::Relaxed).saturating_sub(base))
+}
+
+struct Row {
+    fwd_ms: f64,
+    fwd_bwd_ms: f64,
+    algo: Algorithm,
+    peak: usize,
+    tensors: usize,
+    gflops_direct: f64,
+    gflops_fft: Option<f64>,
+}
+
+fn fwd_bwd<T: Scalar>(l: &BenchLayer, algo: Algorithm, x: &Tensor<T>, w: &Tensor<T>) -> Result<()> {
+    if algo == Algorithm::Fft {
+        // What a training step does: keep the spectra of x and w for the backward pass.
+        let mut layer = FftConv::new(&l.spec, x.shape(), w.shape())?;
+        let y = layer.forward(x, w, None)?;
+        layer.backward(&y, false)?;
+    } else {
+        let y = conv::forward(&l.spec, x, w, None, algo)?;
+        conv::backward(&l.spec, x, w, &y, false, algo)?;
+    }
+    Ok(())
+}
+
+fn bench_layer<T: Scalar>(l: &BenchLayer, algo: Algorithm, repeats: usize) -> Result<Row> {
+    let g: Geometry = l.spec.geometry(&l.x_shape, &l.w_shape)?;
+    let algo = algo.resolve(&g);
+    let x = Tensor::<T>::randn(&l.x_shape, 0);
+    let w = Tensor::<T>::randn(&l.w_shape, 1);
+    let fwd_ms = median_ms(repeats, || {
+        conv::forward(&l.spec, &x, &w, None, algo).map(|_| ())
+    })?;
+    let fwd_bwd_ms = median_ms(repeats, || fwd_bwd(l, algo, &x, &w))?;
+    let peak = peak_bytes(|| fwd_bwd(l, algo, &x, &w))?;
+    let elem = std::mem::size_of::<T>();
+    let numel = |s: &[usize]| s.iter().product::<usize>();
+    // x, w, y, dx, dw, and (FFT) the spectra of x, w and dy.
+    let mut tensors = elem * (2 * numel(&l.x_shape) + 2 * numel(&l.w_shape) + numel(&g.y_shape()));
+    if algo == Algorithm::Fft {
+        let layer = FftConv::<T>::new(&l.spec, &l.x_shape, &l.w_shape)?;
+        let p = layer.period();
+        let bins = p[0] * p[1] * (p[2] / 2 + 1);
+        let c = g.as_conv();
+        let spectra = c.n * c.c_in + c.c_out * (c.c_in / c.groups) + c.n * c.c_out;
+        tensors += spectra * bins * 2 * elem;
+    }
+    let (fft_fwd, fft_all) = fft_conv::flops(&g);
+    let _ = fft_fwd;
+    Ok(Row {
+        fwd_ms,
+        fwd_bwd_ms,
+        algo,
+        peak,
+        tensors,
+        gflops_direct: 6.0 * g.macs() / (fwd_bwd_ms * 1e6),
+        gflops_fft: (algo == Algorithm::Fft).then(|| fft_all / (fwd_bwd_ms * 1e6)),
+    })
+}
+
+fn gemm_rate(repeats: usize) -> Result<()> {
+    let n = 1024;
+    let a = Tensor::<f32>::randn(&[n, n], 1).into_data();
+    let b = Tensor::<f32>::randn(&[n, n], 2).into_data();
+    let mut c = vec![0.0f32; n * n];
+    let flops = 2.0 * (n * n * n) as f64;
+    let one = median_ms(repeats, || {
+        gemm::gemm(
+            gemm::Mat::row_major(&a, n, n),
+            gemm::Mat::row_major(&b, n, n),
+            gemm::MatMut::row_major(&mut c, n, n),
+            0.0,
+        );
+        Ok(())
+    })?;
+    let threads = rayon::current_num_threads();
+    let rows = n.div_ceil(threads);
+    let all = median_ms(repeats, || {
+        c.par_chunks_mut(rows * n)
+            .zip(a.par_chunks(rows * n))
+            .for_each(|(cc, aa)| {
+                let r = aa.len() / n;
+                gemm::gemm(
+                    gemm::Mat::row_major(aa, r, n),
+                    gemm::Mat::row_major(&b, n, n),
+                    gemm::MatMut::row_major(cc, r, n),
+                    0.0,
+                );
+            });
+        Ok(())
+    })?;
+    println!(
+        "f32 GEMM {n}x{n}x{n}: one core {:.1} GFLOP/s, {threads} threads {:.1} GFLOP/s",
+        flops / (one * 1e6),
+        flops / (all * 1e6)
+    );
+    Ok(())
+}
+
+/// Run the benchmark.
+///
+/// # Errors
+/// An unreadable or malformed layers file; an unwritable JSON path.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let repeats = args.repeats.max(5);
+    if args.gemm {
+        gemm_rate(repeats)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let algo = match args.algo.as_str() {
+        "fft" => Algorithm::Fft,
+        "direct" | "im2col" => Algorithm::Im2col,
+        "chain" => Algorithm::Chain,
+        "loops" => Algorithm::Direct,
+        _ => Algorithm::Auto,
+    };
+    let layers = parse_layers(&args.layers)?;
+    if let Some(only) = &args.only {
+        if !layers.iter().any(|l| &l.name == only) {
+            return Err(Error::invalid(
+                "--only",
+                format!("no layer named {only:?} in {}", args.layers.display()),
+            ));
+        }
+    }
+    println!(
+        "{:12} {:4} {:7} {:>9} {:>11} {:>9} {:>9} {:>9} {:>7}",
+        "layer",
+        "type",
+        "algo",
+        "fwd ms",
+        "fwd+bwd ms",
+        "GF/s dir",
+        "GF/s fft",
+        "peak MB",
+        "peak/io"
+    );
+    let mut out = BTreeMap::new();
+    for l in layers
+        .iter()
+        .filter(|l| args.only.as_ref().is_none_or(|o| &l.name == o))
+    {
+        let r = if args.dtype == "f64" {
+            bench_layer::<f64>(l, algo, repeats)?
+        } else {
+            bench_layer::<f32>(l, algo, repeats)?
+        };
+        println!(
+            "{:12} {:4} {:7} {:9.2} {:11.2} {:9.1} {:>9} {:9.1} {:7.1}",
+            l.name,
+            args.dtype,
+            format!("{:?}", r.algo).to_lowercase(),
+            r.fwd_ms,
+            r.fwd_bwd_ms,
+            r.gflops_direct,
+            r.gflops_fft.map_or("-".into(), |v| format!("{v:.1}")),
+            r.peak as f64 / 1e6,
+            r.peak as f64 / r.tensors as f64,
+        );
+        out.insert(
+            l.name.clone(),
+            serde_json::json!({
+                "fwd_ms": r.fwd_ms,
+                "fwd_bwd_ms": r.fwd_bwd_ms,
+                "algo": format!("{:?}", r.algo).to_lowercase(),
+                "peak_bytes": r.peak,
+                "io_and_spectra_bytes": r.tensors,
+                "gflops_direct_count": r.gflops_direct,
+                "gflops_fft_count": r.gflops_fft,
+            }),
+        );
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&out).expect("JSON of numbers");
+        std::fs::write(path, text).map_err(|e| Error::file(path.display(), e.to_string()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

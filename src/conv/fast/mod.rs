@@ -1,0 +1,158 @@
+//! The fast paths of the conv layer, one algorithm per file, each checked against the operator
+//! chain ([`super::chain`]) and the loop witness ([`super::direct`]) by `tests/fast_paths.rs`:
+//!
+//! - [`fft_conv`]: the fused FFT layer (real transforms on fast lengths, cached plans, spectra
+//!   kept between forward and backward, the channel contraction per frequency, rayon);
+//! - [`im2col`]: sliding windows unrolled into a matrix and one GEMM per group ([`gemm`]);
+//! - [`cost`]: the model behind [`Algorithm::Auto`](super::Algorithm::Auto).
+//!
+//! Both algorithms see a geometry through [`Layout`]: every layer normalised to three spatial
+//! axes (leading axes of extent 1), with the padding of each axis as an index map from padded
+//! position to input position, so all padding modes share one code path.
+
+pub mod cost;
+pub mod fft_conv;
+pub mod gemm;
+pub mod im2col;
+
+pub use cost::{choose, Choice};
+pub use fft_conv::FftConv;
+
+use super::spec::Geometry;
+use crate::op::PadMode;
+use crate::tensor::Scalar;
+
+/// A conv geometry normalised to 3 spatial axes, with per-axis padding maps.
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    pub n: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub groups: usize,
+    /// Input channels per group.
+    pub cg: usize,
+    /// Output channels per group.
+    pub og: usize,
+    pub input: [usize; 3],
+    pub output: [usize; 3],
+    pub kernel: [usize; 3],
+    pub dilation: [usize; 3],
+    pub stride: [usize; 3],
+    /// Padded extents `S + lo + hi`.
+    pub padded: [usize; 3],
+    /// Per axis, for each padded position, the input position it reads (`None`: a zero).
+    pub maps: [Vec<Option<usize>>; 3],
+}
+
+fn source(mode: PadMode, p: i64, n: i64) -> Option<usize> {
+    if (0..n).contains(&p) {
+        return Some(p as usize);
+    }
+    let q = match mode {
+        PadMode::Zeros => return None,
+        PadMode::Circular => p.rem_euclid(n),
+        PadMode::Replicate => p.clamp(0, n - 1),
+        PadMode::Reflect if n == 1 => 0,
+        PadMode::Reflect => {
+            let period = 2 * (n - 1);
+            let r = p.rem_euclid(period);
+            if r < n {
+                r
+            } else {
+                period - r
+            }
+        }
+    };
+    Some(q as usize)
+}
+
+impl Layout {
+    /// Normalise a `Conv` geometry (callers pass `as_conv()` for transposes).
+    pub(crate) fn of(g: &Geometry) -> Self {
+        let d = g.rank();
+        let lift = |v: &[usize], fill: usize| {
+            let mut a = [fill; 3];
+            a[3 - d..].copy_from_slice(v);
+            a
+        };
+        let pads_lo = lift(&g.pads.iter().map(|p| p.0).collect::<Vec<_>>(), 0);
+        let pads_hi = lift(&g.pads.iter().map(|p| p.1).collect::<Vec<_>>(), 0);
+        let input = lift(&g.input, 1);
+        let padded = [0, 1, 2].map(|a| input[a] + pads_lo[a] + pads_hi[a]);
+        let maps = [0, 1, 2].map(|a| {
+            (0..padded[a])
+                .map(|p| {
+                    source(
+                        g.padding_mode,
+                        p as i64 - pads_lo[a] as i64,
+                        input[a] as i64,
+                    )
+                })
+                .collect()
+        });
+        Layout {
+            n: g.n,
+            c_in: g.c_in,
+            c_out: g.c_out,
+            groups: g.groups,
+            cg: g.c_in / g.groups,
+            og: g.c_out / g.groups,
+            input,
+            output: lift(&g.output, 1),
+            kernel: lift(&g.kernel, 1),
+            dilation: lift(&g.dilation, 1),
+            stride: lift(&g.stride, 1),
+            padded,
+            maps,
+        }
+    }
+
+    pub(crate) fn in_vol(&self) -> usize {
+        self.input.iter().product()
+    }
+    pub(crate) fn out_vol(&self) -> usize {
+        self.output.iter().product()
+    }
+    pub(crate) fn k_vol(&self) -> usize {
+        self.kernel.iter().product()
+    }
+
+    /// Write the padded version of one input channel into `dst` (row-major extents `dims` ≥
+    /// `padded`; entries outside the padded box are left untouched).
+    pub(crate) fn pad_into<T: Scalar>(&self, src: &[T], dst: &mut [T], dims: [usize; 3]) {
+        let [_, i1, i2] = self.input;
+        for (p0, s0) in self.maps[0].iter().enumerate() {
+            for (p1, s1) in self.maps[1].iter().enumerate() {
+                let row = &mut dst[(p0 * dims[1] + p1) * dims[2]..][..self.padded[2]];
+                match (s0, s1) {
+                    (Some(s0), Some(s1)) => {
+                        let srow = &src[(s0 * i1 + s1) * i2..][..i2];
+                        for (r, s2) in row.iter_mut().zip(&self.maps[2]) {
+                            *r = s2.map_or(T::zero(), |s| srow[s]);
+                        }
+                    }
+                    _ => row.iter_mut().for_each(|r| *r = T::zero()),
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`pad_into`](Self::pad_into): add every padded entry of `src` (extents
+    /// `dims`) onto the input position it was read from, into `dst` (one channel).
+    pub(crate) fn fold_from<T: Scalar>(&self, src: &[T], dims: [usize; 3], dst: &mut [T]) {
+        let [_, i1, i2] = self.input;
+        for (p0, s0) in self.maps[0].iter().enumerate() {
+            let Some(s0) = s0 else { continue };
+            for (p1, s1) in self.maps[1].iter().enumerate() {
+                let Some(s1) = s1 else { continue };
+                let row = &src[(p0 * dims[1] + p1) * dims[2]..][..self.padded[2]];
+                let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
+                for (r, s2) in row.iter().zip(&self.maps[2]) {
+                    if let Some(s) = s2 {
+                        drow[*s] = drow[*s] + *r;
+                    }
+                }
+            }
+        }
+    }
+}
