@@ -13,6 +13,7 @@ pub struct Args {}
 /// Run the demo: every section, exit 1 if any section's check fails.
 pub fn run(_args: Args) -> Result<ExitCode> {
     let mut ok = true;
+    ok &= section_derive()?;
     ok &= section_check_summary()?;
     ok &= section_conv_fft_vs_direct()?;
     ok &= section_verify_cases()?;
@@ -142,4 +143,33 @@ pub fn section_kernel_recovery() -> Result<bool> {
     }
     println!();
     Ok(summary.passed)
+}
+
+/// Section 0: derive the gradients of a strided, dilated, grouped 2-D layer as adjoints, rule
+/// by rule, and check them numerically (`fftconv derive` prints every step).
+pub fn section_derive() -> Result<bool> {
+    let layer =
+        "conv2d(x: [2,4,9,9], w: [6,2,3,3], stride=2, dilation=2, groups=2, padding=2, bias)";
+    println!("== Gradients derived as adjoints (`fftconv derive '{layer}' --check`) ==");
+    let opts = fftconv::derive::Options {
+        check: true,
+        ..Default::default()
+    };
+    let (text, pass) = fftconv::derive::derive_report(layer, &opts)?;
+    let mut show = false;
+    for line in text.lines() {
+        if line.starts_with("forward")
+            || line.starts_with("gradients")
+            || line.starts_with("checks")
+        {
+            show = true;
+        } else if line.is_empty() {
+            show = false;
+        }
+        if show {
+            println!("  {line}");
+        }
+    }
+    println!();
+    Ok(pass)
 }

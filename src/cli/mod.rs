@@ -44,6 +44,7 @@ enum Command {
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
 pub fn main() -> ExitCode {
+    quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -69,4 +70,29 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A closed stdout (`fftconv … | head`) ends the process quietly; any other panic — a bug, never
+/// expected on user input — prints one line instead of a backtrace and exits with status 2.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "fftconv: internal error{at}: {}; please report it",
+            msg.lines().next().unwrap_or("")
+        );
+        std::process::exit(2);
+    }));
 }
