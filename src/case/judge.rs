@@ -195,6 +195,8 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
     }
 
     // The reference, in f64, through the operator chain.
+    // A refusal while computing (the memory guard) names the case it came from.
+    let in_case = |e: Error| Error::file(case.toml_path.display(), e.to_string());
     let wants = |n: TensorName| case.expected.iter().any(|(m, _)| *m == n);
     let y_ref = if wants(TensorName::Y) {
         Some(conv::forward(
@@ -203,7 +205,8 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
             &w,
             b.as_ref(),
             Algorithm::Chain,
-        )?)
+        )
+        .map_err(in_case)?)
     } else {
         None
     };
@@ -216,7 +219,8 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
                 dy,
                 b.is_some(),
                 Algorithm::Chain,
-            )?)
+            )
+            .map_err(in_case)?)
         }
         _ => None,
     };

@@ -16,6 +16,10 @@ mod verify;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Refuse any tensor, spectrum or dense matrix that would need more memory than this
+    /// (bytes, or with K/M/G/T: 512M, 4G), before allocating it.
+    #[arg(long, global = true, value_name = "SIZE", default_value = "4G")]
+    max_memory: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -43,6 +47,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    match fftconv::limits::parse_size(&cli.max_memory) {
+        Ok(bytes) => fftconv::limits::set_max_memory(bytes),
+        Err(e) => {
+            eprintln!("fftconv: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Verify(a) => verify::run(a),
