@@ -240,6 +240,14 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
             TensorName::Db => grads.as_ref().and_then(|g| g.db.as_ref()),
         }
         .ok_or_else(|| missing(name))?;
+        if let Some((index, value)) = reference.first_non_finite() {
+            return Err(Error::file(
+                case.toml_path.display(),
+                format!(
+                    "the f64 reference for `expected.{name}` overflows ({value} at index {index:?}): the inputs are too large for f64 to judge; scale them down"
+                ),
+            ));
+        }
         let (tolerance, tolerance_source) = match case.tolerance {
             Some(t) => (t, ToleranceSource::CaseFile),
             None => (tolerance_profile(dtype), ToleranceSource::Profile(dtype)),
