@@ -234,7 +234,13 @@ fn big_endian_fortran_and_f32_inputs_are_accepted_end_to_end() {
     )
     .unwrap();
     let o = verify(&dir);
-    assert_eq!(code(&o), 0, "big-endian/Fortran: {}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        code(&o),
+        0,
+        "big-endian/Fortran: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
 
     // f32 inputs (big-endian) with an f64 reference computed from them: the expected tensors
     // were computed from the f64 inputs, so judge against a re-export instead: an f32 export
@@ -283,7 +289,12 @@ fn malformed_case_toml_gaps_exit_2_naming_the_key() {
         ("x = \"x.npy\"\n", "", &["`x`"], "missing input x"),
         ("op = \"conv\"\n", "", &["op"], "missing op"),
         ("stride = [3]", "stride = [0]", &["stride"], "zero stride"),
-        ("stride = [3]", "stride = [-1]", &["stride"], "negative stride"),
+        (
+            "stride = [3]",
+            "stride = [-1]",
+            &["stride"],
+            "negative stride",
+        ),
         (
             "dilation = [2]",
             "dilation = [-2]",
@@ -308,7 +319,12 @@ fn malformed_case_toml_gaps_exit_2_naming_the_key() {
             &["padding"],
             "negative padding",
         ),
-        ("groups = 1", "groups = 2", &["groups"], "groups not dividing"),
+        (
+            "groups = 1",
+            "groups = 2",
+            &["groups"],
+            "groups not dividing",
+        ),
         ("groups = 1", "groups = 0", &["groups"], "zero groups"),
         (
             "stride = [3]",
@@ -322,12 +338,7 @@ fn malformed_case_toml_gaps_exit_2_naming_the_key() {
             &["padding_mode"],
             "unknown padding mode",
         ),
-        (
-            "op = \"conv\"",
-            "op = \"deconv\"",
-            &["op"],
-            "unknown op",
-        ),
+        ("op = \"conv\"", "op = \"deconv\"", &["op"], "unknown op"),
         (
             "[expected]",
             "[expected]\nz = \"y.npy\"",
@@ -346,7 +357,11 @@ fn malformed_case_toml_gaps_exit_2_naming_the_key() {
         edit_toml(&dir, from, to);
         let o = verify(&dir);
         assert_refused(&o, needles, what);
-        assert!(stderr(&o).contains("case.toml"), "{what}: names the file: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("case.toml"),
+            "{what}: names the file: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -374,7 +389,11 @@ fn forward_only(dir: &Path, y_shape: &[usize]) {
     let text: String = std::fs::read_to_string(&p)
         .unwrap()
         .lines()
-        .filter(|l| !["dy =", "dx =", "dw =", "db ="].iter().any(|k| l.starts_with(k)))
+        .filter(|l| {
+            !["dy =", "dx =", "dw =", "db ="]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&p, text).unwrap();
@@ -387,7 +406,11 @@ fn absurd_padding_or_dilation_is_refused_before_allocating() {
     let (_tmp, dir) = copy_case("case005-conv-1d");
     edit_toml(&dir, "padding = [[2, 3]]", "padding = [[1000000000, 0]]");
     edit_toml(&dir, "stride = [3]", "stride = [1000000000]");
-    edit_toml(&dir, "padding_mode = \"replicate\"", "padding_mode = \"zeros\"");
+    edit_toml(
+        &dir,
+        "padding_mode = \"replicate\"",
+        "padding_mode = \"zeros\"",
+    );
     forward_only(&dir, &[2, 1, 2]);
     let o = verify(&dir);
     assert_refused(&o, &["case.toml", "--max-memory"], "padding 1e9");
@@ -396,9 +419,17 @@ fn absurd_padding_or_dilation_is_refused_before_allocating() {
     edit_toml(&dir, "padding = [[2, 3]]", "padding = [[4000000000, 0]]");
     edit_toml(&dir, "stride = [3]", "stride = [4000000000]");
     edit_toml(&dir, "dilation = [2]", "dilation = [2000000000]");
-    edit_toml(&dir, "padding_mode = \"replicate\"", "padding_mode = \"zeros\"");
+    edit_toml(
+        &dir,
+        "padding_mode = \"replicate\"",
+        "padding_mode = \"zeros\"",
+    );
     forward_only(&dir, &[2, 1, 1]);
-    assert_refused(&verify(&dir), &["case.toml", "--max-memory"], "dilation 2e9");
+    assert_refused(
+        &verify(&dir),
+        &["case.toml", "--max-memory"],
+        "dilation 2e9",
+    );
     // Padding so large the extents overflow usize.
     let (_tmp, dir) = copy_case("case005-conv-1d");
     edit_toml(
@@ -406,7 +437,11 @@ fn absurd_padding_or_dilation_is_refused_before_allocating() {
         "padding = [[2, 3]]",
         "padding = [[9223372036854775807, 9223372036854775807]]",
     );
-    edit_toml(&dir, "padding_mode = \"replicate\"", "padding_mode = \"zeros\"");
+    edit_toml(
+        &dir,
+        "padding_mode = \"replicate\"",
+        "padding_mode = \"zeros\"",
+    );
     assert_refused(&verify(&dir), &["case.toml", "padding"], "padding overflow");
 }
 
@@ -431,7 +466,14 @@ fn export_refuses_absurd_shapes_and_writes_nothing() {
     let out_s = out.to_str().unwrap();
     let runs: &[(&[&str], &[&str], &str)] = &[
         (
-            &["--x", "1,1,100000000", "--w", "1,1,3", "--max-memory", "64M"],
+            &[
+                "--x",
+                "1,1,100000000",
+                "--w",
+                "1,1,3",
+                "--max-memory",
+                "64M",
+            ],
             &["x", "--max-memory"],
             "x over the limit",
         ),
@@ -488,10 +530,18 @@ fn export_refuses_to_overwrite_without_force_and_leaves_no_temporaries() {
     let before = std::fs::read(out.join("y.npy")).unwrap();
     let o = fftconv(&[&args[..], &["--seed", "5"]].concat());
     assert_refused(&o, &["already exists", "--force"], "overwrite");
-    assert_eq!(std::fs::read(out.join("y.npy")).unwrap(), before, "untouched");
+    assert_eq!(
+        std::fs::read(out.join("y.npy")).unwrap(),
+        before,
+        "untouched"
+    );
     let o = fftconv(&[&args[..], &["--seed", "5", "--force"]].concat());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_ne!(std::fs::read(out.join("y.npy")).unwrap(), before, "--force rewrote");
+    assert_ne!(
+        std::fs::read(out.join("y.npy")).unwrap(),
+        before,
+        "--force rewrote"
+    );
     let names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -555,20 +605,18 @@ fn huge_and_tiny_values_are_judged_without_overflow() {
         let (_tmp, dir) = copy_case("case005-conv-1d");
         scale_case(&dir, s);
         let o = verify(&dir);
-        assert_eq!(
-            code(&o),
-            0,
-            "scaled by {s:e}: {}{}",
-            stdout(&o),
-            stderr(&o)
-        );
+        assert_eq!(code(&o), 0, "scaled by {s:e}: {}{}", stdout(&o), stderr(&o));
         // And a planted 1% error is still caught at that scale. The default profiles have an
         // absolute floor (atol = 1e-12, CASES.md), under which tiny tensors cannot fail; a case
         // of tiny magnitudes must state its own tolerance.
         if s < 1e-12 {
             let p = dir.join("case.toml");
             let text = std::fs::read_to_string(&p).unwrap();
-            std::fs::write(&p, format!("{text}\n[tolerance]\nrtol = 1e-10\natol = 0.0\n")).unwrap();
+            std::fs::write(
+                &p,
+                format!("{text}\n[tolerance]\nrtol = 1e-10\natol = 0.0\n"),
+            )
+            .unwrap();
         }
         let p = dir.join("y.npy");
         let (mut y, _) = npy::read(&p).unwrap();
@@ -578,7 +626,9 @@ fn huge_and_tiny_values_are_judged_without_overflow() {
         let o = verify(&dir);
         assert_eq!(code(&o), 1, "planted error at scale {s:e}: {}", stdout(&o));
         assert!(
-            stdout(&o).lines().any(|l| l.contains(" y ") && l.contains("FAIL")),
+            stdout(&o)
+                .lines()
+                .any(|l| l.contains(" y ") && l.contains("FAIL")),
             "{}",
             stdout(&o)
         );

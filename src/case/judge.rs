@@ -199,28 +199,16 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
     let in_case = |e: Error| Error::file(case.toml_path.display(), e.to_string());
     let wants = |n: TensorName| case.expected.iter().any(|(m, _)| *m == n);
     let y_ref = if wants(TensorName::Y) {
-        Some(conv::forward(
-            &case.spec,
-            &x,
-            &w,
-            b.as_ref(),
-            Algorithm::Chain,
-        )
-        .map_err(in_case)?)
+        Some(conv::forward(&case.spec, &x, &w, b.as_ref(), Algorithm::Chain).map_err(in_case)?)
     } else {
         None
     };
     let grads = match &dy {
         Some(dy) if wants(TensorName::Dx) || wants(TensorName::Dw) || wants(TensorName::Db) => {
-            Some(conv::backward(
-                &case.spec,
-                &x,
-                &w,
-                dy,
-                b.is_some(),
-                Algorithm::Chain,
+            Some(
+                conv::backward(&case.spec, &x, &w, dy, b.is_some(), Algorithm::Chain)
+                    .map_err(in_case)?,
             )
-            .map_err(in_case)?)
         }
         _ => None,
     };
