@@ -650,3 +650,29 @@ fn a_reference_that_overflows_is_refused_not_passed() {
     assert_ne!(code(&o), 0, "overflowing reference passed: {}", stdout(&o));
     assert_refused(&o, &["case.toml", "overflow"], "overflowing reference");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Command-line arguments
+
+#[test]
+fn bad_command_lines_exit_2_with_one_line_naming_the_argument() {
+    let runs: &[(&[&str], &str)] = &[
+        (&["frobnicate"], "frobnicate"),
+        (&["verify"], "<PATH>"),
+        (&["export", "--x", "1,1,4"], "--out"),
+        (
+            &[
+                "export", "--out", "o", "--x", "1,1,4", "--w", "1,1,2", "--groups", "abc",
+            ],
+            "--groups",
+        ),
+        (&["export", "--seed", "-1"], "-1"),
+        (&["train", "--epochs", "many"], "--epochs"),
+        (&["verify", "--colour", "x"], "--colour"),
+    ];
+    for (args, needle) in runs {
+        assert_refused(&fftconv(args), &[needle], &format!("{args:?}"));
+    }
+    let o = fftconv(&["--help"]);
+    assert_eq!(code(&o), 0, "--help is not an error");
+}

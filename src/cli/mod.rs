@@ -42,6 +42,20 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            if e.use_stderr() {
+                // clap's report spans several lines; keep the one-line contract: the error and
+                // its details (which argument, what was expected) joined, without the usage.
+                let text = e.render().to_string();
+                let parts: Vec<&str> = text
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let message = parts.join(" ").replacen("error: ", "", 1);
+                eprintln!("fftconv: {message} (see fftconv --help)");
+                return ExitCode::from(2);
+            }
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
