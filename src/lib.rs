@@ -9,9 +9,12 @@
 pub mod case;
 pub mod check;
 pub mod conv;
+pub mod derive;
 pub mod error;
+pub mod expr;
 pub mod fft;
 pub mod limits;
+pub mod notes;
 pub mod nn;
 pub mod npy;
 pub mod op;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 mod check;
 mod demo;
+mod derive;
+mod notes;
 mod export;
 mod train;
 mod verify;
@@ -26,6 +28,10 @@ struct Cli {
 enum Command {
     /// A tour of fftconv on built-in data.
     Demo(demo::Args),
+    /// Derive a layer's gradients (or an operator's adjoint) rule by rule, citing the notes.
+    Derive(derive::Args),
+    /// Execute every check block of the notes; ends with `N claims checked, M failed`.
+    Notes(notes::Args),
     /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
     Verify(verify::Args),
     /// Write a golden validation case computed by the reference.
@@ -70,6 +76,8 @@ pub fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Derive(a) => derive::run(a),
+        Command::Notes(a) => notes::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::run(*a),
         Command::Check(a) => check::run(a),

@@ -1,0 +1,591 @@
+//! `fftconv derive`: the forward expression of a layer (or operator), the derivation of each
+//! gradient rule by rule (every step citing its note identity), the final gradient
+//! expressions, and — on request — numeric checks of the derived operators: the dot test,
+//! the dense transpose, finite differences and the direct-loop witness.
+//!
+//! ```
+//! use fftconv::derive::{derive, Options};
+//! let text = derive("conv1d(x: [1, 2, 8], w: [3, 2, 3], stride=2, padding=1)", &Options::default()).unwrap();
+//! assert!(text.contains("STRIDE-1") && text.contains("∂L/∂w"));
+//! ```
+
+pub mod numeric;
+
+use crate::conv::{self, Algorithm, Geometry};
+use crate::error::{Error, Result};
+use crate::expr::adjoint::{self, Step};
+use crate::expr::claim::{parse_statement, Statement, Var};
+use crate::expr::env::seed_of;
+use crate::expr::layer::{Expansion, Layer};
+use crate::expr::lower::{eval_term, lower};
+use crate::expr::print::{render, Style};
+use crate::expr::shape::check;
+use crate::expr::{Env, Expr, Kind, Operand, Prim, Term};
+use crate::op::{LinearOp, Op};
+use crate::tensor::Tensor;
+use std::fmt::Write;
+
+/// What `derive` prints.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Options {
+    /// Variables to differentiate with respect to (empty = all the layer has).
+    pub wrt: Vec<Var>,
+    /// LaTeX instead of Unicode expressions.
+    pub latex: bool,
+    /// Run the numeric checks and print their errors.
+    pub check: bool,
+    /// Seed of the random data.
+    pub seed: u64,
+}
+
+/// Pass thresholds of the numeric checks.
+pub const DOT_TOL: f64 = 1e-13;
+/// Dense transpose / operator equality threshold (relative to the largest entry).
+pub const DENSE_TOL: f64 = 1e-12;
+/// Finite-difference threshold (relative).
+pub const FD_TOL: f64 = 1e-6;
+/// Direct-witness threshold (relative to the largest entry).
+pub const DIRECT_TOL: f64 = 1e-10;
+
+/// A layer with its gradient derivations and the data to run them on.
+#[derive(Clone, Debug)]
+pub struct LayerDerivation {
+    /// The layer.
+    pub layer: Layer,
+    /// Its expansion into primitives.
+    pub expansion: Expansion,
+    /// Named tensors: x, w, b, h (kernel), x_p (signal).
+    pub env: Env,
+    /// Input view with `h` named.
+    pub input_view: Expr,
+    /// Weight view with `x_p` named.
+    pub weight_view: Expr,
+    /// Name used for the kernel term.
+    pub kernel_name: String,
+    /// Name used for the signal term.
+    pub signal_name: String,
+}
+
+/// One derived gradient: steps and the final expression (checked on the output shape).
+#[derive(Clone, Debug)]
+pub struct Gradient {
+    /// Which variable.
+    pub var: Var,
+    /// The forward view it is the adjoint of.
+    pub view: Expr,
+    /// The steps of the rewrite.
+    pub steps: Vec<Step>,
+    /// The final gradient operator (apply to `dy`).
+    pub result: Expr,
+}
+
+fn replace_terms(e: &Expr, from: &Term, to: &Term) -> Expr {
+    let op = |o: &Operand| Operand {
+        tensor: if &o.tensor == from {
+            to.clone()
+        } else {
+            o.tensor.clone()
+        },
+        groups: o.groups,
+    };
+    let kind = match &e.kind {
+        Kind::Prim(p) => Kind::Prim(match p {
+            Prim::Circ(o) => Prim::Circ(op(o)),
+            Prim::Corr(o) => Prim::Corr(op(o)),
+            Prim::CircSignal(o) => Prim::CircSignal(op(o)),
+            Prim::CorrSignal(o) => Prim::CorrSignal(op(o)),
+            Prim::Mix(o) => Prim::Mix(op(o)),
+            Prim::MixT(o) => Prim::MixT(op(o)),
+            other => other.clone(),
+        }),
+        Kind::Compose(f) => Kind::Compose(f.iter().map(|x| replace_terms(x, from, to)).collect()),
+        Kind::Sum(f) => Kind::Sum(f.iter().map(|x| replace_terms(x, from, to)).collect()),
+        Kind::Scale(a, x) => Kind::Scale(*a, Box::new(replace_terms(x, from, to))),
+        Kind::Adjoint(x) => Kind::Adjoint(Box::new(replace_terms(x, from, to))),
+    };
+    Expr { kind, col: e.col }
+}
+
+impl LayerDerivation {
+    /// Expand the layer and fill `x`, `w`, `b` with seeded data (the seed mixed with the names).
+    ///
+    /// # Errors
+    /// Spec errors of the layer.
+    pub fn new(layer: &Layer, seed: u64) -> Result<Self> {
+        let expansion = layer.expand()?;
+        let g = &expansion.geometry;
+        let mut env = Env::new();
+        env.insert(
+            &layer.x_name,
+            Tensor::randn(&g.x_shape(), seed ^ seed_of(&layer.x_name)),
+        );
+        env.insert(
+            &layer.w_name,
+            Tensor::randn(&g.w_shape(), seed ^ seed_of(&layer.w_name)),
+        );
+        env.insert("b", Tensor::randn(&g.b_shape(), seed ^ seed_of("b")));
+        let pick = |base: &str| {
+            let mut n = base.to_string();
+            while n == layer.x_name || n == layer.w_name {
+                n.push('_');
+            }
+            n
+        };
+        let (kernel_name, signal_name) = (pick("h"), pick("x_p"));
+        let h = eval_term::<f64>(&expansion.kernel, &env, "layer")?;
+        let xp = eval_term::<f64>(&expansion.signal, &env, "layer")?;
+        env.insert(&kernel_name, h);
+        env.insert(&signal_name, xp);
+        let input_view = replace_terms(
+            &expansion.input_view,
+            &expansion.kernel,
+            &Term::Name(kernel_name.clone()),
+        );
+        let weight_view = replace_terms(
+            &expansion.weight_view,
+            &expansion.signal,
+            &Term::Name(signal_name.clone()),
+        );
+        Ok(LayerDerivation {
+            layer: layer.clone(),
+            expansion,
+            env,
+            input_view,
+            weight_view,
+            kernel_name,
+            signal_name,
+        })
+    }
+
+    /// The geometry.
+    pub fn geometry(&self) -> &Geometry {
+        &self.expansion.geometry
+    }
+
+    /// The forward view of a variable and its domain.
+    pub fn view(&self, var: Var) -> (Expr, Vec<usize>) {
+        let g = self.geometry();
+        match var {
+            Var::X => (self.input_view.clone(), g.x_shape()),
+            Var::W => (self.weight_view.clone(), g.w_shape()),
+            Var::B => (self.expansion.bias_view.clone(), g.b_shape()),
+        }
+    }
+
+    /// Derive the gradient of `L` with respect to `var`: the adjoint of its view, rewritten and
+    /// simplified, resolved on the output shape.
+    ///
+    /// # Errors
+    /// Shape errors (none for a valid layer).
+    pub fn gradient(&self, var: Var) -> Result<Gradient> {
+        let (view, dom) = self.view(var);
+        let (result, steps) = adjoint::derive(&view);
+        let typed = check(
+            &result,
+            Some(&self.geometry().y_shape()),
+            Some(&dom),
+            &self.env,
+            "gradient",
+        )?;
+        Ok(Gradient {
+            var,
+            view,
+            steps,
+            result: typed.expr,
+        })
+    }
+
+    /// The forward view and the derived gradient, lowered to operators.
+    ///
+    /// # Errors
+    /// Lowering errors.
+    pub fn operators(&self, grad: &Gradient) -> Result<(Op<f64>, Op<f64>)> {
+        let (view, dom) = self.view(grad.var);
+        let y = self.geometry().y_shape();
+        let fwd = lower::<f64>(
+            &check(&view, Some(&dom), None, &self.env, "view")?.expr,
+            &dom,
+            &y,
+            &self.env,
+            "view",
+        )?;
+        let back = lower::<f64>(&grad.result, &y, &dom, &self.env, "gradient")?;
+        Ok((fwd, back))
+    }
+
+    /// Numeric checks of the derived gradient of `var`.
+    ///
+    /// # Errors
+    /// Lowering and shape errors.
+    pub fn check(&self, var: Var, seed: u64) -> Result<CheckReport> {
+        let grad = self.gradient(var)?;
+        let (fwd, back) = self.operators(&grad)?;
+        let dot = numeric::dot_error(&fwd, &back, 3, seed)?;
+        let dense = numeric::transpose_error(&fwd, &back)?;
+        let g = self.geometry();
+        let x = self.env.get(&self.layer.x_name)?.clone();
+        let w = self.env.get(&self.layer.w_name)?.clone();
+        let dy = Tensor::<f64>::randn(&g.y_shape(), seed ^ 0xd1);
+        let got = back.apply(&dy)?;
+        let point = match var {
+            Var::X => x.clone(),
+            Var::W => w.clone(),
+            Var::B => self.env.get("b")?.clone(),
+        };
+        let fd = numeric::fd_error(fwd.as_ref(), &point, &dy, &got, seed)?;
+        let with_bias = self.layer.bias || var == Var::B;
+        let grads = conv::backward(&self.layer.spec, &x, &w, &dy, with_bias, Algorithm::Direct)?;
+        let witness = match var {
+            Var::X => grads.dx,
+            Var::W => grads.dw,
+            Var::B => grads
+                .db
+                .ok_or_else(|| Error::invalid("bias", "direct witness gave no db"))?,
+        };
+        let direct = numeric::rel_max(&got, &witness)?;
+        Ok(CheckReport {
+            var,
+            dot,
+            dense,
+            fd,
+            direct,
+        })
+    }
+}
+
+/// The numeric checks of one derived gradient.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckReport {
+    /// The variable.
+    pub var: Var,
+    /// Normalised dot-test error (view vs derived adjoint).
+    pub dot: f64,
+    /// Dense transpose error (None when too large to build).
+    pub dense: Option<f64>,
+    /// Finite-difference relative error of `L = <dy, y>`.
+    pub fd: f64,
+    /// Relative error against the direct loops.
+    pub direct: f64,
+}
+
+impl CheckReport {
+    /// Do all checks pass their thresholds?
+    pub fn pass(&self) -> bool {
+        self.dot <= DOT_TOL
+            && self.dense.is_none_or(|d| d <= DENSE_TOL)
+            && self.fd <= FD_TOL
+            && self.direct <= DIRECT_TOL
+    }
+    /// One line: `∂x: dot 1.2e-17, dense 0.0e0, fd 3.1e-11, direct 4.4e-16: pass`.
+    pub fn line(&self) -> String {
+        let dense = self
+            .dense
+            .map_or("skipped (large)".to_string(), |d| format!("{d:.1e}"));
+        format!(
+            "∂{}: dot {:.1e}, dense transpose {dense}, finite differences {:.1e}, direct loops {:.1e}: {}",
+            self.var.name(),
+            self.dot,
+            self.fd,
+            self.direct,
+            if self.pass() { "pass" } else { "FAIL" }
+        )
+    }
+}
+
+fn shape_text(s: &[usize]) -> String {
+    format!(
+        "[{}]",
+        s.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn pads_text(p: &[(usize, usize)]) -> String {
+    format!(
+        "[{}]",
+        p.iter()
+            .map(|(a, b)| format!("{a}:{b}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn steps_text(out: &mut String, steps: &[Step], style: Style) {
+    for (i, s) in steps.iter().enumerate() {
+        let _ = writeln!(out, "  {:>2}. [{} {}]", i + 1, s.rule.note, s.rule.name);
+        let _ = writeln!(out, "      = {}", render(&s.after, style));
+    }
+}
+
+/// Derive a layer or an operator given as DSL text (statements separated by newlines or `;`:
+/// optional `let` lines, then one layer macro or `EXPR on [shape]`).
+///
+/// # Errors
+/// [`Error::Parse`] for bad input; shape and spec errors.
+pub fn derive(input: &str, opts: &Options) -> Result<String> {
+    Ok(derive_report(input, opts)?.0)
+}
+
+/// [`derive`], also saying whether every requested check passed (true without `--check`).
+///
+/// # Errors
+/// As [`derive`].
+pub fn derive_report(input: &str, opts: &Options) -> Result<(String, bool)> {
+    let mut env = Env::new();
+    let mut target = None;
+    for (i, line) in input.split([';', '\n']).enumerate() {
+        let name = if input.contains([';', '\n']) {
+            format!("expression, statement {}", i + 1)
+        } else {
+            "expression".to_string()
+        };
+        match parse_statement(line, &name)? {
+            None => {}
+            Some(Statement::Let { name, shape }) => env.declare(&name, &shape)?,
+            Some(s @ (Statement::Layer(_) | Statement::On(..))) => {
+                if target.is_some() {
+                    return Err(Error::invalid("derive", "give one layer or one `EXPR on [shape]`, not several"));
+                }
+                target = Some(s);
+            }
+            Some(Statement::Check(l)) | Some(Statement::Grad(l, _)) => target = Some(Statement::Layer(l)),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "derive",
+                    "expected a layer such as `conv2d(x: [2,3,8,8], w: [4,3,3,3], stride=2)` or `EXPR on [shape]`",
+                ))
+            }
+        }
+    }
+    let style = if opts.latex {
+        Style::Latex
+    } else {
+        Style::Unicode
+    };
+    match target {
+        Some(Statement::Layer(l)) => derive_layer(&l, opts, style),
+        Some(Statement::On(e, shape)) => derive_operator(&e, &shape, &env, opts, style),
+        _ => Err(Error::invalid(
+            "derive",
+            "nothing to derive; give a layer such as `conv1d(x: [1, 2, 8], w: [3, 2, 3])` or `EXPR on [shape]`",
+        )),
+    }
+}
+
+fn derive_layer(layer: &Layer, opts: &Options, style: Style) -> Result<(String, bool)> {
+    let ld = LayerDerivation::new(layer, opts.seed)?;
+    let g = ld.geometry().clone();
+    let r = |e: &Expr| render(e, style);
+    let mut out = String::new();
+    let _ = writeln!(out, "layer     {}", layer.text());
+    let _ = writeln!(
+        out,
+        "geometry  N={} C_in={} C_out={} groups={} input={} kernel={} output={} pads={}",
+        g.n,
+        g.c_in,
+        g.c_out,
+        g.groups,
+        shape_text(&g.input),
+        shape_text(&g.kernel),
+        shape_text(&g.output),
+        pads_text(&g.pads)
+    );
+    let _ = writeln!(
+        out,
+        "shapes    x {}, w {}, y {}{}",
+        shape_text(&g.x_shape()),
+        shape_text(&g.w_shape()),
+        shape_text(&g.y_shape()),
+        if layer.bias {
+            format!(", b {}", shape_text(&g.b_shape()))
+        } else {
+            String::new()
+        }
+    );
+    out.push('\n');
+    let _ = writeln!(out, "forward [LAYER-1]");
+    let _ = writeln!(
+        out,
+        "  y = A_x ({}){}",
+        layer.x_name,
+        if layer.bias { " + broadcast (b)" } else { "" }
+    );
+    let _ = writeln!(out, "  A_x = {}", r(&ld.input_view));
+    match &ld.expansion.kernel_chain {
+        Some(k) => {
+            let _ = writeln!(out, "  {} = {} ({})", ld.kernel_name, r(k), layer.w_name);
+        }
+        None => {
+            let _ = writeln!(out, "  {} = {}", ld.kernel_name, layer.w_name);
+        }
+    }
+    let mut vars = if opts.wrt.is_empty() {
+        let mut v = vec![Var::X, Var::W];
+        if layer.bias {
+            v.push(Var::B);
+        }
+        v
+    } else {
+        opts.wrt.clone()
+    };
+    vars.dedup();
+    let mut finals = Vec::new();
+    for &var in &vars {
+        out.push('\n');
+        let grad = ld.gradient(var)?;
+        match var {
+            Var::X => {
+                let _ = writeln!(out, "∂L/∂{} = A_xᵀ (dy)   [DX-1]", layer.x_name);
+                let _ = writeln!(out, "  A_xᵀ = {}", r(&ld.input_view.clone().adjoint()));
+            }
+            Var::W => {
+                let _ = writeln!(
+                    out,
+                    "∂L/∂{} = A_wᵀ (dy)   [SWAP-1 {}]",
+                    layer.w_name,
+                    crate::expr::rules::SWAP.name
+                );
+                let _ = writeln!(
+                    out,
+                    "  bilinear swap: circ({}) ({}) = circ_signal({}) ({}), so y = A_w ({})",
+                    ld.kernel_name, ld.signal_name, ld.signal_name, ld.kernel_name, layer.w_name
+                );
+                let _ = writeln!(out, "  A_w = {}", r(&ld.weight_view));
+                match &ld.expansion.signal_chain {
+                    Some(s) => {
+                        let _ = writeln!(out, "  {} = {} ({})", ld.signal_name, r(s), layer.x_name);
+                    }
+                    None => {
+                        let _ = writeln!(out, "  {} = {}", ld.signal_name, layer.x_name);
+                    }
+                }
+                let _ = writeln!(out, "  A_wᵀ = {}", r(&ld.weight_view.clone().adjoint()));
+            }
+            Var::B => {
+                if !layer.bias {
+                    return Err(Error::invalid(
+                        "--wrt b",
+                        "the layer has no bias; add `bias` to the layer's arguments",
+                    ));
+                }
+                let _ = writeln!(out, "∂L/∂b = A_bᵀ (dy)   [BIAS-1]");
+                let _ = writeln!(
+                    out,
+                    "  A_bᵀ = {}",
+                    r(&ld.expansion.bias_view.clone().adjoint())
+                );
+            }
+        }
+        steps_text(&mut out, &grad.steps, style);
+        let name = match var {
+            Var::X => layer.x_name.clone(),
+            Var::W => layer.w_name.clone(),
+            Var::B => "b".to_string(),
+        };
+        let _ = writeln!(out, "  ∂L/∂{name} = {} (dy)", r(&grad.result));
+        finals.push((name, grad));
+    }
+    out.push('\n');
+    let _ = writeln!(out, "gradients");
+    for (name, grad) in &finals {
+        let _ = writeln!(out, "  ∂L/∂{name} = {} (dy)", r(&grad.result));
+    }
+    let mut ok = true;
+    if opts.check {
+        out.push('\n');
+        let _ = writeln!(out, "checks (f64, seed {})", opts.seed);
+        for &var in &vars {
+            let rep = ld.check(var, opts.seed)?;
+            ok &= rep.pass();
+            let _ = writeln!(out, "  {}", rep.line());
+        }
+    }
+    Ok((out, ok))
+}
+
+fn derive_operator(
+    e: &Expr,
+    shape: &[usize],
+    env: &Env,
+    opts: &Options,
+    style: Style,
+) -> Result<(String, bool)> {
+    let typed = check(e, Some(shape), None, env, "expression")?;
+    let r = |e: &Expr| render(e, style);
+    let mut out = String::new();
+    let _ = writeln!(out, "operator  A = {}", r(&typed.expr));
+    let _ = writeln!(
+        out,
+        "shapes    {} → {}",
+        shape_text(&typed.domain),
+        shape_text(&typed.codomain)
+    );
+    out.push('\n');
+    let (result, steps) = adjoint::derive(&typed.expr);
+    let result = check(
+        &result,
+        Some(&typed.codomain),
+        Some(&typed.domain),
+        env,
+        "adjoint",
+    )?
+    .expr;
+    let _ = writeln!(out, "Aᵀ = {}", r(&typed.expr.clone().adjoint()));
+    steps_text(&mut out, &steps, style);
+    let _ = writeln!(out, "  Aᵀ = {}", r(&result));
+    let mut ok = true;
+    if opts.check {
+        let fwd = lower::<f64>(
+            &typed.expr,
+            &typed.domain,
+            &typed.codomain,
+            env,
+            "expression",
+        )?;
+        let back = lower::<f64>(&result, &typed.codomain, &typed.domain, env, "adjoint")?;
+        let dot = numeric::dot_error(&fwd, &back, 3, opts.seed)?;
+        let lib = numeric::operator_distance(back.as_ref(), fwd.adjoint().as_ref(), opts.seed)?;
+        let pass = dot <= DOT_TOL && lib <= DENSE_TOL;
+        ok &= pass;
+        out.push('\n');
+        let _ = writeln!(out, "checks (f64, seed {})", opts.seed);
+        let _ = writeln!(
+            out,
+            "  Aᵀ: dot {dot:.1e}, derived vs library adjoint {lib:.1e}: {}",
+            if pass { "pass" } else { "FAIL" }
+        );
+    }
+    Ok((out, ok))
+}
+
+/// Check an operator lowered from `e` against `LinearOp::adjoint` — used by tests.
+///
+/// # Errors
+/// Shape and lowering errors.
+pub fn rewrite_vs_library(e: &Expr, shape: &[usize], env: &Env) -> Result<f64> {
+    let typed = check(e, Some(shape), None, env, "expression")?;
+    let (result, _) = adjoint::derive(&typed.expr);
+    let result = check(
+        &result,
+        Some(&typed.codomain),
+        Some(&typed.domain),
+        env,
+        "adjoint",
+    )?
+    .expr;
+    let fwd: Op<f64> = lower(
+        &typed.expr,
+        &typed.domain,
+        &typed.codomain,
+        env,
+        "expression",
+    )?;
+    let back: Op<f64> = lower(&result, &typed.codomain, &typed.domain, env, "adjoint")?;
+    let lib = fwd.adjoint();
+    numeric::operator_distance(back.as_ref(), lib.as_ref(), 7)
+}
+
+#[allow(unused)]
+fn _assert_linear_op(_: &dyn LinearOp<f64>) {}

@@ -1,0 +1,148 @@
+//! Lowering: an expression (checked on a domain) to an executable [`Op`], in f64 or f32.
+//!
+//! Each primitive becomes the operator of `src/op` with the same name; an `adjoint(A)` node
+//! becomes `lower(A).adjoint()` — the library's own adjoint — so comparing the lowering of the
+//! *rewritten* adjoint with the adjoint of the lowering checks the rewrite rules numerically.
+
+use super::print::ascii;
+use super::shape::{boundaries, check, term_shape};
+use super::{Env, Expr, Kind, Operand, Prim, Term};
+use crate::error::{Error, Result};
+use crate::op::{
+    chain, BiasBroadcast, ChannelMix, CircularConv, CircularConvWeight, Crop, Dilate, Flip,
+    GroupTranspose, Identity, LinearOp, Op, Pad, Scale, Subsample, Sum, ZeroInsert, ZeroPad,
+};
+use crate::tensor::{Scalar, Tensor};
+use std::sync::Arc;
+
+/// Check `e` on `domain` and lower it.
+///
+/// ```
+/// use fftconv::expr::{lower::lower_on, parse::parse_expr, Env};
+/// use fftconv::{op::LinearOp, Tensor};
+/// let e = parse_expr("crop[1:1] @ zero_pad[1:1]", "e").unwrap();
+/// let op = lower_on::<f64>(&e, &[4], &Env::new(), "e").unwrap();
+/// let x = Tensor::new(vec![4], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+/// assert_eq!(op.apply(&x).unwrap(), x);
+/// ```
+///
+/// # Errors
+/// Shape errors of [`check`], and operator construction errors, reported at the column.
+pub fn lower_on<T: Scalar>(
+    e: &Expr,
+    domain: &[usize],
+    env: &Env,
+    source_name: &str,
+) -> Result<Op<T>> {
+    let t = check(e, Some(domain), None, env, source_name)?;
+    lower(&t.expr, &t.domain, &t.codomain, env, source_name)
+}
+
+/// Evaluate a tensor term (`w`, or `flip[1] (w)`).
+///
+/// # Errors
+/// Undeclared names and shape errors.
+pub fn eval_term<T: Scalar>(t: &Term, env: &Env, source_name: &str) -> Result<Tensor<T>> {
+    match t {
+        Term::Name(n) => Ok(env.get(n)?.cast::<T>()),
+        Term::Apply(op, inner) => {
+            let x = eval_term::<T>(inner, env, source_name)?;
+            let op = lower_on::<T>(op, x.shape(), env, source_name)?;
+            op.apply(&x)
+        }
+    }
+}
+
+/// Lower `e` with known domain and codomain (from [`check`]).
+///
+/// # Errors
+/// Operator construction errors, reported at the column of the operator.
+pub fn lower<T: Scalar>(
+    e: &Expr,
+    dom: &[usize],
+    cod: &[usize],
+    env: &Env,
+    src: &str,
+) -> Result<Op<T>> {
+    let at = |err: Error| -> Error {
+        match err {
+            Error::Parse { .. } => err,
+            other => Error::Parse {
+                source_name: src.to_string(),
+                column: e.col.max(1),
+                message: format!("`{}`: {other}", ascii(e)),
+            },
+        }
+    };
+    let op: Op<T> = match &e.kind {
+        Kind::Prim(p) => lower_prim::<T>(p, dom, cod, env, src).map_err(at)?,
+        Kind::Adjoint(a) => lower::<T>(a, cod, dom, env, src)?.adjoint(),
+        Kind::Scale(s, a) => {
+            Arc::new(Scale::new(*s, lower::<T>(a, dom, cod, env, src)?).map_err(at)?)
+        }
+        Kind::Sum(t) => {
+            let ops = t
+                .iter()
+                .map(|x| lower::<T>(x, dom, cod, env, src))
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(Sum::new(ops).map_err(at)?)
+        }
+        Kind::Compose(f) => {
+            let s = boundaries(f, dom, cod, env, src)?;
+            let ops = f
+                .iter()
+                .enumerate()
+                .map(|(i, x)| lower::<T>(x, &s[i + 1], &s[i], env, src))
+                .collect::<Result<Vec<_>>>()?;
+            chain(ops).map_err(at)?
+        }
+    };
+    if op.domain() != dom || op.codomain() != cod {
+        return Err(at(Error::shape(
+            format!("lowered `{}` maps {:?} →", ascii(e), op.domain()),
+            cod,
+            op.codomain(),
+        )));
+    }
+    Ok(op)
+}
+
+fn groups_of(o: &Operand) -> usize {
+    o.groups.unwrap_or(1)
+}
+
+fn lower_prim<T: Scalar>(
+    p: &Prim,
+    dom: &[usize],
+    cod: &[usize],
+    env: &Env,
+    src: &str,
+) -> Result<Op<T>> {
+    let tensor = |o: &Operand| eval_term::<T>(&o.tensor, env, src);
+    let _ = term_shape;
+    Ok(match p {
+        Prim::ZeroPad(x) => Arc::new(ZeroPad::new(dom, x)?),
+        Prim::Crop(x) => Arc::new(Crop::new(dom, x)?),
+        Prim::Pad(m, x) => Arc::new(Pad::new(*m, dom, x)?),
+        Prim::Fold(m, x) => LinearOp::<T>::adjoint(&Pad::new(*m, cod, x)?),
+        Prim::Flip(k) => Arc::new(Flip::new(dom, *k)?),
+        Prim::Subsample(s) => Arc::new(Subsample::new(dom, s)?),
+        Prim::ZeroInsert(s) => Arc::new(ZeroInsert::new(cod, s)?),
+        Prim::Dilate(d) => Arc::new(Dilate::new(dom, d)?),
+        Prim::DilateAdjoint(d) => LinearOp::<T>::adjoint(&Dilate::new(cod, d)?),
+        Prim::Circ(o) => Arc::new(CircularConv::new(&tensor(o)?, dom[0], groups_of(o))?),
+        Prim::Corr(o) => CircularConv::new(&tensor(o)?, cod[0], groups_of(o))?.adjoint(),
+        Prim::CircSignal(o) => {
+            Arc::new(CircularConvWeight::new(&tensor(o)?, cod[1], groups_of(o))?)
+        }
+        Prim::CorrSignal(o) => {
+            CircularConvWeight::new(&tensor(o)?, dom[1], groups_of(o))?.adjoint()
+        }
+        Prim::Mix(o) => Arc::new(ChannelMix::new(&tensor(o)?, dom, groups_of(o))?),
+        Prim::MixT(o) => ChannelMix::new(&tensor(o)?, cod, groups_of(o))?.adjoint(),
+        Prim::GroupTranspose(g) => Arc::new(GroupTranspose::new(dom, *g)?),
+        Prim::Broadcast(_) => Arc::new(BiasBroadcast::new(cod)?),
+        Prim::SumNc(_) => LinearOp::<T>::adjoint(&BiasBroadcast::new(dom)?),
+        Prim::Id => Arc::new(Identity::new(dom)),
+    })
+}
