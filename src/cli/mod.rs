@@ -7,8 +7,8 @@ use std::process::ExitCode;
 mod check;
 mod demo;
 mod derive;
-mod notes;
 mod export;
+mod notes;
 mod train;
 mod verify;
 
