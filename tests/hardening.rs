@@ -676,3 +676,79 @@ fn bad_command_lines_exit_2_with_one_line_naming_the_argument() {
     let o = fftconv(&["--help"]);
     assert_eq!(code(&o), 0, "--help is not an error");
 }
+
+// ---------------------------------------------------------------------------------------------
+// DSL text (`fftconv derive`)
+
+#[test]
+fn bad_dsl_text_exits_2_with_one_line_naming_the_column() {
+    let runs: &[(&str, &[&str], &str)] = &[
+        ("%%% garbage", &["expression:1"], "garbage"),
+        (
+            "((crop[1:1] @ zero_pad[1:1] on [1, 1, 4]",
+            &["expression:", "`)`"],
+            "unbalanced",
+        ),
+        (
+            "crop[1:1]] on [1, 1, 4]",
+            &["expression:"],
+            "unbalanced bracket",
+        ),
+        (
+            "frobnicate[1] on [1, 1, 4]",
+            &["frobnicate", "zero_pad"],
+            "unknown operator",
+        ),
+        (
+            "crop[3:3] on [1, 1, 4]",
+            &["crop[3:3]", "[1, 1, 4]"],
+            "crop larger than the axis",
+        ),
+        (
+            "let w: [2, 3, 3]; circ(w) on [1, 5, 8]",
+            &["expression"],
+            "kernel channels do not compose",
+        ),
+        (
+            "conv2d(x: [2, 3, 8, 8], w: [4, 2, 3, 3])",
+            &["expression"],
+            "layer shapes do not compose",
+        ),
+        (
+            "conv1d(x: [1, 1, 8], w: [1, 1, 3], stride=0)",
+            &["stride"],
+            "zero stride",
+        ),
+        (
+            "conv1d(x: [1, 1, 8], w: [1, 1, 3], stride=-1)",
+            &["expression:"],
+            "negative stride",
+        ),
+        (
+            "conv1d(x: [1, 1, 100000000000], w: [1, 1, 3])",
+            &["x", "--max-memory"],
+            "x over the memory limit",
+        ),
+        (
+            "conv1d(x: [1, 1, 8], w: [1, 1, 3], padding=1000000000)",
+            &["--max-memory"],
+            "padding 1e9",
+        ),
+        (
+            "subsample[1099511627776] @ zero_insert[1099511627776] on [1, 1, 1099511627776]",
+            &["expression"],
+            "overflowing shape inference",
+        ),
+        ("", &["nothing to derive"], "empty"),
+    ];
+    for (text, needles, what) in runs {
+        assert_refused(&fftconv(&["derive", text]), needles, what);
+    }
+    // With --check, a huge operator is refused before it is applied.
+    let o = fftconv(&[
+        "derive",
+        "--check",
+        "crop[0:99999999999] @ zero_pad[0:99999999999] on [2, 3, 8]",
+    ]);
+    assert_refused(&o, &["--max-memory"], "huge intermediate with --check");
+}
