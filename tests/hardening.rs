@@ -74,7 +74,7 @@ fn edit_toml(dir: &Path, from: &str, to: &str) {
 /// A `.npy` file written byte by byte: header dict text, then `data`.
 fn raw_npy(dict: &str, data: &[u8]) -> Vec<u8> {
     let mut header = dict.as_bytes().to_vec();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(b' ');
     }
     header.push(b'\n');
