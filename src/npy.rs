@@ -70,6 +70,19 @@ fn decode_inner(bytes: &[u8]) -> std::result::Result<(Tensor<f64>, NpyDtype), St
     if data_offset > bytes.len() {
         return Err("is truncated inside its header".into());
     }
+    // npyz's header parser takes exponential time on deeply nested brackets (found by fuzzing:
+    // `[[[[…` hung it); a plain float array's header nests `{ ( )` two deep, so refuse more.
+    let mut depth = 0usize;
+    for &c in &bytes[10.min(data_offset)..data_offset] {
+        match c {
+            b'[' | b'(' | b'{' => depth += 1,
+            b']' | b')' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > 3 || c == b'[' {
+            return Err("has a structured or malformed header (nested brackets); only plain float64/float32 arrays are supported".into());
+        }
+    }
     precheck_shape(&bytes[..data_offset], bytes.len() - data_offset)?;
     let file = NpyFile::new(bytes)
         .map_err(|e| format!("has a malformed header ({e}); write it with numpy.save"))?;
@@ -277,6 +290,19 @@ mod tests {
         assert_eq!(dt, NpyDtype::F32);
         assert_eq!(t.get(&[0, 2]), 3.0);
         assert_eq!(t.get(&[1, 0]), 4.0);
+    }
+
+    /// Regression (fuzzing): nested brackets in the header hung npyz's parser.
+    #[test]
+    fn nested_brackets_in_the_header_are_refused_quickly() {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/regressions/npy-nested-brackets.npy"
+        ))
+        .unwrap();
+        assert!(decode(&bytes).unwrap_err().contains("nested"));
+        let deep = raw("<f8", false, "((((((((1, ), ), ), ), ), ), ), 3", &[0; 24]);
+        assert!(decode(&deep).is_err());
     }
 
     #[test]

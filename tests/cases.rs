@@ -149,7 +149,7 @@ mod no_panic {
     const VALID: &str = "op = \"conv_transpose\"\nstride = [2, 1]\npadding = [[1, 0], [0, 0]]\ndilation = [1, 2]\ngroups = 2\npadding_mode = \"zeros\"\noutput_padding = [1, 0]\n[inputs]\nx = \"x.npy\"\nw = \"w.npy\"\nb = \"b.npy\"\ndy = \"dy.npy\"\n[expected]\ny = \"y.npy\"\ndx = \"dx.npy\"\n[tolerance]\nrtol = 1e-6\n";
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
 
         /// Mutated case.toml text (bytes replaced, deleted or inserted, including multi-byte
         /// characters) is parsed or refused with a one-line message naming the file; never a panic.

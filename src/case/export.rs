@@ -134,6 +134,8 @@ pub fn export_case(dir: &Path, request: &ExportRequest, force: bool) -> Result<V
     let g = request.spec.geometry(&request.x_shape, &request.w_shape)?;
     crate::limits::guard_shape("x", &g.x_shape(), 8)?;
     crate::limits::guard_shape("y", &g.y_shape(), 8)?;
+    crate::limits::guard_shape("w", &g.w_shape(), 8)?;
+    conv::budget::guard_geometry(&g, Algorithm::Chain, 8)?;
     let mut names = vec![
         "case.toml",
         "x.npy",

@@ -195,28 +195,20 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
     }
 
     // The reference, in f64, through the operator chain.
+    // A refusal while computing (the memory guard) names the case it came from.
+    let in_case = |e: Error| Error::file(case.toml_path.display(), e.to_string());
     let wants = |n: TensorName| case.expected.iter().any(|(m, _)| *m == n);
     let y_ref = if wants(TensorName::Y) {
-        Some(conv::forward(
-            &case.spec,
-            &x,
-            &w,
-            b.as_ref(),
-            Algorithm::Chain,
-        )?)
+        Some(conv::forward(&case.spec, &x, &w, b.as_ref(), Algorithm::Chain).map_err(in_case)?)
     } else {
         None
     };
     let grads = match &dy {
         Some(dy) if wants(TensorName::Dx) || wants(TensorName::Dw) || wants(TensorName::Db) => {
-            Some(conv::backward(
-                &case.spec,
-                &x,
-                &w,
-                dy,
-                b.is_some(),
-                Algorithm::Chain,
-            )?)
+            Some(
+                conv::backward(&case.spec, &x, &w, dy, b.is_some(), Algorithm::Chain)
+                    .map_err(in_case)?,
+            )
         }
         _ => None,
     };
@@ -236,6 +228,14 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
             TensorName::Db => grads.as_ref().and_then(|g| g.db.as_ref()),
         }
         .ok_or_else(|| missing(name))?;
+        if let Some((index, value)) = reference.first_non_finite() {
+            return Err(Error::file(
+                case.toml_path.display(),
+                format!(
+                    "the f64 reference for `expected.{name}` overflows ({value} at index {index:?}): the inputs are too large for f64 to judge; scale them down"
+                ),
+            ));
+        }
         let (tolerance, tolerance_source) = match case.tolerance {
             Some(t) => (t, ToleranceSource::CaseFile),
             None => (tolerance_profile(dtype), ToleranceSource::Profile(dtype)),

@@ -22,7 +22,8 @@ pub const MAX_DENSE_ENTRIES: usize = 1 << 22;
 ///
 /// # Errors
 /// [`Error::TooLarge`] when the matrix would have more than [`MAX_DENSE_ENTRIES`] entries (use a
-/// smaller shape; the dot test works at any size); [`Error::Shape`] from the operator.
+/// smaller shape; the dot test works at any size) or more than `--max-memory`
+/// ([`crate::limits`]); [`Error::Shape`] from the operator.
 pub fn dense_matrix<T: Scalar>(op: &dyn LinearOp<T>) -> Result<DMatrix<f64>> {
     let n = checked_numel(op.domain())?;
     let m = checked_numel(op.codomain())?;
@@ -37,6 +38,11 @@ pub fn dense_matrix<T: Scalar>(op: &dyn LinearOp<T>) -> Result<DMatrix<f64>> {
             limit: (MAX_DENSE_ENTRIES as u128) * 8,
         });
     }
+    crate::limits::guard(
+        &format!("dense matrix of {} ({m}×{n})", op.symbol()),
+        entries,
+        8,
+    )?;
     let mut mat = DMatrix::<f64>::zeros(m, n);
     let mut e = Tensor::<T>::zeros(op.domain());
     for j in 0..n {

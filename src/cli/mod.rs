@@ -19,6 +19,10 @@ mod verify;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Refuse any tensor, spectrum or dense matrix that would need more memory than this
+    /// (bytes, or with K/M/G/T: 512M, 4G), before allocating it.
+    #[arg(long, global = true, value_name = "SIZE", default_value = "4G")]
+    max_memory: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,11 +52,32 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            if e.use_stderr() {
+                // clap's report spans several lines; keep the one-line contract: the error and
+                // its details (which argument, what was expected) joined, without the usage.
+                let text = e.render().to_string();
+                let parts: Vec<&str> = text
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let message = parts.join(" ").replacen("error: ", "", 1);
+                eprintln!("fftconv: {message} (see fftconv --help)");
+                return ExitCode::from(2);
+            }
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
+    match fftconv::limits::parse_size(&cli.max_memory) {
+        Ok(bytes) => fftconv::limits::set_max_memory(bytes),
+        Err(e) => {
+            eprintln!("fftconv: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Derive(a) => derive::run(a),

@@ -1,6 +1,7 @@
 //! The convolution layer: [`ConvSpec`] (the frameworks' semantics), the operator-chain FFT
 //! path ([`chain`]), and the direct witness ([`direct`]) that shares no code with it.
 
+pub mod budget;
 pub mod chain;
 pub mod direct;
 pub mod error_model;
@@ -65,6 +66,7 @@ impl Algorithm {
 ///
 /// # Errors
 /// Spec and shape errors of [`ConvSpec::geometry`].
+/// [`crate::Error::TooLarge`] when the algorithm would need more than `--max-memory` ([`budget`]).
 pub fn forward<T: Scalar>(
     spec: &ConvSpec,
     x: &Tensor<T>,
@@ -72,6 +74,7 @@ pub fn forward<T: Scalar>(
     b: Option<&Tensor<T>>,
     algo: Algorithm,
 ) -> Result<Tensor<T>> {
+    budget::guard_geometry(&spec.geometry(x.shape(), w.shape())?, algo, size_of::<T>())?;
     match algo {
         Algorithm::Chain => chain::forward(spec, x, w, b),
         Algorithm::Direct => direct::forward(spec, x, w, b),
@@ -88,6 +91,7 @@ pub fn forward<T: Scalar>(
 ///
 /// # Errors
 /// Spec and shape errors of [`ConvSpec::geometry`]; `dy` must have the output shape.
+/// [`crate::Error::TooLarge`] as for [`forward`].
 pub fn backward<T: Scalar>(
     spec: &ConvSpec,
     x: &Tensor<T>,
@@ -96,6 +100,7 @@ pub fn backward<T: Scalar>(
     with_bias: bool,
     algo: Algorithm,
 ) -> Result<Grads<T>> {
+    budget::guard_geometry(&spec.geometry(x.shape(), w.shape())?, algo, size_of::<T>())?;
     match algo {
         Algorithm::Chain => chain::backward(spec, x, w, dy, with_bias),
         Algorithm::Direct => direct::backward(spec, x, w, dy, with_bias),

@@ -252,7 +252,7 @@ impl ConvSpec {
                 (0..d)
                     .map(|a| {
                         let out = input[a].div_ceil(stride[a]);
-                        let need = (out - 1) * stride[a] + kd[a];
+                        let need = ((out - 1) * stride[a]).saturating_add(kd[a]);
                         let total = need.saturating_sub(input[a]);
                         (total / 2, total - total / 2)
                     })
@@ -337,12 +337,13 @@ impl ConvSpec {
                     }
                     let full = (input[a] - 1)
                         .checked_mul(stride[a])
-                        .and_then(|v| v.checked_add(kd[a] + output_padding[a]))
+                        .and_then(|v| v.checked_add(kd[a]))
+                        .and_then(|v| v.checked_add(output_padding[a]))
                         .ok_or_else(|| {
                             Error::invalid(format!("axis {a}"), "output extent overflows")
                         })?;
                     let o = full
-                        .checked_sub(lo + hi)
+                        .checked_sub(lo.saturating_add(hi))
                         .filter(|&o| o > 0)
                         .ok_or_else(|| {
                             Error::invalid(

@@ -36,6 +36,7 @@ impl Env {
                 format!("shape {shape:?} has an empty axis; give every axis at least 1"),
             ));
         }
+        crate::limits::guard_shape(&format!("tensor `{name}`"), shape, 8)?;
         self.tensors
             .insert(name.to_string(), Tensor::randn(shape, seed_of(name)));
         Ok(())

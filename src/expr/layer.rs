@@ -315,9 +315,15 @@ impl Layer {
     /// Expand into the primitive chains of [`conv::chain`](crate::conv::chain).
     ///
     /// # Errors
-    /// Spec errors of [`ConvSpec::geometry`].
+    /// Spec errors of [`ConvSpec::geometry`]; [`crate::Error::TooLarge`] over `--max-memory`.
     pub fn expand(&self) -> Result<Expansion> {
         let g = self.geometry()?;
+        // Refuse, before any FFT length is searched for or any data made, a layer whose tensors
+        // or FFT chain would exceed `--max-memory`.
+        for (name, shape) in [("x", g.x_shape()), ("w", g.w_shape()), ("y", g.y_shape())] {
+            crate::limits::guard_shape(&format!("layer tensor {name} {shape:?}"), &shape, 8)?;
+        }
+        crate::conv::budget::guard_geometry(&g, crate::conv::Algorithm::Chain, 8)?;
         let (p, inner, kd) = periods(&g);
         let kernel_chain = kernel_chain(&g, &p, &kd);
         let signal_chain = signal_chain(&g, &p, &inner);

@@ -118,6 +118,11 @@ fn lower_prim<T: Scalar>(
     env: &Env,
     src: &str,
 ) -> Result<Op<T>> {
+    // The resource guard: every operator's input and output is refused before it is built or
+    // applied when it would exceed `--max-memory`.
+    let what = format!("operator on {dom:?} → {cod:?}");
+    crate::limits::guard_shape(&what, dom, 2 * std::mem::size_of::<T>())?;
+    crate::limits::guard_shape(&what, cod, 2 * std::mem::size_of::<T>())?;
     let tensor = |o: &Operand| eval_term::<T>(&o.tensor, env, src);
     let _ = term_shape;
     Ok(match p {

@@ -376,8 +376,20 @@ impl Ctx<'_> {
         for (a, &(lo, hi)) in pads.iter().enumerate() {
             let n = s[lead + a];
             out[lead + a] = if grow {
-                n + lo + hi
-            } else if lo + hi <= n {
+                n.checked_add(lo)
+                    .and_then(|m| m.checked_add(hi))
+                    .ok_or_else(|| {
+                        self.err(
+                            e,
+                            format!(
+                                "`{}` makes axis {} of {} overflow",
+                                ascii(e),
+                                lead + a,
+                                fmt_shape(s)
+                            ),
+                        )
+                    })?
+            } else if lo.saturating_add(hi) <= n {
                 n - lo - hi
             } else {
                 return Err(self.err(
@@ -385,7 +397,7 @@ impl Ctx<'_> {
                     format!(
                         "`{}` removes {} entries from axis {} of {}, which has only {n}",
                         ascii(e),
-                        lo + hi,
+                        lo.saturating_add(hi),
                         lead + a,
                         fmt_shape(s)
                     ),
@@ -457,7 +469,7 @@ impl Ctx<'_> {
                 c / cg
             }
         };
-        self.need(e, g > 0 && g * cg == c, || {
+        self.need(e, g > 0 && g.checked_mul(cg) == Some(c), || {
             format!("groups={g} times {cg} channels per group is not {c}")
         })?;
         Ok(g)
@@ -486,7 +498,9 @@ impl Ctx<'_> {
         })?;
         self.need(
             e,
-            groups > 0 && kernel[0].is_multiple_of(groups) && kernel[1] * groups == signal[1],
+            groups > 0
+                && kernel[0].is_multiple_of(groups)
+                && kernel[1].checked_mul(groups) == Some(signal[1]),
             || {
                 format!(
                     "groups={groups} must divide O={} and give C/groups={} for C={}",
@@ -518,10 +532,16 @@ impl Ctx<'_> {
                 d.to_vec()
             }
             Prim::Subsample(s) => self.per_axis(e, d, s, |n, s| Some(n.div_ceil(s)))?,
-            Prim::ZeroInsert(s) => {
-                self.per_axis(e, d, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?
-            }
-            Prim::Dilate(s) => self.per_axis(e, d, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?,
+            Prim::ZeroInsert(s) => self.per_axis(e, d, s, |n, s| {
+                n.checked_sub(1)
+                    .and_then(|m| m.checked_mul(s))
+                    .and_then(|m| m.checked_add(1))
+            })?,
+            Prim::Dilate(s) => self.per_axis(e, d, s, |n, s| {
+                n.checked_sub(1)
+                    .and_then(|m| m.checked_mul(s))
+                    .and_then(|m| m.checked_add(1))
+            })?,
             Prim::DilateAdjoint(s) => self.per_axis(e, d, s, |n, s| {
                 (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1)
             })?,
@@ -537,7 +557,7 @@ impl Ctx<'_> {
                 self.need(e, d[1] == k[0], || {
                     format!("input has {} channels, the kernel {} outputs", d[1], k[0])
                 })?;
-                let out = with(k[1] * g, d);
+                let out = with(k[1].saturating_mul(g), d);
                 self.conv_check(e, &out, &k, g)?;
                 out
             }
@@ -584,7 +604,7 @@ impl Ctx<'_> {
                 self.need(e, g > 0 && a[0] % g == 0, || {
                     format!("groups={g} must divide O={}", a[0])
                 })?;
-                with(a[1] * g, d)
+                with(a[1].saturating_mul(g), d)
             }
             Prim::GroupTranspose(g) => {
                 self.need(e, d.len() >= 3 && *g > 0 && d[0].is_multiple_of(*g), || {
@@ -594,7 +614,7 @@ impl Ctx<'_> {
                     )
                 })?;
                 let mut v = d.to_vec();
-                v[0] = d[1] * g;
+                v[0] = d[1].saturating_mul(*g);
                 v[1] = d[0] / g;
                 v
             }
@@ -642,20 +662,24 @@ impl Ctx<'_> {
             Prim::ZeroPad(x) | Prim::Pad(_, x) => Some(self.pad_shape(e, c, x, false)?),
             Prim::Crop(x) | Prim::Fold(_, x) => Some(self.pad_shape(e, c, x, true)?),
             Prim::Flip(_) | Prim::Id => Some(c.to_vec()),
-            Prim::Subsample(s) => {
-                Some(self.per_axis(e, c, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?)
-            }
+            Prim::Subsample(s) => Some(self.per_axis(e, c, s, |n, s| {
+                n.checked_sub(1)
+                    .and_then(|m| m.checked_mul(s))
+                    .and_then(|m| m.checked_add(1))
+            })?),
             Prim::ZeroInsert(s) => Some(self.per_axis(e, c, s, |n, s| Some(n.div_ceil(s)))?),
             Prim::Dilate(s) => Some(self.per_axis(e, c, s, |n, s| {
                 (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1)
             })?),
-            Prim::DilateAdjoint(s) => {
-                Some(self.per_axis(e, c, s, |n, s| (n > 0).then(|| (n - 1) * s + 1))?)
-            }
+            Prim::DilateAdjoint(s) => Some(self.per_axis(e, c, s, |n, s| {
+                n.checked_sub(1)
+                    .and_then(|m| m.checked_mul(s))
+                    .and_then(|m| m.checked_add(1))
+            })?),
             Prim::Circ(o) => {
                 let k = self.operand_shape(e, o, c.len(), "the kernel")?;
                 let mut v = c.to_vec();
-                v[1] = k[1] * o.groups.unwrap_or(1);
+                v[1] = k[1].saturating_mul(o.groups.unwrap_or(1));
                 Some(v)
             }
             Prim::Corr(o) => {
@@ -681,7 +705,7 @@ impl Ctx<'_> {
             Prim::Mix(o) => {
                 let a = self.operand_shape(e, o, 2, "the matrix")?;
                 let mut v = c.to_vec();
-                v[1] = a[1] * o.groups.unwrap_or(1);
+                v[1] = a[1].saturating_mul(o.groups.unwrap_or(1));
                 Some(v)
             }
             Prim::MixT(o) => {
@@ -695,7 +719,7 @@ impl Ctx<'_> {
                     format!("output {} does not fit g={g}", fmt_shape(c))
                 })?;
                 let mut v = c.to_vec();
-                v[0] = c[1] * g;
+                v[0] = c[1].saturating_mul(*g);
                 v[1] = c[0] / g;
                 Some(v)
             }

@@ -10,8 +10,13 @@ use std::path::Path;
 ///
 /// # Errors
 /// [`Error::File`] when the file cannot be read, is compressed (`.gz`: decompress it first),
-/// has another element type, or is shorter than its header says.
+/// has another element type, or is shorter than its header says; [`Error::TooLarge`] when the
+/// file is larger than `--max-memory`.
 pub fn read(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::file(path.display(), e.to_string()))?
+        .len();
+    crate::limits::guard(&format!("{} (IDX file)", path.display()), size as u128, 1)?;
     let bytes = std::fs::read(path).map_err(|e| Error::file(path.display(), e.to_string()))?;
     let bad = |m: &str| Error::file(path.display(), m.to_string());
     if bytes.len() < 4 {
@@ -95,6 +100,11 @@ pub fn load_pair(images: &Path, labels: &Path, limit: Option<usize>) -> Result<D
         ));
     }
     let n = limit.map_or(idims[0], |l| l.min(idims[0]));
+    crate::limits::guard_shape(
+        &format!("{} as f64 images", images.display()),
+        &[n, idims[1], idims[2]],
+        8,
+    )?;
     let per = idims[1] * idims[2];
     let data = ibytes[..n * per]
         .iter()

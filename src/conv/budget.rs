@@ -1,0 +1,109 @@
+//! The memory a conv layer will need, estimated from its [`Geometry`] *before* anything is
+//! allocated, and refused through [`crate::limits::guard`] when it exceeds `--max-memory`.
+//!
+//! The estimate follows what each algorithm allocates, in elements of `T`:
+//!
+//! - **Chain** (FFT): per spatial axis a period $P_a$ (the padded extent, or for a transpose the
+//!   zero-inserted input plus the dilated kernel, rounded up to a fast FFT length). The padded
+//!   input, the embedded kernel, the output in the period, and one spectrum of each (complex,
+//!   $\approx$ the same bytes as the real tensor) are live at once:
+//!   $2\,(N C_{in} + N C_{out} + C_{out} C_{in}/g)\,\prod_a P_a$.
+//! - **Direct** (loops): the padded input and the output,
+//!   $N C_{in} \prod_a (S_a + lo_a + hi_a) + N C_{out} \prod_a O_a$.
+//!
+//! All products are taken in `u128` with saturation, and the padded volume is checked *before*
+//! any FFT length is searched for, so absurd paddings and dilations (10⁹) are refused
+//! instead of overflowing or aborting on allocation.
+//!
+//! ```
+//! use fftconv::conv::{budget, Algorithm, ConvSpec, Padding};
+//! let spec = ConvSpec::conv(&[1], Padding::Explicit(vec![(1_000_000_000, 0)]), &[1]);
+//! let g = spec.geometry(&[1, 1, 8], &[1, 1, 3]).unwrap();
+//! assert!(budget::guard_geometry(&g, Algorithm::Chain, 8).is_err());
+//! let small = ConvSpec::conv(&[1], Padding::Valid, &[1]).geometry(&[1, 1, 8], &[1, 1, 3]).unwrap();
+//! assert!(budget::guard_geometry(&small, Algorithm::Chain, 8).is_ok());
+//! ```
+
+use super::spec::{ConvKind, Geometry};
+use super::Algorithm;
+use crate::error::Result;
+use crate::fft::fast_len;
+use crate::limits;
+
+fn product(v: impl IntoIterator<Item = u128>) -> u128 {
+    v.into_iter().fold(1u128, |a, b| a.saturating_mul(b))
+}
+
+/// Per-axis extents the FFT chain works in, before rounding to a fast length.
+fn chain_extents(g: &Geometry) -> Vec<u128> {
+    (0..g.rank())
+        .map(|a| {
+            let (lo, hi) = (g.pads[a].0 as u128, g.pads[a].1 as u128);
+            let kd = (g.dilation[a] as u128)
+                .saturating_mul(g.kernel[a] as u128 - 1)
+                .saturating_add(1);
+            match g.kind {
+                ConvKind::Conv => (g.input[a] as u128).saturating_add(lo).saturating_add(hi),
+                ConvKind::ConvTranspose => {
+                    let lu = (g.input[a] as u128 - 1)
+                        .saturating_mul(g.stride[a] as u128)
+                        .saturating_add(1);
+                    let full = lu
+                        .saturating_add(kd - 1)
+                        .saturating_add(g.output_padding[a] as u128);
+                    full.max(lo.saturating_add(g.output[a] as u128))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Bytes the chosen algorithm will need for layer `g` with `elem_bytes` per element, refused
+/// when over the limit. Used by [`super::forward`] and [`super::backward`] before they
+/// allocate.
+///
+/// # Errors
+/// [`crate::Error::TooLarge`] naming the layer and the algorithm.
+pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Result<u64> {
+    let (n, c_in, c_out) = (g.n as u128, g.c_in as u128, g.c_out as u128);
+    let channels = n
+        .saturating_mul(c_in)
+        .saturating_add(n.saturating_mul(c_out))
+        .saturating_add(c_out.saturating_mul(c_in / g.groups.max(1) as u128));
+    match algo {
+        Algorithm::Chain => {
+            let what = format!("{} layer, FFT chain (padded tensors and spectra)", g.kind);
+            let extents = chain_extents(g);
+            // Lower bound first: the fast length is never below the extent, and searching for
+            // one near usize::MAX would overflow.
+            limits::guard(
+                &what,
+                product(extents.iter().copied()).saturating_mul(channels),
+                2 * elem_bytes as u128,
+            )?;
+            let periods = extents.iter().map(|&e| fast_len(e as usize) as u128);
+            limits::guard(
+                &what,
+                product(periods).saturating_mul(channels),
+                2 * elem_bytes as u128,
+            )
+        }
+        Algorithm::Direct => {
+            let padded = product((0..g.rank()).map(|a| {
+                (g.input[a] as u128)
+                    .saturating_add(g.pads[a].0 as u128)
+                    .saturating_add(g.pads[a].1 as u128)
+            }));
+            let out = product(g.output.iter().map(|&o| o as u128));
+            let count = n
+                .saturating_mul(c_in)
+                .saturating_mul(padded)
+                .saturating_add(n.saturating_mul(c_out).saturating_mul(out));
+            limits::guard(
+                &format!("{} layer, direct loops (padded input and output)", g.kind),
+                count,
+                elem_bytes as u128,
+            )
+        }
+    }
+}
