@@ -70,9 +70,28 @@ pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Resul
         .saturating_mul(c_in)
         .saturating_add(n.saturating_mul(c_out))
         .saturating_add(c_out.saturating_mul(c_in / g.groups.max(1) as u128));
+    // Every algorithm holds at least the padded input and the output: refuse absurd layers
+    // on that before anything (the cost model, a fast-length search) looks at their extents.
+    let padded = product((0..g.rank()).map(|a| {
+        (g.input[a] as u128)
+            .saturating_add(g.pads[a].0 as u128)
+            .saturating_add(g.pads[a].1 as u128)
+    }));
+    let out = product(g.output.iter().map(|&o| o as u128));
+    let kernel = product(g.kernel.iter().map(|&k| k as u128));
+    let io = n
+        .saturating_mul(c_in)
+        .saturating_mul(padded)
+        .saturating_add(n.saturating_mul(c_out).saturating_mul(out));
+    limits::guard(
+        &format!("{} layer (padded input and output)", g.kind),
+        io,
+        elem_bytes as u128,
+    )?;
     match algo {
-        Algorithm::Chain => {
-            let what = format!("{} layer, FFT chain (padded tensors and spectra)", g.kind);
+        Algorithm::Auto => guard_geometry(g, algo.resolve(g), elem_bytes),
+        Algorithm::Chain | Algorithm::Fft => {
+            let what = format!("{} layer, FFT (padded tensors and spectra)", g.kind);
             let extents = chain_extents(g);
             // Lower bound first: the fast length is never below the extent, and searching for
             // one near usize::MAX would overflow.
@@ -88,21 +107,30 @@ pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Resul
                 2 * elem_bytes as u128,
             )
         }
-        Algorithm::Direct => {
-            let padded = product((0..g.rank()).map(|a| {
-                (g.input[a] as u128)
-                    .saturating_add(g.pads[a].0 as u128)
-                    .saturating_add(g.pads[a].1 as u128)
-            }));
-            let out = product(g.output.iter().map(|&o| o as u128));
-            let count = n
-                .saturating_mul(c_in)
-                .saturating_mul(padded)
-                .saturating_add(n.saturating_mul(c_out).saturating_mul(out));
+        Algorithm::Im2col => {
+            // One column matrix (C_in/g · ΠK rows, ΠO columns) per sample and group at a time.
+            let cols = (c_in / g.groups.max(1) as u128)
+                .saturating_mul(kernel)
+                .saturating_mul(out.max(padded));
             limits::guard(
-                &format!("{} layer, direct loops (padded input and output)", g.kind),
-                count,
+                &format!(
+                    "{} layer, im2col (padded input, output and columns)",
+                    g.kind
+                ),
+                io.saturating_add(cols),
                 elem_bytes as u128,
+            )
+        }
+        Algorithm::Direct => {
+            // Plus the table of (output position, tap) → input offset, 16 bytes an entry.
+            let taps = out.max(padded).saturating_mul(kernel).saturating_mul(16);
+            limits::guard(
+                &format!(
+                    "{} layer, direct loops (padded input, output and tap table)",
+                    g.kind
+                ),
+                io.saturating_mul(elem_bytes as u128).saturating_add(taps),
+                1,
             )
         }
     }
