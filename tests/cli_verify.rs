@@ -4,23 +4,10 @@
 
 use fftconv::npy;
 use fftconv::Tensor;
+mod common;
+use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cases")
-}
-
-fn fftconv(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fftconv"))
-        .args(args)
-        .output()
-        .expect("run fftconv")
-}
-
-fn verify(path: &Path) -> Output {
-    fftconv(&["verify", path.to_str().unwrap()])
-}
+use std::process::Output;
 
 /// Names of the tensors on FAIL lines of the human output.
 fn failed_tensors(o: &Output) -> Vec<String> {
@@ -29,30 +16,6 @@ fn failed_tensors(o: &Output) -> Vec<String> {
         .filter(|l| l.contains("FAIL"))
         .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
         .collect()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A copy of an example case in a fresh temporary folder.
-fn copy_case(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dst = tmp.path().join(name);
-    std::fs::create_dir(&dst).unwrap();
-    for e in std::fs::read_dir(cases_dir().join(name)).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, dst.join(p.file_name().unwrap())).unwrap();
-    }
-    (tmp, dst)
 }
 
 /// Exit 2 with exactly one line on stderr containing `needle`.

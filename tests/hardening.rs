@@ -5,47 +5,10 @@
 
 use fftconv::npy;
 use fftconv::Tensor;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cases")
-}
-
-fn fftconv(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fftconv"))
-        .args(args)
-        .output()
-        .expect("run fftconv")
-}
-
-fn verify(path: &Path) -> Output {
-    fftconv(&["verify", path.to_str().unwrap()])
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code (killed by a signal?)")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A copy of an example case in a fresh temporary folder.
-fn copy_case(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dst = tmp.path().join(name);
-    std::fs::create_dir(&dst).unwrap();
-    for e in std::fs::read_dir(cases_dir().join(name)).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, dst.join(p.file_name().unwrap())).unwrap();
-    }
-    (tmp, dst)
-}
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Output;
 
 /// Exit 2 with exactly one line on stderr containing every needle.
 fn assert_refused(o: &Output, needles: &[&str], what: &str) {
