@@ -1,0 +1,468 @@
+//! The channel contraction of the FFT layer: per frequency, a small complex matrix product,
+//! computed on spectra stored *planar* (real parts, then imaginary parts) and blocked over
+//! frequencies so that every operand block is reused from L1/L2.
+//!
+//! A [`Planar`] holds `count` spectra of `bins` bins; signal `s` is `re[0..bins]` then
+//! `im[0..bins]`, each padded to a multiple of [`LANES`]. A [`Product`] names, per group `g`,
+//! a matrix product over frequencies $f$
+//!
+//! $$ C_{g,i,j}(f) = \sum_{k} \operatorname{op}_A(A_{g,i,k}(f))\,\operatorname{op}_B(B_{g,k,j}(f)) $$
+//!
+//! where each of $A, B, C$ entries is a spectrum of a [`Planar`] picked by an index map, and
+//! $\operatorname{op}$ is the identity or complex conjugation ([`Conj`]). The three products of
+//! a conv layer are all of this form (see [`super::fft_conv`]).
+//!
+//! Work is split over ranges of frequencies (rayon); inside a range, blocks of [`LANES`]
+//! frequencies are taken one at a time and the whole product is computed on them, the
+//! accumulator in registers. On x86-64 with AVX2 and FMA the same code is compiled a second
+//! time with those features and chosen at run time.
+//!
+//! ```
+//! use fftconv::conv::fast::contraction::{contract, Conj, Planar, Product};
+//! let mut a = Planar::<f64>::zeros(1, 3);
+//! let mut b = Planar::<f64>::zeros(1, 3);
+//! a.set(0, 1, (1.0, 2.0));
+//! b.set(0, 1, (3.0, 1.0));
+//! let mut c = Planar::<f64>::zeros(1, 3);
+//! let p = Product { groups: 1, rows: 1, cols: 1, depth: 1, conj: Conj::B };
+//! contract(&p, &mut c, |_, _, _| 0, &a, |_, _, _| 0, &b, |_, _, _| 0);
+//! assert_eq!(c.get(0, 1), (5.0, 5.0)); // (1+2i)·conj(3+i)
+//! ```
+
+use crate::tensor::Scalar;
+use rayon::prelude::*;
+
+/// Frequencies per block: the accumulator of one entry is `2·LANES` values in registers.
+pub const LANES: usize = 16;
+
+/// `count` complex spectra of `bins` bins each, stored planar and padded to [`LANES`].
+#[derive(Clone, Debug, Default)]
+pub struct Planar<T: Scalar> {
+    data: Vec<T>,
+    count: usize,
+    bins: usize,
+    stride: usize,
+}
+
+impl<T: Scalar> Planar<T> {
+    /// All-zero spectra.
+    pub fn zeros(count: usize, bins: usize) -> Self {
+        let stride = bins.div_ceil(LANES) * LANES;
+        Planar {
+            data: super::pool::take(count * 2 * stride),
+            count,
+            bins,
+            stride,
+        }
+    }
+
+    /// Number of spectra.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Bins per spectrum.
+    pub fn bins(&self) -> usize {
+        self.bins
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * std::mem::size_of::<T>()
+    }
+
+    /// Whether no spectra are held.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bin `f` of spectrum `s` as `(re, im)`.
+    ///
+    /// # Panics
+    /// If `s` or `f` is out of range.
+    pub fn get(&self, s: usize, f: usize) -> (T, T) {
+        assert!(s < self.count && f < self.bins, "spectrum {s} bin {f}");
+        let base = s * 2 * self.stride;
+        (self.data[base + f], self.data[base + self.stride + f])
+    }
+
+    /// Set bin `f` of spectrum `s`.
+    ///
+    /// # Panics
+    /// If `s` or `f` is out of range.
+    pub fn set(&mut self, s: usize, f: usize, v: (T, T)) {
+        assert!(s < self.count && f < self.bins, "spectrum {s} bin {f}");
+        let base = s * 2 * self.stride;
+        self.data[base + f] = v.0;
+        self.data[base + self.stride + f] = v.1;
+    }
+
+    /// The spectra as `(re, im)` slice pairs (each `bins` long), for parallel writing.
+    pub fn signals_mut(&mut self) -> impl IndexedParallelIterator<Item = (&mut [T], &mut [T])> {
+        let (stride, bins) = (self.stride, self.bins);
+        self.data.par_chunks_mut(2 * stride.max(1)).map(move |sig| {
+            let (re, im) = sig.split_at_mut(stride);
+            (&mut re[..bins], &mut im[..bins])
+        })
+    }
+
+    /// Spectrum `s` as `(re, im)` (each `bins` long).
+    pub fn signal(&self, s: usize) -> (&[T], &[T]) {
+        let sig = &self.data[s * 2 * self.stride..][..2 * self.stride];
+        let (re, im) = sig.split_at(self.stride);
+        (&re[..self.bins], &im[..self.bins])
+    }
+
+    /// Offset of spectrum `s` in the planar data.
+    ///
+    /// # Panics
+    /// If `s` is out of range.
+    fn offset(&self, s: usize) -> usize {
+        assert!(s < self.count, "spectrum {s} of {}", self.count);
+        s * 2 * self.stride
+    }
+}
+
+impl<T: Scalar> Drop for Planar<T> {
+    fn drop(&mut self) {
+        super::pool::give(std::mem::take(&mut self.data));
+    }
+}
+
+/// Which factor of each term is conjugated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conj {
+    /// `a · b`.
+    None,
+    /// `conj(a) · b`.
+    A,
+    /// `a · conj(b)`.
+    B,
+}
+
+/// The extents of a grouped product `C[g,i,j] = Σ_k op(A[g,i,k]) op(B[g,k,j])`.
+#[derive(Clone, Copy, Debug)]
+pub struct Product {
+    /// Number of independent groups.
+    pub groups: usize,
+    /// `i` extent.
+    pub rows: usize,
+    /// `j` extent.
+    pub cols: usize,
+    /// `k` extent (summed over).
+    pub depth: usize,
+    /// Conjugation of the terms.
+    pub conj: Conj,
+}
+
+/// Compute `out[c(g,i,j)] = Σ_k op(a[ai(g,i,k)]) · op(b[bi(g,k,j)])` for every frequency.
+/// Every `out` spectrum not named by `c` is left as it was.
+///
+/// # Panics
+/// If the planar sets have different bin counts or an index map leaves its set.
+pub fn contract<T: Scalar>(
+    p: &Product,
+    out: &mut Planar<T>,
+    c: impl Fn(usize, usize, usize) -> usize + Sync,
+    a: &Planar<T>,
+    ai: impl Fn(usize, usize, usize) -> usize + Sync,
+    b: &Planar<T>,
+    bi: impl Fn(usize, usize, usize) -> usize + Sync,
+) {
+    assert!(
+        a.stride == out.stride && b.stride == out.stride,
+        "contraction operands of different bin counts"
+    );
+    let stride = out.stride;
+    let blocks = stride / LANES;
+    let tasks = (4 * rayon::current_num_threads()).clamp(1, blocks.max(1));
+    let per = blocks.div_ceil(tasks) * LANES;
+    // The index maps, tabulated once (the kernel then reads offsets, never divides).
+    let (gs, rows, cols, depth) = (p.groups, p.rows, p.cols, p.depth);
+    let mut tab = Tables {
+        a: Vec::with_capacity(gs * rows * depth),
+        b: Vec::with_capacity(gs * depth * cols),
+        c: Vec::with_capacity(gs * rows * cols),
+    };
+    for g in 0..gs {
+        for i in 0..rows {
+            tab.a.extend((0..depth).map(|k| a.offset(ai(g, i, k))));
+            tab.c.extend((0..cols).map(|j| c(g, i, j)));
+        }
+        for k in 0..depth {
+            tab.b.extend((0..cols).map(|j| b.offset(bi(g, k, j))));
+        }
+    }
+    // Hand each task the slice of every output spectrum in its frequency range.
+    let mut ranges: Vec<Vec<(&mut [T], &mut [T])>> = (0..tasks).map(|_| Vec::new()).collect();
+    for sig in out.data.chunks_mut(2 * stride.max(1)) {
+        let (re, im) = sig.split_at_mut(stride);
+        for (r, pair) in re.chunks_mut(per).zip(im.chunks_mut(per)).enumerate() {
+            ranges[r].push(pair);
+        }
+    }
+    let simd = simd_available();
+    ranges.into_par_iter().enumerate().for_each(|(r, mut outs)| {
+        range(p, &tab, &mut outs, r * per, a, b, simd);
+    });
+}
+
+/// The index maps of a product as tables: `a[(g·rows + i)·depth + k]` and
+/// `b[(g·depth + k)·cols + j]` are offsets of spectra in their planar data, `c[(g·rows + i)·cols
+/// + j]` output spectrum numbers.
+struct Tables {
+    a: Vec<usize>,
+    b: Vec<usize>,
+    c: Vec<usize>,
+}
+
+/// Whether the AVX2 + FMA kernels can run on this CPU.
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The four real sums of one entry on one block of frequencies:
+/// `[Σ ar·br, Σ ai·bi, Σ ar·bi, Σ ai·br]`.
+type Sums<T> = [[T; LANES]; 4];
+
+/// The sums over `k` of entry `(g, i, j)` at frequencies `f .. f + LANES`: the `a` spectra at
+/// offsets `a_offs[k]`, the `b` spectra at `b_offs[k·b_step]`.
+struct Terms<'t> {
+    a_offs: &'t [usize],
+    b_offs: &'t [usize],
+    b_step: usize,
+    f: usize,
+    stride: usize,
+}
+
+/// Portable sums (also the reference the SIMD kernels are tested against).
+fn sums_portable<T: Scalar>(a: &[T], b: &[T], t: &Terms<'_>, out: &mut Sums<T>) {
+    *out = [[T::zero(); LANES]; 4];
+    let f = t.f;
+    for (k, &ao) in t.a_offs.iter().enumerate() {
+        let bo = t.b_offs[k * t.b_step];
+        let (ar, ai) = (&a[ao + f..][..LANES], &a[ao + t.stride + f..][..LANES]);
+        let (br, bi) = (&b[bo + f..][..LANES], &b[bo + t.stride + f..][..LANES]);
+        for l in 0..LANES {
+            out[0][l] = out[0][l] + ar[l] * br[l];
+            out[1][l] = out[1][l] + ai[l] * bi[l];
+            out[2][l] = out[2][l] + ar[l] * bi[l];
+            out[3][l] = out[3][l] + ai[l] * br[l];
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    //! The sums with AVX2 + FMA intrinsics, for `f32` (two vectors a block) and `f64` (four).
+    use super::{Sums, Terms, LANES};
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn sums_f32(a: &[f32], b: &[f32], t: &Terms<'_>, out: &mut Sums<f32>) {
+        let z = _mm256_setzero_ps();
+        let mut acc = [[z; 2]; 4];
+        let f = t.f;
+        for (k, &ao) in t.a_offs.iter().enumerate() {
+            let bo = t.b_offs[k * t.b_step];
+            // Bounds-checked slices of LANES values; the loads below stay inside them.
+            let (ar, ai) = (&a[ao + f..][..LANES], &a[ao + t.stride + f..][..LANES]);
+            let (br, bi) = (&b[bo + f..][..LANES], &b[bo + t.stride + f..][..LANES]);
+            for h in 0..2 {
+                let xr = _mm256_loadu_ps(ar[8 * h..].as_ptr());
+                let xi = _mm256_loadu_ps(ai[8 * h..].as_ptr());
+                let yr = _mm256_loadu_ps(br[8 * h..].as_ptr());
+                let yi = _mm256_loadu_ps(bi[8 * h..].as_ptr());
+                acc[0][h] = _mm256_fmadd_ps(xr, yr, acc[0][h]);
+                acc[1][h] = _mm256_fmadd_ps(xi, yi, acc[1][h]);
+                acc[2][h] = _mm256_fmadd_ps(xr, yi, acc[2][h]);
+                acc[3][h] = _mm256_fmadd_ps(xi, yr, acc[3][h]);
+            }
+        }
+        for (o, v) in out.iter_mut().zip(&acc) {
+            for h in 0..2 {
+                _mm256_storeu_ps(o[8 * h..].as_mut_ptr(), v[h]);
+            }
+        }
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn sums_f64(a: &[f64], b: &[f64], t: &Terms<'_>, out: &mut Sums<f64>) {
+        // Two passes of eight frequencies keep the 8 accumulators in registers.
+        let f = t.f;
+        for half in 0..2 {
+            let z = _mm256_setzero_pd();
+            let mut acc = [[z; 2]; 4];
+            let base = f + 8 * half;
+            for (k, &ao) in t.a_offs.iter().enumerate() {
+                let bo = t.b_offs[k * t.b_step];
+                let (ar, ai) = (&a[ao + base..][..8], &a[ao + t.stride + base..][..8]);
+                let (br, bi) = (&b[bo + base..][..8], &b[bo + t.stride + base..][..8]);
+                for h in 0..2 {
+                    let xr = _mm256_loadu_pd(ar[4 * h..].as_ptr());
+                    let xi = _mm256_loadu_pd(ai[4 * h..].as_ptr());
+                    let yr = _mm256_loadu_pd(br[4 * h..].as_ptr());
+                    let yi = _mm256_loadu_pd(bi[4 * h..].as_ptr());
+                    acc[0][h] = _mm256_fmadd_pd(xr, yr, acc[0][h]);
+                    acc[1][h] = _mm256_fmadd_pd(xi, yi, acc[1][h]);
+                    acc[2][h] = _mm256_fmadd_pd(xr, yi, acc[2][h]);
+                    acc[3][h] = _mm256_fmadd_pd(xi, yr, acc[3][h]);
+                }
+            }
+            for (o, v) in out.iter_mut().zip(&acc) {
+                for h in 0..2 {
+                    _mm256_storeu_pd(o[8 * half + 4 * h..].as_mut_ptr(), v[h]);
+                }
+            }
+        }
+    }
+}
+
+/// The sums by the fastest kernel available for `T` (`simd`: AVX2 + FMA present).
+#[inline]
+fn sums<T: Scalar>(a: &Planar<T>, b: &Planar<T>, t: &Terms<'_>, out: &mut Sums<T>, simd: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        use std::any::Any;
+        let (aa, bb): (&dyn Any, &dyn Any) = (a, b);
+        if let (Some(a), Some(b)) = (
+            aa.downcast_ref::<Planar<f32>>(),
+            bb.downcast_ref::<Planar<f32>>(),
+        ) {
+            if let Some(o) = (out as &mut dyn Any).downcast_mut::<Sums<f32>>() {
+                // SAFETY: `simd` says the CPU has AVX2 and FMA.
+                unsafe { avx2::sums_f32(&a.data, &b.data, t, o) };
+                return;
+            }
+        }
+        if let (Some(a), Some(b)) = (
+            aa.downcast_ref::<Planar<f64>>(),
+            bb.downcast_ref::<Planar<f64>>(),
+        ) {
+            if let Some(o) = (out as &mut dyn Any).downcast_mut::<Sums<f64>>() {
+                // SAFETY: as above.
+                unsafe { avx2::sums_f64(&a.data, &b.data, t, o) };
+                return;
+            }
+        }
+    }
+    let _ = simd;
+    sums_portable(&a.data, &b.data, t, out);
+}
+
+/// The product on the frequencies `f0 ..` of the output slices `outs` (one per spectrum).
+fn range<T: Scalar>(
+    p: &Product,
+    tab: &Tables,
+    outs: &mut [(&mut [T], &mut [T])],
+    f0: usize,
+    a: &Planar<T>,
+    b: &Planar<T>,
+    simd: bool,
+) {
+    let len = outs.first().map_or(0, |o| o.0.len());
+    let (rows, cols, depth) = (p.rows, p.cols, p.depth);
+    let mut s: Sums<T> = [[T::zero(); LANES]; 4];
+    for off in (0..len).step_by(LANES) {
+        for g in 0..p.groups {
+            for i in 0..rows {
+                for j in 0..cols {
+                    let terms = Terms {
+                        a_offs: &tab.a[(g * rows + i) * depth..][..depth],
+                        b_offs: &tab.b[g * depth * cols + j..],
+                        b_step: cols,
+                        f: f0 + off,
+                        stride: a.stride,
+                    };
+                    sums(a, b, &terms, &mut s, simd);
+                    let [rr, ii, ri, ir] = &s;
+                    let (ore, oim) = &mut outs[tab.c[(g * rows + i) * cols + j]];
+                    let n = (len - off).min(LANES);
+                    let (ore, oim) = (&mut ore[off..off + n], &mut oim[off..off + n]);
+                    for l in 0..n {
+                        (ore[l], oim[l]) = match p.conj {
+                            Conj::None => (rr[l] - ii[l], ri[l] + ir[l]),
+                            Conj::A => (rr[l] + ii[l], ri[l] - ir[l]),
+                            Conj::B => (rr[l] + ii[l], ir[l] - ri[l]),
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_complex::Complex;
+
+    fn value(s: usize, f: usize, salt: usize) -> (f64, f64) {
+        let h = (s * 131 + f * 17 + salt * 7) % 23;
+        (h as f64 - 11.0, ((h * 5) % 13) as f64 - 6.0)
+    }
+
+    /// All three conjugation modes, several groups, a bin count that is not a multiple of
+    /// LANES, against a per-bin complex loop.
+    #[test]
+    fn matches_per_bin_loop() {
+        let (groups, rows, cols, depth, bins) = (2, 3, 2, 4, 37);
+        let na = groups * rows * depth;
+        let nb = groups * depth * cols;
+        let mut a = Planar::<f64>::zeros(na, bins);
+        let mut b = Planar::<f64>::zeros(nb, bins);
+        for f in 0..bins {
+            (0..na).for_each(|s| a.set(s, f, value(s, f, 1)));
+            (0..nb).for_each(|s| b.set(s, f, value(s, f, 2)));
+        }
+        let ai = |g: usize, i: usize, k: usize| (g * rows + i) * depth + k;
+        let bi = |g: usize, k: usize, j: usize| (g * depth + k) * cols + j;
+        let ci = |g: usize, i: usize, j: usize| (g * rows + i) * cols + j;
+        for conj in [Conj::None, Conj::A, Conj::B] {
+            let p = Product {
+                groups,
+                rows,
+                cols,
+                depth,
+                conj,
+            };
+            let mut out = Planar::<f64>::zeros(groups * rows * cols, bins);
+            contract(&p, &mut out, ci, &a, ai, &b, bi);
+            for g in 0..groups {
+                for i in 0..rows {
+                    for j in 0..cols {
+                        for f in 0..bins {
+                            let mut want = Complex::new(0.0, 0.0);
+                            for k in 0..depth {
+                                let (x, y) = (a.get(ai(g, i, k), f), b.get(bi(g, k, j), f));
+                                let (mut x, mut y) = (Complex::new(x.0, x.1), Complex::new(y.0, y.1));
+                                match conj {
+                                    Conj::A => x = x.conj(),
+                                    Conj::B => y = y.conj(),
+                                    Conj::None => {}
+                                }
+                                want += x * y;
+                            }
+                            let got = out.get(ci(g, i, j), f);
+                            assert!(
+                                (got.0 - want.re).abs() < 1e-9 && (got.1 - want.im).abs() < 1e-9,
+                                "{conj:?} group {g} entry ({i},{j}) bin {f}: {got:?} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
