@@ -28,7 +28,7 @@
 //! s.real_mut().copy_from_slice(&x);
 //! let spec = plan.forward(&mut s, [1, 4]).to_vec();
 //! assert!((spec[0].re - x.iter().sum::<f64>()).abs() < 1e-12); // the DC bin comes first
-//! s.spectrum_mut().copy_from_slice(&spec);
+//! plan.spectrum_mut(&mut s).copy_from_slice(&spec);
 //! let back = plan.inverse(&mut s, [1, 4]);
 //! assert!(back.iter().zip(&x).all(|(b, x)| (b / 24.0 - x).abs() < 1e-12));
 //! ```
