@@ -228,140 +228,214 @@ fn simd_available() -> bool {
     }
 }
 
-/// The four real sums of one entry on one block of frequencies:
-/// `[Σ ar·br, Σ ai·bi, Σ ar·bi, Σ ai·br]`.
-type Sums<T> = [[T; LANES]; 4];
+/// Results of up to 2×2 entries on one block of frequencies: `[entry][re/im][lane]`, entry
+/// `2·r + c` for row `i + r`, column `j + c`.
+type Quad<T> = [[[T; LANES]; 2]; 4];
 
-/// The sums over `k` of entry `(g, i, j)` at frequencies `f .. f + LANES`: the `a` spectra at
-/// offsets `a_offs[k]`, the `b` spectra at `b_offs[k·b_step]`.
-struct Terms<'t> {
-    a_offs: &'t [usize],
+/// Where the terms of a 2×2 tile of entries `(i + r, j + c)` live at frequencies
+/// `f .. f + LANES`: row `r`'s `a` spectra at offsets `a_offs[r][k]`, column `c`'s `b` spectra
+/// at `b_offs[k·b_step + c]`.
+struct Tile<'t> {
+    a_offs: [&'t [usize]; 2],
     b_offs: &'t [usize],
     b_step: usize,
     f: usize,
     stride: usize,
 }
 
-/// Portable sums (also the reference the SIMD kernels are tested against).
-fn sums_portable<T: Scalar>(a: &[T], b: &[T], t: &Terms<'_>, out: &mut Sums<T>) {
-    *out = [[T::zero(); LANES]; 4];
-    let f = t.f;
-    for (k, &ao) in t.a_offs.iter().enumerate() {
-        let bo = t.b_offs[k * t.b_step];
-        let (ar, ai) = (&a[ao + f..][..LANES], &a[ao + t.stride + f..][..LANES]);
-        let (br, bi) = (&b[bo + f..][..LANES], &b[bo + t.stride + f..][..LANES]);
-        for l in 0..LANES {
-            out[0][l] = out[0][l] + ar[l] * br[l];
-            out[1][l] = out[1][l] + ai[l] * bi[l];
-            out[2][l] = out[2][l] + ar[l] * bi[l];
-            out[3][l] = out[3][l] + ai[l] * br[l];
+/// `op(a)·op(b)` accumulated into `(re, im)` for one term, per the conjugation.
+#[inline(always)]
+fn term<T: Scalar>(conj: Conj, (ar, ai): (T, T), (br, bi): (T, T), (re, im): &mut (T, T)) {
+    match conj {
+        Conj::None => {
+            *re = *re + ar * br - ai * bi;
+            *im = *im + ar * bi + ai * br;
+        }
+        Conj::A => {
+            *re = *re + ar * br + ai * bi;
+            *im = *im + ar * bi - ai * br;
+        }
+        Conj::B => {
+            *re = *re + ar * br + ai * bi;
+            *im = *im + ai * br - ar * bi;
+        }
+    }
+}
+
+/// Portable tile (also the reference the SIMD kernels are tested against).
+fn tile_portable<T: Scalar>(
+    a: &[T],
+    b: &[T],
+    t: &Tile<'_>,
+    rows: usize,
+    cols: usize,
+    conj: Conj,
+    out: &mut Quad<T>,
+) {
+    let depth = t.a_offs[0].len();
+    for r in 0..rows {
+        for c in 0..cols {
+            for l in 0..LANES {
+                let f = t.f + l;
+                let mut acc = (T::zero(), T::zero());
+                for k in 0..depth {
+                    let ao = t.a_offs[r][k];
+                    let bo = t.b_offs[k * t.b_step + c];
+                    let x = (a[ao + f], a[ao + t.stride + f]);
+                    let y = (b[bo + f], b[bo + t.stride + f]);
+                    term(conj, x, y, &mut acc);
+                }
+                out[2 * r + c][0][l] = acc.0;
+                out[2 * r + c][1][l] = acc.1;
+            }
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    //! The sums with AVX2 + FMA intrinsics, for `f32` (two vectors a block) and `f64` (four).
-    use super::{Sums, Terms, LANES};
+    //! The tile with AVX2 + FMA intrinsics: per vector of frequencies, up to 2×2 entries with
+    //! their real and imaginary accumulators in registers (8), each term four fused
+    //! multiply-adds on two loads of `a` and two of `b`.
+    use super::{Conj, Quad, Tile, LANES};
     use std::arch::x86_64::*;
 
-    /// # Safety
-    /// The CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn sums_f32(a: &[f32], b: &[f32], t: &Terms<'_>, out: &mut Sums<f32>) {
-        let z = _mm256_setzero_ps();
-        let mut acc = [[z; 2]; 4];
-        let f = t.f;
-        for (k, &ao) in t.a_offs.iter().enumerate() {
-            let bo = t.b_offs[k * t.b_step];
-            // Bounds-checked slices of LANES values; the loads below stay inside them.
-            let (ar, ai) = (&a[ao + f..][..LANES], &a[ao + t.stride + f..][..LANES]);
-            let (br, bi) = (&b[bo + f..][..LANES], &b[bo + t.stride + f..][..LANES]);
-            for h in 0..2 {
-                let xr = _mm256_loadu_ps(ar[8 * h..].as_ptr());
-                let xi = _mm256_loadu_ps(ai[8 * h..].as_ptr());
-                let yr = _mm256_loadu_ps(br[8 * h..].as_ptr());
-                let yi = _mm256_loadu_ps(bi[8 * h..].as_ptr());
-                acc[0][h] = _mm256_fmadd_ps(xr, yr, acc[0][h]);
-                acc[1][h] = _mm256_fmadd_ps(xi, yi, acc[1][h]);
-                acc[2][h] = _mm256_fmadd_ps(xr, yi, acc[2][h]);
-                acc[3][h] = _mm256_fmadd_ps(xi, yr, acc[3][h]);
+    macro_rules! tile_kernel {
+        ($name:ident, $t:ty, $v:ty, $w:expr, $zero:ident, $load:ident, $store:ident,
+         $fmadd:ident, $fnmadd:ident) => {
+            /// # Safety
+            /// The CPU must support AVX2 and FMA; every offset in `t` must be that of a whole
+            /// spectrum (`re` and `im` parts, `t.stride` each) inside `a` or `b`, and
+            /// `t.f + LANES ≤ t.stride`.
+            #[target_feature(enable = "avx2,fma")]
+            pub unsafe fn $name<const R: usize, const C: usize, const CJ: u8>(
+                a: &[$t],
+                b: &[$t],
+                t: &Tile<'_>,
+                out: &mut Quad<$t>,
+            ) {
+                // CJ: 0 = no conjugate, 1 = conj(a), 2 = conj(b) (a constant: no branch).
+                let conj = [Conj::None, Conj::A, Conj::B][CJ as usize];
+                let depth = t.a_offs[0].len();
+                let (ap, bp) = (a.as_ptr(), b.as_ptr());
+                for u in 0..LANES / $w {
+                    let f = t.f + u * $w;
+                    let mut acc: [[[$v; 2]; C]; R] = [[[$zero(); 2]; C]; R];
+                    for k in 0..depth {
+                        let mut y: [[$v; 2]; C] = [[$zero(); 2]; C];
+                        for (c, y) in y.iter_mut().enumerate() {
+                            let bo = t.b_offs[k * t.b_step + c] + f;
+                            debug_assert!(bo + t.stride + $w <= b.len());
+                            // SAFETY: the caller guarantees every offset names a whole
+                            // spectrum of `b` and f + LANES ≤ stride.
+                            *y = [$load(bp.add(bo)), $load(bp.add(bo + t.stride))];
+                        }
+                        for (r, acc) in acc.iter_mut().enumerate() {
+                            let ao = t.a_offs[r][k] + f;
+                            debug_assert!(ao + t.stride + $w <= a.len());
+                            // SAFETY: as above, for `a`.
+                            let (xr, xi) = ($load(ap.add(ao)), $load(ap.add(ao + t.stride)));
+                            for (acc, y) in acc.iter_mut().zip(&y) {
+                                let [yr, yi] = *y;
+                                match conj {
+                                    Conj::None => {
+                                        acc[0] = $fmadd(xr, yr, acc[0]);
+                                        acc[0] = $fnmadd(xi, yi, acc[0]);
+                                        acc[1] = $fmadd(xr, yi, acc[1]);
+                                        acc[1] = $fmadd(xi, yr, acc[1]);
+                                    }
+                                    Conj::A => {
+                                        acc[0] = $fmadd(xr, yr, acc[0]);
+                                        acc[0] = $fmadd(xi, yi, acc[0]);
+                                        acc[1] = $fmadd(xr, yi, acc[1]);
+                                        acc[1] = $fnmadd(xi, yr, acc[1]);
+                                    }
+                                    Conj::B => {
+                                        acc[0] = $fmadd(xr, yr, acc[0]);
+                                        acc[0] = $fmadd(xi, yi, acc[0]);
+                                        acc[1] = $fmadd(xi, yr, acc[1]);
+                                        acc[1] = $fnmadd(xr, yi, acc[1]);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for (r, acc) in acc.iter().enumerate() {
+                        for (c, acc) in acc.iter().enumerate() {
+                            let o = &mut out[2 * r + c];
+                            $store(o[0][u * $w..][..$w].as_mut_ptr(), acc[0]);
+                            $store(o[1][u * $w..][..$w].as_mut_ptr(), acc[1]);
+                        }
+                    }
+                }
             }
-        }
-        for (o, v) in out.iter_mut().zip(&acc) {
-            for h in 0..2 {
-                _mm256_storeu_ps(o[8 * h..].as_mut_ptr(), v[h]);
-            }
-        }
+        };
     }
 
-    /// # Safety
-    /// The CPU must support AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn sums_f64(a: &[f64], b: &[f64], t: &Terms<'_>, out: &mut Sums<f64>) {
-        // Two passes of eight frequencies keep the 8 accumulators in registers.
-        let f = t.f;
-        for half in 0..2 {
-            let z = _mm256_setzero_pd();
-            let mut acc = [[z; 2]; 4];
-            let base = f + 8 * half;
-            for (k, &ao) in t.a_offs.iter().enumerate() {
-                let bo = t.b_offs[k * t.b_step];
-                let (ar, ai) = (&a[ao + base..][..8], &a[ao + t.stride + base..][..8]);
-                let (br, bi) = (&b[bo + base..][..8], &b[bo + t.stride + base..][..8]);
-                for h in 0..2 {
-                    let xr = _mm256_loadu_pd(ar[4 * h..].as_ptr());
-                    let xi = _mm256_loadu_pd(ai[4 * h..].as_ptr());
-                    let yr = _mm256_loadu_pd(br[4 * h..].as_ptr());
-                    let yi = _mm256_loadu_pd(bi[4 * h..].as_ptr());
-                    acc[0][h] = _mm256_fmadd_pd(xr, yr, acc[0][h]);
-                    acc[1][h] = _mm256_fmadd_pd(xi, yi, acc[1][h]);
-                    acc[2][h] = _mm256_fmadd_pd(xr, yi, acc[2][h]);
-                    acc[3][h] = _mm256_fmadd_pd(xi, yr, acc[3][h]);
-                }
-            }
-            for (o, v) in out.iter_mut().zip(&acc) {
-                for h in 0..2 {
-                    _mm256_storeu_pd(o[8 * half + 4 * h..].as_mut_ptr(), v[h]);
-                }
-            }
-        }
-    }
+    tile_kernel!(tile_f32, f32, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps,
+        _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps);
+    tile_kernel!(tile_f64, f64, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_pd,
+        _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_fnmadd_pd);
 }
 
-/// The sums by the fastest kernel available for `T` (`simd`: AVX2 + FMA present).
+/// One 2×2 (or smaller, `rows × cols`) tile by the fastest kernel for `T` (`simd`: AVX2 and
+/// FMA present).
 #[inline]
-fn sums<T: Scalar>(a: &Planar<T>, b: &Planar<T>, t: &Terms<'_>, out: &mut Sums<T>, simd: bool) {
+#[allow(clippy::too_many_arguments)]
+fn tile<T: Scalar>(
+    a: &Planar<T>,
+    b: &Planar<T>,
+    t: &Tile<'_>,
+    rows: usize,
+    cols: usize,
+    conj: Conj,
+    out: &mut Quad<T>,
+    simd: bool,
+) {
     #[cfg(target_arch = "x86_64")]
     if simd {
         use std::any::Any;
-        let (aa, bb): (&dyn Any, &dyn Any) = (a, b);
-        if let (Some(a), Some(b)) = (
-            aa.downcast_ref::<Planar<f32>>(),
-            bb.downcast_ref::<Planar<f32>>(),
-        ) {
-            if let Some(o) = (out as &mut dyn Any).downcast_mut::<Sums<f32>>() {
-                // SAFETY: `simd` says the CPU has AVX2 and FMA.
-                unsafe { avx2::sums_f32(&a.data, &b.data, t, o) };
-                return;
-            }
+        macro_rules! dispatch {
+            ($t:ty, $f:ident) => {
+                let (aa, bb): (&dyn Any, &dyn Any) = (a, b);
+                if let (Some(a), Some(b)) =
+                    (aa.downcast_ref::<Planar<$t>>(), bb.downcast_ref::<Planar<$t>>())
+                {
+                    if let Some(o) = (out as &mut dyn Any).downcast_mut::<Quad<$t>>() {
+                        let (a, b) = (&a.data[..], &b.data[..]);
+                        // SAFETY: `simd` says the CPU has AVX2 and FMA; the offsets come from
+                        // `Planar::offset` (whole spectra) and `range` keeps f + LANES ≤ stride.
+                        unsafe {
+                            macro_rules! shape {
+                                ($cj:expr) => {
+                                    match (rows, cols) {
+                                        (2, 2) => avx2::$f::<2, 2, $cj>(a, b, t, o),
+                                        (2, _) => avx2::$f::<2, 1, $cj>(a, b, t, o),
+                                        (_, 2) => avx2::$f::<1, 2, $cj>(a, b, t, o),
+                                        _ => avx2::$f::<1, 1, $cj>(a, b, t, o),
+                                    }
+                                };
+                            }
+                            match conj {
+                                Conj::None => shape!(0),
+                                Conj::A => shape!(1),
+                                Conj::B => shape!(2),
+                            }
+                        }
+                        return;
+                    }
+                }
+            };
         }
-        if let (Some(a), Some(b)) = (
-            aa.downcast_ref::<Planar<f64>>(),
-            bb.downcast_ref::<Planar<f64>>(),
-        ) {
-            if let Some(o) = (out as &mut dyn Any).downcast_mut::<Sums<f64>>() {
-                // SAFETY: as above.
-                unsafe { avx2::sums_f64(&a.data, &b.data, t, o) };
-                return;
-            }
-        }
+        dispatch!(f32, tile_f32);
+        dispatch!(f64, tile_f64);
     }
     let _ = simd;
-    sums_portable(&a.data, &b.data, t, out);
+    tile_portable(&a.data, &b.data, t, rows, cols, conj, out);
 }
 
-/// The product on the frequencies `f0 ..` of the output slices `outs` (one per spectrum).
+/// The product on the frequencies `f0 ..` of the output slices `outs` (one per spectrum),
+/// in 2×2 tiles of entries.
 fn range<T: Scalar>(
     p: &Product,
     tab: &Tables,
@@ -373,29 +447,31 @@ fn range<T: Scalar>(
 ) {
     let len = outs.first().map_or(0, |o| o.0.len());
     let (rows, cols, depth) = (p.rows, p.cols, p.depth);
-    let mut s: Sums<T> = [[T::zero(); LANES]; 4];
+    let mut q: Quad<T> = [[[T::zero(); LANES]; 2]; 4];
     for off in (0..len).step_by(LANES) {
         for g in 0..p.groups {
-            for i in 0..rows {
-                for j in 0..cols {
-                    let terms = Terms {
-                        a_offs: &tab.a[(g * rows + i) * depth..][..depth],
+            for i in (0..rows).step_by(2) {
+                let nr = (rows - i).min(2);
+                let row = |r: usize| {
+                    let ii = (i + r).min(rows - 1);
+                    &tab.a[(g * rows + ii) * depth..][..depth]
+                };
+                for j in (0..cols).step_by(2) {
+                    let nc = (cols - j).min(2);
+                    let t = Tile {
+                        a_offs: [row(0), row(1)],
                         b_offs: &tab.b[g * depth * cols + j..],
                         b_step: cols,
                         f: f0 + off,
                         stride: a.stride,
                     };
-                    sums(a, b, &terms, &mut s, simd);
-                    let [rr, ii, ri, ir] = &s;
-                    let (ore, oim) = &mut outs[tab.c[(g * rows + i) * cols + j]];
-                    let n = (len - off).min(LANES);
-                    let (ore, oim) = (&mut ore[off..off + n], &mut oim[off..off + n]);
-                    for l in 0..n {
-                        (ore[l], oim[l]) = match p.conj {
-                            Conj::None => (rr[l] - ii[l], ri[l] + ir[l]),
-                            Conj::A => (rr[l] + ii[l], ri[l] - ir[l]),
-                            Conj::B => (rr[l] + ii[l], ir[l] - ri[l]),
-                        };
+                    tile(a, b, &t, nr, nc, p.conj, &mut q, simd);
+                    for r in 0..nr {
+                        for c in 0..nc {
+                            let (ore, oim) = &mut outs[tab.c[(g * rows + i + r) * cols + j + c]];
+                            ore[off..off + LANES].copy_from_slice(&q[2 * r + c][0]);
+                            oim[off..off + LANES].copy_from_slice(&q[2 * r + c][1]);
+                        }
                     }
                 }
             }
