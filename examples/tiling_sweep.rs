@@ -41,20 +41,85 @@ fn main() {
     let only = std::env::args().nth(1);
     let same = |d: usize| ConvSpec::conv(&vec![1; d], Padding::Same, &vec![1; d]);
     let layers: Vec<(&str, ConvSpec, Vec<usize>, Vec<usize>, Vec<Vec<usize>>)> = vec![
-        ("2d-k3", same(2), vec![8, 16, 64, 64], vec![16, 16, 3, 3],
-         vec![vec![64, 64], vec![32, 64], vec![16, 64], vec![32, 32], vec![16, 16], vec![8, 8]]),
-        ("2d-k7", same(2), vec![8, 16, 64, 64], vec![16, 16, 7, 7],
-         vec![vec![64, 64], vec![32, 64], vec![22, 64], vec![32, 32], vec![16, 64], vec![16, 16]]),
-        ("2d-k11", same(2), vec![8, 16, 64, 64], vec![16, 16, 11, 11],
-         vec![vec![64, 64], vec![32, 64], vec![32, 32], vec![22, 64]]),
-        ("2d-k15", same(2), vec![8, 16, 64, 64], vec![16, 16, 15, 15],
-         vec![vec![64, 64], vec![32, 64], vec![32, 32]]),
-        ("2d-dw31", ConvSpec { groups: 32, ..same(2) }, vec![4, 32, 64, 64], vec![32, 1, 31, 31],
-         vec![vec![64, 64], vec![32, 64], vec![32, 32]]),
-        ("1d-k65", same(1), vec![4, 16, 4096], vec![16, 16, 65],
-         vec![vec![4096], vec![2048], vec![1024], vec![512], vec![448], vec![256], vec![128]]),
-        ("3d-k5", same(3), vec![2, 4, 32, 32, 32], vec![4, 4, 5, 5, 5],
-         vec![vec![32, 32, 32], vec![16, 32, 32], vec![16, 16, 32], vec![16, 16, 16]]),
+        (
+            "2d-k3",
+            same(2),
+            vec![8, 16, 64, 64],
+            vec![16, 16, 3, 3],
+            vec![
+                vec![64, 64],
+                vec![32, 64],
+                vec![16, 64],
+                vec![32, 32],
+                vec![16, 16],
+                vec![8, 8],
+            ],
+        ),
+        (
+            "2d-k7",
+            same(2),
+            vec![8, 16, 64, 64],
+            vec![16, 16, 7, 7],
+            vec![
+                vec![64, 64],
+                vec![32, 64],
+                vec![22, 64],
+                vec![32, 32],
+                vec![16, 64],
+                vec![16, 16],
+            ],
+        ),
+        (
+            "2d-k11",
+            same(2),
+            vec![8, 16, 64, 64],
+            vec![16, 16, 11, 11],
+            vec![vec![64, 64], vec![32, 64], vec![32, 32], vec![22, 64]],
+        ),
+        (
+            "2d-k15",
+            same(2),
+            vec![8, 16, 64, 64],
+            vec![16, 16, 15, 15],
+            vec![vec![64, 64], vec![32, 64], vec![32, 32]],
+        ),
+        (
+            "2d-dw31",
+            ConvSpec {
+                groups: 32,
+                ..same(2)
+            },
+            vec![4, 32, 64, 64],
+            vec![32, 1, 31, 31],
+            vec![vec![64, 64], vec![32, 64], vec![32, 32]],
+        ),
+        (
+            "1d-k65",
+            same(1),
+            vec![4, 16, 4096],
+            vec![16, 16, 65],
+            vec![
+                vec![4096],
+                vec![2048],
+                vec![1024],
+                vec![512],
+                vec![448],
+                vec![256],
+                vec![128],
+            ],
+        ),
+        (
+            "3d-k5",
+            same(3),
+            vec![2, 4, 32, 32, 32],
+            vec![4, 4, 5, 5, 5],
+            vec![
+                vec![32, 32, 32],
+                vec![16, 32, 32],
+                vec![16, 16, 32],
+                vec![16, 16, 16],
+            ],
+        ),
     ];
     for (name, spec, xs, ws, sweeps) in layers {
         if only.as_deref().is_some_and(|o| o != name) {

@@ -56,6 +56,22 @@ impl<T: Scalar> Planar<T> {
         }
     }
 
+    /// Spectra whose bins hold whatever an earlier use left (finite values; the padding past
+    /// `bins` is zeroed): for callers that write every bin of every spectrum.
+    pub fn dirty(count: usize, bins: usize) -> Self {
+        let stride = bins.div_ceil(LANES) * LANES;
+        let mut data = super::pool::take_dirty(count * 2 * stride);
+        for part in data.chunks_mut(stride.max(1)) {
+            part[bins..].fill(T::zero());
+        }
+        Planar {
+            data,
+            count,
+            bins,
+            stride,
+        }
+    }
+
     /// Number of spectra.
     pub fn count(&self) -> usize {
         self.count
@@ -202,9 +218,12 @@ pub fn contract<T: Scalar>(
         }
     }
     let simd = simd_available();
-    ranges.into_par_iter().enumerate().for_each(|(r, mut outs)| {
-        range(p, &tab, &mut outs, r * per, a, b, simd);
-    });
+    ranges
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(r, mut outs)| {
+            range(p, &tab, &mut outs, r * per, a, b, simd);
+        });
 }
 
 /// The index maps of a product as tables: `a[(g·rows + i)·depth + k]` and
@@ -372,10 +391,28 @@ mod avx2 {
         };
     }
 
-    tile_kernel!(tile_f32, f32, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps,
-        _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps);
-    tile_kernel!(tile_f64, f64, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_pd,
-        _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_fnmadd_pd);
+    tile_kernel!(
+        tile_f32,
+        f32,
+        __m256,
+        8,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_fmadd_ps,
+        _mm256_fnmadd_ps
+    );
+    tile_kernel!(
+        tile_f64,
+        f64,
+        __m256d,
+        4,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_fmadd_pd,
+        _mm256_fnmadd_pd
+    );
 }
 
 /// One 2×2 (or smaller, `rows × cols`) tile by the fastest kernel for `T` (`simd`: AVX2 and
@@ -398,9 +435,10 @@ fn tile<T: Scalar>(
         macro_rules! dispatch {
             ($t:ty, $f:ident) => {
                 let (aa, bb): (&dyn Any, &dyn Any) = (a, b);
-                if let (Some(a), Some(b)) =
-                    (aa.downcast_ref::<Planar<$t>>(), bb.downcast_ref::<Planar<$t>>())
-                {
+                if let (Some(a), Some(b)) = (
+                    aa.downcast_ref::<Planar<$t>>(),
+                    bb.downcast_ref::<Planar<$t>>(),
+                ) {
                     if let Some(o) = (out as &mut dyn Any).downcast_mut::<Quad<$t>>() {
                         let (a, b) = (&a.data[..], &b.data[..]);
                         // SAFETY: `simd` says the CPU has AVX2 and FMA; the offsets come from
@@ -522,7 +560,8 @@ mod tests {
                             let mut want = Complex::new(0.0, 0.0);
                             for k in 0..depth {
                                 let (x, y) = (a.get(ai(g, i, k), f), b.get(bi(g, k, j), f));
-                                let (mut x, mut y) = (Complex::new(x.0, x.1), Complex::new(y.0, y.1));
+                                let (mut x, mut y) =
+                                    (Complex::new(x.0, x.1), Complex::new(y.0, y.1));
                                 match conj {
                                     Conj::A => x = x.conj(),
                                     Conj::B => y = y.conj(),

@@ -158,7 +158,8 @@ impl<T: Scalar> FftConv<T> {
     pub fn spectra_bytes(&self) -> usize {
         let lay = &self.lay;
         let count = lay.n * self.tiles() * (lay.c_in + lay.c_out) + lay.c_out * lay.cg;
-        let padded = self.fft.bins().div_ceil(super::contraction::LANES) * super::contraction::LANES;
+        let padded =
+            self.fft.bins().div_ceil(super::contraction::LANES) * super::contraction::LANES;
         count * 2 * padded * std::mem::size_of::<T>()
     }
 
@@ -259,7 +260,11 @@ impl<T: Scalar> FftConv<T> {
 
     /// Extent of tile `t`'s window inside the padded input, per axis.
     fn window(&self, start: [usize; 3]) -> [usize; 3] {
-        [0, 1, 2].map(|a| self.tiling.axes[a].period.min(self.lay.padded[a] - start[a]))
+        [0, 1, 2].map(|a| {
+            self.tiling.axes[a]
+                .period
+                .min(self.lay.padded[a] - start[a])
+        })
     }
 
     /// Outputs of tile `t` within `extent` (0 where the tile lies beyond it), per axis.
@@ -277,38 +282,37 @@ impl<T: Scalar> FftConv<T> {
         let [_, t1, t2] = self.tiling.period();
         let i2 = lay.input[2];
         let i12 = lay.input[1] * i2;
-        let mut out = Planar::zeros(lay.n * lay.c_in * nt, self.fft.bins());
+        let mut out = Planar::dirty(lay.n * lay.c_in * nt, self.fft.bins());
         out.signals_mut()
             .chunks(nt)
             .zip(x.data().par_chunks(lay.in_vol()))
-            .for_each_init(
-                || self.fft.scratch(),
-                |s, (sigs, ch)| {
-                    for (t, (re, im)) in sigs.into_iter().enumerate() {
-                        let start = self.window_start(tile_coords(t, &self.tiling));
-                        let [e0, e1, e2] = self.window(start);
-                        let real = s.real_mut();
-                        for j0 in 0..e0 {
-                            let s0 = lay.maps[0][start[0] + j0];
-                            for j1 in 0..e1 {
-                                let s1 = lay.maps[1][start[1] + j1];
-                                let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
-                                if let (Some(s0), Some(s1)) = (s0, s1) {
-                                    let src = &ch[s0 * i12 + s1 * i2..][..i2];
-                                    let map = &lay.maps[2][start[2]..][..e2];
-                                    for (r, m) in row.iter_mut().zip(map) {
-                                        *r = m.map_or(T::zero(), |m| src[m]);
-                                    }
-                                    row[e2..].fill(T::zero());
-                                } else {
-                                    row.fill(T::zero());
+            .for_each(|(sigs, ch)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for (t, (re, im)) in sigs.into_iter().enumerate() {
+                    let start = self.window_start(tile_coords(t, &self.tiling));
+                    let [e0, e1, e2] = self.window(start);
+                    let real = s.real_mut();
+                    for j0 in 0..e0 {
+                        let s0 = lay.maps[0][start[0] + j0];
+                        for j1 in 0..e1 {
+                            let s1 = lay.maps[1][start[1] + j1];
+                            let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+                            if let (Some(s0), Some(s1)) = (s0, s1) {
+                                let src = &ch[s0 * i12 + s1 * i2..][..i2];
+                                let map = &lay.maps[2][start[2]..][..e2];
+                                for (r, m) in row.iter_mut().zip(map) {
+                                    *r = m.map_or(T::zero(), |m| src[m]);
                                 }
+                                row[e2..].fill(T::zero());
+                            } else {
+                                row.fill(T::zero());
                             }
                         }
-                        store(self.fft.forward(s, [e0, e1]), re, im);
                     }
-                },
-            );
+                    store(self.fft.forward(s, [e0, e1]), re, im);
+                }
+            });
         out
     }
 
@@ -318,27 +322,26 @@ impl<T: Scalar> FftConv<T> {
         let [_, t1, t2] = self.tiling.period();
         let (k, dl) = (lay.kernel, lay.dilation);
         let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
-        let mut out = Planar::zeros(lay.c_out * lay.cg, self.fft.bins());
+        let mut out = Planar::dirty(lay.c_out * lay.cg, self.fft.bins());
         out.signals_mut()
             .zip(w.data().par_chunks(lay.k_vol()))
-            .for_each_init(
-                || self.fft.scratch(),
-                |s, ((re, im), ch)| {
-                    let real = s.real_mut();
-                    for j0 in 0..ke[0] {
-                        real[j0 * t1 * t2..][..ke[1] * t2].fill(T::zero());
-                    }
-                    for k0 in 0..k[0] {
-                        for k1 in 0..k[1] {
-                            let row = &mut real[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
-                            for k2 in 0..k[2] {
-                                row[k2 * dl[2]] = ch[(k0 * k[1] + k1) * k[2] + k2];
-                            }
+            .for_each(|((re, im), ch)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                let real = s.real_mut();
+                for j0 in 0..ke[0] {
+                    real[j0 * t1 * t2..][..ke[1] * t2].fill(T::zero());
+                }
+                for k0 in 0..k[0] {
+                    for k1 in 0..k[1] {
+                        let row = &mut real[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
+                        for k2 in 0..k[2] {
+                            row[k2 * dl[2]] = ch[(k0 * k[1] + k1) * k[2] + k2];
                         }
                     }
-                    store(self.fft.forward(s, [ke[0], ke[1]]), re, im);
-                },
-            );
+                }
+                store(self.fft.forward(s, [ke[0], ke[1]]), re, im);
+            });
         out
     }
 
@@ -353,39 +356,39 @@ impl<T: Scalar> FftConv<T> {
         let mut e = [1; 3];
         e[3 - self.geometry.rank()..].copy_from_slice(&t.shape()[2..]);
         let vol: usize = e.iter().product();
-        let mut out = Planar::zeros(lay.n * lay.c_out * nt, self.fft.bins());
+        let mut out = Planar::dirty(lay.n * lay.c_out * nt, self.fft.bins());
         out.signals_mut()
             .chunks(nt)
             .zip(t.data().par_chunks(vol))
-            .for_each_init(
-                || self.fft.scratch(),
-                |s, (sigs, ch)| {
-                    for (tile, (re, im)) in sigs.into_iter().enumerate() {
-                        let tc = tile_coords(tile, &self.tiling);
-                        let cnt = self.outputs(tc, e);
-                        if cnt.contains(&0) {
-                            continue; // an all-zero window: its spectrum stays zero
-                        }
-                        let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
-                        let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
-                        let real = s.real_mut();
-                        for j0 in 0..rows[0] {
-                            real[j0 * t1 * t2..][..rows[1] * t2].fill(T::zero());
-                        }
-                        for i0 in 0..cnt[0] {
-                            for i1 in 0..cnt[1] {
-                                let row = &mut real[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
-                                let src = &ch[((first[0] + i0) * e[1] + first[1] + i1) * e[2]
-                                    + first[2]..][..cnt[2]];
-                                for (i2, &v) in src.iter().enumerate() {
-                                    row[i2 * st[2]] = v;
-                                }
+            .for_each(|(sigs, ch)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for (tile, (re, im)) in sigs.into_iter().enumerate() {
+                    let tc = tile_coords(tile, &self.tiling);
+                    let cnt = self.outputs(tc, e);
+                    if cnt.contains(&0) {
+                        continue; // an all-zero window: its spectrum stays zero
+                    }
+                    let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
+                    let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
+                    let real = s.real_mut();
+                    for j0 in 0..rows[0] {
+                        real[j0 * t1 * t2..][..rows[1] * t2].fill(T::zero());
+                    }
+                    for i0 in 0..cnt[0] {
+                        for i1 in 0..cnt[1] {
+                            let row = &mut real[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
+                            let src = &ch
+                                [((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2]..]
+                                [..cnt[2]];
+                            for (i2, &v) in src.iter().enumerate() {
+                                row[i2 * st[2]] = v;
                             }
                         }
-                        store(self.fft.forward(s, [rows[0], rows[1]]), re, im);
                     }
-                },
-            );
+                    store(self.fft.forward(s, [rows[0], rows[1]]), re, im);
+                }
+            });
         out
     }
 
@@ -412,7 +415,7 @@ impl<T: Scalar> FftConv<T> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut y_hat = Planar::zeros(lay.n * co * nt, self.fft.bins());
+        let mut y_hat = Planar::dirty(lay.n * co * nt, self.fft.bins());
         let p = Product {
             groups: lay.groups,
             rows: lay.n * nt,
@@ -438,32 +441,31 @@ impl<T: Scalar> FftConv<T> {
         y.data_mut()
             .par_chunks_mut(vol)
             .enumerate()
-            .for_each_init(
-                || self.fft.scratch(),
-                |s, (row, out)| {
-                    for tile in 0..nt {
-                        let tc = tile_coords(tile, &self.tiling);
-                        let cnt = self.outputs(tc, extent);
-                        if cnt.contains(&0) {
-                            continue;
-                        }
-                        let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
-                        let rows = [(cnt[0] - 1) * st[0] + 1, (cnt[1] - 1) * st[1] + 1];
-                        let full = self.invert(s, &y_hat, row * nt + tile, rows);
-                        for i0 in 0..cnt[0] {
-                            for i1 in 0..cnt[1] {
-                                let src = &full[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
-                                let dst = &mut out[((first[0] + i0) * extent[1] + first[1] + i1)
-                                    * extent[2]
-                                    + first[2]..][..cnt[2]];
-                                for (i2, d) in dst.iter_mut().enumerate() {
-                                    *d = src[i2 * st[2]] * scale;
-                                }
+            .for_each(|(row, out)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for tile in 0..nt {
+                    let tc = tile_coords(tile, &self.tiling);
+                    let cnt = self.outputs(tc, extent);
+                    if cnt.contains(&0) {
+                        continue;
+                    }
+                    let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
+                    let rows = [(cnt[0] - 1) * st[0] + 1, (cnt[1] - 1) * st[1] + 1];
+                    let full = self.invert(s, &y_hat, row * nt + tile, rows);
+                    for i0 in 0..cnt[0] {
+                        for i1 in 0..cnt[1] {
+                            let src = &full[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
+                            let dst = &mut out[((first[0] + i0) * extent[1] + first[1] + i1)
+                                * extent[2]
+                                + first[2]..][..cnt[2]];
+                            for (i2, d) in dst.iter_mut().enumerate() {
+                                *d = src[i2 * st[2]] * scale;
                             }
                         }
                     }
-                },
-            );
+                }
+            });
         y
     }
 
@@ -473,7 +475,7 @@ impl<T: Scalar> FftConv<T> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut dx_hat = Planar::zeros(lay.n * ci * nt, self.fft.bins());
+        let mut dx_hat = Planar::dirty(lay.n * ci * nt, self.fft.bins());
         let p = Product {
             groups: lay.groups,
             rows: lay.n * nt,
@@ -498,34 +500,33 @@ impl<T: Scalar> FftConv<T> {
         dx.data_mut()
             .par_chunks_mut(lay.in_vol())
             .enumerate()
-            .for_each_init(
-                || self.fft.scratch(),
-                |s, (row, out)| {
-                    for tile in 0..nt {
-                        let start = self.window_start(tile_coords(tile, &self.tiling));
-                        let [e0, e1, e2] = self.window(start);
-                        let full = self.invert(s, &dx_hat, row * nt + tile, [e0, e1]);
-                        for j0 in 0..e0 {
-                            let Some(s0) = lay.maps[0][start[0] + j0] else {
+            .for_each(|(row, out)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for tile in 0..nt {
+                    let start = self.window_start(tile_coords(tile, &self.tiling));
+                    let [e0, e1, e2] = self.window(start);
+                    let full = self.invert(s, &dx_hat, row * nt + tile, [e0, e1]);
+                    for j0 in 0..e0 {
+                        let Some(s0) = lay.maps[0][start[0] + j0] else {
+                            continue;
+                        };
+                        for j1 in 0..e1 {
+                            let Some(s1) = lay.maps[1][start[1] + j1] else {
                                 continue;
                             };
-                            for j1 in 0..e1 {
-                                let Some(s1) = lay.maps[1][start[1] + j1] else {
-                                    continue;
-                                };
-                                let src = &full[(j0 * t1 + j1) * t2..][..e2];
-                                let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
-                                let map = &lay.maps[2][start[2]..][..e2];
-                                for (v, m) in src.iter().zip(map) {
-                                    if let Some(m) = m {
-                                        dst[*m] = dst[*m] + *v * scale;
-                                    }
+                            let src = &full[(j0 * t1 + j1) * t2..][..e2];
+                            let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
+                            let map = &lay.maps[2][start[2]..][..e2];
+                            for (v, m) in src.iter().zip(map) {
+                                if let Some(m) = m {
+                                    dst[*m] = dst[*m] + *v * scale;
                                 }
                             }
                         }
                     }
-                },
-            );
+                }
+            });
         dx
     }
 
@@ -535,7 +536,7 @@ impl<T: Scalar> FftConv<T> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut dw_hat = Planar::zeros(co * cg, self.fft.bins());
+        let mut dw_hat = Planar::dirty(co * cg, self.fft.bins());
         let p = Product {
             groups: lay.groups,
             rows: og,
@@ -561,20 +562,19 @@ impl<T: Scalar> FftConv<T> {
         dw.data_mut()
             .par_chunks_mut(lay.k_vol())
             .enumerate()
-            .for_each_init(
-                || self.fft.scratch(),
-                |s, (row, out)| {
-                    let full = self.invert(s, &dw_hat, row, [ke[0], ke[1]]);
-                    for k0 in 0..k[0] {
-                        for k1 in 0..k[1] {
-                            let src = &full[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
-                            for k2 in 0..k[2] {
-                                out[(k0 * k[1] + k1) * k[2] + k2] = src[k2 * dl[2]] * scale;
-                            }
+            .for_each(|(row, out)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                let full = self.invert(s, &dw_hat, row, [ke[0], ke[1]]);
+                for k0 in 0..k[0] {
+                    for k1 in 0..k[1] {
+                        let src = &full[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
+                        for k2 in 0..k[2] {
+                            out[(k0 * k[1] + k1) * k[2] + k2] = src[k2 * dl[2]] * scale;
                         }
                     }
-                },
-            );
+                }
+            });
         dw
     }
 }

@@ -44,6 +44,14 @@ fn lock() -> std::sync::MutexGuard<'static, Pool> {
 
 /// A buffer of `len` zeros, reused from the pool when one is large enough.
 pub fn take<T: Scalar>(len: usize) -> Vec<T> {
+    let mut v = take_dirty(len);
+    v.fill(T::zero());
+    v
+}
+
+/// A buffer of `len` values that may be left over from an earlier use (finite numbers or
+/// zeros, never uninitialised memory): for callers that overwrite every entry they read.
+pub fn take_dirty<T: Scalar>(len: usize) -> Vec<T> {
     let bytes = len * std::mem::size_of::<T>();
     if bytes >= MIN_POOLED_BYTES {
         let mut pool = lock();
@@ -59,7 +67,7 @@ pub fn take<T: Scalar>(len: usize) -> Vec<T> {
             pool.bytes -= cap;
             drop(pool);
             if let Ok(mut v) = b.downcast::<Vec<T>>() {
-                v.clear();
+                v.truncate(len);
                 v.resize(len, T::zero());
                 return *v;
             }

@@ -54,6 +54,7 @@ pub struct PrunedRfft<T: Scalar> {
 /// Work buffers of one thread for a [`PrunedRfft`]: the real signal, two complex planes and
 /// the scratch of the 1-D plans.
 pub struct Scratch<T: Scalar> {
+    period: [usize; 3],
     real: Vec<T>,
     a: Vec<Complex<T>>,
     b: Vec<Complex<T>>,
@@ -146,6 +147,7 @@ impl<T: Scalar> PrunedRfft<T> {
             .max()
             .unwrap_or(0);
         Scratch {
+            period: self.period,
             real: vec![T::zero(); self.real_len()],
             a: vec![zero(); bins],
             b: vec![zero(); bins],
@@ -153,6 +155,21 @@ impl<T: Scalar> PrunedRfft<T> {
             r2c: self.r2c.make_scratch_vec(),
             c2r: self.c2r.make_scratch_vec(),
         }
+    }
+
+    /// Work buffers for this plan kept by the calling thread: taken from the thread's spares
+    /// (or made), and given back to them when the guard drops — so that a layer's many tasks
+    /// do not allocate and free them over and over.
+    pub fn local_scratch(&self) -> LocalScratch<T> {
+        let found = SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            let at = spare.iter().position(|b| {
+                b.downcast_ref::<Scratch<T>>()
+                    .is_some_and(|s| s.period == self.period)
+            })?;
+            spare.swap_remove(at).downcast::<Scratch<T>>().ok()
+        });
+        LocalScratch(Some(found.map_or_else(|| self.scratch(), |b| *b)))
     }
 
     /// Forward transform of the real signal in [`Scratch::real_mut`], whose rows
@@ -166,9 +183,17 @@ impl<T: Scalar> PrunedRfft<T> {
         let [t0, t1, t2] = self.period;
         let h = self.half;
         let [e0, e1] = nonzero;
-        assert!(e0 <= t0 && e1 <= t1, "nonzero extent {nonzero:?} exceeds the period");
+        assert!(
+            e0 <= t0 && e1 <= t1,
+            "nonzero extent {nonzero:?} exceeds the period"
+        );
         let Scratch {
-            real, a, b, fft, r2c, ..
+            real,
+            a,
+            b,
+            fft,
+            r2c,
+            ..
         } = s;
         // Stage 1: rows, real to complex, into a = [t0][t1][h] (rows j0 < e0 only).
         for j0 in 0..e0 {
@@ -225,7 +250,12 @@ impl<T: Scalar> PrunedRfft<T> {
         let [r0, r1] = rows;
         assert!(r0 <= t0 && r1 <= t1, "rows {rows:?} exceed the period");
         let Scratch {
-            real, a, b, fft, c2r, ..
+            real,
+            a,
+            b,
+            fft,
+            c2r,
+            ..
         } = s;
         let m = h * t1;
         let (mut cur, mut other) = (a, b);
@@ -270,6 +300,45 @@ impl<T: Scalar> PrunedRfft<T> {
             }
         }
         real
+    }
+}
+
+thread_local! {
+    /// Spare work buffers of this thread, any plan and type.
+    static SPARE: std::cell::RefCell<Vec<Box<dyn std::any::Any>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Spare buffers a thread keeps at most.
+const MAX_SPARE: usize = 4;
+
+/// A thread's [`Scratch`], given back to the thread's spares on drop.
+pub struct LocalScratch<T: Scalar>(Option<Scratch<T>>);
+
+impl<T: Scalar> std::ops::Deref for LocalScratch<T> {
+    type Target = Scratch<T>;
+    fn deref(&self) -> &Scratch<T> {
+        self.0.as_ref().expect("present until drop")
+    }
+}
+
+impl<T: Scalar> std::ops::DerefMut for LocalScratch<T> {
+    fn deref_mut(&mut self) -> &mut Scratch<T> {
+        self.0.as_mut().expect("present until drop")
+    }
+}
+
+impl<T: Scalar> Drop for LocalScratch<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            SPARE.with(|spare| {
+                let mut spare = spare.borrow_mut();
+                if spare.len() >= MAX_SPARE {
+                    spare.remove(0);
+                }
+                spare.push(Box::new(s));
+            });
+        }
     }
 }
 

@@ -140,7 +140,8 @@ impl Tiling {
     /// `blocks[a]` outputs per tile on axis `a` (clipped to `1 ..= output extent`).
     pub(crate) fn with_blocks(lay: &Layout, blocks: [usize; 3]) -> Self {
         Tiling {
-            axes: [0, 1, 2].map(|a| axis_with_block(lay, a, blocks[a].clamp(1, lay.output[a].max(1)))),
+            axes: [0, 1, 2]
+                .map(|a| axis_with_block(lay, a, blocks[a].clamp(1, lay.output[a].max(1)))),
         }
     }
 
