@@ -247,18 +247,19 @@ fn simd_available() -> bool {
     }
 }
 
-/// Results of up to 2×2 entries on one block of frequencies: `[entry][re/im][lane]`, entry
-/// `2·r + c` for row `i + r`, column `j + c`.
-type Quad<T> = [[[T; LANES]; 2]; 4];
+/// Results of up to 2×2 entries on `span` frequencies: `[entry][re/im][span]` flattened,
+/// entry `2·r + c` for row `i + r`, column `j + c`.
+type Quad<T> = Vec<T>;
 
 /// Where the terms of a 2×2 tile of entries `(i + r, j + c)` live at frequencies
-/// `f .. f + LANES`: row `r`'s `a` spectra at offsets `a_offs[r][k]`, column `c`'s `b` spectra
-/// at `b_offs[k·b_step + c]`.
+/// `f .. f + span`: row `r`'s `a` spectra at offsets `a_offs[r][k]`, column `c`'s `b` spectra
+/// at `b_offs[k·b_step + c]`. `span` is a multiple of [`LANES`].
 struct Tile<'t> {
     a_offs: [&'t [usize]; 2],
     b_offs: &'t [usize],
     b_step: usize,
     f: usize,
+    span: usize,
     stride: usize,
 }
 
@@ -294,7 +295,7 @@ fn tile_portable<T: Scalar>(
     let depth = t.a_offs[0].len();
     for r in 0..rows {
         for c in 0..cols {
-            for l in 0..LANES {
+            for l in 0..t.span {
                 let f = t.f + l;
                 let mut acc = (T::zero(), T::zero());
                 for k in 0..depth {
@@ -304,8 +305,8 @@ fn tile_portable<T: Scalar>(
                     let y = (b[bo + f], b[bo + t.stride + f]);
                     term(conj, x, y, &mut acc);
                 }
-                out[2 * r + c][0][l] = acc.0;
-                out[2 * r + c][1][l] = acc.1;
+                out[(2 * (2 * r + c)) * t.span + l] = acc.0;
+                out[(2 * (2 * r + c) + 1) * t.span + l] = acc.1;
             }
         }
     }
@@ -316,7 +317,7 @@ mod avx2 {
     //! The tile with AVX2 + FMA intrinsics: per vector of frequencies, up to 2×2 entries with
     //! their real and imaginary accumulators in registers (8), each term four fused
     //! multiply-adds on two loads of `a` and two of `b`.
-    use super::{Conj, Quad, Tile, LANES};
+    use super::{Conj, Quad, Tile};
     use std::arch::x86_64::*;
 
     macro_rules! tile_kernel {
@@ -337,7 +338,7 @@ mod avx2 {
                 let conj = [Conj::None, Conj::A, Conj::B][CJ as usize];
                 let depth = t.a_offs[0].len();
                 let (ap, bp) = (a.as_ptr(), b.as_ptr());
-                for u in 0..LANES / $w {
+                for u in 0..t.span / $w {
                     let f = t.f + u * $w;
                     let mut acc: [[[$v; 2]; C]; R] = [[[$zero(); 2]; C]; R];
                     for k in 0..depth {
@@ -381,9 +382,10 @@ mod avx2 {
                     }
                     for (r, acc) in acc.iter().enumerate() {
                         for (c, acc) in acc.iter().enumerate() {
-                            let o = &mut out[2 * r + c];
-                            $store(o[0][u * $w..][..$w].as_mut_ptr(), acc[0]);
-                            $store(o[1][u * $w..][..$w].as_mut_ptr(), acc[1]);
+                            let e = 2 * (2 * r + c);
+                            let (re, im) = (e * t.span + u * $w, (e + 1) * t.span + u * $w);
+                            $store(out[re..][..$w].as_mut_ptr(), acc[0]);
+                            $store(out[im..][..$w].as_mut_ptr(), acc[1]);
                         }
                     }
                 }
@@ -439,7 +441,7 @@ fn tile<T: Scalar>(
                     aa.downcast_ref::<Planar<$t>>(),
                     bb.downcast_ref::<Planar<$t>>(),
                 ) {
-                    if let Some(o) = (out as &mut dyn Any).downcast_mut::<Quad<$t>>() {
+                    if let Some(o) = (out as &mut dyn Any).downcast_mut::<Vec<$t>>() {
                         let (a, b) = (&a.data[..], &b.data[..]);
                         // SAFETY: `simd` says the CPU has AVX2 and FMA; the offsets come from
                         // `Planar::offset` (whole spectra) and `range` keeps f + LANES ≤ stride.
@@ -472,6 +474,16 @@ fn tile<T: Scalar>(
     tile_portable(&a.data, &b.data, t, rows, cols, conj, out);
 }
 
+/// `dst = src` in fixed blocks of [`LANES`] (lengths are multiples of it): inlined moves
+/// instead of a `memmove` call per entry.
+#[inline(always)]
+fn copy_blocks<T: Copy>(dst: &mut [T], src: &[T]) {
+    for (d, s) in dst.chunks_exact_mut(LANES).zip(src.chunks_exact(LANES)) {
+        let d: &mut [T; LANES] = d.try_into().expect("LANES");
+        *d = s.try_into().expect("LANES");
+    }
+}
+
 /// The product on the frequencies `f0 ..` of the output slices `outs` (one per spectrum),
 /// in 2×2 tiles of entries.
 fn range<T: Scalar>(
@@ -485,8 +497,13 @@ fn range<T: Scalar>(
 ) {
     let len = outs.first().map_or(0, |o| o.0.len());
     let (rows, cols, depth) = (p.rows, p.cols, p.depth);
-    let mut q: Quad<T> = [[[T::zero(); LANES]; 2]; 4];
-    for off in (0..len).step_by(LANES) {
+    // Frequencies per kernel call: one block when each entry has many terms (the operands of
+    // a block stay in L1 across entries), more when it has few (depthwise layers), so that
+    // the call overhead is spread.
+    let span = (32 / (depth * cols.min(2)).max(1)).clamp(1, (len / LANES).max(1)) * LANES;
+    let mut q: Quad<T> = vec![T::zero(); 8 * span];
+    for off in (0..len).step_by(span) {
+        let span = span.min(len - off);
         for g in 0..p.groups {
             for i in (0..rows).step_by(2) {
                 let nr = (rows - i).min(2);
@@ -501,14 +518,16 @@ fn range<T: Scalar>(
                         b_offs: &tab.b[g * depth * cols + j..],
                         b_step: cols,
                         f: f0 + off,
+                        span,
                         stride: a.stride,
                     };
                     tile(a, b, &t, nr, nc, p.conj, &mut q, simd);
                     for r in 0..nr {
                         for c in 0..nc {
                             let (ore, oim) = &mut outs[tab.c[(g * rows + i + r) * cols + j + c]];
-                            ore[off..off + LANES].copy_from_slice(&q[2 * r + c][0]);
-                            oim[off..off + LANES].copy_from_slice(&q[2 * r + c][1]);
+                            let e = 2 * (2 * r + c);
+                            copy_blocks(&mut ore[off..off + span], &q[e * span..][..span]);
+                            copy_blocks(&mut oim[off..off + span], &q[(e + 1) * span..][..span]);
                         }
                     }
                 }
