@@ -1,40 +1,66 @@
-//! Criterion benches of the hot pieces of the fast conv paths: the real 2-D transform, one row
-//! of the channel contraction, and whole layers (forward + both gradients) by FFT and im2col.
+//! Criterion benches of the hot pieces of the fast conv paths: the pruned real 2-D transform
+//! (forward of a full tile and of a 7×7 kernel, inverse), the channel contraction, and whole
+//! layers (forward + both gradients) by FFT and im2col.
 //! Run: `cargo bench --bench fast_conv`.
 use criterion::{criterion_group, criterion_main, Criterion};
-use fftconv::conv::fast::{fft_conv, FftConv};
+use fftconv::conv::fast::contraction::{contract, Conj, Planar, Product};
+use fftconv::conv::fast::pruned_fft::PrunedRfft;
+use fftconv::conv::fast::FftConv;
 use fftconv::conv::{self, Algorithm, ConvSpec, Padding};
-use fftconv::fft::RealFftNd;
 use fftconv::Tensor;
-use num_complex::Complex;
 use std::hint::black_box;
 
 fn transforms(c: &mut Criterion) {
-    let plan = RealFftNd::<f32>::plan(&[70, 70]);
+    let plan = PrunedRfft::<f32>::plan([1, 70, 70]);
+    let mut s = plan.scratch();
     let x = Tensor::<f32>::randn(&[70, 70], 1).into_data();
-    c.bench_function("rfft2 70x70 f32", |b| {
-        b.iter(|| plan.forward(black_box(&x)))
+    c.bench_function("rfft2 70x70 f32 (full)", |b| {
+        b.iter(|| {
+            s.real_mut().copy_from_slice(&x);
+            black_box(plan.forward(&mut s, [1, 70]));
+        })
     });
-    let spec = plan.forward(&x);
-    c.bench_function("irfft2 70x70 f32", |b| {
-        b.iter(|| plan.inverse(&mut black_box(spec.clone())))
+    c.bench_function("rfft2 70x70 f32 (7 nonzero rows)", |b| {
+        b.iter(|| {
+            s.real_mut().copy_from_slice(&x);
+            black_box(plan.forward(&mut s, [1, 7]));
+        })
+    });
+    s.real_mut().copy_from_slice(&x);
+    let spec = plan.forward(&mut s, [1, 70]).to_vec();
+    c.bench_function("irfft2 70x70 f32 (all rows)", |b| {
+        b.iter(|| {
+            plan.spectrum_mut(&mut s).copy_from_slice(&spec);
+            black_box(plan.inverse(&mut s, [1, 70]));
+        })
     });
 }
 
 fn contraction(c: &mut Criterion) {
-    let bins = 70 * 36;
-    let rows: Vec<Vec<Complex<f32>>> = (0..32)
-        .map(|i| {
-            (0..bins)
-                .map(|f| Complex::new((f + i) as f32, (f * i) as f32 * 1e-3))
-                .collect()
+    // The forward product of the 2d-k7 layer: 8 images × 3 tiles, 16 → 16 channels.
+    let (rows, ci, co, bins) = (24, 16, 16, 28 * 36);
+    let a = Planar::<f32>::zeros(rows * ci, bins);
+    let w = Planar::<f32>::zeros(co * ci, bins);
+    let mut out = Planar::<f32>::zeros(rows * co, bins);
+    let p = Product {
+        groups: 1,
+        rows,
+        cols: co,
+        depth: ci,
+        conj: Conj::B,
+    };
+    c.bench_function("contract 24x16x16 over 1008 bins f32", |b| {
+        b.iter(|| {
+            contract(
+                &p,
+                &mut out,
+                |_, i, j| i * co + j,
+                black_box(&a),
+                |_, i, k| i * ci + k,
+                &w,
+                |_, k, j| j * ci + k,
+            )
         })
-        .collect();
-    let terms: Vec<_> = (0..16)
-        .map(|i| (rows[i].as_slice(), rows[16 + i].as_slice()))
-        .collect();
-    c.bench_function("contract 16 terms x 2520 bins f32", |b| {
-        b.iter(|| fft_conv::contract(black_box(&terms), true))
     });
 }
 

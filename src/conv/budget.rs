@@ -8,6 +8,9 @@
 //!   input, the embedded kernel, the output in the period, and one spectrum of each (complex,
 //!   $\approx$ the same bytes as the real tensor) are live at once:
 //!   $2\,(N C_{in} + N C_{out} + C_{out} C_{in}/g)\,\prod_a P_a$.
+//! - **Fft** (the fused layer, [`super::fast::fft_conv`]): the spectra of its tiles
+//!   ([`super::fast::tiling`]) — two sets on the input side, one on the output side, the
+//!   weights' — plus the padded input and the output.
 //! - **Direct** (loops): the padded input and the output,
 //!   $N C_{in} \prod_a (S_a + lo_a + hi_a) + N C_{out} \prod_a O_a$.
 //!
@@ -24,6 +27,8 @@
 //! assert!(budget::guard_geometry(&small, Algorithm::Chain, 8).is_ok());
 //! ```
 
+use super::fast::contraction::LANES;
+use super::fast::tiling::Tiling;
 use super::spec::{ConvKind, Geometry};
 use super::Algorithm;
 use crate::error::Result;
@@ -100,6 +105,20 @@ pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Resul
                 product(extents.iter().copied()).saturating_mul(channels),
                 2 * elem_bytes as u128,
             )?;
+            if algo == Algorithm::Fft {
+                // The fused layer: the spectra of its tiles (two sets on the input side live
+                // at once in the backward pass, one on the output side, the weights') and
+                // the tensors.
+                let t = Tiling::for_geometry(g);
+                let c = g.as_conv();
+                let nt = (c.n * t.tiles()) as u128;
+                let count = nt
+                    .saturating_mul(2 * c.c_in as u128 + c.c_out as u128)
+                    .saturating_add((c.c_out * (c.c_in / c.groups.max(1))) as u128);
+                let bins = t.bins().div_ceil(LANES) * LANES;
+                let spectra = count.saturating_mul(2 * bins as u128);
+                return limits::guard(&what, spectra.saturating_add(io), elem_bytes as u128);
+            }
             let periods = extents.iter().map(|&e| fast_len(e as usize) as u128);
             limits::guard(
                 &what,

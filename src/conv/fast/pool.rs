@@ -24,7 +24,7 @@ use std::sync::Mutex;
 /// Buffers smaller than this are left to the allocator.
 pub const MIN_POOLED_BYTES: usize = 256 << 10;
 /// Most bytes the pool keeps.
-pub const MAX_POOLED_BYTES: usize = 1 << 30;
+pub const MAX_POOLED_BYTES: usize = 256 << 20;
 /// Most buffers the pool keeps.
 pub const MAX_BUFFERS: usize = 16;
 
