@@ -15,7 +15,7 @@
 //! let spec = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
 //! let small = spec.geometry(&[8, 16, 64, 64], &[16, 16, 3, 3]).unwrap();
 //! let large = spec.geometry(&[8, 16, 64, 64], &[16, 16, 15, 15]).unwrap();
-//! assert_eq!(choose(&small), Choice::Im2col);
+//! assert_eq!(choose(&small), Choice::DirectSimd);
 //! assert_eq!(choose(&large), Choice::Fft);
 //! ```
 
@@ -36,6 +36,8 @@ pub enum Choice {
     Fft,
     /// [`im2col`](super::im2col).
     Im2col,
+    /// [`direct_simd`](super::direct_simd): the direct estimate, at stride 1.
+    DirectSimd,
 }
 
 /// Estimated relative times `(im2col, fft)` of forward + both gradients.
@@ -53,7 +55,9 @@ pub fn estimates(g: &Geometry) -> (f64, f64) {
 /// The path with the smaller estimated time.
 pub fn choose(g: &Geometry) -> Choice {
     let (direct, fft) = estimates(g);
-    if direct <= fft {
+    if direct <= fft && super::direct_simd::supports(g) {
+        Choice::DirectSimd
+    } else if direct <= fft {
         Choice::Im2col
     } else {
         Choice::Fft
