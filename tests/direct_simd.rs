@@ -2,6 +2,7 @@
 //! forward, ∂x, ∂w and ∂b: random stride-1 specs (the geometry it computes itself: dilation,
 //! groups, every padding mode, transposes, 1-D to 3-D, widths and channel counts off its tile
 //! sizes) in f64 and f32, plus strided specs (its fallback).
+use fftconv::conv::fast::direct_simd::{self, Kernels};
 use fftconv::conv::{self, Algorithm, ConvKind, ConvSpec, Padding};
 use fftconv::op::PadMode;
 use fftconv::{Scalar, Tensor};
@@ -94,20 +95,28 @@ fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
     let at = format!("{} {spec:?} x {xs:?} w {ws:?}", T::NAME);
     let y_ref = conv::forward(spec, &x, &w, Some(&b), Algorithm::Direct).unwrap();
     let g_ref = conv::backward(spec, &x, &w, &dy, true, Algorithm::Direct).unwrap();
+    // Through the public dispatch (AVX2 kernels where the CPU has them), and the portable
+    // kernels every other CPU runs.
     let y = conv::forward(spec, &x, &w, Some(&b), Algorithm::DirectSimd)
         .unwrap_or_else(|e| panic!("forward failed ({e}): {at}"));
     let gr = conv::backward(spec, &x, &w, &dy, true, Algorithm::DirectSimd)
         .unwrap_or_else(|e| panic!("backward failed ({e}): {at}"));
+    let yp = direct_simd::forward_using(spec, &x, &w, Some(&b), Kernels::Portable)
+        .unwrap_or_else(|e| panic!("portable forward failed ({e}): {at}"));
+    let gp = direct_simd::backward_using(spec, &x, &w, &dy, true, Kernels::Portable)
+        .unwrap_or_else(|e| panic!("portable backward failed ({e}): {at}"));
     let t = tol::<T>();
-    for (name, got, want) in [
-        ("y", &y, &y_ref),
-        ("dx", &gr.dx, &g_ref.dx),
-        ("dw", &gr.dw, &g_ref.dw),
-        ("db", gr.db.as_ref().unwrap(), g_ref.db.as_ref().unwrap()),
-    ] {
-        assert_eq!(got.shape(), want.shape(), "{name} shape: {at}");
-        let e = rel(got, want);
-        assert!(e < t, "DirectSimd {name} off by {e:.2e}: {at}");
+    for (kernels, y, gr) in [("detected", &y, &gr), ("portable", &yp, &gp)] {
+        for (name, got, want) in [
+            ("y", y, &y_ref),
+            ("dx", &gr.dx, &g_ref.dx),
+            ("dw", &gr.dw, &g_ref.dw),
+            ("db", gr.db.as_ref().unwrap(), g_ref.db.as_ref().unwrap()),
+        ] {
+            assert_eq!(got.shape(), want.shape(), "{kernels} {name} shape: {at}");
+            let e = rel(got, want);
+            assert!(e < t, "DirectSimd ({kernels}) {name} off by {e:.2e}: {at}");
+        }
     }
 }
 

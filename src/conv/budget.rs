@@ -136,7 +136,10 @@ pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Resul
             }));
             let cotangent = n.saturating_mul(c.c_out as u128).saturating_mul(q);
             limits::guard(
-                &format!("{} layer, direct SIMD (padded input, output and cotangent)", g.kind),
+                &format!(
+                    "{} layer, direct SIMD (padded input, output and cotangent)",
+                    g.kind
+                ),
                 io.saturating_mul(2).saturating_add(cotangent),
                 elem_bytes as u128,
             )

@@ -126,6 +126,12 @@ struct WeightGeom {
 }
 
 impl WeightGeom {
+    /// Elements of one flattened `(o1, o2)` sweep in vectors of `v`: the output rows back to
+    /// back at the common row stride (the columns between them read zeros of `dy`).
+    fn flat_len(&self, v: usize) -> usize {
+        let [_, o1, o2] = self.out;
+        round_up((o1 - 1) * self.x_dims[2] + o2, v)
+    }
     /// Row offsets `(x, dy)` of output row `(o0, o1)` for kernel row `(k0, k1)` and first tap
     /// `k2`.
     fn rows(&self, o: [usize; 2], k: [usize; 3]) -> (usize, usize) {
@@ -176,8 +182,7 @@ impl Portable {
                     }
                     let len = W.min(o2n - t);
                     for (r, a) in acc.iter().enumerate().take(rows) {
-                        dst[r * ov + (o0 * o1n + o1) * o2n + t..][..len]
-                            .copy_from_slice(&a[..len]);
+                        dst[r * ov + (o0 * o1n + o1) * o2n + t..][..len].copy_from_slice(&a[..len]);
                     }
                 }
             }
@@ -186,10 +191,10 @@ impl Portable {
 
     fn weight_v<T: Scalar, const V: usize>(geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T> {
         let [k0n, k1n, k2n] = geo.kernel;
-        let [o0n, o1n, o2n] = geo.out;
+        let o0n = geo.out[0];
         let d2 = geo.dilation[2];
         let kv = k0n * k1n * k2n;
-        let nv = o2n.div_ceil(V);
+        let len = geo.flat_len(V);
         let mut out = vec![T::zero(); R * kv];
         for k0 in 0..k0n {
             for k1 in 0..k1n {
@@ -197,18 +202,15 @@ impl Portable {
                     let mut acc = [[[T::zero(); V]; KB]; R];
                     for (xp, dys) in task.x.iter().zip(&task.dy) {
                         for o0 in 0..o0n {
-                            for o1 in 0..o1n {
-                                let (xo, qo) = geo.rows([o0, o1], [k0, k1, k2c]);
-                                let xrow = &xp[xo..][..nv * V + (KB - 1) * d2];
-                                for (ar, dy) in acc.iter_mut().zip(dys) {
-                                    let drow = &dy[qo..][..nv * V];
-                                    for (kb, a) in ar.iter_mut().enumerate() {
-                                        let xs = &xrow[kb * d2..][..nv * V];
-                                        for (dc, xc) in drow.chunks_exact(V).zip(xs.chunks_exact(V))
-                                        {
-                                            for l in 0..V {
-                                                a[l] = a[l] + dc[l] * xc[l];
-                                            }
+                            let (xo, qo) = geo.rows([o0, 0], [k0, k1, k2c]);
+                            let xrow = &xp[xo..][..len + (KB - 1) * d2];
+                            for (ar, dy) in acc.iter_mut().zip(dys) {
+                                let drow = &dy[qo..][..len];
+                                for (kb, a) in ar.iter_mut().enumerate() {
+                                    let xs = &xrow[kb * d2..][..len];
+                                    for (dc, xc) in drow.chunks_exact(V).zip(xs.chunks_exact(V)) {
+                                        for l in 0..V {
+                                            a[l] = a[l] + dc[l] * xc[l];
                                         }
                                     }
                                 }
@@ -240,7 +242,7 @@ impl<T: Scalar> Engine<T> for Portable {
 /// The kernels on AVX2 + FMA vectors (x86-64, checked at run time).
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Corr, Engine, WeightGeom, WeightTask, KB, R};
+    use super::{round_up, Corr, Engine, WeightGeom, WeightTask, KB, R};
     use std::arch::x86_64::*;
 
     /// Proof that the CPU has AVX2 and FMA: only [`Avx2::detect`] makes one.
@@ -248,7 +250,8 @@ mod x86 {
 
     impl Avx2 {
         pub(super) fn detect() -> Option<Avx2> {
-            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")).then_some(Avx2(()))
+            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+                .then_some(Avx2(()))
         }
     }
 
@@ -260,8 +263,11 @@ mod x86 {
         const N: usize;
         fn zero() -> Self::V;
         fn splat(v: Self) -> Self::V;
-        /// The first `N` elements of `s` (panics when shorter).
-        fn load(s: &[Self]) -> Self::V;
+        /// `N` elements from `p`.
+        ///
+        /// # Safety
+        /// `p..p+N` must be readable (inside one slice).
+        unsafe fn load_ptr(p: *const Self) -> Self::V;
         /// Into the first `N` elements of `s` (panics when shorter).
         fn store(v: Self::V, s: &mut [Self]);
         fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
@@ -281,10 +287,9 @@ mod x86 {
             unsafe { _mm256_set1_ps(v) }
         }
         #[inline(always)]
-        fn load(s: &[f32]) -> __m256 {
-            let s = &s[..8];
-            // SAFETY: `s` holds 8 floats (bounds-checked above); unaligned load; AVX.
-            unsafe { _mm256_loadu_ps(s.as_ptr()) }
+        unsafe fn load_ptr(p: *const f32) -> __m256 {
+            // SAFETY: readable per the caller; AVX (see the trait).
+            unsafe { _mm256_loadu_ps(p) }
         }
         #[inline(always)]
         fn store(v: __m256, s: &mut [f32]) {
@@ -313,10 +318,9 @@ mod x86 {
             unsafe { _mm256_set1_pd(v) }
         }
         #[inline(always)]
-        fn load(s: &[f64]) -> __m256d {
-            let s = &s[..4];
-            // SAFETY: `s` holds 4 doubles (bounds-checked above); unaligned load; AVX.
-            unsafe { _mm256_loadu_pd(s.as_ptr()) }
+        unsafe fn load_ptr(p: *const f64) -> __m256d {
+            // SAFETY: readable per the caller; AVX (see the trait).
+            unsafe { _mm256_loadu_pd(p) }
         }
         #[inline(always)]
         fn store(v: __m256d, s: &mut [f64]) {
@@ -346,20 +350,34 @@ mod x86 {
         let [o0n, o1n, o2n] = c.out;
         let rows_at = c.rows_at();
         let span = (k2n - 1) * d2 + w;
+        let last = rows_at.last().copied().unwrap_or(0);
+        assert!(
+            wb.len() >= rows_at.len() * k2n * R,
+            "packed weights too short"
+        );
         let mut tile = vec![L::default(); R * w];
         for o0 in 0..o0n {
             for o1 in 0..o1n {
                 let base = c.row_base(o0, o1);
+                // Every read below is at `base + off + t + k2·d2 + v·N + (0..N)` with `off ≤
+                // last`, `t + w ≤ round_up(o2n, w)`, `k2·d2 + v·N + N ≤ span`: in bounds.
+                assert!(
+                    base + last + round_up(o2n, w) - w + span <= src.len(),
+                    "source planes too short"
+                );
                 for t in (0..o2n).step_by(w) {
                     let mut acc = [[L::zero(); NV]; R];
                     for (j, &off) in rows_at.iter().enumerate() {
-                        let row = &src[base + off + t..][..span];
-                        let wk = &wb[j * k2n * R..][..k2n * R];
+                        let row = src[base + off + t..].as_ptr();
+                        let wk = &wb[j * k2n * R..];
                         for k2 in 0..k2n {
-                            let xs: [L::V; NV] =
-                                std::array::from_fn(|v| L::load(&row[k2 * d2 + v * L::N..]));
+                            // SAFETY: in bounds by the assertion above.
+                            let xs: [L::V; NV] = std::array::from_fn(|v| unsafe {
+                                L::load_ptr(row.add(k2 * d2 + v * L::N))
+                            });
                             for (r, ar) in acc.iter_mut().enumerate() {
-                                let wr = L::splat(wk[k2 * R + r]);
+                                // SAFETY: `j·k2n·R + k2·R + r < rows_at.len()·k2n·R ≤ wb.len()`.
+                                let wr = L::splat(unsafe { *wk.get_unchecked(k2 * R + r) });
                                 for (a, &x) in ar.iter_mut().zip(&xs) {
                                     *a = L::fma(x, wr, *a);
                                 }
@@ -391,10 +409,10 @@ mod x86 {
     fn weight<L: Lanes>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
         let n = L::N;
         let [k0n, k1n, k2n] = geo.kernel;
-        let [o0n, o1n, o2n] = geo.out;
+        let o0n = geo.out[0];
         let d2 = geo.dilation[2];
         let kv = k0n * k1n * k2n;
-        let nv = o2n.div_ceil(n);
+        let len = geo.flat_len(n);
         let mut out = vec![L::default(); R * kv];
         let mut lanes = vec![L::default(); n];
         for k0 in 0..k0n {
@@ -403,22 +421,24 @@ mod x86 {
                     let mut acc = [[L::zero(); KB]; R];
                     for (xp, dys) in task.x.iter().zip(&task.dy) {
                         for o0 in 0..o0n {
-                            for o1 in 0..o1n {
-                                let (xo, qo) = geo.rows([o0, o1], [k0, k1, k2c]);
-                                let xrow = &xp[xo..][..nv * n + (KB - 1) * d2];
-                                let drows: [&[L]; R] =
-                                    std::array::from_fn(|r| &dys[r][qo..][..nv * n]);
-                                for v in 0..nv {
-                                    let base = v * n;
-                                    let xv: [L::V; KB] =
-                                        std::array::from_fn(|kb| L::load(&xrow[base + kb * d2..]));
-                                    for (ar, drow) in acc.iter_mut().zip(&drows) {
-                                        let dv = L::load(&drow[base..]);
-                                        for (a, &x) in ar.iter_mut().zip(&xv) {
-                                            *a = L::fma(dv, x, *a);
-                                        }
+                            let (xo, qo) = geo.rows([o0, 0], [k0, k1, k2c]);
+                            let xs = &xp[xo..][..len + (KB - 1) * d2];
+                            let ds: [&[L]; R] = std::array::from_fn(|r| &dys[r][qo..][..len]);
+                            let mut i = 0;
+                            while i < len {
+                                // SAFETY: `i + N ≤ len` (`len` is a multiple of N), the length
+                                // of every `ds[r]`; `xs` holds `len + (KB-1)·d2` elements.
+                                let xv: [L::V; KB] = std::array::from_fn(|kb| unsafe {
+                                    L::load_ptr(xs.as_ptr().add(i + kb * d2))
+                                });
+                                for (ar, d) in acc.iter_mut().zip(&ds) {
+                                    // SAFETY: as above.
+                                    let dv = unsafe { L::load_ptr(d.as_ptr().add(i)) };
+                                    for (a, &x) in ar.iter_mut().zip(&xv) {
+                                        *a = L::fma(dv, x, *a);
                                     }
                                 }
+                                i += n;
                             }
                         }
                     }
@@ -490,6 +510,8 @@ struct Plan {
     q_dims: [usize; 3],
     /// `d·(K-1)` per axis.
     e: [usize; 3],
+    /// Zeros after the last plane of a sample (the `∂w` sweep reads past a plane's end).
+    slack: usize,
     /// Zero padding (or none): `∂x` is computed on the interior only.
     zeros: bool,
 }
@@ -521,9 +543,13 @@ impl Plan {
         let q2 = (o2 + 2 * e[2])
             .max(e[2] + round_up(o2, v))
             .max(dx_read + e[2]);
+        // One row stride for both, with room for a vector after `dy`'s last column: the `∂w`
+        // sweep runs over whole rows (see `WeightGeom::flat_len`).
+        let stride = x2.max(q2).max(e[2] + o2 + v);
         Plan {
-            x_dims: [p0, p1, x2],
-            q_dims: [o0 + 2 * e[0], o1 + 2 * e[1], q2],
+            x_dims: [p0, p1, stride],
+            q_dims: [o0 + 2 * e[0], o1 + 2 * e[1], stride],
+            slack: stride + (round_up(lay.kernel[2], KB) + 1) * d2 + 2 * w_tile,
             lay,
             lo,
             e,
@@ -543,7 +569,7 @@ impl Plan {
     fn pad_input<T: Scalar>(&self, x: &[T]) -> Vec<T> {
         let lay = &self.lay;
         let (iv, pv) = (lay.in_vol(), self.x_plane());
-        let mut xp = vec![T::zero(); lay.c_in * pv];
+        let mut xp = vec![T::zero(); lay.c_in * pv + self.slack];
         let [_, i1, i2] = lay.input;
         let [_, x1, x2] = self.x_dims;
         let lo2 = self.lo[2];
@@ -574,7 +600,7 @@ impl Plan {
     fn pad_cotangent<T: Scalar>(&self, dy: &[T]) -> Vec<T> {
         let lay = &self.lay;
         let (ov, qv) = (lay.out_vol(), self.q_plane());
-        let mut q = vec![T::zero(); lay.c_out * qv];
+        let mut q = vec![T::zero(); lay.c_out * qv + self.slack];
         let [_, o1, o2] = lay.output;
         let [_, q1, q2] = self.q_dims;
         let e = self.e;
@@ -715,10 +741,10 @@ impl Plan {
             .map(|&(g, b, c)| {
                 let rows = R.min(lay.og - b * R);
                 let task = WeightTask {
-                    x: vec![&xp[(g * lay.cg + c) * pv..][..pv]],
+                    x: vec![&xp[(g * lay.cg + c) * pv..]],
                     dy: vec![std::array::from_fn(|r| {
                         let co = g * lay.og + b * R + r.min(rows - 1);
-                        &q[co * qv..][..qv]
+                        &q[co * qv..]
                     })],
                 };
                 eng.weight(&geo, &task)
@@ -728,7 +754,9 @@ impl Plan {
             for r in 0..R.min(lay.og - b * R) {
                 let co = g * lay.og + b * R + r;
                 let d = &mut dw[(co * lay.cg + c) * kv..][..kv];
-                d.iter_mut().zip(&s[r * kv..]).for_each(|(d, &v)| *d = *d + v);
+                d.iter_mut()
+                    .zip(&s[r * kv..])
+                    .for_each(|(d, &v)| *d = *d + v);
             }
         }
     }
@@ -794,6 +822,16 @@ fn add_bias<T: Scalar>(y: &mut Tensor<T>, b: &Tensor<T>) {
     }
 }
 
+/// Which kernels run the layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kernels {
+    /// AVX2 + FMA when the CPU has them (checked at run time), else portable.
+    #[default]
+    Detect,
+    /// The portable Rust kernels (what a CPU without AVX2 runs; for testing).
+    Portable,
+}
+
 /// `t` as a `Tensor<U>` when `T` is `U`.
 fn downcast<T: Scalar, U: Scalar>(t: &Tensor<T>) -> Option<&Tensor<U>> {
     (t as &dyn Any).downcast_ref::<Tensor<U>>()
@@ -816,6 +854,20 @@ pub fn forward<T: Scalar>(
     w: &Tensor<T>,
     b: Option<&Tensor<T>>,
 ) -> Result<Tensor<T>> {
+    forward_using(spec, x, w, b, Kernels::Detect)
+}
+
+/// [`forward`] with the given kernels.
+///
+/// # Errors
+/// As [`forward`].
+pub fn forward_using<T: Scalar>(
+    spec: &ConvSpec,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    b: Option<&Tensor<T>>,
+    kernels: Kernels,
+) -> Result<Tensor<T>> {
     let g = spec.geometry(x.shape(), w.shape())?;
     if !supports(&g) || empty(&g) {
         return im2col::forward(spec, x, w, b);
@@ -824,7 +876,7 @@ pub fn forward<T: Scalar>(
         b.expect_shape(&g.b_shape(), "bias b")?;
     }
     #[cfg(target_arch = "x86_64")]
-    if let Some(avx) = x86::Avx2::detect() {
+    if let Some(avx) = x86::Avx2::detect().filter(|_| kernels == Kernels::Detect) {
         if let (Some(x), Some(w)) = (downcast::<T, f32>(x), downcast::<T, f32>(w)) {
             return Ok(upcast(forward_with(&avx, &g, x, w, b.and_then(downcast))?));
         }
@@ -866,13 +918,28 @@ pub fn backward<T: Scalar>(
     dy: &Tensor<T>,
     with_bias: bool,
 ) -> Result<Grads<T>> {
+    backward_using(spec, x, w, dy, with_bias, Kernels::Detect)
+}
+
+/// [`backward`] with the given kernels.
+///
+/// # Errors
+/// As [`backward`].
+pub fn backward_using<T: Scalar>(
+    spec: &ConvSpec,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    dy: &Tensor<T>,
+    with_bias: bool,
+    kernels: Kernels,
+) -> Result<Grads<T>> {
     let g = spec.geometry(x.shape(), w.shape())?;
     if !supports(&g) || empty(&g) {
         return im2col::backward(spec, x, w, dy, with_bias);
     }
     dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
     #[cfg(target_arch = "x86_64")]
-    if let Some(avx) = x86::Avx2::detect() {
+    if let Some(avx) = x86::Avx2::detect().filter(|_| kernels == Kernels::Detect) {
         if let (Some(x), Some(w), Some(dy)) = (downcast(x), downcast(w), downcast(dy)) {
             return Ok(upcast(backward_with::<f32>(&avx, &g, x, w, dy, with_bias)?));
         }
