@@ -154,4 +154,8 @@ fn direct_simd_on_benchmark_like_layers() {
         ..Default::default()
     };
     check::<f32>(&circular, &[2, 6, 13, 24], &[9, 6, 5, 3], 5);
+    // One-row kernels: the ∂w sweep over whole rows must not read the next slab's data.
+    let valid = ConvSpec::conv(&[1, 1, 1], Padding::Valid, &[1, 1, 1]);
+    check::<f64>(&valid, &[2, 3, 4, 5, 13], &[5, 3, 2, 1, 3], 6);
+    check::<f32>(&valid, &[2, 3, 4, 5, 13], &[5, 3, 2, 1, 3], 7);
 }

@@ -543,9 +543,12 @@ impl Plan {
         let q2 = (o2 + 2 * e[2])
             .max(e[2] + round_up(o2, v))
             .max(dx_read + e[2]);
-        // One row stride for both, with room for a vector after `dy`'s last column: the `∂w`
-        // sweep runs over whole rows (see `WeightGeom::flat_len`).
-        let stride = x2.max(q2).max(e[2] + o2 + v);
+        // One row stride for both: the `∂w` sweep runs over whole rows back to back (see
+        // `WeightGeom::flat_len`), reading zeros of `dy` between them, and up to a vector past
+        // the last row: into the zero rows below it when the kernel has more than one row,
+        // else into room left at the end of the row.
+        let tail = if e[1] == 0 { e[2] + o2 + v } else { 0 };
+        let stride = x2.max(q2).max(tail);
         Plan {
             x_dims: [p0, p1, stride],
             q_dims: [o0 + 2 * e[0], o1 + 2 * e[1], stride],
