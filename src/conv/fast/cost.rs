@@ -7,6 +7,10 @@
 //!   unrolled matrix;
 //! - FFT: [`fft_conv::flops`](super::fft_conv::flops) at [`FFT_RATE`].
 //!
+//! When the direct estimate wins and the layer's conv has stride 1, the direct work goes to
+//! [`direct_simd`](super::direct_simd) (measured at least as fast as im2col on every such
+//! layer tried, see `readme-parts/direct3.md`), else to im2col.
+//!
 //! The rates are relative (only their ratio matters) and were measured on the benchmark layers
 //! (`fftconv bench`, see `readme-parts/perf.md`).
 //!

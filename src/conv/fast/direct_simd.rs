@@ -1,28 +1,34 @@
 //! The direct path for small kernels at stride 1: register-tiled loops over the padded input,
 //! vectorised over the output width, with no unrolled (im2col) matrix.
 //!
-//! Every pass is one of two kernels over zero-initialised, padded planes that stay in cache:
+//! Sample by sample, the padded input `x_p` (every padding mode, through the index maps of
+//! `Layout`) and the cotangent `dy` zero-padded by `d·(K-1)` on each side are built once
+//! (a few hundred KB: they stay in L2) and every pass is one of two kernels over them:
 //!
 //! - a **correlation** `out[r, o] = Σ_c Σ_k wb[c, k, r] · src[c, o + origin + d·k]`: a tile of
-//!   [`R`] output channels × `W` consecutive outputs of one row (2 SIMD vectors) is held in
+//!   [`R`] output channels × 2 SIMD vectors of consecutive outputs of one row is held in
 //!   registers while every source channel and tap adds onto it (one vector load of `src` feeds
 //!   `R` fused multiply-adds, one broadcast weight feeds 2);
-//!   - forward: `y = corr(x_p, w)`, `src` the padded input (all padding modes through the
-//!     index maps of [`Layout`]);
-//!   - `∂x`: the adjoint is the full correlation of `dy` (zero-padded by `d·(K-1)` on each side)
-//!     with the flipped, channel-transposed kernel `w'[ci, co, k] = w[co, ci, K-1-k]`, giving
-//!     the cotangent of the padded input, which folds back onto the input (for zero padding
-//!     only the interior is computed, straight into `dx`);
+//!   - forward: `y = corr(x_p, w)`;
+//!   - `∂x`: the adjoint is the full correlation of the padded `dy` with the flipped,
+//!     channel-transposed kernel `w'[ci, co, k] = w[co, ci, K-1-k]`, which is the cotangent of
+//!     the padded input; it folds back onto the input (for zero padding only the interior is
+//!     computed, straight into `dx`);
 //! - a **reduction** for `∂w[co, ci, k] = Σ_n Σ_o dy[n, co, o] · x_p[n, ci, o + d·k]`: per
-//!   (block of [`R`] output channels, input channel, kernel row), `R × KB` vector accumulators
-//!   (`KB` = [`KB`] taps of the row) run over all samples and positions and are summed
-//!   horizontally once.
+//!   (block of [`R`] output channels, input channel, kernel row, [`KB`] taps of the row),
+//!   `R × KB` vector accumulators sweep the output rows back to back (both planes share one
+//!   row stride; the columns between rows read zeros of the padded `dy`) and are summed
+//!   horizontally once per sample.
 //!
-//! Tasks (sample × output-channel block for the correlations, output-channel block × input
-//! channel for `∂w`) run in parallel (rayon). On x86-64 with AVX2 and FMA (checked at run time)
-//! the kernels are compiled for those features; elsewhere the same code runs portably. Strides
-//! above 1 fall back to [`im2col`](super::im2col); a transpose is its conv's `∂x` (forward),
-//! forward (`∂x`) and `∂w` with input and cotangent swapped, as in `im2col`.
+//! Samples run in parallel (rayon), and within a sample the output-channel blocks (∂w: block ×
+//! input channel); each sample's `∂w` is added onto a per-thread sum. The kernels run through an
+//! `Engine`: on x86-64 with AVX2 and FMA (checked at run time; [`Kernels`]) explicit 256-bit
+//! vector kernels for `f32` and `f64`, elsewhere portable Rust loops. Strides above 1 fall back
+//! to [`im2col`](super::im2col); a transpose is its conv's `∂x` (forward), forward (`∂x`) and
+//! `∂w` with input and cotangent swapped, as in `im2col`.
+//!
+//! Non-finite inputs: the tiles also multiply padding zeros with neighbouring entries, so an
+//! infinity may turn other entries of `∂w` into NaN (as on the FFT path).
 //!
 //! ```
 //! use fftconv::conv::{fast::direct_simd, ConvSpec, Padding};
