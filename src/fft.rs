@@ -53,6 +53,21 @@ fn cache() -> &'static PlanCache {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// The plan of type `P` for `shape`, built by `build` on first use and shared afterwards (one
+/// process-wide cache keyed by the plan's type and the shape).
+pub fn cached_plan<P: Any + Send + Sync>(shape: &[usize], build: impl FnOnce() -> P) -> Arc<P> {
+    let key = (TypeId::of::<P>(), shape.to_vec());
+    let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = map.get(&key) {
+        if let Ok(plan) = p.clone().downcast::<P>() {
+            return plan;
+        }
+    }
+    let plan = Arc::new(build());
+    map.insert(key, plan.clone());
+    plan
+}
+
 impl<T: Scalar> RealFftNd<T> {
     /// The (cached) plan for a real array of `shape`. Every extent must be ≥ 1.
     ///
@@ -63,16 +78,7 @@ impl<T: Scalar> RealFftNd<T> {
             !shape.is_empty() && shape.iter().all(|&n| n > 0),
             "FFT shape {shape:?} must be non-empty with positive extents"
         );
-        let key = (TypeId::of::<T>(), shape.to_vec());
-        let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = map.get(&key) {
-            if let Ok(plan) = p.clone().downcast::<Self>() {
-                return plan;
-            }
-        }
-        let plan = Arc::new(Self::build(shape));
-        map.insert(key, plan.clone());
-        plan
+        cached_plan(shape, || Self::build(shape))
     }
 
     fn build(shape: &[usize]) -> Self {

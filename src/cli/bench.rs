@@ -203,6 +203,8 @@ fn median_ms(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
 
 /// Bytes allocated above the level at entry while `f` runs.
 fn peak_bytes(f: impl FnOnce() -> Result<()>) -> Result<usize> {
+    // Buffers pooled by earlier runs would hide allocations from this one.
+    fftconv::conv::fast::pool::release();
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     f()?;
@@ -217,6 +219,8 @@ struct Row {
     tensors: usize,
     gflops_direct: f64,
     gflops_fft: Option<f64>,
+    /// FFT tiles: period per axis and tile count, e.g. `40x40*4`.
+    plan: String,
 }
 
 fn fwd_bwd<T: Scalar>(l: &BenchLayer, algo: Algorithm, x: &Tensor<T>, w: &Tensor<T>) -> Result<()> {
@@ -246,13 +250,17 @@ fn bench_layer<T: Scalar>(l: &BenchLayer, algo: Algorithm, repeats: usize) -> Re
     let numel = |s: &[usize]| s.iter().product::<usize>();
     // x, w, y, dx, dw, and (FFT) the spectra of x, w and dy.
     let mut tensors = elem * (2 * numel(&l.x_shape) + 2 * numel(&l.w_shape) + numel(&g.y_shape()));
+    let mut plan = "-".to_string();
     if algo == Algorithm::Fft {
         let layer = FftConv::<T>::new(&l.spec, &l.x_shape, &l.w_shape)?;
-        let p = layer.period();
-        let bins = p[0] * p[1] * (p[2] / 2 + 1);
-        let c = g.as_conv();
-        let spectra = c.n * c.c_in + c.c_out * (c.c_in / c.groups) + c.n * c.c_out;
-        tensors += spectra * bins * 2 * elem;
+        tensors += layer.spectra_bytes();
+        let t = layer.tiling();
+        let period = t.period()[3 - g.rank()..]
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("x");
+        plan = format!("{period}*{}", t.tiles());
     }
     let (fft_fwd, fft_all) = fft_conv::flops(&g);
     let _ = fft_fwd;
@@ -264,6 +272,7 @@ fn bench_layer<T: Scalar>(l: &BenchLayer, algo: Algorithm, repeats: usize) -> Re
         tensors,
         gflops_direct: 6.0 * g.macs() / (fwd_bwd_ms * 1e6),
         gflops_fft: (algo == Algorithm::Fft).then(|| fft_all / (fwd_bwd_ms * 1e6)),
+        plan,
     })
 }
 
@@ -334,7 +343,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     println!(
-        "{:12} {:4} {:7} {:>9} {:>11} {:>9} {:>9} {:>9} {:>7}",
+        "{:12} {:4} {:7} {:>9} {:>11} {:>9} {:>9} {:>9} {:>7}  {}",
         "layer",
         "type",
         "algo",
@@ -343,7 +352,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "GF/s dir",
         "GF/s fft",
         "peak MB",
-        "peak/io"
+        "peak/io",
+        "fft tiles"
     );
     let mut out = BTreeMap::new();
     for l in layers
@@ -356,7 +366,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             bench_layer::<f32>(l, algo, repeats)?
         };
         println!(
-            "{:12} {:4} {:7} {:9.2} {:11.2} {:9.1} {:>9} {:9.1} {:7.1}",
+            "{:12} {:4} {:7} {:9.2} {:11.2} {:9.1} {:>9} {:9.1} {:7.1}  {}",
             l.name,
             args.dtype,
             format!("{:?}", r.algo).to_lowercase(),
@@ -366,6 +376,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             r.gflops_fft.map_or("-".into(), |v| format!("{v:.1}")),
             r.peak as f64 / 1e6,
             r.peak as f64 / r.tensors as f64,
+            r.plan,
         );
         out.insert(
             l.name.clone(),
@@ -377,6 +388,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "io_and_spectra_bytes": r.tensors,
                 "gflops_direct_count": r.gflops_direct,
                 "gflops_fft_count": r.gflops_fft,
+                "fft_tiles": r.plan,
             }),
         );
     }

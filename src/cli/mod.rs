@@ -9,6 +9,7 @@ mod check;
 mod demo;
 mod derive;
 mod export;
+mod malloc;
 mod notes;
 mod train;
 mod verify;
@@ -48,6 +49,7 @@ enum Command {
 
 /// Parse the command line, run the subcommand, map errors to exit status 2.
 pub fn main() -> ExitCode {
+    malloc::tune();
     quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

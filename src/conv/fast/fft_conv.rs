@@ -1,23 +1,25 @@
 //! The fused FFT conv layer: forward, `∂x`, `∂w`, `∂b` for `Conv` and `ConvTranspose`.
 //!
-//! Per spatial axis the padded input (extent $S_p$, any padding mode) is embedded in a period
-//! $P = $ [`fast_len`]$(S_p)$, the dilated kernel $h$ ($h_{d k} = w_k$) in the same period, and
-//! with real-to-complex spectra $\hat x, \hat h$ over $P$:
+//! The padded input (any padding mode) is cut into overlapping windows, one per tile of outputs
+//! ([`Tiling`], chosen by a cost model; one tile is the whole layer), each embedded in a period
+//! $P$ of fast FFT lengths, the dilated kernel $h$ ($h_{d k} = w_k$) in the same period, and
+//! with real-to-complex spectra $\hat x, \hat h$ over $P$ (per window):
 //!
 //! - forward (cross-correlation): $\hat y_{n,o} = \sum_{c \in \text{group}}
 //!   \overline{\hat h_{o,c}}\,\hat x_{n,c}$, then $y_{n,o}[i] = \mathcal F^{-1}(\hat y_{n,o})[s\,i]$;
-//!   no wrap-around reaches the kept outputs because $s\,i + d\,k \le S_p - 1 < P$;
+//!   no wrap-around reaches the kept outputs because a window holds all they see;
 //! - `∂x`: the upstream gradient zero-inserted at the kept positions, $\hat g$, gives
 //!   $\widehat{\partial x_p}_{n,c} = \sum_o \hat h_{o,c}\,\hat g_{n,o}$; the padding is folded back
-//!   (its adjoint) onto the input;
+//!   (its adjoint) onto the input, windows adding where they overlap;
 //! - `∂w`: $\widehat{\partial h}_{o,c} = \sum_n \overline{\hat g_{n,o}}\,\hat x_{n,c}$, read at the
 //!   dilated taps.
 //!
 //! $\hat x$ and $\hat h$ are computed once by [`FftConv::forward`] and reused by
-//! [`FftConv::backward`]. The contraction over channels is, per frequency, a small complex
-//! matrix product; it runs over blocks of frequencies (so the accumulator stays in L1) with one
-//! output channel row per rayon task, and depthwise layers (`groups = channels`) contract over
-//! a single channel. A transpose is the input-adjoint of its [`Geometry::as_conv`]: its forward
+//! [`FftConv::backward`]. Transforms skip the rows known to be zero and the rows nobody reads
+//! ([`super::pruned_fft`]). The contraction over channels is, per frequency, a small complex
+//! matrix product per group, on planar spectra blocked over frequencies
+//! ([`super::contraction`]); depthwise layers (`groups = channels`) contract over a single
+//! channel. A transpose is the input-adjoint of its [`Geometry::as_conv`]: its forward
 //! is that conv's `∂x`, its `∂x` that conv's forward, its `∂w` that conv's `∂w` with the roles
 //! of input and cotangent swapped.
 //!
@@ -33,55 +35,112 @@
 //! assert_eq!(grads.dw.shape(), w.shape());
 //! ```
 
+use super::contraction::{contract, Conj, Planar, Product};
+use super::pruned_fft::{PrunedRfft, Scratch};
+use super::tiling::Tiling;
 use super::Layout;
 use crate::conv::spec::{ConvKind, ConvSpec, Geometry};
 use crate::conv::Grads;
 use crate::error::{Error, Result};
-use crate::fft::{fast_len, RealFftNd};
 use crate::tensor::{Scalar, Tensor};
-use num_complex::Complex;
 use rayon::prelude::*;
 use std::sync::Arc;
-
-type Spectrum<T> = Vec<Complex<T>>;
-
-/// One term `(a, b)` of a contraction row: two spectra of equal length.
-pub type Term<'a, T> = (&'a [Complex<T>], &'a [Complex<T>]);
-
-/// Frequencies per block of the contraction (the accumulator block stays in L1).
-const BLOCK: usize = 512;
 
 /// A planned FFT conv layer for fixed shapes, holding the spectra of the last forward pass.
 pub struct FftConv<T: Scalar> {
     geometry: Geometry,
     /// The conv (the layer, or the conv a transpose is the adjoint of).
     lay: Layout,
-    period: [usize; 3],
-    plan: Arc<RealFftNd<T>>,
-    /// Spectra of the conv's input (Conv: x) or its output cotangent (transpose: x).
-    act_hat: Vec<Spectrum<T>>,
-    /// Spectra of the weights, `(c_out·cg)` of them in the conv's layout.
-    w_hat: Vec<Spectrum<T>>,
+    tiling: Tiling,
+    fft: Arc<PrunedRfft<T>>,
+    /// Spectra of the conv's input windows (Conv: x) or its output cotangent (transpose: x),
+    /// one per `(n, c, tile)`.
+    act_hat: Planar<T>,
+    /// Spectra of the weights, one per `(o, c)` in the conv's layout.
+    w_hat: Planar<T>,
+}
+
+/// Where tile `t` sits: its index per axis.
+fn tile_coords(t: usize, tiling: &Tiling) -> [usize; 3] {
+    let [_, n1, n2] = tiling.axes.map(|a| a.tiles);
+    [t / (n1 * n2), (t / n2) % n1, t % n2]
+}
+
+fn store<T: Scalar>(spec: &[num_complex::Complex<T>], re: &mut [T], im: &mut [T]) {
+    for ((v, r), i) in spec.iter().zip(re.iter_mut()).zip(im.iter_mut()) {
+        *r = v.re;
+        *i = v.im;
+    }
+}
+
+fn load<T: Scalar>(re: &[T], im: &[T], dst: &mut [num_complex::Complex<T>]) {
+    for ((d, &r), &i) in dst.iter_mut().zip(re).zip(im) {
+        d.re = r;
+        d.im = i;
+    }
 }
 
 impl<T: Scalar> FftConv<T> {
-    /// Plan the layer `spec` for inputs of `x_shape` and weights of `w_shape`.
+    /// Plan the layer `spec` for inputs of `x_shape` and weights of `w_shape`, with the tiling
+    /// of the cost model ([`Tiling::plan`]).
     ///
     /// # Errors
     /// Spec and shape errors of [`ConvSpec::geometry`].
     pub fn new(spec: &ConvSpec, x_shape: &[usize], w_shape: &[usize]) -> Result<Self> {
         let geometry = spec.geometry(x_shape, w_shape)?;
         let lay = Layout::of(&geometry.as_conv());
-        let period = lay.padded.map(|e| if e > 1 { fast_len(e) } else { 1 });
-        let plan = RealFftNd::plan(&period);
-        Ok(FftConv {
+        let tiling = Tiling::plan(&lay);
+        Ok(Self::with_layout(geometry, lay, tiling))
+    }
+
+    /// Plan the layer with one tile per axis (the untiled FFT layer).
+    ///
+    /// # Errors
+    /// Spec and shape errors of [`ConvSpec::geometry`].
+    pub fn untiled(spec: &ConvSpec, x_shape: &[usize], w_shape: &[usize]) -> Result<Self> {
+        let geometry = spec.geometry(x_shape, w_shape)?;
+        let lay = Layout::of(&geometry.as_conv());
+        let tiling = Tiling::whole(&lay);
+        Ok(Self::with_layout(geometry, lay, tiling))
+    }
+
+    /// Plan the layer with `blocks[a]` outputs per tile on each spatial axis of the conv (for
+    /// a transpose: of the conv it is the adjoint of), each clipped to the output extent.
+    ///
+    /// # Errors
+    /// Spec and shape errors of [`ConvSpec::geometry`]; [`Error::Invalid`] if `blocks` has
+    /// not one entry ≥ 1 per spatial axis.
+    pub fn with_blocks(
+        spec: &ConvSpec,
+        x_shape: &[usize],
+        w_shape: &[usize],
+        blocks: &[usize],
+    ) -> Result<Self> {
+        let geometry = spec.geometry(x_shape, w_shape)?;
+        let d = geometry.rank();
+        if blocks.len() != d || blocks.contains(&0) {
+            return Err(Error::invalid(
+                "tile blocks",
+                format!("{blocks:?} must give {d} extents ≥ 1, one per spatial axis"),
+            ));
+        }
+        let lay = Layout::of(&geometry.as_conv());
+        let mut b = [1; 3];
+        b[3 - d..].copy_from_slice(blocks);
+        let tiling = Tiling::with_blocks(&lay, b);
+        Ok(Self::with_layout(geometry, lay, tiling))
+    }
+
+    fn with_layout(geometry: Geometry, lay: Layout, tiling: Tiling) -> Self {
+        let fft = PrunedRfft::plan(tiling.period());
+        FftConv {
             geometry,
             lay,
-            period,
-            plan,
-            act_hat: Vec::new(),
-            w_hat: Vec::new(),
-        })
+            tiling,
+            fft,
+            act_hat: Planar::default(),
+            w_hat: Planar::default(),
+        }
     }
 
     /// The resolved geometry.
@@ -89,15 +148,24 @@ impl<T: Scalar> FftConv<T> {
         &self.geometry
     }
 
-    /// The FFT period per spatial axis (normalised to 3 axes, leading 1s).
-    pub fn period(&self) -> [usize; 3] {
-        self.period
+    /// The tiling in use.
+    pub fn tiling(&self) -> &Tiling {
+        &self.tiling
+    }
+
+    /// Bytes of the spectra a forward + backward pass keeps: those of the input windows, the
+    /// weights and the output cotangent windows.
+    pub fn spectra_bytes(&self) -> usize {
+        let lay = &self.lay;
+        let count = lay.n * self.tiles() * (lay.c_in + lay.c_out) + lay.c_out * lay.cg;
+        let padded =
+            self.fft.bins().div_ceil(super::contraction::LANES) * super::contraction::LANES;
+        count * 2 * padded * std::mem::size_of::<T>()
     }
 
     /// Bytes held by the cached spectra.
     pub fn cached_bytes(&self) -> usize {
-        let bins: usize = self.act_hat.iter().chain(&self.w_hat).map(Vec::len).sum();
-        bins * std::mem::size_of::<Complex<T>>()
+        self.act_hat.bytes() + self.w_hat.bytes()
     }
 
     /// Forward pass; keeps the spectra of `x` and `w` for [`backward`](Self::backward).
@@ -181,104 +249,219 @@ impl<T: Scalar> FftConv<T> {
         e[3 - self.geometry.rank()..].to_vec()
     }
 
-    /// Spectra of the padded conv inputs, one per (n, c).
-    fn input_spectra(&self, x: &Tensor<T>) -> Vec<Spectrum<T>> {
-        let lay = &self.lay;
-        let vol = lay.in_vol();
-        let p = self.period;
-        x.data()
-            .par_chunks(vol)
-            .map(|ch| {
-                let mut buf = vec![T::zero(); p.iter().product()];
-                lay.pad_into(ch, &mut buf, p);
-                self.plan.forward(&buf)
-            })
-            .collect()
+    fn tiles(&self) -> usize {
+        self.tiling.tiles()
     }
 
-    /// Spectra of the dilated kernels embedded in the period, one per (o, c).
-    fn weight_spectra(&self, w: &Tensor<T>) -> Vec<Spectrum<T>> {
+    /// First padded-input position of tile `t`'s window, per axis.
+    fn window_start(&self, t: [usize; 3]) -> [usize; 3] {
+        [0, 1, 2].map(|a| t[a] * self.tiling.axes[a].block * self.lay.stride[a])
+    }
+
+    /// Extent of tile `t`'s window inside the padded input, per axis.
+    fn window(&self, start: [usize; 3]) -> [usize; 3] {
+        [0, 1, 2].map(|a| {
+            self.tiling.axes[a]
+                .period
+                .min(self.lay.padded[a] - start[a])
+        })
+    }
+
+    /// Outputs of tile `t` within `extent` (0 where the tile lies beyond it), per axis.
+    fn outputs(&self, t: [usize; 3], extent: [usize; 3]) -> [usize; 3] {
+        [0, 1, 2].map(|a| {
+            let blk = self.tiling.axes[a].block;
+            blk.min(extent[a].saturating_sub(t[a] * blk))
+        })
+    }
+
+    /// Spectra of the padded conv input's tile windows, one per `(n, c, tile)`.
+    fn input_spectra(&self, x: &Tensor<T>) -> Planar<T> {
         let lay = &self.lay;
-        let p = self.period;
-        let k = lay.kernel;
-        let dl = lay.dilation;
-        w.data()
-            .par_chunks(lay.k_vol())
-            .map(|ch| {
-                let mut buf = vec![T::zero(); p.iter().product()];
+        let nt = self.tiles();
+        let [_, t1, t2] = self.tiling.period();
+        let i2 = lay.input[2];
+        let i12 = lay.input[1] * i2;
+        let mut out = Planar::dirty(lay.n * lay.c_in * nt, self.fft.bins());
+        out.signals_mut()
+            .chunks(nt)
+            .zip(x.data().par_chunks(lay.in_vol()))
+            .for_each(|(sigs, ch)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for (t, (re, im)) in sigs.into_iter().enumerate() {
+                    let start = self.window_start(tile_coords(t, &self.tiling));
+                    let [e0, e1, e2] = self.window(start);
+                    let real = s.real_mut();
+                    for j0 in 0..e0 {
+                        let s0 = lay.maps[0][start[0] + j0];
+                        for j1 in 0..e1 {
+                            let s1 = lay.maps[1][start[1] + j1];
+                            let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+                            if let (Some(s0), Some(s1)) = (s0, s1) {
+                                let src = &ch[s0 * i12 + s1 * i2..][..i2];
+                                let map = &lay.maps[2][start[2]..][..e2];
+                                for (r, m) in row.iter_mut().zip(map) {
+                                    *r = m.map_or(T::zero(), |m| src[m]);
+                                }
+                                row[e2..].fill(T::zero());
+                            } else {
+                                row.fill(T::zero());
+                            }
+                        }
+                    }
+                    store(self.fft.forward(s, [e0, e1]), re, im);
+                }
+            });
+        out
+    }
+
+    /// Spectra of the dilated kernels placed at the origin of a tile, one per `(o, c)`.
+    fn weight_spectra(&self, w: &Tensor<T>) -> Planar<T> {
+        let lay = &self.lay;
+        let [_, t1, t2] = self.tiling.period();
+        let (k, dl) = (lay.kernel, lay.dilation);
+        let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
+        let mut out = Planar::dirty(lay.c_out * lay.cg, self.fft.bins());
+        out.signals_mut()
+            .zip(w.data().par_chunks(lay.k_vol()))
+            .for_each(|((re, im), ch)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                let real = s.real_mut();
+                for j0 in 0..ke[0] {
+                    real[j0 * t1 * t2..][..ke[1] * t2].fill(T::zero());
+                }
                 for k0 in 0..k[0] {
                     for k1 in 0..k[1] {
+                        let row = &mut real[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
                         for k2 in 0..k[2] {
-                            let at = ((k0 * dl[0]) * p[1] + k1 * dl[1]) * p[2] + k2 * dl[2];
-                            buf[at] = ch[(k0 * k[1] + k1) * k[2] + k2];
+                            row[k2 * dl[2]] = ch[(k0 * k[1] + k1) * k[2] + k2];
                         }
                     }
                 }
-                self.plan.forward(&buf)
-            })
-            .collect()
+                store(self.fft.forward(s, [ke[0], ke[1]]), re, im);
+            });
+        out
     }
 
-    /// Spectra of conv output cotangents zero-inserted at the strided positions; `t` may be
-    /// shorter than the conv output on any axis (missing entries are zeros).
-    fn cotangent_spectra(&self, t: &Tensor<T>) -> Vec<Spectrum<T>> {
-        let p = self.period;
-        let s = self.lay.stride;
+    /// Spectra of conv output cotangents, zero-inserted at the strided positions of each tile,
+    /// one per `(n, o, tile)`; `t` may be shorter than the conv output on any axis (missing
+    /// entries are zeros).
+    fn cotangent_spectra(&self, t: &Tensor<T>) -> Planar<T> {
+        let lay = &self.lay;
+        let nt = self.tiles();
+        let [_, t1, t2] = self.tiling.period();
+        let st = lay.stride;
         let mut e = [1; 3];
         e[3 - self.geometry.rank()..].copy_from_slice(&t.shape()[2..]);
         let vol: usize = e.iter().product();
-        t.data()
-            .par_chunks(vol)
-            .map(|ch| {
-                let mut buf = vec![T::zero(); p.iter().product()];
-                for i0 in 0..e[0] {
-                    for i1 in 0..e[1] {
-                        for i2 in 0..e[2] {
-                            let at = ((i0 * s[0]) * p[1] + i1 * s[1]) * p[2] + i2 * s[2];
-                            buf[at] = ch[(i0 * e[1] + i1) * e[2] + i2];
+        let mut out = Planar::dirty(lay.n * lay.c_out * nt, self.fft.bins());
+        out.signals_mut()
+            .chunks(nt)
+            .zip(t.data().par_chunks(vol))
+            .for_each(|(sigs, ch)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for (tile, (re, im)) in sigs.into_iter().enumerate() {
+                    let tc = tile_coords(tile, &self.tiling);
+                    let cnt = self.outputs(tc, e);
+                    if cnt.contains(&0) {
+                        continue; // an all-zero window: its spectrum stays zero
+                    }
+                    let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
+                    let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
+                    let real = s.real_mut();
+                    for j0 in 0..rows[0] {
+                        real[j0 * t1 * t2..][..rows[1] * t2].fill(T::zero());
+                    }
+                    for i0 in 0..cnt[0] {
+                        for i1 in 0..cnt[1] {
+                            let row = &mut real[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
+                            let src = &ch
+                                [((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2]..]
+                                [..cnt[2]];
+                            for (i2, &v) in src.iter().enumerate() {
+                                row[i2 * st[2]] = v;
+                            }
                         }
                     }
+                    store(self.fft.forward(s, [rows[0], rows[1]]), re, im);
                 }
-                self.plan.forward(&buf)
-            })
-            .collect()
+            });
+        out
+    }
+
+    /// Inverse transform of spectrum `sig` of `spectra` into the scratch's real buffer,
+    /// computing rows `rows`; returns the buffer and the normalisation `1/ΠT`.
+    fn invert<'s>(
+        &self,
+        s: &'s mut Scratch<T>,
+        spectra: &Planar<T>,
+        sig: usize,
+        rows: [usize; 2],
+    ) -> &'s [T] {
+        let (re, im) = spectra.signal(sig);
+        load(re, im, self.fft.spectrum_mut(s));
+        self.fft.inverse(s, rows)
+    }
+
+    fn scale(&self) -> T {
+        T::one() / T::of(self.fft.real_len() as f64)
     }
 
     /// The conv's output from input spectra, read at the strided positions within `extent`.
-    fn conv_output(
-        &self,
-        x_hat: &[Spectrum<T>],
-        w_hat: &[Spectrum<T>],
-        extent: [usize; 3],
-    ) -> Tensor<T> {
+    fn conv_output(&self, x_hat: &Planar<T>, w_hat: &Planar<T>, extent: [usize; 3]) -> Tensor<T> {
         let lay = &self.lay;
-        let p = self.period;
-        let s = lay.stride;
+        let nt = self.tiles();
+        let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
+        let mut y_hat = Planar::dirty(lay.n * co * nt, self.fft.bins());
+        let p = Product {
+            groups: lay.groups,
+            rows: lay.n * nt,
+            cols: og,
+            depth: cg,
+            conj: Conj::B,
+        };
+        contract(
+            &p,
+            &mut y_hat,
+            |g, i, j| ((i / nt) * co + g * og + j) * nt + i % nt,
+            x_hat,
+            |g, i, k| ((i / nt) * ci + g * cg + k) * nt + i % nt,
+            w_hat,
+            |g, k, j| (g * og + j) * cg + k,
+        );
+        let [_, t1, t2] = self.tiling.period();
+        let st = lay.stride;
+        let scale = self.scale();
         let vol: usize = extent.iter().product();
-        let shape = [vec![lay.n, lay.c_out], self.spatial(extent)].concat();
+        let shape = [vec![lay.n, co], self.spatial(extent)].concat();
         let mut y = Tensor::zeros(&shape);
         y.data_mut()
             .par_chunks_mut(vol)
             .enumerate()
             .for_each(|(row, out)| {
-                let (n, o) = (row / lay.c_out, row % lay.c_out);
-                let grp = o / lay.og;
-                let terms: Vec<_> = (0..lay.cg)
-                    .map(|c| {
-                        (
-                            w_hat[o * lay.cg + c].as_slice(),
-                            x_hat[n * lay.c_in + grp * lay.cg + c].as_slice(),
-                        )
-                    })
-                    .collect();
-                let mut acc = contract(&terms, true);
-                let full = self.plan.inverse(&mut acc);
-                for i0 in 0..extent[0] {
-                    for i1 in 0..extent[1] {
-                        let src = ((i0 * s[0]) * p[1] + i1 * s[1]) * p[2];
-                        let dst = (i0 * extent[1] + i1) * extent[2];
-                        for i2 in 0..extent[2] {
-                            out[dst + i2] = full[src + i2 * s[2]];
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for tile in 0..nt {
+                    let tc = tile_coords(tile, &self.tiling);
+                    let cnt = self.outputs(tc, extent);
+                    if cnt.contains(&0) {
+                        continue;
+                    }
+                    let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
+                    let rows = [(cnt[0] - 1) * st[0] + 1, (cnt[1] - 1) * st[1] + 1];
+                    let full = self.invert(s, &y_hat, row * nt + tile, rows);
+                    for i0 in 0..cnt[0] {
+                        for i1 in 0..cnt[1] {
+                            let src = &full[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
+                            let dst = &mut out[((first[0] + i0) * extent[1] + first[1] + i1)
+                                * extent[2]
+                                + first[2]..][..cnt[2]];
+                            for (i2, d) in dst.iter_mut().enumerate() {
+                                *d = src[i2 * st[2]] * scale;
+                            }
                         }
                     }
                 }
@@ -286,96 +469,114 @@ impl<T: Scalar> FftConv<T> {
         y
     }
 
-    /// The conv's input gradient from cotangent spectra (padding folded back).
-    fn conv_input_grad(&self, g_hat: &[Spectrum<T>], w_hat: &[Spectrum<T>]) -> Tensor<T> {
+    /// The conv's input gradient from cotangent spectra: each window's gradient folded back
+    /// through the padding and added where windows overlap.
+    fn conv_input_grad(&self, g_hat: &Planar<T>, w_hat: &Planar<T>) -> Tensor<T> {
         let lay = &self.lay;
-        let shape = [vec![lay.n, lay.c_in], self.spatial(lay.input)].concat();
+        let nt = self.tiles();
+        let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
+        let mut dx_hat = Planar::dirty(lay.n * ci * nt, self.fft.bins());
+        let p = Product {
+            groups: lay.groups,
+            rows: lay.n * nt,
+            cols: cg,
+            depth: og,
+            conj: Conj::None,
+        };
+        contract(
+            &p,
+            &mut dx_hat,
+            |g, i, j| ((i / nt) * ci + g * cg + j) * nt + i % nt,
+            g_hat,
+            |g, i, k| ((i / nt) * co + g * og + k) * nt + i % nt,
+            w_hat,
+            |g, k, j| (g * og + k) * cg + j,
+        );
+        let [_, t1, t2] = self.tiling.period();
+        let [_, i1, i2] = lay.input;
+        let scale = self.scale();
+        let shape = [vec![lay.n, ci], self.spatial(lay.input)].concat();
         let mut dx = Tensor::zeros(&shape);
         dx.data_mut()
             .par_chunks_mut(lay.in_vol())
             .enumerate()
             .for_each(|(row, out)| {
-                let (n, c) = (row / lay.c_in, row % lay.c_in);
-                let (grp, ci) = (c / lay.cg, c % lay.cg);
-                let terms: Vec<_> = (0..lay.og)
-                    .map(|oo| {
-                        let o = grp * lay.og + oo;
-                        (
-                            w_hat[o * lay.cg + ci].as_slice(),
-                            g_hat[n * lay.c_out + o].as_slice(),
-                        )
-                    })
-                    .collect();
-                let mut acc = contract(&terms, false);
-                let full = self.plan.inverse(&mut acc);
-                lay.fold_from(&full, self.period, out);
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for tile in 0..nt {
+                    let start = self.window_start(tile_coords(tile, &self.tiling));
+                    let [e0, e1, e2] = self.window(start);
+                    let full = self.invert(s, &dx_hat, row * nt + tile, [e0, e1]);
+                    for j0 in 0..e0 {
+                        let Some(s0) = lay.maps[0][start[0] + j0] else {
+                            continue;
+                        };
+                        for j1 in 0..e1 {
+                            let Some(s1) = lay.maps[1][start[1] + j1] else {
+                                continue;
+                            };
+                            let src = &full[(j0 * t1 + j1) * t2..][..e2];
+                            let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
+                            let map = &lay.maps[2][start[2]..][..e2];
+                            for (v, m) in src.iter().zip(map) {
+                                if let Some(m) = m {
+                                    dst[*m] = dst[*m] + *v * scale;
+                                }
+                            }
+                        }
+                    }
+                }
             });
         dx
     }
 
-    /// The conv's weight gradient from cotangent and input spectra.
-    fn conv_weight_grad(&self, g_hat: &[Spectrum<T>], x_hat: &[Spectrum<T>]) -> Tensor<T> {
+    /// The conv's weight gradient from cotangent and input spectra (summed over the batch and
+    /// the tiles before one inverse transform per weight).
+    fn conv_weight_grad(&self, g_hat: &Planar<T>, x_hat: &Planar<T>) -> Tensor<T> {
         let lay = &self.lay;
-        let p = self.period;
+        let nt = self.tiles();
+        let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
+        let mut dw_hat = Planar::dirty(co * cg, self.fft.bins());
+        let p = Product {
+            groups: lay.groups,
+            rows: og,
+            cols: cg,
+            depth: lay.n * nt,
+            conj: Conj::A,
+        };
+        contract(
+            &p,
+            &mut dw_hat,
+            |g, i, j| (g * og + i) * cg + j,
+            g_hat,
+            |g, i, k| ((k / nt) * co + g * og + i) * nt + k % nt,
+            x_hat,
+            |g, k, j| ((k / nt) * ci + g * cg + j) * nt + k % nt,
+        );
+        let [_, t1, t2] = self.tiling.period();
         let (k, dl) = (lay.kernel, lay.dilation);
-        let shape = [vec![lay.c_out, lay.cg], self.spatial(lay.kernel)].concat();
+        let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
+        let scale = self.scale();
+        let shape = [vec![co, cg], self.spatial(lay.kernel)].concat();
         let mut dw = Tensor::zeros(&shape);
         dw.data_mut()
             .par_chunks_mut(lay.k_vol())
             .enumerate()
             .for_each(|(row, out)| {
-                let (o, ci) = (row / lay.cg, row % lay.cg);
-                let grp = o / lay.og;
-                let terms: Vec<_> = (0..lay.n)
-                    .map(|n| {
-                        (
-                            g_hat[n * lay.c_out + o].as_slice(),
-                            x_hat[n * lay.c_in + grp * lay.cg + ci].as_slice(),
-                        )
-                    })
-                    .collect();
-                let mut acc = contract(&terms, true);
-                let full = self.plan.inverse(&mut acc);
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                let full = self.invert(s, &dw_hat, row, [ke[0], ke[1]]);
                 for k0 in 0..k[0] {
                     for k1 in 0..k[1] {
+                        let src = &full[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
                         for k2 in 0..k[2] {
-                            let at = ((k0 * dl[0]) * p[1] + k1 * dl[1]) * p[2] + k2 * dl[2];
-                            out[(k0 * k[1] + k1) * k[2] + k2] = full[at];
+                            out[(k0 * k[1] + k1) * k[2] + k2] = src[k2 * dl[2]] * scale;
                         }
                     }
                 }
             });
         dw
     }
-}
-
-/// `Σ_t op(a_t) ⊙ b_t` over frequencies, `op` = conjugate when `conj_a`; blocked over
-/// frequencies so that each accumulator block stays in L1 while every term streams past it.
-/// (One row of the per-frequency channel contraction; public for the benches.)
-///
-/// ```
-/// use num_complex::Complex;
-/// let a = [Complex::new(1.0f64, 2.0)];
-/// let b = [Complex::new(3.0f64, 0.0)];
-/// let r = fftconv::conv::fast::fft_conv::contract(&[(&a[..], &b[..])], true);
-/// assert_eq!(r[0], Complex::new(3.0, -6.0));
-/// ```
-pub fn contract<T: Scalar>(terms: &[Term<'_, T>], conj_a: bool) -> Spectrum<T> {
-    let len = terms.first().map_or(0, |t| t.0.len());
-    let mut acc = vec![Complex::new(T::zero(), T::zero()); len];
-    let sign = if conj_a { -T::one() } else { T::one() };
-    for start in (0..len).step_by(BLOCK) {
-        let end = (start + BLOCK).min(len);
-        let blk = &mut acc[start..end];
-        for (a, b) in terms {
-            for ((r, a), b) in blk.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
-                let ai = sign * a.im;
-                r.re = r.re + a.re * b.re - ai * b.im;
-                r.im = r.im + a.re * b.im + ai * b.re;
-            }
-        }
-    }
-    acc
 }
 
 fn bias_grad<T: Scalar>(dy: &Tensor<T>) -> Tensor<T> {
@@ -424,27 +625,11 @@ pub fn backward<T: Scalar>(
     layer.backward(dy, with_bias)
 }
 
-/// Floating-point operations of the FFT path: `(forward, forward + ∂x + ∂w)`, counting a real
-/// transform of `N` samples as `2.5·N·log2 N` and a complex multiply-add as 8.
+/// Floating-point operations of the FFT path with the tiling it would use: `(forward,
+/// forward + ∂x + ∂w)`, counting `5 n log2 n` per complex 1-D transform of `n` (half for a
+/// real one) over the lines the pruned transforms compute, and 8 per complex multiply-add.
 pub fn flops(g: &Geometry) -> (f64, f64) {
-    let c = g.as_conv();
-    let lay = Layout::of(&c);
-    let p: Vec<usize> = lay
-        .padded
-        .iter()
-        .map(|&e| if e > 1 { fast_len(e) } else { 1 })
-        .collect();
-    let n_real: f64 = p.iter().map(|&e| e as f64).product();
-    let bins = n_real / p[2] as f64 * (p[2] / 2 + 1) as f64;
-    let fft = 2.5 * n_real * n_real.log2().max(1.0);
-    let (n, ci, co, cg) = (
-        lay.n as f64,
-        lay.c_in as f64,
-        lay.c_out as f64,
-        lay.cg as f64,
-    );
-    let contraction = 8.0 * bins * n * co * cg;
-    let fwd = (n * ci + co * cg + n * co) * fft + contraction;
-    let bwd = (n * co + n * ci + co * cg) * fft + 2.0 * contraction;
-    (fwd, fwd + bwd)
+    let lay = Layout::of(&g.as_conv());
+    let (f, b) = Tiling::plan(&lay).work(&lay);
+    (f.flops(), f.flops() + b.flops())
 }

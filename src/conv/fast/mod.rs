@@ -11,18 +11,21 @@
 //! axes (leading axes of extent 1), with the padding of each axis as an index map from padded
 //! position to input position, so all padding modes share one code path.
 
+pub mod contraction;
 pub mod cost;
 pub mod direct_simd;
 pub mod fft_conv;
 pub mod gemm;
 pub mod im2col;
+pub mod pool;
+pub mod pruned_fft;
+pub mod tiling;
 
 pub use cost::{choose, Choice};
 pub use fft_conv::FftConv;
 
 use super::spec::Geometry;
 use crate::op::PadMode;
-use crate::tensor::Scalar;
 
 /// A conv geometry normalised to 3 spatial axes, with per-axis padding maps.
 #[derive(Clone, Debug)]
@@ -117,44 +120,5 @@ impl Layout {
     }
     pub(crate) fn k_vol(&self) -> usize {
         self.kernel.iter().product()
-    }
-
-    /// Write the padded version of one input channel into `dst` (row-major extents `dims` ≥
-    /// `padded`; entries outside the padded box are left untouched).
-    pub(crate) fn pad_into<T: Scalar>(&self, src: &[T], dst: &mut [T], dims: [usize; 3]) {
-        let [_, i1, i2] = self.input;
-        for (p0, s0) in self.maps[0].iter().enumerate() {
-            for (p1, s1) in self.maps[1].iter().enumerate() {
-                let row = &mut dst[(p0 * dims[1] + p1) * dims[2]..][..self.padded[2]];
-                match (s0, s1) {
-                    (Some(s0), Some(s1)) => {
-                        let srow = &src[(s0 * i1 + s1) * i2..][..i2];
-                        for (r, s2) in row.iter_mut().zip(&self.maps[2]) {
-                            *r = s2.map_or(T::zero(), |s| srow[s]);
-                        }
-                    }
-                    _ => row.iter_mut().for_each(|r| *r = T::zero()),
-                }
-            }
-        }
-    }
-
-    /// The adjoint of [`pad_into`](Self::pad_into): add every padded entry of `src` (extents
-    /// `dims`) onto the input position it was read from, into `dst` (one channel).
-    pub(crate) fn fold_from<T: Scalar>(&self, src: &[T], dims: [usize; 3], dst: &mut [T]) {
-        let [_, i1, i2] = self.input;
-        for (p0, s0) in self.maps[0].iter().enumerate() {
-            let Some(s0) = s0 else { continue };
-            for (p1, s1) in self.maps[1].iter().enumerate() {
-                let Some(s1) = s1 else { continue };
-                let row = &src[(p0 * dims[1] + p1) * dims[2]..][..self.padded[2]];
-                let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
-                for (r, s2) in row.iter().zip(&self.maps[2]) {
-                    if let Some(s) = s2 {
-                        drow[*s] = drow[*s] + *r;
-                    }
-                }
-            }
-        }
     }
 }

@@ -1,0 +1,421 @@
+//! A real 3-axis FFT on a fixed period that skips the lines known to be zero on the way in and
+//! the lines nobody reads on the way out, with its columns transformed in contiguous batches.
+//!
+//! For a period $T = (T_0, T_1, T_2)$ (leading extents may be 1) the forward transform is
+//! $\hat x_{k} = \sum_{j} x_{j}\, e^{-2\pi i \sum_a j_a k_a / T_a}$ over the half spectrum
+//! $k_2 < H = \lfloor T_2/2 \rfloor + 1$. It runs in three stages:
+//!
+//! 1. real-to-complex transforms of the rows $(j_0, j_1)$ with $j_0 < e_0$, $j_1 < e_1$ (the
+//!    *nonzero extent* the caller promises; every other row is zero and is not transformed);
+//! 2. for each $j_0 < e_0$, the plane $[T_1][H]$ is transposed to $[H][T_1]$ and its $H$
+//!    columns transformed in one batch;
+//! 3. the result, $[T_0][H\,T_1]$, is transposed to $[H\,T_1][T_0]$ (rows $j_0 \ge e_0$ as
+//!    zeros) and its columns transformed in one batch.
+//!
+//! The spectrum is left in the order $[H][T_1][T_0]$ — a permutation of the bins that every
+//! signal of a plan shares, which is all a pointwise product needs. The inverse runs the
+//! stages backwards and computes only the output rows $j_0 < r_0$, $j_1 < r_1$ the caller asks
+//! for. It is unnormalised: `inverse(forward(x)) = (Π T_a) · x` on the rows computed.
+//!
+//! Pruning pays where the signal is small in its period: a 7×7 kernel in a 70×70 period needs
+//! 7 of the 70 row transforms forward, and its gradient 7 of the 70 rows back.
+//!
+//! ```
+//! use fftconv::conv::fast::pruned_fft::PrunedRfft;
+//! let plan = PrunedRfft::<f64>::plan([1, 4, 6]);
+//! let mut s = plan.scratch();
+//! let x: Vec<f64> = (0..24).map(|i| (i % 5) as f64).collect();
+//! s.real_mut().copy_from_slice(&x);
+//! let spec = plan.forward(&mut s, [1, 4]).to_vec();
+//! assert!((spec[0].re - x.iter().sum::<f64>()).abs() < 1e-12); // the DC bin comes first
+//! plan.spectrum_mut(&mut s).copy_from_slice(&spec);
+//! let back = plan.inverse(&mut s, [1, 4]);
+//! assert!(back.iter().zip(&x).all(|(b, x)| (b / 24.0 - x).abs() < 1e-12));
+//! ```
+
+use crate::fft::cached_plan;
+use crate::tensor::Scalar;
+use num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+use std::sync::Arc;
+
+/// The planned transform for one period (plain data: the plans of each axis).
+pub struct PrunedRfft<T: Scalar> {
+    period: [usize; 3],
+    half: usize,
+    r2c: Arc<dyn RealToComplex<T>>,
+    c2r: Arc<dyn ComplexToReal<T>>,
+    /// Complex plans of axes 0 and 1 (`None` where the extent is 1).
+    forward_axes: [Option<Arc<dyn Fft<T>>>; 2],
+    inverse_axes: [Option<Arc<dyn Fft<T>>>; 2],
+}
+
+/// Work buffers of one thread for a [`PrunedRfft`]: the real signal, two complex planes and
+/// the scratch of the 1-D plans.
+pub struct Scratch<T: Scalar> {
+    period: [usize; 3],
+    real: Vec<T>,
+    a: Vec<Complex<T>>,
+    b: Vec<Complex<T>>,
+    fft: Vec<Complex<T>>,
+    r2c: Vec<Complex<T>>,
+    c2r: Vec<Complex<T>>,
+}
+
+fn zero<T: Scalar>() -> Complex<T> {
+    Complex::new(T::zero(), T::zero())
+}
+
+/// `dst[j·rows + i] = src[i·cols + j]` for `i < rows` (the rows of `src` that exist) and
+/// `i < rows_used`; the rest of each destination line is zero.
+fn transpose_into<T: Scalar>(
+    src: &[Complex<T>],
+    rows: usize,
+    rows_used: usize,
+    cols: usize,
+    dst: &mut [Complex<T>],
+) {
+    for (j, line) in dst[..rows * cols].chunks_exact_mut(rows).enumerate() {
+        for (i, d) in line[..rows_used].iter_mut().enumerate() {
+            *d = src[i * cols + j];
+        }
+        line[rows_used..].fill(zero());
+    }
+}
+
+impl<T: Scalar> PrunedRfft<T> {
+    /// The (process-wide cached) plan for `period`; every extent must be ≥ 1.
+    ///
+    /// # Panics
+    /// If an extent is 0 (callers plan from validated geometries).
+    pub fn plan(period: [usize; 3]) -> Arc<Self> {
+        assert!(period.iter().all(|&p| p > 0), "FFT period {period:?}");
+        cached_plan(&period, || {
+            let mut real = RealFftPlanner::<T>::new();
+            let mut cplx = FftPlanner::<T>::new();
+            let axis = |n: usize, planner: &mut FftPlanner<T>, fwd: bool| {
+                (n > 1).then(|| {
+                    if fwd {
+                        planner.plan_fft_forward(n)
+                    } else {
+                        planner.plan_fft_inverse(n)
+                    }
+                })
+            };
+            PrunedRfft {
+                period,
+                half: period[2] / 2 + 1,
+                r2c: real.plan_fft_forward(period[2]),
+                c2r: real.plan_fft_inverse(period[2]),
+                forward_axes: [
+                    axis(period[0], &mut cplx, true),
+                    axis(period[1], &mut cplx, true),
+                ],
+                inverse_axes: [
+                    axis(period[0], &mut cplx, false),
+                    axis(period[1], &mut cplx, false),
+                ],
+            }
+        })
+    }
+
+    /// The period.
+    pub fn period(&self) -> [usize; 3] {
+        self.period
+    }
+
+    /// Samples of a real signal, `T0·T1·T2`.
+    pub fn real_len(&self) -> usize {
+        self.period.iter().product()
+    }
+
+    /// Bins of the half spectrum, `T0·T1·(T2/2+1)`.
+    pub fn bins(&self) -> usize {
+        self.period[0] * self.period[1] * self.half
+    }
+
+    /// Fresh work buffers for this plan (one per thread).
+    pub fn scratch(&self) -> Scratch<T> {
+        let bins = self.bins();
+        let fft = self
+            .forward_axes
+            .iter()
+            .chain(&self.inverse_axes)
+            .flatten()
+            .map(|p| p.get_inplace_scratch_len())
+            .max()
+            .unwrap_or(0);
+        Scratch {
+            period: self.period,
+            real: vec![T::zero(); self.real_len()],
+            a: vec![zero(); bins],
+            b: vec![zero(); bins],
+            fft: vec![zero(); fft],
+            r2c: self.r2c.make_scratch_vec(),
+            c2r: self.c2r.make_scratch_vec(),
+        }
+    }
+
+    /// Work buffers for this plan kept by the calling thread: taken from the thread's spares
+    /// (or made), and given back to them when the guard drops — so that a layer's many tasks
+    /// do not allocate and free them over and over.
+    pub fn local_scratch(&self) -> LocalScratch<T> {
+        let found = SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            let at = spare.iter().position(|b| {
+                b.downcast_ref::<Scratch<T>>()
+                    .is_some_and(|s| s.period == self.period)
+            })?;
+            spare.swap_remove(at).downcast::<Scratch<T>>().ok()
+        });
+        LocalScratch(Some(found.map_or_else(|| self.scratch(), |b| *b)))
+    }
+
+    /// Forward transform of the real signal in [`Scratch::real_mut`], whose rows
+    /// `(j0, j1)` with `j0 ≥ nonzero[0]` or `j1 ≥ nonzero[1]` are taken as zero (and not
+    /// read). The signal buffer is used as work space. Returns the spectrum, `bins()` long, in
+    /// the plan's bin order `[H][T1][T0]`.
+    ///
+    /// # Panics
+    /// If `nonzero` exceeds the period or `s` belongs to another plan.
+    pub fn forward<'s>(&self, s: &'s mut Scratch<T>, nonzero: [usize; 2]) -> &'s [Complex<T>] {
+        let [t0, t1, t2] = self.period;
+        let h = self.half;
+        let [e0, e1] = nonzero;
+        assert!(
+            e0 <= t0 && e1 <= t1,
+            "nonzero extent {nonzero:?} exceeds the period"
+        );
+        let Scratch {
+            real,
+            a,
+            b,
+            fft,
+            r2c,
+            ..
+        } = s;
+        // Stage 1: rows, real to complex, into a = [t0][t1][h] (rows j0 < e0 only).
+        for j0 in 0..e0 {
+            for j1 in 0..t1 {
+                let line = &mut a[(j0 * t1 + j1) * h..][..h];
+                if j1 < e1 {
+                    let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+                    self.r2c
+                        .process_with_scratch(row, line, r2c)
+                        .expect("realfft lengths are planned");
+                } else {
+                    line.fill(zero());
+                }
+            }
+        }
+        // Stage 2: axis 1 per plane, [t1][h] -> [h][t1], into b = [t0][h][t1].
+        let (mut cur, mut other) = (a, b);
+        if let Some(plan) = &self.forward_axes[1] {
+            for j0 in 0..e0 {
+                let plane = &cur[j0 * t1 * h..][..t1 * h];
+                let dst = &mut other[j0 * t1 * h..][..t1 * h];
+                transpose_into(plane, t1, e1, h, dst);
+                plan.process_with_scratch(dst, fft);
+            }
+            std::mem::swap(&mut cur, &mut other);
+        }
+        // Stage 3: axis 0, [t0][h·t1] -> [h·t1][t0].
+        if let Some(plan) = &self.forward_axes[0] {
+            let m = h * t1;
+            transpose_into(cur, t0, e0, m, other);
+            plan.process_with_scratch(&mut other[..t0 * m], fft);
+            std::mem::swap(&mut cur, &mut other);
+        }
+        &cur[..t0 * t1 * h]
+    }
+
+    /// The buffer the inverse transform reads its spectrum from (`bins()` long, plan order).
+    pub fn spectrum_mut<'s>(&self, s: &'s mut Scratch<T>) -> &'s mut [Complex<T>] {
+        &mut s.a[..self.bins()]
+    }
+
+    /// Unnormalised inverse transform of the spectrum in
+    /// [`spectrum_mut`](Self::spectrum_mut) (used as work space), computing only the rows
+    /// `(j0, j1)` with `j0 < rows[0]`, `j1 < rows[1]` of the real signal (`T0·T1·T2`
+    /// row-major; other rows hold stale values).
+    ///
+    /// The imaginary parts of the DC and Nyquist bins of the last axis are taken as zero.
+    ///
+    /// # Panics
+    /// If `rows` exceeds the period or `s` belongs to another plan.
+    pub fn inverse<'s>(&self, s: &'s mut Scratch<T>, rows: [usize; 2]) -> &'s [T] {
+        let [t0, t1, t2] = self.period;
+        let h = self.half;
+        let [r0, r1] = rows;
+        assert!(r0 <= t0 && r1 <= t1, "rows {rows:?} exceed the period");
+        let Scratch {
+            real,
+            a,
+            b,
+            fft,
+            c2r,
+            ..
+        } = s;
+        let m = h * t1;
+        let (mut cur, mut other) = (a, b);
+        // Stage 3 backwards: axis 0 on [m][t0], then back to [t0][m] (rows j0 < r0).
+        if let Some(plan) = &self.inverse_axes[0] {
+            plan.process_with_scratch(&mut cur[..t0 * m], fft);
+            for j0 in 0..r0 {
+                for (j, d) in other[j0 * m..][..m].iter_mut().enumerate() {
+                    *d = cur[j * t0 + j0];
+                }
+            }
+            std::mem::swap(&mut cur, &mut other);
+        }
+        // Stage 2 backwards: per plane [h][t1] -> [t1][h] (rows j1 < r1).
+        if let Some(plan) = &self.inverse_axes[1] {
+            for j0 in 0..r0 {
+                let plane = &mut cur[j0 * m..][..m];
+                plan.process_with_scratch(plane, fft);
+                let dst = &mut other[j0 * m..][..m];
+                for j1 in 0..r1 {
+                    for (k, d) in dst[j1 * h..][..h].iter_mut().enumerate() {
+                        *d = plane[k * t1 + j1];
+                    }
+                }
+            }
+            std::mem::swap(&mut cur, &mut other);
+        }
+        // Stage 1 backwards: rows, complex to real.
+        for j0 in 0..r0 {
+            for j1 in 0..r1 {
+                let line = &mut cur[(j0 * t1 + j1) * h..][..h];
+                line[0].im = T::zero();
+                if t2.is_multiple_of(2) {
+                    line[h - 1].im = T::zero();
+                }
+                // Only the DC/Nyquist imaginary parts can be refused, and they are zero.
+                let _ = self.c2r.process_with_scratch(
+                    line,
+                    &mut real[(j0 * t1 + j1) * t2..][..t2],
+                    c2r,
+                );
+            }
+        }
+        real
+    }
+}
+
+thread_local! {
+    /// Spare work buffers of this thread, any plan and type.
+    static SPARE: std::cell::RefCell<Vec<Box<dyn std::any::Any>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Spare buffers a thread keeps at most.
+const MAX_SPARE: usize = 4;
+
+/// A thread's [`Scratch`], given back to the thread's spares on drop.
+pub struct LocalScratch<T: Scalar>(Option<Scratch<T>>);
+
+impl<T: Scalar> std::ops::Deref for LocalScratch<T> {
+    type Target = Scratch<T>;
+    fn deref(&self) -> &Scratch<T> {
+        self.0.as_ref().expect("present until drop")
+    }
+}
+
+impl<T: Scalar> std::ops::DerefMut for LocalScratch<T> {
+    fn deref_mut(&mut self) -> &mut Scratch<T> {
+        self.0.as_mut().expect("present until drop")
+    }
+}
+
+impl<T: Scalar> Drop for LocalScratch<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            SPARE.with(|spare| {
+                let mut spare = spare.borrow_mut();
+                if spare.len() >= MAX_SPARE {
+                    spare.remove(0);
+                }
+                spare.push(Box::new(s));
+            });
+        }
+    }
+}
+
+impl<T: Scalar> Scratch<T> {
+    /// The real signal buffer (`T0·T1·T2`, row-major) that [`PrunedRfft::forward`] reads.
+    pub fn real_mut(&mut self) -> &mut [T] {
+        &mut self.real
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fft::RealFftNd;
+
+    /// Every period shape (1-D, 2-D, 3-D, odd/even, with pruning) against the plain n-D FFT.
+    #[test]
+    fn matches_plain_fft_with_pruning() {
+        for (period, nz, rows) in [
+            ([1, 1, 9], [1, 1], [1, 1]),
+            ([1, 6, 8], [1, 3], [1, 4]),
+            ([1, 7, 5], [1, 7], [1, 2]),
+            ([4, 3, 6], [2, 2], [3, 1]),
+            ([5, 1, 7], [3, 1], [5, 1]),
+        ] {
+            let plan = PrunedRfft::<f64>::plan(period);
+            let mut s = plan.scratch();
+            let len = plan.real_len();
+            let mut x = vec![0.0; len];
+            for j0 in 0..nz[0] {
+                for j1 in 0..nz[1] {
+                    for j2 in 0..period[2] {
+                        let at = (j0 * period[1] + j1) * period[2] + j2;
+                        x[at] = ((at * 37 + 11) % 17) as f64 - 8.0;
+                    }
+                }
+            }
+            // Junk outside the promised extent must not be read.
+            let mut input = x.clone();
+            for j0 in 0..period[0] {
+                for j1 in 0..period[1] {
+                    if j0 >= nz[0] || j1 >= nz[1] {
+                        input[(j0 * period[1] + j1) * period[2]..][..period[2]].fill(1e9);
+                    }
+                }
+            }
+            s.real_mut().copy_from_slice(&input);
+            let spec = plan.forward(&mut s, nz).to_vec();
+            let reference = RealFftNd::<f64>::plan(&period).forward(&x);
+            let (t0, t1, h) = (period[0], period[1], period[2] / 2 + 1);
+            for k2 in 0..h {
+                for k1 in 0..t1 {
+                    for k0 in 0..t0 {
+                        let got = spec[(k2 * t1 + k1) * t0 + k0];
+                        let want = reference[(k0 * t1 + k1) * h + k2];
+                        assert!(
+                            (got - want).norm() < 1e-9,
+                            "period {period:?} bin ({k0},{k1},{k2}): {got} vs {want}"
+                        );
+                    }
+                }
+            }
+            plan.spectrum_mut(&mut s).copy_from_slice(&spec);
+            let back = plan.inverse(&mut s, rows);
+            for j0 in 0..rows[0] {
+                for j1 in 0..rows[1] {
+                    for j2 in 0..period[2] {
+                        let at = (j0 * period[1] + j1) * period[2] + j2;
+                        let got = back[at] / len as f64;
+                        assert!(
+                            (got - x[at]).abs() < 1e-9,
+                            "period {period:?} sample ({j0},{j1},{j2}): {got} vs {}",
+                            x[at]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Overlap tiling for the FFT layer: each spatial axis is cut into tiles of `block` outputs,
+//! each tile transformed on its own period, chosen by a cost model.
+//!
+//! Notation per axis: output extent $O$, stride $s$, effective kernel extent
+//! $K_e = d\,(K-1) + 1$, padded input extent $S_p$. A tiling picks $B$ outputs per tile and
+//! a period $T = $ `fast_len`$((B-1)s + K_e)$; tile $t$ covers outputs $[tB, tB + B)$ and reads
+//! the padded input window $[tBs, tBs + T)$ (clipped to $S_p$). Because the window holds every
+//! input those outputs see, the circular correlation over $T$ equals the linear one on them
+//! (*overlap–save*); its adjoint scatters each window's input gradient back and adds where
+//! windows overlap (*overlap–add*), and the weight gradient sums over tiles as it sums over
+//! the batch. One tile per axis ($B = O$) is the untiled layer.
+//!
+//! Why tile: the transforms of the weights and of their gradient cost
+//! $O(T \log T)$ each and there are $C_{out} C_{in}/g$ of them, however small the kernel; with
+//! tiles they shrink to the tile's period. Tiles cost more input-side transforms (the windows
+//! overlap by $K_e - s$) and more frequencies in the contraction. The cost model
+//! ([`Tiling::cost`]) counts the 1-D lines each pruned transform computes
+//! ([`super::pruned_fft`]) and the multiply-adds of the contraction, and [`Tiling::plan`]
+//! takes the cheapest tiling.
+//!
+//! ```
+//! use fftconv::conv::fast::tiling::Tiling;
+//! use fftconv::conv::{ConvSpec, Padding};
+//! let spec = ConvSpec::conv(&[1], Padding::Same, &[1]);
+//! let g = spec.geometry(&[4, 16, 4096], &[16, 16, 65]).unwrap();
+//! let t = Tiling::for_geometry(&g);
+//! assert!(t.tiles() > 1); // a long signal and a short kernel: tiled
+//! assert!(t.axes[2].period < 4096);
+//! ```
+
+use super::Layout;
+use crate::conv::spec::Geometry;
+use crate::fft::fast_len;
+
+/// The tiling of one axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AxisTiling {
+    /// FFT length of a tile.
+    pub period: usize,
+    /// Outputs per tile.
+    pub block: usize,
+    /// Number of tiles.
+    pub tiles: usize,
+}
+
+/// A tiling of the three (normalised) spatial axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiling {
+    /// Per axis, leading axes of extent 1 first.
+    pub axes: [AxisTiling; 3],
+}
+
+/// Relative cost of one multiply-add of the contraction against one FFT flop (it vectorises
+/// better and streams from cache).
+const CONTRACTION_WEIGHT: f64 = 0.6;
+/// Fixed cost of one 1-D transform call, in FFT flops.
+const LINE_OVERHEAD: f64 = 40.0;
+
+/// The work of a pass: FFT flops (`5 n log2 n` per complex line of `n`, half for a real one),
+/// 1-D transform calls, real samples moved into and out of tiles, and complex multiply-adds of
+/// the contraction.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Work {
+    /// FFT flops.
+    pub fft_flops: f64,
+    /// 1-D transforms called.
+    pub lines: f64,
+    /// Real samples written to or read from tiles.
+    pub moves: f64,
+    /// Complex multiply-adds of the channel contraction.
+    pub macs: f64,
+}
+
+impl Work {
+    /// Flops in all (a complex multiply-add counted as 8).
+    pub fn flops(&self) -> f64 {
+        self.fft_flops + 8.0 * self.macs
+    }
+    fn add(self, o: Work) -> Work {
+        Work {
+            fft_flops: self.fft_flops + o.fft_flops,
+            lines: self.lines + o.lines,
+            moves: self.moves + o.moves,
+            macs: self.macs + o.macs,
+        }
+    }
+    fn times(self, k: f64) -> Work {
+        Work {
+            fft_flops: self.fft_flops * k,
+            lines: self.lines * k,
+            moves: self.moves * k,
+            macs: self.macs * k,
+        }
+    }
+}
+
+fn line_flops(n: usize, real: bool) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    let n = n as f64;
+    let c = 5.0 * n * n.log2();
+    if real {
+        c / 2.0
+    } else {
+        c
+    }
+}
+
+impl Tiling {
+    /// The tiling chosen by the cost model for a conv geometry (a transpose: pass it as is;
+    /// its conv is taken).
+    pub fn for_geometry(g: &Geometry) -> Self {
+        Self::plan(&Layout::of(&g.as_conv()))
+    }
+
+    /// Number of tiles in all.
+    pub fn tiles(&self) -> usize {
+        self.axes.iter().map(|a| a.tiles).product()
+    }
+
+    /// The period of a tile.
+    pub fn period(&self) -> [usize; 3] {
+        self.axes.map(|a| a.period)
+    }
+
+    /// Bins of the half spectrum of one tile.
+    pub fn bins(&self) -> usize {
+        let [t0, t1, t2] = self.period();
+        t0 * t1 * (t2 / 2 + 1)
+    }
+
+    /// One tile per axis.
+    pub(crate) fn whole(lay: &Layout) -> Self {
+        Tiling {
+            axes: [0, 1, 2].map(|a| axis_with_block(lay, a, lay.output[a].max(1))),
+        }
+    }
+
+    /// `blocks[a]` outputs per tile on axis `a` (clipped to `1 ..= output extent`).
+    pub(crate) fn with_blocks(lay: &Layout, blocks: [usize; 3]) -> Self {
+        Tiling {
+            axes: [0, 1, 2]
+                .map(|a| axis_with_block(lay, a, blocks[a].clamp(1, lay.output[a].max(1)))),
+        }
+    }
+
+    /// The cheapest tiling by [`cost`](Self::cost) among, per axis, the smallest period for
+    /// every tile count.
+    pub(crate) fn plan(lay: &Layout) -> Self {
+        let options: Vec<Vec<AxisTiling>> = (0..3).map(|a| candidates(lay, a)).collect();
+        let mut best = Self::whole(lay);
+        let mut best_cost = best.cost(lay);
+        for &x in &options[0] {
+            for &y in &options[1] {
+                for &z in &options[2] {
+                    let t = Tiling { axes: [x, y, z] };
+                    let c = t.cost(lay);
+                    if c < best_cost {
+                        best = t;
+                        best_cost = c;
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Estimated cost (relative units ≈ FFT flops) of forward + `∂x` + `∂w` with this tiling.
+    pub(crate) fn cost(&self, lay: &Layout) -> f64 {
+        let (f, b) = self.work(lay);
+        let w = f.add(b);
+        w.fft_flops + LINE_OVERHEAD * w.lines + w.moves + CONTRACTION_WEIGHT * 8.0 * w.macs
+    }
+
+    /// The work of the forward pass and of the backward pass (`∂x` + `∂w`).
+    pub(crate) fn work(&self, lay: &Layout) -> (Work, Work) {
+        let [a0, a1, a2] = self.axes;
+        let h = a2.period / 2 + 1;
+        let k_eff = |a: usize| (lay.kernel[a] - 1) * lay.dilation[a] + 1;
+        // A transform of a signal nonzero on e0 × e1 rows (an inverse computing r0 × r1 rows
+        // does the same lines in reverse).
+        let transform = |e0: usize, e1: usize| Work {
+            fft_flops: (e0 * e1) as f64 * line_flops(a2.period, true)
+                + (e0 * h) as f64 * line_flops(a1.period, false)
+                + (h * a1.period) as f64 * line_flops(a0.period, false),
+            lines: (e0 * e1 + e0 * h + h * a1.period) as f64,
+            moves: (a0.period * a1.period * a2.period) as f64,
+            macs: 0.0,
+        };
+        let window = |a: usize| self.axes[a].period.min(lay.padded[a]);
+        let strided = |a: usize| (self.axes[a].block - 1) * lay.stride[a] + 1;
+        let (n, ci, co, cg) = (
+            (lay.n * self.tiles()) as f64,
+            lay.c_in as f64,
+            lay.c_out as f64,
+            lay.cg as f64,
+        );
+        let x_side = transform(window(0), window(1));
+        let y_side = transform(strided(0), strided(1));
+        let w_side = transform(k_eff(0), k_eff(1));
+        let contraction = Work {
+            macs: (self.bins() as f64) * n * co * cg,
+            ..Work::default()
+        };
+        // Forward: x and w in, y out. Backward: dy in, dx and dw out.
+        let fwd = x_side
+            .times(n * ci)
+            .add(w_side.times(co * cg))
+            .add(y_side.times(n * co))
+            .add(contraction);
+        let bwd = y_side
+            .times(n * co)
+            .add(x_side.times(n * ci))
+            .add(w_side.times(co * cg))
+            .add(contraction.times(2.0));
+        (fwd, bwd)
+    }
+}
+
+/// Axis `a` cut into tiles of `block` outputs.
+fn axis_with_block(lay: &Layout, a: usize, block: usize) -> AxisTiling {
+    let out = lay.output[a].max(1);
+    let k_eff = (lay.kernel[a] - 1) * lay.dilation[a] + 1;
+    let need = (block - 1) * lay.stride[a] + k_eff;
+    AxisTiling {
+        period: if need > 1 { fast_len(need) } else { 1 },
+        block,
+        tiles: out.div_ceil(block),
+    }
+}
+
+/// Per tile count, the tiling of axis `a` with the fewest outputs per tile; at most 64
+/// candidates (tile counts spread geometrically beyond that).
+fn candidates(lay: &Layout, a: usize) -> Vec<AxisTiling> {
+    let out = lay.output[a].max(1);
+    let mut blocks: Vec<usize> = Vec::new();
+    let mut m = 1usize;
+    while m <= out {
+        let b = out.div_ceil(m);
+        if blocks.last() != Some(&b) {
+            blocks.push(b);
+        }
+        m = if m < 32 { m + 1 } else { m + m / 8 };
+    }
+    blocks
+        .into_iter()
+        .map(|b| axis_with_block(lay, a, b))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::{ConvSpec, Padding};
+
+    #[test]
+    fn every_candidate_covers_the_outputs_with_windows_that_fit() {
+        let spec = ConvSpec::conv(&[2, 1], Padding::Same, &[1, 3]);
+        let g = spec.geometry(&[1, 2, 37, 50], &[3, 2, 5, 4]).unwrap();
+        let lay = Layout::of(&g);
+        for a in 0..3 {
+            for t in candidates(&lay, a) {
+                let k_eff = (lay.kernel[a] - 1) * lay.dilation[a] + 1;
+                assert!(
+                    t.tiles * t.block >= lay.output[a],
+                    "axis {a} {t:?} misses outputs"
+                );
+                assert!(
+                    t.period >= (t.block - 1) * lay.stride[a] + k_eff,
+                    "axis {a} {t:?}: window shorter than its outputs see"
+                );
+            }
+        }
+    }
+}
