@@ -604,6 +604,27 @@ impl Plan {
         xp
     }
 
+    /// The adjoint of the padding of one plane: add every entry of `src` (dense, padded
+    /// extents) onto the input position it was read from, in `dst` (one input plane).
+    fn fold_plane<T: Scalar>(&self, src: &[T], dst: &mut [T]) {
+        let lay = &self.lay;
+        let [_, p1, p2] = lay.padded;
+        let [_, i1, i2] = lay.input;
+        for (a, s0) in lay.maps[0].iter().enumerate() {
+            let Some(s0) = s0 else { continue };
+            for (b, s1) in lay.maps[1].iter().enumerate() {
+                let Some(s1) = s1 else { continue };
+                let row = &src[(a * p1 + b) * p2..][..p2];
+                let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
+                for (&v, s2) in row.iter().zip(&lay.maps[2]) {
+                    if let Some(s) = s2 {
+                        drow[*s] = drow[*s] + v;
+                    }
+                }
+            }
+        }
+    }
+
     /// The cotangent planes of one sample (`c_out` planes of `q_dims`, `dy` at offset `e` in
     /// zeros).
     fn pad_cotangent<T: Scalar>(&self, dy: &[T]) -> Vec<T> {
@@ -710,7 +731,7 @@ impl Plan {
         let mut full = vec![T::zero(); lay.c_in * ov];
         self.correlate_sample(eng, corr, (lay.cg, lay.og), q, wq, &mut full);
         for (d, f) in dxn.chunks_mut(lay.in_vol()).zip(full.chunks(ov)) {
-            lay.fold_from(f, lay.padded, d);
+            self.fold_plane(f, d);
         }
     }
 
