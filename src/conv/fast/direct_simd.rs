@@ -113,10 +113,12 @@ impl Corr {
 
 /// One `∂w` task: the planes it reads, per sample.
 struct WeightTask<'a, T> {
-    /// Padded input plane of the task's input channel, per sample (extents `x_dims`).
+    /// Padded input plane of the task's input channel, per sample (extents `x_dims`; the
+    /// slice runs on to the end of the sample's buffer, as the row sweep reads a little past
+    /// the plane).
     x: Vec<&'a [T]>,
     /// The [`R`] cotangent planes of the task's output block (repeated when the block is
-    /// short), per sample (extents `q_dims`, `dy` at offset `e`).
+    /// short), per sample (extents `q_dims`, `dy` at offset `e`; to the end of the buffer).
     dy: Vec<[&'a [T]; R]>,
 }
 
