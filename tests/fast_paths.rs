@@ -7,9 +7,10 @@ use fftconv::{Scalar, Tensor};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const ALGOS: [Algorithm; 4] = [
+const ALGOS: [Algorithm; 5] = [
     Algorithm::Fft,
     Algorithm::Im2col,
+    Algorithm::DirectSimd,
     Algorithm::Auto,
     Algorithm::Chain,
 ];
@@ -192,7 +193,7 @@ fn auto_is_the_default_and_resolves_to_a_fast_path() {
     assert_eq!(Algorithm::default(), Algorithm::Auto);
     let spec = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
     let g = spec.geometry(&[8, 16, 64, 64], &[16, 16, 3, 3]).unwrap();
-    assert_eq!(Algorithm::Auto.resolve(&g), Algorithm::Im2col);
+    assert_eq!(Algorithm::Auto.resolve(&g), Algorithm::DirectSimd);
     let g = spec.geometry(&[8, 16, 64, 64], &[16, 16, 15, 15]).unwrap();
     assert_eq!(Algorithm::Auto.resolve(&g), Algorithm::Fft);
 }

@@ -74,8 +74,8 @@ pub struct Args {
     #[arg(long)]
     only: Option<String>,
     /// Algorithm: auto (the default a user gets), fft (fused FFT layer), direct (im2col +
-    /// GEMM, alias im2col), chain (the operator chain), loops (the loop witness).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "fft", "direct", "im2col", "chain", "loops"])]
+    /// GEMM, alias im2col), simd (tiled direct loops), chain (the operator chain), loops (the loop witness).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "fft", "direct", "im2col", "simd", "chain", "loops"])]
     algo: String,
     /// Timed runs per measurement (the median is reported; at least 5).
     #[arg(long, default_value_t = 5)]
@@ -328,6 +328,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let algo = match args.algo.as_str() {
         "fft" => Algorithm::Fft,
         "direct" | "im2col" => Algorithm::Im2col,
+        "simd" => Algorithm::DirectSimd,
         "chain" => Algorithm::Chain,
         "loops" => Algorithm::Direct,
         _ => Algorithm::Auto,

@@ -140,6 +140,29 @@ pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Resul
                 elem_bytes as u128,
             )
         }
+        Algorithm::DirectSimd if !super::fast::direct_simd::supports(g) => {
+            guard_geometry(g, Algorithm::Im2col, elem_bytes)
+        }
+        Algorithm::DirectSimd => {
+            // The padded input and input gradient, the output, and the cotangent padded by
+            // `d·(K-1)` on each side (plus a width tile) of the conv behind the layer.
+            let c = g.as_conv();
+            let q = product((0..c.rank()).map(|a| {
+                let e = (c.dilation[a] as u128).saturating_mul(c.kernel[a] as u128 - 1);
+                (c.output[a] as u128)
+                    .saturating_add(e.saturating_mul(2))
+                    .saturating_add(16)
+            }));
+            let cotangent = n.saturating_mul(c.c_out as u128).saturating_mul(q);
+            limits::guard(
+                &format!(
+                    "{} layer, direct SIMD (padded input, output and cotangent)",
+                    g.kind
+                ),
+                io.saturating_mul(2).saturating_add(cotangent),
+                elem_bytes as u128,
+            )
+        }
         Algorithm::Direct => {
             // Plus the table of (output position, tap) → input offset, 16 bytes an entry.
             let taps = out.max(padded).saturating_mul(kernel).saturating_mul(16);

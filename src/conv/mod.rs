@@ -35,7 +35,10 @@ pub enum Algorithm {
     Fft,
     /// im2col + GEMM ([`fast::im2col`]).
     Im2col,
-    /// Whichever of `Fft` and `Im2col` the cost model ([`fast::cost`]) expects to be faster.
+    /// Register-tiled direct loops, SIMD over the output width ([`fast::direct_simd`]; strides
+    /// above 1 run `Im2col`).
+    DirectSimd,
+    /// Whichever of `Fft`, `Im2col` and `DirectSimd` the cost model ([`fast::cost`]) expects to be faster.
     #[default]
     Auto,
 }
@@ -47,6 +50,7 @@ impl Algorithm {
             Algorithm::Auto => match fast::choose(g) {
                 fast::Choice::Fft => Algorithm::Fft,
                 fast::Choice::Im2col => Algorithm::Im2col,
+                fast::Choice::DirectSimd => Algorithm::DirectSimd,
             },
             a => a,
         }
@@ -80,6 +84,7 @@ pub fn forward<T: Scalar>(
         Algorithm::Direct => direct::forward(spec, x, w, b),
         Algorithm::Fft => fast::fft_conv::forward(spec, x, w, b),
         Algorithm::Im2col => fast::im2col::forward(spec, x, w, b),
+        Algorithm::DirectSimd => fast::direct_simd::forward(spec, x, w, b),
         Algorithm::Auto => {
             let g = spec.geometry(x.shape(), w.shape())?;
             forward(spec, x, w, b, Algorithm::Auto.resolve(&g))
@@ -106,6 +111,7 @@ pub fn backward<T: Scalar>(
         Algorithm::Direct => direct::backward(spec, x, w, dy, with_bias),
         Algorithm::Fft => fast::fft_conv::backward(spec, x, w, dy, with_bias),
         Algorithm::Im2col => fast::im2col::backward(spec, x, w, dy, with_bias),
+        Algorithm::DirectSimd => fast::direct_simd::backward(spec, x, w, dy, with_bias),
         Algorithm::Auto => {
             let g = spec.geometry(x.shape(), w.shape())?;
             backward(spec, x, w, dy, with_bias, Algorithm::Auto.resolve(&g))

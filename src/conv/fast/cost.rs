@@ -7,6 +7,10 @@
 //!   unrolled matrix;
 //! - FFT: [`fft_conv::flops`](super::fft_conv::flops) at [`FFT_RATE`].
 //!
+//! When the direct estimate wins and the layer's conv has stride 1, the direct work goes to
+//! [`direct_simd`](super::direct_simd) (measured at least as fast as im2col on every such
+//! layer tried, see `readme-parts/direct3.md`), else to im2col.
+//!
 //! The rates are relative (only their ratio matters) and were measured on the benchmark layers
 //! (`fftconv bench`, see `readme-parts/perf.md`).
 //!
@@ -15,7 +19,7 @@
 //! let spec = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
 //! let small = spec.geometry(&[8, 16, 64, 64], &[16, 16, 3, 3]).unwrap();
 //! let large = spec.geometry(&[8, 16, 64, 64], &[16, 16, 15, 15]).unwrap();
-//! assert_eq!(choose(&small), Choice::Im2col);
+//! assert_eq!(choose(&small), Choice::DirectSimd);
 //! assert_eq!(choose(&large), Choice::Fft);
 //! ```
 
@@ -36,6 +40,8 @@ pub enum Choice {
     Fft,
     /// [`im2col`](super::im2col).
     Im2col,
+    /// [`direct_simd`](super::direct_simd): the direct estimate, at stride 1.
+    DirectSimd,
 }
 
 /// Estimated relative times `(im2col, fft)` of forward + both gradients.
@@ -53,7 +59,9 @@ pub fn estimates(g: &Geometry) -> (f64, f64) {
 /// The path with the smaller estimated time.
 pub fn choose(g: &Geometry) -> Choice {
     let (direct, fft) = estimates(g);
-    if direct <= fft {
+    if direct <= fft && super::direct_simd::supports(g) {
+        Choice::DirectSimd
+    } else if direct <= fft {
         Choice::Im2col
     } else {
         Choice::Fft

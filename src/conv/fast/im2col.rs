@@ -181,7 +181,7 @@ fn with_spatial(lead: [usize; 2], spatial: &[usize]) -> Vec<usize> {
 }
 
 /// Extend the spatial axes of `t` with zeros at the high end up to `extent`.
-fn pad_tail<T: Scalar>(t: &Tensor<T>, extent: &[usize]) -> Tensor<T> {
+pub(super) fn pad_tail<T: Scalar>(t: &Tensor<T>, extent: &[usize]) -> Tensor<T> {
     let shape = with_spatial([t.shape()[0], t.shape()[1]], extent);
     if shape == t.shape() {
         return t.clone();

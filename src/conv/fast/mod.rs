@@ -4,6 +4,7 @@
 //! - [`fft_conv`]: the fused FFT layer (real transforms on fast lengths, cached plans, spectra
 //!   kept between forward and backward, the channel contraction per frequency, rayon);
 //! - [`im2col`]: sliding windows unrolled into a matrix and one GEMM per group ([`gemm`]);
+//! - [`direct_simd`]: register-tiled direct loops vectorised over the output width (stride 1);
 //! - [`cost`]: the model behind [`Algorithm::Auto`](super::Algorithm::Auto).
 //!
 //! Both algorithms see a geometry through [`Layout`]: every layer normalised to three spatial
@@ -12,6 +13,7 @@
 
 pub mod contraction;
 pub mod cost;
+pub mod direct_simd;
 pub mod fft_conv;
 pub mod gemm;
 pub mod im2col;

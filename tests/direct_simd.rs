@@ -1,0 +1,161 @@
+//! The tiled direct path (`Algorithm::DirectSimd`) agrees with the loop witness (`Direct`) on
+//! forward, ∂x, ∂w and ∂b: random stride-1 specs (the geometry it computes itself: dilation,
+//! groups, every padding mode, transposes, 1-D to 3-D, widths and channel counts off its tile
+//! sizes) in f64 and f32, plus strided specs (its fallback).
+use fftconv::conv::fast::direct_simd::{self, Kernels};
+use fftconv::conv::{self, Algorithm, ConvKind, ConvSpec, Padding};
+use fftconv::op::PadMode;
+use fftconv::{Scalar, Tensor};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// max |a - b| / max |b|.
+fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
+    a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
+}
+
+fn tol<T: Scalar>() -> f64 {
+    if T::NAME == "f32" {
+        1e-4
+    } else {
+        1e-12
+    }
+}
+
+/// A random valid layer; `strided` allows strides above 1.
+fn random_case(rng: &mut ChaCha8Rng, strided: bool) -> (ConvSpec, Vec<usize>, Vec<usize>) {
+    loop {
+        let d = rng.random_range(1..=3usize);
+        let transpose = rng.random_range(0..4) == 0;
+        let groups = [1, 1, 1, 2, 3][rng.random_range(0..5usize)];
+        let c_in = groups * rng.random_range(1..=6usize);
+        let c_out = groups * rng.random_range(1..=9usize);
+        let n = rng.random_range(1..=3usize);
+        let max_s = [0, 40, 21, 7][d];
+        let spatial: Vec<usize> = (0..d).map(|_| rng.random_range(1..=max_s)).collect();
+        let kernel: Vec<usize> = (0..d).map(|_| rng.random_range(1..=5usize)).collect();
+        let stride: Vec<usize> = (0..d)
+            .map(|_| if strided { rng.random_range(1..=3) } else { 1 })
+            .collect();
+        let dilation: Vec<usize> = (0..d).map(|_| rng.random_range(1..=3usize)).collect();
+        let pads: Vec<(usize, usize)> = (0..d)
+            .map(|_| (rng.random_range(0..=3usize), rng.random_range(0..=3usize)))
+            .collect();
+        let mode = [
+            PadMode::Zeros,
+            PadMode::Circular,
+            PadMode::Reflect,
+            PadMode::Replicate,
+        ][rng.random_range(0..4usize)];
+        let spec = if transpose {
+            let output_padding = (0..d)
+                .map(|a| rng.random_range(0..stride[a].max(dilation[a])))
+                .collect();
+            ConvSpec {
+                kind: ConvKind::ConvTranspose,
+                stride,
+                dilation,
+                padding: Padding::Explicit(pads),
+                groups,
+                output_padding,
+                ..Default::default()
+            }
+        } else {
+            ConvSpec {
+                stride,
+                dilation,
+                padding: match rng.random_range(0..5) {
+                    0 => Padding::Same,
+                    1 => Padding::Valid,
+                    _ => Padding::Explicit(pads),
+                },
+                groups,
+                padding_mode: mode,
+                ..Default::default()
+            }
+        };
+        let x = [vec![n, c_in], spatial].concat();
+        let w = if transpose {
+            [vec![c_in, c_out / groups], kernel].concat()
+        } else {
+            [vec![c_out, c_in / groups], kernel].concat()
+        };
+        if spec.geometry(&x, &w).is_ok() {
+            return (spec, x, w);
+        }
+    }
+}
+
+fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
+    let g = spec.geometry(xs, ws).unwrap();
+    let x = Tensor::<T>::randn(xs, seed);
+    let w = Tensor::<T>::randn(ws, seed + 1);
+    let b = Tensor::<T>::randn(&g.b_shape(), seed + 2);
+    let dy = Tensor::<T>::randn(&g.y_shape(), seed + 3);
+    let at = format!("{} {spec:?} x {xs:?} w {ws:?}", T::NAME);
+    let y_ref = conv::forward(spec, &x, &w, Some(&b), Algorithm::Direct).unwrap();
+    let g_ref = conv::backward(spec, &x, &w, &dy, true, Algorithm::Direct).unwrap();
+    // Through the public dispatch (AVX2 kernels where the CPU has them), and the portable
+    // kernels every other CPU runs.
+    let y = conv::forward(spec, &x, &w, Some(&b), Algorithm::DirectSimd)
+        .unwrap_or_else(|e| panic!("forward failed ({e}): {at}"));
+    let gr = conv::backward(spec, &x, &w, &dy, true, Algorithm::DirectSimd)
+        .unwrap_or_else(|e| panic!("backward failed ({e}): {at}"));
+    let yp = direct_simd::forward_using(spec, &x, &w, Some(&b), Kernels::Portable)
+        .unwrap_or_else(|e| panic!("portable forward failed ({e}): {at}"));
+    let gp = direct_simd::backward_using(spec, &x, &w, &dy, true, Kernels::Portable)
+        .unwrap_or_else(|e| panic!("portable backward failed ({e}): {at}"));
+    let t = tol::<T>();
+    for (kernels, y, gr) in [("detected", &y, &gr), ("portable", &yp, &gp)] {
+        for (name, got, want) in [
+            ("y", y, &y_ref),
+            ("dx", &gr.dx, &g_ref.dx),
+            ("dw", &gr.dw, &g_ref.dw),
+            ("db", gr.db.as_ref().unwrap(), g_ref.db.as_ref().unwrap()),
+        ] {
+            assert_eq!(got.shape(), want.shape(), "{kernels} {name} shape: {at}");
+            let e = rel(got, want);
+            assert!(e < t, "DirectSimd ({kernels}) {name} off by {e:.2e}: {at}");
+        }
+    }
+}
+
+#[test]
+fn direct_simd_matches_loops_at_stride_one() {
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    for case in 0..80 {
+        let (spec, xs, ws) = random_case(&mut rng, false);
+        check::<f64>(&spec, &xs, &ws, 1000 + case);
+        check::<f32>(&spec, &xs, &ws, 2000 + case);
+    }
+}
+
+#[test]
+fn direct_simd_falls_back_on_strides() {
+    let mut rng = ChaCha8Rng::seed_from_u64(32);
+    for case in 0..20 {
+        let (spec, xs, ws) = random_case(&mut rng, true);
+        check::<f64>(&spec, &xs, &ws, 3000 + case);
+        check::<f32>(&spec, &xs, &ws, 4000 + case);
+    }
+}
+
+#[test]
+fn direct_simd_on_benchmark_like_layers() {
+    // Channel counts on and off the 4-channel blocks, widths on and off the 8/16 tiles.
+    let same = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
+    check::<f32>(&same, &[2, 16, 19, 33], &[16, 16, 3, 3], 1);
+    check::<f64>(&same, &[2, 16, 19, 33], &[16, 16, 3, 3], 2);
+    check::<f32>(&same, &[1, 5, 17, 16], &[7, 5, 3, 3], 3);
+    check::<f64>(&same, &[1, 5, 17, 16], &[7, 5, 3, 3], 4);
+    let circular = ConvSpec {
+        padding: Padding::Same,
+        padding_mode: PadMode::Circular,
+        ..Default::default()
+    };
+    check::<f32>(&circular, &[2, 6, 13, 24], &[9, 6, 5, 3], 5);
+    // One-row kernels: the ∂w sweep over whole rows must not read the next slab's data.
+    let valid = ConvSpec::conv(&[1, 1, 1], Padding::Valid, &[1, 1, 1]);
+    check::<f64>(&valid, &[2, 3, 4, 5, 13], &[5, 3, 2, 1, 3], 6);
+    check::<f32>(&valid, &[2, 3, 4, 5, 13], &[5, 3, 2, 1, 3], 7);
+}
