@@ -38,10 +38,19 @@ fn time(spec: &ConvSpec, xs: &[usize], ws: &[usize], blocks: Option<&[usize]>) -
     (label, ms)
 }
 
+/// A layer: name, spec, x shape, w shape, and the tile blocks to try.
+type Sweep = (
+    &'static str,
+    ConvSpec,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<Vec<usize>>,
+);
+
 fn main() {
     let only = std::env::args().nth(1);
     let same = |d: usize| ConvSpec::conv(&vec![1; d], Padding::Same, &vec![1; d]);
-    let layers: Vec<(&str, ConvSpec, Vec<usize>, Vec<usize>, Vec<Vec<usize>>)> = vec![
+    let layers: Vec<Sweep> = vec![
         (
             "2d-k3",
             same(2),

@@ -343,7 +343,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     println!(
-        "{:12} {:4} {:7} {:>9} {:>11} {:>9} {:>9} {:>9} {:>7}  {}",
+        "{:12} {:4} {:7} {:>9} {:>11} {:>9} {:>9} {:>9} {:>7}  fft tiles",
         "layer",
         "type",
         "algo",
@@ -353,7 +353,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "GF/s fft",
         "peak MB",
         "peak/io",
-        "fft tiles"
     );
     let mut out = BTreeMap::new();
     for l in layers
