@@ -1,9 +1,13 @@
 //! The channel contraction of the FFT layer: per frequency, a small complex matrix product,
-//! computed on spectra stored *planar* (real parts, then imaginary parts) and blocked over
-//! frequencies so that every operand block is reused from L1/L2.
+//! computed on spectra stored *planar* (real parts apart from imaginary parts) and
+//! *frequency-block-major*, so that everything one block of frequencies needs is contiguous
+//! and reused from L1/L2.
 //!
-//! A [`Planar`] holds `count` spectra of `bins` bins; signal `s` is `re[0..bins]` then
-//! `im[0..bins]`, each padded to a multiple of [`LANES`]. A [`Product`] names, per group `g`,
+//! A [`Planar`] holds `count` spectra of `bins` bins in blocks of [`LANES`] frequencies, a
+//! block being `LANES` real parts then `LANES` imaginary parts. Blocks are grouped by up to
+//! [`GROUP`] consecutive ones: a group holds, for every spectrum in turn, its blocks of that
+//! group (the last group padded with zeros). A kernel call thus finds the operands of a block
+//! close together, and a transform writing one spectrum writes runs of `GROUP` blocks. A [`Product`] names, per group `g`,
 //! a matrix product over frequencies $f$
 //!
 //! $$ C_{g,i,j}(f) = \sum_{k} \operatorname{op}_A(A_{g,i,k}(f))\,\operatorname{op}_B(B_{g,k,j}(f)) $$
@@ -12,9 +16,9 @@
 //! $\operatorname{op}$ is the identity or complex conjugation ([`Conj`]). The three products of
 //! a conv layer are all of this form (see [`super::fft_conv`]).
 //!
-//! Work is split over ranges of frequencies (rayon); inside a range, blocks of [`LANES`]
-//! frequencies are taken one at a time and the whole product is computed on them, the
-//! accumulator in registers. On x86-64 with AVX2 and FMA the same code is compiled a second
+//! Work is split over ranges of blocks (rayon); inside a range, blocks are taken one at a time
+//! (several for products with few terms) and the whole product is computed on them in 2×2
+//! tiles of entries, the accumulators in registers. On x86-64 with AVX2 and FMA the same code is compiled a second
 //! time with those features and chosen at run time.
 //!
 //! ```
@@ -35,40 +39,76 @@ use rayon::prelude::*;
 /// Frequencies per block: the accumulator of one entry is `2·LANES` values in registers.
 pub const LANES: usize = 16;
 
-/// `count` complex spectra of `bins` bins each, stored planar and padded to [`LANES`].
+/// Blocks per group (at most).
+pub const GROUP: usize = 8;
+
+/// `count` complex spectra of `bins` bins each, planar, in blocks of [`LANES`] frequencies.
 #[derive(Clone, Debug, Default)]
 pub struct Planar<T: Scalar> {
     data: Vec<T>,
     count: usize,
     bins: usize,
-    stride: usize,
+    /// Blocks per group.
+    group: usize,
+    /// Number of groups.
+    groups: usize,
+}
+
+/// One spectrum of a [`Planar`], for writing: its part (`group · 2·LANES` values) of every
+/// group.
+pub struct SignalMut<'a, T> {
+    parts: Vec<&'a mut [T]>,
+    bins: usize,
+}
+
+impl<T: Scalar> SignalMut<'_, T> {
+    /// Write the spectrum (`bins` values; the block padding is set to zero).
+    ///
+    /// # Panics
+    /// If `spec` is shorter than `bins`.
+    pub fn store(&mut self, spec: &[num_complex::Complex<T>]) {
+        let spec = &spec[..self.bins];
+        let mut chunks = spec.chunks(LANES);
+        for part in self.parts.iter_mut() {
+            for block in part.chunks_exact_mut(2 * LANES) {
+                let (re, im) = block.split_at_mut(LANES);
+                let chunk = chunks.next().unwrap_or(&[]);
+                for ((r, i), v) in re.iter_mut().zip(im.iter_mut()).zip(chunk) {
+                    *r = v.re;
+                    *i = v.im;
+                }
+                re[chunk.len()..].fill(T::zero());
+                im[chunk.len()..].fill(T::zero());
+            }
+        }
+    }
+
+    /// Set the spectrum to zero.
+    pub fn zero(&mut self) {
+        self.parts.iter_mut().for_each(|p| p.fill(T::zero()));
+    }
 }
 
 impl<T: Scalar> Planar<T> {
     /// All-zero spectra.
     pub fn zeros(count: usize, bins: usize) -> Self {
-        let stride = bins.div_ceil(LANES) * LANES;
-        Planar {
-            data: super::pool::take(count * 2 * stride),
-            count,
-            bins,
-            stride,
-        }
+        let mut p = Self::dirty(count, bins);
+        p.data.fill(T::zero());
+        p
     }
 
-    /// Spectra whose bins hold whatever an earlier use left (finite values; the padding past
-    /// `bins` is zeroed): for callers that write every bin of every spectrum.
+    /// Spectra holding whatever an earlier use left (finite values): for callers that write
+    /// every spectrum ([`signals_mut`](Self::signals_mut) or as the output of [`contract`]).
     pub fn dirty(count: usize, bins: usize) -> Self {
-        let stride = bins.div_ceil(LANES) * LANES;
-        let mut data = super::pool::take_dirty(count * 2 * stride);
-        for part in data.chunks_mut(stride.max(1)) {
-            part[bins..].fill(T::zero());
-        }
+        let blocks = bins.div_ceil(LANES).max(1);
+        let group = blocks.min(GROUP);
+        let groups = blocks.div_ceil(group);
         Planar {
-            data,
+            data: super::pool::take_dirty(groups * group * count * 2 * LANES),
             count,
             bins,
-            stride,
+            group,
+            groups,
         }
     }
 
@@ -92,14 +132,28 @@ impl<T: Scalar> Planar<T> {
         self.count == 0
     }
 
+    /// Values per group.
+    fn group_len(&self) -> usize {
+        self.count * self.group * 2 * LANES
+    }
+
+    /// Where bin `f` of spectrum `s` has its real part (the imaginary part is `LANES` on).
+    fn at(&self, s: usize, f: usize) -> usize {
+        assert!(s < self.count && f < self.bins, "spectrum {s} bin {f}");
+        let b = f / LANES;
+        (b / self.group) * self.group_len()
+            + self.offset(s)
+            + (b % self.group) * 2 * LANES
+            + f % LANES
+    }
+
     /// Bin `f` of spectrum `s` as `(re, im)`.
     ///
     /// # Panics
     /// If `s` or `f` is out of range.
     pub fn get(&self, s: usize, f: usize) -> (T, T) {
-        assert!(s < self.count && f < self.bins, "spectrum {s} bin {f}");
-        let base = s * 2 * self.stride;
-        (self.data[base + f], self.data[base + self.stride + f])
+        let at = self.at(s, f);
+        (self.data[at], self.data[at + LANES])
     }
 
     /// Set bin `f` of spectrum `s`.
@@ -107,35 +161,55 @@ impl<T: Scalar> Planar<T> {
     /// # Panics
     /// If `s` or `f` is out of range.
     pub fn set(&mut self, s: usize, f: usize, v: (T, T)) {
-        assert!(s < self.count && f < self.bins, "spectrum {s} bin {f}");
-        let base = s * 2 * self.stride;
-        self.data[base + f] = v.0;
-        self.data[base + self.stride + f] = v.1;
+        let at = self.at(s, f);
+        self.data[at] = v.0;
+        self.data[at + LANES] = v.1;
     }
 
-    /// The spectra as `(re, im)` slice pairs (each `bins` long), for parallel writing.
-    pub fn signals_mut(&mut self) -> impl IndexedParallelIterator<Item = (&mut [T], &mut [T])> {
-        let (stride, bins) = (self.stride, self.bins);
-        self.data.par_chunks_mut(2 * stride.max(1)).map(move |sig| {
-            let (re, im) = sig.split_at_mut(stride);
-            (&mut re[..bins], &mut im[..bins])
-        })
+    /// Writers for every spectrum, in order (each owns its parts of all blocks), for writing
+    /// the spectra in parallel.
+    pub fn signals_mut(&mut self) -> Vec<SignalMut<'_, T>> {
+        let (count, bins, groups) = (self.count, self.bins, self.groups);
+        let mut out: Vec<SignalMut<'_, T>> = (0..count)
+            .map(|_| SignalMut {
+                parts: Vec::with_capacity(groups),
+                bins,
+            })
+            .collect();
+        let (group_len, part) = (self.group_len(), self.group * 2 * LANES);
+        for group in self.data.chunks_mut(group_len.max(1)) {
+            for (sig, part) in out.iter_mut().zip(group.chunks_mut(part)) {
+                sig.parts.push(part);
+            }
+        }
+        out
     }
 
-    /// Spectrum `s` as `(re, im)` (each `bins` long).
-    pub fn signal(&self, s: usize) -> (&[T], &[T]) {
-        let sig = &self.data[s * 2 * self.stride..][..2 * self.stride];
-        let (re, im) = sig.split_at(self.stride);
-        (&re[..self.bins], &im[..self.bins])
+    /// Copy spectrum `s` into `dst` (`bins` values).
+    ///
+    /// # Panics
+    /// If `s` is out of range or `dst` is shorter than `bins`.
+    pub fn load(&self, s: usize, dst: &mut [num_complex::Complex<T>]) {
+        assert!(s < self.count, "spectrum {s} of {}", self.count);
+        let dst = &mut dst[..self.bins];
+        let (group_len, off) = (self.group_len(), self.offset(s));
+        for (b, chunk) in dst.chunks_mut(LANES).enumerate() {
+            let at = (b / self.group) * group_len + off + (b % self.group) * 2 * LANES;
+            let (re, im) = self.data[at..at + 2 * LANES].split_at(LANES);
+            for ((d, &r), &i) in chunk.iter_mut().zip(re).zip(im) {
+                d.re = r;
+                d.im = i;
+            }
+        }
     }
 
-    /// Offset of spectrum `s` in the planar data.
+    /// Offset of spectrum `s` inside a group.
     ///
     /// # Panics
     /// If `s` is out of range.
     fn offset(&self, s: usize) -> usize {
         assert!(s < self.count, "spectrum {s} of {}", self.count);
-        s * 2 * self.stride
+        s * self.group * 2 * LANES
     }
 }
 
@@ -186,13 +260,13 @@ pub fn contract<T: Scalar>(
     bi: impl Fn(usize, usize, usize) -> usize + Sync,
 ) {
     assert!(
-        a.stride == out.stride && b.stride == out.stride,
+        (a.group, a.groups) == (out.group, out.groups)
+            && (b.group, b.groups) == (out.group, out.groups),
         "contraction operands of different bin counts"
     );
-    let stride = out.stride;
-    let blocks = stride / LANES;
-    let tasks = (4 * rayon::current_num_threads()).clamp(1, blocks.max(1));
-    let per = blocks.div_ceil(tasks) * LANES;
+    let groups = out.groups;
+    let tasks = (4 * rayon::current_num_threads()).clamp(1, groups.max(1));
+    let per = groups.div_ceil(tasks).max(1);
     // The index maps, tabulated once (the kernel then reads offsets, never divides).
     let (gs, rows, cols, depth) = (p.groups, p.rows, p.cols, p.depth);
     let mut tab = Tables {
@@ -203,32 +277,25 @@ pub fn contract<T: Scalar>(
     for g in 0..gs {
         for i in 0..rows {
             tab.a.extend((0..depth).map(|k| a.offset(ai(g, i, k))));
-            tab.c.extend((0..cols).map(|j| c(g, i, j)));
+            tab.c.extend((0..cols).map(|j| out.offset(c(g, i, j))));
         }
         for k in 0..depth {
             tab.b.extend((0..cols).map(|j| b.offset(bi(g, k, j))));
         }
     }
-    // Hand each task the slice of every output spectrum in its frequency range.
-    let mut ranges: Vec<Vec<(&mut [T], &mut [T])>> = (0..tasks).map(|_| Vec::new()).collect();
-    for sig in out.data.chunks_mut(2 * stride.max(1)) {
-        let (re, im) = sig.split_at_mut(stride);
-        for (r, pair) in re.chunks_mut(per).zip(im.chunks_mut(per)).enumerate() {
-            ranges[r].push(pair);
-        }
-    }
     let simd = simd_available();
-    ranges
-        .into_par_iter()
+    let out_len = out.group_len();
+    out.data
+        .par_chunks_mut((per * out_len).max(1))
         .enumerate()
-        .for_each(|(r, mut outs)| {
-            range(p, &tab, &mut outs, r * per, a, b, simd);
+        .for_each(|(r, outs)| {
+            range(p, &tab, outs, out_len, r * per, a, b, simd);
         });
 }
 
-/// The index maps of a product as tables: `a[(g·rows + i)·depth + k]` and
-/// `b[(g·depth + k)·cols + j]` are offsets of spectra in their planar data, `c[(g·rows + i)·cols
-/// + j]` output spectrum numbers.
+/// The index maps of a product as tables: `a[(g·rows + i)·depth + k]`,
+/// `b[(g·depth + k)·cols + j]` and `c[(g·rows + i)·cols + j]` are offsets of spectra inside a
+/// group of their planar sets.
 struct Tables {
     a: Vec<usize>,
     b: Vec<usize>,
@@ -247,20 +314,23 @@ fn simd_available() -> bool {
     }
 }
 
-/// Results of up to 2×2 entries on `span` frequencies: `[entry][re/im][span]` flattened,
+/// Results of up to 2×2 entries on `nblk` blocks: `[entry][re/im][nblk·LANES]` flattened,
 /// entry `2·r + c` for row `i + r`, column `j + c`.
 type Quad<T> = Vec<T>;
 
-/// Where the terms of a 2×2 tile of entries `(i + r, j + c)` live at frequencies
-/// `f .. f + span`: row `r`'s `a` spectra at offsets `a_offs[r][k]`, column `c`'s `b` spectra
-/// at `b_offs[k·b_step + c]`. `span` is a multiple of [`LANES`].
+/// Where the terms of a 2×2 tile of entries `(i + r, j + c)` live in `nblk` consecutive
+/// blocks starting at offsets `a_base`, `b_base` (blocks `a_blk`, `b_blk` values apart): row
+/// `r`'s `a` spectra at in-block offsets `a_offs[r][k]`, column `c`'s `b` spectra at
+/// `b_offs[k·b_step + c]`.
 struct Tile<'t> {
     a_offs: [&'t [usize]; 2],
     b_offs: &'t [usize],
     b_step: usize,
-    f: usize,
-    span: usize,
-    stride: usize,
+    a_base: usize,
+    a_blk: usize,
+    b_base: usize,
+    b_blk: usize,
+    nblk: usize,
 }
 
 /// `op(a)·op(b)` accumulated into `(re, im)` for one term, per the conjugation.
@@ -293,20 +363,23 @@ fn tile_portable<T: Scalar>(
     out: &mut Quad<T>,
 ) {
     let depth = t.a_offs[0].len();
+    let span = t.nblk * LANES;
     for r in 0..rows {
         for c in 0..cols {
-            for l in 0..t.span {
-                let f = t.f + l;
-                let mut acc = (T::zero(), T::zero());
-                for k in 0..depth {
-                    let ao = t.a_offs[r][k];
-                    let bo = t.b_offs[k * t.b_step + c];
-                    let x = (a[ao + f], a[ao + t.stride + f]);
-                    let y = (b[bo + f], b[bo + t.stride + f]);
-                    term(conj, x, y, &mut acc);
+            for blk in 0..t.nblk {
+                for l in 0..LANES {
+                    let mut acc = (T::zero(), T::zero());
+                    for k in 0..depth {
+                        let ao = t.a_base + blk * t.a_blk + t.a_offs[r][k] + l;
+                        let bo = t.b_base + blk * t.b_blk + t.b_offs[k * t.b_step + c] + l;
+                        let x = (a[ao], a[ao + LANES]);
+                        let y = (b[bo], b[bo + LANES]);
+                        term(conj, x, y, &mut acc);
+                    }
+                    let e = 2 * (2 * r + c);
+                    out[e * span + blk * LANES + l] = acc.0;
+                    out[(e + 1) * span + blk * LANES + l] = acc.1;
                 }
-                out[(2 * (2 * r + c)) * t.span + l] = acc.0;
-                out[(2 * (2 * r + c) + 1) * t.span + l] = acc.1;
             }
         }
     }
@@ -317,7 +390,7 @@ mod avx2 {
     //! The tile with AVX2 + FMA intrinsics: per vector of frequencies, up to 2×2 entries with
     //! their real and imaginary accumulators in registers (8), each term four fused
     //! multiply-adds on two loads of `a` and two of `b`.
-    use super::{Conj, Quad, Tile};
+    use super::{Conj, Quad, Tile, LANES};
     use std::arch::x86_64::*;
 
     macro_rules! tile_kernel {
@@ -325,8 +398,7 @@ mod avx2 {
          $fmadd:ident, $fnmadd:ident) => {
             /// # Safety
             /// The CPU must support AVX2 and FMA; every offset in `t` must be that of a whole
-            /// spectrum (`re` and `im` parts, `t.stride` each) inside `a` or `b`, and
-            /// `t.f + LANES ≤ t.stride`.
+            /// spectrum part (`2·LANES` values) inside the `nblk` blocks of `a` or `b`.
             #[target_feature(enable = "avx2,fma")]
             pub unsafe fn $name<const R: usize, const C: usize, const CJ: u8>(
                 a: &[$t],
@@ -337,24 +409,27 @@ mod avx2 {
                 // CJ: 0 = no conjugate, 1 = conj(a), 2 = conj(b) (a constant: no branch).
                 let conj = [Conj::None, Conj::A, Conj::B][CJ as usize];
                 let depth = t.a_offs[0].len();
+                let span = t.nblk * LANES;
                 let (ap, bp) = (a.as_ptr(), b.as_ptr());
-                for u in 0..t.span / $w {
-                    let f = t.f + u * $w;
+                for u in 0..span / $w {
+                    let (blk, lane) = (u / (LANES / $w), (u % (LANES / $w)) * $w);
+                    let a0 = t.a_base + blk * t.a_blk + lane;
+                    let b0 = t.b_base + blk * t.b_blk + lane;
                     let mut acc: [[[$v; 2]; C]; R] = [[[$zero(); 2]; C]; R];
                     for k in 0..depth {
                         let mut y: [[$v; 2]; C] = [[$zero(); 2]; C];
                         for (c, y) in y.iter_mut().enumerate() {
-                            let bo = t.b_offs[k * t.b_step + c] + f;
-                            debug_assert!(bo + t.stride + $w <= b.len());
+                            let bo = b0 + t.b_offs[k * t.b_step + c];
+                            debug_assert!(bo + LANES + $w <= b.len());
                             // SAFETY: the caller guarantees every offset names a whole
-                            // spectrum of `b` and f + LANES ≤ stride.
-                            *y = [$load(bp.add(bo)), $load(bp.add(bo + t.stride))];
+                            // spectrum part inside `b`.
+                            *y = [$load(bp.add(bo)), $load(bp.add(bo + LANES))];
                         }
                         for (r, acc) in acc.iter_mut().enumerate() {
-                            let ao = t.a_offs[r][k] + f;
-                            debug_assert!(ao + t.stride + $w <= a.len());
+                            let ao = a0 + t.a_offs[r][k];
+                            debug_assert!(ao + LANES + $w <= a.len());
                             // SAFETY: as above, for `a`.
-                            let (xr, xi) = ($load(ap.add(ao)), $load(ap.add(ao + t.stride)));
+                            let (xr, xi) = ($load(ap.add(ao)), $load(ap.add(ao + LANES)));
                             for (acc, y) in acc.iter_mut().zip(&y) {
                                 let [yr, yi] = *y;
                                 match conj {
@@ -383,7 +458,7 @@ mod avx2 {
                     for (r, acc) in acc.iter().enumerate() {
                         for (c, acc) in acc.iter().enumerate() {
                             let e = 2 * (2 * r + c);
-                            let (re, im) = (e * t.span + u * $w, (e + 1) * t.span + u * $w);
+                            let (re, im) = (e * span + u * $w, (e + 1) * span + u * $w);
                             $store(out[re..][..$w].as_mut_ptr(), acc[0]);
                             $store(out[im..][..$w].as_mut_ptr(), acc[1]);
                         }
@@ -444,7 +519,8 @@ fn tile<T: Scalar>(
                     if let Some(o) = (out as &mut dyn Any).downcast_mut::<Vec<$t>>() {
                         let (a, b) = (&a.data[..], &b.data[..]);
                         // SAFETY: `simd` says the CPU has AVX2 and FMA; the offsets come from
-                        // `Planar::offset` (whole spectra) and `range` keeps f + LANES ≤ stride.
+                        // `Planar::offset` (whole parts of a block) and `range` keeps the
+                        // blocks inside the sets.
                         unsafe {
                             macro_rules! shape {
                                 ($cj:expr) => {
@@ -477,57 +553,69 @@ fn tile<T: Scalar>(
 /// `dst = src` in fixed blocks of [`LANES`] (lengths are multiples of it): inlined moves
 /// instead of a `memmove` call per entry.
 #[inline(always)]
-fn copy_blocks<T: Copy>(dst: &mut [T], src: &[T]) {
-    for (d, s) in dst.chunks_exact_mut(LANES).zip(src.chunks_exact(LANES)) {
-        let d: &mut [T; LANES] = d.try_into().expect("LANES");
-        *d = s.try_into().expect("LANES");
-    }
+fn copy_lanes<T: Copy>(dst: &mut [T], src: &[T]) {
+    let d: &mut [T; LANES] = dst.try_into().expect("LANES");
+    *d = src.try_into().expect("LANES");
 }
 
-/// The product on the frequencies `f0 ..` of the output slices `outs` (one per spectrum),
-/// in 2×2 tiles of entries.
+/// The product on the output groups `outs` (`out_len` values each), the first of which is
+/// group `g0` of the sets, in 2×2 tiles of entries.
+#[allow(clippy::too_many_arguments)]
 fn range<T: Scalar>(
     p: &Product,
     tab: &Tables,
-    outs: &mut [(&mut [T], &mut [T])],
-    f0: usize,
+    outs: &mut [T],
+    out_len: usize,
+    g0: usize,
     a: &Planar<T>,
     b: &Planar<T>,
     simd: bool,
 ) {
-    let len = outs.first().map_or(0, |o| o.0.len());
     let (rows, cols, depth) = (p.rows, p.cols, p.depth);
-    // Frequencies per kernel call: one block when each entry has many terms (the operands of
-    // a block stay in L1 across entries), more when it has few (depthwise layers), so that
-    // the call overhead is spread.
-    let span = (32 / (depth * cols.min(2)).max(1)).clamp(1, (len / LANES).max(1)) * LANES;
-    let mut q: Quad<T> = vec![T::zero(); 8 * span];
-    for off in (0..len).step_by(span) {
-        let span = span.min(len - off);
-        for g in 0..p.groups {
-            for i in (0..rows).step_by(2) {
-                let nr = (rows - i).min(2);
-                let row = |r: usize| {
-                    let ii = (i + r).min(rows - 1);
-                    &tab.a[(g * rows + ii) * depth..][..depth]
-                };
-                for j in (0..cols).step_by(2) {
-                    let nc = (cols - j).min(2);
-                    let t = Tile {
-                        a_offs: [row(0), row(1)],
-                        b_offs: &tab.b[g * depth * cols + j..],
-                        b_step: cols,
-                        f: f0 + off,
-                        span,
-                        stride: a.stride,
+    let group = a.group;
+    // Blocks per kernel call: one when each entry has many terms (the operands of a block
+    // stay in L1 across entries), the whole group when it has few (depthwise layers), so
+    // that the call overhead is spread.
+    let step = if depth * cols.min(2) >= 8 { 1 } else { group };
+    let mut q: Quad<T> = vec![T::zero(); 8 * step * LANES];
+    let (a_len, b_len) = (a.group_len(), b.group_len());
+    for (gi, outs) in outs.chunks_exact_mut(out_len.max(1)).enumerate() {
+        let (a_grp, b_grp) = ((g0 + gi) * a_len, (g0 + gi) * b_len);
+        for first in (0..group).step_by(step) {
+            let nblk = step.min(group - first);
+            let span = nblk * LANES;
+            for g in 0..p.groups {
+                for i in (0..rows).step_by(2) {
+                    let nr = (rows - i).min(2);
+                    let row = |r: usize| {
+                        let ii = (i + r).min(rows - 1);
+                        &tab.a[(g * rows + ii) * depth..][..depth]
                     };
-                    tile(a, b, &t, nr, nc, p.conj, &mut q, simd);
-                    for r in 0..nr {
-                        for c in 0..nc {
-                            let (ore, oim) = &mut outs[tab.c[(g * rows + i + r) * cols + j + c]];
-                            let e = 2 * (2 * r + c);
-                            copy_blocks(&mut ore[off..off + span], &q[e * span..][..span]);
-                            copy_blocks(&mut oim[off..off + span], &q[(e + 1) * span..][..span]);
+                    for j in (0..cols).step_by(2) {
+                        let nc = (cols - j).min(2);
+                        let t = Tile {
+                            a_offs: [row(0), row(1)],
+                            b_offs: &tab.b[g * depth * cols + j..],
+                            b_step: cols,
+                            a_base: a_grp + first * 2 * LANES,
+                            a_blk: 2 * LANES,
+                            b_base: b_grp + first * 2 * LANES,
+                            b_blk: 2 * LANES,
+                            nblk,
+                        };
+                        tile(a, b, &t, nr, nc, p.conj, &mut q, simd);
+                        for r in 0..nr {
+                            for c in 0..nc {
+                                let o = tab.c[(g * rows + i + r) * cols + j + c];
+                                let e = 2 * (2 * r + c);
+                                for blk in 0..nblk {
+                                    let at = o + (first + blk) * 2 * LANES;
+                                    let src = blk * LANES;
+                                    let (re, im) = outs[at..at + 2 * LANES].split_at_mut(LANES);
+                                    copy_lanes(re, &q[e * span + src..][..LANES]);
+                                    copy_lanes(im, &q[(e + 1) * span + src..][..LANES]);
+                                }
+                            }
                         }
                     }
                 }
@@ -546,18 +634,17 @@ mod tests {
         (h as f64 - 11.0, ((h * 5) % 13) as f64 - 6.0)
     }
 
-    /// All three conjugation modes, several groups, a bin count that is not a multiple of
-    /// LANES, against a per-bin complex loop.
-    #[test]
-    fn matches_per_bin_loop() {
-        let (groups, rows, cols, depth, bins) = (2, 3, 2, 4, 37);
+    /// All three conjugation modes against a per-bin complex loop, for one shape. The values
+    /// are small integers, so every sum is exact in f32 too.
+    fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins: usize) {
         let na = groups * rows * depth;
         let nb = groups * depth * cols;
-        let mut a = Planar::<f64>::zeros(na, bins);
-        let mut b = Planar::<f64>::zeros(nb, bins);
+        let mut a = Planar::<T>::dirty(na, bins);
+        let mut b = Planar::<T>::dirty(nb, bins);
         for f in 0..bins {
-            (0..na).for_each(|s| a.set(s, f, value(s, f, 1)));
-            (0..nb).for_each(|s| b.set(s, f, value(s, f, 2)));
+            let of = |v: (f64, f64)| (T::of(v.0), T::of(v.1));
+            (0..na).for_each(|s| a.set(s, f, of(value(s, f, 1))));
+            (0..nb).for_each(|s| b.set(s, f, of(value(s, f, 2))));
         }
         let ai = |g: usize, i: usize, k: usize| (g * rows + i) * depth + k;
         let bi = |g: usize, k: usize, j: usize| (g * depth + k) * cols + j;
@@ -570,7 +657,7 @@ mod tests {
                 depth,
                 conj,
             };
-            let mut out = Planar::<f64>::zeros(groups * rows * cols, bins);
+            let mut out = Planar::<T>::dirty(groups * rows * cols, bins);
             contract(&p, &mut out, ci, &a, ai, &b, bi);
             for g in 0..groups {
                 for i in 0..rows {
@@ -579,8 +666,8 @@ mod tests {
                             let mut want = Complex::new(0.0, 0.0);
                             for k in 0..depth {
                                 let (x, y) = (a.get(ai(g, i, k), f), b.get(bi(g, k, j), f));
-                                let (mut x, mut y) =
-                                    (Complex::new(x.0, x.1), Complex::new(y.0, y.1));
+                                let mut x = Complex::new(x.0.as_f64(), x.1.as_f64());
+                                let mut y = Complex::new(y.0.as_f64(), y.1.as_f64());
                                 match conj {
                                     Conj::A => x = x.conj(),
                                     Conj::B => y = y.conj(),
@@ -589,14 +676,65 @@ mod tests {
                                 want += x * y;
                             }
                             let got = out.get(ci(g, i, j), f);
+                            let got = (got.0.as_f64(), got.1.as_f64());
                             assert!(
-                                (got.0 - want.re).abs() < 1e-9 && (got.1 - want.im).abs() < 1e-9,
-                                "{conj:?} group {g} entry ({i},{j}) bin {f}: {got:?} vs {want}"
+                                got.0 == want.re && got.1 == want.im,
+                                "{} {conj:?} {groups}x{rows}x{cols}x{depth} over {bins} bins: \
+                                 group {g} entry ({i},{j}) bin {f}: {got:?} vs {want}",
+                                T::NAME
                             );
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Odd entry counts (tails of the 2×2 tiles), bin counts that leave the last block and the
+    /// last group part-filled, few terms (several blocks per kernel call) and many; f32 and
+    /// f64 (the SIMD kernels where the CPU has them, else the portable one).
+    #[test]
+    fn matches_per_bin_loop() {
+        for (groups, rows, cols, depth, bins) in [
+            (2, 3, 2, 4, 37),
+            (1, 5, 3, 16, 300),
+            (4, 3, 1, 1, 200),
+            (1, 2, 2, 2, 5),
+        ] {
+            check::<f64>(groups, rows, cols, depth, bins);
+            check::<f32>(groups, rows, cols, depth, bins);
+        }
+    }
+
+    /// The portable tile equals the SIMD tile (on CPUs that have it), bit for bit on integers.
+    #[test]
+    fn portable_and_simd_tiles_agree() {
+        let (rows, cols, depth, bins) = (2, 2, 3, 64);
+        let mut a = Planar::<f32>::dirty(rows * depth, bins);
+        let mut b = Planar::<f32>::dirty(depth * cols, bins);
+        for f in 0..bins {
+            let of = |v: (f64, f64)| (v.0 as f32, v.1 as f32);
+            (0..rows * depth).for_each(|s| a.set(s, f, of(value(s, f, 3))));
+            (0..depth * cols).for_each(|s| b.set(s, f, of(value(s, f, 4))));
+        }
+        let a_offs: Vec<usize> = (0..rows * depth).map(|s| a.offset(s)).collect();
+        let b_offs: Vec<usize> = (0..depth * cols).map(|s| b.offset(s)).collect();
+        let t = Tile {
+            a_offs: [&a_offs[..depth], &a_offs[depth..]],
+            b_offs: &b_offs,
+            b_step: cols,
+            a_base: 0,
+            a_blk: 2 * LANES,
+            b_base: 0,
+            b_blk: 2 * LANES,
+            nblk: 4,
+        };
+        for conj in [Conj::None, Conj::A, Conj::B] {
+            let mut portable = vec![0.0f32; 8 * 4 * LANES];
+            let mut fast = portable.clone();
+            tile_portable(&a.data, &b.data, &t, 2, 2, conj, &mut portable);
+            tile(&a, &b, &t, 2, 2, conj, &mut fast, simd_available());
+            assert_eq!(portable, fast, "{conj:?}");
         }
     }
 }

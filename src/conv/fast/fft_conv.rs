@@ -66,20 +66,6 @@ fn tile_coords(t: usize, tiling: &Tiling) -> [usize; 3] {
     [t / (n1 * n2), (t / n2) % n1, t % n2]
 }
 
-fn store<T: Scalar>(spec: &[num_complex::Complex<T>], re: &mut [T], im: &mut [T]) {
-    for ((v, r), i) in spec.iter().zip(re.iter_mut()).zip(im.iter_mut()) {
-        *r = v.re;
-        *i = v.im;
-    }
-}
-
-fn load<T: Scalar>(re: &[T], im: &[T], dst: &mut [num_complex::Complex<T>]) {
-    for ((d, &r), &i) in dst.iter_mut().zip(re).zip(im) {
-        d.re = r;
-        d.im = i;
-    }
-}
-
 impl<T: Scalar> FftConv<T> {
     /// Plan the layer `spec` for inputs of `x_shape` and weights of `w_shape`, with the tiling
     /// of the cost model ([`Tiling::plan`]).
@@ -284,12 +270,13 @@ impl<T: Scalar> FftConv<T> {
         let i12 = lay.input[1] * i2;
         let mut out = Planar::dirty(lay.n * lay.c_in * nt, self.fft.bins());
         out.signals_mut()
+            .into_par_iter()
             .chunks(nt)
             .zip(x.data().par_chunks(lay.in_vol()))
             .for_each(|(sigs, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for (t, (re, im)) in sigs.into_iter().enumerate() {
+                for (t, mut sig) in sigs.into_iter().enumerate() {
                     let start = self.window_start(tile_coords(t, &self.tiling));
                     let [e0, e1, e2] = self.window(start);
                     let real = s.real_mut();
@@ -310,7 +297,7 @@ impl<T: Scalar> FftConv<T> {
                             }
                         }
                     }
-                    store(self.fft.forward(s, [e0, e1]), re, im);
+                    sig.store(self.fft.forward(s, [e0, e1]));
                 }
             });
         out
@@ -324,8 +311,9 @@ impl<T: Scalar> FftConv<T> {
         let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
         let mut out = Planar::dirty(lay.c_out * lay.cg, self.fft.bins());
         out.signals_mut()
+            .into_par_iter()
             .zip(w.data().par_chunks(lay.k_vol()))
-            .for_each(|((re, im), ch)| {
+            .for_each(|(mut sig, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
                 let real = s.real_mut();
@@ -340,7 +328,7 @@ impl<T: Scalar> FftConv<T> {
                         }
                     }
                 }
-                store(self.fft.forward(s, [ke[0], ke[1]]), re, im);
+                sig.store(self.fft.forward(s, [ke[0], ke[1]]));
             });
         out
     }
@@ -358,12 +346,13 @@ impl<T: Scalar> FftConv<T> {
         let vol: usize = e.iter().product();
         let mut out = Planar::dirty(lay.n * lay.c_out * nt, self.fft.bins());
         out.signals_mut()
+            .into_par_iter()
             .chunks(nt)
             .zip(t.data().par_chunks(vol))
             .for_each(|(sigs, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for (tile, (re, im)) in sigs.into_iter().enumerate() {
+                for (tile, mut sig) in sigs.into_iter().enumerate() {
                     let tc = tile_coords(tile, &self.tiling);
                     let cnt = self.outputs(tc, e);
                     if cnt.contains(&0) {
@@ -386,7 +375,7 @@ impl<T: Scalar> FftConv<T> {
                             }
                         }
                     }
-                    store(self.fft.forward(s, [rows[0], rows[1]]), re, im);
+                    sig.store(self.fft.forward(s, [rows[0], rows[1]]));
                 }
             });
         out
@@ -401,8 +390,7 @@ impl<T: Scalar> FftConv<T> {
         sig: usize,
         rows: [usize; 2],
     ) -> &'s [T] {
-        let (re, im) = spectra.signal(sig);
-        load(re, im, self.fft.spectrum_mut(s));
+        spectra.load(sig, self.fft.spectrum_mut(s));
         self.fft.inverse(s, rows)
     }
 
