@@ -29,6 +29,21 @@ pub trait Scalar:
     fn of(v: f64) -> Self;
     /// Convert to f64 (exact).
     fn as_f64(self) -> f64;
+    /// The slices as `f32` / `f64` slices when `Self` is that type (for kernels written per
+    /// type, e.g. with SIMD intrinsics), else `None`.
+    fn views<'a>(_a: &'a [Self], _b: &'a [Self], _out: &'a mut [Self]) -> TypedViews<'a> {
+        TypedViews::Other
+    }
+}
+
+/// Three slices seen at their concrete element type (see [`Scalar::views`]).
+pub enum TypedViews<'a> {
+    /// `f32` slices.
+    F32(&'a [f32], &'a [f32], &'a mut [f32]),
+    /// `f64` slices.
+    F64(&'a [f64], &'a [f64], &'a mut [f64]),
+    /// Another type.
+    Other,
 }
 
 impl Scalar for f64 {
@@ -40,6 +55,9 @@ impl Scalar for f64 {
     fn as_f64(self) -> f64 {
         self
     }
+    fn views<'a>(a: &'a [f64], b: &'a [f64], out: &'a mut [f64]) -> TypedViews<'a> {
+        TypedViews::F64(a, b, out)
+    }
 }
 
 impl Scalar for f32 {
@@ -50,6 +68,9 @@ impl Scalar for f32 {
     }
     fn as_f64(self) -> f64 {
         self as f64
+    }
+    fn views<'a>(a: &'a [f32], b: &'a [f32], out: &'a mut [f32]) -> TypedViews<'a> {
+        TypedViews::F32(a, b, out)
     }
 }
 

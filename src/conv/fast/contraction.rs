@@ -314,14 +314,12 @@ fn simd_available() -> bool {
     }
 }
 
-/// Results of up to 2×2 entries on `nblk` blocks: `[entry][re/im][nblk·LANES]` flattened,
-/// entry `2·r + c` for row `i + r`, column `j + c`.
-type Quad<T> = Vec<T>;
-
 /// Where the terms of a 2×2 tile of entries `(i + r, j + c)` live in `nblk` consecutive
 /// blocks starting at offsets `a_base`, `b_base` (blocks `a_blk`, `b_blk` values apart): row
 /// `r`'s `a` spectra at in-block offsets `a_offs[r][k]`, column `c`'s `b` spectra at
 /// `b_offs[k·b_step + c]`.
+/// Entry `(i + r, j + c)` is written at `out_offs[r][c]` of the output slice, its blocks
+/// `out_blk` values apart.
 struct Tile<'t> {
     a_offs: [&'t [usize]; 2],
     b_offs: &'t [usize],
@@ -331,6 +329,8 @@ struct Tile<'t> {
     b_base: usize,
     b_blk: usize,
     nblk: usize,
+    out_offs: [[usize; 2]; 2],
+    out_blk: usize,
 }
 
 /// `op(a)·op(b)` accumulated into `(re, im)` for one term, per the conjugation.
@@ -360,10 +360,9 @@ fn tile_portable<T: Scalar>(
     rows: usize,
     cols: usize,
     conj: Conj,
-    out: &mut Quad<T>,
+    out: &mut [T],
 ) {
     let depth = t.a_offs[0].len();
-    let span = t.nblk * LANES;
     for r in 0..rows {
         for c in 0..cols {
             for blk in 0..t.nblk {
@@ -376,9 +375,9 @@ fn tile_portable<T: Scalar>(
                         let y = (b[bo], b[bo + LANES]);
                         term(conj, x, y, &mut acc);
                     }
-                    let e = 2 * (2 * r + c);
-                    out[e * span + blk * LANES + l] = acc.0;
-                    out[(e + 1) * span + blk * LANES + l] = acc.1;
+                    let o = t.out_offs[r][c] + blk * t.out_blk + l;
+                    out[o] = acc.0;
+                    out[o + LANES] = acc.1;
                 }
             }
         }
@@ -390,7 +389,7 @@ mod avx2 {
     //! The tile with AVX2 + FMA intrinsics: per vector of frequencies, up to 2×2 entries with
     //! their real and imaginary accumulators in registers (8), each term four fused
     //! multiply-adds on two loads of `a` and two of `b`.
-    use super::{Conj, Quad, Tile, LANES};
+    use super::{Conj, Tile, LANES};
     use std::arch::x86_64::*;
 
     macro_rules! tile_kernel {
@@ -404,13 +403,18 @@ mod avx2 {
                 a: &[$t],
                 b: &[$t],
                 t: &Tile<'_>,
-                out: &mut Quad<$t>,
+                out: &mut [$t],
             ) {
                 // CJ: 0 = no conjugate, 1 = conj(a), 2 = conj(b) (a constant: no branch).
                 let conj = [Conj::None, Conj::A, Conj::B][CJ as usize];
                 let depth = t.a_offs[0].len();
                 let span = t.nblk * LANES;
                 let (ap, bp) = (a.as_ptr(), b.as_ptr());
+                debug_assert!(t
+                    .a_offs
+                    .iter()
+                    .flat_map(|o| o.iter())
+                    .all(|&o| { t.a_base + (t.nblk - 1) * t.a_blk + o + 2 * LANES <= a.len() }));
                 for u in 0..span / $w {
                     let (blk, lane) = (u / (LANES / $w), (u % (LANES / $w)) * $w);
                     let a0 = t.a_base + blk * t.a_blk + lane;
@@ -457,10 +461,10 @@ mod avx2 {
                     }
                     for (r, acc) in acc.iter().enumerate() {
                         for (c, acc) in acc.iter().enumerate() {
-                            let e = 2 * (2 * r + c);
-                            let (re, im) = (e * span + u * $w, (e + 1) * span + u * $w);
-                            $store(out[re..][..$w].as_mut_ptr(), acc[0]);
-                            $store(out[im..][..$w].as_mut_ptr(), acc[1]);
+                            let o = t.out_offs[r][c] + blk * t.out_blk + lane;
+                            // Bounds-checked slices of one vector each.
+                            $store(out[o..][..$w].as_mut_ptr(), acc[0]);
+                            $store(out[o + LANES..][..$w].as_mut_ptr(), acc[1]);
                         }
                     }
                 }
@@ -493,69 +497,60 @@ mod avx2 {
 }
 
 /// One 2×2 (or smaller, `rows × cols`) tile by the fastest kernel for `T` (`simd`: AVX2 and
-/// FMA present).
+/// FMA present), written into `out`.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn tile<T: Scalar>(
-    a: &Planar<T>,
-    b: &Planar<T>,
+    a: &[T],
+    b: &[T],
     t: &Tile<'_>,
     rows: usize,
     cols: usize,
     conj: Conj,
-    out: &mut Quad<T>,
+    out: &mut [T],
     simd: bool,
 ) {
     #[cfg(target_arch = "x86_64")]
     if simd {
-        use std::any::Any;
-        macro_rules! dispatch {
-            ($t:ty, $f:ident) => {
-                let (aa, bb): (&dyn Any, &dyn Any) = (a, b);
-                if let (Some(a), Some(b)) = (
-                    aa.downcast_ref::<Planar<$t>>(),
-                    bb.downcast_ref::<Planar<$t>>(),
-                ) {
-                    if let Some(o) = (out as &mut dyn Any).downcast_mut::<Vec<$t>>() {
-                        let (a, b) = (&a.data[..], &b.data[..]);
-                        // SAFETY: `simd` says the CPU has AVX2 and FMA; the offsets come from
-                        // `Planar::offset` (whole parts of a block) and `range` keeps the
-                        // blocks inside the sets.
-                        unsafe {
-                            macro_rules! shape {
-                                ($cj:expr) => {
-                                    match (rows, cols) {
-                                        (2, 2) => avx2::$f::<2, 2, $cj>(a, b, t, o),
-                                        (2, _) => avx2::$f::<2, 1, $cj>(a, b, t, o),
-                                        (_, 2) => avx2::$f::<1, 2, $cj>(a, b, t, o),
-                                        _ => avx2::$f::<1, 1, $cj>(a, b, t, o),
-                                    }
-                                };
+        macro_rules! run {
+            ($f:ident, $a:expr, $b:expr, $o:expr) => {
+                // SAFETY: `simd` says the CPU has AVX2 and FMA; the offsets come from
+                // `Planar::offset` (whole parts of a group) and `range` keeps the blocks
+                // inside the sets.
+                unsafe {
+                    macro_rules! shape {
+                        ($cj:expr) => {
+                            match (rows, cols) {
+                                (2, 2) => avx2::$f::<2, 2, $cj>($a, $b, t, $o),
+                                (2, _) => avx2::$f::<2, 1, $cj>($a, $b, t, $o),
+                                (_, 2) => avx2::$f::<1, 2, $cj>($a, $b, t, $o),
+                                _ => avx2::$f::<1, 1, $cj>($a, $b, t, $o),
                             }
-                            match conj {
-                                Conj::None => shape!(0),
-                                Conj::A => shape!(1),
-                                Conj::B => shape!(2),
-                            }
-                        }
-                        return;
+                        };
+                    }
+                    match conj {
+                        Conj::None => shape!(0),
+                        Conj::A => shape!(1),
+                        Conj::B => shape!(2),
                     }
                 }
             };
         }
-        dispatch!(f32, tile_f32);
-        dispatch!(f64, tile_f64);
+        match T::views(a, b, out) {
+            crate::tensor::TypedViews::F32(a, b, o) => {
+                run!(tile_f32, a, b, o);
+                return;
+            }
+            crate::tensor::TypedViews::F64(a, b, o) => {
+                run!(tile_f64, a, b, o);
+                return;
+            }
+            crate::tensor::TypedViews::Other => {}
+        }
+        unreachable!("Scalar is f32 or f64");
     }
     let _ = simd;
-    tile_portable(&a.data, &b.data, t, rows, cols, conj, out);
-}
-
-/// `dst = src` in fixed blocks of [`LANES`] (lengths are multiples of it): inlined moves
-/// instead of a `memmove` call per entry.
-#[inline(always)]
-fn copy_lanes<T: Copy>(dst: &mut [T], src: &[T]) {
-    let d: &mut [T; LANES] = dst.try_into().expect("LANES");
-    *d = src.try_into().expect("LANES");
+    tile_portable(a, b, t, rows, cols, conj, out);
 }
 
 /// The product on the output groups `outs` (`out_len` values each), the first of which is
@@ -577,13 +572,11 @@ fn range<T: Scalar>(
     // stay in L1 across entries), the whole group when it has few (depthwise layers), so
     // that the call overhead is spread.
     let step = if depth * cols.min(2) >= 8 { 1 } else { group };
-    let mut q: Quad<T> = vec![T::zero(); 8 * step * LANES];
     let (a_len, b_len) = (a.group_len(), b.group_len());
     for (gi, outs) in outs.chunks_exact_mut(out_len.max(1)).enumerate() {
         let (a_grp, b_grp) = ((g0 + gi) * a_len, (g0 + gi) * b_len);
         for first in (0..group).step_by(step) {
             let nblk = step.min(group - first);
-            let span = nblk * LANES;
             for g in 0..p.groups {
                 for i in (0..rows).step_by(2) {
                     let nr = (rows - i).min(2);
@@ -593,6 +586,10 @@ fn range<T: Scalar>(
                     };
                     for j in (0..cols).step_by(2) {
                         let nc = (cols - j).min(2);
+                        let out_at = |r: usize, c: usize| {
+                            let (ii, jj) = ((i + r).min(rows - 1), (j + c).min(cols - 1));
+                            tab.c[(g * rows + ii) * cols + jj] + first * 2 * LANES
+                        };
                         let t = Tile {
                             a_offs: [row(0), row(1)],
                             b_offs: &tab.b[g * depth * cols + j..],
@@ -602,21 +599,10 @@ fn range<T: Scalar>(
                             b_base: b_grp + first * 2 * LANES,
                             b_blk: 2 * LANES,
                             nblk,
+                            out_offs: [[out_at(0, 0), out_at(0, 1)], [out_at(1, 0), out_at(1, 1)]],
+                            out_blk: 2 * LANES,
                         };
-                        tile(a, b, &t, nr, nc, p.conj, &mut q, simd);
-                        for r in 0..nr {
-                            for c in 0..nc {
-                                let o = tab.c[(g * rows + i + r) * cols + j + c];
-                                let e = 2 * (2 * r + c);
-                                for blk in 0..nblk {
-                                    let at = o + (first + blk) * 2 * LANES;
-                                    let src = blk * LANES;
-                                    let (re, im) = outs[at..at + 2 * LANES].split_at_mut(LANES);
-                                    copy_lanes(re, &q[e * span + src..][..LANES]);
-                                    copy_lanes(im, &q[(e + 1) * span + src..][..LANES]);
-                                }
-                            }
-                        }
+                        tile(&a.data, &b.data, &t, nr, nc, p.conj, outs, simd);
                     }
                 }
             }
@@ -728,12 +714,24 @@ mod tests {
             b_base: 0,
             b_blk: 2 * LANES,
             nblk: 4,
+            // The four entries side by side, each 4 blocks of re/im.
+            out_offs: [[0, 2 * LANES], [4 * LANES, 6 * LANES]],
+            out_blk: 8 * LANES,
         };
         for conj in [Conj::None, Conj::A, Conj::B] {
-            let mut portable = vec![0.0f32; 8 * 4 * LANES];
+            let mut portable = vec![0.0f32; 4 * 8 * LANES];
             let mut fast = portable.clone();
             tile_portable(&a.data, &b.data, &t, 2, 2, conj, &mut portable);
-            tile(&a, &b, &t, 2, 2, conj, &mut fast, simd_available());
+            tile(
+                &a.data,
+                &b.data,
+                &t,
+                2,
+                2,
+                conj,
+                &mut fast,
+                simd_available(),
+            );
             assert_eq!(portable, fast, "{conj:?}");
         }
     }
