@@ -52,7 +52,7 @@ pub struct Tiling {
 
 /// Relative cost of one multiply-add of the contraction against one FFT flop (it vectorises
 /// better and streams from cache).
-const CONTRACTION_WEIGHT: f64 = 0.6;
+const CONTRACTION_WEIGHT: f64 = 1.0;
 /// Fixed cost of one 1-D transform call, in FFT flops.
 const LINE_OVERHEAD: f64 = 40.0;
 
