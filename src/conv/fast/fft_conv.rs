@@ -38,7 +38,7 @@
 use super::contraction::{contract, Conj, Planar, Product};
 use super::pruned_fft::{PrunedRfft, Scratch};
 use super::tiling::Tiling;
-use super::Layout;
+use super::{bias_grad, Layout};
 use crate::conv::spec::{ConvKind, ConvSpec, Geometry};
 use crate::conv::Grads;
 use crate::error::{Error, Result};
@@ -565,16 +565,6 @@ impl<T: Scalar> FftConv<T> {
             });
         dw
     }
-}
-
-fn bias_grad<T: Scalar>(dy: &Tensor<T>) -> Tensor<T> {
-    let c = dy.shape()[1];
-    let per: usize = dy.shape()[2..].iter().product();
-    let mut db = vec![0.0f64; c];
-    for (r, row) in dy.data().chunks(per.max(1)).enumerate() {
-        db[r % c] += row.iter().map(|v| v.as_f64()).sum::<f64>();
-    }
-    Tensor::new(vec![c], db.into_iter().map(T::of).collect()).expect("bias shape")
 }
 
 /// Forward pass by the fused FFT layer (plans the layer, computes, forgets the spectra).

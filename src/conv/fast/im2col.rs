@@ -253,14 +253,7 @@ pub fn backward<T: Scalar>(
             (dx, ctx.conv_weight_grad(dy.data(), xt.data()))
         }
     };
-    let db = with_bias.then(|| {
-        let per: usize = g.output.iter().product();
-        let mut s = vec![0.0f64; g.c_out];
-        for (r, row) in dy.data().chunks(per).enumerate() {
-            s[r % g.c_out] += row.iter().map(|v| v.as_f64()).sum::<f64>();
-        }
-        Tensor::new(vec![g.c_out], s.into_iter().map(T::of).collect()).expect("bias shape")
-    });
+    let db = with_bias.then(|| super::bias_grad(dy));
     Ok(Grads {
         dx: Tensor::new(g.x_shape(), dx)?,
         dw: Tensor::new(g.w_shape(), dw)?,

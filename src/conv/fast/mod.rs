@@ -26,6 +26,7 @@ pub use fft_conv::FftConv;
 
 use super::spec::Geometry;
 use crate::op::PadMode;
+use crate::tensor::{Scalar, Tensor};
 
 /// A conv geometry normalised to 3 spatial axes, with per-axis padding maps.
 #[derive(Clone, Debug)]
@@ -69,6 +70,20 @@ fn source(mode: PadMode, p: i64, n: i64) -> Option<usize> {
         }
     };
     Some(q as usize)
+}
+
+/// The bias gradient `∂b_o = Σ_{n, i} ∂y_{n,o,i}` (accumulated in f64), shared by the fast
+/// paths. (`conv::direct`, the witness, keeps its own loop on purpose.)
+pub(crate) fn bias_grad<T: Scalar>(dy: &Tensor<T>) -> Tensor<T> {
+    let c = dy.shape().get(1).copied().unwrap_or(0);
+    let per: usize = dy.shape().iter().skip(2).product();
+    let mut db = vec![0.0f64; c];
+    if c > 0 {
+        for (r, row) in dy.data().chunks(per.max(1)).enumerate() {
+            db[r % c] += row.iter().map(|v| v.as_f64()).sum::<f64>();
+        }
+    }
+    Tensor::from_fn(&[c], |i| T::of(db[i[0]]))
 }
 
 impl Layout {

@@ -169,7 +169,7 @@ impl<T: Scalar> PrunedRfft<T> {
             })?;
             spare.swap_remove(at).downcast::<Scratch<T>>().ok()
         });
-        LocalScratch(Some(found.map_or_else(|| self.scratch(), |b| *b)))
+        LocalScratch(found.map_or_else(|| self.scratch(), |b| *b))
     }
 
     /// Forward transform of the real signal in [`Scratch::real_mut`], whose rows
@@ -313,36 +313,50 @@ thread_local! {
 const MAX_SPARE: usize = 4;
 
 /// A thread's [`Scratch`], given back to the thread's spares on drop.
-pub struct LocalScratch<T: Scalar>(Option<Scratch<T>>);
+pub struct LocalScratch<T: Scalar>(Scratch<T>);
 
 impl<T: Scalar> std::ops::Deref for LocalScratch<T> {
     type Target = Scratch<T>;
     fn deref(&self) -> &Scratch<T> {
-        self.0.as_ref().expect("present until drop")
+        &self.0
     }
 }
 
 impl<T: Scalar> std::ops::DerefMut for LocalScratch<T> {
     fn deref_mut(&mut self) -> &mut Scratch<T> {
-        self.0.as_mut().expect("present until drop")
+        &mut self.0
     }
 }
 
 impl<T: Scalar> Drop for LocalScratch<T> {
     fn drop(&mut self) {
-        if let Some(s) = self.0.take() {
-            SPARE.with(|spare| {
-                let mut spare = spare.borrow_mut();
-                if spare.len() >= MAX_SPARE {
-                    spare.remove(0);
-                }
-                spare.push(Box::new(s));
-            });
-        }
+        // Leave empty buffers behind (no allocation) and keep the real ones.
+        let period = self.0.period;
+        let s = std::mem::replace(&mut self.0, Scratch::empty(period));
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() >= MAX_SPARE {
+                spare.remove(0);
+            }
+            spare.push(Box::new(s));
+        });
     }
 }
 
 impl<T: Scalar> Scratch<T> {
+    /// Buffers of no length (allocate nothing).
+    fn empty(period: [usize; 3]) -> Self {
+        Scratch {
+            period,
+            real: Vec::new(),
+            a: Vec::new(),
+            b: Vec::new(),
+            fft: Vec::new(),
+            r2c: Vec::new(),
+            c2r: Vec::new(),
+        }
+    }
+
     /// The real signal buffer (`T0·T1·T2`, row-major) that [`PrunedRfft::forward`] reads.
     pub fn real_mut(&mut self) -> &mut [T] {
         &mut self.real

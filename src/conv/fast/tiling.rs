@@ -146,8 +146,22 @@ impl Tiling {
     }
 
     /// The cheapest tiling by [`cost`](Self::cost) among, per axis, the smallest period for
-    /// every tile count.
+    /// every tile count; searched once per layer shape and cached (the cost model, the memory
+    /// guard and the layer all ask for it on every call).
     pub(crate) fn plan(lay: &Layout) -> Self {
+        let key: Vec<usize> = [lay.n, lay.c_in, lay.c_out, lay.groups]
+            .into_iter()
+            .chain(lay.input)
+            .chain(lay.output)
+            .chain(lay.kernel)
+            .chain(lay.dilation)
+            .chain(lay.stride)
+            .chain(lay.padded)
+            .collect();
+        *crate::fft::cached_plan(&key, || Self::search(lay))
+    }
+
+    fn search(lay: &Layout) -> Self {
         let options: Vec<Vec<AxisTiling>> = (0..3).map(|a| candidates(lay, a)).collect();
         let mut best = Self::whole(lay);
         let mut best_cost = best.cost(lay);
