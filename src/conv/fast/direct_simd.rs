@@ -23,8 +23,9 @@
 //! Samples run in parallel (rayon), and within a sample the output-channel blocks (∂w: block ×
 //! input channel); each sample's `∂w` is added onto a per-thread sum. The kernels run through an
 //! `Engine`: on x86-64 with AVX2 and FMA (checked at run time; [`Kernels`]) explicit 256-bit
-//! vector kernels for `f32` and `f64`, elsewhere portable Rust loops. Strides above 1 fall back
-//! to [`im2col`](super::im2col); a transpose is its conv's `∂x` (forward), forward (`∂x`) and
+//! vector kernels for `f32` and `f64`, elsewhere portable Rust loops. Strides above 1 run as
+//! stride-1 layers over the phases of the input ([`polyphase`](super::polyphase)) when every
+//! strided axis has dilation 1, else fall back to [`im2col`](super::im2col); a transpose is its conv's `∂x` (forward), forward (`∂x`) and
 //! `∂w` with input and cotangent swapped, as in `im2col`.
 //!
 //! Non-finite inputs: the tiles also multiply padding zeros with neighbouring entries, so an
@@ -41,6 +42,7 @@
 //! ```
 
 use super::im2col::{self, pad_tail};
+use super::polyphase;
 use super::Layout;
 use crate::conv::spec::{ConvKind, ConvSpec, Geometry};
 use crate::conv::Grads;
@@ -60,9 +62,15 @@ const MAX_W: usize = 16;
 /// The widest `∂w` vector of any engine (elements).
 const MAX_V: usize = 8;
 
-/// Whether this path computes `g` itself (stride 1 on every axis of its conv); other
-/// geometries go to [`im2col`](super::im2col).
+/// Whether this path computes `g` itself: stride 1 on every axis of its conv, or strides that
+/// the [`polyphase`](super::polyphase) split turns into stride 1 (dilation 1 on every strided
+/// axis); other geometries go to [`im2col`](super::im2col).
 pub fn supports(g: &Geometry) -> bool {
+    stride_one(g) || polyphase::applies(g)
+}
+
+/// Stride 1 on every axis of the layer's conv: the kernels run it as it is.
+fn stride_one(g: &Geometry) -> bool {
     g.as_conv().stride.iter().all(|&s| s == 1)
 }
 
@@ -876,7 +884,8 @@ fn upcast<T: 'static, U: 'static>(v: U) -> T {
         .expect("upcast to the type that was downcast")
 }
 
-/// Forward pass by the tiled direct kernels (strides above 1: [`im2col::forward`]).
+/// Forward pass by the tiled direct kernels (strides above 1: through the
+/// [`polyphase`](super::polyphase) split when it applies, else [`im2col::forward`]).
 ///
 /// # Errors
 /// Spec and shape errors of [`ConvSpec::geometry`]; a bias not of shape `(c_out,)`.
@@ -903,6 +912,9 @@ pub fn forward_using<T: Scalar>(
     let g = spec.geometry(x.shape(), w.shape())?;
     if !supports(&g) || empty(&g) {
         return im2col::forward(spec, x, w, b);
+    }
+    if !stride_one(&g) {
+        return polyphase::forward(spec, x, w, b, kernels);
     }
     if let Some(b) = b {
         b.expect_shape(&g.b_shape(), "bias b")?;
@@ -939,7 +951,8 @@ fn forward_with<T: Scalar>(
     Ok(y)
 }
 
-/// Gradients by the tiled direct kernels (strides above 1: [`im2col::backward`]).
+/// Gradients by the tiled direct kernels (strides above 1: through the
+/// [`polyphase`](super::polyphase) split when it applies, else [`im2col::backward`]).
 ///
 /// # Errors
 /// Spec and shape errors of [`ConvSpec::geometry`]; `dy` must have the output shape.
@@ -968,6 +981,9 @@ pub fn backward_using<T: Scalar>(
     let g = spec.geometry(x.shape(), w.shape())?;
     if !supports(&g) || empty(&g) {
         return im2col::backward(spec, x, w, dy, with_bias);
+    }
+    if !stride_one(&g) {
+        return polyphase::backward(spec, x, w, dy, with_bias, kernels);
     }
     dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
     #[cfg(target_arch = "x86_64")]
