@@ -1,0 +1,316 @@
+//! The polyphase split (`conv::fast::polyphase`): strided layers run as stride-1 layers on the
+//! tiled direct kernels agree with the loop witness (`Algorithm::Direct`) on forward, ∂x, ∂w and
+//! ∂b over random strided specs; the split and the weight split are adjoint to their folds
+//! (dot-product tests, and a dense-matrix transpose on a tiny shape); f32 follows f64.
+use fftconv::conv::fast::direct_simd::{self, Kernels};
+use fftconv::conv::fast::polyphase::{self, Polyphase};
+use fftconv::conv::{self, Algorithm, ConvKind, ConvSpec, Geometry, Padding};
+use fftconv::op::PadMode;
+use fftconv::{Scalar, Tensor};
+use nalgebra::DMatrix;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// max |a - b| / max |b|.
+fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
+    a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
+}
+
+/// A random valid layer the split applies to: strides 1-3 per axis (at least one above 1),
+/// dilation only on stride-1 axes, kernels 1-7, every padding mode, asymmetric explicit pads,
+/// `same` and `valid`, groups, transposes with output padding.
+fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
+    loop {
+        let d = rng.random_range(1..=3usize);
+        let transpose = rng.random_range(0..3) == 0;
+        let groups = [1, 1, 2, 3][rng.random_range(0..4usize)];
+        let c_in = groups * rng.random_range(1..=3usize);
+        let c_out = groups * rng.random_range(1..=5usize);
+        let n = rng.random_range(1..=2usize);
+        let max_s = [0, 40, 17, 8][d];
+        let spatial: Vec<usize> = (0..d).map(|_| rng.random_range(1..=max_s)).collect();
+        let kernel: Vec<usize> = (0..d).map(|_| rng.random_range(1..=7usize)).collect();
+        let mut stride: Vec<usize> = (0..d).map(|_| rng.random_range(1..=3usize)).collect();
+        if stride.iter().all(|&s| s == 1) {
+            stride[rng.random_range(0..d)] = rng.random_range(2..=3usize);
+        }
+        let dilation: Vec<usize> = stride
+            .iter()
+            .map(|&s| if s == 1 { rng.random_range(1..=2usize) } else { 1 })
+            .collect();
+        let pads: Vec<(usize, usize)> = (0..d)
+            .map(|_| (rng.random_range(0..=4usize), rng.random_range(0..=4usize)))
+            .collect();
+        let mode = [
+            PadMode::Zeros,
+            PadMode::Circular,
+            PadMode::Reflect,
+            PadMode::Replicate,
+        ][rng.random_range(0..4usize)];
+        let spec = if transpose {
+            let output_padding = (0..d)
+                .map(|a| rng.random_range(0..stride[a].max(dilation[a])))
+                .collect();
+            ConvSpec {
+                kind: ConvKind::ConvTranspose,
+                stride,
+                dilation,
+                padding: Padding::Explicit(pads),
+                groups,
+                output_padding,
+                ..Default::default()
+            }
+        } else {
+            ConvSpec {
+                stride,
+                dilation,
+                padding: match rng.random_range(0..5) {
+                    0 => Padding::Same,
+                    1 => Padding::Valid,
+                    _ => Padding::Explicit(pads),
+                },
+                groups,
+                padding_mode: mode,
+                ..Default::default()
+            }
+        };
+        let x = [vec![n, c_in], spatial].concat();
+        let w = if transpose {
+            [vec![c_in, c_out / groups], kernel].concat()
+        } else {
+            [vec![c_out, c_in / groups], kernel].concat()
+        };
+        if spec.geometry(&x, &w).is_ok() {
+            return (spec, x, w);
+        }
+    }
+}
+
+/// Forward and all gradients of the split path (detected and portable kernels, and through the
+/// public dispatch of `Algorithm::DirectSimd`) against the loops, in f64.
+fn check_against_loops(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
+    let g = spec.geometry(xs, ws).unwrap();
+    let at = format!("{spec:?} x {xs:?} w {ws:?}");
+    assert!(polyphase::applies(&g), "split does not apply: {at}");
+    let x = Tensor::<f64>::randn(xs, seed);
+    let w = Tensor::<f64>::randn(ws, seed + 1);
+    let b = Tensor::<f64>::randn(&g.b_shape(), seed + 2);
+    let dy = Tensor::<f64>::randn(&g.y_shape(), seed + 3);
+    let y_ref = conv::forward(spec, &x, &w, Some(&b), Algorithm::Direct).unwrap();
+    let g_ref = conv::backward(spec, &x, &w, &dy, true, Algorithm::Direct).unwrap();
+    let run = |kernels: Kernels| {
+        let y = polyphase::forward(spec, &x, &w, Some(&b), kernels)
+            .unwrap_or_else(|e| panic!("{kernels:?} forward failed ({e}): {at}"));
+        let gr = polyphase::backward(spec, &x, &w, &dy, true, kernels)
+            .unwrap_or_else(|e| panic!("{kernels:?} backward failed ({e}): {at}"));
+        (y, gr)
+    };
+    let dispatch = (
+        conv::forward(spec, &x, &w, Some(&b), Algorithm::DirectSimd).unwrap(),
+        conv::backward(spec, &x, &w, &dy, true, Algorithm::DirectSimd).unwrap(),
+    );
+    for (path, (y, gr)) in [
+        ("detected", run(Kernels::Detect)),
+        ("portable", run(Kernels::Portable)),
+        ("DirectSimd dispatch", dispatch),
+    ] {
+        for (name, got, want) in [
+            ("y", &y, &y_ref),
+            ("dx", &gr.dx, &g_ref.dx),
+            ("dw", &gr.dw, &g_ref.dw),
+            ("db", gr.db.as_ref().unwrap(), g_ref.db.as_ref().unwrap()),
+        ] {
+            assert_eq!(got.shape(), want.shape(), "{path} {name} shape: {at}");
+            let e = rel(got, want);
+            assert!(e < 1e-11, "polyphase ({path}) {name} off by {e:.2e}: {at}");
+        }
+    }
+}
+
+#[test]
+fn polyphase_matches_loops_on_random_strided_specs() {
+    let mut rng = ChaCha8Rng::seed_from_u64(61);
+    let mut kinds = [0usize; 2];
+    for case in 0..60 {
+        let (spec, xs, ws) = random_case(&mut rng);
+        kinds[(spec.kind == ConvKind::ConvTranspose) as usize] += 1;
+        check_against_loops(&spec, &xs, &ws, 100 * case);
+    }
+    assert!(
+        kinds.iter().all(|&k| k >= 10),
+        "generator too one-sided: {kinds:?} (conv, transpose)"
+    );
+}
+
+#[test]
+fn polyphase_on_the_stem_and_edge_layers() {
+    // The benchmark stem (smaller batch and image), every padding mode on it.
+    for (i, mode) in [
+        PadMode::Zeros,
+        PadMode::Reflect,
+        PadMode::Circular,
+        PadMode::Replicate,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let spec = ConvSpec {
+            padding_mode: mode,
+            ..ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1])
+        };
+        check_against_loops(&spec, &[1, 3, 22, 19], &[9, 3, 7, 7], 10 + i as u64);
+    }
+    // Kernel smaller than the stride (phases with no taps), kernel 1, stride larger than the
+    // input.
+    let valid = ConvSpec::conv(&[3, 2], Padding::Valid, &[1, 1]);
+    check_against_loops(&valid, &[2, 2, 10, 9], &[3, 2, 2, 1], 20);
+    check_against_loops(&valid, &[1, 2, 2, 5], &[3, 2, 1, 1], 21);
+    let mixed = ConvSpec::conv(&[1, 3], Padding::Explicit(vec![(2, 0), (0, 4)]), &[2, 1]);
+    check_against_loops(&mixed, &[2, 3, 9, 11], &[5, 3, 3, 5], 22);
+}
+
+#[test]
+fn dilated_strided_axes_are_left_to_im2col() {
+    let spec = ConvSpec::conv(&[2, 1], Padding::Valid, &[2, 1]);
+    let g = spec.geometry(&[1, 2, 9, 9], &[3, 2, 3, 3]).unwrap();
+    assert!(!polyphase::applies(&g), "dilation 2 on a stride-2 axis");
+    assert!(Polyphase::new(&g).is_err(), "plan must refuse {spec:?}");
+    let stride_one = ConvSpec::conv(&[1, 1], Padding::Valid, &[1, 1]);
+    let g1 = stride_one.geometry(&[1, 2, 9, 9], &[3, 2, 3, 3]).unwrap();
+    assert!(!polyphase::applies(&g1), "stride 1 needs no split");
+    // The dispatch still computes it (through im2col).
+    let x = Tensor::<f64>::randn(&[1, 2, 9, 9], 1);
+    let w = Tensor::<f64>::randn(&[3, 2, 3, 3], 2);
+    let y = direct_simd::forward(&spec, &x, &w, None).unwrap();
+    let y_ref = conv::forward(&spec, &x, &w, None, Algorithm::Direct).unwrap();
+    assert!(rel(&y, &y_ref) < 1e-12, "im2col fallback for {spec:?}");
+}
+
+/// A few geometries with every padding mode, for the adjoint tests.
+fn adjoint_geometries() -> Vec<Geometry> {
+    let mut out = vec![];
+    for (i, mode) in [
+        PadMode::Zeros,
+        PadMode::Reflect,
+        PadMode::Circular,
+        PadMode::Replicate,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let spec = ConvSpec {
+            padding_mode: mode,
+            groups: 1 + i % 2,
+            ..ConvSpec::conv(&[2, 3], Padding::Explicit(vec![(3, 1), (2, 4)]), &[1, 1])
+        };
+        out.push(spec.geometry(&[2, 2, 7, 8], &[4, 2 / (1 + i % 2), 5, 4]).unwrap());
+    }
+    let d3 = ConvSpec::conv(&[3, 1, 2], Padding::Explicit(vec![(1, 0), (0, 2), (2, 2)]), &[1, 2, 1]);
+    out.push(d3.geometry(&[1, 2, 5, 4, 6], &[2, 2, 4, 2, 3]).unwrap());
+    let t = ConvSpec {
+        kind: ConvKind::ConvTranspose,
+        stride: vec![3],
+        padding: Padding::Explicit(vec![(2, 1)]),
+        output_padding: vec![2],
+        ..Default::default()
+    };
+    out.push(t.geometry(&[2, 3, 6], &[3, 2, 7]).unwrap());
+    out
+}
+
+#[test]
+fn split_and_fold_are_adjoint() {
+    for (i, g) in adjoint_geometries().iter().enumerate() {
+        let plan = Polyphase::new(g).unwrap();
+        let c = g.as_conv();
+        let x = Tensor::<f64>::randn(&c.x_shape(), 7 + i as u64);
+        let u = Tensor::<f64>::randn(&plan.split_shape(c.n, c.c_in), 8 + i as u64);
+        let (lhs, rhs) = (plan.split(&x).unwrap().dot(&u).unwrap(),
+            x.dot(&plan.fold(&u).unwrap()).unwrap(),
+        );
+        assert!(
+            (lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0),
+            "<split x, u> = {lhs} but <x, fold u> = {rhs}: {g:?}"
+        );
+        let w = Tensor::<f64>::randn(&c.w_shape(), 9 + i as u64);
+        let v = Tensor::<f64>::randn(&plan.split_weight_shape(), 10 + i as u64);
+        let (lhs, rhs) = (
+            plan.split_weight(&w).unwrap().dot(&v).unwrap(),
+            w.dot(&plan.fold_weight(&v).unwrap()).unwrap(),
+        );
+        assert!(
+            (lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0),
+            "<split_weight w, v> = {lhs} but <w, fold_weight v> = {rhs}: {g:?}"
+        );
+        // The weight split only rearranges (and zero-fills): its fold undoes it.
+        let back = plan.fold_weight(&plan.split_weight(&w).unwrap()).unwrap();
+        assert_eq!(back, w, "fold_weight ∘ split_weight is not the identity: {g:?}");
+    }
+}
+
+/// The matrix of a linear map `f` from `n_in` to `n_out` entries, column by column.
+fn matrix(n_in: usize, n_out: usize, f: impl Fn(&[f64]) -> Vec<f64>) -> DMatrix<f64> {
+    let mut m = DMatrix::zeros(n_out, n_in);
+    for j in 0..n_in {
+        let mut e = vec![0.0; n_in];
+        e[j] = 1.0;
+        let col = f(&e);
+        assert_eq!(col.len(), n_out, "map output length");
+        m.set_column(j, &nalgebra::DVector::from_vec(col));
+    }
+    m
+}
+
+#[test]
+fn fold_matrix_is_the_transpose_of_the_split_matrix() {
+    for mode in [PadMode::Reflect, PadMode::Circular, PadMode::Zeros] {
+        let spec = ConvSpec {
+            padding_mode: mode,
+            ..ConvSpec::conv(&[2, 3], Padding::Explicit(vec![(2, 1), (1, 2)]), &[1, 1])
+        };
+        let g = spec.geometry(&[1, 1, 4, 5], &[1, 1, 3, 4]).unwrap();
+        let plan = Polyphase::new(&g).unwrap();
+        let xs = g.x_shape();
+        let us = plan.split_shape(1, 1);
+        let (nx, nu) = (xs.iter().product(), us.iter().product());
+        let split = matrix(nx, nu, |e| {
+            let x = Tensor::new(xs.clone(), e.to_vec()).unwrap();
+            plan.split(&x).unwrap().into_data()
+        });
+        let fold = matrix(nu, nx, |e| {
+            let u = Tensor::new(us.clone(), e.to_vec()).unwrap();
+            plan.fold(&u).unwrap().into_data()
+        });
+        assert_eq!(fold, split.transpose(), "M_fold != M_split^T for {mode:?}");
+        // Every input entry is read by some phase entry (the split loses nothing).
+        for (j, col) in split.column_iter().enumerate() {
+            assert!(col.sum() >= 1.0, "input entry {j} never read ({mode:?})");
+        }
+    }
+}
+
+#[test]
+fn f32_follows_f64() {
+    let mut rng = ChaCha8Rng::seed_from_u64(62);
+    for case in 0..12 {
+        let (spec, xs, ws) = random_case(&mut rng);
+        let g = spec.geometry(&xs, &ws).unwrap();
+        let at = format!("{spec:?} x {xs:?} w {ws:?}");
+        let x = Tensor::<f64>::randn(&xs, case);
+        let w = Tensor::<f64>::randn(&ws, case + 1);
+        let dy = Tensor::<f64>::randn(&g.y_shape(), case + 2);
+        let y64 = polyphase::forward(&spec, &x, &w, None, Kernels::Detect).unwrap();
+        let g64 = polyphase::backward(&spec, &x, &w, &dy, true, Kernels::Detect).unwrap();
+        let y32 = polyphase::forward(&spec, &x.cast::<f32>(), &w.cast(), None, Kernels::Detect).unwrap();
+        let g32 = polyphase::backward(&spec, &x.cast::<f32>(), &w.cast(), &dy.cast(), true, Kernels::Detect)
+            .unwrap();
+        for (name, got, want) in [
+            ("y", y32.cast::<f64>(), &y64),
+            ("dx", g32.dx.cast(), &g64.dx),
+            ("dw", g32.dw.cast(), &g64.dw),
+        ] {
+            let e = rel(&got, want);
+            assert!(e < 1e-4, "f32 {name} off f64 by {e:.2e}: {at}");
+        }
+    }
+}
