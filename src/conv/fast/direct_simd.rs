@@ -420,9 +420,10 @@ mod x86 {
         }
     }
 
-    /// The `∂w` task with `R × KB` vector accumulators.
+    /// The `∂w` task with `R × B` vector accumulators (`B` taps of a kernel row at a time:
+    /// [`KB`], or 2 for rows of 2 or 4 taps, which `KB` would pad by half).
     #[target_feature(enable = "avx2,fma")]
-    fn weight<L: Lanes>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
+    fn weight<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
         let n = L::N;
         let [k0n, k1n, k2n] = geo.kernel;
         let o0n = geo.out[0];
@@ -433,18 +434,18 @@ mod x86 {
         let mut lanes = vec![L::default(); n];
         for k0 in 0..k0n {
             for k1 in 0..k1n {
-                for k2c in (0..k2n).step_by(KB) {
-                    let mut acc = [[L::zero(); KB]; R];
+                for k2c in (0..k2n).step_by(B) {
+                    let mut acc = [[L::zero(); B]; R];
                     for (xp, dys) in task.x.iter().zip(&task.dy) {
                         for o0 in 0..o0n {
                             let (xo, qo) = geo.rows([o0, 0], [k0, k1, k2c]);
-                            let xs = &xp[xo..][..len + (KB - 1) * d2];
+                            let xs = &xp[xo..][..len + (B - 1) * d2];
                             let ds: [&[L]; R] = std::array::from_fn(|r| &dys[r][qo..][..len]);
                             let mut i = 0;
                             while i < len {
                                 // SAFETY: `i + N ≤ len` (`len` is a multiple of N), the length
-                                // of every `ds[r]`; `xs` holds `len + (KB-1)·d2` elements.
-                                let xv: [L::V; KB] = std::array::from_fn(|kb| unsafe {
+                                // of every `ds[r]`; `xs` holds `len + (B-1)·d2` elements.
+                                let xv: [L::V; B] = std::array::from_fn(|kb| unsafe {
                                     L::load_ptr(xs.as_ptr().add(i + kb * d2))
                                 });
                                 for (ar, d) in acc.iter_mut().zip(&ds) {
@@ -479,13 +480,22 @@ mod x86 {
                 match c.kernel[2] {
                     1 => correlate::<L, 1>(c, src, wb, dst),
                     3 => correlate::<L, 3>(c, src, wb, dst),
+                    // Phase kernels of 7- and 3-tap kernels at stride 2 (`polyphase`).
+                    4 => correlate::<L, 4>(c, src, wb, dst),
+                    2 => correlate::<L, 2>(c, src, wb, dst),
                     _ => correlate::<L, 0>(c, src, wb, dst),
                 }
             }
         }
         fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
-            // SAFETY: as in `correlate`.
-            unsafe { weight(geo, task) }
+            // SAFETY: as in `correlate`. (Taps 2 by 2 read no further than `KB` by `KB` for
+            // rows of 2 or 4 taps, which the planes are sized for.)
+            unsafe {
+                match geo.kernel[2] {
+                    2 | 4 => weight::<L, 2>(geo, task),
+                    _ => weight::<L, KB>(geo, task),
+                }
+            }
         }
     }
 }
