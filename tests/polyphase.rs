@@ -218,34 +218,74 @@ fn adjoint_geometries() -> Vec<Geometry> {
     out
 }
 
+/// `Σ_c <a_c, b_c>` over the classes.
+fn dots(a: &[Tensor<f64>], b: &[Tensor<f64>]) -> f64 {
+    assert_eq!(a.len(), b.len(), "one tensor per class");
+    a.iter().zip(b).map(|(a, b)| a.dot(b).unwrap()).sum()
+}
+
 #[test]
 fn split_and_fold_are_adjoint() {
     for (i, g) in adjoint_geometries().iter().enumerate() {
         let plan = Polyphase::new(g).unwrap();
         let c = g.as_conv();
-        let x = Tensor::<f64>::randn(&c.x_shape(), 7 + i as u64);
-        let u = Tensor::<f64>::randn(&plan.split_shape(c.n, c.c_in), 8 + i as u64);
-        let (lhs, rhs) = (plan.split(&x).unwrap().dot(&u).unwrap(),
-            x.dot(&plan.fold(&u).unwrap()).unwrap(),
-        );
+        let seed = 10 * i as u64;
+        let x = Tensor::<f64>::randn(&c.x_shape(), seed);
+        let u: Vec<Tensor<f64>> = plan
+            .split_shapes(c.n, c.c_in)
+            .iter()
+            .enumerate()
+            .map(|(j, s)| Tensor::randn(s, seed + 1 + j as u64))
+            .collect();
+        let lhs = dots(&plan.split(&x).unwrap(), &u);
+        let rhs = x.dot(&plan.fold(&u).unwrap()).unwrap();
         assert!(
             (lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0),
             "<split x, u> = {lhs} but <x, fold u> = {rhs}: {g:?}"
         );
-        let w = Tensor::<f64>::randn(&c.w_shape(), 9 + i as u64);
-        let v = Tensor::<f64>::randn(&plan.split_weight_shape(), 10 + i as u64);
-        let (lhs, rhs) = (
-            plan.split_weight(&w).unwrap().dot(&v).unwrap(),
-            w.dot(&plan.fold_weight(&v).unwrap()).unwrap(),
-        );
+        let w = Tensor::<f64>::randn(&c.w_shape(), seed + 7);
+        let v: Vec<Tensor<f64>> = plan
+            .split_weight_shapes()
+            .iter()
+            .enumerate()
+            .map(|(j, s)| Tensor::randn(s, seed + 8 + j as u64))
+            .collect();
+        let lhs = dots(&plan.split_weight(&w).unwrap(), &v);
+        let rhs = w.dot(&plan.fold_weight(&v).unwrap()).unwrap();
         assert!(
             (lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0),
             "<split_weight w, v> = {lhs} but <w, fold_weight v> = {rhs}: {g:?}"
         );
-        // The weight split only rearranges (and zero-fills): its fold undoes it.
-        let back = plan.fold_weight(&plan.split_weight(&w).unwrap()).unwrap();
+        // The weight split only permutes the taps (no zero taps): its fold undoes it, and the
+        // classes hold as many entries as the weight.
+        let parts = plan.split_weight(&w).unwrap();
+        let entries: usize = parts.iter().map(|t| t.data().len()).sum();
+        assert_eq!(entries, w.data().len(), "weight split entries: {g:?}");
+        let back = plan.fold_weight(&parts).unwrap();
         assert_eq!(back, w, "fold_weight ∘ split_weight is not the identity: {g:?}");
     }
+}
+
+#[test]
+fn the_stem_splits_into_four_classes_without_zero_taps() {
+    let spec = ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1]);
+    let g = spec.geometry(&[2, 3, 128, 128], &[32, 3, 7, 7]).unwrap();
+    let plan = Polyphase::new(&g).unwrap();
+    // Phase kernels 4×4, 4×3, 3×4, 3×3 (one phase each), over 3 input channels.
+    let mut shapes = plan.split_weight_shapes();
+    shapes.sort();
+    let want = vec![
+        vec![32, 3, 3, 3],
+        vec![32, 3, 3, 4],
+        vec![32, 3, 4, 3],
+        vec![32, 3, 4, 4],
+    ];
+    assert_eq!(shapes, want, "phase kernels of the stem");
+    // Phase extents O + K_r - 1 with O = 64.
+    let mut xs = plan.split_shapes(2, 3);
+    xs.sort();
+    assert_eq!(xs[0], vec![2, 3, 66, 66], "3×3 class extent");
+    assert_eq!(xs[3], vec![2, 3, 67, 67], "4×4 class extent");
 }
 
 /// The matrix of a linear map `f` from `n_in` to `n_out` entries, column by column.
@@ -271,15 +311,26 @@ fn fold_matrix_is_the_transpose_of_the_split_matrix() {
         let g = spec.geometry(&[1, 1, 4, 5], &[1, 1, 3, 4]).unwrap();
         let plan = Polyphase::new(&g).unwrap();
         let xs = g.x_shape();
-        let us = plan.split_shape(1, 1);
-        let (nx, nu) = (xs.iter().product(), us.iter().product());
+        let us = plan.split_shapes(1, 1);
+        let sizes: Vec<usize> = us.iter().map(|s| s.iter().product()).collect();
+        let (nx, nu) = (xs.iter().product(), sizes.iter().sum());
+        // The split as one map onto the classes' entries, back to back.
         let split = matrix(nx, nu, |e| {
             let x = Tensor::new(xs.clone(), e.to_vec()).unwrap();
-            plan.split(&x).unwrap().into_data()
+            let parts = plan.split(&x).unwrap();
+            parts.into_iter().flat_map(|t| t.into_data()).collect()
         });
         let fold = matrix(nu, nx, |e| {
-            let u = Tensor::new(us.clone(), e.to_vec()).unwrap();
-            plan.fold(&u).unwrap().into_data()
+            let mut at = 0;
+            let parts: Vec<Tensor<f64>> = us
+                .iter()
+                .zip(&sizes)
+                .map(|(s, &len)| {
+                    at += len;
+                    Tensor::new(s.clone(), e[at - len..at].to_vec()).unwrap()
+                })
+                .collect();
+            plan.fold(&parts).unwrap().into_data()
         });
         assert_eq!(fold, split.transpose(), "M_fold != M_split^T for {mode:?}");
         // Every input entry is read by some phase entry (the split loses nothing).

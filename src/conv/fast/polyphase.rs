@@ -9,34 +9,38 @@
 //!      = Σ_{r<s} Σ_q w_r[q] · x_r[o + q]
 //! ```
 //!
-//! a stride-1, VALID, zero-padded conv of the **phases** `x_r[i] = x_p[s·i + r]` (extent
-//! `E = O + ⌈K/s⌉ - 1`, zero beyond `x_p`) with the **phase kernels** `w_r[q] = w[s·q + r]`
-//! (extent `⌈K/s⌉`, zero beyond `K`), summed over the phases: the phases become input channels.
-//! On `D` axes a phase is a tuple `r = (r_0, …)`, `P = Π s_a` phases, and input channel `c`,
-//! phase `r` becomes channel `c·P + r` (row-major `r`), so the channels of a group stay
-//! contiguous and `groups` is unchanged. Axes with stride 1 are carried (`P` factor 1, `E` the
-//! padded extent, their dilation kept by the inner conv).
+//! a sum over the **phases** `r` of stride-1, VALID, zero-padded convs of `x_r[i] = x_p[s·i +
+//! r]` with the **phase kernels** `w_r[q] = w[s·q + r]`. Phase `r` has exactly `K_r = ⌈(K -
+//! r)/s⌉` taps (none when `r ≥ K`) and extent `E_r = O + K_r - 1` (zero beyond `x_p`). On `D`
+//! axes a phase is a tuple `r = (r_0, …)` of `P = Π s_a`; the phases with the same tap counts
+//! `(K_{r_0}, …)` form a **class** and become the input channels of one stride-1 layer: input
+//! channel `c`, the `j`-th phase of the class, is its channel `c·P_class + j`, so the channels of
+//! a group stay contiguous and `groups` is unchanged. The layer is the sum of its classes' layers
+//! (for 7×7 at stride 2: 4×4, 4×3, 3×4 and 3×3 phase kernels, 49 taps in all: no zero taps;
+//! phases without taps are skipped). Axes with stride 1 are carried (one phase, `E` the padded
+//! extent, their dilation kept by the inner layer).
 //!
-//! The layer is `y = Conv₁(S x, S_w w)` with two linear maps and their adjoints, side by side:
+//! With `Conv₁` the inner layer, `y = Σ_class Conv₁(S_c x, S_{w,c} w)`; the two linear maps and
+//! their adjoints side by side:
 //!
 //! ```text
-//! split  S:   (S x)[n, c·P + r, i] = x[n, c, map(s·i + r)]   (0 where map is None or past x_p)
-//! fold   Sᵀ:  (Sᵀ u)[n, c, j]     = Σ_{(r, i): map(s·i + r) = j} u[n, c·P + r, i]
+//! split  S_c:   (S_c x)[n, c·P_c + j, i] = x[n, c, map(s·i + r_j)]   (0 where map is None or
+//!                                                                      past x_p)
+//! fold   Σ S_cᵀ: (Sᵀ u)[n, c, m] = Σ_class Σ_{(j, i): map(s·i + r_j) = m} u_c[n, c·P_c + j, i]
 //!
-//! wsplit S_w:  (S_w w)[o, c·P + r, q] = w[o, c, s·q + r]   (0 where s·q + r ≥ K)
-//! wfold  S_wᵀ: (S_wᵀ v)[o, c, k]      = v[o, c·P + (k mod s), k div s]
+//! wsplit S_w,c:  (S_w,c w)[o, c·P_c + j, q] = w[o, c, s·q + r_j]
+//! wfold  S_wᵀ:   (S_wᵀ v)[o, c, k] = v_class(k)[o, c·P_c + j(k), k div s]   (a permutation)
 //! ```
 //!
 //! where `map` is the padding's index map of [`Layout`] (every padding mode: a reflected or
 //! circular position reads, and in the fold adds onto, the input entry it came from). So
-//! `∂x = Sᵀ ∂x₁`, `∂w = S_wᵀ ∂w₁` with `(∂x₁, ∂w₁)` the inner layer's gradients. A transpose
-//! is `Sᵀ ∘ Conv₁ᵀ`: its output (its conv's input side) is folded, its cotangent split; its
-//! weight has the layout of its conv's weight, so the weight maps are the same.
+//! `∂x = Σ S_cᵀ ∂x_c`, `∂w = S_wᵀ (∂w_c)_c` with `(∂x_c, ∂w_c)` the gradients of the class
+//! layers. A transpose is `Σ S_cᵀ ∘ Conv₁ᵀ`: its output (its conv's input side) is folded, its
+//! cotangent split; its weight has the layout of its conv's weight, so the weight maps are the
+//! same.
 //!
-//! The inner stride-1 layer runs on [`direct_simd`](super::direct_simd) (AVX2/FMA kernels when
-//! the CPU has them, [`Kernels`]). The phase kernels are padded to `⌈K/s⌉` taps (for 7×7 at
-//! stride 2: 4×4 per phase, 64 taps for 49), which costs multiply-adds but keeps the tiled
-//! kernels' register blocking.
+//! The class layers run on [`direct_simd`](super::direct_simd) (AVX2/FMA kernels when the CPU
+//! has them, [`Kernels`]).
 //!
 //! ```
 //! use fftconv::conv::{self, fast::polyphase, Algorithm, ConvSpec, Padding};
@@ -68,22 +72,38 @@ pub fn applies(g: &Geometry) -> bool {
         && c.stride.iter().zip(&c.dilation).all(|(&s, &d)| s == 1 || d == 1)
 }
 
-/// The split of one layer: its phases, extents and index tables, and the inner stride-1 spec.
+/// The phases with the same phase-kernel extents: the input of one stride-1 layer.
+#[derive(Clone, Debug)]
+struct Class {
+    /// Its phases `(r_0, r_1, r_2)` (lifted axes), in row-major order.
+    phases: Vec<[usize; 3]>,
+    /// Phase-kernel extents.
+    kq: [usize; 3],
+    /// Phase extents.
+    ext: [usize; 3],
+}
+
+impl Class {
+    fn ext_vol(&self) -> usize {
+        self.ext.iter().product()
+    }
+    fn k_vol(&self) -> usize {
+        self.kq.iter().product()
+    }
+}
+
+/// The split of one layer: its phase classes, index tables, and the inner stride-1 spec.
 #[derive(Clone, Debug)]
 pub struct Polyphase {
     lay: Layout,
     rank: usize,
     /// Stride per lifted axis (= phases along it).
     s: [usize; 3],
-    /// Phases `P = Π s`.
-    phases: usize,
-    /// Phase extents `E` per lifted axis.
-    ext: [usize; 3],
-    /// Phase kernel extents per lifted axis.
-    kq: [usize; 3],
-    /// Per lifted axis, phase `r` and phase position `i`: the input position of `x_p[s·i + r]`.
+    classes: Vec<Class>,
+    /// Per lifted axis and phase `r`: for each phase position `i`, the input position of
+    /// `x_p[s·i + r]`.
     src: [Vec<Vec<Option<usize>>>; 3],
-    /// The inner stride-1 layer (same kind as the layer).
+    /// The inner stride-1 layer (same kind as the layer; the same for every class).
     inner: ConvSpec,
 }
 
@@ -108,17 +128,39 @@ impl Polyphase {
         let lay = Layout::of(&c);
         let rank = c.rank();
         let s = lay.stride;
-        let kq = [0, 1, 2].map(|a| lay.kernel[a].div_ceil(s[a]));
-        let ext = [0, 1, 2].map(|a| lay.output[a] + lay.dilation[a] * (kq[a] - 1));
+        // Taps of phase r along axis a, and its extent.
+        let taps = |a: usize, r: usize| lay.kernel[a].saturating_sub(r).div_ceil(s[a]);
+        let extent = |a: usize, r: usize| lay.output[a] + lay.dilation[a] * (taps(a, r) - 1);
         let src = [0, 1, 2].map(|a| {
             (0..s[a])
                 .map(|r| {
-                    (0..ext[a])
+                    let e = if taps(a, r) == 0 { 0 } else { extent(a, r) };
+                    (0..e)
                         .map(|i| lay.maps[a].get(s[a] * i + r).copied().flatten())
                         .collect()
                 })
                 .collect()
         });
+        let mut classes: Vec<Class> = vec![];
+        for r0 in 0..s[0] {
+            for r1 in 0..s[1] {
+                for r2 in 0..s[2] {
+                    let r = [r0, r1, r2];
+                    let kq = [0, 1, 2].map(|a| taps(a, r[a]));
+                    if kq.contains(&0) {
+                        continue;
+                    }
+                    match classes.iter_mut().find(|c| c.kq == kq) {
+                        Some(c) => c.phases.push(r),
+                        None => classes.push(Class {
+                            phases: vec![r],
+                            kq,
+                            ext: [0, 1, 2].map(|a| extent(a, r[a])),
+                        }),
+                    }
+                }
+            }
+        }
         let inner = ConvSpec {
             kind: g.kind,
             stride: vec![1; rank],
@@ -131,43 +173,50 @@ impl Polyphase {
             output_padding: vec![],
         };
         Ok(Polyphase {
-            phases: s.iter().product(),
             lay,
             rank,
             s,
-            ext,
-            kq,
+            classes,
             src,
             inner,
         })
     }
 
-    /// The inner stride-1 layer.
+    /// The inner stride-1 layer (one per class, each with its own phase-kernel extents).
     pub fn inner(&self) -> &ConvSpec {
         &self.inner
     }
 
-    /// Number of phases `P`.
-    pub fn phases(&self) -> usize {
-        self.phases
+    /// Number of classes (stride-1 layers the layer is the sum of).
+    pub fn classes(&self) -> usize {
+        self.classes.len()
     }
 
     fn spatial(&self, v: [usize; 3]) -> Vec<usize> {
         v[3 - self.rank..].to_vec()
     }
 
-    /// Shape of the split of a `(n, c, *input)` tensor of the conv's input side.
-    pub fn split_shape(&self, n: usize, c: usize) -> Vec<usize> {
-        [vec![n, c * self.phases], self.spatial(self.ext)].concat()
+    /// Shapes of the split of a `(n, c, *input)` tensor of the conv's input side, per class:
+    /// `(n, c·P_class, *E_class)`.
+    pub fn split_shapes(&self, n: usize, c: usize) -> Vec<Vec<usize>> {
+        self.classes
+            .iter()
+            .map(|k| [vec![n, c * k.phases.len()], self.spatial(k.ext)].concat())
+            .collect()
     }
 
-    /// Shape of the split weight `(c_out, c_in/groups · P, *⌈K/s⌉)`.
-    pub fn split_weight_shape(&self) -> Vec<usize> {
-        [
-            vec![self.lay.c_out, self.lay.cg * self.phases],
-            self.spatial(self.kq),
-        ]
-        .concat()
+    /// Shapes of the split weight per class: `(c_out, c_in/groups · P_class, *K_class)`.
+    pub fn split_weight_shapes(&self) -> Vec<Vec<usize>> {
+        self.classes
+            .iter()
+            .map(|k| {
+                [
+                    vec![self.lay.c_out, self.lay.cg * k.phases.len()],
+                    self.spatial(k.kq),
+                ]
+                .concat()
+            })
+            .collect()
     }
 
     fn input_shape(&self, n: usize, c: usize) -> Vec<usize> {
@@ -182,137 +231,170 @@ impl Polyphase {
         .concat()
     }
 
-    /// The phase tuple `(r_0, r_1, r_2)` of phase channel offset `ph`.
-    fn phase(&self, ph: usize) -> [usize; 3] {
-        let [_, s1, s2] = self.s;
-        [ph / (s1 * s2), ph / s2 % s1, ph % s2]
-    }
-
-    fn ext_vol(&self) -> usize {
-        self.ext.iter().product()
-    }
-
-    /// The split `S x`: `(n, c, *input)` → `(n, c·P, *E)`.
+    /// The split `(S_c x)_c`: `(n, c, *input)` → per class `(n, c·P_c, *E_c)`.
     ///
     /// # Errors
     /// [`Error::Shape`] when `x` is not `(n, c, *input)` of the conv's input side.
-    pub fn split<T: Scalar>(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+    pub fn split<T: Scalar>(&self, x: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
         let (n, c) = lead(x, self.rank + 2, "polyphase split input")?;
         x.expect_shape(&self.input_shape(n, c), "polyphase split input")?;
-        let (iv, ev, p) = (self.lay.in_vol(), self.ext_vol(), self.phases);
+        let iv = self.lay.in_vol();
         let [_, i1, i2] = self.lay.input;
-        let [_, e1, e2] = self.ext;
-        let mut out = vec![T::zero(); n * c * p * ev];
-        out.par_chunks_mut(p * ev)
-            .zip(x.data().par_chunks(iv))
-            .for_each(|(dst, xs)| {
-                for (ph, plane) in dst.chunks_mut(ev).enumerate() {
-                    let [r0, r1, r2] = self.phase(ph);
-                    let map2 = &self.src[2][r2];
-                    for (a, s0) in self.src[0][r0].iter().enumerate() {
-                        let Some(s0) = s0 else { continue };
-                        for (b, s1) in self.src[1][r1].iter().enumerate() {
-                            let Some(s1) = s1 else { continue };
-                            let srow = &xs[(s0 * i1 + s1) * i2..][..i2];
-                            let row = &mut plane[(a * e1 + b) * e2..][..e2];
-                            for (v, s2) in row.iter_mut().zip(map2) {
-                                if let Some(s2) = s2 {
-                                    *v = srow[*s2];
+        let shapes = self.split_shapes(n, c);
+        self.classes
+            .iter()
+            .zip(shapes)
+            .map(|(k, shape)| {
+                let (ev, p) = (k.ext_vol(), k.phases.len());
+                let [_, e1, e2] = k.ext;
+                let mut out = vec![T::zero(); n * c * p * ev];
+                out.par_chunks_mut(p * ev)
+                    .zip(x.data().par_chunks(iv))
+                    .for_each(|(dst, xs)| {
+                        for (plane, &[r0, r1, r2]) in dst.chunks_mut(ev).zip(&k.phases) {
+                            let map2 = &self.src[2][r2];
+                            for (a, s0) in self.src[0][r0].iter().enumerate() {
+                                let Some(s0) = s0 else { continue };
+                                for (b, s1) in self.src[1][r1].iter().enumerate() {
+                                    let Some(s1) = s1 else { continue };
+                                    let srow = &xs[(s0 * i1 + s1) * i2..][..i2];
+                                    let row = &mut plane[(a * e1 + b) * e2..][..e2];
+                                    for (v, s2) in row.iter_mut().zip(map2) {
+                                        if let Some(s2) = s2 {
+                                            *v = srow[*s2];
+                                        }
+                                    }
                                 }
                             }
                         }
-                    }
-                }
-            });
-        Tensor::new(self.split_shape(n, c), out)
+                    });
+                Tensor::new(shape, out)
+            })
+            .collect()
     }
 
-    /// The fold `Sᵀ u`, the adjoint of [`split`](Self::split): `(n, c·P, *E)` → `(n, c,
-    /// *input)`, every phase entry added onto the input entry it was read from.
+    /// The fold `Σ_c S_cᵀ u_c`, the adjoint of [`split`](Self::split): per class `(n, c·P_c,
+    /// *E_c)` → `(n, c, *input)`, every phase entry added onto the input entry it was read
+    /// from.
     ///
     /// # Errors
-    /// [`Error::Shape`] when `u` is not `(n, c·P, *E)`.
-    pub fn fold<T: Scalar>(&self, u: &Tensor<T>) -> Result<Tensor<T>> {
-        let (n, cp) = lead(u, self.rank + 2, "polyphase fold input")?;
-        let c = cp / self.phases;
-        u.expect_shape(&self.split_shape(n, c), "polyphase fold input")?;
-        let (iv, ev, p) = (self.lay.in_vol(), self.ext_vol(), self.phases);
+    /// [`Error::Shape`] when `u` does not hold one tensor of the split shape per class.
+    pub fn fold<T: Scalar>(&self, u: &[Tensor<T>]) -> Result<Tensor<T>> {
+        if u.len() != self.classes.len() || u.is_empty() {
+            return Err(Error::invalid(
+                "polyphase fold input",
+                format!(
+                    "has {} tensors, expected one per class ({})",
+                    u.len(),
+                    self.classes.len()
+                ),
+            ));
+        }
+        let (n, cp) = lead(&u[0], self.rank + 2, "polyphase fold input")?;
+        let c = cp / self.classes[0].phases.len();
+        for (t, shape) in u.iter().zip(self.split_shapes(n, c)) {
+            t.expect_shape(&shape, "polyphase fold input")?;
+        }
+        let iv = self.lay.in_vol();
         let [_, i1, i2] = self.lay.input;
-        let [_, e1, e2] = self.ext;
         let mut out = vec![T::zero(); n * c * iv];
-        out.par_chunks_mut(iv)
-            .zip(u.data().par_chunks(p * ev))
-            .for_each(|(dst, us)| {
-                for (ph, plane) in us.chunks(ev).enumerate() {
-                    let [r0, r1, r2] = self.phase(ph);
-                    let map2 = &self.src[2][r2];
-                    for (a, s0) in self.src[0][r0].iter().enumerate() {
-                        let Some(s0) = s0 else { continue };
-                        for (b, s1) in self.src[1][r1].iter().enumerate() {
-                            let Some(s1) = s1 else { continue };
-                            let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
-                            let row = &plane[(a * e1 + b) * e2..][..e2];
-                            for (&v, s2) in row.iter().zip(map2) {
-                                if let Some(s2) = s2 {
-                                    drow[*s2] = drow[*s2] + v;
+        for (k, uk) in self.classes.iter().zip(u) {
+            let (ev, p) = (k.ext_vol(), k.phases.len());
+            let [_, e1, e2] = k.ext;
+            out.par_chunks_mut(iv)
+                .zip(uk.data().par_chunks(p * ev))
+                .for_each(|(dst, us)| {
+                    for (plane, &[r0, r1, r2]) in us.chunks(ev).zip(&k.phases) {
+                        let map2 = &self.src[2][r2];
+                        for (a, s0) in self.src[0][r0].iter().enumerate() {
+                            let Some(s0) = s0 else { continue };
+                            for (b, s1) in self.src[1][r1].iter().enumerate() {
+                                let Some(s1) = s1 else { continue };
+                                let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
+                                let row = &plane[(a * e1 + b) * e2..][..e2];
+                                for (&v, s2) in row.iter().zip(map2) {
+                                    if let Some(s2) = s2 {
+                                        drow[*s2] = drow[*s2] + v;
+                                    }
                                 }
                             }
                         }
                     }
-                }
-            });
+                });
+        }
         Tensor::new(self.input_shape(n, c), out)
     }
 
-    /// The tap `k` of phase `ph`, phase-kernel position `q` (flat), if inside the kernel.
-    fn tap(&self, ph: usize, q: usize) -> Option<usize> {
-        let r = self.phase(ph);
-        let [_, q1, q2] = self.kq;
-        let qs = [q / (q1 * q2), q / q2 % q1, q % q2];
-        let k = [0, 1, 2].map(|a| self.s[a] * qs[a] + r[a]);
-        let [k0, k1, k2] = self.lay.kernel;
-        (k[0] < k0 && k[1] < k1 && k[2] < k2).then(|| (k[0] * k1 + k[1]) * k2 + k[2])
+    /// Per class, for each (phase `j`, phase-kernel position `q`) in the order of the split
+    /// weight: the flat tap `k = s·q + r_j` of the kernel.
+    fn tap_tables(&self) -> Vec<Vec<usize>> {
+        let [_, k1, k2] = self.lay.kernel;
+        self.classes
+            .iter()
+            .map(|k| {
+                let [_, q1, q2] = k.kq;
+                k.phases
+                    .iter()
+                    .flat_map(|r| {
+                        (0..k.k_vol()).map(move |q| {
+                            let qs = [q / (q1 * q2), q / q2 % q1, q % q2];
+                            let t = [0, 1, 2].map(|a| self.s[a] * qs[a] + r[a]);
+                            (t[0] * k1 + t[1]) * k2 + t[2]
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
-    /// The weight split `S_w w`: `(c_out, c_in/groups, *K)` → `(c_out, c_in/groups·P,
-    /// *⌈K/s⌉)`, zero where a phase kernel runs past `K`. (A transpose's weight has its conv's
-    /// layout.)
+    /// The weight split `(S_w,c w)_c`: `(c_out, c_in/groups, *K)` → per class `(c_out,
+    /// c_in/groups·P_c, *K_c)` (a permutation of the taps: every tap in exactly one place).
+    /// (A transpose's weight has its conv's layout.)
     ///
     /// # Errors
     /// [`Error::Shape`] when `w` has not the layer's weight shape.
-    pub fn split_weight<T: Scalar>(&self, w: &Tensor<T>) -> Result<Tensor<T>> {
+    pub fn split_weight<T: Scalar>(&self, w: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
         w.expect_shape(&self.weight_shape(), "polyphase weight")?;
-        let (kv, qv) = (self.lay.k_vol(), self.kq.iter().product::<usize>());
-        let taps: Vec<Option<usize>> = (0..self.phases)
-            .flat_map(|ph| (0..qv).map(move |q| (ph, q)))
-            .map(|(ph, q)| self.tap(ph, q))
-            .collect();
-        let mut out = Vec::with_capacity(self.lay.c_out * self.lay.cg * taps.len());
-        for wk in w.data().chunks(kv) {
-            out.extend(taps.iter().map(|t| t.map_or(T::zero(), |k| wk[k])));
-        }
-        Tensor::new(self.split_weight_shape(), out)
+        let kv = self.lay.k_vol();
+        self.tap_tables()
+            .iter()
+            .zip(self.split_weight_shapes())
+            .map(|(taps, shape)| {
+                let mut out = Vec::with_capacity(self.lay.c_out * self.lay.cg * taps.len());
+                for wk in w.data().chunks(kv) {
+                    out.extend(taps.iter().map(|&k| wk[k]));
+                }
+                Tensor::new(shape, out)
+            })
+            .collect()
     }
 
-    /// The weight fold `S_wᵀ v`, the adjoint of [`split_weight`](Self::split_weight): every
-    /// tap read back from its phase kernel (the zero-filled taps are dropped).
+    /// The weight fold `S_wᵀ (v_c)_c`, the adjoint (and inverse) of
+    /// [`split_weight`](Self::split_weight): every tap read back from its phase kernel.
+    /// Taps no phase has (none: phases without taps are those past the kernel) stay zero.
     ///
     /// # Errors
-    /// [`Error::Shape`] when `v` has not the split weight shape.
-    pub fn fold_weight<T: Scalar>(&self, v: &Tensor<T>) -> Result<Tensor<T>> {
-        v.expect_shape(&self.split_weight_shape(), "polyphase weight gradient")?;
-        let (kv, qv) = (self.lay.k_vol(), self.kq.iter().product::<usize>());
-        let mut pos = vec![0; kv];
-        for ph in 0..self.phases {
-            for q in 0..qv {
-                if let Some(k) = self.tap(ph, q) {
-                    pos[k] = ph * qv + q;
+    /// [`Error::Shape`] when `v` does not hold one tensor of the split weight shape per class.
+    pub fn fold_weight<T: Scalar>(&self, v: &[Tensor<T>]) -> Result<Tensor<T>> {
+        let shapes = self.split_weight_shapes();
+        if v.len() != shapes.len() {
+            return Err(Error::invalid(
+                "polyphase weight gradient",
+                format!("has {} tensors, expected one per class ({})", v.len(), shapes.len()),
+            ));
+        }
+        for (t, shape) in v.iter().zip(&shapes) {
+            t.expect_shape(shape, "polyphase weight gradient")?;
+        }
+        let kv = self.lay.k_vol();
+        let rows = self.lay.c_out * self.lay.cg;
+        let mut out = vec![T::zero(); rows * kv];
+        for (taps, vk) in self.tap_tables().iter().zip(v) {
+            for (dst, src) in out.chunks_mut(kv).zip(vk.data().chunks(taps.len())) {
+                for (&k, &val) in taps.iter().zip(src) {
+                    dst[k] = val;
                 }
             }
-        }
-        let mut out = Vec::with_capacity(self.lay.c_out * self.lay.cg * kv);
-        for vk in v.data().chunks(self.phases * qv) {
-            out.extend(pos.iter().map(|&p| vk[p]));
         }
         Tensor::new(self.weight_shape(), out)
     }
@@ -345,6 +427,14 @@ fn add_bias<T: Scalar>(y: &mut Tensor<T>, b: &Tensor<T>) {
     }
 }
 
+/// `acc += t` (same shapes).
+fn accumulate<T: Scalar>(acc: &mut Tensor<T>, t: &Tensor<T>) {
+    acc.data_mut()
+        .par_chunks_mut(1 << 14)
+        .zip(t.data().par_chunks(1 << 14))
+        .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, &b)| *a = *a + b));
+}
+
 /// Forward pass of a strided layer through the split and the stride-1 tiled direct kernels.
 ///
 /// # Errors
@@ -363,18 +453,30 @@ pub fn forward<T: Scalar>(
     }
     let plan = Polyphase::new(&g)?;
     let ws = plan.split_weight(w)?;
-    match g.kind {
-        ConvKind::Conv => direct_simd::forward_using(&plan.inner, &plan.split(x)?, &ws, b, kernels),
+    let mut y = match g.kind {
+        ConvKind::Conv => {
+            let mut y = Tensor::zeros(&g.y_shape());
+            for (xc, wc) in plan.split(x)?.iter().zip(&ws) {
+                accumulate(
+                    &mut y,
+                    &direct_simd::forward_using(&plan.inner, xc, wc, None, kernels)?,
+                );
+            }
+            y
+        }
         ConvKind::ConvTranspose => {
             let xt = pad_tail(x, &g.as_conv().output);
-            let u = direct_simd::forward_using(&plan.inner, &xt, &ws, None, kernels)?;
-            let mut y = plan.fold(&u)?;
-            if let Some(b) = b {
-                add_bias(&mut y, b);
-            }
-            Ok(y)
+            let u = ws
+                .iter()
+                .map(|wc| direct_simd::forward_using(&plan.inner, &xt, wc, None, kernels))
+                .collect::<Result<Vec<_>>>()?;
+            plan.fold(&u)?
         }
+    };
+    if let Some(b) = b {
+        add_bias(&mut y, b);
     }
+    Ok(y)
 }
 
 /// Gradients of a strided layer through the split and the stride-1 tiled direct kernels.
@@ -396,20 +498,34 @@ pub fn backward<T: Scalar>(
     let ws = plan.split_weight(w)?;
     let (dx, dw) = match g.kind {
         ConvKind::Conv => {
-            let inner =
-                direct_simd::backward_using(&plan.inner, &plan.split(x)?, &ws, dy, false, kernels)?;
-            (plan.fold(&inner.dx)?, inner.dw)
+            let (dx, dw): (Vec<_>, Vec<_>) = plan
+                .split(x)?
+                .iter()
+                .zip(&ws)
+                .map(|(xc, wc)| {
+                    direct_simd::backward_using(&plan.inner, xc, wc, dy, false, kernels)
+                        .map(|gr| (gr.dx, gr.dw))
+                })
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .unzip();
+            (plan.fold(&dx)?, dw)
         }
         ConvKind::ConvTranspose => {
             let xt = pad_tail(x, &g.as_conv().output);
-            let dys = plan.split(dy)?;
-            let inner = direct_simd::backward_using(&plan.inner, &xt, &ws, &dys, false, kernels)?;
+            let mut dx = Tensor::zeros(xt.shape());
+            let mut dw = vec![];
+            for (dyc, wc) in plan.split(dy)?.iter().zip(&ws) {
+                let gr = direct_simd::backward_using(&plan.inner, &xt, wc, dyc, false, kernels)?;
+                accumulate(&mut dx, &gr.dx);
+                dw.push(gr.dw);
+            }
             let dx = if xt.shape() == x.shape() {
-                inner.dx
+                dx
             } else {
-                Tensor::from_fn(x.shape(), |idx| inner.dx.get(idx))
+                Tensor::from_fn(x.shape(), |idx| dx.get(idx))
             };
-            (dx, inner.dw)
+            (dx, dw)
         }
     };
     Ok(Grads {
