@@ -36,7 +36,13 @@ fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
         }
         let dilation: Vec<usize> = stride
             .iter()
-            .map(|&s| if s == 1 { rng.random_range(1..=2usize) } else { 1 })
+            .map(|&s| {
+                if s == 1 {
+                    rng.random_range(1..=2usize)
+                } else {
+                    1
+                }
+            })
             .collect();
         let pads: Vec<(usize, usize)> = (0..d)
             .map(|_| (rng.random_range(0..=4usize), rng.random_range(0..=4usize)))
@@ -203,9 +209,16 @@ fn adjoint_geometries() -> Vec<Geometry> {
             groups: 1 + i % 2,
             ..ConvSpec::conv(&[2, 3], Padding::Explicit(vec![(3, 1), (2, 4)]), &[1, 1])
         };
-        out.push(spec.geometry(&[2, 2, 7, 8], &[4, 2 / (1 + i % 2), 5, 4]).unwrap());
+        out.push(
+            spec.geometry(&[2, 2, 7, 8], &[4, 2 / (1 + i % 2), 5, 4])
+                .unwrap(),
+        );
     }
-    let d3 = ConvSpec::conv(&[3, 1, 2], Padding::Explicit(vec![(1, 0), (0, 2), (2, 2)]), &[1, 2, 1]);
+    let d3 = ConvSpec::conv(
+        &[3, 1, 2],
+        Padding::Explicit(vec![(1, 0), (0, 2), (2, 2)]),
+        &[1, 2, 1],
+    );
     out.push(d3.geometry(&[1, 2, 5, 4, 6], &[2, 2, 4, 2, 3]).unwrap());
     let t = ConvSpec {
         kind: ConvKind::ConvTranspose,
@@ -226,8 +239,12 @@ fn dots(a: &[Tensor<f64>], b: &[Tensor<f64>]) -> f64 {
 
 #[test]
 fn split_and_fold_are_adjoint() {
-    for (i, g) in adjoint_geometries().iter().enumerate() {
-        let plan = Polyphase::new(g).unwrap();
+    let plans = adjoint_geometries().into_iter().flat_map(|g| {
+        let (by_class, merged) = (Polyphase::new(&g).unwrap(), Polyphase::merged(&g).unwrap());
+        [(g.clone(), by_class, false), (g, merged, true)]
+    });
+    for (i, (g, plan, merged)) in plans.enumerate() {
+        let g = &g;
         let c = g.as_conv();
         let seed = 10 * i as u64;
         let x = Tensor::<f64>::randn(&c.x_shape(), seed);
@@ -256,13 +273,25 @@ fn split_and_fold_are_adjoint() {
             (lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0),
             "<split_weight w, v> = {lhs} but <w, fold_weight v> = {rhs}: {g:?}"
         );
-        // The weight split only permutes the taps (no zero taps): its fold undoes it, and the
-        // classes hold as many entries as the weight.
+        // By class, the weight split only permutes the taps (no zero taps): the classes hold
+        // as many entries as the weight; merged, it adds zero taps. Either way its fold
+        // undoes it.
         let parts = plan.split_weight(&w).unwrap();
         let entries: usize = parts.iter().map(|t| t.data().len()).sum();
-        assert_eq!(entries, w.data().len(), "weight split entries: {g:?}");
+        if !merged {
+            assert_eq!(entries, w.data().len(), "weight split entries: {g:?}");
+        } else {
+            assert_eq!(parts.len(), 1, "merged plan has one class: {g:?}");
+            assert!(
+                entries >= w.data().len(),
+                "merged weight split entries: {g:?}"
+            );
+        }
         let back = plan.fold_weight(&parts).unwrap();
-        assert_eq!(back, w, "fold_weight ∘ split_weight is not the identity: {g:?}");
+        assert_eq!(
+            back, w,
+            "fold_weight ∘ split_weight is not the identity: {g:?}"
+        );
     }
 }
 
@@ -309,33 +338,39 @@ fn fold_matrix_is_the_transpose_of_the_split_matrix() {
             ..ConvSpec::conv(&[2, 3], Padding::Explicit(vec![(2, 1), (1, 2)]), &[1, 1])
         };
         let g = spec.geometry(&[1, 1, 4, 5], &[1, 1, 3, 4]).unwrap();
-        let plan = Polyphase::new(&g).unwrap();
-        let xs = g.x_shape();
-        let us = plan.split_shapes(1, 1);
-        let sizes: Vec<usize> = us.iter().map(|s| s.iter().product()).collect();
-        let (nx, nu) = (xs.iter().product(), sizes.iter().sum());
-        // The split as one map onto the classes' entries, back to back.
-        let split = matrix(nx, nu, |e| {
-            let x = Tensor::new(xs.clone(), e.to_vec()).unwrap();
-            let parts = plan.split(&x).unwrap();
-            parts.into_iter().flat_map(|t| t.into_data()).collect()
-        });
-        let fold = matrix(nu, nx, |e| {
-            let mut at = 0;
-            let parts: Vec<Tensor<f64>> = us
-                .iter()
-                .zip(&sizes)
-                .map(|(s, &len)| {
-                    at += len;
-                    Tensor::new(s.clone(), e[at - len..at].to_vec()).unwrap()
-                })
-                .collect();
-            plan.fold(&parts).unwrap().into_data()
-        });
-        assert_eq!(fold, split.transpose(), "M_fold != M_split^T for {mode:?}");
-        // Every input entry is read by some phase entry (the split loses nothing).
-        for (j, col) in split.column_iter().enumerate() {
-            assert!(col.sum() >= 1.0, "input entry {j} never read ({mode:?})");
+        for plan in [Polyphase::new(&g).unwrap(), Polyphase::merged(&g).unwrap()] {
+            let xs = g.x_shape();
+            let us = plan.split_shapes(1, 1);
+            let sizes: Vec<usize> = us.iter().map(|s| s.iter().product()).collect();
+            let (nx, nu) = (xs.iter().product(), sizes.iter().sum());
+            // The split as one map onto the classes' entries, back to back.
+            let split = matrix(nx, nu, |e| {
+                let x = Tensor::new(xs.clone(), e.to_vec()).unwrap();
+                let parts = plan.split(&x).unwrap();
+                parts.into_iter().flat_map(|t| t.into_data()).collect()
+            });
+            let fold = matrix(nu, nx, |e| {
+                let mut at = 0;
+                let parts: Vec<Tensor<f64>> = us
+                    .iter()
+                    .zip(&sizes)
+                    .map(|(s, &len)| {
+                        at += len;
+                        Tensor::new(s.clone(), e[at - len..at].to_vec()).unwrap()
+                    })
+                    .collect();
+                plan.fold(&parts).unwrap().into_data()
+            });
+            let classes = plan.classes();
+            assert_eq!(
+                fold,
+                split.transpose(),
+                "M_fold != M_split^T for {mode:?} ({classes} classes)"
+            );
+            // Every input entry is read by some phase entry (the split loses nothing).
+            for (j, col) in split.column_iter().enumerate() {
+                assert!(col.sum() >= 1.0, "input entry {j} never read ({mode:?})");
+            }
         }
     }
 }
@@ -352,9 +387,17 @@ fn f32_follows_f64() {
         let dy = Tensor::<f64>::randn(&g.y_shape(), case + 2);
         let y64 = polyphase::forward(&spec, &x, &w, None, Kernels::Detect).unwrap();
         let g64 = polyphase::backward(&spec, &x, &w, &dy, true, Kernels::Detect).unwrap();
-        let y32 = polyphase::forward(&spec, &x.cast::<f32>(), &w.cast(), None, Kernels::Detect).unwrap();
-        let g32 = polyphase::backward(&spec, &x.cast::<f32>(), &w.cast(), &dy.cast(), true, Kernels::Detect)
-            .unwrap();
+        let y32 =
+            polyphase::forward(&spec, &x.cast::<f32>(), &w.cast(), None, Kernels::Detect).unwrap();
+        let g32 = polyphase::backward(
+            &spec,
+            &x.cast::<f32>(),
+            &w.cast(),
+            &dy.cast(),
+            true,
+            Kernels::Detect,
+        )
+        .unwrap();
         for (name, got, want) in [
             ("y", y32.cast::<f64>(), &y64),
             ("dx", g32.dx.cast(), &g64.dx),

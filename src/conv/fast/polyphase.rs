@@ -69,7 +69,10 @@ use rayon::prelude::*;
 pub fn applies(g: &Geometry) -> bool {
     let c = g.as_conv();
     c.stride.iter().any(|&s| s > 1)
-        && c.stride.iter().zip(&c.dilation).all(|(&s, &d)| s == 1 || d == 1)
+        && c.stride
+            .iter()
+            .zip(&c.dilation)
+            .all(|(&s, &d)| s == 1 || d == 1)
 }
 
 /// The phases with the same phase-kernel extents: the input of one stride-1 layer.
@@ -114,6 +117,19 @@ impl Polyphase {
     /// [`Error::Invalid`] when the split does not apply (see [`applies`]: a strided axis with
     /// dilation above 1, or no stride above 1).
     pub fn new(g: &Geometry) -> Result<Self> {
+        Self::plan(g, false)
+    }
+
+    /// Plan the split of `g` into one class holding every phase, phase kernels padded with
+    /// zero taps to `⌈K/s⌉` (more multiply-adds, but `c·P` channels in one layer).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn merged(g: &Geometry) -> Result<Self> {
+        Self::plan(g, true)
+    }
+
+    fn plan(g: &Geometry, merged: bool) -> Result<Self> {
         if !applies(g) {
             return Err(Error::invalid(
                 "polyphase",
@@ -131,11 +147,11 @@ impl Polyphase {
         // Taps of phase r along axis a, and its extent.
         let taps = |a: usize, r: usize| lay.kernel[a].saturating_sub(r).div_ceil(s[a]);
         let extent = |a: usize, r: usize| lay.output[a] + lay.dilation[a] * (taps(a, r) - 1);
+        // Long enough for the longest phase (phase 0), read up to each class's extent.
         let src = [0, 1, 2].map(|a| {
             (0..s[a])
                 .map(|r| {
-                    let e = if taps(a, r) == 0 { 0 } else { extent(a, r) };
-                    (0..e)
+                    (0..extent(a, 0))
                         .map(|i| lay.maps[a].get(s[a] * i + r).copied().flatten())
                         .collect()
                 })
@@ -146,8 +162,8 @@ impl Polyphase {
             for r1 in 0..s[1] {
                 for r2 in 0..s[2] {
                     let r = [r0, r1, r2];
-                    let kq = [0, 1, 2].map(|a| taps(a, r[a]));
-                    if kq.contains(&0) {
+                    let kq = [0, 1, 2].map(|a| taps(a, if merged { 0 } else { r[a] }));
+                    if (0..3).any(|a| taps(a, r[a]) == 0) {
                         continue;
                     }
                     match classes.iter_mut().find(|c| c.kq == kq) {
@@ -155,7 +171,7 @@ impl Polyphase {
                         None => classes.push(Class {
                             phases: vec![r],
                             kq,
-                            ext: [0, 1, 2].map(|a| extent(a, r[a])),
+                            ext: [0, 1, 2].map(|a| extent(a, if merged { 0 } else { r[a] })),
                         }),
                     }
                 }
@@ -253,9 +269,9 @@ impl Polyphase {
                     .for_each(|(dst, xs)| {
                         for (plane, &[r0, r1, r2]) in dst.chunks_mut(ev).zip(&k.phases) {
                             let map2 = &self.src[2][r2];
-                            for (a, s0) in self.src[0][r0].iter().enumerate() {
+                            for (a, s0) in self.src[0][r0].iter().take(k.ext[0]).enumerate() {
                                 let Some(s0) = s0 else { continue };
-                                for (b, s1) in self.src[1][r1].iter().enumerate() {
+                                for (b, s1) in self.src[1][r1].iter().take(e1).enumerate() {
                                     let Some(s1) = s1 else { continue };
                                     let srow = &xs[(s0 * i1 + s1) * i2..][..i2];
                                     let row = &mut plane[(a * e1 + b) * e2..][..e2];
@@ -306,9 +322,9 @@ impl Polyphase {
                 .for_each(|(dst, us)| {
                     for (plane, &[r0, r1, r2]) in us.chunks(ev).zip(&k.phases) {
                         let map2 = &self.src[2][r2];
-                        for (a, s0) in self.src[0][r0].iter().enumerate() {
+                        for (a, s0) in self.src[0][r0].iter().take(k.ext[0]).enumerate() {
                             let Some(s0) = s0 else { continue };
-                            for (b, s1) in self.src[1][r1].iter().enumerate() {
+                            for (b, s1) in self.src[1][r1].iter().take(e1).enumerate() {
                                 let Some(s1) = s1 else { continue };
                                 let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
                                 let row = &plane[(a * e1 + b) * e2..][..e2];
@@ -326,8 +342,8 @@ impl Polyphase {
     }
 
     /// Per class, for each (phase `j`, phase-kernel position `q`) in the order of the split
-    /// weight: the flat tap `k = s·q + r_j` of the kernel.
-    fn tap_tables(&self) -> Vec<Vec<usize>> {
+    /// weight: the flat tap `k = s·q + r_j` of the kernel (`None`: a zero tap, past `K`).
+    fn tap_tables(&self) -> Vec<Vec<Option<usize>>> {
         let [_, k1, k2] = self.lay.kernel;
         self.classes
             .iter()
@@ -339,7 +355,8 @@ impl Polyphase {
                         (0..k.k_vol()).map(move |q| {
                             let qs = [q / (q1 * q2), q / q2 % q1, q % q2];
                             let t = [0, 1, 2].map(|a| self.s[a] * qs[a] + r[a]);
-                            (t[0] * k1 + t[1]) * k2 + t[2]
+                            let inside = (0..3).all(|a| t[a] < self.lay.kernel[a]);
+                            inside.then_some((t[0] * k1 + t[1]) * k2 + t[2])
                         })
                     })
                     .collect()
@@ -348,7 +365,8 @@ impl Polyphase {
     }
 
     /// The weight split `(S_w,c w)_c`: `(c_out, c_in/groups, *K)` → per class `(c_out,
-    /// c_in/groups·P_c, *K_c)` (a permutation of the taps: every tap in exactly one place).
+    /// c_in/groups·P_c, *K_c)` (a permutation of the taps: every tap in exactly one place;
+    /// [`merged`](Self::merged) adds zero taps).
     /// (A transpose's weight has its conv's layout.)
     ///
     /// # Errors
@@ -362,7 +380,7 @@ impl Polyphase {
             .map(|(taps, shape)| {
                 let mut out = Vec::with_capacity(self.lay.c_out * self.lay.cg * taps.len());
                 for wk in w.data().chunks(kv) {
-                    out.extend(taps.iter().map(|&k| wk[k]));
+                    out.extend(taps.iter().map(|k| k.map_or(T::zero(), |k| wk[k])));
                 }
                 Tensor::new(shape, out)
             })
@@ -370,8 +388,8 @@ impl Polyphase {
     }
 
     /// The weight fold `S_wᵀ (v_c)_c`, the adjoint (and inverse) of
-    /// [`split_weight`](Self::split_weight): every tap read back from its phase kernel.
-    /// Taps no phase has (none: phases without taps are those past the kernel) stay zero.
+    /// [`split_weight`](Self::split_weight): every tap read back from its phase kernel (the
+    /// zero taps of [`merged`](Self::merged) dropped).
     ///
     /// # Errors
     /// [`Error::Shape`] when `v` does not hold one tensor of the split weight shape per class.
@@ -380,7 +398,11 @@ impl Polyphase {
         if v.len() != shapes.len() {
             return Err(Error::invalid(
                 "polyphase weight gradient",
-                format!("has {} tensors, expected one per class ({})", v.len(), shapes.len()),
+                format!(
+                    "has {} tensors, expected one per class ({})",
+                    v.len(),
+                    shapes.len()
+                ),
             ));
         }
         for (t, shape) in v.iter().zip(&shapes) {
@@ -391,8 +413,10 @@ impl Polyphase {
         let mut out = vec![T::zero(); rows * kv];
         for (taps, vk) in self.tap_tables().iter().zip(v) {
             for (dst, src) in out.chunks_mut(kv).zip(vk.data().chunks(taps.len())) {
-                for (&k, &val) in taps.iter().zip(src) {
-                    dst[k] = val;
+                for (k, &val) in taps.iter().zip(src) {
+                    if let Some(k) = k {
+                        dst[*k] = val;
+                    }
                 }
             }
         }
@@ -427,12 +451,19 @@ fn add_bias<T: Scalar>(y: &mut Tensor<T>, b: &Tensor<T>) {
     }
 }
 
-/// `acc += t` (same shapes).
-fn accumulate<T: Scalar>(acc: &mut Tensor<T>, t: &Tensor<T>) {
-    acc.data_mut()
-        .par_chunks_mut(1 << 14)
-        .zip(t.data().par_chunks(1 << 14))
-        .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, &b)| *a = *a + b));
+/// The sum of the (equally shaped, at least one) class results.
+fn sum<T: Scalar>(parts: Vec<Tensor<T>>) -> Tensor<T> {
+    let mut parts = parts.into_iter();
+    let mut acc = parts
+        .next()
+        .expect("every layer has a class (phase 0 has taps)");
+    for t in parts {
+        acc.data_mut()
+            .par_chunks_mut(1 << 14)
+            .zip(t.data().par_chunks(1 << 14))
+            .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, &b)| *a = *a + b));
+    }
+    acc
 }
 
 /// Forward pass of a strided layer through the split and the stride-1 tiled direct kernels.
@@ -455,19 +486,19 @@ pub fn forward<T: Scalar>(
     let ws = plan.split_weight(w)?;
     let mut y = match g.kind {
         ConvKind::Conv => {
-            let mut y = Tensor::zeros(&g.y_shape());
-            for (xc, wc) in plan.split(x)?.iter().zip(&ws) {
-                accumulate(
-                    &mut y,
-                    &direct_simd::forward_using(&plan.inner, xc, wc, None, kernels)?,
-                );
-            }
-            y
+            // The classes in parallel (each also runs in parallel inside), then their sum.
+            let parts = plan
+                .split(x)?
+                .par_iter()
+                .zip(&ws)
+                .map(|(xc, wc)| direct_simd::forward_using(&plan.inner, xc, wc, None, kernels))
+                .collect::<Result<Vec<_>>>()?;
+            sum(parts)
         }
         ConvKind::ConvTranspose => {
             let xt = pad_tail(x, &g.as_conv().output);
             let u = ws
-                .iter()
+                .par_iter()
                 .map(|wc| direct_simd::forward_using(&plan.inner, &xt, wc, None, kernels))
                 .collect::<Result<Vec<_>>>()?;
             plan.fold(&u)?
@@ -500,7 +531,7 @@ pub fn backward<T: Scalar>(
         ConvKind::Conv => {
             let (dx, dw): (Vec<_>, Vec<_>) = plan
                 .split(x)?
-                .iter()
+                .par_iter()
                 .zip(&ws)
                 .map(|(xc, wc)| {
                     direct_simd::backward_using(&plan.inner, xc, wc, dy, false, kernels)
@@ -513,13 +544,18 @@ pub fn backward<T: Scalar>(
         }
         ConvKind::ConvTranspose => {
             let xt = pad_tail(x, &g.as_conv().output);
-            let mut dx = Tensor::zeros(xt.shape());
-            let mut dw = vec![];
-            for (dyc, wc) in plan.split(dy)?.iter().zip(&ws) {
-                let gr = direct_simd::backward_using(&plan.inner, &xt, wc, dyc, false, kernels)?;
-                accumulate(&mut dx, &gr.dx);
-                dw.push(gr.dw);
-            }
+            let (dx, dw): (Vec<_>, Vec<_>) = plan
+                .split(dy)?
+                .par_iter()
+                .zip(&ws)
+                .map(|(dyc, wc)| {
+                    direct_simd::backward_using(&plan.inner, &xt, wc, dyc, false, kernels)
+                        .map(|gr| (gr.dx, gr.dw))
+                })
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .unzip();
+            let dx = sum(dx);
             let dx = if xt.shape() == x.shape() {
                 dx
             } else {
