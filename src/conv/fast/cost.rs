@@ -7,9 +7,11 @@
 //!   unrolled matrix;
 //! - FFT: [`fft_conv::flops`](super::fft_conv::flops) at [`FFT_RATE`].
 //!
-//! When the direct estimate wins and the layer's conv has stride 1, the direct work goes to
-//! [`direct_simd`](super::direct_simd) (measured at least as fast as im2col on every such
-//! layer tried, see `readme-parts/direct3.md`), else to im2col.
+//! When the direct estimate wins and [`direct_simd`](super::direct_simd) runs the layer (its
+//! conv has stride 1, or strides with dilation 1 on the strided axes, which it runs through the
+//! [`polyphase`](super::polyphase) split), the direct work goes there (measured at least as
+//! fast as im2col on every such layer tried, see `readme-parts/direct3.md` and
+//! `readme-parts/poly.md`: 2d-stem-s2 about 2x), else to im2col.
 //!
 //! The rates are relative (only their ratio matters) and were measured on the benchmark layers
 //! (`fftconv bench`, see `readme-parts/perf.md`).
@@ -40,7 +42,8 @@ pub enum Choice {
     Fft,
     /// [`im2col`](super::im2col).
     Im2col,
-    /// [`direct_simd`](super::direct_simd): the direct estimate, at stride 1.
+    /// [`direct_simd`](super::direct_simd): the direct estimate, where it runs the layer
+    /// ([`direct_simd::supports`](super::direct_simd::supports)).
     DirectSimd,
 }
 
