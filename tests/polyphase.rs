@@ -173,6 +173,11 @@ fn polyphase_on_the_stem_and_edge_layers() {
     check_against_loops(&valid, &[1, 2, 2, 5], &[3, 2, 1, 1], 21);
     let mixed = ConvSpec::conv(&[1, 3], Padding::Explicit(vec![(2, 0), (0, 4)]), &[2, 1]);
     check_against_loops(&mixed, &[2, 3, 9, 11], &[5, 3, 3, 5], 22);
+    // No output reads an input entry (every tap lands in the padding): no classes, y = b.
+    let all_padding = ConvSpec::conv(&[3], Padding::Explicit(vec![(5, 0)]), &[1]);
+    let g = all_padding.geometry(&[1, 2, 1], &[2, 2, 1]).unwrap();
+    assert_eq!(Polyphase::new(&g).unwrap().classes(), 0, "{all_padding:?}");
+    check_against_loops(&all_padding, &[1, 2, 1], &[2, 2, 1], 23);
 }
 
 #[test]
@@ -310,11 +315,11 @@ fn the_stem_splits_into_four_classes_without_zero_taps() {
         vec![32, 3, 4, 4],
     ];
     assert_eq!(shapes, want, "phase kernels of the stem");
-    // Phase extents O + K_r - 1 with O = 64.
-    let mut xs = plan.split_shapes(2, 3);
-    xs.sort();
-    assert_eq!(xs[0], vec![2, 3, 66, 66], "3×3 class extent");
-    assert_eq!(xs[3], vec![2, 3, 67, 67], "4×4 class extent");
+    // Phase extents O + K_r - 1 (66 or 67 with O = 64), of which the 64 positions that read
+    // the input are kept (the rest is the inner layers' zero padding).
+    for shape in plan.split_shapes(2, 3) {
+        assert_eq!(shape, vec![2, 3, 64, 64], "kept phase extents");
+    }
 }
 
 /// The matrix of a linear map `f` from `n_in` to `n_out` entries, column by column.

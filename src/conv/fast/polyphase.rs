@@ -82,8 +82,13 @@ struct Class {
     phases: Vec<[usize; 3]>,
     /// Phase-kernel extents.
     kq: [usize; 3],
-    /// Phase extents.
+    /// Phase extents kept: the positions from `lo` that read an input entry (the others,
+    /// zeros of the padding, are left to the inner layer's zero padding).
     ext: [usize; 3],
+    /// First phase position kept.
+    lo: [usize; 3],
+    /// The inner stride-1 layer of the class (its zero padding: the positions not kept).
+    inner: ConvSpec,
 }
 
 impl Class {
@@ -106,8 +111,6 @@ pub struct Polyphase {
     /// Per lifted axis and phase `r`: for each phase position `i`, the input position of
     /// `x_p[s·i + r]`.
     src: [Vec<Vec<Option<usize>>>; 3],
-    /// The inner stride-1 layer (same kind as the layer; the same for every class).
-    inner: ConvSpec,
 }
 
 impl Polyphase {
@@ -148,7 +151,7 @@ impl Polyphase {
         let taps = |a: usize, r: usize| lay.kernel[a].saturating_sub(r).div_ceil(s[a]);
         let extent = |a: usize, r: usize| lay.output[a] + lay.dilation[a] * (taps(a, r) - 1);
         // Long enough for the longest phase (phase 0), read up to each class's extent.
-        let src = [0, 1, 2].map(|a| {
+        let src: [Vec<Vec<Option<usize>>>; 3] = [0, 1, 2].map(|a| {
             (0..s[a])
                 .map(|r| {
                     (0..extent(a, 0))
@@ -157,7 +160,7 @@ impl Polyphase {
                 })
                 .collect()
         });
-        let mut classes: Vec<Class> = vec![];
+        let mut classes: Vec<(Vec<[usize; 3]>, [usize; 3], [usize; 3])> = vec![];
         for r0 in 0..s[0] {
             for r1 in 0..s[1] {
                 for r2 in 0..s[2] {
@@ -166,44 +169,65 @@ impl Polyphase {
                     if (0..3).any(|a| taps(a, r[a]) == 0) {
                         continue;
                     }
-                    match classes.iter_mut().find(|c| c.kq == kq) {
-                        Some(c) => c.phases.push(r),
-                        None => classes.push(Class {
-                            phases: vec![r],
+                    match classes.iter_mut().find(|c| c.1 == kq) {
+                        Some(c) => c.0.push(r),
+                        None => classes.push((
+                            vec![r],
                             kq,
-                            ext: [0, 1, 2].map(|a| extent(a, if merged { 0 } else { r[a] })),
-                        }),
+                            [0, 1, 2].map(|a| extent(a, if merged { 0 } else { r[a] })),
+                        )),
                     }
                 }
             }
         }
-        let inner = ConvSpec {
-            kind: g.kind,
-            stride: vec![1; rank],
-            padding: Padding::Valid,
-            dilation: (0..rank)
-                .map(|a| if c.stride[a] > 1 { 1 } else { c.dilation[a] })
-                .collect(),
-            groups: c.groups,
-            padding_mode: PadMode::Zeros,
-            output_padding: vec![],
-        };
+        // Per class and axis, keep the phase positions from the first to the last that reads an
+        // input entry; a class none of whose positions does contributes nothing.
+        let classes = classes
+            .into_iter()
+            .filter_map(|(phases, kq, full)| {
+                let mut lo = [0; 3];
+                let mut ext = [0; 3];
+                for a in 0..3 {
+                    let read = |i: usize| phases.iter().any(|r| src[a][r[a]][i].is_some());
+                    let first = (0..full[a]).find(|&i| read(i))?;
+                    let last = (0..full[a]).rev().find(|&i| read(i))?;
+                    (lo[a], ext[a]) = (first, last + 1 - first);
+                }
+                let inner = ConvSpec {
+                    kind: g.kind,
+                    stride: vec![1; rank],
+                    padding: Padding::Explicit(
+                        (3 - rank..3)
+                            .map(|a| (lo[a], full[a] - lo[a] - ext[a]))
+                            .collect(),
+                    ),
+                    dilation: (0..rank)
+                        .map(|a| if c.stride[a] > 1 { 1 } else { c.dilation[a] })
+                        .collect(),
+                    groups: c.groups,
+                    padding_mode: PadMode::Zeros,
+                    output_padding: vec![],
+                };
+                Some(Class {
+                    phases,
+                    kq,
+                    ext,
+                    lo,
+                    inner,
+                })
+            })
+            .collect();
         Ok(Polyphase {
             lay,
             rank,
             s,
             classes,
             src,
-            inner,
         })
     }
 
-    /// The inner stride-1 layer (one per class, each with its own phase-kernel extents).
-    pub fn inner(&self) -> &ConvSpec {
-        &self.inner
-    }
-
-    /// Number of classes (stride-1 layers the layer is the sum of).
+    /// Number of classes (stride-1 layers the layer is the sum of; 0 when no output reads an
+    /// input entry).
     pub fn classes(&self) -> usize {
         self.classes.len()
     }
@@ -233,6 +257,11 @@ impl Polyphase {
                 .concat()
             })
             .collect()
+    }
+
+    /// The index maps of the positions of phase `r` that class `k` keeps, per axis.
+    fn kept(&self, k: &Class, r: [usize; 3]) -> [&[Option<usize>]; 3] {
+        [0, 1, 2].map(|a| &self.src[a][r[a]][k.lo[a]..][..k.ext[a]])
     }
 
     fn input_shape(&self, n: usize, c: usize) -> Vec<usize> {
@@ -268,10 +297,10 @@ impl Polyphase {
                     .zip(x.data().par_chunks(iv))
                     .for_each(|(dst, xs)| {
                         for (plane, &[r0, r1, r2]) in dst.chunks_mut(ev).zip(&k.phases) {
-                            let map2 = &self.src[2][r2];
-                            for (a, s0) in self.src[0][r0].iter().take(k.ext[0]).enumerate() {
+                            let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
+                            for (a, s0) in map0.iter().enumerate() {
                                 let Some(s0) = s0 else { continue };
-                                for (b, s1) in self.src[1][r1].iter().take(e1).enumerate() {
+                                for (b, s1) in map1.iter().enumerate() {
                                     let Some(s1) = s1 else { continue };
                                     let srow = &xs[(s0 * i1 + s1) * i2..][..i2];
                                     let row = &mut plane[(a * e1 + b) * e2..][..e2];
@@ -321,10 +350,10 @@ impl Polyphase {
                 .zip(uk.data().par_chunks(p * ev))
                 .for_each(|(dst, us)| {
                     for (plane, &[r0, r1, r2]) in us.chunks(ev).zip(&k.phases) {
-                        let map2 = &self.src[2][r2];
-                        for (a, s0) in self.src[0][r0].iter().take(k.ext[0]).enumerate() {
+                        let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
+                        for (a, s0) in map0.iter().enumerate() {
                             let Some(s0) = s0 else { continue };
-                            for (b, s1) in self.src[1][r1].iter().take(e1).enumerate() {
+                            for (b, s1) in map1.iter().enumerate() {
                                 let Some(s1) = s1 else { continue };
                                 let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
                                 let row = &plane[(a * e1 + b) * e2..][..e2];
@@ -451,12 +480,12 @@ fn add_bias<T: Scalar>(y: &mut Tensor<T>, b: &Tensor<T>) {
     }
 }
 
-/// The sum of the (equally shaped, at least one) class results.
-fn sum<T: Scalar>(parts: Vec<Tensor<T>>) -> Tensor<T> {
+/// The sum of the (equally shaped) class results; zeros of `shape` when there are none.
+fn sum<T: Scalar>(parts: Vec<Tensor<T>>, shape: &[usize]) -> Tensor<T> {
     let mut parts = parts.into_iter();
-    let mut acc = parts
-        .next()
-        .expect("every layer has a class (phase 0 has taps)");
+    let Some(mut acc) = parts.next() else {
+        return Tensor::zeros(shape);
+    };
     for t in parts {
         acc.data_mut()
             .par_chunks_mut(1 << 14)
@@ -484,24 +513,24 @@ pub fn forward<T: Scalar>(
     }
     let plan = Polyphase::new(&g)?;
     let ws = plan.split_weight(w)?;
+    // The classes in parallel (each also runs in parallel inside), then their sum.
     let mut y = match g.kind {
         ConvKind::Conv => {
-            // The classes in parallel (each also runs in parallel inside), then their sum.
-            let parts = plan
-                .split(x)?
-                .par_iter()
-                .zip(&ws)
-                .map(|(xc, wc)| direct_simd::forward_using(&plan.inner, xc, wc, None, kernels))
+            let parts = (plan.classes.par_iter().zip(plan.split(x)?).zip(&ws))
+                .map(|((k, xc), wc)| direct_simd::forward_using(&k.inner, &xc, wc, None, kernels))
                 .collect::<Result<Vec<_>>>()?;
-            sum(parts)
+            sum(parts, &g.y_shape())
         }
         ConvKind::ConvTranspose => {
             let xt = pad_tail(x, &g.as_conv().output);
-            let u = ws
-                .par_iter()
-                .map(|wc| direct_simd::forward_using(&plan.inner, &xt, wc, None, kernels))
+            let u = (plan.classes.par_iter().zip(&ws))
+                .map(|(k, wc)| direct_simd::forward_using(&k.inner, &xt, wc, None, kernels))
                 .collect::<Result<Vec<_>>>()?;
-            plan.fold(&u)?
+            if u.is_empty() {
+                Tensor::zeros(&g.y_shape())
+            } else {
+                plan.fold(&u)?
+            }
         }
     };
     if let Some(b) = b {
@@ -529,33 +558,33 @@ pub fn backward<T: Scalar>(
     let ws = plan.split_weight(w)?;
     let (dx, dw) = match g.kind {
         ConvKind::Conv => {
-            let (dx, dw): (Vec<_>, Vec<_>) = plan
-                .split(x)?
-                .par_iter()
-                .zip(&ws)
-                .map(|(xc, wc)| {
-                    direct_simd::backward_using(&plan.inner, xc, wc, dy, false, kernels)
+            let (dx, dw): (Vec<_>, Vec<_>) = (plan.classes.par_iter().zip(plan.split(x)?).zip(&ws))
+                .map(|((k, xc), wc)| {
+                    direct_simd::backward_using(&k.inner, &xc, wc, dy, false, kernels)
                         .map(|gr| (gr.dx, gr.dw))
                 })
                 .collect::<Result<Vec<_>>>()?
                 .into_iter()
                 .unzip();
-            (plan.fold(&dx)?, dw)
+            let dx = if dx.is_empty() {
+                Tensor::zeros(x.shape())
+            } else {
+                plan.fold(&dx)?
+            };
+            (dx, dw)
         }
         ConvKind::ConvTranspose => {
             let xt = pad_tail(x, &g.as_conv().output);
-            let (dx, dw): (Vec<_>, Vec<_>) = plan
-                .split(dy)?
-                .par_iter()
-                .zip(&ws)
-                .map(|(dyc, wc)| {
-                    direct_simd::backward_using(&plan.inner, &xt, wc, dyc, false, kernels)
-                        .map(|gr| (gr.dx, gr.dw))
-                })
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .unzip();
-            let dx = sum(dx);
+            let (dx, dw): (Vec<_>, Vec<_>) =
+                (plan.classes.par_iter().zip(plan.split(dy)?).zip(&ws))
+                    .map(|((k, dyc), wc)| {
+                        direct_simd::backward_using(&k.inner, &xt, wc, &dyc, false, kernels)
+                            .map(|gr| (gr.dx, gr.dw))
+                    })
+                    .collect::<Result<Vec<_>>>()?
+                    .into_iter()
+                    .unzip();
+            let dx = sum(dx, xt.shape());
             let dx = if xt.shape() == x.shape() {
                 dx
             } else {
