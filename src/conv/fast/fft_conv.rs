@@ -117,6 +117,51 @@ impl<T: Scalar> FftConv<T> {
         Ok(Self::with_layout(geometry, lay, tiling))
     }
 
+    /// Plan the layer with `blocks[a]` outputs per tile on each spatial axis, each tile
+    /// transformed on `periods[a]` points instead of the smallest fast length (any length at
+    /// least the window the block reads: `(block - 1)·stride + dilation·(kernel - 1) + 1`).
+    ///
+    /// # Errors
+    /// As [`with_blocks`](Self::with_blocks); [`Error::Invalid`] if `periods` has not one entry
+    /// per spatial axis or one is shorter than its window.
+    pub fn with_tiles(
+        spec: &ConvSpec,
+        x_shape: &[usize],
+        w_shape: &[usize],
+        blocks: &[usize],
+        periods: &[usize],
+    ) -> Result<Self> {
+        let mut layer = Self::with_blocks(spec, x_shape, w_shape, blocks)?;
+        let d = layer.geometry.rank();
+        if periods.len() != d {
+            return Err(Error::invalid(
+                "tile periods",
+                format!("{periods:?} must give {d} lengths, one per spatial axis"),
+            ));
+        }
+        let mut tiling = layer.tiling;
+        for (a, &p) in (3 - d..3).zip(periods) {
+            let need = layer.tiling.axes[a].period;
+            let lay = &layer.lay;
+            let window = (tiling.axes[a].block - 1) * lay.stride[a]
+                + (lay.kernel[a] - 1) * lay.dilation[a]
+                + 1;
+            if p < window {
+                return Err(Error::invalid(
+                    "tile periods",
+                    format!(
+                        "{p} on axis {} is shorter than the {window} inputs a tile reads; \
+                         give at least {window} (the smallest fast length is {need})",
+                        a + d - 3
+                    ),
+                ));
+            }
+            tiling.axes[a].period = p;
+        }
+        layer = Self::with_layout(layer.geometry, layer.lay, tiling);
+        Ok(layer)
+    }
+
     fn with_layout(geometry: Geometry, lay: Layout, tiling: Tiling) -> Self {
         let fft = PrunedRfft::plan(tiling.period());
         FftConv {
