@@ -214,6 +214,17 @@ fn every_tiling_matches_direct() {
         let w = Tensor::<f64>::randn(&ws, case + 1);
         let dy = Tensor::<f64>::randn(&g.y_shape(), case + 2);
         let mut layer = FftConv::with_blocks(&spec, &xs, &ws, &blocks).unwrap();
+        let mut at = at;
+        if case % 2 == 1 {
+            // Periods longer than the smallest fast length (any length ≥ the window works).
+            let d = blocks.len();
+            let periods: Vec<usize> = layer.tiling().period()[3 - d..]
+                .iter()
+                .map(|&p| p + rng.random_range(0..=3))
+                .collect();
+            at = format!("{at} periods {periods:?}");
+            layer = FftConv::with_tiles(&spec, &xs, &ws, &blocks, &periods).unwrap();
+        }
         let y = layer.forward(&x, &w, None).unwrap();
         let grads = layer.backward(&dy, false).unwrap();
         let y_ref = conv::forward(&spec, &x, &w, None, Algorithm::Direct).unwrap();
@@ -227,6 +238,22 @@ fn every_tiling_matches_direct() {
             assert!(e < 1e-11, "{name} off by {e:.2e} with tiles: {at}");
         }
     }
+}
+
+#[test]
+fn tile_periods_shorter_than_the_window_or_of_the_wrong_rank_are_refused() {
+    let spec = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
+    // One output per tile of a 3x3 kernel reads 3 inputs per axis.
+    for bad in [&[3, 2][..], &[3], &[3, 3, 3]] {
+        let err = FftConv::<f64>::with_tiles(&spec, &[1, 2, 9, 9], &[2, 2, 3, 3], &[1, 1], bad);
+        assert!(
+            err.is_err_and(|e| e.to_string().contains("tile periods")),
+            "{bad:?} accepted"
+        );
+    }
+    assert!(
+        FftConv::<f64>::with_tiles(&spec, &[1, 2, 9, 9], &[2, 2, 3, 3], &[1, 1], &[3, 7]).is_ok()
+    );
 }
 
 #[test]

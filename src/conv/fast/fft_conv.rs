@@ -61,6 +61,31 @@ pub struct FftConv<T: Scalar> {
 }
 
 /// Where tile `t` sits: its index per axis.
+/// A run of a window read through a padding map: window entries `at .. at + len` are the
+/// input entries `from .. from + len`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Run {
+    at: usize,
+    from: usize,
+    len: usize,
+}
+
+/// The window entries of `map` (`None`: padding, zero) as runs of consecutive input entries,
+/// so that filling a row and folding its gradient back are slice copies and slice sums
+/// (reflected or circular padding gives short runs at the edges; each input entry a window
+/// entry maps to is in exactly one run per window entry).
+fn runs(map: &[Option<usize>]) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for (at, m) in map.iter().enumerate() {
+        let Some(from) = *m else { continue };
+        match out.last_mut() {
+            Some(r) if r.at + r.len == at && r.from + r.len == from => r.len += 1,
+            _ => out.push(Run { at, from, len: 1 }),
+        }
+    }
+    out
+}
+
 fn tile_coords(t: usize, tiling: &Tiling) -> [usize; 3] {
     let [_, n1, n2] = tiling.axes.map(|a| a.tiles);
     [t / (n1 * n2), (t / n2) % n1, t % n2]
@@ -115,6 +140,51 @@ impl<T: Scalar> FftConv<T> {
         b[3 - d..].copy_from_slice(blocks);
         let tiling = Tiling::with_blocks(&lay, b);
         Ok(Self::with_layout(geometry, lay, tiling))
+    }
+
+    /// Plan the layer with `blocks[a]` outputs per tile on each spatial axis, each tile
+    /// transformed on `periods[a]` points instead of the smallest fast length (any length at
+    /// least the window the block reads: `(block - 1)·stride + dilation·(kernel - 1) + 1`).
+    ///
+    /// # Errors
+    /// As [`with_blocks`](Self::with_blocks); [`Error::Invalid`] if `periods` has not one entry
+    /// per spatial axis or one is shorter than its window.
+    pub fn with_tiles(
+        spec: &ConvSpec,
+        x_shape: &[usize],
+        w_shape: &[usize],
+        blocks: &[usize],
+        periods: &[usize],
+    ) -> Result<Self> {
+        let mut layer = Self::with_blocks(spec, x_shape, w_shape, blocks)?;
+        let d = layer.geometry.rank();
+        if periods.len() != d {
+            return Err(Error::invalid(
+                "tile periods",
+                format!("{periods:?} must give {d} lengths, one per spatial axis"),
+            ));
+        }
+        let mut tiling = layer.tiling;
+        for (a, &p) in (3 - d..3).zip(periods) {
+            let need = layer.tiling.axes[a].period;
+            let lay = &layer.lay;
+            let window = (tiling.axes[a].block - 1) * lay.stride[a]
+                + (lay.kernel[a] - 1) * lay.dilation[a]
+                + 1;
+            if p < window {
+                return Err(Error::invalid(
+                    "tile periods",
+                    format!(
+                        "{p} on axis {} is shorter than the {window} inputs a tile reads; \
+                         give at least {window} (the smallest fast length is {need})",
+                        a + d - 3
+                    ),
+                ));
+            }
+            tiling.axes[a].period = p;
+        }
+        layer = Self::with_layout(layer.geometry, layer.lay, tiling);
+        Ok(layer)
     }
 
     fn with_layout(geometry: Geometry, lay: Layout, tiling: Tiling) -> Self {
@@ -279,6 +349,7 @@ impl<T: Scalar> FftConv<T> {
                 for (t, mut sig) in sigs.into_iter().enumerate() {
                     let start = self.window_start(tile_coords(t, &self.tiling));
                     let [e0, e1, e2] = self.window(start);
+                    let runs = runs(&lay.maps[2][start[2]..][..e2]);
                     let real = s.real_mut();
                     for j0 in 0..e0 {
                         let s0 = lay.maps[0][start[0] + j0];
@@ -287,11 +358,10 @@ impl<T: Scalar> FftConv<T> {
                             let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
                             if let (Some(s0), Some(s1)) = (s0, s1) {
                                 let src = &ch[s0 * i12 + s1 * i2..][..i2];
-                                let map = &lay.maps[2][start[2]..][..e2];
-                                for (r, m) in row.iter_mut().zip(map) {
-                                    *r = m.map_or(T::zero(), |m| src[m]);
+                                row.fill(T::zero());
+                                for &Run { at, from, len } in &runs {
+                                    row[at..at + len].copy_from_slice(&src[from..from + len]);
                                 }
-                                row[e2..].fill(T::zero());
                             } else {
                                 row.fill(T::zero());
                             }
@@ -495,6 +565,7 @@ impl<T: Scalar> FftConv<T> {
                     let start = self.window_start(tile_coords(tile, &self.tiling));
                     let [e0, e1, e2] = self.window(start);
                     let full = self.invert(s, &dx_hat, row * nt + tile, [e0, e1]);
+                    let runs = runs(&lay.maps[2][start[2]..][..e2]);
                     for j0 in 0..e0 {
                         let Some(s0) = lay.maps[0][start[0] + j0] else {
                             continue;
@@ -505,10 +576,9 @@ impl<T: Scalar> FftConv<T> {
                             };
                             let src = &full[(j0 * t1 + j1) * t2..][..e2];
                             let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
-                            let map = &lay.maps[2][start[2]..][..e2];
-                            for (v, m) in src.iter().zip(map) {
-                                if let Some(m) = m {
-                                    dst[*m] = dst[*m] + *v * scale;
+                            for &Run { at, from, len } in &runs {
+                                for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
+                                    *d = *d + *v * scale;
                                 }
                             }
                         }
@@ -610,4 +680,52 @@ pub fn flops(g: &Geometry) -> (f64, f64) {
     let lay = Layout::of(&g.as_conv());
     let (f, b) = Tiling::plan(&lay).work(&lay);
     (f.flops(), f.flops() + b.flops())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Expanding the runs gives the map back, for contiguous, reflected, circular and mixed maps.
+    #[test]
+    fn runs_cover_exactly_the_mapped_entries() {
+        let maps: Vec<Vec<Option<usize>>> = vec![
+            vec![None, None, Some(0), Some(1), Some(2), None],
+            vec![
+                Some(2),
+                Some(1),
+                Some(0),
+                Some(1),
+                Some(2),
+                Some(3),
+                Some(2),
+            ],
+            vec![
+                Some(4),
+                Some(0),
+                Some(1),
+                Some(2),
+                Some(3),
+                Some(4),
+                Some(0),
+            ],
+            vec![Some(0), None, Some(1), Some(1), Some(2)],
+            vec![],
+            vec![None],
+        ];
+        for map in maps {
+            let mut back = vec![None; map.len()];
+            for r in runs(&map) {
+                for i in 0..r.len {
+                    assert!(
+                        back[r.at + i].is_none(),
+                        "{map:?}: entry {} twice",
+                        r.at + i
+                    );
+                    back[r.at + i] = Some(r.from + i);
+                }
+            }
+            assert_eq!(back, map, "runs of {map:?}: {:?}", runs(&map));
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! Notation per axis: output extent $O$, stride $s$, effective kernel extent
 //! $K_e = d\,(K-1) + 1$, padded input extent $S_p$. A tiling picks $B$ outputs per tile and
-//! a period $T = $ `fast_len`$((B-1)s + K_e)$; tile $t$ covers outputs $[tB, tB + B)$ and reads
+//! a period $T \ge (B-1)s + K_e$ (the smallest fast length, or the smallest with radices 2 and 3
+//! only, whose butterflies run 2–4× faster per point); tile $t$ covers outputs $[tB, tB + B)$ and reads
 //! the padded input window $[tBs, tBs + T)$ (clipped to $S_p$). Because the window holds every
 //! input those outputs see, the circular correlation over $T$ equals the linear one on them
 //! (*overlap–save*); its adjoint scatters each window's input gradient back and adds where
@@ -15,8 +16,8 @@
 //! tiles they shrink to the tile's period. Tiles cost more input-side transforms (the windows
 //! overlap by $K_e - s$) and more frequencies in the contraction. The cost model
 //! ([`Tiling::cost`]) counts the 1-D lines each pruned transform computes
-//! ([`super::pruned_fft`]) and the multiply-adds of the contraction, and [`Tiling::plan`]
-//! takes the cheapest tiling.
+//! ([`super::pruned_fft`]), each weighted by the speed of its radices, and the multiply-adds
+//! of the contraction, and [`Tiling::plan`] takes the cheapest tiling.
 //!
 //! ```
 //! use fftconv::conv::fast::tiling::Tiling;
@@ -63,6 +64,9 @@ const LINE_OVERHEAD: f64 = 40.0;
 pub struct Work {
     /// FFT flops.
     pub fft_flops: f64,
+    /// FFT flops weighted by the speed of each radix ([`radix_log2`]): what the cost model
+    /// charges.
+    pub fft_cost: f64,
     /// 1-D transforms called.
     pub lines: f64,
     /// Real samples written to or read from tiles.
@@ -79,6 +83,7 @@ impl Work {
     fn add(self, o: Work) -> Work {
         Work {
             fft_flops: self.fft_flops + o.fft_flops,
+            fft_cost: self.fft_cost + o.fft_cost,
             lines: self.lines + o.lines,
             moves: self.moves + o.moves,
             macs: self.macs + o.macs,
@@ -87,6 +92,7 @@ impl Work {
     fn times(self, k: f64) -> Work {
         Work {
             fft_flops: self.fft_flops * k,
+            fft_cost: self.fft_cost * k,
             lines: self.lines * k,
             moves: self.moves * k,
             macs: self.macs * k,
@@ -95,15 +101,54 @@ impl Work {
 }
 
 fn line_flops(n: usize, real: bool) -> f64 {
+    line_work(n, real, (n as f64).log2())
+}
+
+fn line_cost(n: usize, real: bool) -> f64 {
+    line_work(n, real, radix_log2(n))
+}
+
+fn line_work(n: usize, real: bool, log2: f64) -> f64 {
     if n <= 1 {
         return 0.0;
     }
-    let n = n as f64;
-    let c = 5.0 * n * n.log2();
+    let c = 5.0 * n as f64 * log2;
     if real {
         c / 2.0
     } else {
         c
+    }
+}
+
+/// `log2 n` with each prime factor weighted by how much slower its butterflies run than
+/// radix 2 in rustfft (measured per point on lines of 24–144: 32 and 36 run at ~0.4 ns, 28,
+/// 35 and 70 at ~1.5 ns): `Σ_p e_p · log2 p · weight_p` for `n = Π p^e_p`.
+fn radix_log2(n: usize) -> f64 {
+    let mut r = n;
+    let mut l = 0.0;
+    for (p, weight) in [(2usize, 1.0), (3, 2.0), (5, 2.5), (7, 3.0)] {
+        while r.is_multiple_of(p) {
+            r /= p;
+            l += (p as f64).log2() * weight;
+        }
+    }
+    l + (r as f64).log2() * 4.0
+}
+
+/// The smallest length `>= n` whose only prime factors are 2 and 3 (the fastest butterflies).
+fn smooth23_len(n: usize) -> usize {
+    let mut m = n.max(1);
+    loop {
+        let mut r = m;
+        for p in [2, 3] {
+            while r.is_multiple_of(p) {
+                r /= p;
+            }
+        }
+        if r == 1 {
+            return m;
+        }
+        m += 1;
     }
 }
 
@@ -184,7 +229,7 @@ impl Tiling {
     pub(crate) fn cost(&self, lay: &Layout) -> f64 {
         let (f, b) = self.work(lay);
         let w = f.add(b);
-        w.fft_flops + LINE_OVERHEAD * w.lines + w.moves + CONTRACTION_WEIGHT * 8.0 * w.macs
+        w.fft_cost + LINE_OVERHEAD * w.lines + w.moves + CONTRACTION_WEIGHT * 8.0 * w.macs
     }
 
     /// The work of the forward pass and of the backward pass (`∂x` + `∂w`).
@@ -194,10 +239,14 @@ impl Tiling {
         let k_eff = |a: usize| (lay.kernel[a] - 1) * lay.dilation[a] + 1;
         // A transform of a signal nonzero on e0 × e1 rows (an inverse computing r0 × r1 rows
         // does the same lines in reverse).
+        let lines = |f: fn(usize, bool) -> f64, e0: usize, e1: usize| {
+            (e0 * e1) as f64 * f(a2.period, true)
+                + (e0 * h) as f64 * f(a1.period, false)
+                + (h * a1.period) as f64 * f(a0.period, false)
+        };
         let transform = |e0: usize, e1: usize| Work {
-            fft_flops: (e0 * e1) as f64 * line_flops(a2.period, true)
-                + (e0 * h) as f64 * line_flops(a1.period, false)
-                + (h * a1.period) as f64 * line_flops(a0.period, false),
+            fft_flops: lines(line_flops, e0, e1),
+            fft_cost: lines(line_cost, e0, e1),
             lines: (e0 * e1 + e0 * h + h * a1.period) as f64,
             moves: (a0.period * a1.period * a2.period) as f64,
             macs: 0.0,
@@ -232,20 +281,31 @@ impl Tiling {
     }
 }
 
-/// Axis `a` cut into tiles of `block` outputs.
+/// Axis `a` cut into tiles of `block` outputs, on the smallest fast period.
 fn axis_with_block(lay: &Layout, a: usize, block: usize) -> AxisTiling {
+    axis_with_period(lay, a, block, fast_len)
+}
+
+/// Axis `a` cut into tiles of `block` outputs, on the period `length(window)`.
+fn axis_with_period(
+    lay: &Layout,
+    a: usize,
+    block: usize,
+    length: fn(usize) -> usize,
+) -> AxisTiling {
     let out = lay.output[a].max(1);
     let k_eff = (lay.kernel[a] - 1) * lay.dilation[a] + 1;
     let need = (block - 1) * lay.stride[a] + k_eff;
     AxisTiling {
-        period: if need > 1 { fast_len(need) } else { 1 },
+        period: if need > 1 { length(need) } else { 1 },
         block,
         tiles: out.div_ceil(block),
     }
 }
 
-/// Per tile count, the tiling of axis `a` with the fewest outputs per tile; at most 64
-/// candidates (tile counts spread geometrically beyond that).
+/// Per tile count, the tiling of axis `a` with the fewest outputs per tile, on the smallest
+/// fast period and on the smallest period of radices 2 and 3 (often faster though longer); at
+/// most 64 tile counts (spread geometrically beyond that).
 fn candidates(lay: &Layout, a: usize) -> Vec<AxisTiling> {
     let out = lay.output[a].max(1);
     let mut blocks: Vec<usize> = Vec::new();
@@ -257,10 +317,18 @@ fn candidates(lay: &Layout, a: usize) -> Vec<AxisTiling> {
         }
         m = if m < 32 { m + 1 } else { m + m / 8 };
     }
-    blocks
-        .into_iter()
-        .map(|b| axis_with_block(lay, a, b))
-        .collect()
+    let mut all: Vec<AxisTiling> = Vec::new();
+    for b in blocks {
+        for t in [
+            axis_with_block(lay, a, b),
+            axis_with_period(lay, a, b, smooth23_len),
+        ] {
+            if !all.contains(&t) {
+                all.push(t);
+            }
+        }
+    }
+    all
 }
 
 #[cfg(test)]
