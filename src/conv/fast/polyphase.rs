@@ -100,6 +100,9 @@ impl Class {
     }
 }
 
+/// A class being collected: its phases, phase-kernel extents and full phase extents.
+type Draft = (Vec<[usize; 3]>, [usize; 3], [usize; 3]);
+
 /// The split of one layer: its phase classes, index tables, and the inner stride-1 spec.
 #[derive(Clone, Debug)]
 pub struct Polyphase {
@@ -160,7 +163,7 @@ impl Polyphase {
                 })
                 .collect()
         });
-        let mut classes: Vec<(Vec<[usize; 3]>, [usize; 3], [usize; 3])> = vec![];
+        let mut classes: Vec<Draft> = vec![];
         for r0 in 0..s[0] {
             for r1 in 0..s[1] {
                 for r2 in 0..s[2] {
