@@ -18,7 +18,10 @@
 //! a group stay contiguous and `groups` is unchanged. The layer is the sum of its classes' layers
 //! (for 7×7 at stride 2: 4×4, 4×3, 3×4 and 3×3 phase kernels, 49 taps in all: no zero taps;
 //! phases without taps are skipped). Axes with stride 1 are carried (one phase, `E` the padded
-//! extent, their dilation kept by the inner layer).
+//! extent, their dilation kept by the inner layer). Per class and axis only the phase positions
+//! from the first to the last that reads an input entry are kept; the others (zeros of the
+//! padding) become the inner layer's explicit zero padding, so its planes are as wide as the
+//! input's phases (64 of 67 for the stem) and its `∂x` is computed on them only.
 //!
 //! With `Conv₁` the inner layer, `y = Σ_class Conv₁(S_c x, S_{w,c} w)`; the two linear maps and
 //! their adjoints side by side:
@@ -103,7 +106,8 @@ impl Class {
 /// A class being collected: its phases, phase-kernel extents and full phase extents.
 type Draft = (Vec<[usize; 3]>, [usize; 3], [usize; 3]);
 
-/// The split of one layer: its phase classes, index tables, and the inner stride-1 spec.
+/// The split of one layer: its phase classes (each with its inner stride-1 spec) and index
+/// tables.
 #[derive(Clone, Debug)]
 pub struct Polyphase {
     lay: Layout,
