@@ -76,6 +76,18 @@ impl<T: Scalar> SignalMut<'_, T> {
             for block in part.chunks_exact_mut(2 * LANES) {
                 let (re, im) = block.split_at_mut(LANES);
                 let chunk = chunks.next().unwrap_or(&[]);
+                if let (Ok(chunk), Ok(re), Ok(im)) = (
+                    <&[_; LANES]>::try_from(chunk),
+                    <&mut [T; LANES]>::try_from(&mut *re),
+                    <&mut [T; LANES]>::try_from(&mut *im),
+                ) {
+                    // A whole block: fixed-size loops, unrolled and vectorised.
+                    for l in 0..LANES {
+                        re[l] = chunk[l].re;
+                        im[l] = chunk[l].im;
+                    }
+                    continue;
+                }
                 for ((r, i), v) in re.iter_mut().zip(im.iter_mut()).zip(chunk) {
                     *r = v.re;
                     *i = v.im;
@@ -203,6 +215,13 @@ impl<T: Scalar> Planar<T> {
         for (b, chunk) in dst.chunks_mut(LANES).enumerate() {
             let at = (b / self.group) * group_len + off + (b % self.group) * 2 * LANES;
             let (re, im) = self.data[at..at + 2 * LANES].split_at(LANES);
+            if let Ok(chunk) = <&mut [_; LANES]>::try_from(&mut *chunk) {
+                // A whole block: a fixed-size loop, unrolled and vectorised.
+                for l in 0..LANES {
+                    chunk[l] = num_complex::Complex::new(re[l], im[l]);
+                }
+                continue;
+            }
             for ((d, &r), &i) in chunk.iter_mut().zip(re).zip(im) {
                 d.re = r;
                 d.im = i;
