@@ -36,7 +36,8 @@ pub enum Algorithm {
     /// im2col + GEMM ([`fast::im2col`]).
     Im2col,
     /// Register-tiled direct loops, SIMD over the output width ([`fast::direct_simd`]; strides
-    /// above 1 run `Im2col`).
+    /// above 1 through the polyphase split into stride-1 layers, [`fast::polyphase`], or
+    /// `Im2col` when a strided axis is dilated).
     DirectSimd,
     /// Whichever of `Fft`, `Im2col` and `DirectSimd` the cost model ([`fast::cost`]) expects to be faster.
     #[default]
