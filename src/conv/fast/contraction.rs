@@ -71,23 +71,25 @@ impl<T: Scalar> SignalMut<'_, T> {
     /// If `spec` is shorter than `bins`.
     pub fn store(&mut self, spec: &[num_complex::Complex<T>]) {
         let spec = &spec[..self.bins];
+        #[cfg(target_arch = "x86_64")]
+        let split_f32 = T::NAME == "f32" && std::is_x86_feature_detected!("avx2");
         let mut chunks = spec.chunks(LANES);
         for part in self.parts.iter_mut() {
             for block in part.chunks_exact_mut(2 * LANES) {
-                let (re, im) = block.split_at_mut(LANES);
                 let chunk = chunks.next().unwrap_or(&[]);
-                if let (Ok(chunk), Ok(re), Ok(im)) = (
-                    <&[_; LANES]>::try_from(chunk),
-                    <&mut [T; LANES]>::try_from(&mut *re),
-                    <&mut [T; LANES]>::try_from(&mut *im),
-                ) {
-                    // A whole block: fixed-size loops, unrolled and vectorised.
-                    for l in 0..LANES {
-                        re[l] = chunk[l].re;
-                        im[l] = chunk[l].im;
+                #[cfg(target_arch = "x86_64")]
+                if split_f32 && chunk.len() == LANES {
+                    // SAFETY: `T` is `f32` (its name says so, and `Scalar` is only f32 and
+                    // f64); `Complex<f32>` is `repr(C)` {re, im}, so a whole block of `LANES`
+                    // values is `2·LANES` f32, as is `block`; AVX2 was detected above.
+                    unsafe {
+                        let src = &*(chunk.as_ptr() as *const [f32; 2 * LANES]);
+                        let dst = &mut *(block.as_mut_ptr() as *mut [f32; 2 * LANES]);
+                        split_block_f32(src, dst);
                     }
                     continue;
                 }
+                let (re, im) = block.split_at_mut(LANES);
                 for ((r, i), v) in re.iter_mut().zip(im.iter_mut()).zip(chunk) {
                     *r = v.re;
                     *i = v.im;
@@ -102,6 +104,52 @@ impl<T: Scalar> SignalMut<'_, T> {
     pub fn zero(&mut self) {
         self.parts.iter_mut().for_each(|p| p.fill(T::zero()));
     }
+}
+
+/// Eight interleaved complex `f32` (`re0 im0 re1 im1 …`) as one planar block (`re0…re7`
+/// then `im0…im7`), in registers: two loads, two shuffles, two lane permutes, two stores
+/// (the destination lines are cold; element-wise stores stall on them).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn split_block_f32(src: &[f32; 2 * LANES], dst: &mut [f32; 2 * LANES]) {
+    use std::arch::x86_64::*;
+    const _: () = assert!(
+        LANES == 8,
+        "a block of 8 complex f32 is two 256-bit registers"
+    );
+    let a = _mm256_loadu_ps(src.as_ptr());
+    let b = _mm256_loadu_ps(src.as_ptr().add(8));
+    // Per 128-bit lane: [r0 r1 r4 r5 | r2 r3 r6 r7] and the same for the imaginary parts.
+    let re = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+    let im = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+    // 64-bit pairs in order 0, 2, 1, 3: [r0 r1 r2 r3 r4 r5 r6 r7].
+    let order =
+        |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
+    _mm256_storeu_ps(dst.as_mut_ptr(), order(re));
+    _mm256_storeu_ps(dst.as_mut_ptr().add(8), order(im));
+}
+
+/// The inverse of [`split_block_f32`]: a planar block back to eight interleaved complex.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn merge_block_f32(src: &[f32; 2 * LANES], dst: &mut [f32; 2 * LANES]) {
+    use std::arch::x86_64::*;
+    let re = _mm256_loadu_ps(src.as_ptr());
+    let im = _mm256_loadu_ps(src.as_ptr().add(8));
+    // [r0 i0 r1 i1 | r4 i4 r5 i5] and [r2 i2 r3 i3 | r6 i6 r7 i7].
+    let lo = _mm256_unpacklo_ps(re, im);
+    let hi = _mm256_unpackhi_ps(re, im);
+    _mm256_storeu_ps(dst.as_mut_ptr(), _mm256_permute2f128_ps::<0x20>(lo, hi));
+    _mm256_storeu_ps(
+        dst.as_mut_ptr().add(8),
+        _mm256_permute2f128_ps::<0x31>(lo, hi),
+    );
 }
 
 impl<T: Scalar> Planar<T> {
@@ -212,16 +260,23 @@ impl<T: Scalar> Planar<T> {
         assert!(s < self.count, "spectrum {s} of {}", self.count);
         let dst = &mut dst[..self.bins];
         let (group_len, off) = (self.group_len(), self.offset(s));
+        #[cfg(target_arch = "x86_64")]
+        let merge_f32 = T::NAME == "f32" && std::is_x86_feature_detected!("avx2");
         for (b, chunk) in dst.chunks_mut(LANES).enumerate() {
             let at = (b / self.group) * group_len + off + (b % self.group) * 2 * LANES;
-            let (re, im) = self.data[at..at + 2 * LANES].split_at(LANES);
-            if let Ok(chunk) = <&mut [_; LANES]>::try_from(&mut *chunk) {
-                // A whole block: a fixed-size loop, unrolled and vectorised.
-                for l in 0..LANES {
-                    chunk[l] = num_complex::Complex::new(re[l], im[l]);
+            let block = &self.data[at..at + 2 * LANES];
+            #[cfg(target_arch = "x86_64")]
+            if merge_f32 && chunk.len() == LANES {
+                // SAFETY: as in `SignalMut::store`: `T` is `f32`, `Complex<f32>` is
+                // `repr(C)`, a whole block is `2·LANES` f32 on both sides; AVX2 detected.
+                unsafe {
+                    let src = &*(block.as_ptr() as *const [f32; 2 * LANES]);
+                    let dst = &mut *(chunk.as_mut_ptr() as *mut [f32; 2 * LANES]);
+                    merge_block_f32(src, dst);
                 }
                 continue;
             }
+            let (re, im) = block.split_at(LANES);
             for ((d, &r), &i) in chunk.iter_mut().zip(re).zip(im) {
                 d.re = r;
                 d.im = i;
@@ -870,9 +925,9 @@ mod tests {
     }
 
     /// `store` then `load` gives every spectrum back, and `get` sees what `store` wrote, for
-    /// bin counts with and without a part-filled last block and group.
-    #[test]
-    fn store_and_load_round_trip() {
+    /// bin counts with and without a part-filled last block and group, in f64 and f32 (whose
+    /// whole blocks take the AVX2 path where the CPU has it).
+    fn round_trip<T: Scalar>() {
         for (count, bins) in [
             (3, 1),
             (2, LANES),
@@ -880,27 +935,42 @@ mod tests {
             (2, GROUP * LANES + 3),
             (1, 300),
         ] {
-            let mut p = Planar::<f64>::dirty(count, bins);
-            let spectra: Vec<Vec<Complex<f64>>> = (0..count)
+            let mut p = Planar::<T>::dirty(count, bins);
+            let spectra: Vec<Vec<Complex<T>>> = (0..count)
                 .map(|s| {
                     (0..bins)
-                        .map(|f| Complex::new(value(s, f, 1).0, value(s, f, 1).1))
+                        .map(|f| Complex::new(T::of(value(s, f, 1).0), T::of(value(s, f, 1).1)))
                         .collect()
                 })
                 .collect();
-            for (sig, spec) in p.signals_mut().into_iter().zip(&spectra) {
-                let mut sig = sig;
+            for (mut sig, spec) in p.signals_mut().into_iter().zip(&spectra) {
                 sig.store(spec);
             }
             for (s, spec) in spectra.iter().enumerate() {
-                let mut back = vec![Complex::new(f64::NAN, f64::NAN); bins];
+                let mut back = vec![Complex::new(T::of(f64::NAN), T::of(f64::NAN)); bins];
                 p.load(s, &mut back);
-                assert_eq!(&back, spec, "{count} spectra of {bins} bins: spectrum {s}");
+                assert_eq!(
+                    &back,
+                    spec,
+                    "{} {count} spectra of {bins} bins: spectrum {s}",
+                    T::NAME
+                );
                 for (f, v) in spec.iter().enumerate() {
-                    assert_eq!(p.get(s, f), (v.re, v.im), "spectrum {s} bin {f}");
+                    assert_eq!(
+                        p.get(s, f),
+                        (v.re, v.im),
+                        "{} spectrum {s} bin {f}",
+                        T::NAME
+                    );
                 }
             }
         }
+    }
+
+    #[test]
+    fn store_and_load_round_trip() {
+        round_trip::<f64>();
+        round_trip::<f32>();
     }
 
     /// The portable tile equals the SIMD tiles of every engine this CPU has, bit for bit on
