@@ -5,11 +5,14 @@
 set -e
 OUT=${1:-/tmp/fftconv-compare}
 PEERS=${PEERS:-/work/shared/peers}
+# The same number of timed runs for every tool (median of them); more than the tools' defaults
+# (5-7) so that a burst of other work on a shared machine moves the median less.
+REPEATS=${REPEATS:-15}
 mkdir -p "$OUT"
 for dt in f32 f64; do
-  ./target/release/fftconv bench --layers benches/layers.toml --dtype $dt --json "$OUT/fftconv_$dt.json"
-  python3 "$PEERS/jax_conv.py" --layers benches/layers.toml --dtype $dt --json "$OUT/xla_$dt.json"
-  python3 "$PEERS/numpy_fftconv.py" --layers benches/layers.toml --dtype $dt --json "$OUT/numpy_$dt.json"
+  ./target/release/fftconv bench --layers benches/layers.toml --dtype $dt --repeats $REPEATS --json "$OUT/fftconv_$dt.json"
+  python3 "$PEERS/jax_conv.py" --layers benches/layers.toml --dtype $dt --repeats $REPEATS --json "$OUT/xla_$dt.json"
+  python3 "$PEERS/numpy_fftconv.py" --layers benches/layers.toml --dtype $dt --repeats $REPEATS --json "$OUT/numpy_$dt.json"
 done
 python3 - "$OUT" <<'PY'
 import json, sys
