@@ -10,11 +10,11 @@
 //! When the direct estimate wins and [`direct_simd`](super::direct_simd) runs the layer (its
 //! conv has stride 1, or strides with dilation 1 on the strided axes, which it runs through the
 //! [`polyphase`](super::polyphase) split), the direct work goes there (measured at least as
-//! fast as im2col on every such layer tried, see `readme-parts/direct3.md` and
-//! `readme-parts/poly.md`: 2d-stem-s2 about 2x), else to im2col.
+//! fast as im2col on every such layer tried, e.g. 2d-stem-s2 about 2× faster; README,
+//! Performance), else to im2col.
 //!
 //! The rates are relative (only their ratio matters) and were measured on the benchmark layers
-//! (`fftconv bench`, see `readme-parts/perf.md`).
+//! (`fftconv bench`, README, Performance).
 //!
 //! ```
 //! use fftconv::conv::{fast::{choose, Choice}, ConvSpec, Padding};
