@@ -72,16 +72,16 @@ impl<T: Scalar> SignalMut<'_, T> {
     pub fn store(&mut self, spec: &[num_complex::Complex<T>]) {
         let spec = &spec[..self.bins];
         #[cfg(target_arch = "x86_64")]
-        let split_f32 = T::NAME == "f32" && std::is_x86_feature_detected!("avx2");
+        let split_f32 = is_f32::<T>() && std::is_x86_feature_detected!("avx2");
         let mut chunks = spec.chunks(LANES);
         for part in self.parts.iter_mut() {
             for block in part.chunks_exact_mut(2 * LANES) {
                 let chunk = chunks.next().unwrap_or(&[]);
                 #[cfg(target_arch = "x86_64")]
                 if split_f32 && chunk.len() == LANES {
-                    // SAFETY: `T` is `f32` (its name says so, and `Scalar` is only f32 and
-                    // f64); `Complex<f32>` is `repr(C)` {re, im}, so a whole block of `LANES`
-                    // values is `2·LANES` f32, as is `block`; AVX2 was detected above.
+                    // SAFETY: `T` is `f32` (same `TypeId`); `Complex<f32>` is `repr(C)`
+                    // {re, im}, so a whole block of `LANES` values is `2·LANES` f32, as is
+                    // `block`; AVX2 was detected above.
                     unsafe {
                         let src = &*(chunk.as_ptr() as *const [f32; 2 * LANES]);
                         let dst = &mut *(block.as_mut_ptr() as *mut [f32; 2 * LANES]);
@@ -104,6 +104,12 @@ impl<T: Scalar> SignalMut<'_, T> {
     pub fn zero(&mut self) {
         self.parts.iter_mut().for_each(|p| p.fill(T::zero()));
     }
+}
+
+/// Whether `T` is `f32` itself (not merely named so: the block casts rely on it).
+#[cfg(target_arch = "x86_64")]
+fn is_f32<T: Scalar>() -> bool {
+    std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
 }
 
 /// Eight interleaved complex `f32` (`re0 im0 re1 im1 …`) as one planar block (`re0…re7`
@@ -261,7 +267,7 @@ impl<T: Scalar> Planar<T> {
         let dst = &mut dst[..self.bins];
         let (group_len, off) = (self.group_len(), self.offset(s));
         #[cfg(target_arch = "x86_64")]
-        let merge_f32 = T::NAME == "f32" && std::is_x86_feature_detected!("avx2");
+        let merge_f32 = is_f32::<T>() && std::is_x86_feature_detected!("avx2");
         for (b, chunk) in dst.chunks_mut(LANES).enumerate() {
             let at = (b / self.group) * group_len + off + (b % self.group) * 2 * LANES;
             let block = &self.data[at..at + 2 * LANES];
