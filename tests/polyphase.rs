@@ -11,6 +11,14 @@ use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Every padding mode.
+const MODES: [PadMode; 4] = [
+    PadMode::Zeros,
+    PadMode::Reflect,
+    PadMode::Circular,
+    PadMode::Replicate,
+];
+
 /// max |a - b| / max |b|.
 fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
     a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
@@ -47,12 +55,7 @@ fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
         let pads: Vec<(usize, usize)> = (0..d)
             .map(|_| (rng.random_range(0..=4usize), rng.random_range(0..=4usize)))
             .collect();
-        let mode = [
-            PadMode::Zeros,
-            PadMode::Circular,
-            PadMode::Reflect,
-            PadMode::Replicate,
-        ][rng.random_range(0..4usize)];
+        let mode = MODES[rng.random_range(0..4usize)];
         let spec = if transpose {
             let output_padding = (0..d)
                 .map(|a| rng.random_range(0..stride[a].max(dilation[a])))
@@ -151,15 +154,7 @@ fn polyphase_matches_loops_on_random_strided_specs() {
 #[test]
 fn polyphase_on_the_stem_and_edge_layers() {
     // The benchmark stem (smaller batch and image), every padding mode on it.
-    for (i, mode) in [
-        PadMode::Zeros,
-        PadMode::Reflect,
-        PadMode::Circular,
-        PadMode::Replicate,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, mode) in MODES.into_iter().enumerate() {
         let spec = ConvSpec {
             padding_mode: mode,
             ..ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1])
@@ -200,15 +195,7 @@ fn dilated_strided_axes_are_left_to_im2col() {
 /// A few geometries with every padding mode, for the adjoint tests.
 fn adjoint_geometries() -> Vec<Geometry> {
     let mut out = vec![];
-    for (i, mode) in [
-        PadMode::Zeros,
-        PadMode::Reflect,
-        PadMode::Circular,
-        PadMode::Replicate,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, mode) in MODES.into_iter().enumerate() {
         let spec = ConvSpec {
             padding_mode: mode,
             groups: 1 + i % 2,

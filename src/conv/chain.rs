@@ -211,10 +211,9 @@ pub fn forward<T: Scalar>(
     w: &Tensor<T>,
     b: Option<&Tensor<T>>,
 ) -> Result<Tensor<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
+    let g = spec.forward_geometry(x, w, b)?;
     let mut y = input_operator(&g, w)?.apply(x)?;
     if let Some(b) = b {
-        b.expect_shape(&g.b_shape(), "bias b")?;
         y = y.add(&bias_operator(&g)?.apply(b)?)?;
     }
     Ok(y)
@@ -231,8 +230,7 @@ pub fn backward<T: Scalar>(
     dy: &Tensor<T>,
     with_bias: bool,
 ) -> Result<Grads<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
-    dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
+    let g = spec.backward_geometry(x, w, dy)?;
     let dx = input_operator(&g, w)?.adjoint().apply(dy)?;
     let dw = weight_operator(&g, x)?.adjoint().apply(dy)?;
     let db = if with_bias {

@@ -74,10 +74,7 @@ pub fn forward<T: Scalar>(
     w: &Tensor<T>,
     b: Option<&Tensor<T>>,
 ) -> Result<Tensor<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
-    if let Some(b) = b {
-        b.expect_shape(&g.b_shape(), "bias b")?;
-    }
+    let g = spec.forward_geometry(x, w, b)?;
     Ok(match g.kind {
         ConvKind::Conv => conv_forward(&g, x, w, b),
         ConvKind::ConvTranspose => {
@@ -100,8 +97,7 @@ pub fn backward<T: Scalar>(
     dy: &Tensor<T>,
     with_bias: bool,
 ) -> Result<Grads<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
-    dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
+    let g = spec.backward_geometry(x, w, dy)?;
     let db = with_bias.then(|| bias_grad(dy));
     Ok(match g.kind {
         ConvKind::Conv => Grads {

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::op::PadMode;
+use crate::tensor::{Scalar, Tensor};
 use std::fmt;
 
 /// Convolution (cross-correlation, as in every framework) or its input-adjoint.
@@ -128,6 +129,40 @@ impl ConvSpec {
             dilation: dilation.to_vec(),
             ..Default::default()
         }
+    }
+
+    /// The geometry of a forward call `y = conv(x; w) + b`, with the bias (if any) checked
+    /// against it: the entry check of every algorithm.
+    ///
+    /// # Errors
+    /// Those of [`geometry`](Self::geometry); a bias not of shape `(c_out,)`.
+    pub fn forward_geometry<T: Scalar>(
+        &self,
+        x: &Tensor<T>,
+        w: &Tensor<T>,
+        b: Option<&Tensor<T>>,
+    ) -> Result<Geometry> {
+        let g = self.geometry(x.shape(), w.shape())?;
+        if let Some(b) = b {
+            b.expect_shape(&g.b_shape(), "bias b")?;
+        }
+        Ok(g)
+    }
+
+    /// The geometry of a backward call, with the upstream gradient `dy` checked against the
+    /// output shape: the entry check of every algorithm.
+    ///
+    /// # Errors
+    /// Those of [`geometry`](Self::geometry); `dy` not of the output shape.
+    pub fn backward_geometry<T: Scalar>(
+        &self,
+        x: &Tensor<T>,
+        w: &Tensor<T>,
+        dy: &Tensor<T>,
+    ) -> Result<Geometry> {
+        let g = self.geometry(x.shape(), w.shape())?;
+        dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
+        Ok(g)
     }
 
     /// Resolve against an input shape `(N, C_in, *S)` and a weight shape.

@@ -859,19 +859,6 @@ fn empty(g: &Geometry) -> bool {
         .any(|s| s.contains(&0))
 }
 
-/// Add the bias `b` (one value per channel) onto `y` `(n, c, spatial)`.
-fn add_bias<T: Scalar>(y: &mut Tensor<T>, b: &Tensor<T>) {
-    let c = b.data().len();
-    let per = y.data().len() / (y.shape()[0] * c).max(1);
-    if per == 0 {
-        return;
-    }
-    for (r, row) in y.data_mut().chunks_mut(per).enumerate() {
-        let bv = b.data()[r % c];
-        row.iter_mut().for_each(|v| *v = *v + bv);
-    }
-}
-
 /// Which kernels run the layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Kernels {
@@ -919,15 +906,12 @@ pub fn forward_using<T: Scalar>(
     b: Option<&Tensor<T>>,
     kernels: Kernels,
 ) -> Result<Tensor<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
+    let g = spec.forward_geometry(x, w, b)?;
     if !supports(&g) || empty(&g) {
         return im2col::forward(spec, x, w, b);
     }
     if !stride_one(&g) {
         return polyphase::forward(spec, x, w, b, kernels);
-    }
-    if let Some(b) = b {
-        b.expect_shape(&g.b_shape(), "bias b")?;
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(avx) = x86::Avx2::detect().filter(|_| kernels == Kernels::Detect) {
@@ -956,7 +940,7 @@ fn forward_with<T: Scalar>(
     };
     let mut y = Tensor::new(g.y_shape(), data)?;
     if let Some(b) = b {
-        add_bias(&mut y, b);
+        super::add_bias(&mut y, b);
     }
     Ok(y)
 }
@@ -988,14 +972,13 @@ pub fn backward_using<T: Scalar>(
     with_bias: bool,
     kernels: Kernels,
 ) -> Result<Grads<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
+    let g = spec.backward_geometry(x, w, dy)?;
     if !supports(&g) || empty(&g) {
         return im2col::backward(spec, x, w, dy, with_bias);
     }
     if !stride_one(&g) {
         return polyphase::backward(spec, x, w, dy, with_bias, kernels);
     }
-    dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
     #[cfg(target_arch = "x86_64")]
     if let Some(avx) = x86::Avx2::detect().filter(|_| kernels == Kernels::Detect) {
         if let (Some(x), Some(w), Some(dy)) = (downcast(x), downcast(w), downcast(dy)) {

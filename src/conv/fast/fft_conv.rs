@@ -252,15 +252,7 @@ impl<T: Scalar> FftConv<T> {
             }
         };
         if let Some(b) = b {
-            let per: usize = y.shape()[2..].iter().product();
-            let c = g.c_out;
-            y.data_mut()
-                .par_chunks_mut(per.max(1))
-                .enumerate()
-                .for_each(|(r, row)| {
-                    let bv = b.data()[r % c];
-                    row.iter_mut().for_each(|v| *v = *v + bv);
-                });
+            super::add_bias(&mut y, b);
         }
         Ok(y)
     }
@@ -331,9 +323,22 @@ impl<T: Scalar> FftConv<T> {
         })
     }
 
+    /// Per tile, its window's last axis as runs of consecutive input entries (the same for
+    /// every sample, channel and row).
+    fn tile_runs(&self) -> Vec<Vec<Run>> {
+        (0..self.tiles())
+            .map(|t| {
+                let start = self.window_start(tile_coords(t, &self.tiling));
+                let e2 = self.window(start)[2];
+                runs(&self.lay.maps[2][start[2]..][..e2])
+            })
+            .collect()
+    }
+
     /// Spectra of the padded conv input's tile windows, one per `(n, c, tile)`.
     fn input_spectra(&self, x: &Tensor<T>) -> Planar<T> {
         let lay = &self.lay;
+        let tile_runs = self.tile_runs();
         let nt = self.tiles();
         let [_, t1, t2] = self.tiling.period();
         let i2 = lay.input[2];
@@ -348,8 +353,8 @@ impl<T: Scalar> FftConv<T> {
                 let s = &mut *s;
                 for (t, mut sig) in sigs.into_iter().enumerate() {
                     let start = self.window_start(tile_coords(t, &self.tiling));
-                    let [e0, e1, e2] = self.window(start);
-                    let runs = runs(&lay.maps[2][start[2]..][..e2]);
+                    let [e0, e1, _] = self.window(start);
+                    let runs = &tile_runs[t];
                     let real = s.real_mut();
                     for j0 in 0..e0 {
                         let s0 = lay.maps[0][start[0] + j0];
@@ -359,7 +364,7 @@ impl<T: Scalar> FftConv<T> {
                             if let (Some(s0), Some(s1)) = (s0, s1) {
                                 let src = &ch[s0 * i12 + s1 * i2..][..i2];
                                 row.fill(T::zero());
-                                for &Run { at, from, len } in &runs {
+                                for &Run { at, from, len } in runs {
                                     row[at..at + len].copy_from_slice(&src[from..from + len]);
                                 }
                             } else {
@@ -532,6 +537,7 @@ impl<T: Scalar> FftConv<T> {
     fn conv_input_grad(&self, g_hat: &Planar<T>, w_hat: &Planar<T>) -> Tensor<T> {
         let lay = &self.lay;
         let nt = self.tiles();
+        let tile_runs = self.tile_runs();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
         let mut dx_hat = Planar::dirty(lay.n * ci * nt, self.fft.bins());
         let p = Product {
@@ -561,11 +567,10 @@ impl<T: Scalar> FftConv<T> {
             .for_each(|(row, out)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for tile in 0..nt {
+                for (tile, runs) in tile_runs.iter().enumerate() {
                     let start = self.window_start(tile_coords(tile, &self.tiling));
                     let [e0, e1, e2] = self.window(start);
                     let full = self.invert(s, &dx_hat, row * nt + tile, [e0, e1]);
-                    let runs = runs(&lay.maps[2][start[2]..][..e2]);
                     for j0 in 0..e0 {
                         let Some(s0) = lay.maps[0][start[0] + j0] else {
                             continue;
@@ -576,7 +581,7 @@ impl<T: Scalar> FftConv<T> {
                             };
                             let src = &full[(j0 * t1 + j1) * t2..][..e2];
                             let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
-                            for &Run { at, from, len } in &runs {
+                            for &Run { at, from, len } in runs {
                                 for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
                                     *d = *d + *v * scale;
                                 }

@@ -205,10 +205,7 @@ pub fn forward<T: Scalar>(
     w: &Tensor<T>,
     b: Option<&Tensor<T>>,
 ) -> Result<Tensor<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
-    if let Some(b) = b {
-        b.expect_shape(&g.b_shape(), "bias b")?;
-    }
+    let g = spec.forward_geometry(x, w, b)?;
     let c = g.as_conv();
     let ctx = Ctx::new(&g);
     let data = match g.kind {
@@ -217,11 +214,7 @@ pub fn forward<T: Scalar>(
     };
     let mut y = Tensor::new(g.y_shape(), data)?;
     if let Some(b) = b {
-        let per: usize = g.output.iter().product();
-        for (r, row) in y.data_mut().chunks_mut(per).enumerate() {
-            let bv = b.data()[r % g.c_out];
-            row.iter_mut().for_each(|v| *v = *v + bv);
-        }
+        super::add_bias(&mut y, b);
     }
     Ok(y)
 }
@@ -237,8 +230,7 @@ pub fn backward<T: Scalar>(
     dy: &Tensor<T>,
     with_bias: bool,
 ) -> Result<Grads<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
-    dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
+    let g = spec.backward_geometry(x, w, dy)?;
     let c = g.as_conv();
     let ctx = Ctx::new(&g);
     let (dx, dw) = match g.kind {

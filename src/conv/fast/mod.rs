@@ -28,6 +28,7 @@ pub use fft_conv::FftConv;
 use super::spec::Geometry;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
+use rayon::prelude::*;
 
 /// A conv geometry normalised to 3 spatial axes, with per-axis padding maps.
 #[derive(Clone, Debug)]
@@ -71,6 +72,23 @@ fn source(mode: PadMode, p: i64, n: i64) -> Option<usize> {
         }
     };
     Some(q as usize)
+}
+
+/// `y[n, o, ·] += b[o]`, shared by the fast paths (`b` of shape `(c_out,)`, checked by the
+/// caller).
+pub(crate) fn add_bias<T: Scalar>(y: &mut Tensor<T>, b: &Tensor<T>) {
+    let c = b.data().len();
+    let per = y.data().len() / (y.shape().first().copied().unwrap_or(0) * c).max(1);
+    if per == 0 {
+        return;
+    }
+    y.data_mut()
+        .par_chunks_mut(per)
+        .enumerate()
+        .for_each(|(r, row)| {
+            let bv = b.data()[r % c];
+            row.iter_mut().for_each(|v| *v = *v + bv);
+        });
 }
 
 /// The bias gradient `∂b_o = Σ_{n, i} ∂y_{n,o,i}` (accumulated in f64), shared by the fast

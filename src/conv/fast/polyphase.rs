@@ -474,19 +474,6 @@ fn lead<T: Scalar>(t: &Tensor<T>, rank: usize, ctx: &str) -> Result<(usize, usiz
     Ok((t.shape()[0], t.shape()[1]))
 }
 
-/// Add the bias `b` (one value per channel) onto `y` `(n, c, spatial)`.
-fn add_bias<T: Scalar>(y: &mut Tensor<T>, b: &Tensor<T>) {
-    let c = b.data().len();
-    let per = y.data().len() / (y.shape()[0] * c).max(1);
-    if per == 0 {
-        return;
-    }
-    for (r, row) in y.data_mut().chunks_mut(per).enumerate() {
-        let bv = b.data()[r % c];
-        row.iter_mut().for_each(|v| *v = *v + bv);
-    }
-}
-
 /// The sum of the (equally shaped) class results; zeros of `shape` when there are none.
 fn sum<T: Scalar>(parts: Vec<Tensor<T>>, shape: &[usize]) -> Tensor<T> {
     let mut parts = parts.into_iter();
@@ -514,10 +501,7 @@ pub fn forward<T: Scalar>(
     b: Option<&Tensor<T>>,
     kernels: Kernels,
 ) -> Result<Tensor<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
-    if let Some(b) = b {
-        b.expect_shape(&g.b_shape(), "bias b")?;
-    }
+    let g = spec.forward_geometry(x, w, b)?;
     let plan = Polyphase::new(&g)?;
     let ws = plan.split_weight(w)?;
     // The classes in parallel (each also runs in parallel inside), then their sum.
@@ -541,7 +525,7 @@ pub fn forward<T: Scalar>(
         }
     };
     if let Some(b) = b {
-        add_bias(&mut y, b);
+        super::add_bias(&mut y, b);
     }
     Ok(y)
 }
@@ -559,8 +543,7 @@ pub fn backward<T: Scalar>(
     with_bias: bool,
     kernels: Kernels,
 ) -> Result<Grads<T>> {
-    let g = spec.geometry(x.shape(), w.shape())?;
-    dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
+    let g = spec.backward_geometry(x, w, dy)?;
     let plan = Polyphase::new(&g)?;
     let ws = plan.split_weight(w)?;
     let (dx, dw) = match g.kind {

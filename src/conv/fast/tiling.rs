@@ -121,8 +121,8 @@ fn line_work(n: usize, real: bool, log2: f64) -> f64 {
 }
 
 /// `log2 n` with each prime factor weighted by how much slower its butterflies run than
-/// radix 2 in rustfft (measured per point on lines of 24–144: 32 and 36 run at ~0.4 ns, 28,
-/// 35 and 70 at ~1.5 ns): `Σ_p e_p · log2 p · weight_p` for `n = Π p^e_p`.
+/// radix 2 in rustfft (measured per point on lines of 24–144 with `examples/fft_lengths`: 32
+/// and 36 run at ~0.4 ns, 28, 35 and 70 at ~1.5 ns): `Σ_p e_p · log2 p · weight_p` for `n = Π p^e_p`.
 fn radix_log2(n: usize) -> f64 {
     let mut r = n;
     let mut l = 0.0;
