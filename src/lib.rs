@@ -13,6 +13,7 @@ pub mod derive;
 pub mod error;
 pub mod expr;
 pub mod fft;
+pub mod hunt;
 pub mod limits;
 pub mod nn;
 pub mod notes;

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::tensor::{Scalar, Tensor};
-use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
+use npyz::{DType, NpyFile, Order, TypeChar};
 use std::path::Path;
 
 /// Element type of a `.npy` file.
@@ -209,30 +209,63 @@ fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {
     t.into_data()
 }
 
-/// Write a tensor as a little-endian, C-order `.npy` file of its element type.
+/// The header dictionary exactly as NumPy's `numpy.save` writes it (format 1.0): `descr`,
+/// `fortran_order`, a shape tuple written as Python writes tuples (`(2, 3, 8)`, `(5,)`, `()`),
+/// a trailing `, }`, then spaces and a newline so that the data starts at a multiple of 64
+/// bytes. Some readers parse this dictionary strictly (one Rust reader rejects `(2, 3, 8, )`),
+/// so we write byte for byte what NumPy writes.
+fn numpy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let tuple = match shape {
+        [] => "()".to_string(),
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple}, }}");
+    // magic (6) + version (2) + length (2) + dict + padding + '\n' ≡ 0 (mod 64)
+    let unpadded = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((dict.len() as u16).to_le_bytes());
+    out.extend(dict.as_bytes());
+    out
+}
+
+/// Encode a tensor as the bytes of a little-endian, C-order `.npy` file of its element type,
+/// with NumPy's own header ([`numpy_header`]).
+pub fn encode<T: Scalar>(t: &Tensor<T>) -> Vec<u8> {
+    let (descr, width) = if T::NAME == "f32" {
+        ("<f4", 4)
+    } else {
+        ("<f8", 8)
+    };
+    let mut out = numpy_header(descr, t.shape());
+    out.reserve(t.len() * width);
+    for &v in t.data() {
+        if width == 4 {
+            out.extend((v.as_f64() as f32).to_le_bytes());
+        } else {
+            out.extend(v.as_f64().to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Write a tensor as a little-endian, C-order `.npy` file of its element type, with the header
+/// NumPy writes.
 ///
 /// # Errors
 /// [`Error::File`] when the file cannot be written.
-pub fn write<T: Scalar + npyz::Serialize + npyz::AutoSerialize>(
-    path: &Path,
-    t: &Tensor<T>,
-) -> Result<()> {
-    let shown = path.display();
-    let shape: Vec<u64> = t.shape().iter().map(|&s| s as u64).collect();
-    let mut buf = Vec::new();
-    {
-        let mut w = npyz::WriteOptions::new()
-            .default_dtype()
-            .shape(&shape)
-            .writer(&mut buf)
-            .begin_nd()
-            .map_err(|e| Error::file(&shown, format!("cannot encode: {e}")))?;
-        w.extend(t.data().iter().copied())
-            .map_err(|e| Error::file(&shown, format!("cannot encode: {e}")))?;
-        w.finish()
-            .map_err(|e| Error::file(&shown, format!("cannot encode: {e}")))?;
-    }
-    std::fs::write(path, buf).map_err(|e| Error::file(&shown, format!("cannot write: {e}")))
+pub fn write<T: Scalar>(path: &Path, t: &Tensor<T>) -> Result<()> {
+    std::fs::write(path, encode(t))
+        .map_err(|e| Error::file(path.display(), format!("cannot write: {e}")))
 }
 
 #[cfg(test)]
@@ -254,6 +287,41 @@ mod tests {
         assert_eq!(dt, NpyDtype::F32);
         assert_eq!(back, t32.cast::<f64>());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The header is NumPy's, byte for byte: `numpy.save(f, np.zeros((2, 3, 8)))` writes
+    /// `{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3, 8), }`, a one-axis shape as
+    /// `(5,)`, and pads so that the data starts at a multiple of 64.
+    #[test]
+    fn header_is_written_as_numpy_writes_it() {
+        for (shape, tuple) in [
+            (vec![2, 3, 8], "(2, 3, 8)"),
+            (vec![5], "(5,)"),
+            (vec![1, 1, 1, 1, 1], "(1, 1, 1, 1, 1)"),
+        ] {
+            let t = Tensor::<f64>::zeros(&shape);
+            let bytes = encode(&t);
+            let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+            let header = std::str::from_utf8(&bytes[10..10 + len]).unwrap();
+            let want = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {tuple}, }}");
+            assert!(header.starts_with(&want), "{header:?}");
+            assert_eq!(header.trim_end(), want);
+            assert!(header.ends_with('\n'));
+            assert_eq!((10 + len) % 64, 0, "data offset {}", 10 + len);
+            assert_eq!(bytes.len(), 10 + len + 8 * t.len());
+            let (back, _) = decode(&bytes).unwrap();
+            assert_eq!(back.shape(), &shape[..]);
+        }
+        assert_eq!(
+            numpy_header("<f4", &[]).len() % 64,
+            0,
+            "a 0-d header is padded too"
+        );
+        assert!(String::from_utf8_lossy(&numpy_header("<f4", &[])).contains("'shape': (), }"));
+        let t = Tensor::<f32>::new(vec![2], vec![1.5, -2.0]).unwrap();
+        let (back, dt) = decode(&encode(&t)).unwrap();
+        assert_eq!(dt, NpyDtype::F32);
+        assert_eq!(back.data(), &[1.5, -2.0]);
     }
 
     /// A hand-made v1 .npy file.

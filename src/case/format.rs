@@ -25,6 +25,7 @@
 //! ```
 
 use super::Tolerance;
+use crate::check::Profile;
 use crate::conv::{ConvKind, ConvSpec, Padding};
 use crate::error::{Error, Result};
 use crate::op::PadMode;
@@ -97,8 +98,10 @@ pub struct Case {
     pub inputs: InputFiles,
     /// Expected tensors, in report order.
     pub expected: Vec<(TensorName, PathBuf)>,
-    /// The `[tolerance]` table, when given.
+    /// The `[tolerance]` table's `rtol`/`atol`, when given.
     pub tolerance: Option<Tolerance>,
+    /// The `[tolerance]` table's named `profile`, when given (exclusive with `rtol`/`atol`).
+    pub profile: Option<Profile>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +142,7 @@ struct RawExpected {
 struct RawTolerance {
     rtol: Option<f64>,
     atol: Option<f64>,
+    profile: Option<String>,
 }
 
 /// `offset` clamped into `text` and moved back to a character boundary.
@@ -273,9 +277,22 @@ impl Case {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::file(path.display(), format!("cannot read: {e}")))?;
         let dir = path.parent().unwrap_or(Path::new(""));
-        let mut case = Self::parse_named(&text, dir, path)?;
+        let mut case = Self::parse_named(&text, dir, path, true)?;
         case.toml_path = path.to_path_buf();
         Ok(case)
+    }
+
+    /// Read the `case.toml` of a hunt request (HUNT.md): like [`Case::load`], but the
+    /// `[expected]` table may be absent, since the implementation is asked to write those
+    /// tensors.
+    ///
+    /// # Errors
+    /// As [`Case::load`].
+    pub fn load_request(path: &Path) -> Result<Case> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::file(path.display(), format!("cannot read: {e}")))?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        Self::parse_named(&text, dir, path, false)
     }
 
     /// Parse `case.toml` text; tensor paths are resolved against `dir`.
@@ -283,10 +300,10 @@ impl Case {
     /// # Errors
     /// [`Error::File`] naming `dir/case.toml` and the key when the text is malformed.
     pub fn parse(text: &str, dir: &Path) -> Result<Case> {
-        Self::parse_named(text, dir, &dir.join("case.toml"))
+        Self::parse_named(text, dir, &dir.join("case.toml"), true)
     }
 
-    fn parse_named(text: &str, dir: &Path, file: &Path) -> Result<Case> {
+    fn parse_named(text: &str, dir: &Path, file: &Path, require_expected: bool) -> Result<Case> {
         let raw: RawCase = toml::from_str(text).map_err(|e| {
             let at = e
                 .span()
@@ -386,14 +403,33 @@ impl Case {
                 "applies to conv_transpose only; remove it or set it to zeros",
             ));
         }
+        let mut profile = None;
         let tolerance = match raw.tolerance {
             None => None,
+            Some(t) if t.profile.is_some() => {
+                if t.rtol.is_some() || t.atol.is_some() {
+                    return Err(key_error(
+                        file,
+                        "tolerance",
+                        "gives both a profile and rtol/atol; give one of them",
+                    ));
+                }
+                let name = t.profile.unwrap_or_default();
+                profile = Some(Profile::parse(&name).map_err(|_| {
+                    key_error(
+                        file,
+                        "tolerance.profile",
+                        format!("is \"{name}\"; use one of \"f64\", \"f32\", \"tf32\", \"bf16\", \"f16\""),
+                    )
+                })?);
+                None
+            }
             Some(t) => {
                 if t.rtol.is_none() && t.atol.is_none() {
                     return Err(key_error(
                         file,
                         "tolerance",
-                        "is empty; give rtol and/or atol",
+                        "is empty; give rtol and/or atol, or a profile",
                     ));
                 }
                 let rtol = t.rtol.unwrap_or(0.0);
@@ -445,7 +481,7 @@ impl Case {
                 }
             }
         }
-        if expected.is_empty() {
+        if expected.is_empty() && require_expected {
             return Err(key_error(
                 file,
                 "expected",
@@ -483,6 +519,7 @@ impl Case {
             inputs,
             expected,
             tolerance,
+            profile,
         })
     }
 }

@@ -13,7 +13,9 @@
 //! ```
 
 use super::format::{Case, TensorName};
+use super::layer::LayerSpec;
 use super::{compare, Comparison, Tolerance};
+use crate::check::{fan_in, Profile};
 use crate::conv::{self, Algorithm, Geometry};
 use crate::error::{Error, Result};
 use crate::npy::{self, NpyDtype};
@@ -34,10 +36,12 @@ pub fn tolerance_profile(dtype: NpyDtype) -> Tolerance {
 /// Where a tolerance came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ToleranceSource {
-    /// The case's `[tolerance]` table.
+    /// The case's `[tolerance]` table (`rtol`/`atol`).
     CaseFile,
     /// The profile of the expected tensor's dtype.
     Profile(NpyDtype),
+    /// A named profile, from the case's `[tolerance] profile` or the command line.
+    Named(Profile),
 }
 
 impl fmt::Display for ToleranceSource {
@@ -45,6 +49,7 @@ impl fmt::Display for ToleranceSource {
         match self {
             ToleranceSource::CaseFile => f.write_str("case.toml"),
             ToleranceSource::Profile(d) => write!(f, "{} profile", d.name()),
+            ToleranceSource::Named(p) => write!(f, "{p} profile"),
         }
     }
 }
@@ -62,8 +67,11 @@ pub struct TensorVerdict {
     pub tolerance: Tolerance,
     /// Where the tolerance came from.
     pub tolerance_source: ToleranceSource,
-    /// Errors and verdict.
+    /// Errors and verdict (a failed comparison with NaN errors when the shape is wrong).
     pub comparison: Comparison,
+    /// `(got, expected)` shapes when the tensor has the wrong shape: a failed verdict, not an
+    /// error of the case.
+    pub wrong_shape: Option<(Vec<usize>, Vec<usize>)>,
 }
 
 /// The verdicts on every expected tensor of a case.
@@ -71,8 +79,17 @@ pub struct TensorVerdict {
 pub struct CaseReport {
     /// The case's `case.toml`.
     pub toml_path: PathBuf,
+    /// The layer judged, with its shapes.
+    pub layer: LayerSpec,
     /// One verdict per expected tensor, in the order y, dx, dw, db.
     pub tensors: Vec<TensorVerdict>,
+}
+
+/// How to judge: the tolerance profile that overrides the case's (`verify --profile`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct JudgeOptions {
+    /// A named profile for every tensor, in place of the case's tolerance.
+    pub profile: Option<Profile>,
 }
 
 impl CaseReport {
@@ -162,6 +179,14 @@ fn geometry(case: &Case, x: &Tensor<f64>, w: &Tensor<f64>) -> Result<Geometry> {
 /// The case could not be judged: a file is missing or unreadable, an input holds a non-finite
 /// value, or a shape does not fit the spec. Each error names the file or key.
 pub fn judge(case: &Case) -> Result<CaseReport> {
+    judge_with(case, JudgeOptions::default())
+}
+
+/// [`judge`] with options (a tolerance profile that overrides the case's).
+///
+/// # Errors
+/// As [`judge`].
+pub fn judge_with(case: &Case, options: JudgeOptions) -> Result<CaseReport> {
     let x = read_input("x", &case.inputs.x)?;
     let w = read_input("w", &case.inputs.w)?;
     let g = geometry(case, &x, &w)?;
@@ -184,13 +209,6 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
     let mut got = Vec::with_capacity(case.expected.len());
     for (name, path) in &case.expected {
         let (t, dtype) = npy::read(path)?;
-        let want = match name {
-            TensorName::Y => g.y_shape(),
-            TensorName::Dx => g.x_shape(),
-            TensorName::Dw => g.w_shape(),
-            TensorName::Db => g.b_shape(),
-        };
-        check_shape("expected", name.as_str(), path, &t, &want)?;
         got.push((*name, path.clone(), t, dtype));
     }
 
@@ -236,10 +254,39 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
                 ),
             ));
         }
-        let (tolerance, tolerance_source) = match case.tolerance {
-            Some(t) => (t, ToleranceSource::CaseFile),
-            None => (tolerance_profile(dtype), ToleranceSource::Profile(dtype)),
+        let fan = fan_in(&g, name.as_str());
+        let (tolerance, tolerance_source) = match (options.profile.or(case.profile), case.tolerance)
+        {
+            (Some(p), _) if options.profile.is_some() || case.tolerance.is_none() => {
+                (p.tolerance(fan), ToleranceSource::Named(p))
+            }
+            (_, Some(t)) => (t, ToleranceSource::CaseFile),
+            _ => (tolerance_profile(dtype), ToleranceSource::Profile(dtype)),
         };
+        if t.shape() != reference.shape() {
+            // A wrong shape is the implementation's mistake, judged like a wrong value.
+            let comparison = Comparison {
+                max_abs_err: f64::NAN,
+                max_rel_err: f64::NAN,
+                tol: tolerance.threshold(reference.max_abs()),
+                pass: false,
+                worst_index: Vec::new(),
+                got_at_worst: f64::NAN,
+                ref_at_worst: f64::NAN,
+                ref_scale: reference.max_abs(),
+                absolute_only: false,
+            };
+            tensors.push(TensorVerdict {
+                name,
+                path,
+                dtype,
+                tolerance,
+                tolerance_source,
+                comparison,
+                wrong_shape: Some((t.shape().to_vec(), reference.shape().to_vec())),
+            });
+            continue;
+        }
         let comparison = compare(&t, reference, tolerance)?;
         tensors.push(TensorVerdict {
             name,
@@ -248,10 +295,12 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
             tolerance,
             tolerance_source,
             comparison,
+            wrong_shape: None,
         });
     }
     Ok(CaseReport {
         toml_path: case.toml_path.clone(),
+        layer: LayerSpec::from_geometry(&g, b.is_some()),
         tensors,
     })
 }
@@ -261,10 +310,18 @@ pub fn judge(case: &Case) -> Result<CaseReport> {
 /// # Errors
 /// As [`Case::load`] and [`judge`].
 pub fn judge_path(path: &Path) -> Result<CaseReport> {
+    judge_path_with(path, JudgeOptions::default())
+}
+
+/// [`judge_path`] with options.
+///
+/// # Errors
+/// As [`Case::load`] and [`judge`].
+pub fn judge_path_with(path: &Path, options: JudgeOptions) -> Result<CaseReport> {
     let toml = if path.is_dir() {
         path.join("case.toml")
     } else {
         path.to_path_buf()
     };
-    judge(&Case::load(&toml)?)
+    judge_with(&Case::load(&toml)?, options)
 }

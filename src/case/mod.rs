@@ -5,13 +5,19 @@
 //!   files, an optional tolerance), every key typed and checked;
 //! - [`judge`]: load the tensors, compute the reference in f64 through the operator chain, and
 //!   compare each expected tensor norm-wise → [`CaseReport`];
-//! - [`export`]: write a golden case for a spec and a seed.
+//! - [`export`]: write a golden case for a spec and a seed;
+//! - [`layer`]: a layer with its shapes as `case.toml` keys, JSON and a DSL string.
 
 pub mod export;
 pub mod format;
 pub mod judge;
+pub mod layer;
 
 pub use crate::check::compare::{compare, Comparison, Tolerance};
 pub use export::{export_case, ExportRequest};
 pub use format::{Case, InputFiles, TensorName};
-pub use judge::{judge, judge_path, tolerance_profile, CaseReport, TensorVerdict, ToleranceSource};
+pub use judge::{
+    judge, judge_path, judge_path_with, judge_with, tolerance_profile, CaseReport, JudgeOptions,
+    TensorVerdict, ToleranceSource,
+};
+pub use layer::LayerSpec;

@@ -85,10 +85,31 @@ pub struct Comparison {
     /// Multi-index of the worst element (the first non-finite one if any; empty for an empty
     /// tensor).
     pub worst_index: Vec<usize>,
+    /// The value under test at the worst index (NaN for an empty tensor).
+    pub got_at_worst: f64,
+    /// The reference at the worst index (NaN for an empty tensor).
+    pub ref_at_worst: f64,
+    /// `max|ref|`, the scale the relative error is measured against.
+    pub ref_scale: f64,
+    /// The reference is zero or at rounding level (`max|ref| ≤ atol`): a relative error would
+    /// be meaningless (1e0 or 1e15), so the tensor is judged, and should be reported, by its
+    /// absolute error alone.
+    pub absolute_only: bool,
 }
 
 impl fmt::Display for Comparison {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.absolute_only {
+            return write!(
+                f,
+                "{}: max abs err {:.3e} (reference is zero or at rounding level, max|ref| = {:.1e}: judged by absolute error), tol {:.3e}, worst at {:?}",
+                if self.pass { "pass" } else { "FAIL" },
+                self.max_abs_err,
+                self.ref_scale,
+                self.tol,
+                self.worst_index
+            );
+        }
         write!(
             f,
             "{}: max abs err {:.3e}, max rel err {:.3e}, tol {:.3e}, worst at {:?}",
@@ -129,6 +150,14 @@ pub fn compare(got: &Tensor<f64>, reference: &Tensor<f64>, tol: Tolerance) -> Re
     }
     let ref_scale = reference.max_abs();
     let threshold = tol.threshold(ref_scale);
+    let absolute_only = ref_scale <= tol.atol;
+    let at = |idx: &[usize], t: &Tensor<f64>| {
+        if t.is_empty() {
+            f64::NAN
+        } else {
+            t.get(idx)
+        }
+    };
     let rel = |abs: f64| {
         if ref_scale > 0.0 {
             abs / ref_scale
@@ -147,7 +176,11 @@ pub fn compare(got: &Tensor<f64>, reference: &Tensor<f64>, tol: Tolerance) -> Re
             max_rel_err: rel(abs),
             tol: threshold,
             pass: false,
+            got_at_worst: value,
+            ref_at_worst: at(&index, reference),
             worst_index: index,
+            ref_scale,
+            absolute_only,
         });
     }
     let mut worst = 0usize;
@@ -159,16 +192,21 @@ pub fn compare(got: &Tensor<f64>, reference: &Tensor<f64>, tol: Tolerance) -> Re
             worst = i;
         }
     }
+    let worst_index = if got.is_empty() {
+        Vec::new()
+    } else {
+        unravel(worst, got.shape())
+    };
     Ok(Comparison {
         max_abs_err: max_abs,
         max_rel_err: rel(max_abs),
         tol: threshold,
         pass: max_abs <= threshold,
-        worst_index: if got.is_empty() {
-            Vec::new()
-        } else {
-            unravel(worst, got.shape())
-        },
+        got_at_worst: at(&worst_index, got),
+        ref_at_worst: at(&worst_index, reference),
+        worst_index,
+        ref_scale,
+        absolute_only,
     })
 }
 

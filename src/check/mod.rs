@@ -26,6 +26,7 @@ pub mod compare;
 pub mod dense;
 pub mod dot;
 pub mod gradcheck;
+pub mod profile;
 pub mod suite;
 pub mod witness;
 
@@ -33,3 +34,4 @@ pub use compare::{compare, Comparison, Tolerance};
 pub use dense::{adjoint_transpose_error, dense_matrix};
 pub use dot::{dot_test, operator_norm, DotReport};
 pub use gradcheck::{gradcheck, operator_fd_error, GradCheckOptions, GradReport};
+pub use profile::{fan_in, Profile};

@@ -4,11 +4,13 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod adapter;
 mod bench;
 mod check;
 mod demo;
 mod derive;
 mod export;
+mod hunt;
 mod malloc;
 mod notes;
 mod train;
@@ -38,6 +40,11 @@ enum Command {
     Bench(bench::Args),
     /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
     Verify(verify::Args),
+    /// Hunt another implementation's bugs through an adapter (HUNT.md): judge every result,
+    /// shrink each failure; exit 0 no finding, 1 findings, 2 cannot run.
+    Hunt(Box<hunt::Args>),
+    /// The reference adapter for `hunt` (HUNT.md): fftconv itself, with planted bugs on request.
+    Adapter(adapter::Args),
     /// Write a golden validation case computed by the reference.
     Export(Box<export::Args>),
     /// Run every check (dot test, dense transpose, finite differences, FFT vs direct) on every
@@ -87,6 +94,8 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::run(*a),
+        Command::Hunt(a) => hunt::run(*a),
+        Command::Adapter(a) => adapter::run(a),
         Command::Check(a) => check::run(a),
         Command::Train(a) => train::run(a),
     };

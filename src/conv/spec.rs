@@ -327,6 +327,13 @@ impl ConvSpec {
                             format!("reflect padding [{lo}, {hi}] must be smaller than the input extent {}", input[a]),
                         ));
                     }
+                    // PyTorch's rule: circular padding may wrap around at most once.
+                    if self.padding_mode == PadMode::Circular && (lo > input[a] || hi > input[a]) {
+                        return Err(Error::invalid(
+                            format!("padding[{a}]"),
+                            format!("circular padding [{lo}, {hi}] may not exceed the input extent {} (it would wrap around more than once; PyTorch refuses it too)", input[a]),
+                        ));
+                    }
                     let sp = input[a]
                         .checked_add(lo)
                         .and_then(|v| v.checked_add(hi))
