@@ -191,13 +191,31 @@ fn shapes_that_do_not_fit_exit_2_naming_the_file() {
     let (_tmp, dir) = copy_case("case005-conv-1d");
     npy::write(&dir.join("b.npy"), &Tensor::<f64>::zeros(&[7])).unwrap();
     assert_refused(&verify(&dir), "b.npy", "wrong bias shape");
-    // An expected tensor of the wrong shape cannot be judged.
+    // An expected tensor of the wrong shape is the implementation's mistake: a FAIL verdict
+    // (exit 1) that names both shapes, while the case's other tensors are still judged.
     let (_tmp, dir) = copy_case("case001-conv-2d");
     let (dw, _) = npy::read(&dir.join("dw.npy")).unwrap();
     let mut shape = dw.shape().to_vec();
     shape[0] += 1;
     npy::write(&dir.join("dw.npy"), &Tensor::<f64>::zeros(&shape)).unwrap();
-    assert_refused(&verify(&dir), "dw.npy", "wrong dw shape");
+    let o = verify(&dir);
+    assert_eq!(code(&o), 1, "wrong dw shape: {}", stderr(&o));
+    assert_eq!(failed_tensors(&o), vec!["dw"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("shape {shape:?}, expected {:?}", dw.shape())),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("PASS").count(),
+        2,
+        "y and dx still judged: {out}"
+    );
+    let j = fftconv(&["verify", "--json", dir.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&j).trim()).unwrap();
+    assert_eq!(v["tensors"]["dw"]["pass"], false);
+    assert_eq!(v["tensors"]["dw"]["shape"], serde_json::json!(shape));
+    assert_eq!(v["tensors"]["y"]["pass"], true);
     // Weights whose channels do not match x.
     let (_tmp, dir) = copy_case("case001-conv-2d");
     let (w, _) = npy::read(&dir.join("w.npy")).unwrap();
@@ -479,4 +497,205 @@ fn export_refuses_bad_arguments_with_one_line() {
         "1,2",
     ]);
     assert_refused(&o, "--stride", "stride of the wrong length");
+}
+
+#[test]
+fn json_repeats_the_layer_and_gives_got_and_ref_at_the_worst_index() {
+    let (_tmp, dir) = copy_case("case001-conv-2d-bad");
+    let o = fftconv(&["verify", "--json", dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let layer = &v["layer"];
+    assert_eq!(layer["op"], "conv");
+    assert_eq!(layer["groups"], 3);
+    assert_eq!(layer["padding"], serde_json::json!([[0, 0], [0, 2]]));
+    assert_eq!(layer["padding_mode"], "replicate");
+    let (x, _) = npy::read(&dir.join("x.npy")).unwrap();
+    assert_eq!(layer["x"], serde_json::json!(x.shape()));
+    assert!(v["dsl"].as_str().unwrap().starts_with("conv2d(x: "));
+    // The failing tensor's worst entry: got and ref are the stored value and the reference.
+    let (name, t) = v["tensors"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, t)| t["pass"] == false)
+        .expect("one failing tensor");
+    let idx: Vec<usize> = t["worst_index"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap() as usize)
+        .collect();
+    let (got, _) = npy::read(&dir.join(format!("{name}.npy"))).unwrap();
+    assert_eq!(t["got"].as_f64().unwrap(), got.get(&idx));
+    let abs = (t["got"].as_f64().unwrap() - t["ref"].as_f64().unwrap()).abs();
+    assert!((abs - t["max_abs_err"].as_f64().unwrap()).abs() <= 1e-12 * abs.max(1.0));
+}
+
+#[test]
+fn a_zero_reference_is_judged_by_absolute_error_and_says_so() {
+    // dy = 0 makes every gradient's reference exactly zero: a relative error would be
+    // meaningless (1e0 or 1e15), so verify reports the absolute error and says why.
+    let (_tmp, dir) = copy_case("case001-conv-2d");
+    let (dy, _) = npy::read(&dir.join("dy.npy")).unwrap();
+    npy::write(&dir.join("dy.npy"), &Tensor::<f64>::zeros(dy.shape())).unwrap();
+    let (dx, _) = npy::read(&dir.join("dx.npy")).unwrap();
+    npy::write(&dir.join("dx.npy"), &Tensor::<f64>::zeros(dx.shape())).unwrap();
+    let (dw, _) = npy::read(&dir.join("dw.npy")).unwrap();
+    npy::write(&dir.join("dw.npy"), &dw.map(|_| 1e-20)).unwrap();
+    let o = verify(&dir);
+    let out = stdout(&o);
+    let dw_line = out.lines().find(|l| l.contains(" dw ")).unwrap();
+    assert!(dw_line.contains("absolute error only"), "{dw_line}");
+    assert!(!dw_line.contains("max rel err"), "{dw_line}");
+    assert!(dw_line.contains("PASS"), "1e-20 is within atol: {dw_line}");
+    let j = fftconv(&["verify", "--json", dir.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&j).trim()).unwrap();
+    assert_eq!(v["tensors"]["dw"]["absolute_only"], true);
+    assert!(v["tensors"]["dw"]["max_rel_err"].is_null());
+    assert_eq!(v["tensors"]["y"]["absolute_only"], false);
+}
+
+#[test]
+fn a_named_profile_from_the_file_or_the_command_line_is_used_and_said() {
+    let (_tmp, dir) = copy_case("case001-conv-2d");
+    let toml = std::fs::read_to_string(dir.join("case.toml")).unwrap();
+    std::fs::write(
+        dir.join("case.toml"),
+        format!("{toml}\n[tolerance]\nprofile = \"bf16\"\n"),
+    )
+    .unwrap();
+    // A 1e-3 relative perturbation: wrong for f64, within bf16's rounding.
+    let (y, _) = npy::read(&dir.join("y.npy")).unwrap();
+    let scale = y.max_abs();
+    let mut bumped = y.clone();
+    bumped.data_mut()[0] += 1e-3 * scale;
+    npy::write(&dir.join("y.npy"), &bumped).unwrap();
+    let o = verify(&dir);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains("(bf16 profile)"), "{}", stdout(&o));
+    let o = fftconv(&["verify", "--profile", "f64", dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("(f64 profile)"), "{}", stdout(&o));
+    let o = fftconv(&["verify", "--profile", "fp8", dir.to_str().unwrap()]);
+    assert_refused(&o, "fp8", "unknown profile");
+    std::fs::write(
+        dir.join("case.toml"),
+        format!("{toml}\n[tolerance]\nprofile = \"bf16\"\nrtol = 1e-3\n"),
+    )
+    .unwrap();
+    assert_refused(&verify(&dir), "tolerance", "profile and rtol together");
+}
+
+#[test]
+fn export_inputs_only_and_a_batch_of_specs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let one = tmp.path().join("inputs-only");
+    let o = fftconv(&[
+        "export",
+        "--out",
+        one.to_str().unwrap(),
+        "--x",
+        "1,2,7",
+        "--w",
+        "3,2,3",
+        "--bias",
+        "--no-expected",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut names: Vec<String> = std::fs::read_dir(&one)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["b.npy", "case.toml", "dy.npy", "w.npy", "x.npy"]);
+    let toml = std::fs::read_to_string(one.join("case.toml")).unwrap();
+    assert!(!toml.contains("[expected]"), "{toml}");
+    // The hunt's request reader takes such a folder.
+    assert!(fftconv::case::Case::load_request(&one.join("case.toml")).is_ok());
+
+    let specs = tmp.path().join("specs.jsonl");
+    std::fs::write(
+        &specs,
+        concat!(
+            "{\"op\": \"conv\", \"x\": [1, 3, 8, 8], \"w\": [4, 3, 3, 3], \"stride\": [2, 2], \"padding\": [[1, 1], [1, 1]], \"bias\": true}\n",
+            "# a comment line\n",
+            "{\"op\": \"conv_transpose\", \"x\": [2, 2, 5], \"w\": [2, 3, 3], \"stride\": 2, \"output_padding\": [1]}\n",
+        ),
+    )
+    .unwrap();
+    let batch = tmp.path().join("batch");
+    let o = fftconv(&[
+        "export",
+        "--out",
+        batch.to_str().unwrap(),
+        "--specs",
+        specs.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for case in ["case-0001", "case-0002"] {
+        let v = verify(&batch.join(case));
+        assert_eq!(code(&v), 0, "{case}: {}", stderr(&v));
+    }
+    let toml = std::fs::read_to_string(batch.join("case-0002/case.toml")).unwrap();
+    assert!(toml.contains("op = \"conv_transpose\"") && toml.contains("output_padding = [1]"));
+    // A bad line names the file and the line; nothing is written.
+    std::fs::write(
+        &specs,
+        "{\"op\": \"conv\", \"x\": [1, 1, 4], \"w\": [1, 1, 9]}\n",
+    )
+    .unwrap();
+    let bad = tmp.path().join("bad");
+    let o = fftconv(&[
+        "export",
+        "--out",
+        bad.to_str().unwrap(),
+        "--specs",
+        specs.to_str().unwrap(),
+    ]);
+    assert_refused(&o, "specs.jsonl:1", "a layer whose output is empty");
+    assert!(!bad.exists());
+}
+
+#[test]
+fn circular_padding_wider_than_the_input_is_refused_naming_the_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    let o = fftconv(&[
+        "export",
+        "--out",
+        out.to_str().unwrap(),
+        "--x",
+        "1,1,3",
+        "--w",
+        "1,1,2",
+        "--padding",
+        "4:0",
+        "--mode",
+        "circular",
+    ]);
+    assert_refused(
+        &o,
+        "may not exceed the input extent 3",
+        "circular padding 4 > 3",
+    );
+    let o = fftconv(&[
+        "export",
+        "--out",
+        out.to_str().unwrap(),
+        "--x",
+        "1,1,3",
+        "--w",
+        "1,1,2",
+        "--padding",
+        "3:0",
+        "--mode",
+        "circular",
+    ]);
+    assert_eq!(
+        code(&o),
+        0,
+        "padding equal to the extent wraps once: {}",
+        stderr(&o)
+    );
 }

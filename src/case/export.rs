@@ -21,6 +21,7 @@
 //!     bias: true,
 //!     seed: 7,
 //!     dtype: NpyDtype::F64,
+//!     expected: true,
 //! };
 //! export_case(&dir, &request, false).unwrap();
 //! assert!(judge_path(&dir).unwrap().pass());
@@ -48,6 +49,9 @@ pub struct ExportRequest {
     pub seed: u64,
     /// Element type of the written files.
     pub dtype: NpyDtype,
+    /// Write the reference `y`, `dx`, `dw`, (`db`) and the `[expected]` table; `false` writes
+    /// the inputs only, for another implementation to fill in.
+    pub expected: bool,
 }
 
 fn round_to(t: Tensor<f64>, dtype: NpyDtype) -> Tensor<f64> {
@@ -91,7 +95,11 @@ fn case_toml(request: &ExportRequest, g: &conv::Geometry) -> String {
     if request.bias {
         s.push_str("b = \"b.npy\"\n");
     }
-    s.push_str("dy = \"dy.npy\"\n\n[expected]\ny = \"y.npy\"\ndx = \"dx.npy\"\ndw = \"dw.npy\"\n");
+    s.push_str("dy = \"dy.npy\"\n");
+    if !request.expected {
+        return s;
+    }
+    s.push_str("\n[expected]\ny = \"y.npy\"\ndx = \"dx.npy\"\ndw = \"dw.npy\"\n");
     if request.bias {
         s.push_str("db = \"db.npy\"\n");
     }
@@ -136,17 +144,15 @@ pub fn export_case(dir: &Path, request: &ExportRequest, force: bool) -> Result<V
     crate::limits::guard_shape("y", &g.y_shape(), 8)?;
     crate::limits::guard_shape("w", &g.w_shape(), 8)?;
     conv::budget::guard_geometry(&g, Algorithm::Chain, 8)?;
-    let mut names = vec![
-        "case.toml",
-        "x.npy",
-        "w.npy",
-        "dy.npy",
-        "y.npy",
-        "dx.npy",
-        "dw.npy",
-    ];
+    let mut names = vec!["case.toml", "x.npy", "w.npy", "dy.npy"];
+    if request.expected {
+        names.extend(["y.npy", "dx.npy", "dw.npy"]);
+    }
     if request.bias {
-        names.extend(["b.npy", "db.npy"]);
+        names.push("b.npy");
+        if request.expected {
+            names.push("db.npy");
+        }
     }
     if dir.exists() && !dir.is_dir() {
         return Err(Error::file(
@@ -187,16 +193,15 @@ pub fn export_case(dir: &Path, request: &ExportRequest, force: bool) -> Result<V
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::file(dir.display(), format!("cannot create the folder: {e}")))?;
     let mut written = Vec::new();
-    let mut tensors: Vec<(&str, &Tensor<f64>)> = vec![
-        ("x.npy", &x),
-        ("w.npy", &w),
-        ("dy.npy", &dy),
-        ("y.npy", &y),
-        ("dx.npy", &grads.dx),
-        ("dw.npy", &grads.dw),
-    ];
-    if let (Some(b), Some(db)) = (&b, &grads.db) {
+    let mut tensors: Vec<(&str, &Tensor<f64>)> =
+        vec![("x.npy", &x), ("w.npy", &w), ("dy.npy", &dy)];
+    if request.expected {
+        tensors.extend([("y.npy", &y), ("dx.npy", &grads.dx), ("dw.npy", &grads.dw)]);
+    }
+    if let Some(b) = &b {
         tensors.push(("b.npy", b));
+    }
+    if let (true, Some(db)) = (request.expected, &grads.db) {
         tensors.push(("db.npy", db));
     }
     for (name, t) in tensors {

@@ -18,6 +18,7 @@ pub fn run(_args: Args) -> Result<ExitCode> {
     ok &= section_conv_fft_vs_direct()?;
     ok &= section_verify_cases()?;
     ok &= section_kernel_recovery()?;
+    ok &= section_hunt()?;
     println!(
         "{}",
         if ok {
@@ -172,4 +173,35 @@ pub fn section_derive() -> Result<bool> {
     }
     println!();
     Ok(pass)
+}
+
+/// Last section: hunt a planted bug. The reference adapter (`fftconv adapter`) is fftconv
+/// itself with one bug of the kind real libraries have: a wrong last entry with reflect
+/// padding when an axis leaves a remainder after striding. The hunt finds it among hundreds of
+/// layers and shrinks it to the smallest layer that still shows it.
+pub fn section_hunt() -> Result<bool> {
+    let plant = "reflect-remainder";
+    println!(
+        "== Hunting a planted bug (`fftconv hunt --exec 'fftconv adapter --plant {plant}'`) =="
+    );
+    let exe = std::env::current_exe()
+        .map_err(|e| fftconv::Error::file("fftconv", format!("cannot find this program: {e}")))?;
+    let mut options =
+        fftconv::hunt::HuntOptions::new(&format!("'{}' adapter --plant {plant}", exe.display()));
+    options.scope.ops = vec![fftconv::conv::ConvKind::Conv];
+    options.scope.dims = vec![1, 2];
+    options.cases = 300;
+    options.timeout = std::time::Duration::from_secs(20);
+    let report = fftconv::hunt::hunt(&options, &mut |_, _, _| {})?;
+    for line in fftconv::hunt::report::table(&report).lines() {
+        println!("  {line}");
+    }
+    println!();
+    let found = report.findings.len() == 1
+        && report.findings[0].kind == fftconv::hunt::probe::Kind::WrongValue
+        && report.findings[0].layer.rank() == 1;
+    if !found {
+        println!("  FAILED: expected exactly one wrong-value finding, shrunk to one axis");
+    }
+    Ok(found)
 }

@@ -2,7 +2,7 @@
 //! [--dilation ..] [--groups G] [--mode M] [--output-padding ..] [--bias] [--seed N]
 //! [--dtype f64|f32] [--force]`: write a golden case (`CASES.md`) computed by the reference.
 
-use fftconv::case::{export_case, ExportRequest};
+use fftconv::case::{export_case, ExportRequest, LayerSpec};
 use fftconv::conv::{ConvKind, ConvSpec, Padding};
 use fftconv::npy::NpyDtype;
 use fftconv::op::PadMode;
@@ -19,12 +19,12 @@ pub struct Args {
     /// `conv` or `conv_transpose`.
     #[arg(long, default_value = "conv")]
     pub op: String,
-    /// Shape of x, `N,C_in,S1[,S2[,S3]]`.
-    #[arg(long, value_name = "SHAPE")]
-    pub x: String,
+    /// Shape of x, `N,C_in,S1[,S2[,S3]]` (required unless --specs).
+    #[arg(long, value_name = "SHAPE", required_unless_present = "specs")]
+    pub x: Option<String>,
     /// Shape of w: `C_out,C_in/groups,K...` (conv) or `C_in,C_out/groups,K...` (conv_transpose).
-    #[arg(long, value_name = "SHAPE")]
-    pub w: String,
+    #[arg(long, value_name = "SHAPE", required_unless_present = "specs")]
+    pub w: Option<String>,
     /// Stride: one number for every axis, or one per axis (`2,1`).
     #[arg(long, default_value = "1")]
     pub stride: String,
@@ -56,6 +56,15 @@ pub struct Args {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+    /// Write the inputs only (x, w, b, dy and case.toml without [expected]), for another
+    /// implementation to compute.
+    #[arg(long)]
+    pub no_expected: bool,
+    /// Export many layers: a file with one JSON layer per line (`{"op": "conv", "x": [1, 3, 8, 8],
+    /// "w": [4, 3, 3, 3], "stride": [2, 2], "padding": [[1, 1], [1, 1]], "bias": true}`; keys as
+    /// in `hunt --json`'s `spec`), written to --out/case-0001, case-0002, …
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["x", "w"])]
+    pub specs: Option<PathBuf>,
 }
 
 fn numbers(key: &str, text: &str) -> Result<Vec<usize>> {
@@ -129,12 +138,19 @@ fn padding(text: &str, d: usize) -> Result<Padding> {
 /// Bad arguments (naming the option), spec errors, existing files without `--force`, write
 /// failures.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let x_shape = numbers("--x", &args.x)?;
-    let w_shape = numbers("--w", &args.w)?;
+    if let Some(file) = &args.specs {
+        return run_specs(&args, file);
+    }
+    let (x_text, w_text) = (
+        args.x.clone().unwrap_or_default(),
+        args.w.clone().unwrap_or_default(),
+    );
+    let x_shape = numbers("--x", &x_text)?;
+    let w_shape = numbers("--w", &w_text)?;
     if !(3..=5).contains(&x_shape.len()) {
         return Err(Error::invalid(
             "--x",
-            format!("`{}` must be N,C_in and 1 to 3 spatial extents", args.x),
+            format!("`{x_text}` must be N,C_in and 1 to 3 spatial extents"),
         ));
     }
     let d = x_shape.len() - 2;
@@ -154,16 +170,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             format!("`{}`: use zeros, circular, reflect or replicate", args.mode),
         )
     })?;
-    let dtype = match args.dtype.as_str() {
-        "f64" => NpyDtype::F64,
-        "f32" => NpyDtype::F32,
-        other => {
-            return Err(Error::invalid(
-                "--dtype",
-                format!("`{other}`: use f64 or f32"),
-            ))
-        }
-    };
+    let dtype = dtype(&args.dtype)?;
     let spec = ConvSpec {
         kind,
         stride: per_axis("--stride", &args.stride, d)?,
@@ -180,11 +187,71 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bias: args.bias,
         seed: args.seed,
         dtype,
+        expected: !args.no_expected,
     };
     let written = export_case(&args.out, &request, args.force)?;
     println!(
         "wrote {} files to {} ({}, seed {})",
         written.len(),
+        args.out.display(),
+        dtype.name(),
+        args.seed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dtype(text: &str) -> Result<NpyDtype> {
+    match text {
+        "f64" => Ok(NpyDtype::F64),
+        "f32" => Ok(NpyDtype::F32),
+        other => Err(Error::invalid(
+            "--dtype",
+            format!("`{other}`: use f64 or f32"),
+        )),
+    }
+}
+
+/// `export --specs FILE`: one case folder per JSON line, `--out/case-0001`, …; every line is
+/// checked before anything is written, so a bad line leaves no half-written batch.
+fn run_specs(args: &Args, file: &std::path::Path) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::file(file.display(), format!("cannot read: {e}")))?;
+    let mut layers = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let at = |e: Error| Error::file(format!("{}:{}", file.display(), i + 1), e.to_string());
+        let layer = LayerSpec::from_json_str(line).map_err(at)?;
+        layer.geometry().map_err(at)?;
+        layers.push(layer);
+    }
+    if layers.is_empty() {
+        return Err(Error::file(
+            file.display(),
+            "holds no layer; write one JSON object per line",
+        ));
+    }
+    let dtype = dtype(&args.dtype)?;
+    for (i, layer) in layers.iter().enumerate() {
+        let request = ExportRequest {
+            spec: layer.conv_spec(),
+            x_shape: layer.x.clone(),
+            w_shape: layer.w.clone(),
+            bias: layer.bias,
+            seed: args.seed.wrapping_add(i as u64 * 4),
+            dtype,
+            expected: !args.no_expected,
+        };
+        export_case(
+            &args.out.join(format!("case-{:04}", i + 1)),
+            &request,
+            args.force,
+        )?;
+    }
+    println!(
+        "wrote {} cases to {} ({}, seeds from {})",
+        layers.len(),
         args.out.display(),
         dtype.name(),
         args.seed

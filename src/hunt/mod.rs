@@ -209,7 +209,12 @@ impl Session {
         let (mut current, mut failure) = (start.clone(), target.clone());
         let (mut sent, mut timeouts) = (0usize, 0usize);
         'step: loop {
-            for candidate in shrink::candidates(&current, keep_valid) {
+            let singles = shrink::candidates(&current, keep_valid);
+            let deep = || shrink::deep_candidates(&current, keep_valid, 160);
+            for candidate in singles
+                .into_iter()
+                .chain(std::iter::once_with(deep).flatten())
+            {
                 if sent >= budget || timeouts >= 6 {
                     break 'step;
                 }

@@ -114,10 +114,16 @@ pub(super) fn write_reproducers(
             text += &format!("# order-dependent: send first: {}\n", l.dsl());
         }
         text += &request;
-        let listed: Vec<_> = if has_tensor {
-            want.clone()
-        } else {
-            vec![crate::case::TensorName::Y]
+        // A wrong value or shape is judged again on every tensor the adapter wrote; a missing
+        // one stays listed, so verify says it cannot be read.
+        let listed: Vec<_> = match f.kind {
+            Kind::WrongValue | Kind::WrongShape => want
+                .iter()
+                .copied()
+                .filter(|t| dir.join(format!("{t}.npy")).exists())
+                .collect(),
+            Kind::Missing => want.clone(),
+            _ => vec![crate::case::TensorName::Y],
         };
         text += "\n[expected]\n";
         for t in listed {

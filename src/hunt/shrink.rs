@@ -103,15 +103,6 @@ pub fn candidates(p: &Probe, keep_valid: bool) -> Vec<Probe> {
             ..l.clone()
         });
     }
-    // Last resort at a local minimum of the single steps: per axis, every smaller
-    // (extent, padding, kernel, dilation) that keeps the output extent's remainder after
-    // striding, `(S + lo + hi − d(K − 1) − 1) mod s`, smallest first. A failure that needs a
-    // remainder (or a given output extent) does not survive any single step, only these.
-    for a in 0..d {
-        for c in same_remainder(l, a).into_iter().take(40) {
-            push(c);
-        }
-    }
     let mut probes: Vec<Probe> = out
         .into_iter()
         .filter(|c| c != l && c.is_valid() == keep_valid)
@@ -129,6 +120,36 @@ pub fn candidates(p: &Probe, keep_valid: bool) -> Vec<Probe> {
     probes
 }
 
+/// The last resort at a local minimum of [`candidates`]: per axis, smaller combinations of
+/// (extent, padding, kernel, dilation, stride, output padding) — every coordinate ≤, one <.
+/// First those that keep the remainder after striding, `(S + lo + hi − d(K − 1) − 1) mod s`
+/// (a failure that needs one survives no single step, only these), then any, smallest first,
+/// at most `limit` per axis. Coupled rules (reflect padding below the extent, output padding
+/// below the stride, a non-empty output) make single steps stop early; these get past them.
+pub fn deep_candidates(p: &Probe, keep_valid: bool, limit: usize) -> Vec<Probe> {
+    let l = &p.draft;
+    let mut out = Vec::new();
+    for a in 0..l.rank() {
+        let (keeping, other) = smaller_axis(l, a);
+        let pick: Vec<Draft> = keeping
+            .into_iter()
+            .filter(|c| c.is_valid() == keep_valid)
+            .take(40)
+            .chain(
+                other
+                    .into_iter()
+                    .filter(|c| c.is_valid() == keep_valid)
+                    .take(limit),
+            )
+            .collect();
+        out.extend(pick.into_iter().map(|draft| Probe {
+            draft,
+            values: p.values,
+        }));
+    }
+    out
+}
+
 /// `(S + lo + hi − d(K − 1) − 1) mod s` and the output extent of axis `a`, if non-empty.
 fn remainder(
     s: usize,
@@ -143,44 +164,47 @@ fn remainder(
     (span >= kd).then(|| ((span - kd) % stride, (span - kd) / stride + 1))
 }
 
-/// Smaller versions of axis `a` (every coordinate ≤, one <) with the same remainder after
-/// striding, ordered by the sum of the coordinates.
-fn same_remainder(l: &Draft, a: usize) -> Vec<Draft> {
-    let (s, (lo, hi), k, dl, st) = (
-        l.extent[a],
-        l.pads[a],
-        l.kernel[a],
-        l.dilation[a],
-        l.stride[a],
-    );
-    let Some((r, _)) = remainder(s, lo, hi, k, dl, st) else {
-        return Vec::new();
-    };
+/// Smaller versions of axis `a`, split into those with the same remainder after striding and
+/// the rest, each ordered by the sum of the coordinates.
+fn smaller_axis(l: &Draft, a: usize) -> (Vec<Draft>, Vec<Draft>) {
+    let (s, (lo, hi), k, dl) = (l.extent[a], l.pads[a], l.kernel[a], l.dilation[a]);
+    let (st, op) = (l.stride[a], l.output_padding[a]);
+    let r = remainder(s, lo, hi, k, dl, st).map(|x| x.0);
     let mut found = Vec::new();
     for s2 in 1..=s {
         for lo2 in 0..=lo {
             for hi2 in 0..=hi {
                 for k2 in 1..=k {
                     for dl2 in 1..=dl {
-                        if (s2, lo2, hi2, k2, dl2) == (s, lo, hi, k, dl) {
-                            continue;
+                        for st2 in 1..=st {
+                            for op2 in 0..=op {
+                                let t = (s2, lo2, hi2, k2, dl2, st2, op2);
+                                if t == (s, lo, hi, k, dl, st, op) {
+                                    continue;
+                                }
+                                let mut c = l.clone();
+                                c.extent[a] = s2;
+                                c.pads[a] = (lo2, hi2);
+                                c.kernel[a] = k2;
+                                c.dilation[a] = dl2;
+                                c.stride[a] = st2;
+                                c.output_padding[a] = op2;
+                                let keeps = st2 == st
+                                    && remainder(s2, lo2, hi2, k2, dl2, st2).map(|x| x.0) == r;
+                                found.push((keeps, s2 + lo2 + hi2 + k2 + dl2 + st2 + op2, c));
+                            }
                         }
-                        if remainder(s2, lo2, hi2, k2, dl2, st).map(|x| x.0) != Some(r) {
-                            continue;
-                        }
-                        let mut c = l.clone();
-                        c.extent[a] = s2;
-                        c.pads[a] = (lo2, hi2);
-                        c.kernel[a] = k2;
-                        c.dilation[a] = dl2;
-                        found.push((s2 + lo2 + hi2 + k2 + dl2, c));
                     }
                 }
             }
         }
     }
-    found.sort_by_key(|(size, _)| *size);
-    found.into_iter().map(|(_, c)| c).collect()
+    found.sort_by_key(|(_, size, _)| *size);
+    let (keeping, other): (Vec<_>, Vec<_>) = found.into_iter().partition(|(k, _, _)| *k);
+    (
+        keeping.into_iter().map(|(_, _, c)| c).collect(),
+        other.into_iter().map(|(_, _, c)| c).collect(),
+    )
 }
 
 #[cfg(test)]
