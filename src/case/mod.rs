@@ -1,4 +1,4 @@
-//! Validation cases (`CASES.md`): the exchange format in which other implementations hand their
+//! Validation cases (`docs/CASES.md`): the exchange format in which other implementations hand their
 //! tensors to fftconv to be judged, and in which fftconv hands golden vectors out.
 //!
 //! - [`format`]: `case.toml` → [`Case`] (a [`ConvSpec`](crate::conv::ConvSpec), the tensor

@@ -36,7 +36,7 @@ enum Command {
     Notes(notes::Args),
     /// Time the layers of a layers file (forward and forward + both gradients).
     Bench(bench::Args),
-    /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
+    /// Judge validation cases (docs/CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
     Verify(verify::Args),
     /// Write a golden validation case computed by the reference.
     Export(Box<export::Args>),
