@@ -2,7 +2,7 @@
 //! per shape and element type and cached for the life of the process.
 //!
 //! Normalisation: the forward transform is unnormalised,
-//! $\hat x_k = \sum_j x_j e^{-2\pi i\, jk/P}$; the inverse divides by $\prod P$, so
+//! `$\hat x_k = \sum_j x_j e^{-2\pi i\, jk/P}$`; the inverse divides by `$\prod P$`, so
 //! `inverse(forward(x)) = x`. The spectrum of a real array of shape `[P0, …, Pd-1]` keeps only
 //! the non-redundant half of the last axis: shape `[P0, …, Pd-1/2 + 1]`.
 

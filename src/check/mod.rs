@@ -4,8 +4,8 @@
 //!
 //! | module | checks | catches |
 //! |---|---|---|
-//! | [`dot`] | $\lvert\langle Ax,y\rangle-\langle x,A^*y\rangle\rvert / (\lVert A\rVert\lVert x\rVert\lVert y\rVert)$ over seeded trials | any wrong adjoint, cheaply, at any size |
-//! | [`dense`] | $\max\lvert \mathrm{dense}(A^*) - \mathrm{dense}(A)^T\rvert$ | every entry of a small operator |
+//! | [`dot`] | `$\lvert\langle Ax,y\rangle-\langle x,A^*y\rangle\rvert / (\lVert A\rVert\lVert x\rVert\lVert y\rVert)$` over seeded trials | any wrong adjoint, cheaply, at any size |
+//! | [`dense`] | `$\max\lvert \mathrm{dense}(A^*) - \mathrm{dense}(A)^T\rvert$` | every entry of a small operator |
 //! | [`gradcheck`](mod@gradcheck) | central finite differences (`finitediff`) against a claimed gradient | gradients of any `Fn(&Tensor) -> f64` |
 //! | [`witness`] | circular convolution/correlation by plain loops | the FFT path itself |
 //!

@@ -1,9 +1,9 @@
 //! The linear-operator algebra: one trait, one file per primitive, forward and adjoint side by
 //! side.
 //!
-//! An operator $A$ maps tensors of its *domain* shape to tensors of its *codomain* shape. Its
-//! adjoint $A^*$ is the operator with $\langle A x, y\rangle = \langle x, A^* y\rangle$ for all
-//! $x, y$ (real inner product, `derivations/01-notation.md`). Every primitive below returns its
+//! An operator `$A$` maps tensors of its *domain* shape to tensors of its *codomain* shape. Its
+//! adjoint `$A^*$` is the operator with `$\langle A x, y\rangle = \langle x, A^* y\rangle$` for all
+//! `$x, y$` (real inner product, `derivations/01-notation.md`). Every primitive below returns its
 //! adjoint as another concrete operator, so `A.adjoint().adjoint()` is `A` again and the
 //! adjoint of a chain is the chain of adjoints reversed ([`Compose`]).
 //!
