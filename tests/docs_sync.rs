@@ -17,10 +17,9 @@ fn check(name: &str) {
     }
     let shared = shared_dir.join(name);
     let ours = root.join("docs").join(name);
-    let want = std::fs::read_to_string(&shared)
-        .unwrap_or_else(|e| panic!("{}: {e}", shared.display()));
-    let got =
-        std::fs::read_to_string(&ours).unwrap_or_else(|e| panic!("{}: {e}", ours.display()));
+    let want =
+        std::fs::read_to_string(&shared).unwrap_or_else(|e| panic!("{}: {e}", shared.display()));
+    let got = std::fs::read_to_string(&ours).unwrap_or_else(|e| panic!("{}: {e}", ours.display()));
     assert!(
         want == got,
         "docs/{name} differs from {}; copy it: cp {} {}",
