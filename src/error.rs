@@ -24,8 +24,9 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
-    /// Something would need more memory than allowed.
-    #[error("{context}: needs {bytes} bytes, more than the limit of {limit} bytes; use a smaller problem or raise the limit (--max-memory)")]
+    /// Something would need more memory than allowed by the [`Limits`](crate::limits::Limits)
+    /// in force.
+    #[error("{context}: needs {bytes} bytes, more than the limit of {limit} bytes; use a smaller problem or raise the limit")]
     TooLarge {
         /// What would be allocated.
         context: String,
@@ -91,5 +92,5 @@ impl Error {
     }
 }
 
-/// Result with the library's [`Error`].
+/// Result with the library's [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;

@@ -74,9 +74,9 @@ pub fn main() -> ExitCode {
         }
     };
     match fftconv::limits::parse_size(&cli.max_memory) {
-        Ok(bytes) => fftconv::limits::set_max_memory(bytes),
+        Ok(bytes) => fftconv::limits::set_process_limits(fftconv::limits::Limits::new(bytes)),
         Err(e) => {
-            eprintln!("fftconv: {e}");
+            eprintln!("fftconv: --max-memory: {}", invalid_message(&e));
             return ExitCode::from(2);
         }
     }
@@ -93,10 +93,25 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("fftconv: {e}");
+            eprintln!("fftconv: {}", with_flag_hints(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The message of an [`fftconv::Error::Invalid`] without its context, else the whole text.
+fn invalid_message(e: &fftconv::Error) -> String {
+    match e {
+        fftconv::Error::Invalid { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An error's text with the command-line option that lifts it: the library says "raise the
+/// limit", the binary names `--max-memory` (also where the error is quoted inside another).
+pub(crate) fn with_flag_hints(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .replace("raise the limit", "raise the limit (--max-memory)")
 }
 
 /// A closed stdout (`fftconv … | head`) ends the process quietly; any other panic — a bug, never

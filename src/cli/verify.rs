@@ -151,7 +151,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             Err(err) => {
                 any_error = true;
-                let msg = err.to_string().replace('\n', " ");
+                let msg = super::with_flag_hints(&err).replace('\n', " ");
                 eprintln!("fftconv: {msg}");
                 if args.json {
                     println!(

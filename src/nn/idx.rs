@@ -11,7 +11,7 @@ use std::path::Path;
 /// # Errors
 /// [`Error::File`] when the file cannot be read, is compressed (`.gz`: decompress it first),
 /// has another element type, or is shorter than its header says; [`Error::TooLarge`] when the
-/// file is larger than `--max-memory`.
+/// file is larger than the memory limit ([`crate::limits`]).
 pub fn read(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     let size = std::fs::metadata(path)
         .map_err(|e| Error::file(path.display(), e.to_string()))?
