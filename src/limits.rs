@@ -150,7 +150,7 @@ pub fn guard_shape(what: &str, shape: &[usize], elem_bytes: usize) -> Result<u64
 /// Parse a size like `512M`, `4G`, `1000000` (bytes; K/M/G/T are powers of 1024).
 ///
 /// # Errors
-/// [`Error::Invalid`] for anything else.
+/// [`Error::Field`] for anything else.
 pub fn parse_size(text: &str) -> Result<u64> {
     let t = text.trim();
     let (num, mult) = match t.char_indices().last() {
@@ -171,8 +171,9 @@ pub fn parse_size(text: &str) -> Result<u64> {
         .filter(|_| mult > 0)
         .and_then(|n| n.checked_mul(mult))
         .ok_or_else(|| {
-            Error::invalid(
+            Error::field(
                 "memory size",
+                text,
                 format!("`{text}` is not a size; write e.g. 512M or 4G"),
             )
         })

@@ -99,10 +99,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The message of an [`fftconv::Error::Invalid`] without its context, else the whole text.
+/// What a refused option value is told: the rule of an [`fftconv::Error::Field`] (the CLI names
+/// the option itself), else the whole text.
 fn invalid_message(e: &fftconv::Error) -> String {
     match e {
-        fftconv::Error::Invalid { message, .. } => message.clone(),
+        fftconv::Error::Field { rule, .. } => rule.clone(),
         other => other.to_string(),
     }
 }
