@@ -13,6 +13,10 @@
 //! verifier does), and [`suite`] runs every check on every operator of [`crate::op`] — the
 //! table printed by `fftconv check`.
 //!
+//! The definition these checks test — `$\langle Ax, y\rangle = \langle x, A^*y\rangle$` for the real
+//! inner product — is `derivations/01-notation.md`, NOT-2; the notes' `check` blocks
+//! ([`crate::notes`]) run through the same functions.
+//!
 //! ```
 //! use fftconv::check::{dense, dot};
 //! use fftconv::op::{LinearOp, ZeroPad};

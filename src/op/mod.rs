@@ -10,6 +10,12 @@
 //! Shapes: operators that act on "spatial" axes (pads, crops, flips, strides, convolutions)
 //! act on the **trailing** axes of their tensors; leading axes (batch, channel) are carried
 //! along.
+//!
+//! Each primitive's doc states its forward rule, its adjoint and the ID of the identity that
+//! proves it: `derivations/02-pad-and-crop.md` (PAD), `03-circular-convolution.md` (CIRC,
+//! FLIP), `05-composition.md` (COMP: chains, sums, scalings), `08-weight-gradient.md` (SWAP),
+//! `09-stride.md` (STRIDE), `10-dilation.md` (DIL), `11-channels-and-groups.md` (CHAN),
+//! `12-padding-modes.md` (MODE), `13-conv-transpose.md` (TRANS), `14-bias.md` (BIAS).
 
 mod bias;
 mod channel_mix;
