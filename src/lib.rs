@@ -40,7 +40,8 @@
 //!
 //! // The dot test: dL/dx is the adjoint of the layer as a linear map of x.
 //! let geometry = spec.geometry(x.shape(), w.shape())?;
-//! let report = dot_test(&chain::input_operator(&geometry, &w)?, 5, 7)?;
+//! let input_op = chain::input_operator(&geometry, &w)?; // x ↦ y as an operator
+//! let report = dot_test(&*input_op, 5, 7)?;
 //! assert!(report.max_err < 1e-12);
 //! // The same by hand, with the bilinearity of the layer: <y - b, dy> = <x, dx> = <w, dw>.
 //! let y0 = conv::forward(&spec, &x, &w, None, Algorithm::Chain)?;
