@@ -2,9 +2,13 @@
 //! per shape and element type and cached for the life of the process.
 //!
 //! Normalisation: the forward transform is unnormalised,
-//! $\hat x_k = \sum_j x_j e^{-2\pi i\, jk/P}$; the inverse divides by $\prod P$, so
+//! `$\hat x_k = \sum_j x_j e^{-2\pi i\, jk/P}$`; the inverse divides by `$\prod P$`, so
 //! `inverse(forward(x)) = x`. The spectrum of a real array of shape `[P0, …, Pd-1]` keeps only
 //! the non-redundant half of the last axis: shape `[P0, …, Pd-1/2 + 1]`.
+//!
+//! Proved in `derivations/01-notation.md` (NOT-3, the normalisation) and
+//! `derivations/03-circular-convolution.md` (CIRC-1: convolution is a product of spectra; RFFT-1:
+//! the adjoint of the real transform counts every bin but DC and Nyquist twice).
 
 use crate::tensor::Scalar;
 use num_complex::Complex;

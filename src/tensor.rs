@@ -1,6 +1,10 @@
 //! `Tensor<T>`: a shape and contiguous row-major data, for `T = f64` (the reference precision)
 //! or `f32`. Deliberately small: creation (zeros, seeded random), element access by multi-index,
 //! inner product, norms and elementwise arithmetic. Everything else lives in operators.
+//!
+//! Conventions (index base 0, row-major NCHW/OIHW layouts, the real inner product
+//! `$\langle x, y\rangle = \sum_i x_i y_i$` that defines every adjoint): `derivations/01-notation.md`,
+//! NOT-1 and NOT-2.
 
 use crate::error::{Error, Result};
 use num_traits::Float;

@@ -6,6 +6,7 @@
 use fftconv::derive::{derive_report, Options};
 use fftconv::expr::claim::parse_statement;
 use fftconv::expr::parse::parse_expr;
+use fftconv::limits::Limits;
 use proptest::prelude::*;
 
 const VALID: [&str; 6] = [
@@ -62,7 +63,14 @@ const PIECES: [&str; 40] = [
 
 /// One-line errors, or success; never a panic (a panic fails the property by itself).
 fn run_all(text: &str) -> Result<(), TestCaseError> {
-    fftconv::limits::set_max_memory(8 << 20);
+    SMALL.scope(|| run_all_limited(text))
+}
+
+/// A small memory limit, for this thread only: absurd sizes are refused before they are tried.
+const SMALL: Limits = Limits::new(8 << 20);
+
+/// [`run_all`] under [`SMALL`].
+fn run_all_limited(text: &str) -> Result<(), TestCaseError> {
     for line in text.split([';', '\n']) {
         if let Err(e) = parse_statement(line, "prop") {
             prop_assert!(!e.to_string().contains('\n'), "not one line: {e}");
@@ -155,8 +163,7 @@ fn huge_strides_in_a_backward_shape_inference_are_refused() {
         "crop[1:1] @ zero_pad[18446744073709551615:18446744073709551615] on [1, 1, 9]",
         "let w: [4, 3, 8]; crop[2:0] @ circ(w, groups=18446744073709551615) @ zero_pad[0:2] on [2, 3, 6]",
     ] {
-        fftconv::limits::set_max_memory(8 << 20);
-        let result = derive_report(text, &Options::default());
+        let result = SMALL.scope(|| derive_report(text, &Options::default()));
         if let Err(e) = result {
             assert!(!e.to_string().contains('\n'), "`{text}`: not one line: {e}");
         }

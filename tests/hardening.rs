@@ -570,7 +570,7 @@ fn huge_and_tiny_values_are_judged_without_overflow() {
         let o = verify(&dir);
         assert_eq!(code(&o), 0, "scaled by {s:e}: {}{}", stdout(&o), stderr(&o));
         // And a planted 1% error is still caught at that scale. The default profiles have an
-        // absolute floor (atol = 1e-12, CASES.md), under which tiny tensors cannot fail; a case
+        // absolute floor (atol = 1e-12, docs/CASES.md), under which tiny tensors cannot fail; a case
         // of tiny magnitudes must state its own tolerance.
         if s < 1e-12 {
             let p = dir.join("case.toml");

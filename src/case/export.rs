@@ -1,6 +1,6 @@
 //! Writing golden cases: seeded random inputs `x`, `w`, (`b`), `dy` for a spec, and the
 //! reference `y`, `dx`, `dw`, (`db`) computed in f64 through the operator chain, in the format
-//! of `CASES.md`.
+//! of `docs/CASES.md`.
 //!
 //! For `f32` the inputs are rounded to f32 *first* and the reference is computed in f64 from the
 //! rounded values, so the stored inputs are exactly what the reference saw; only the outputs carry

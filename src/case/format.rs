@@ -1,4 +1,4 @@
-//! `case.toml`: the description of a validation case (`CASES.md`), parsed with serde into a
+//! `case.toml`: the description of a validation case (`docs/CASES.md`), parsed with serde into a
 //! [`Case`] — a [`ConvSpec`], the input and expected tensor files, an optional tolerance.
 //!
 //! Every key is typed and checked; an unknown key is refused with the list of valid ones; every

@@ -1,9 +1,9 @@
-//! Validation cases (`CASES.md`): the exchange format in which other implementations hand their
+//! Validation cases (`docs/CASES.md`): the exchange format in which other implementations hand their
 //! tensors to fftconv to be judged, and in which fftconv hands golden vectors out.
 //!
-//! - [`format`]: `case.toml` → [`Case`] (a [`ConvSpec`](crate::conv::ConvSpec), the tensor
+//! - [`format`](mod@format): `case.toml` → [`Case`] (a [`ConvSpec`](crate::conv::ConvSpec), the tensor
 //!   files, an optional tolerance), every key typed and checked;
-//! - [`judge`]: load the tensors, compute the reference in f64 through the operator chain, and
+//! - [`judge`](mod@judge): load the tensors, compute the reference in f64 through the operator chain, and
 //!   compare each expected tensor norm-wise → [`CaseReport`];
 //! - [`export`]: write a golden case for a spec and a seed;
 //! - [`layer`]: a layer with its shapes as `case.toml` keys, JSON and a DSL string.

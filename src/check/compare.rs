@@ -1,5 +1,5 @@
 //! Tensor comparison with dtype tolerance profiles: max abs error, max relative error, worst
-//! index. Norm-wise, as the case verifier judges (`CASES.md`): a tensor passes when
+//! index. Norm-wise, as the case verifier judges (`docs/CASES.md`): a tensor passes when
 //! `max|got − ref| ≤ atol + rtol · max|ref|`.
 
 use crate::error::{Error, Result};

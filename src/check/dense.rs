@@ -22,7 +22,7 @@ pub const MAX_DENSE_ENTRIES: usize = 1 << 22;
 ///
 /// # Errors
 /// [`Error::TooLarge`] when the matrix would have more than [`MAX_DENSE_ENTRIES`] entries (use a
-/// smaller shape; the dot test works at any size) or more than `--max-memory`
+/// smaller shape; the dot test works at any size) or more than the memory limit
 /// ([`crate::limits`]); [`Error::Shape`] from the operator.
 pub fn dense_matrix<T: Scalar>(op: &dyn LinearOp<T>) -> Result<DMatrix<f64>> {
     let n = checked_numel(op.domain())?;

@@ -1,4 +1,4 @@
-//! The dot-product (adjoint) test: $\langle Ax, y\rangle = \langle x, A^*y\rangle$ on seeded
+//! The dot-product (adjoint) test: `$\langle Ax, y\rangle = \langle x, A^*y\rangle$` on seeded
 //! random vectors, with an error normalised so that one threshold fits every operator.
 
 use crate::error::Result;
@@ -20,11 +20,13 @@ pub struct DotReport {
 
 /// The dot-product test, `trials` times with seeded Gaussian `x` (domain) and `y` (codomain):
 ///
-/// $$ e = \frac{\lvert\langle Ax,y\rangle - \langle x,A^*y\rangle\rvert}
-///             {\lVert A\rVert\,\lVert x\rVert\,\lVert y\rVert} $$
+/// ```math
+/// e = \frac{\lvert\langle Ax,y\rangle - \langle x,A^*y\rangle\rvert}
+///       {\lVert A\rVert\,\lVert x\rVert\,\lVert y\rVert}
+/// ```
 ///
 /// Both products are computed in `T` and the inner products accumulated in f64. For a correct
-/// adjoint $e$ is rounding noise: a few `T::EPSILON` at most (~1e-16 in f64, ~1e-7 in f32); a
+/// adjoint `$e$` is rounding noise: a few `T::EPSILON` at most (~1e-16 in f64, ~1e-7 in f32); a
 /// wrong adjoint gives errors of order 1. The normalisation makes the error independent of the
 /// scale of `A`, `x` and `y`. If ‖A‖ is 0 (the zero operator), the error is not normalised.
 ///
@@ -73,9 +75,9 @@ pub fn dot_test<T: Scalar>(op: &dyn LinearOp<T>, trials: usize, seed: u64) -> Re
 }
 
 /// An estimate of the operator norm ‖A‖ (largest singular value) by power iteration on
-/// $A^*A$, from a seeded random start.
+/// `$A^*A$`, from a seeded random start.
 ///
-/// The value returned is the largest $\lVert Av\rVert / \lVert v\rVert$ seen over the iterates,
+/// The value returned is the largest `$\lVert Av\rVert / \lVert v\rVert$` seen over the iterates,
 /// so it is always a **lower bound** of ‖A‖ computed with the forward map alone — even if the
 /// adjoint is wrong (then the iteration just converges less well). A lower bound makes the
 /// normalised dot error larger, never smaller: the test stays conservative. 20 iterations give

@@ -77,12 +77,12 @@ impl std::fmt::Display for GradReport {
 /// (`finitediff::vec::central_diff`, step ∛ε).
 ///
 /// * `x.len() ≤ opts.full_limit`: every coordinate; the error is
-///   $\max_i \lvert \mathrm{fd}_i - g_i\rvert / \max(\max_i\lvert g_i\rvert, \max_i\lvert\mathrm{fd}_i\rvert)$
+///   `$\max_i \lvert \mathrm{fd}_i - g_i\rvert / \max(\max_i\lvert g_i\rvert, \max_i\lvert\mathrm{fd}_i\rvert)$`
 ///   (norm-wise, so coordinates where the gradient vanishes do not blow up), reporting the
 ///   worst coordinate.
-/// * larger inputs: `opts.directions` seeded random unit directions $v$, each the derivative of
-///   $t \mapsto f(x + t v)$ at 0 against $\langle g, v\rangle$, error
-///   $\lvert \mathrm{fd} - \langle g,v\rangle\rvert / \max(\lVert g\rVert, \lvert\mathrm{fd}\rvert)$.
+/// * larger inputs: `opts.directions` seeded random unit directions `$v$`, each the derivative of
+///   `$t \mapsto f(x + t v)$` at 0 against `$\langle g, v\rangle$`, error
+///   `$\lvert \mathrm{fd} - \langle g,v\rangle\rvert / \max(\lVert g\rVert, \lvert\mathrm{fd}\rvert)$`.
 ///
 /// ```
 /// use fftconv::check::gradcheck::{gradcheck, GradCheckOptions};
@@ -185,13 +185,13 @@ fn fd_check<F: Scalar>(
 }
 
 /// The finite-difference check of an adjoint: the gradient of the linear functional
-/// $L(x) = \langle Ax, r\rangle$ is $A^* r$ for any $x$, so central differences of $L$ (which
-/// use only the forward map) must reproduce $A^* r$. Seeded Gaussian `x` and `r`; every
+/// `$L(x) = \langle Ax, r\rangle$` is `$A^* r$` for any `$x$`, so central differences of `$L$` (which
+/// use only the forward map) must reproduce `$A^* r$`. Seeded Gaussian `x` and `r`; every
 /// coordinate for domains of ≤ 256 elements, 16 random directions above. Returns the
 /// relative error of [`gradcheck`].
 ///
 /// The differences are formed in `T` with `T`'s step ∛ε: for f64 the error of a right
-/// adjoint is ~1e-10 or below; for f32 (step ≈ 5e-3) rounding in $L$ gives ~1e-4 relative,
+/// adjoint is ~1e-10 or below; for f32 (step ≈ 5e-3) rounding in `$L$` gives ~1e-4 relative,
 /// so judge f32 with a correspondingly loose threshold (see [`suite`](crate::check::suite)).
 ///
 /// ```

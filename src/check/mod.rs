@@ -4,14 +4,18 @@
 //!
 //! | module | checks | catches |
 //! |---|---|---|
-//! | [`dot`] | $\lvert\langle Ax,y\rangle-\langle x,A^*y\rangle\rvert / (\lVert A\rVert\lVert x\rVert\lVert y\rVert)$ over seeded trials | any wrong adjoint, cheaply, at any size |
-//! | [`dense`] | $\max\lvert \mathrm{dense}(A^*) - \mathrm{dense}(A)^T\rvert$ | every entry of a small operator |
+//! | [`dot`] | `$\lvert\langle Ax,y\rangle-\langle x,A^*y\rangle\rvert / (\lVert A\rVert\lVert x\rVert\lVert y\rVert)$` over seeded trials | any wrong adjoint, cheaply, at any size |
+//! | [`dense`] | `$\max\lvert \mathrm{dense}(A^*) - \mathrm{dense}(A)^T\rvert$` | every entry of a small operator |
 //! | [`gradcheck`](mod@gradcheck) | central finite differences (`finitediff`) against a claimed gradient | gradients of any `Fn(&Tensor) -> f64` |
 //! | [`witness`] | circular convolution/correlation by plain loops | the FFT path itself |
 //!
 //! [`compare`](mod@compare) compares two tensors with dtype tolerance profiles (norm-wise, as the case
 //! verifier does), and [`suite`] runs every check on every operator of [`crate::op`] — the
 //! table printed by `fftconv check`.
+//!
+//! The definition these checks test — `$\langle Ax, y\rangle = \langle x, A^*y\rangle$` for the real
+//! inner product — is `derivations/01-notation.md`, NOT-2; the notes' `check` blocks
+//! ([`crate::notes`]) run through the same functions.
 //!
 //! ```
 //! use fftconv::check::{dense, dot};

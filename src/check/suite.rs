@@ -67,7 +67,7 @@ impl Thresholds {
     /// measured worst over the suite: dot 1.6e-8, dense 7.2e-7, direct 2.7e-7 (`fftconv check
     /// --json`), so the thresholds leave 15–60× headroom. FD is different in kind: central
     /// differences in f32 use the step ∛ε ≈ 5e-3, and the rounding of
-    /// $L(x) = \langle Ax, r\rangle$ to f32 alone contributes ~ε·|L|/h ≈ 2.4e-5·|L| to each
+    /// `$L(x) = \langle Ax, r\rangle$` to f32 alone contributes ~ε·|L|/h ≈ 2.4e-5·|L| to each
     /// difference quotient, i.e. up to ~1e-4 relative to the gradient for the suite's random
     /// inputs (measured worst 1.8e-4). 2e-3 is thus a loose check of the f32 forward map that
     /// still rejects every wrong adjoint (errors of order 1); the f64 FD rows (≤ 1e-7, measured

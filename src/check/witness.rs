@@ -4,13 +4,13 @@
 //!
 //! Semantics are those of [`CircularConv`](crate::op::CircularConv) (notation
 //! `derivations/01-notation.md`, identities CIRC-1, CIRC-2, SWAP-2): for `x: (N, C, *P)`,
-//! kernel `h: (O, C/g, *P)`, output `y: (N, O, *P)`, group $\gamma(o) = \lfloor o/(O/g)\rfloor$:
+//! kernel `h: (O, C/g, *P)`, output `y: (N, O, *P)`, group `$\gamma(o) = \lfloor o/(O/g)\rfloor$`:
 //!
-//! * convolution $y_{n,o,i} = \sum_{c<C/g}\sum_j h_{o,c,j}\, x_{n,\gamma(o)C/g+c,\,(i-j) \bmod P}$
+//! * convolution `$y_{n,o,i} = \sum_{c<C/g}\sum_j h_{o,c,j}\, x_{n,\gamma(o)C/g+c,\,(i-j) \bmod P}$`
 //! * correlation (its adjoint in `x`)
-//!   $x_{n,\gamma C/g+c,\,k} = \sum_{o\in\gamma}\sum_j h_{o,c,j}\, y_{n,o,\,(k+j) \bmod P}$
+//!   `$x_{n,\gamma C/g+c,\,k} = \sum_{o\in\gamma}\sum_j h_{o,c,j}\, y_{n,o,\,(k+j) \bmod P}$`
 //! * weight correlation (its adjoint in `h`)
-//!   $h_{o,c,j} = \sum_n\sum_i y_{n,o,i}\, x_{n,\gamma(o)C/g+c,\,(i-j) \bmod P}$
+//!   `$h_{o,c,j} = \sum_n\sum_i y_{n,o,i}\, x_{n,\gamma(o)C/g+c,\,(i-j) \bmod P}$`
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -223,7 +223,7 @@ pub fn circular_correlation(
     Ok(x)
 }
 
-/// The weight correlation $h_{o,c,j} = \sum_n\sum_i y_{n,o,i}\, x_{n,\gamma(o)C/g+c,(i-j)\bmod P}$
+/// The weight correlation `$h_{o,c,j} = \sum_n\sum_i y_{n,o,i}\, x_{n,\gamma(o)C/g+c,(i-j)\bmod P}$`
 /// of `y: (N, O, *P)` with the signal `x: (N, C, *P)` by loops: the adjoint of
 /// [`circular_conv`] in the kernel (the weight gradient), giving `(O, C/groups, *P)`.
 ///

@@ -1,6 +1,6 @@
 //! `fftconv export --out DIR --op conv --x 2,3,8,8 --w 4,3,3,3 [--stride ..] [--padding ..]
 //! [--dilation ..] [--groups G] [--mode M] [--output-padding ..] [--bias] [--seed N]
-//! [--dtype f64|f32] [--force]`: write a golden case (`CASES.md`) computed by the reference.
+//! [--dtype f64|f32] [--force]`: write a golden case (`docs/CASES.md`) computed by the reference.
 
 use fftconv::case::{export_case, ExportRequest, LayerSpec};
 use fftconv::conv::{ConvKind, ConvSpec, Padding};

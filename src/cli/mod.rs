@@ -38,7 +38,7 @@ enum Command {
     Notes(notes::Args),
     /// Time the layers of a layers file (forward and forward + both gradients).
     Bench(bench::Args),
-    /// Judge validation cases (CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
+    /// Judge validation cases (docs/CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
     Verify(verify::Args),
     /// Hunt another implementation's bugs through an adapter (HUNT.md): judge every result,
     /// shrink each failure; exit 0 no finding, 1 findings, 2 cannot run.
@@ -81,9 +81,9 @@ pub fn main() -> ExitCode {
         }
     };
     match fftconv::limits::parse_size(&cli.max_memory) {
-        Ok(bytes) => fftconv::limits::set_max_memory(bytes),
+        Ok(bytes) => fftconv::limits::set_process_limits(fftconv::limits::Limits::new(bytes)),
         Err(e) => {
-            eprintln!("fftconv: {e}");
+            eprintln!("fftconv: --max-memory: {}", invalid_message(&e));
             return ExitCode::from(2);
         }
     }
@@ -102,10 +102,26 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("fftconv: {e}");
+            eprintln!("fftconv: {}", with_flag_hints(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// What a refused option value is told: the rule of an [`fftconv::Error::Field`] (the CLI names
+/// the option itself), else the whole text.
+fn invalid_message(e: &fftconv::Error) -> String {
+    match e {
+        fftconv::Error::Field { rule, .. } => rule.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An error's text with the command-line option that lifts it: the library says "raise the
+/// limit", the binary names `--max-memory` (also where the error is quoted inside another).
+pub(crate) fn with_flag_hints(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .replace("raise the limit", "raise the limit (--max-memory)")
 }
 
 /// A closed stdout (`fftconv … | head`) ends the process quietly; any other panic — a bug, never

@@ -1,4 +1,4 @@
-//! `fftconv verify PATH... [--json]`: judge validation cases (`CASES.md`).
+//! `fftconv verify PATH... [--json]`: judge validation cases (`docs/CASES.md`).
 //!
 //! Each PATH is a case folder, a `case.toml`, or a folder of case folders (one level, sorted).
 //! Exit status 0 when every case passes, 1 when some expected tensor disagrees, 2 when some case
@@ -200,7 +200,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             Err(err) => {
                 any_error = true;
-                let msg = err.to_string().replace('\n', " ");
+                let msg = super::with_flag_hints(&err).replace('\n', " ");
                 eprintln!("fftconv: {msg}");
                 if args.json {
                     println!(

@@ -1,18 +1,18 @@
 //! The memory a conv layer will need, estimated from its [`Geometry`] *before* anything is
-//! allocated, and refused through [`crate::limits::guard`] when it exceeds `--max-memory`.
+//! allocated, and refused through [`crate::limits::guard`] when it exceeds the memory limit in force.
 //!
 //! The estimate follows what each algorithm allocates, in elements of `T`:
 //!
-//! - **Chain** (FFT): per spatial axis a period $P_a$ (the padded extent, or for a transpose the
+//! - **Chain** (FFT): per spatial axis a period `$P_a$` (the padded extent, or for a transpose the
 //!   zero-inserted input plus the dilated kernel, rounded up to a fast FFT length). The padded
 //!   input, the embedded kernel, the output in the period, and one spectrum of each (complex,
-//!   $\approx$ the same bytes as the real tensor) are live at once:
-//!   $2\,(N C_{in} + N C_{out} + C_{out} C_{in}/g)\,\prod_a P_a$.
+//!   `$\approx$` the same bytes as the real tensor) are live at once:
+//!   `$2\,(N C_{in} + N C_{out} + C_{out} C_{in}/g)\,\prod_a P_a$`.
 //! - **Fft** (the fused layer, [`super::fast::fft_conv`]): the spectra of its tiles
 //!   ([`super::fast::tiling`]) — two sets on the input side, one on the output side, the
 //!   weights' — plus the padded input and the output.
 //! - **Direct** (loops): the padded input and the output,
-//!   $N C_{in} \prod_a (S_a + lo_a + hi_a) + N C_{out} \prod_a O_a$.
+//!   `$N C_{in} \prod_a (S_a + lo_a + hi_a) + N C_{out} \prod_a O_a$`.
 //!
 //! All products are taken in `u128` with saturation, and the padded volume is checked *before*
 //! any FFT length is searched for, so absurd paddings and dilations (10⁹) are refused

@@ -5,7 +5,7 @@
 //!
 //! - **conv**, as a map of `x`:
 //!   $y = \text{subsample}_s \circ \text{crop}_{[K_d-1,\,P-S_p]} \circ \operatorname{circ}(h)
-//!   \circ \text{zero\_pad}_{[0,\,P-S_p]} \circ \text{pad}_{mode,[lo,hi]}\,(x)$ with the kernel
+//!   \circ \text{zero\_pad}_{[0,\,P-S_p]} \circ \text{pad}_{mode,\[lo,hi\]}\,(x)$ with the kernel
 //!   $h = \text{zero\_pad}_{[0,P-K_d]} \circ \text{flip} \circ \text{dilate}_d\,(w)$
 //!   (cross-correlation is convolution with the flipped kernel; the crop keeps the
 //!   "valid" part, where no circular wrap-around reaches);

@@ -1,13 +1,13 @@
 //! How far the FFT path may be from exact arithmetic, and a measurement of it
 //! (`derivations/16-fft-error.md`).
 //!
-//! For one output channel of a 1-D layer run through a period-$P$ FFT, rounding errors obey
-//! $\lVert \hat y - y \rVert_2 \le C\, \varepsilon \log_2 P\, \lVert x \rVert_2 \lVert w \rVert_1$:
-//! each transform perturbs its output by $O(\varepsilon \log_2 P)$ relative to its norm
-//! (Parseval), the pointwise product is bounded by $\max_k |\hat w_k| \le \lVert w\rVert_1$,
-//! and the inverse adds another $O(\varepsilon \log_2 P)$. [`measure`] reports the ratio
-//! $\lVert \hat y - y \rVert_2 / (\varepsilon \log_2 P\, \lVert x \rVert_2 \lVert w \rVert_1)$ —
-//! the constant $C$ seen in practice.
+//! For one output channel of a 1-D layer run through a period-`$P$` FFT, rounding errors obey
+//! `$\lVert \hat y - y \rVert_2 \le C\, \varepsilon \log_2 P\, \lVert x \rVert_2 \lVert w \rVert_1$`:
+//! each transform perturbs its output by `$O(\varepsilon \log_2 P)$` relative to its norm
+//! (Parseval), the pointwise product is bounded by `$\max_k |\hat w_k| \le \lVert w\rVert_1$`,
+//! and the inverse adds another `$O(\varepsilon \log_2 P)$`. [`measure`] reports the ratio
+//! `$\lVert \hat y - y \rVert_2 / (\varepsilon \log_2 P\, \lVert x \rVert_2 \lVert w \rVert_1)$` —
+//! the constant `$C$` seen in practice.
 
 use super::{forward, Algorithm, ConvSpec, Padding};
 use crate::error::Result;

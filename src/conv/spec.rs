@@ -1,4 +1,4 @@
-//! `ConvSpec`: what a convolution layer is (the frameworks' semantics, `../CASES.md` of the
+//! `ConvSpec`: what a convolution layer is (the frameworks' semantics, `docs/CASES.md` of the
 //! exchange format), and `Geometry`: a spec resolved against concrete tensor shapes.
 
 use crate::error::{Error, Result};

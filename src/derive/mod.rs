@@ -328,10 +328,10 @@ pub fn derive(input: &str, opts: &Options) -> Result<String> {
     Ok(derive_report(input, opts)?.0)
 }
 
-/// [`derive`], also saying whether every requested check passed (true without `--check`).
+/// [`derive()`], also saying whether every requested check passed (true without `--check`).
 ///
 /// # Errors
-/// As [`derive`].
+/// As [`derive()`].
 pub fn derive_report(input: &str, opts: &Options) -> Result<(String, bool)> {
     let mut env = Env::new();
     let mut target = None;

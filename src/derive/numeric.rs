@@ -103,7 +103,7 @@ pub fn operator_distance(a: &dyn LinearOp<f64>, b: &dyn LinearOp<f64>, seed: u64
 }
 
 /// Relative error of a claimed gradient `g` of the linear loss `L(x) = <dy, A x>` against
-/// central finite differences ([`check::gradcheck`](crate::check::gradcheck)).
+/// central finite differences ([`check::gradcheck`](fn@crate::check::gradcheck)).
 ///
 /// # Errors
 /// Shape errors.

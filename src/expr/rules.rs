@@ -13,7 +13,7 @@ pub struct Rule {
 
 macro_rules! rule {
     ($id:ident, $name:expr, $note:expr, $stmt:expr) => {
-        #[doc = concat!("`", $note, "`: ", $stmt)]
+        #[doc = concat!("`", $note, "`: `", $stmt, "`")]
         pub const $id: Rule = Rule {
             name: $name,
             note: $note,

@@ -9,15 +9,15 @@ use std::path::Path;
 /// Read an unsigned-byte IDX file: its dimensions and bytes.
 ///
 /// # Errors
-/// [`Error::File`] when the file cannot be read, is compressed (`.gz`: decompress it first),
+/// [`Error::Io`] when the file cannot be read; [`Error::File`] when it is compressed (`.gz`: decompress it first),
 /// has another element type, or is shorter than its header says; [`Error::TooLarge`] when the
-/// file is larger than `--max-memory`.
+/// file is larger than the memory limit ([`crate::limits`]).
 pub fn read(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     let size = std::fs::metadata(path)
-        .map_err(|e| Error::file(path.display(), e.to_string()))?
+        .map_err(|e| Error::io(path.display(), &e))?
         .len();
     crate::limits::guard(&format!("{} (IDX file)", path.display()), size as u128, 1)?;
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path.display(), e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), &e))?;
     let bad = |m: &str| Error::file(path.display(), m.to_string());
     if bytes.len() < 4 {
         return Err(bad("too short for an IDX header"));
@@ -53,7 +53,7 @@ pub fn read(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
 /// Write an unsigned-byte IDX file (for tests and small exports).
 ///
 /// # Errors
-/// [`Error::File`] when writing fails; [`Error::Invalid`] when `data` does not match `dims`.
+/// [`Error::Io`] when writing fails; [`Error::Invalid`] when `data` does not match `dims`.
 pub fn write(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
     if dims.iter().product::<usize>() != data.len() || dims.is_empty() || dims.len() > 255 {
         return Err(Error::invalid(
@@ -68,7 +68,7 @@ pub fn write(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
         out.extend_from_slice(&d.to_be_bytes());
     }
     out.extend_from_slice(data);
-    std::fs::write(path, out).map_err(|e| Error::file(path.display(), e.to_string()))
+    std::fs::write(path, out).map_err(|e| Error::io(path.display(), &e))
 }
 
 fn find(dir: &Path, names: &[&str]) -> Result<std::path::PathBuf> {
@@ -129,7 +129,7 @@ pub fn load_pair(images: &Path, labels: &Path, limit: Option<usize>) -> Result<D
 /// most `limit` images.
 ///
 /// # Errors
-/// [`Error::File`] naming a missing or malformed file.
+/// [`Error::Io`] naming a missing file, [`Error::File`] a malformed one.
 pub fn load_mnist(dir: &Path, limit: Option<usize>) -> Result<(Dataset, Dataset)> {
     let train = load_pair(
         &find(dir, &["train-images-idx3-ubyte", "train-images.idx3-ubyte"])?,

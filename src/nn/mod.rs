@@ -11,6 +11,9 @@
 //! in [`init`]. Data: [`shapes`] (procedural ten-class images) and [`idx`] (MNIST files).
 //! [`tasks`] puts them together (`fftconv train`).
 //!
+//! One training step worked by hand, and backpropagation through two layers as the adjoint of
+//! the composite: `derivations/15-training-step.md` (TRAIN-1, TRAIN-2).
+//!
 //! ```
 //! use fftconv::nn::{Conv, Dense, Flatten, Layer, Network, Relu, softmax_cross_entropy, Sgd, FFT};
 //! use fftconv::Tensor;

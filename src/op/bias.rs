@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// Broadcast a per-channel bias `b: (C,)` over a tensor of shape `(N, C, *S)`.
 ///
-/// Forward: $y_{n,c,s} = b_c$. Adjoint ([`BiasSum`]): $b_c = \sum_{n,s} y_{n,c,s}$ (BIAS-1).
+/// Forward: `$y_{n,c,s} = b_c$`. Adjoint ([`BiasSum`]): `$b_c = \sum_{n,s} y_{n,c,s}$` (BIAS-1).
 ///
 /// ```
 /// use fftconv::{op::{BiasBroadcast, LinearOp}, Tensor};

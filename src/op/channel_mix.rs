@@ -7,12 +7,12 @@ use crate::tensor::{Scalar, Tensor};
 use std::sync::Arc;
 
 /// Mix channels with a matrix, group by group: for `x: (N, C, *S)` and `A: (O, C/g)`,
-/// $y_{n,o,s} = \sum_{c < C/g} A_{o,c}\, x_{n,\, \gamma(o) C/g + c,\, s}$, where
-/// $\gamma(o) = \lfloor o / (O/g) \rfloor$ is the group of output channel $o$.
+/// `$y_{n,o,s} = \sum_{c < C/g} A_{o,c}\, x_{n,\, \gamma(o) C/g + c,\, s}$`, where
+/// `$\gamma(o) = \lfloor o / (O/g) \rfloor$` is the group of output channel `$o$`.
 ///
 /// As a matrix over channels this is block diagonal with one block per group; the adjoint is
-/// the block transpose: $x_{n,\gamma C/g + c,s} = \sum_{o \in \gamma} A_{o,c}\, y_{n,o,s}$
-/// (CHAN-1). A convolution layer is this with every $A_{o,c}$ a convolution.
+/// the block transpose: `$x_{n,\gamma C/g + c,s} = \sum_{o \in \gamma} A_{o,c}\, y_{n,o,s}$`
+/// (CHAN-1). A convolution layer is this with every `$A_{o,c}$` a convolution.
 ///
 /// ```
 /// use fftconv::{op::{ChannelMix, LinearOp}, Tensor};

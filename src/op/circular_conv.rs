@@ -62,12 +62,12 @@ pub(crate) fn check_channels(
 /// Circular convolution over a period `P` with channel mixing and groups, run by real FFT.
 ///
 /// For `x: (N, C, *P)` and a kernel `h: (O, C/g, *P)`:
-/// $y_{n,o} = \sum_{c} h_{o,c} \circledast x_{n,\gamma(o)C/g + c}$ with
-/// $(h \circledast x)_i = \sum_j h_j\, x_{(i-j) \bmod P}$, computed as
-/// $\hat y_{n,o} = \sum_c \hat h_{o,c} \hat x_{n,c}$ per frequency (CIRC-1).
+/// `$y_{n,o} = \sum_{c} h_{o,c} \circledast x_{n,\gamma(o)C/g + c}$` with
+/// `$(h \circledast x)_i = \sum_j h_j\, x_{(i-j) \bmod P}$`, computed as
+/// `$\hat y_{n,o} = \sum_c \hat h_{o,c} \hat x_{n,c}$` per frequency (CIRC-1).
 ///
 /// Adjoint: circular correlation, i.e. multiplication by the conjugate spectrum,
-/// $\hat x_{n,c} = \sum_{o} \overline{\hat h_{o,c}}\, \hat y_{n,o}$ (CIRC-2). The kernel's
+/// `$\hat x_{n,c} = \sum_{o} \overline{\hat h_{o,c}}\, \hat y_{n,o}$` (CIRC-2). The kernel's
 /// spectrum is computed once, when the operator is built, and serves both directions.
 ///
 /// ```

@@ -9,13 +9,13 @@ use crate::tensor::{Scalar, Tensor};
 use num_complex::Complex;
 use std::sync::Arc;
 
-/// The circular convolution $y_{n,o} = \sum_c h_{o,c} \circledast x_{n,c}$ seen as a linear map
+/// The circular convolution `$y_{n,o} = \sum_c h_{o,c} \circledast x_{n,c}$` seen as a linear map
 /// of the kernel `h: (O, C/g, *P)` with the signal `x: (N, C, *P)` fixed — the **bilinear swap**
-/// $\operatorname{circ}(h)\,x = \operatorname{circ}(x)\,h$ (SWAP-1).
+/// `$\operatorname{circ}(h)\,x = \operatorname{circ}(x)\,h$` (SWAP-1).
 ///
 /// Adjoint: correlate the cotangent with the signal and sum over the batch,
-/// $\hat h_{o,c} = \sum_n \overline{\hat x_{n,c}}\, \hat y_{n,o}$ (SWAP-2) — the weight
-/// gradient $\partial L/\partial w = \partial L/\partial y \star x$. The signal's spectrum is
+/// `$\hat h_{o,c} = \sum_n \overline{\hat x_{n,c}}\, \hat y_{n,o}$` (SWAP-2) — the weight
+/// gradient `$\partial L/\partial w = \partial L/\partial y \star x$`. The signal's spectrum is
 /// computed once and serves both directions.
 ///
 /// ```

@@ -39,9 +39,9 @@ impl<T: Scalar> LinearOp<T> for Identity {
     }
 }
 
-/// The chain $A_0 \circ A_1 \circ \dots \circ A_{n-1}$: $A_{n-1}$ is applied first.
+/// The chain `$A_0 \circ A_1 \circ \dots \circ A_{n-1}$`: `$A_{n-1}$` is applied first.
 ///
-/// Adjoint: $(A_0 \cdots A_{n-1})^* = A_{n-1}^* \cdots A_0^*$ — the chain of adjoints in
+/// Adjoint: `$(A_0 \cdots A_{n-1})^* = A_{n-1}^* \cdots A_0^*$` — the chain of adjoints in
 /// reverse order (COMP-1), which is backpropagation.
 ///
 /// ```
@@ -114,9 +114,9 @@ impl<T: Scalar> LinearOp<T> for Compose<T> {
     }
 }
 
-/// The sum $A_0 + A_1 + \dots$ of operators with the same shapes.
+/// The sum `$A_0 + A_1 + \dots$` of operators with the same shapes.
 ///
-/// Adjoint: $(A + B)^* = A^* + B^*$ (COMP-2).
+/// Adjoint: `$(A + B)^* = A^* + B^*$` (COMP-2).
 ///
 /// # Errors
 /// `new` fails when the shapes differ or the list is empty.
@@ -175,7 +175,7 @@ impl<T: Scalar> LinearOp<T> for Sum<T> {
     }
 }
 
-/// $\alpha A$. Adjoint: $\alpha A^*$ (real $\alpha$, COMP-3).
+/// `$\alpha A$`. Adjoint: `$\alpha A^*$` (real `$\alpha$`, COMP-3).
 #[derive(Clone, Debug)]
 pub struct Scale<T: Scalar> {
     alpha: f64,

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 /// Crop of the trailing axes: drop `lo` entries at the start and `hi` at the end of each.
 ///
-/// Forward: $y_i = x_{i + lo}$, $0 \le i < n - lo - hi$.
+/// Forward: `$y_i = x_{i + lo}$`, `$0 \le i < n - lo - hi$`.
 ///
-/// Adjoint ([`ZeroPad`] by the same `[lo, hi]`): put $y$ back in place and fill the dropped
+/// Adjoint ([`ZeroPad`] by the same `[lo, hi]`): put `$y$` back in place and fill the dropped
 /// positions with zeros (PAD-1). Zero-embedding a kernel into a period is the same
 /// [`ZeroPad`] with `lo = 0`.
 ///

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 /// Dilate a kernel: spread its taps `d` apart along each trailing axis.
 ///
-/// Forward: extent $K \mapsto d(K-1)+1$, $y_{d k} = x_k$, zeros between.
+/// Forward: extent `$K \mapsto d(K-1)+1$`, `$y_{d k} = x_k$`, zeros between.
 ///
-/// Adjoint: $x_k = y_{d k}$ — read the taps back, drop the gaps (DIL-1). A dilated
+/// Adjoint: `$x_k = y_{d k}$` — read the taps back, drop the gaps (DIL-1). A dilated
 /// convolution is an ordinary one with the dilated kernel, so its weight gradient is the
 /// ordinary weight gradient read at the taps.
 ///

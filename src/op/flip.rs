@@ -7,10 +7,10 @@ use crate::error::Result;
 use crate::tensor::{Scalar, Tensor};
 use std::sync::Arc;
 
-/// Reverse the trailing `axes` axes: $y_i = x_{n-1-i}$ on each.
+/// Reverse the trailing `axes` axes: `$y_i = x_{n-1-i}$` on each.
 ///
-/// Adjoint: the same flip ($\langle Fx, y\rangle = \sum_i x_{n-1-i} y_i = \langle x, Fy\rangle$,
-/// FLIP-1). It is also an involution: $F F = I$.
+/// Adjoint: the same flip (`$\langle Fx, y\rangle = \sum_i x_{n-1-i} y_i = \langle x, Fy\rangle$`,
+/// FLIP-1). It is also an involution: `$F F = I$`.
 ///
 /// ```
 /// use fftconv::{op::{Flip, LinearOp}, Tensor};

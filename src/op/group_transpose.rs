@@ -7,8 +7,8 @@ use crate::tensor::{Scalar, Tensor};
 use std::sync::Arc;
 
 /// Swap the two channel axes of a grouped weight tensor, group by group:
-/// `(A, B/g·…)`: $y_{\gamma B/g + b,\; a',\, k} = x_{\gamma A/g + a',\; b,\, k}$ maps
-/// `x: (A, B/g, *K)` to `y: (B, A/g, *K)`, where $\gamma$ is the group.
+/// `(A, B/g·…)`: `$y_{\gamma B/g + b,\; a',\, k} = x_{\gamma A/g + a',\; b,\, k}$` maps
+/// `x: (A, B/g, *K)` to `y: (B, A/g, *K)`, where `$\gamma$` is the group.
 ///
 /// It turns `conv_transpose` weights `(C_in, C_out/g, *K)` into the `(C_out, C_in/g, *K)`
 /// kernel of the convolution that the transpose runs. A permutation, so its adjoint is its

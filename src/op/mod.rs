@@ -1,15 +1,21 @@
 //! The linear-operator algebra: one trait, one file per primitive, forward and adjoint side by
 //! side.
 //!
-//! An operator $A$ maps tensors of its *domain* shape to tensors of its *codomain* shape. Its
-//! adjoint $A^*$ is the operator with $\langle A x, y\rangle = \langle x, A^* y\rangle$ for all
-//! $x, y$ (real inner product, `derivations/01-notation.md`). Every primitive below returns its
+//! An operator `$A$` maps tensors of its *domain* shape to tensors of its *codomain* shape. Its
+//! adjoint `$A^*$` is the operator with `$\langle A x, y\rangle = \langle x, A^* y\rangle$` for all
+//! `$x, y$` (real inner product, `derivations/01-notation.md`). Every primitive below returns its
 //! adjoint as another concrete operator, so `A.adjoint().adjoint()` is `A` again and the
 //! adjoint of a chain is the chain of adjoints reversed ([`Compose`]).
 //!
 //! Shapes: operators that act on "spatial" axes (pads, crops, flips, strides, convolutions)
 //! act on the **trailing** axes of their tensors; leading axes (batch, channel) are carried
 //! along.
+//!
+//! Each primitive's doc states its forward rule, its adjoint and the ID of the identity that
+//! proves it: `derivations/02-pad-and-crop.md` (PAD), `03-circular-convolution.md` (CIRC,
+//! FLIP), `05-composition.md` (COMP: chains, sums, scalings), `08-weight-gradient.md` (SWAP),
+//! `09-stride.md` (STRIDE), `10-dilation.md` (DIL), `11-channels-and-groups.md` (CHAN),
+//! `12-padding-modes.md` (MODE), `13-conv-transpose.md` (TRANS), `14-bias.md` (BIAS).
 
 mod bias;
 mod channel_mix;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub enum PadMode {
     /// Zeros (see [`ZeroPad`](super::ZeroPad)).
     Zeros,
-    /// Wrap around: $x_{(i - lo) \bmod n}$.
+    /// Wrap around: `$x_{(i - lo) \bmod n}$`.
     Circular,
     /// Mirror without repeating the edge: `[a b c] → b [a b c] b`.
     Reflect,
@@ -92,10 +92,10 @@ fn build_maps(mode: PadMode, shape: &[usize], pads: &[(usize, usize)]) -> Result
 
 /// Padding of the trailing axes by `[lo, hi]` in a mode: zeros, circular, reflect or replicate.
 ///
-/// Forward: $y_i = x_{\sigma(i)}$ where $\sigma$ maps each padded position to the input entry it
+/// Forward: `$y_i = x_{\sigma(i)}$` where `$\sigma$` maps each padded position to the input entry it
 /// copies (wrap, mirror or clamp).
 ///
-/// Adjoint ([`PadFold`]): $x_j = \sum_{i:\,\sigma(i)=j} y_i$ — crop, then add every padded
+/// Adjoint ([`PadFold`]): `$x_j = \sum_{i:\,\sigma(i)=j} y_i$` — crop, then add every padded
 /// entry back onto the entry it was copied from (MODE-1).
 ///
 /// ```
@@ -163,7 +163,7 @@ impl<T: Scalar> LinearOp<T> for Pad {
 
 /// The adjoint of [`Pad`]: crop and fold the padded entries back onto their sources.
 ///
-/// Forward: $x_j = \sum_{i:\,\sigma(i)=j} y_i$. Adjoint: the [`Pad`] it came from (MODE-1).
+/// Forward: `$x_j = \sum_{i:\,\sigma(i)=j} y_i$`. Adjoint: the [`Pad`] it came from (MODE-1).
 #[derive(Clone, Debug)]
 pub struct PadFold {
     pad: Pad,

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 /// Keep every `s`-th entry of each trailing axis, starting at 0.
 ///
-/// Forward: $y_i = x_{s i}$, $0 \le i < \lceil n / s \rceil$.
+/// Forward: `$y_i = x_{s i}$`, `$0 \le i < \lceil n / s \rceil$`.
 ///
-/// Adjoint ([`ZeroInsert`]): $x_j = y_{j/s}$ when $s \mid j$, else 0 — put each entry back at
+/// Adjoint ([`ZeroInsert`]): `$x_j = y_{j/s}$` when `$s \mid j$`, else 0 — put each entry back at
 /// its stride position and zeros in between (STRIDE-1).
 ///
 /// ```

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 /// Spread the entries of each trailing axis `s` apart, zeros in between, into an extent `n`.
 ///
-/// Forward: $y_j = x_{j/s}$ when $s \mid j$, else $0$, for $0 \le j < n$ (the input extent
-/// is $\lceil n/s \rceil$).
+/// Forward: `$y_j = x_{j/s}$` when `$s \mid j$`, else `$0$`, for `$0 \le j < n$` (the input extent
+/// is `$\lceil n/s \rceil$`).
 ///
-/// Adjoint ([`Subsample`] of extent `n` by `s`): $x_i = y_{s i}$ (STRIDE-1). Also
-/// $\text{subsample} \circ \text{zero\_insert} = I$.
+/// Adjoint ([`Subsample`] of extent `n` by `s`): `$x_i = y_{s i}$` (STRIDE-1). Also
+/// `$\text{subsample} \circ \text{zero\_insert} = I$`.
 ///
 /// ```
 /// use fftconv::{op::{LinearOp, ZeroInsert}, Tensor};

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 /// Zero padding of the trailing axes by `[lo, hi]` each.
 ///
-/// Forward: $y_i = x_{i - lo}$ for $lo \le i < lo + n$, else $0$; output extent $n + lo + hi$.
+/// Forward: `$y_i = x_{i - lo}$` for `$lo \le i < lo + n$`, else `$0$`; output extent `$n + lo + hi$`.
 ///
-/// Adjoint ([`Crop`] by the same `[lo, hi]`): $x_j = y_{j + lo}$ — the padded zeros receive no
+/// Adjoint ([`Crop`] by the same `[lo, hi]`): `$x_j = y_{j + lo}$` — the padded zeros receive no
 /// input, so their cotangent is dropped (PAD-1).
 ///
 /// ```

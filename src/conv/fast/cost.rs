@@ -5,7 +5,7 @@
 //!   [`GEMM_RATE`], derated when a group has few output channels (the GEMM degenerates towards
 //!   a matrix-vector product: depthwise layers) and charged [`IM2COL_BYTES_RATE`] for the
 //!   unrolled matrix;
-//! - FFT: [`fft_conv::flops`](super::fft_conv::flops) at [`FFT_RATE`].
+//! - FFT: [`fft_conv::flops`] at [`FFT_RATE`].
 //!
 //! When the direct estimate wins and [`direct_simd`](super::direct_simd) runs the layer (its
 //! conv has stride 1, or strides with dilation 1 on the strided axes, which it runs through the
@@ -38,7 +38,7 @@ pub const IM2COL_BYTES_RATE: f64 = 2.0;
 /// Which fast path runs a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Choice {
-    /// [`fft_conv`](super::fft_conv).
+    /// [`fft_conv`].
     Fft,
     /// [`im2col`](super::im2col).
     Im2col,

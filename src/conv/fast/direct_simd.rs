@@ -24,8 +24,8 @@
 //! input channel); each sample's `∂w` is added onto a per-thread sum. The kernels run through an
 //! `Engine`: on x86-64 with AVX2 and FMA (checked at run time; [`Kernels`]) explicit 256-bit
 //! vector kernels for `f32` and `f64`, elsewhere portable Rust loops. Strides above 1 run as
-//! stride-1 layers over the phases of the input ([`polyphase`](super::polyphase)) when every
-//! strided axis has dilation 1, else fall back to [`im2col`](super::im2col); a transpose is its conv's `∂x` (forward), forward (`∂x`) and
+//! stride-1 layers over the phases of the input ([`polyphase`]) when every
+//! strided axis has dilation 1, else fall back to [`im2col`]; a transpose is its conv's `∂x` (forward), forward (`∂x`) and
 //! `∂w` with input and cotangent swapped, as in `im2col`.
 //!
 //! Non-finite inputs: the tiles also multiply padding zeros with neighbouring entries, so an
@@ -63,8 +63,8 @@ const MAX_W: usize = 16;
 const MAX_V: usize = 8;
 
 /// Whether this path computes `g` itself: stride 1 on every axis of its conv, or strides that
-/// the [`polyphase`](super::polyphase) split turns into stride 1 (dilation 1 on every strided
-/// axis); other geometries go to [`im2col`](super::im2col).
+/// the [`polyphase`] split turns into stride 1 (dilation 1 on every strided
+/// axis); other geometries go to [`im2col`].
 pub fn supports(g: &Geometry) -> bool {
     stride_one(g) || polyphase::applies(g)
 }
@@ -882,7 +882,7 @@ fn upcast<T: 'static, U: 'static>(v: U) -> T {
 }
 
 /// Forward pass by the tiled direct kernels (strides above 1: through the
-/// [`polyphase`](super::polyphase) split when it applies, else [`im2col::forward`]).
+/// [`polyphase`] split when it applies, else [`im2col::forward`]).
 ///
 /// # Errors
 /// Spec and shape errors of [`ConvSpec::geometry`]; a bias not of shape `(c_out,)`.
@@ -946,7 +946,7 @@ fn forward_with<T: Scalar>(
 }
 
 /// Gradients by the tiled direct kernels (strides above 1: through the
-/// [`polyphase`](super::polyphase) split when it applies, else [`im2col::backward`]).
+/// [`polyphase`] split when it applies, else [`im2col::backward`]).
 ///
 /// # Errors
 /// Spec and shape errors of [`ConvSpec::geometry`]; `dy` must have the output shape.

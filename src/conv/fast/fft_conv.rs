@@ -2,19 +2,19 @@
 //!
 //! The padded input (any padding mode) is cut into overlapping windows, one per tile of outputs
 //! ([`Tiling`], chosen by a cost model; one tile is the whole layer), each embedded in a period
-//! $P$ of fast FFT lengths, the dilated kernel $h$ ($h_{d k} = w_k$) in the same period, and
-//! with real-to-complex spectra $\hat x, \hat h$ over $P$ (per window):
+//! `$P$` of fast FFT lengths, the dilated kernel `$h$` (`$h_{d k} = w_k$`) in the same period, and
+//! with real-to-complex spectra `$\hat x, \hat h$` over `$P$` (per window):
 //!
-//! - forward (cross-correlation): $\hat y_{n,o} = \sum_{c \in \text{group}}
-//!   \overline{\hat h_{o,c}}\,\hat x_{n,c}$, then $y_{n,o}[i] = \mathcal F^{-1}(\hat y_{n,o})[s\,i]$;
+//! - forward (cross-correlation): `$\hat y_{n,o} = \sum_{c \in \text{group}}
+//!   \overline{\hat h_{o,c}}\,\hat x_{n,c}$`, then `$y_{n,o}[i] = \mathcal F^{-1}(\hat y_{n,o})[s\,i]$`;
 //!   no wrap-around reaches the kept outputs because a window holds all they see;
-//! - `∂x`: the upstream gradient zero-inserted at the kept positions, $\hat g$, gives
-//!   $\widehat{\partial x_p}_{n,c} = \sum_o \hat h_{o,c}\,\hat g_{n,o}$; the padding is folded back
+//! - `∂x`: the upstream gradient zero-inserted at the kept positions, `$\hat g$`, gives
+//!   `$\widehat{\partial x_p}_{n,c} = \sum_o \hat h_{o,c}\,\hat g_{n,o}$`; the padding is folded back
 //!   (its adjoint) onto the input, windows adding where they overlap;
-//! - `∂w`: $\widehat{\partial h}_{o,c} = \sum_n \overline{\hat g_{n,o}}\,\hat x_{n,c}$, read at the
+//! - `∂w`: `$\widehat{\partial h}_{o,c} = \sum_n \overline{\hat g_{n,o}}\,\hat x_{n,c}$`, read at the
 //!   dilated taps.
 //!
-//! $\hat x$ and $\hat h$ are computed once by [`FftConv::forward`] and reused by
+//! `$\hat x$` and `$\hat h$` are computed once by [`FftConv::forward`] and reused by
 //! [`FftConv::backward`]. Transforms skip the rows known to be zero and the rows nobody reads
 //! ([`super::pruned_fft`]). The contraction over channels is, per frequency, a small complex
 //! matrix product per group, on planar spectra blocked over frequencies
@@ -93,7 +93,7 @@ fn tile_coords(t: usize, tiling: &Tiling) -> [usize; 3] {
 
 impl<T: Scalar> FftConv<T> {
     /// Plan the layer `spec` for inputs of `x_shape` and weights of `w_shape`, with the tiling
-    /// of the cost model ([`Tiling::plan`]).
+    /// of the cost model (`Tiling::plan`).
     ///
     /// # Errors
     /// Spec and shape errors of [`ConvSpec::geometry`].

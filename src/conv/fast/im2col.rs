@@ -2,14 +2,14 @@
 //! GEMM per (sample, group).
 //!
 //! With `col[(c,k), i] = x_p[c, s·i + d·k]` (the padded input read through the padding maps of
-//! [`Layout`]) and `W_g` the `(C_out/g) × (C_in/g · K)` weight matrix of group `g`:
+//! `Layout`) and `W_g` the `(C_out/g) × (C_in/g · K)` weight matrix of group `g`:
 //!
 //! - forward: `y_g = W_g · col`;
 //! - `∂x`: `dcol = W_gᵀ · dy_g`, scattered back through the same index table (col2im, which
 //!   also folds the padding: every tap adds onto the input sample it read);
 //! - `∂w`: `dW_g = Σ_n dy_{n,g} · col_nᵀ`.
 //!
-//! Samples run in parallel (rayon); each GEMM is [`gemm`](super::gemm::gemm). A transpose is
+//! Samples run in parallel (rayon); each GEMM is [`gemm`]. A transpose is
 //! its conv's `∂x` (forward), forward (`∂x`) and `∂w` with input and cotangent swapped.
 //!
 //! ```

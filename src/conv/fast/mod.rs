@@ -7,7 +7,7 @@
 //! - [`direct_simd`]: register-tiled direct loops vectorised over the output width (stride 1);
 //! - [`cost`]: the model behind [`Algorithm::Auto`](super::Algorithm::Auto).
 //!
-//! Both algorithms see a geometry through [`Layout`]: every layer normalised to three spatial
+//! Both algorithms see a geometry through `Layout`: every layer normalised to three spatial
 //! axes (leading axes of extent 1), with the padding of each axis as an index map from padded
 //! position to input position, so all padding modes share one code path.
 

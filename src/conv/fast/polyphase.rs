@@ -1,5 +1,5 @@
 //! Strided layers as stride-1 layers by the polyphase identity, run on the tiled direct path
-//! ([`direct_simd`](super::direct_simd)).
+//! ([`direct_simd`]).
 //!
 //! Per axis with stride `s` and dilation 1, padded input `x_p` and kernel `w` of extent `K`,
 //! output extent `O`: write every tap `k = s·q + r` (`r < s`), then
@@ -35,14 +35,14 @@
 //! wfold  S_wᵀ:   (S_wᵀ v)[o, c, k] = v_class(k)[o, c·P_c + j(k), k div s]   (a permutation)
 //! ```
 //!
-//! where `map` is the padding's index map of [`Layout`] (every padding mode: a reflected or
+//! where `map` is the padding's index map of `Layout` (every padding mode: a reflected or
 //! circular position reads, and in the fold adds onto, the input entry it came from). So
 //! `∂x = Σ S_cᵀ ∂x_c`, `∂w = S_wᵀ (∂w_c)_c` with `(∂x_c, ∂w_c)` the gradients of the class
 //! layers. A transpose is `Σ S_cᵀ ∘ Conv₁ᵀ`: its output (its conv's input side) is folded, its
 //! cotangent split; its weight has the layout of its conv's weight, so the weight maps are the
 //! same.
 //!
-//! The class layers run on [`direct_simd`](super::direct_simd) (AVX2/FMA kernels when the CPU
+//! The class layers run on [`direct_simd`] (AVX2/FMA kernels when the CPU
 //! has them, [`Kernels`]).
 //!
 //! ```

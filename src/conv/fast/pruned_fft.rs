@@ -1,20 +1,20 @@
 //! A real 3-axis FFT on a fixed period that skips the lines known to be zero on the way in and
 //! the lines nobody reads on the way out, with its columns transformed in contiguous batches.
 //!
-//! For a period $T = (T_0, T_1, T_2)$ (leading extents may be 1) the forward transform is
-//! $\hat x_{k} = \sum_{j} x_{j}\, e^{-2\pi i \sum_a j_a k_a / T_a}$ over the half spectrum
-//! $k_2 < H = \lfloor T_2/2 \rfloor + 1$. It runs in three stages:
+//! For a period `$T = (T_0, T_1, T_2)$` (leading extents may be 1) the forward transform is
+//! `$\hat x_{k} = \sum_{j} x_{j}\, e^{-2\pi i \sum_a j_a k_a / T_a}$` over the half spectrum
+//! `$k_2 < H = \lfloor T_2/2 \rfloor + 1$`. It runs in three stages:
 //!
-//! 1. real-to-complex transforms of the rows $(j_0, j_1)$ with $j_0 < e_0$, $j_1 < e_1$ (the
+//! 1. real-to-complex transforms of the rows `$(j_0, j_1)$` with `$j_0 < e_0$`, `$j_1 < e_1$` (the
 //!    *nonzero extent* the caller promises; every other row is zero and is not transformed);
-//! 2. for each $j_0 < e_0$, the plane $[T_1][H]$ is transposed to $[H][T_1]$ and its $H$
+//! 2. for each `$j_0 < e_0$`, the plane `$[T_1][H]$` is transposed to `$[H][T_1]$` and its `$H$`
 //!    columns transformed in one batch;
-//! 3. the result, $[T_0][H\,T_1]$, is transposed to $[H\,T_1][T_0]$ (rows $j_0 \ge e_0$ as
+//! 3. the result, `$[T_0][H\,T_1]$`, is transposed to `$[H\,T_1][T_0]$` (rows `$j_0 \ge e_0$` as
 //!    zeros) and its columns transformed in one batch.
 //!
-//! The spectrum is left in the order $[H][T_1][T_0]$ — a permutation of the bins that every
+//! The spectrum is left in the order `$[H][T_1][T_0]$` — a permutation of the bins that every
 //! signal of a plan shares, which is all a pointwise product needs. The inverse runs the
-//! stages backwards and computes only the output rows $j_0 < r_0$, $j_1 < r_1$ the caller asks
+//! stages backwards and computes only the output rows `$j_0 < r_0$`, `$j_1 < r_1$` the caller asks
 //! for. It is unnormalised: `inverse(forward(x)) = (Π T_a) · x` on the rows computed.
 //!
 //! Pruning pays where the signal is small in its period: a 7×7 kernel in a 70×70 period needs

@@ -1,23 +1,23 @@
 //! Overlap tiling for the FFT layer: each spatial axis is cut into tiles of `block` outputs,
 //! each tile transformed on its own period, chosen by a cost model.
 //!
-//! Notation per axis: output extent $O$, stride $s$, effective kernel extent
-//! $K_e = d\,(K-1) + 1$, padded input extent $S_p$. A tiling picks $B$ outputs per tile and
-//! a period $T \ge (B-1)s + K_e$ (the smallest fast length, or the smallest with radices 2 and 3
-//! only, whose butterflies run 2–4× faster per point); tile $t$ covers outputs $[tB, tB + B)$ and reads
-//! the padded input window $[tBs, tBs + T)$ (clipped to $S_p$). Because the window holds every
-//! input those outputs see, the circular correlation over $T$ equals the linear one on them
+//! Notation per axis: output extent `$O$`, stride `$s$`, effective kernel extent
+//! `$K_e = d\,(K-1) + 1$`, padded input extent `$S_p$`. A tiling picks `$B$` outputs per tile and
+//! a period `$T \ge (B-1)s + K_e$` (the smallest fast length, or the smallest with radices 2 and 3
+//! only, whose butterflies run 2–4× faster per point); tile `$t$` covers outputs `$[tB, tB + B)$` and reads
+//! the padded input window `$[tBs, tBs + T)$` (clipped to `$S_p$`). Because the window holds every
+//! input those outputs see, the circular correlation over `$T$` equals the linear one on them
 //! (*overlap–save*); its adjoint scatters each window's input gradient back and adds where
 //! windows overlap (*overlap–add*), and the weight gradient sums over tiles as it sums over
-//! the batch. One tile per axis ($B = O$) is the untiled layer.
+//! the batch. One tile per axis (`$B = O$`) is the untiled layer.
 //!
 //! Why tile: the transforms of the weights and of their gradient cost
-//! $O(T \log T)$ each and there are $C_{out} C_{in}/g$ of them, however small the kernel; with
+//! `$O(T \log T)$` each and there are `$C_{out} C_{in}/g$` of them, however small the kernel; with
 //! tiles they shrink to the tile's period. Tiles cost more input-side transforms (the windows
-//! overlap by $K_e - s$) and more frequencies in the contraction. The cost model
-//! ([`Tiling::cost`]) counts the 1-D lines each pruned transform computes
+//! overlap by `$K_e - s$`) and more frequencies in the contraction. The cost model
+//! (`Tiling::cost`) counts the 1-D lines each pruned transform computes
 //! ([`super::pruned_fft`]), each weighted by the speed of its radices, and the multiply-adds
-//! of the contraction, and [`Tiling::plan`] takes the cheapest tiling.
+//! of the contraction, and `Tiling::plan` takes the cheapest tiling.
 //!
 //! ```
 //! use fftconv::conv::fast::tiling::Tiling;
@@ -64,7 +64,7 @@ const LINE_OVERHEAD: f64 = 40.0;
 pub struct Work {
     /// FFT flops.
     pub fft_flops: f64,
-    /// FFT flops weighted by the speed of each radix ([`radix_log2`]): what the cost model
+    /// FFT flops weighted by the speed of each radix (`radix_log2`): what the cost model
     /// charges.
     pub fft_cost: f64,
     /// 1-D transforms called.
