@@ -239,7 +239,7 @@ fn numpy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
 }
 
 /// Encode a tensor as the bytes of a little-endian, C-order `.npy` file of its element type,
-/// with NumPy's own header ([`numpy_header`]).
+/// with the header NumPy itself writes (see [`write()`]).
 pub fn encode<T: Scalar>(t: &Tensor<T>) -> Vec<u8> {
     let (descr, width) = if T::NAME == "f32" {
         ("<f4", 4)
