@@ -7,8 +7,8 @@
 //! `Aᵀ`). Shapes are not part of the expression: an expression is checked *on* a domain shape
 //! ([`shape::check`]), which fixes every intermediate shape.
 //!
-//! The conv layer is a macro ([`layer`]) that expands into exactly the primitive chain of
-//! [`conv::chain`](crate::conv::chain); its gradients are derived by [`adjoint::derive`],
+//! The conv layer is a macro ([`layer`]) that expands into the primitive chain (which
+//! `conv::chain` lowers and runs); its gradients are derived by [`adjoint::derive`],
 //! rule by rule, each step citing the note (`derivations/*.md`) that proves it.
 //!
 //! ```
