@@ -96,6 +96,7 @@ pub mod nn;
 pub mod notes;
 pub mod npy;
 pub mod op;
+pub mod spec;
 pub mod tensor;
 
 pub use error::{Error, Result};

@@ -25,10 +25,11 @@ fn strided_dilated_grouped_2d_layer_derives_and_passes_its_checks() {
     assert_eq!(code, Some(0), "{out}{err}");
     for needle in [
         "[COMP-1",
-        "[CIRC-2",
+        // A grouped layer: the conv and swap adjoints cite the grouped rule (CHAN-2).
+        "[CHAN-2 grouped circular convolution* = grouped correlation",
+        "[CHAN-2 grouped weight view* = grouped correlation with the signal",
         "[STRIDE-1",
         "[DIL-1",
-        "[SWAP-2",
         "[BIAS-1",
         "corr(h, groups=2)",
     ] {

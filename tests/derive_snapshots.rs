@@ -1,5 +1,6 @@
 //! Reviewed snapshots (in `snapshots/`): `derive` output for a set of layers, and the dense
-//! matrices of a few tiny operators (rounded to 3 decimals).
+//! matrices of a few tiny operators (rounded to 3 decimals). Every layer here is also in
+//! `tests/derive_steps.rs`'s `SNAPSHOT_LAYERS`, which checks each printed step as a program.
 
 use fftconv::derive::{derive, numeric, Options};
 use fftconv::expr::lower::lower_on;
@@ -66,6 +67,82 @@ fn derive_conv1d_reflect() {
 #[test]
 fn derive_conv_transpose2d() {
     settings().bind(|| insta::assert_snapshot!("derive_conv_transpose2d", derived("conv_transpose2d(x: [1, 4, 3, 3], w: [4, 2, 3, 3], stride=2, padding=1, output_padding=1, groups=2, bias)")));
+}
+
+#[test]
+fn derive_depthwise() {
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv2d_depthwise",
+            derived("conv2d(x: [1, 3, 7, 7], w: [3, 1, 3, 3], groups=3, padding=1)")
+        )
+    });
+}
+
+#[test]
+fn derive_conv1d_circular() {
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv1d_circular",
+            derived("conv1d(x: [2, 2, 7], w: [3, 2, 3], padding=[[2, 1]], mode=circular)")
+        )
+    });
+}
+
+#[test]
+fn derive_conv1d_replicate_stride3() {
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv1d_replicate_stride3",
+            derived(
+                "conv1d(x: [1, 2, 8], w: [2, 2, 4], padding=[[1, 2]], mode=replicate, stride=3)"
+            )
+        )
+    });
+}
+
+#[test]
+fn derive_conv2d_asymmetric() {
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv2d_asymmetric",
+            derived(
+                "conv2d(x: [1, 2, 7, 6], w: [3, 2, 3, 2], padding=[[2, 0], [0, 3]], stride=[2, 1])"
+            )
+        )
+    });
+}
+
+#[test]
+fn derive_conv1d_same() {
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv1d_same_stride2",
+            derived("conv1d(x: [1, 2, 10], w: [2, 2, 3], padding=same, stride=2)")
+        )
+    });
+}
+
+#[test]
+fn derive_conv3d() {
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv3d",
+            derived(
+                "conv3d(x: [1, 2, 5, 4, 5], w: [2, 1, 2, 3, 2], stride=2, padding=1, groups=2)"
+            )
+        )
+    });
+}
+
+#[test]
+fn derive_conv_transpose1d_output_padding() {
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            "derive_conv_transpose1d_output_padding",
+            derived("conv_transpose1d(x: [2, 3, 5], w: [3, 2, 3], stride=3, padding=[[2, 1]], output_padding=2, bias)")
+        )
+    });
 }
 
 fn matrix(src: &str, on: &[usize], env: &Env) -> String {

@@ -29,38 +29,13 @@
 
 use super::fast::contraction::LANES;
 use super::fast::tiling::Tiling;
-use super::spec::{ConvKind, Geometry};
 use super::Algorithm;
 use crate::error::Result;
-use crate::fft::fast_len;
 use crate::limits;
+use crate::spec::{period, Geometry};
 
 fn product(v: impl IntoIterator<Item = u128>) -> u128 {
     v.into_iter().fold(1u128, |a, b| a.saturating_mul(b))
-}
-
-/// Per-axis extents the FFT chain works in, before rounding to a fast length.
-fn chain_extents(g: &Geometry) -> Vec<u128> {
-    (0..g.rank())
-        .map(|a| {
-            let (lo, hi) = (g.pads[a].0 as u128, g.pads[a].1 as u128);
-            let kd = (g.dilation[a] as u128)
-                .saturating_mul(g.kernel[a] as u128 - 1)
-                .saturating_add(1);
-            match g.kind {
-                ConvKind::Conv => (g.input[a] as u128).saturating_add(lo).saturating_add(hi),
-                ConvKind::ConvTranspose => {
-                    let lu = (g.input[a] as u128 - 1)
-                        .saturating_mul(g.stride[a] as u128)
-                        .saturating_add(1);
-                    let full = lu
-                        .saturating_add(kd - 1)
-                        .saturating_add(g.output_padding[a] as u128);
-                    full.max(lo.saturating_add(g.output[a] as u128))
-                }
-            }
-        })
-        .collect()
 }
 
 /// Bytes the chosen algorithm will need for layer `g` with `elem_bytes` per element, refused
@@ -70,13 +45,10 @@ fn chain_extents(g: &Geometry) -> Vec<u128> {
 /// # Errors
 /// [`crate::Error::TooLarge`] naming the layer and the algorithm.
 pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Result<u64> {
-    let (n, c_in, c_out) = (g.n as u128, g.c_in as u128, g.c_out as u128);
-    let channels = n
-        .saturating_mul(c_in)
-        .saturating_add(n.saturating_mul(c_out))
-        .saturating_add(c_out.saturating_mul(c_in / g.groups.max(1) as u128));
+    let (n, c_in) = (g.n as u128, g.c_in as u128);
     // Every algorithm holds at least the padded input and the output: refuse absurd layers
     // on that before anything (the cost model, a fast-length search) looks at their extents.
+    period::guard_io(g, elem_bytes)?;
     let padded = product((0..g.rank()).map(|a| {
         (g.input[a] as u128)
             .saturating_add(g.pads[a].0 as u128)
@@ -84,47 +56,26 @@ pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Resul
     }));
     let out = product(g.output.iter().map(|&o| o as u128));
     let kernel = product(g.kernel.iter().map(|&k| k as u128));
-    let io = n
-        .saturating_mul(c_in)
-        .saturating_mul(padded)
-        .saturating_add(n.saturating_mul(c_out).saturating_mul(out));
-    limits::guard(
-        &format!("{} layer (padded input and output)", g.kind),
-        io,
-        elem_bytes as u128,
-    )?;
+    let io = period::io_elements(g);
     match algo {
         Algorithm::Auto => guard_geometry(g, algo.resolve(g), elem_bytes),
-        Algorithm::Chain | Algorithm::Fft => {
+        // The period arithmetic is the layer's own (`spec::period`), asked, not repeated.
+        Algorithm::Chain => period::guard_chain(g, elem_bytes),
+        Algorithm::Fft => {
+            period::guard_chain_lower_bound(g, elem_bytes)?;
             let what = format!("{} layer, FFT (padded tensors and spectra)", g.kind);
-            let extents = chain_extents(g);
-            // Lower bound first: the fast length is never below the extent, and searching for
-            // one near usize::MAX would overflow.
-            limits::guard(
-                &what,
-                product(extents.iter().copied()).saturating_mul(channels),
-                2 * elem_bytes as u128,
-            )?;
-            if algo == Algorithm::Fft {
-                // The fused layer: the spectra of its tiles (two sets on the input side live
-                // at once in the backward pass, one on the output side, the weights') and
-                // the tensors.
-                let t = Tiling::for_geometry(g);
-                let c = g.as_conv();
-                let nt = (c.n * t.tiles()) as u128;
-                let count = nt
-                    .saturating_mul(2 * c.c_in as u128 + c.c_out as u128)
-                    .saturating_add((c.c_out * (c.c_in / c.groups.max(1))) as u128);
-                let bins = t.bins().div_ceil(LANES) * LANES;
-                let spectra = count.saturating_mul(2 * bins as u128);
-                return limits::guard(&what, spectra.saturating_add(io), elem_bytes as u128);
-            }
-            let periods = extents.iter().map(|&e| fast_len(e as usize) as u128);
-            limits::guard(
-                &what,
-                product(periods).saturating_mul(channels),
-                2 * elem_bytes as u128,
-            )
+            // The fused layer: the spectra of its tiles (two sets on the input side live
+            // at once in the backward pass, one on the output side, the weights') and
+            // the tensors.
+            let t = Tiling::for_geometry(g);
+            let c = g.as_conv();
+            let nt = (c.n * t.tiles()) as u128;
+            let count = nt
+                .saturating_mul(2 * c.c_in as u128 + c.c_out as u128)
+                .saturating_add((c.c_out * (c.c_in / c.groups.max(1))) as u128);
+            let bins = t.bins().div_ceil(LANES) * LANES;
+            let spectra = count.saturating_mul(2 * bins as u128);
+            limits::guard(&what, spectra.saturating_add(io), elem_bytes as u128)
         }
         Algorithm::Im2col => {
             // One column matrix (C_in/g · ΠK rows, ΠO columns) per sample and group at a time.

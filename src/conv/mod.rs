@@ -1,14 +1,20 @@
-//! The convolution layer: [`ConvSpec`] (the frameworks' semantics), the operator-chain FFT
-//! path ([`chain`]), and the direct witness ([`direct`]) that shares no code with it.
+//! The convolution layer: [`ConvSpec`] (the frameworks' semantics, defined in [`crate::spec`]
+//! and re-exported here), the operator-chain FFT path ([`chain`], the lowering of the DSL's
+//! layer expansion), and the direct witness ([`direct`]) that shares no code with it.
 
 pub mod budget;
 pub mod chain;
 pub mod direct;
 pub mod error_model;
 pub mod fast;
-mod spec;
 
-pub use spec::{ConvKind, ConvSpec, Geometry, Padding};
+pub use crate::spec::{ConvKind, ConvSpec, Geometry, Padding};
+
+/// The old path `conv::spec` of the layer semantics, for the algorithm modules: the types live
+/// in [`crate::spec`], below `expr`.
+mod spec {
+    pub(crate) use crate::spec::{ConvKind, ConvSpec, Geometry, Padding};
+}
 
 use crate::error::Result;
 use crate::tensor::{Scalar, Tensor};

@@ -19,9 +19,10 @@ use crate::expr::env::seed_of;
 use crate::expr::layer::{Expansion, Layer};
 use crate::expr::lower::{eval_term, lower};
 use crate::expr::print::{render, Style};
-use crate::expr::shape::check;
+use crate::expr::shape::{boundaries, check};
 use crate::expr::{Env, Expr, Kind, Operand, Prim, Term};
 use crate::op::{LinearOp, Op};
+use crate::spec::{ConvKind, Period};
 use crate::tensor::Tensor;
 use std::fmt::Write;
 
@@ -180,13 +181,21 @@ impl LayerDerivation {
     pub fn gradient(&self, var: Var) -> Result<Gradient> {
         let (view, dom) = self.view(var);
         let (result, steps) = adjoint::derive(&view);
+        // Typed on its own domain alone: no extent may be hidden in the codomain.
         let typed = check(
             &result,
             Some(&self.geometry().y_shape()),
-            Some(&dom),
+            None,
             &self.env,
             "gradient",
         )?;
+        if typed.codomain != dom {
+            return Err(Error::shape(
+                format!("derived ∂{} maps dy to", var.name()),
+                &dom,
+                &typed.codomain,
+            ));
+        }
         Ok(Gradient {
             var,
             view,
@@ -319,6 +328,161 @@ fn steps_text(out: &mut String, steps: &[Step], style: Style) {
     }
 }
 
+/// The named extents of a layer (notes 06, 09, 13), for labelling the shapes of its chains.
+/// Signal-side names (tensors shaped like `x` or `y`) first, then kernel-side ones (shaped like
+/// `w`); the flag says which side.
+fn extent_names(g: &Geometry) -> Vec<(bool, &'static str, Vec<usize>)> {
+    let per = Period::of(g);
+    let mut v = vec![
+        (true, "K", g.kernel.clone()),
+        (true, "K_d", per.kd.clone()),
+        (true, "P", per.p.clone()),
+        (false, "S", g.input.clone()),
+    ];
+    match g.kind {
+        ConvKind::Conv => {
+            v.push((false, "S_p", per.inner.clone()));
+            v.push((false, "P", per.p.clone()));
+            v.push((false, "O", g.output.clone()));
+            if g.stride.iter().any(|&s| s != 1) {
+                let strided = (0..g.rank())
+                    .map(|a| (g.output[a] - 1) * g.stride[a] + 1)
+                    .collect();
+                v.push((false, "(O-1)s+1", strided));
+            }
+        }
+        ConvKind::ConvTranspose => {
+            v.push((false, "L_u", per.inner.clone()));
+            v.push((false, "P", per.p.clone()));
+            v.push((false, "S_out", g.output.clone()));
+        }
+    }
+    v
+}
+
+/// The `extents` lines: `S_p`, `K_d`, `P` (and for a transpose `L_u` and where
+/// `output_padding` enters), per axis.
+fn extents_text(out: &mut String, g: &Geometry) {
+    let per = Period::of(g);
+    let t = shape_text;
+    match g.kind {
+        ConvKind::Conv => {
+            let _ = writeln!(
+                out,
+                "extents   S_p = S + lo + hi = {}, K_d = d(K-1)+1 = {}, period P = fast length ≥ S_p = {}",
+                t(&per.inner),
+                t(&per.kd),
+                t(&per.p)
+            );
+            if g.stride.iter().any(|&s| s != 1) {
+                let tail = if per.tail.iter().any(|&r| r > 0) {
+                    format!(
+                        "; the crop also drops the (S_p - K_d) mod s = {} entries the stride never reads",
+                        t(&per.tail)
+                    )
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "          stride: O = (S_p - K_d) div s + 1 = {}, subsample reads (O-1)s+1 entries{tail}",
+                    t(&g.output),
+                );
+            }
+        }
+        ConvKind::ConvTranspose => {
+            let full: Vec<usize> = (0..g.rank())
+                .map(|a| per.inner[a] + per.kd[a] - 1 + g.output_padding[a])
+                .collect();
+            let _ = writeln!(
+                out,
+                "extents   L_u = (S-1)s+1 = {}, K_d = d(K-1)+1 = {}, output_padding = {}",
+                t(&per.inner),
+                t(&per.kd),
+                t(&g.output_padding)
+            );
+            let lo_out: Vec<usize> = (0..g.rank()).map(|a| g.pads[a].0 + g.output[a]).collect();
+            let _ = writeln!(
+                out,
+                "          S_out = L_u + K_d - 1 + output_padding - lo - hi = {}",
+                t(&g.output)
+            );
+            let _ = writeln!(
+                out,
+                "          period P = fast length ≥ max(L_u + K_d - 1 + output_padding = {}, lo + S_out = {}) = {}",
+                t(&full),
+                t(&lo_out),
+                t(&per.p)
+            );
+        }
+    }
+}
+
+/// The shape after each operator of `e` (applied right to left, from `input` of shape `dom`),
+/// labelled with the layer's named extents: kernel-side names (`K`, `K_d`, `P`) while the
+/// tensor is shaped like the weights (`kernel_side`, switched by `circ_signal`/`corr_signal`),
+/// signal-side names otherwise.
+#[allow(clippy::too_many_arguments)]
+fn shapes_table(
+    out: &mut String,
+    title: &str,
+    input: &str,
+    e: &Expr,
+    dom: &[usize],
+    cod: &[usize],
+    env: &Env,
+    names: &[(bool, &'static str, Vec<usize>)],
+    mut kernel_side: bool,
+    style: Style,
+) -> Result<()> {
+    let f = e.factors();
+    let s = boundaries(&f, dom, cod, env, "shapes")?;
+    let label = |shape: &[usize], kernel: bool| -> String {
+        let rank = names.first().map_or(0, |n| n.2.len());
+        if shape.len() != rank + 2 {
+            return String::new();
+        }
+        let sp = &shape[2..];
+        names
+            .iter()
+            .filter(|(k, _, v)| *k == kernel && v.as_slice() == sp)
+            .map(|(_, n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(" = ")
+    };
+    let mut rows: Vec<(String, &Vec<usize>, String)> = vec![(
+        input.to_string(),
+        &s[f.len()],
+        label(&s[f.len()], kernel_side),
+    )];
+    for i in (0..f.len()).rev() {
+        if matches!(
+            &f[i].kind,
+            Kind::Prim(Prim::CircSignal(_) | Prim::CorrSignal(_))
+        ) {
+            kernel_side = !kernel_side;
+        }
+        rows.push((render(&f[i], style), &s[i], label(&s[i], kernel_side)));
+    }
+    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let swidth = rows
+        .iter()
+        .map(|r| shape_text(r.1).len())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "  {title}");
+    for (op, shape, l) in rows {
+        let pad = width - op.chars().count();
+        let line = format!(
+            "    {op}{}  {:<swidth$}  {l}",
+            " ".repeat(pad),
+            shape_text(shape)
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    Ok(())
+}
+
 /// Derive a layer or an operator given as DSL text (statements separated by newlines or `;`:
 /// optional `let` lines, then one layer macro or `EXPR on [shape]`).
 ///
@@ -404,8 +568,24 @@ fn derive_layer(layer: &Layer, opts: &Options, style: Style) -> Result<(String, 
             String::new()
         }
     );
+    extents_text(&mut out, &g);
     out.push('\n');
-    let _ = writeln!(out, "forward [LAYER-1]");
+    let transpose = g.kind == ConvKind::ConvTranspose;
+    let mut cite: Vec<&str> = vec![if transpose { "TRANS-1" } else { "LAYER-1" }];
+    if !transpose && g.stride.iter().any(|&s| s != 1) {
+        cite.push("STRIDE-3");
+    }
+    if g.dilation.iter().any(|&d| d != 1) {
+        cite.push("DIL-3");
+    }
+    if g.padding_mode != crate::op::PadMode::Zeros {
+        cite.push("MODE-3");
+    }
+    if g.groups != 1 {
+        cite.push("CHAN-2");
+    }
+    let groups_cite = if g.groups != 1 { ", CHAN-2" } else { "" };
+    let _ = writeln!(out, "forward [{}]", cite.join(", "));
     let _ = writeln!(
         out,
         "  y = A_x ({}){}",
@@ -437,15 +617,21 @@ fn derive_layer(layer: &Layer, opts: &Options, style: Style) -> Result<(String, 
         let grad = ld.gradient(var)?;
         match var {
             Var::X => {
-                let _ = writeln!(out, "∂L/∂{} = A_xᵀ (dy)   [DX-1]", layer.x_name);
+                let _ = writeln!(
+                    out,
+                    "∂L/∂{} = A_xᵀ (dy)   [{}{groups_cite}]",
+                    layer.x_name,
+                    if transpose { "TRANS-3" } else { "DX-1" }
+                );
                 let _ = writeln!(out, "  A_xᵀ = {}", r(&ld.input_view.clone().adjoint()));
             }
             Var::W => {
                 let _ = writeln!(
                     out,
-                    "∂L/∂{} = A_wᵀ (dy)   [SWAP-1 {}]",
+                    "∂L/∂{} = A_wᵀ (dy)   [SWAP-1 {}{}{groups_cite}]",
                     layer.w_name,
-                    crate::expr::rules::SWAP.name
+                    crate::expr::rules::SWAP.name,
+                    if transpose { ", TRANS-2" } else { "" }
                 );
                 let _ = writeln!(
                     out,
@@ -491,6 +677,52 @@ fn derive_layer(layer: &Layer, opts: &Options, style: Style) -> Result<(String, 
     let _ = writeln!(out, "gradients");
     for (name, grad) in &finals {
         let _ = writeln!(out, "  ∂L/∂{name} = {} (dy)", r(&grad.result));
+    }
+    out.push('\n');
+    let _ = writeln!(out, "shapes after each operator (applied right to left)");
+    let names = extent_names(&g);
+    let y = g.y_shape();
+    let (xn, wn) = (&layer.x_name, &layer.w_name);
+    shapes_table(
+        &mut out,
+        &format!("y = A_x ({xn})"),
+        xn,
+        &ld.input_view,
+        &g.x_shape(),
+        &y,
+        &ld.env,
+        &names,
+        false,
+        style,
+    )?;
+    if vars.contains(&Var::W) {
+        shapes_table(
+            &mut out,
+            &format!("y = A_w ({wn})"),
+            wn,
+            &ld.weight_view,
+            &g.w_shape(),
+            &y,
+            &ld.env,
+            &names,
+            true,
+            style,
+        )?;
+    }
+    for (name, grad) in &finals {
+        let (_, dom) = ld.view(grad.var);
+        shapes_table(
+            &mut out,
+            &format!("∂L/∂{name} = … (dy)"),
+            "dy",
+            &grad.result,
+            &y,
+            &dom,
+            &ld.env,
+            &names,
+            false,
+            style,
+        )?;
     }
     let mut ok = true;
     if opts.check {

@@ -14,6 +14,7 @@
 //! | `dilate[d]ᵀ`          | `dilate_adjoint[d]`         | DIL-1    |
 //! | `circ(h)ᵀ`            | `corr(h)`                   | CIRC-2   |
 //! | `circ_signal(x)ᵀ`     | `corr_signal(x)`            | SWAP-2   |
+//! | the same, `groups=g`  | the same, `groups=g`        | CHAN-2   |
 //! | `mix(A)ᵀ`             | `mix_t(A)`                  | CHAN-1   |
 //! | `group_transpose[g]ᵀ` | `group_transpose[g]`        | TRANS-2  |
 //! | `broadcastᵀ`          | `sum_nc`                    | BIAS-1   |
@@ -34,6 +35,10 @@ pub struct Step {
     pub after: Expr,
 }
 
+fn grouped(o: &super::Operand) -> bool {
+    o.groups.is_some_and(|g| g != 1)
+}
+
 /// The adjoint of a primitive, and the rule that says so.
 pub fn prim_adjoint(p: &Prim) -> (Prim, Rule) {
     match p {
@@ -46,6 +51,15 @@ pub fn prim_adjoint(p: &Prim) -> (Prim, Rule) {
         Prim::ZeroInsert(s) => (Prim::Subsample(s.clone()), rules::ZERO_INSERT),
         Prim::Dilate(d) => (Prim::DilateAdjoint(d.clone()), rules::DILATE),
         Prim::DilateAdjoint(d) => (Prim::Dilate(d.clone()), rules::DILATE_ADJ),
+        // With groups, the same rule per group: the block transpose of CHAN-1 per frequency.
+        Prim::Circ(o) if grouped(o) => (Prim::Corr(o.clone()), rules::CIRC_GROUPS),
+        Prim::Corr(o) if grouped(o) => (Prim::Circ(o.clone()), rules::CORR_GROUPS),
+        Prim::CircSignal(o) if grouped(o) => {
+            (Prim::CorrSignal(o.clone()), rules::CIRC_SIGNAL_GROUPS)
+        }
+        Prim::CorrSignal(o) if grouped(o) => {
+            (Prim::CircSignal(o.clone()), rules::CORR_SIGNAL_GROUPS)
+        }
         Prim::Circ(o) => (Prim::Corr(o.clone()), rules::CIRC),
         Prim::Corr(o) => (Prim::Circ(o.clone()), rules::CORR),
         Prim::CircSignal(o) => (Prim::CorrSignal(o.clone()), rules::CIRC_SIGNAL),
@@ -59,8 +73,12 @@ pub fn prim_adjoint(p: &Prim) -> (Prim, Rule) {
     }
 }
 
+/// The table of primitive adjoints the rewrite uses: [`prim_adjoint`], or another one to see
+/// that the step checks catch a wrong rule (`tests/derive_steps.rs` plants one).
+pub type PrimAdjoint = dyn Fn(&Prim) -> (Prim, Rule);
+
 /// Rewrite the node `Adjoint(inner)` once.
-fn rewrite_adjoint(inner: &Expr, col: usize) -> (Expr, Rule) {
+fn rewrite_adjoint(inner: &Expr, col: usize, table: &PrimAdjoint) -> (Expr, Rule) {
     let at = |kind| Expr { kind, col };
     match &inner.kind {
         Kind::Compose(f) => (
@@ -79,7 +97,7 @@ fn rewrite_adjoint(inner: &Expr, col: usize) -> (Expr, Rule) {
         ),
         Kind::Adjoint(x) => ((**x).clone(), rules::INVOLUTION),
         Kind::Prim(p) => {
-            let (q, r) = prim_adjoint(p);
+            let (q, r) = table(p);
             (at(Kind::Prim(q)), r)
         }
     }
@@ -87,10 +105,15 @@ fn rewrite_adjoint(inner: &Expr, col: usize) -> (Expr, Rule) {
 
 /// Apply one adjoint rule at the first `adjoint(…)` node (outermost, leftmost), if any.
 pub fn step(e: &Expr) -> Option<(Expr, Rule)> {
+    step_with(e, &prim_adjoint)
+}
+
+/// [`step`] with another table of primitive adjoints.
+pub fn step_with(e: &Expr, table: &PrimAdjoint) -> Option<(Expr, Rule)> {
     match &e.kind {
-        Kind::Adjoint(inner) => Some(rewrite_adjoint(inner, e.col)),
+        Kind::Adjoint(inner) => Some(rewrite_adjoint(inner, e.col, table)),
         Kind::Prim(_) => None,
-        Kind::Scale(a, x) => step(x).map(|(y, r)| {
+        Kind::Scale(a, x) => step_with(x, table).map(|(y, r)| {
             (
                 Expr {
                     kind: Kind::Scale(*a, Box::new(y)),
@@ -101,7 +124,7 @@ pub fn step(e: &Expr) -> Option<(Expr, Rule)> {
         }),
         Kind::Compose(items) | Kind::Sum(items) => {
             for (i, x) in items.iter().enumerate() {
-                if let Some((y, r)) = step(x) {
+                if let Some((y, r)) = step_with(x, table) {
                     let mut v = items.clone();
                     v[i] = y;
                     let kind = match &e.kind {
@@ -139,9 +162,14 @@ pub fn flatten(v: Vec<Expr>) -> Vec<Expr> {
 /// assert_eq!(notes, ["COMP-1", "CIRC-2", "PAD-1", "STRIDE-1"]);
 /// ```
 pub fn push_adjoints(e: &Expr) -> (Expr, Vec<Step>) {
+    push_adjoints_with(e, &prim_adjoint)
+}
+
+/// [`push_adjoints`] with another table of primitive adjoints.
+pub fn push_adjoints_with(e: &Expr, table: &PrimAdjoint) -> (Expr, Vec<Step>) {
     let mut cur = e.clone();
     let mut trace = Vec::new();
-    while let Some((next, rule)) = step(&cur) {
+    while let Some((next, rule)) = step_with(&cur, table) {
         cur = next;
         trace.push(Step {
             rule,
@@ -153,7 +181,12 @@ pub fn push_adjoints(e: &Expr) -> (Expr, Vec<Step>) {
 
 /// The adjoint of `e`, derived: push adjoints, then simplify; the trace lists every step.
 pub fn derive(e: &Expr) -> (Expr, Vec<Step>) {
-    let (a, mut trace) = push_adjoints(&e.clone().adjoint());
+    derive_with(e, &prim_adjoint)
+}
+
+/// [`derive`] with another table of primitive adjoints.
+pub fn derive_with(e: &Expr, table: &PrimAdjoint) -> (Expr, Vec<Step>) {
+    let (a, mut trace) = push_adjoints_with(&e.clone().adjoint(), table);
     let (s, t2) = simplify::simplify(&a);
     trace.extend(t2);
     (s, trace)

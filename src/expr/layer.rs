@@ -1,5 +1,5 @@
 //! The conv layer as a macro: `conv2d(x: [2,3,8,8], w: [4,3,3,3], stride=2, padding=1)`
-//! expands into exactly the primitive chain that [`conv::chain`](crate::conv::chain) builds
+//! expands into the primitive chain that `conv::chain` lowers and runs
 //! (note `derivations/06-conv-layer.md`, LAYER-*):
 //!
 //! - the map of `x`: `subsample ∘ crop ∘ circ(h) ∘ zero_pad ∘ pad_mode` with the kernel
@@ -10,15 +10,16 @@
 //! - the bias: `broadcast[y shape]`.
 //!
 //! Operators that would do nothing (a zero padding of zero, stride 1, dilation 1) are left
-//! out, as in `conv::chain`. The lowering of these expressions equals
-//! `conv::chain::{input_operator, weight_operator}` (tested in `tests/expr_layer.rs`).
+//! out. This is the only construction of the layer chain: `conv::chain::{input_operator,
+//! weight_operator, bias_operator}` are the lowerings of these expressions, so
+//! `Algorithm::Chain` runs what `derive` prints. The extents come from
+//! [`crate::spec::Period`].
 
 use super::parse::Parser;
 use super::{Expr, Operand, Prim, Term};
-use crate::conv::{ConvKind, ConvSpec, Geometry, Padding};
 use crate::error::{Error, Result};
-use crate::fft::fast_len;
 use crate::op::PadMode;
+use crate::spec::{period, ConvKind, ConvSpec, Geometry, Padding, Period};
 
 /// A parsed layer macro: names and shapes of `x` and `w`, the spec, and the bias flag.
 #[derive(Clone, Debug, PartialEq)]
@@ -312,7 +313,7 @@ impl Layer {
         s + ")"
     }
 
-    /// Expand into the primitive chains of [`conv::chain`](crate::conv::chain).
+    /// Expand into the primitive chains that `conv::chain` lowers and runs.
     ///
     /// # Errors
     /// Spec errors of [`ConvSpec::geometry`]; [`crate::Error::TooLarge`] over `--max-memory`.
@@ -323,42 +324,50 @@ impl Layer {
         for (name, shape) in [("x", g.x_shape()), ("w", g.w_shape()), ("y", g.y_shape())] {
             crate::limits::guard_shape(&format!("layer tensor {name} {shape:?}"), &shape, 8)?;
         }
-        crate::conv::budget::guard_geometry(&g, crate::conv::Algorithm::Chain, 8)?;
-        let (p, inner, kd) = periods(&g);
-        let kernel_chain = kernel_chain(&g, &p, &kd);
-        let signal_chain = signal_chain(&g, &p, &inner);
-        let output = output_chain(&g, &p, &inner, &kd);
-        let kernel = applied(&kernel_chain, &self.w_name);
-        let signal = applied(&signal_chain, &self.x_name);
-        let groups = (g.groups != 1).then_some(g.groups);
-        // Input view: output ∘ circ(h) ∘ signal chain (application order reversed).
-        let mut f: Vec<Expr> = output.iter().rev().cloned().collect();
-        f.push(Expr::prim(Prim::Circ(Operand {
-            tensor: kernel.clone(),
-            groups,
-        })));
-        f.extend(signal_chain.iter().rev().cloned());
-        let input_view = Expr::compose(f);
-        let mut f: Vec<Expr> = output.iter().rev().cloned().collect();
-        f.push(Expr::prim(Prim::CircSignal(Operand {
-            tensor: signal.clone(),
-            groups,
-        })));
-        f.extend(kernel_chain.iter().rev().cloned());
-        let weight_view = Expr::compose(f);
-        let bias_view = Expr::prim(Prim::Broadcast(Some(g.y_shape())));
-        let as_expr =
-            |c: &[Expr]| (!c.is_empty()).then(|| Expr::compose(c.iter().rev().cloned().collect()));
-        Ok(Expansion {
-            kernel_chain: as_expr(&kernel_chain),
-            signal_chain: as_expr(&signal_chain),
-            geometry: g,
-            input_view,
-            weight_view,
-            bias_view,
-            kernel,
-            signal,
-        })
+        period::guard_chain(&g, 8)?;
+        Ok(expand(&g, &self.x_name, &self.w_name))
+    }
+}
+
+/// The layer of geometry `g` as operator expressions over the tensors called `x_name` and
+/// `w_name`: the one construction of the layer chain (`conv::chain` is its lowering). The
+/// period and extents come from [`Period::of`]; call [`period::guard_chain`] first for
+/// untrusted sizes.
+pub fn expand(g: &Geometry, x_name: &str, w_name: &str) -> Expansion {
+    let per = Period::of(g);
+    let kernel_chain = kernel_chain(g, &per);
+    let signal_chain = signal_chain(g, &per);
+    let output = output_chain(g, &per);
+    let kernel = applied(&kernel_chain, w_name);
+    let signal = applied(&signal_chain, x_name);
+    let groups = (g.groups != 1).then_some(g.groups);
+    // Input view: output ∘ circ(h) ∘ signal chain (application order reversed).
+    let mut f: Vec<Expr> = output.iter().rev().cloned().collect();
+    f.push(Expr::prim(Prim::Circ(Operand {
+        tensor: kernel.clone(),
+        groups,
+    })));
+    f.extend(signal_chain.iter().rev().cloned());
+    let input_view = Expr::compose(f);
+    let mut f: Vec<Expr> = output.iter().rev().cloned().collect();
+    f.push(Expr::prim(Prim::CircSignal(Operand {
+        tensor: signal.clone(),
+        groups,
+    })));
+    f.extend(kernel_chain.iter().rev().cloned());
+    let weight_view = Expr::compose(f);
+    let bias_view = Expr::prim(Prim::Broadcast(Some(g.y_shape())));
+    let as_expr =
+        |c: &[Expr]| (!c.is_empty()).then(|| Expr::compose(c.iter().rev().cloned().collect()));
+    Expansion {
+        kernel_chain: as_expr(&kernel_chain),
+        signal_chain: as_expr(&signal_chain),
+        geometry: g.clone(),
+        input_view,
+        weight_view,
+        bias_view,
+        kernel,
+        signal,
     }
 }
 
@@ -375,33 +384,8 @@ fn applied(chain_in_order: &[Expr], name: &str) -> Term {
     }
 }
 
-/// (period, padded or zero-inserted extent, dilated kernel) per axis, as in `conv::chain`.
-fn periods(g: &Geometry) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
-    let kd = g.dilated_kernel();
-    let d = g.rank();
-    match g.kind {
-        ConvKind::Conv => {
-            let sp: Vec<usize> = (0..d)
-                .map(|a| g.input[a] + g.pads[a].0 + g.pads[a].1)
-                .collect();
-            (sp.iter().map(|&s| fast_len(s)).collect(), sp, kd)
-        }
-        ConvKind::ConvTranspose => {
-            let lu: Vec<usize> = (0..d).map(|a| (g.input[a] - 1) * g.stride[a] + 1).collect();
-            let p = (0..d)
-                .map(|a| {
-                    fast_len(
-                        (lu[a] + kd[a] - 1 + g.output_padding[a]).max(g.pads[a].0 + g.output[a]),
-                    )
-                })
-                .collect();
-            (p, lu, kd)
-        }
-    }
-}
-
 /// The kernel chain in application order.
-fn kernel_chain(g: &Geometry, p: &[usize], kd: &[usize]) -> Vec<Expr> {
+fn kernel_chain(g: &Geometry, per: &Period) -> Vec<Expr> {
     let d = g.rank();
     let mut ops = Vec::new();
     if g.kind == ConvKind::ConvTranspose {
@@ -413,7 +397,7 @@ fn kernel_chain(g: &Geometry, p: &[usize], kd: &[usize]) -> Vec<Expr> {
     if g.kind == ConvKind::Conv {
         ops.push(Expr::prim(Prim::Flip(d)));
     }
-    let embed: Vec<(usize, usize)> = (0..d).map(|a| (0, p[a] - kd[a])).collect();
+    let embed: Vec<(usize, usize)> = (0..d).map(|a| (0, per.p[a] - per.kd[a])).collect();
     if embed.iter().any(|&(_, h)| h > 0) {
         ops.push(Expr::prim(Prim::ZeroPad(embed)));
     }
@@ -421,7 +405,7 @@ fn kernel_chain(g: &Geometry, p: &[usize], kd: &[usize]) -> Vec<Expr> {
 }
 
 /// The signal chain in application order.
-fn signal_chain(g: &Geometry, p: &[usize], inner: &[usize]) -> Vec<Expr> {
+fn signal_chain(g: &Geometry, per: &Period) -> Vec<Expr> {
     let d = g.rank();
     let mut ops = Vec::new();
     let mut spatial = g.input.clone();
@@ -433,31 +417,35 @@ fn signal_chain(g: &Geometry, p: &[usize], inner: &[usize]) -> Vec<Expr> {
                 } else {
                     Prim::Pad(g.padding_mode, g.pads.clone())
                 }));
-                spatial = (0..d)
-                    .map(|a| g.input[a] + g.pads[a].0 + g.pads[a].1)
-                    .collect();
+                spatial = per.inner.clone();
             }
         }
         ConvKind::ConvTranspose => {
             if g.stride.iter().any(|&s| s != 1) {
+                // zero_insert gives exactly (S-1)s+1 = L_u; the embedding below says the rest.
                 ops.push(Expr::prim(Prim::ZeroInsert(g.stride.clone())));
-                spatial = inner.to_vec();
+                spatial = per.inner.clone();
             }
         }
     }
-    let embed: Vec<(usize, usize)> = (0..d).map(|a| (0, p[a] - spatial[a])).collect();
+    let embed: Vec<(usize, usize)> = (0..d).map(|a| (0, per.p[a] - spatial[a])).collect();
     if embed.iter().any(|&(_, h)| h > 0) {
         ops.push(Expr::prim(Prim::ZeroPad(embed)));
     }
     ops
 }
 
-/// The output chain in application order.
-fn output_chain(g: &Geometry, p: &[usize], inner: &[usize], kd: &[usize]) -> Vec<Expr> {
+/// The output chain in application order. For a strided conv the crop also removes the
+/// `tail` that the stride never reads, so that `subsample` acts on exactly `(O-1)s+1`
+/// entries and its adjoint `zero_insert` has no hidden end padding (STRIDE-1).
+fn output_chain(g: &Geometry, per: &Period) -> Vec<Expr> {
     let d = g.rank();
+    let p = &per.p;
     let mut ops = Vec::new();
     let trims: Vec<(usize, usize)> = match g.kind {
-        ConvKind::Conv => (0..d).map(|a| (kd[a] - 1, p[a] - inner[a])).collect(),
+        ConvKind::Conv => (0..d)
+            .map(|a| (per.kd[a] - 1, p[a] - per.inner[a] + per.tail[a]))
+            .collect(),
         ConvKind::ConvTranspose => (0..d)
             .map(|a| (g.pads[a].0, p[a] - g.pads[a].0 - g.output[a]))
             .collect(),

@@ -7,8 +7,8 @@
 //! `Aᵀ`). Shapes are not part of the expression: an expression is checked *on* a domain shape
 //! ([`shape::check`]), which fixes every intermediate shape.
 //!
-//! The conv layer is a macro ([`layer`]) that expands into exactly the primitive chain of
-//! [`conv::chain`](crate::conv::chain); its gradients are derived by [`adjoint::derive`],
+//! The conv layer is a macro ([`layer`]) that expands into the primitive chain (which
+//! `conv::chain` lowers and runs); its gradients are derived by [`adjoint::derive`],
 //! rule by rule, each step citing the note (`derivations/*.md`) that proves it.
 //!
 //! ```
@@ -220,7 +220,231 @@ impl Prim {
     }
 }
 
-/// Every primitive name the parser knows (tensor names may not use them).
+/// One word of the DSL's vocabulary: a primitive's DSL spelling, the `src/op` operator that
+/// runs it (whose [`Symbol`](crate::op::Symbol) carries the same name), its adjoint's DSL
+/// spelling and the note identity that proves the adjoint rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word {
+    /// DSL spelling, e.g. `zero_pad`.
+    pub dsl: &'static str,
+    /// The operator in `src/op` (an adjoint form: `Type*`).
+    pub op: &'static str,
+    /// The DSL spelling of its adjoint.
+    pub adjoint: &'static str,
+    /// The note identity of the adjoint rule (`CHAN-2` replaces it with `groups=g`).
+    pub note: &'static str,
+    /// An example, with the domain it is typed on (tensors `h: [2, 3, 6]`, `x: [1, 3, 6]`,
+    /// `A: [2, 3]` declared).
+    pub example: &'static str,
+    /// The example's domain.
+    pub domain: &'static [usize],
+}
+
+/// The DSL's vocabulary, one row per primitive: DSL name ↔ `src/op` operator ↔ adjoint ↔
+/// note. The op names and the DSL names map 1:1 (each operator's `symbol()` is its DSL
+/// name); `tests/vocabulary.rs` checks every row against the parser, the printer, the adjoint
+/// rewrite and the lowering.
+///
+/// | DSL | `src/op` | adjoint | note |
+/// |---|---|---|---|
+/// | `zero_pad[lo:hi, …]` | `ZeroPad` | `crop` | PAD-1 |
+/// | `crop[lo:hi, …]` | `Crop` | `zero_pad` | PAD-1 |
+/// | `pad_circular/pad_reflect/pad_replicate[lo:hi, …]` | `Pad` | `fold_*` | MODE-1 |
+/// | `fold_circular/fold_reflect/fold_replicate[lo:hi, …]` | `Pad*` | `pad_*` | MODE-1 |
+/// | `flip[k]` | `Flip` | `flip` | FLIP-1 |
+/// | `subsample[s, …]` | `Subsample` | `zero_insert` | STRIDE-1 |
+/// | `zero_insert[s, …]` | `ZeroInsert` | `subsample` | STRIDE-1 |
+/// | `dilate[d, …]` | `Dilate` | `dilate_adjoint` | DIL-1 |
+/// | `dilate_adjoint[d, …]` | `Dilate*` | `dilate` | DIL-1 |
+/// | `circ(h[, groups=g])` | `CircularConv` | `corr` | CIRC-2 (CHAN-2) |
+/// | `corr(h[, groups=g])` | `CircularConv*` | `circ` | CIRC-2 (CHAN-2) |
+/// | `circ_signal(x[, groups=g])` | `CircularConvWeight` | `corr_signal` | SWAP-2 (CHAN-2) |
+/// | `corr_signal(x[, groups=g])` | `CircularConvWeight*` | `circ_signal` | SWAP-2 (CHAN-2) |
+/// | `mix(A[, groups=g])` | `ChannelMix` | `mix_t` | CHAN-1 |
+/// | `mix_t(A[, groups=g])` | `ChannelMix*` | `mix` | CHAN-1 |
+/// | `group_transpose[g]` | `GroupTranspose` | `group_transpose` | TRANS-2 |
+/// | `broadcast[N, C, …]` | `BiasBroadcast` | `sum_nc` | BIAS-1 |
+/// | `sum_nc[N, C, …]` | `BiasBroadcast*` | `broadcast` | BIAS-1 |
+/// | `id` | `Identity` | `id` | COMP-4 |
+pub const VOCABULARY: &[Word] = &[
+    word(
+        "zero_pad",
+        "ZeroPad",
+        "crop",
+        "PAD-1",
+        "zero_pad[1:2]",
+        &[1, 2, 4],
+    ),
+    word("crop", "Crop", "zero_pad", "PAD-1", "crop[1:2]", &[1, 2, 6]),
+    word(
+        "pad_circular",
+        "Pad",
+        "fold_circular",
+        "MODE-1",
+        "pad_circular[1:2]",
+        &[1, 2, 4],
+    ),
+    word(
+        "pad_reflect",
+        "Pad",
+        "fold_reflect",
+        "MODE-1",
+        "pad_reflect[1:2]",
+        &[1, 2, 4],
+    ),
+    word(
+        "pad_replicate",
+        "Pad",
+        "fold_replicate",
+        "MODE-1",
+        "pad_replicate[1:2]",
+        &[1, 2, 4],
+    ),
+    word(
+        "fold_circular",
+        "Pad*",
+        "pad_circular",
+        "MODE-1",
+        "fold_circular[1:2]",
+        &[1, 2, 7],
+    ),
+    word(
+        "fold_reflect",
+        "Pad*",
+        "pad_reflect",
+        "MODE-1",
+        "fold_reflect[1:2]",
+        &[1, 2, 7],
+    ),
+    word(
+        "fold_replicate",
+        "Pad*",
+        "pad_replicate",
+        "MODE-1",
+        "fold_replicate[1:2]",
+        &[1, 2, 7],
+    ),
+    word("flip", "Flip", "flip", "FLIP-1", "flip[1]", &[1, 2, 4]),
+    word(
+        "subsample",
+        "Subsample",
+        "zero_insert",
+        "STRIDE-1",
+        "subsample[2]",
+        &[1, 2, 5],
+    ),
+    word(
+        "zero_insert",
+        "ZeroInsert",
+        "subsample",
+        "STRIDE-1",
+        "zero_insert[2]",
+        &[1, 2, 3],
+    ),
+    word(
+        "dilate",
+        "Dilate",
+        "dilate_adjoint",
+        "DIL-1",
+        "dilate[2]",
+        &[2, 3, 3],
+    ),
+    word(
+        "dilate_adjoint",
+        "Dilate*",
+        "dilate",
+        "DIL-1",
+        "dilate_adjoint[2]",
+        &[2, 3, 5],
+    ),
+    word(
+        "circ",
+        "CircularConv",
+        "corr",
+        "CIRC-2",
+        "circ(h)",
+        &[1, 3, 6],
+    ),
+    word(
+        "corr",
+        "CircularConv*",
+        "circ",
+        "CIRC-2",
+        "corr(h)",
+        &[1, 2, 6],
+    ),
+    word(
+        "circ_signal",
+        "CircularConvWeight",
+        "corr_signal",
+        "SWAP-2",
+        "circ_signal(x)",
+        &[2, 3, 6],
+    ),
+    word(
+        "corr_signal",
+        "CircularConvWeight*",
+        "circ_signal",
+        "SWAP-2",
+        "corr_signal(x)",
+        &[1, 2, 6],
+    ),
+    word("mix", "ChannelMix", "mix_t", "CHAN-1", "mix(A)", &[1, 3, 4]),
+    word(
+        "mix_t",
+        "ChannelMix*",
+        "mix",
+        "CHAN-1",
+        "mix_t(A)",
+        &[1, 2, 4],
+    ),
+    word(
+        "group_transpose",
+        "GroupTranspose",
+        "group_transpose",
+        "TRANS-2",
+        "group_transpose[1]",
+        &[2, 3, 3],
+    ),
+    word(
+        "broadcast",
+        "BiasBroadcast",
+        "sum_nc",
+        "BIAS-1",
+        "broadcast[1, 2, 3]",
+        &[2],
+    ),
+    word(
+        "sum_nc",
+        "BiasBroadcast*",
+        "broadcast",
+        "BIAS-1",
+        "sum_nc",
+        &[1, 2, 3],
+    ),
+    word("id", "Identity", "id", "COMP-4", "id", &[1, 2, 3]),
+];
+
+const fn word(
+    dsl: &'static str,
+    op: &'static str,
+    adjoint: &'static str,
+    note: &'static str,
+    example: &'static str,
+    domain: &'static [usize],
+) -> Word {
+    Word {
+        dsl,
+        op,
+        adjoint,
+        note,
+        example,
+        domain,
+    }
+}
+
+/// Every primitive name the parser knows (tensor names may not use them): the
+/// [`VOCABULARY`] and `adjoint`.
 pub const PRIMITIVE_NAMES: &[&str] = &[
     "zero_pad",
     "crop",

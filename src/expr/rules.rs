@@ -89,6 +89,30 @@ rule!(
     "corr(h)' = circ(h)"
 );
 rule!(
+    CIRC_GROUPS,
+    "grouped circular convolution* = grouped correlation (block transpose)",
+    "CHAN-2",
+    "circ(h, groups=g)' = corr(h, groups=g)"
+);
+rule!(
+    CORR_GROUPS,
+    "grouped correlation* = grouped circular convolution (block transpose)",
+    "CHAN-2",
+    "corr(h, groups=g)' = circ(h, groups=g)"
+);
+rule!(
+    CIRC_SIGNAL_GROUPS,
+    "grouped weight view* = grouped correlation with the signal",
+    "CHAN-2",
+    "circ_signal(x, groups=g)' = corr_signal(x, groups=g)"
+);
+rule!(
+    CORR_SIGNAL_GROUPS,
+    "grouped correlation with the signal* = grouped weight view",
+    "CHAN-2",
+    "corr_signal(x, groups=g)' = circ_signal(x, groups=g)"
+);
+rule!(
     CIRC_SIGNAL,
     "weight view* = correlation with the signal",
     "SWAP-2",

@@ -4,10 +4,12 @@
 //! codomain backwards) until nothing changes, so `adjoint(zero_pad[1:2]) on [2, 3, 5]` works:
 //! the adjoint's domain is the codomain of `zero_pad`.
 //!
-//! Two primitives are ambiguous in one direction and take the smallest fitting extent:
-//! `zero_insert[s]` forwards gives `(m-1)s+1` (as in `conv_transpose`), `subsample[s]`
-//! backwards gives `(m-1)s+1`; `circ`/`mix` with unknown groups backwards assume 1 unless
-//! `groups=` is written.
+//! No extent is hidden: `zero_insert[s]` maps an extent `m` to exactly `(m-1)s+1` (a longer
+//! result is written out, `zero_pad[0:r] @ zero_insert[s]`), and a `subsample[s]` checked on an
+//! extent `n` that is not of that form is resolved to `subsample[s] @ crop[0:r]`,
+//! `r = (n-1) mod s` (the entries it never reads), so that its adjoint is `zero_insert` with no
+//! hidden end padding (STRIDE-1). `subsample[s]` backwards is the one guess: `(m-1)s+1`;
+//! `circ`/`mix` with unknown groups backwards assume 1 unless `groups=` is written.
 
 use super::print::ascii;
 use super::{Env, Expr, Kind, Operand, Prim, Term};
@@ -296,10 +298,15 @@ impl Ctx<'_> {
         match (dom, cod, fwd, bwd) {
             (Some(d), Some(c), Some(f), _) => {
                 if f != c {
+                    let hint = if matches!(p, Prim::ZeroInsert(_)) {
+                        "; zero_insert[s] gives exactly (m-1)s+1 entries: write a longer result as zero_pad[0:r] @ zero_insert[s]"
+                    } else {
+                        ""
+                    };
                     return Err(self.err(
                         e,
                         format!(
-                            "`{}` maps {} to {}, but {} is needed here; the shapes of the chain do not compose",
+                            "`{}` maps {} to {}, but {} is needed here; the shapes of the chain do not compose{hint}",
                             ascii(e),
                             fmt_shape(&d),
                             fmt_shape(&f),
@@ -512,7 +519,6 @@ impl Ctx<'_> {
 
     fn forward(&self, e: &Expr, p: &Prim, d: &[usize], guess: bool) -> Result<Option<Shape>> {
         let ambiguous = match p {
-            Prim::ZeroInsert(_) => true,
             Prim::Corr(o) | Prim::CorrSignal(o) | Prim::MixT(o) => o.groups.is_none(),
             _ => false,
         };
@@ -667,7 +673,9 @@ impl Ctx<'_> {
                     .and_then(|m| m.checked_mul(s))
                     .and_then(|m| m.checked_add(1))
             })?),
-            Prim::ZeroInsert(s) => Some(self.per_axis(e, c, s, |n, s| Some(n.div_ceil(s)))?),
+            Prim::ZeroInsert(s) => Some(self.per_axis(e, c, s, |n, s| {
+                (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1)
+            })?),
             Prim::Dilate(s) => Some(self.per_axis(e, c, s, |n, s| {
                 (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1)
             })?),
@@ -734,6 +742,23 @@ impl Ctx<'_> {
     /// Fill in groups and broadcast shapes, knowing both ends.
     fn resolve(&self, e: &Expr, d: &[usize], c: &[usize]) -> Result<Expr> {
         let kind = match &e.kind {
+            Kind::Prim(Prim::Subsample(s)) => {
+                // Say the entries a subsample never reads: subsample[s] @ crop[0:r].
+                let lead = self.trailing(e, d, s.len())?;
+                let tail: Vec<(usize, usize)> = s
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &s)| (0, (d[lead + a].max(1) - 1) % s.max(1)))
+                    .collect();
+                if tail.iter().all(|&(_, r)| r == 0) {
+                    return Ok(e.clone());
+                }
+                let at = |p| Expr {
+                    kind: Kind::Prim(p),
+                    col: e.col,
+                };
+                Kind::Compose(vec![at(Prim::Subsample(s.clone())), at(Prim::Crop(tail))])
+            }
             Kind::Prim(p) => Kind::Prim(self.resolve_prim(e, p, d, c)?),
             Kind::Adjoint(a) => Kind::Adjoint(Box::new(self.resolve(a, c, d)?)),
             Kind::Scale(s, a) => Kind::Scale(*s, Box::new(self.resolve(a, d, c)?)),
@@ -756,7 +781,7 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                Kind::Compose(out)
+                Kind::Compose(super::adjoint::flatten(out))
             }
         };
         Ok(Expr { kind, col: e.col })

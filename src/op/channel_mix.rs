@@ -117,11 +117,8 @@ impl<T: Scalar> LinearOp<T> for ChannelMix<T> {
         })
     }
     fn symbol(&self) -> Symbol {
-        let name = if self.adjoint {
-            "channel_mix_t"
-        } else {
-            "channel_mix"
-        };
+        // The DSL names (`expr::VOCABULARY`).
+        let name = if self.adjoint { "mix_t" } else { "mix" };
         Symbol::new(name, vec![("groups", self.groups.to_string())])
     }
 }

@@ -195,11 +195,8 @@ impl<T: Scalar> LinearOp<T> for CircularConv<T> {
         })
     }
     fn symbol(&self) -> Symbol {
-        let name = if self.adjoint {
-            "circular_corr"
-        } else {
-            "circular_conv"
-        };
+        // The DSL names (`expr::VOCABULARY`).
+        let name = if self.adjoint { "corr" } else { "circ" };
         Symbol::new(
             name,
             vec![

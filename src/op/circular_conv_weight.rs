@@ -142,10 +142,11 @@ impl<T: Scalar> LinearOp<T> for CircularConvWeight<T> {
         })
     }
     fn symbol(&self) -> Symbol {
+        // The DSL names (`expr::VOCABULARY`).
         let name = if self.adjoint {
-            "circular_corr_signal"
+            "corr_signal"
         } else {
-            "circular_conv_signal"
+            "circ_signal"
         };
         Symbol::new(
             name,

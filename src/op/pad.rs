@@ -151,8 +151,15 @@ impl<T: Scalar> LinearOp<T> for Pad {
         Arc::new(PadFold { pad: self.clone() })
     }
     fn symbol(&self) -> Symbol {
+        // The DSL name (`expr::VOCABULARY`).
+        let name = match self.mode {
+            PadMode::Zeros => "zero_pad",
+            PadMode::Circular => "pad_circular",
+            PadMode::Reflect => "pad_reflect",
+            PadMode::Replicate => "pad_replicate",
+        };
         Symbol::new(
-            "pad",
+            name,
             vec![
                 ("mode", self.mode.to_string()),
                 ("pads", fmt_list(&self.pads)),
@@ -185,8 +192,15 @@ impl<T: Scalar> LinearOp<T> for PadFold {
         Arc::new(self.pad.clone())
     }
     fn symbol(&self) -> Symbol {
+        // The DSL name (`expr::VOCABULARY`).
+        let name = match self.pad.mode {
+            PadMode::Zeros => "crop",
+            PadMode::Circular => "fold_circular",
+            PadMode::Reflect => "fold_reflect",
+            PadMode::Replicate => "fold_replicate",
+        };
         Symbol::new(
-            "pad_fold",
+            name,
             vec![
                 ("mode", self.pad.mode.to_string()),
                 ("pads", fmt_list(&self.pad.pads)),

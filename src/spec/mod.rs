@@ -1,5 +1,11 @@
 //! `ConvSpec`: what a convolution layer is (the frameworks' semantics, `docs/CASES.md` of the
-//! exchange format), and `Geometry`: a spec resolved against concrete tensor shapes.
+//! exchange format), and `Geometry`: a spec resolved against concrete tensor shapes — plain
+//! data, below `expr` (which expands a layer into operators) and `conv` (which runs it).
+//! [`period`] holds the period and padding arithmetic of the FFT chain, once.
+
+pub mod period;
+
+pub use period::Period;
 
 use crate::error::{Error, Result};
 use crate::op::PadMode;
