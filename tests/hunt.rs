@@ -48,6 +48,9 @@ fn found(findings: &[Value]) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
+/// `(kind, tensor, minimal layer)` as the test tables write it.
+type Expected = (&'static str, &'static str, &'static str);
+
 fn set(items: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
     items
         .iter()
@@ -58,7 +61,7 @@ fn set(items: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
 #[test]
 fn every_planted_bug_is_found_and_shrunk_to_its_smallest_layer() {
     #[rustfmt::skip]
-    let table: Vec<(&str, Vec<&str>, Vec<(&str, &str, &str)>)> = vec![
+    let table: Vec<(&str, Vec<&str>, Vec<Expected>)> = vec![
         ("db-first-sample", vec!["--ops", "conv"],
          vec![("wrong-value", "db", "conv1d(x: [2, 1, 1], w: [1, 1, 1], bias)")]),
         ("reflect-remainder", vec!["--ops", "conv"],

@@ -92,7 +92,11 @@ impl Draft {
     /// shapes do not split into groups and channels per group.
     pub fn from_spec(l: &LayerSpec) -> Option<Draft> {
         let d = l.rank();
-        if l.groups == 0 || l.x.len() != d + 2 || l.w.len() != d + 2 || l.x[1] % l.groups != 0 {
+        if l.groups == 0
+            || l.x.len() != d + 2
+            || l.w.len() != d + 2
+            || !l.x[1].is_multiple_of(l.groups)
+        {
             return None;
         }
         let cout_g = match l.kind {
