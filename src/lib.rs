@@ -70,11 +70,13 @@
 //! | [`tensor`] | `Tensor<T>` (`f64` reference, `f32`): shape, row-major data, seeded random, inner product | `derivations/01-notation.md` (NOT-1, NOT-2) |
 //! | [`fft`] | real n-D FFTs, planned once and cached; normalisation | `01-notation.md` (NOT-3), `03-circular-convolution.md` (RFFT-1) |
 //! | [`op`] | the linear-operator algebra: each primitive with its adjoint | notes 02–05, 09–14 (PAD, CIRC, COMP, STRIDE, DIL, CHAN, MODE, TRANS, BIAS) |
+//! | [`spec`] | `ConvSpec`/`Geometry`: the frameworks' layer semantics as plain data, the period and padding arithmetic once | `06-conv-layer.md` (LAYER-2), `09-stride.md` |
 //! | [`expr`] | the DSL: expressions, the adjoint as named rewrites, printing, lowering | `01-notation.md` (NOT-4), `05-composition.md` |
 //! | [`conv`] | the layer (1-D/2-D/3-D, stride, padding, dilation, groups, modes, transpose), the FFT chain, the direct witness, the fast paths | `06-conv-layer.md` … `13-conv-transpose.md` (LAYER, DX, SWAP, TRANS) |
 //! | [`derive`](mod@derive) | the derivation of a layer's gradients, step by step, with numeric checks | every note it cites |
 //! | [`check`] | dot test, dense transpose, finite differences, tensor comparison | `01-notation.md` (NOT-2) |
-//! | [`case`] | validation cases (`docs/CASES.md`): load, judge, export | `docs/CASES.md` |
+//! | [`case`] | validation cases (`docs/CASES.md`): load, judge, export; tolerance profiles | `docs/CASES.md` |
+//! | [`hunt`] | drive another implementation through an adapter (`docs/HUNT.md`), judge, shrink each failure to a minimal layer | `docs/HUNTING.md` |
 //! | [`nn`] | just enough to train: conv, ReLU, pooling, dense, loss, SGD | `15-training-step.md` (TRAIN-1, TRAIN-2) |
 //! | [`notes`] | runs the `check` blocks of the notes | `derivations/README.md` |
 //! | [`npy`], [`limits`], [`error`] | `.npy` files, the memory guard, typed errors | |

@@ -263,9 +263,11 @@ pub fn judge_with(case: &Case, options: JudgeOptions) -> Result<CaseReport> {
             (_, Some(t)) => (t, ToleranceSource::CaseFile),
             _ => (tolerance_profile(dtype), ToleranceSource::Profile(dtype)),
         };
-        if t.shape() != reference.shape() {
-            // A wrong shape is the implementation's mistake, judged like a wrong value.
-            let comparison = Comparison {
+        // A wrong shape is the implementation's mistake, judged like a wrong value.
+        let wrong_shape = (t.shape() != reference.shape())
+            .then(|| (t.shape().to_vec(), reference.shape().to_vec()));
+        let comparison = match wrong_shape {
+            Some(_) => Comparison {
                 max_abs_err: f64::NAN,
                 max_rel_err: f64::NAN,
                 tol: tolerance.threshold(reference.max_abs()),
@@ -275,19 +277,9 @@ pub fn judge_with(case: &Case, options: JudgeOptions) -> Result<CaseReport> {
                 ref_at_worst: f64::NAN,
                 ref_scale: reference.max_abs(),
                 absolute_only: false,
-            };
-            tensors.push(TensorVerdict {
-                name,
-                path,
-                dtype,
-                tolerance,
-                tolerance_source,
-                comparison,
-                wrong_shape: Some((t.shape().to_vec(), reference.shape().to_vec())),
-            });
-            continue;
-        }
-        let comparison = compare(&t, reference, tolerance)?;
+            },
+            None => compare(&t, reference, tolerance)?,
+        };
         tensors.push(TensorVerdict {
             name,
             path,
@@ -295,7 +287,7 @@ pub fn judge_with(case: &Case, options: JudgeOptions) -> Result<CaseReport> {
             tolerance,
             tolerance_source,
             comparison,
-            wrong_shape: None,
+            wrong_shape,
         });
     }
     Ok(CaseReport {

@@ -4,12 +4,12 @@
 //!
 //! Per spatial axis (notes `06-conv-layer.md`, `09-stride.md`, `13-conv-transpose.md`):
 //!
-//! - conv: $S_p = S + lo + hi$ (padded input), $K_d = d(K-1)+1$, the valid window
-//!   $S_p - K_d + 1$, of which a stride $s$ reads $(O-1)s+1$ entries; the last
-//!   $(S_p - K_d) \bmod s$ are never read (the `tail`); the period $P = \text{fast\_len}(S_p)$.
-//! - conv_transpose: $L_u = (S-1)s+1$ (zero-inserted input), and the period
-//!   $P = \text{fast\_len}(\max(L_u + K_d - 1 + op,\ lo + S_{out}))$, where the output padding
-//!   $op$ enters.
+//! - conv: `$S_p = S + lo + hi$` (padded input), `$K_d = d(K-1)+1$`, the valid window
+//!   `$S_p - K_d + 1$`, of which a stride `$s$` reads `$(O-1)s+1$` entries; the last
+//!   `$(S_p - K_d) \bmod s$` are never read (the `tail`); the period `$P = \text{fast\_len}(S_p)$`.
+//! - conv_transpose: `$L_u = (S-1)s+1$` (zero-inserted input), and the period
+//!   `$P = \text{fast\_len}(\max(L_u + K_d - 1 + op,\ lo + S_{out}))$`, where the output padding
+//!   `$op$` enters.
 
 use super::{ConvKind, Geometry};
 use crate::error::Result;
