@@ -62,6 +62,12 @@ fn real(v: Vec<f64>) -> Val {
 }
 
 impl Val {
+    fn squeeze(self) -> Val {
+        match self {
+            Val::Arr { data, tol, .. } if data.len() == 1 => Val::Arr { shape: vec![], data, tol },
+            v => v,
+        }
+    }
     /// The entries, or an error for a string.
     pub fn data(&self) -> Result<&[C], String> {
         match self {
@@ -226,6 +232,8 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
             match cmd {
                 "cdot" | "times" => out.push(Tok::Sym('*')),
                 "frac" | "tfrac" | "dfrac" => out.push(Tok::Frac),
+                "lfloor" => out.push(Tok::Ident("\\lfloor".into())),
+                "rfloor" => out.push(Tok::Sym(')')),
                 "left" | "right" | "quad" | "qquad" | "big" | "Big" => {}
                 _ => return Err(format!("`\\{cmd}` is not arithmetic")),
             }
@@ -288,6 +296,8 @@ struct Parser<'a> {
     pub spans: Vec<Span>,
     /// The extent of the first indexed array (the range of a free index).
     first_len: Option<usize>,
+    /// Did the TeX read a bound name?
+    used_name: bool,
 }
 
 type R<T> = Result<T, String>;
@@ -411,6 +421,7 @@ impl Parser<'_> {
             Tok::Str(s) if !self.latex => Ok(Val::Str(s)),
             Tok::Ident(s) if self.latex && self.env.contains_key(&s) => {
                 let v = self.env[&s].clone();
+                self.used_name = true;
                 if !self.eat('_') {
                     return Ok(v);
                 }
@@ -430,6 +441,14 @@ impl Parser<'_> {
                 }
                 let n = d.len() as f64;
                 Ok(scalar(d[k.rem_euclid(n) as usize], 0.0))
+            }
+            Tok::Ident(s) if s == "\\lfloor" => {
+                let v = self.expr()?;
+                if !self.eat(')') {
+                    return Err("expected `\\rfloor`".into());
+                }
+                let d = v.reals()?;
+                Ok(real(d.into_iter().map(f64::floor).collect::<Vec<_>>()).squeeze())
             }
             Tok::Ident(s) if s == "i" => Ok(scalar(C::new(0.0, 1.0), 0.0)),
             Tok::Ident(s) if !self.latex => {
@@ -558,6 +577,7 @@ pub fn eval(src: &str, env: &Env) -> R<Val> {
         env,
         spans: Vec::new(),
         first_len: None,
+        used_name: false,
     };
     let v = p.expr()?;
     if p.peek() != &Tok::End {
@@ -582,9 +602,10 @@ pub fn eval_tex_in(src: &str, env: &Env) -> Option<(Val, Vec<Span>, Option<usize
         env,
         spans: Vec::new(),
         first_len: None,
+        used_name: false,
     };
     let v = p.expr().ok()?;
-    if p.peek() != &Tok::End || (p.spans.is_empty() && p.first_len.is_none()) {
+    if p.peek() != &Tok::End || (p.spans.is_empty() && !p.used_name) {
         return None;
     }
     Some((v, p.spans, p.first_len))
@@ -763,7 +784,9 @@ fn layer_call(f: &str, args: &[Val]) -> R<Val> {
         return Ok(real(g.y_shape().iter().map(|&v| v as f64).collect()));
     }
     if f == "period" {
-        return Ok(real(g.as_conv().input.iter().map(|&s| crate::fft::fast_len(s) as f64).collect()));
+        let c = g.as_conv();
+        let p = c.input.iter().zip(&c.pads).map(|(&s, &(lo, hi))| crate::fft::fast_len(s + lo + hi) as f64);
+        return Ok(real(p.collect()));
     }
     let x = tensor(arg(args, 1, f)?, &l.x_shape)?;
     let w = tensor(arg(args, 2, f)?, &l.w_shape)?;
@@ -822,6 +845,11 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             x[lo..x.len() - hi].to_vec()
         }
         "flip" => v(0)?.into_iter().rev().collect(),
+        "reverse" => {
+            // h⁻_j = h_{-j mod P} (not the flip: that is x_{P-1-j}).
+            let x = v(0)?;
+            (0..x.len()).map(|j| x[(x.len() - j) % x.len()]).collect()
+        }
         "circ" => circ(&v(0)?, &v(1)?)?,
         "corr" => corr(&v(0)?, &v(1)?)?,
         "dft" => dft(&v(0)?, -1.0),

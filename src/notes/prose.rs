@@ -215,17 +215,40 @@ fn formula(a: &str, b: &str, f: &Facts) -> Option<Result<Spans2, String>> {
     }
     let var = ["i", "j", "k", "m"]
         .into_iter()
-        .find(|v| !env.contains_key(*v) && (a.contains(&format!("_{v}")) || a.contains(&format!("_{{{v}"))))?;
+        .find(|v| !env.contains_key(*v) && (a.contains(&format!("_{v}")) || a.contains(&format!("_{{{v}"))));
+    let Some(var) = var else {
+        // No free index: both sides read bound names (`K - 1 = 2`, `-1 + x_3`).
+        let (va, sa, _) = eval_tex_in(a, &env)?;
+        let (vb, sb, _) = eval_tex_in(b, &env)?;
+        return Some(if agree(&va, &vb) {
+            Ok((sa, sb))
+        } else {
+            Err(format!("`{}` is {} but `{}` is {}", a.trim(), va.show(), b.trim(), vb.show()))
+        });
+    };
     let zero = Val::Arr { shape: vec![], data: vec![0.0.into()], tol: vec![0.0] };
     env.insert(var.to_string(), zero);
     let (_, _, n) = eval_tex_in(a, &env)?;
-    let n = n?;
+    // `x_i - x_{i+2} = (-2, -2, -2)`: the right side lists the values over the index.
+    let listed = eval_tex(b).filter(|(v, _)| v.len() > 1);
+    let n = match &listed {
+        Some((v, _)) => v.len(),
+        None => n?,
+    };
     let mut spans = None;
     for idx in 0..n {
         let v = Val::Arr { shape: vec![], data: vec![(idx as f64).into()], tol: vec![0.0] };
         env.insert(var.to_string(), v);
         let (va, sa, _) = eval_tex_in(a, &env)?;
-        let (vb, sb, _) = eval_tex_in(b, &env)?;
+        let (vb, sb, _) = match &listed {
+            Some((v, s)) => {
+                let d = v.data().ok()?;
+                let t = v.clone();
+                let Val::Arr { tol, .. } = t else { return None };
+                (Val::Arr { shape: vec![], data: vec![d[idx]], tol: vec![tol[idx]] }, s.clone(), None)
+            }
+            None => eval_tex_in(b, &env)?,
+        };
         if !agree(&va, &vb) {
             return Some(Err(format!(
                 "`{} = {}` fails at {var} = {idx}: {} ≠ {}",
@@ -373,7 +396,20 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
                         } else {
                             (pb.trim(), oa, (ob, ob + pb.len()))
                         };
-                        if let Some((_, bound)) = f.names.iter().rev().find(|(nm, _)| nm == name) {
+                        let bound_name = f.names.iter().rev().find(|(nm, _)| nm == name);
+                        if bound_name.is_none() {
+                            if let Some(sp) = formula(pa, pb, f) {
+                                match sp {
+                                    Ok((sa, sb2)) => {
+                                        rep.equalities += 1;
+                                        tied.extend(sa.iter().map(|s| (s.0 + oa, s.1 + oa)));
+                                        tied.extend(sb2.iter().map(|s| (s.0 + ob, s.1 + ob)));
+                                    }
+                                    Err(e) => rep.failures.push(fail(span, e)),
+                                }
+                            }
+                        }
+                        if let Some((_, bound)) = bound_name {
                             if agree(bound, vb) {
                                 rep.equalities += 1;
                                 tied.extend(sb.iter().map(|s| (s.0 + off, s.1 + off)));
