@@ -222,6 +222,12 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
             while j < b.len() && b[j].is_ascii_alphabetic() {
                 j += 1;
             }
+            if j == start && b.get(start) == Some(&b'\\') {
+                // A matrix row break.
+                out.extend([Tok::Sym(']'), Tok::Sym(','), Tok::Sym('[')]);
+                i = start + 1;
+                continue;
+            }
             if j == start {
                 // `\ `, `\,`, `\;`, `\!`: spacing.
                 i = (start + 1).min(b.len());
@@ -235,6 +241,11 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
                 "lfloor" => out.push(Tok::Ident("\\lfloor".into())),
                 "rfloor" => out.push(Tok::Sym(')')),
                 "left" | "right" | "quad" | "qquad" | "big" | "Big" => {}
+                "begin" | "end" if src[i..].starts_with("{pmatrix}") => {
+                    i += "{pmatrix}".len();
+                    let s = if cmd == "begin" { '[' } else { ']' };
+                    out.extend([Tok::Sym(s), Tok::Sym(s)]);
+                }
                 _ => return Err(format!("`\\{cmd}` is not arithmetic")),
             }
             continue;
@@ -273,6 +284,7 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
             '−' | '–' => '-',
             '·' | '×' => '*',
             '{' if latex => '(',
+            '&' if latex => ',',
             '}' if latex => ')',
             '+' | '-' | '*' | '/' | '^' | '(' | ')' | '[' | ']' | ',' | '=' => c,
             _ => return Err(format!("unexpected `{c}`")),
@@ -922,6 +934,17 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
                     let re = next();
                     C::new(re, if f == "crand" { next() } else { 0.0 })
                 })
+                .collect()
+        }
+        "sum_nc" => {
+            // (N, C, *S) flattened → (C,): the bias adjoint, summing batch and space.
+            let (y, n, c) = (v(0)?, u(1)?, u(2)?);
+            if n * c == 0 || y.len() % (n * c) != 0 {
+                return Err("sum_nc: the extent is not N·C·S".into());
+            }
+            let sp = y.len() / (n * c);
+            (0..c)
+                .map(|cc| (0..n).flat_map(|nn| (0..sp).map(move |s| (nn, s))).map(|(nn, s)| y[(nn * c + cc) * sp + s]).sum())
                 .collect()
         }
         "dot" => vec![v(0)?.iter().zip(v(1)?).map(|(x, y)| x * y).sum()],

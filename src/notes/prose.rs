@@ -74,8 +74,8 @@ enum Link {
 
 /// Split a math span at top-level relations: pieces with their byte offsets, and the links.
 fn split(span: &str) -> (Vec<(usize, &str)>, Vec<Link>) {
-    const BREAKS: [&str; 14] = [
-        "\\mapsto", "\\to", "\\le", "\\ge", "\\ne", "\\quad", "\\qquad", "\\Rightarrow",
+    const BREAKS: [&str; 15] = [
+        "\\leftarrow", "\\mapsto", "\\to", "\\le", "\\ge", "\\ne", "\\quad", "\\qquad", "\\Rightarrow",
         "\\text", "\\;", "<", ">", ";", "\\iff",
     ];
     let b = span.as_bytes();
@@ -203,13 +203,18 @@ type Spans2 = (Vec<Span>, Vec<Span>);
 /// `A = B` where both read one-letter names bound in the section (`val x = …`) and a free
 /// index `i`, `j`, `k` or `m`: `None` when it is not such a formula, else whether it holds for
 /// every value of the index.
-fn formula(a: &str, b: &str, f: &Facts) -> Option<Result<Spans2, String>> {
+fn letter_env(f: &Facts) -> Env {
     let mut env = Env::new();
     for (n, v) in &f.names {
         if n.len() == 1 && n.chars().all(|c| c.is_ascii_alphabetic()) {
             env.insert(n.clone(), v.clone());
         }
     }
+    env
+}
+
+fn formula(a: &str, b: &str, f: &Facts) -> Option<Result<Spans2, String>> {
+    let mut env = letter_env(f);
     if env.is_empty() {
         return None;
     }
@@ -368,8 +373,13 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
         let (math, code) = inline_spans(line);
         for (_, span) in &math {
             let (pieces, links) = split(span);
-            let evals: Vec<Option<(Val, Vec<Span>)>> =
-                pieces.iter().map(|(_, p)| eval_tex(p)).collect();
+            // Pieces may read the section's one-letter names (`(a, 0, b, 0, c)`).
+            let letters = letter_env(f);
+            let evals: Vec<Option<(Val, Vec<Span>)>> = pieces
+                .iter()
+                .map(|(_, p)| eval_tex(p).or_else(|| eval_tex_in(p, &letters).map(|(v, s, _)| (v, s))))
+                .collect();
+            let evals_env = evals.clone();
             let mut tied: Vec<Span> = Vec::new();
             for (k, link) in links.iter().enumerate() {
                 if *link != Link::Eq {
@@ -439,7 +449,7 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
                 }
             }
             // Any arithmetic piece: by value, and as a quote of a `value` literal.
-            for (k, e) in evals.iter().enumerate() {
+            for (k, e) in evals_env.iter().enumerate() {
                 let Some((v, s)) = e else { continue };
                 mark_quoted(v, &mut quoted_hit);
                 if f.values.iter().any(|fv| agree(fv, v)) {
@@ -449,11 +459,11 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
             }
             // Tuples inside pieces that are not arithmetic as a whole: `Z(1, 2, 3)`.
             for (k, (off, p)) in pieces.iter().enumerate() {
-                if evals[k].is_some() {
+                if evals_env[k].is_some() {
                     continue;
                 }
                 for (g0, g1) in paren_groups(p) {
-                    if let Some((v, s)) = eval_tex(&p[g0..g1]) {
+                    if let Some((v, s, _)) = eval_tex_in(&p[g0..g1], &letters) {
                         mark_quoted(&v, &mut quoted_hit);
                         if f.values.iter().any(|fv| agree(fv, &v)) {
                             tied.extend(s.iter().map(|s| (s.0 + off + g0, s.1 + off + g0)));
