@@ -229,7 +229,10 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
                 continue;
             }
             if j == start {
-                // `\ `, `\,`, `\;`, `\!`: spacing.
+                // `\ `, `\,`, `\;`, `\!`: spacing; anything else (`\|`) is not arithmetic.
+                if !matches!(b.get(start), Some(b' ' | b',' | b';' | b'!' | b':')) {
+                    return Err("not arithmetic".into());
+                }
                 i = (start + 1).min(b.len());
                 continue;
             }
@@ -287,6 +290,7 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
             '&' if latex => ',',
             '}' if latex => ')',
             '+' | '-' | '*' | '/' | '^' | '(' | ')' | '[' | ']' | ',' | '=' => c,
+            '|' => return Err("`|` is not arithmetic".into()),
             _ => return Err(format!("unexpected `{c}`")),
         };
         out.push(Tok::Sym(sym));
@@ -437,7 +441,13 @@ impl Parser<'_> {
                 if !self.eat('_') {
                     return Ok(v);
                 }
-                // `x_3`, `x_i`, `x_{i-1}`: an entry, the index taken mod the extent.
+                // `x_3`, `x_i`, `x_{i-1}`: an entry, the index taken mod the extent. Only
+                // numbers and the index letters i, j, k, m make an index (`x_P` is a name).
+                if let Tok::Ident(n) = self.peek() {
+                    if !["i", "j", "k", "m"].contains(&n.as_str()) {
+                        return Err(format!("`{s}_{n}` is a name, not an entry"));
+                    }
+                }
                 let ix = self.atom()?;
                 let d = v.data()?;
                 if d.len() < 2 {
@@ -554,7 +564,7 @@ fn binop(a: &Val, b: &Val, op: char) -> R<Val> {
             _ => tx * f(x, y).norm() / x.norm().max(1e-300),
         }
     };
-    if sa == sb {
+    if sa == sb || (da.len() == db.len() && da.len() > 1) {
         Ok(Val::Arr {
             shape: sa.clone(),
             data: da.iter().zip(db).map(|(x, y)| f(*x, *y)).collect(),
