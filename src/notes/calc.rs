@@ -957,6 +957,58 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
                 .map(|cc| (0..n).flat_map(|nn| (0..sp).map(move |s| (nn, s))).map(|(nn, s)| y[(nn * c + cc) * sp + s]).sum())
                 .collect()
         }
+        "fft_error" => {
+            // `conv::error_model::measure` (the note 16 table): [max rel err, ‖ŷ−y‖/(ε log₂P ‖x‖ ‖w‖₁)].
+            let (size, kernel) = (u(0)?, u(1)?);
+            let s = match u(2)? {
+                32 => crate::conv::error_model::measure::<f32>(size, kernel, 1),
+                _ => crate::conv::error_model::measure::<f64>(size, kernel, 1),
+            }
+            .map_err(|e| e.to_string())?;
+            vec![C::new(s.max_rel_err, 0.0), C::new(s.bound_ratio, 0.0)]
+        }
+        "roundoff" => {
+            // The largest relative rounding error met over seeded random operands: of an f64
+            // sum (exact error by TwoSum), or of rounding an f64 to f32.
+            let bits = u(0)?;
+            let mut state = 0x9E37_79B9_7F4A_7C15u64;
+            let mut next = || {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                (state >> 11) as f64 / (1u64 << 53) as f64 + 0.5
+            };
+            let mut worst = 0.0f64;
+            for _ in 0..200_000 {
+                let (a, b) = (next(), next() * 1e-3);
+                let r = if bits == 32 {
+                    ((a as f32) as f64 - a).abs() / a
+                } else {
+                    let s = a + b;
+                    let bb = s - a;
+                    ((a - (s - bb)) + (b - bb)).abs() / s
+                };
+                worst = worst.max(r);
+            }
+            vec![C::new(worst, 0.0)]
+        }
+        "conv_error" => {
+            // FFT path against the direct loops, f64: [norm-wise relative error, largest
+            // per-entry relative error].
+            let l = layer_of(a(0)?)?;
+            let x = tensor(a(1)?, &l.x_shape)?;
+            let w = tensor(a(2)?, &l.w_shape)?;
+            let e = |r: crate::Result<Tensor<f64>>| r.map_err(|e| e.to_string());
+            let fft = e(conv::forward(&l.spec, &x, &w, None, Algorithm::Fft))?;
+            let dir = e(conv::forward(&l.spec, &x, &w, None, Algorithm::Direct))?;
+            let (mut num, mut den, mut worst) = (0.0f64, 0.0f64, 0.0f64);
+            for (f, d) in fft.data().iter().zip(dir.data()) {
+                num += (f - d) * (f - d);
+                den += d * d;
+                if d.abs() > 0.0 {
+                    worst = worst.max((f - d).abs() / d.abs());
+                }
+            }
+            vec![C::new((num / den).sqrt(), 0.0), C::new(worst, 0.0)]
+        }
         "dot" => vec![v(0)?.iter().zip(v(1)?).map(|(x, y)| x * y).sum()],
         "sum" => vec![v(0)?.iter().sum()],
         "abs2" => v(0)?.iter().map(|c| C::new(c.norm_sqr(), 0.0)).collect(),
@@ -966,6 +1018,10 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
         "floor" => v(0)?.iter().map(|c| C::new(c.re.floor(), 0.0)).collect(),
         "max" => vec![C::new(v(0)?.iter().fold(f64::MIN, |m, c| m.max(c.re)), 0.0)],
         "fast_len" => vec![C::new(crate::fft::fast_len(u(0)?) as f64, 0.0)],
+        "at" => {
+            let x = v(0)?;
+            vec![*x.get(u(1)?).ok_or("index out of range")?]
+        }
         "slice" => {
             let x = v(0)?;
             let (lo, hi) = (u(1)?, u(2)?);
@@ -973,7 +1029,7 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
         }
         _ => return Err(format!("unknown function `{f}`")),
     };
-    let scalar_result = matches!(f, "dot" | "sum" | "len" | "max" | "fast_len");
+    let scalar_result = matches!(f, "dot" | "sum" | "len" | "max" | "fast_len" | "roundoff" | "at");
     Ok(if scalar_result {
         scalar(out[0], 0.0)
     } else {
