@@ -225,13 +225,17 @@ fn numeric_line(
         let l = calc::eval(lhs, env)?;
         let r = calc::eval(rhs, env)?;
         let literal = calc::eval(rhs, &calc::Env::new()).is_ok()
-            && !rhs.chars().any(|c| c.is_ascii_alphabetic() && c != 'i' && c != 'e');
+            && !rhs
+                .chars()
+                .any(|c| c.is_ascii_alphabetic() && c != 'i' && c != 'e');
         let ok = match op {
             "=" => calc::agree(&l, &r),
             _ => {
                 let (a, b) = (l.data()?, r.data()?);
                 a.len() == b.len()
-                    && a.iter().zip(b).all(|(a, b)| if op == "<" { a.re < b.re } else { a.re > b.re })
+                    && a.iter()
+                        .zip(b)
+                        .all(|(a, b)| if op == "<" { a.re < b.re } else { a.re > b.re })
             }
         };
         facts.values.push(l.clone());
@@ -239,7 +243,9 @@ fn numeric_line(
             facts.values.push(r.clone());
         }
         if literal && op == "=" {
-            facts.quoted.push((location.to_string(), line.trim().to_string(), r.clone()));
+            facts
+                .quoted
+                .push((location.to_string(), line.trim().to_string(), r.clone()));
         }
         Ok((ok, format!("{} {op} {}", l.show(), r.show())))
     };
@@ -248,7 +254,10 @@ fn numeric_line(
 }
 
 /// [`run_note`] with the prose report apart.
-pub fn run_note_full(text: &str, file: &str) -> (Vec<ClaimResult>, Vec<String>, prose::ProseReport) {
+pub fn run_note_full(
+    text: &str,
+    file: &str,
+) -> (Vec<ClaimResult>, Vec<String>, prose::ProseReport) {
     let mut results = Vec::new();
     let mut covered = Vec::new();
     let secs = prose::sections(text);

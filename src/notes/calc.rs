@@ -64,7 +64,11 @@ fn real(v: Vec<f64>) -> Val {
 impl Val {
     fn squeeze(self) -> Val {
         match self {
-            Val::Arr { data, tol, .. } if data.len() == 1 => Val::Arr { shape: vec![], data, tol },
+            Val::Arr { data, tol, .. } if data.len() == 1 => Val::Arr {
+                shape: vec![],
+                data,
+                tol,
+            },
             v => v,
         }
     }
@@ -113,7 +117,11 @@ impl Val {
                     if c.im.abs() < 1e-12 * (1.0 + c.re.abs()) {
                         r
                     } else {
-                        format!("{r}{}{}i", if c.im < 0.0 { "-" } else { "+" }, fmt_num(c.im.abs()))
+                        format!(
+                            "{r}{}{}i",
+                            if c.im < 0.0 { "-" } else { "+" },
+                            fmt_num(c.im.abs())
+                        )
                     }
                 };
                 let items: Vec<String> = data.iter().map(f).collect();
@@ -276,9 +284,7 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
             continue;
         }
         if c == '"' && !latex {
-            let end = src[i + 1..]
-                .find('"')
-                .ok_or("unterminated string")?;
+            let end = src[i + 1..].find('"').ok_or("unterminated string")?;
             out.push(Tok::Str(src[i + 1..i + 1 + end].to_string()));
             i += end + 2;
             continue;
@@ -350,7 +356,10 @@ impl Parser<'_> {
         }
     }
     fn starts_atom(&self) -> bool {
-        matches!(self.peek(), Tok::Num(..) | Tok::Frac | Tok::Sym('(') | Tok::Ident(_))
+        matches!(
+            self.peek(),
+            Tok::Num(..) | Tok::Frac | Tok::Sym('(') | Tok::Ident(_)
+        )
     }
     fn term(&mut self) -> R<Val> {
         let mut v = self.unary()?;
@@ -404,8 +413,15 @@ impl Parser<'_> {
         match self.next() {
             Tok::Num(v, dec, span, imag) => {
                 self.spans.push(span);
-                let tol = if dec == 0 { 0.0 } else { 0.5 * 10f64.powi(-(dec as i32)) };
-                Ok(scalar(if imag { C::new(0.0, v) } else { C::new(v, 0.0) }, tol))
+                let tol = if dec == 0 {
+                    0.0
+                } else {
+                    0.5 * 10f64.powi(-(dec as i32))
+                };
+                Ok(scalar(
+                    if imag { C::new(0.0, v) } else { C::new(v, 0.0) },
+                    tol,
+                ))
             }
             Tok::Frac => {
                 // `\frac14` (two digits) or `\frac{a}{b}`.
@@ -414,7 +430,10 @@ impl Parser<'_> {
                     if text.len() == 2 {
                         self.next();
                         self.spans.push(span);
-                        let (a, b) = (text[..1].parse::<f64>().unwrap_or(0.0), text[1..].parse::<f64>().unwrap_or(1.0));
+                        let (a, b) = (
+                            text[..1].parse::<f64>().unwrap_or(0.0),
+                            text[1..].parse::<f64>().unwrap_or(1.0),
+                        );
                         return Ok(scalar(C::new(a / b, 0.0), 0.0));
                     }
                 }
@@ -516,7 +535,11 @@ fn stack(items: Vec<Val>) -> R<Val> {
     let mut tol = Vec::new();
     for it in &items {
         match it {
-            Val::Arr { shape, data: d, tol: t } => {
+            Val::Arr {
+                shape,
+                data: d,
+                tol: t,
+            } => {
                 if shape0.get_or_insert(shape.clone()) != shape {
                     return Err("ragged list".into());
                 }
@@ -532,7 +555,18 @@ fn stack(items: Vec<Val>) -> R<Val> {
 }
 
 fn binop(a: &Val, b: &Val, op: char) -> R<Val> {
-    let (Val::Arr { shape: sa, data: da, tol: ta }, Val::Arr { shape: sb, data: db, tol: tb }) = (a, b)
+    let (
+        Val::Arr {
+            shape: sa,
+            data: da,
+            tol: ta,
+        },
+        Val::Arr {
+            shape: sb,
+            data: db,
+            tol: tb,
+        },
+    ) = (a, b)
     else {
         return Err(format!("`{op}` needs numbers"));
     };
@@ -568,19 +602,25 @@ fn binop(a: &Val, b: &Val, op: char) -> R<Val> {
         Ok(Val::Arr {
             shape: sa.clone(),
             data: da.iter().zip(db).map(|(x, y)| f(*x, *y)).collect(),
-            tol: (0..da.len()).map(|i| t(da[i], ta[i], db[i], tb[i])).collect(),
+            tol: (0..da.len())
+                .map(|i| t(da[i], ta[i], db[i], tb[i]))
+                .collect(),
         })
     } else if da.len() == 1 {
         Ok(Val::Arr {
             shape: sb.clone(),
             data: db.iter().map(|y| f(da[0], *y)).collect(),
-            tol: (0..db.len()).map(|i| t(da[0], ta[0], db[i], tb[i])).collect(),
+            tol: (0..db.len())
+                .map(|i| t(da[0], ta[0], db[i], tb[i]))
+                .collect(),
         })
     } else if db.len() == 1 {
         Ok(Val::Arr {
             shape: sa.clone(),
             data: da.iter().map(|x| f(*x, db[0])).collect(),
-            tol: (0..da.len()).map(|i| t(da[i], ta[i], db[0], tb[0])).collect(),
+            tol: (0..da.len())
+                .map(|i| t(da[i], ta[i], db[0], tb[0]))
+                .collect(),
         })
     } else {
         Err(format!("shapes {sa:?} and {sb:?} do not match for `{op}`"))
@@ -666,7 +706,13 @@ fn pad_map(mode: &str, n: usize, lo: usize, hi: usize) -> R<Vec<Option<usize>>> 
                     if lo >= n || hi >= n {
                         return Err("reflect padding needs lo, hi < n".into());
                     }
-                    let r = if j < 0 { -j } else if j >= ni { 2 * (ni - 1) - j } else { j };
+                    let r = if j < 0 {
+                        -j
+                    } else if j >= ni {
+                        2 * (ni - 1) - j
+                    } else {
+                        j
+                    };
                     Some(r as usize)
                 }
                 _ => return Err(format!("unknown padding mode `{mode}`")),
@@ -689,7 +735,11 @@ fn transpose_apply(f: &dyn Fn(&[C]) -> R<Vec<C>>, n: usize, y: &[C]) -> R<Vec<C>
         e[j] = C::new(1.0, 0.0);
         let col = f(&e)?;
         if col.len() != y.len() {
-            return Err(format!("the map has {} outputs, got {}", col.len(), y.len()));
+            return Err(format!(
+                "the map has {} outputs, got {}",
+                col.len(),
+                y.len()
+            ));
         }
         // Real inner product ⟨Me_j, y⟩ = Re Σ conj(M_ij) y_i.
         let s: f64 = col.iter().zip(y).map(|(m, v)| (m.conj() * v).re).sum();
@@ -741,13 +791,17 @@ fn rfft(x: &[C]) -> R<Vec<C>> {
     let plan = planner.plan_fft_forward(x.len());
     let mut input: Vec<f64> = x.iter().map(|c| c.re).collect();
     let mut out = plan.make_output_vec();
-    plan.process(&mut input, &mut out).map_err(|e| e.to_string())?;
+    plan.process(&mut input, &mut out)
+        .map_err(|e| e.to_string())?;
     Ok(out)
 }
 
 fn irfft(y: &[C], n: usize) -> R<Vec<C>> {
     if y.len() != n / 2 + 1 {
-        return Err(format!("a half spectrum of extent {n} has {} bins", n / 2 + 1));
+        return Err(format!(
+            "a half spectrum of extent {n} has {} bins",
+            n / 2 + 1
+        ));
     }
     let mut planner = realfft::RealFftPlanner::<f64>::new();
     let plan = planner.plan_fft_inverse(n);
@@ -758,7 +812,8 @@ fn irfft(y: &[C], n: usize) -> R<Vec<C>> {
         input[n / 2].im = 0.0;
     }
     let mut out = plan.make_output_vec();
-    plan.process(&mut input, &mut out).map_err(|e| e.to_string())?;
+    plan.process(&mut input, &mut out)
+        .map_err(|e| e.to_string())?;
     Ok(out.into_iter().map(|v| C::new(v / n as f64, 0.0)).collect())
 }
 
@@ -794,7 +849,9 @@ fn both(a: Tensor<f64>, b: Tensor<f64>, what: &str) -> R<Val> {
         .zip(b.data())
         .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
     if err > 1e-9 * scale {
-        return Err(format!("{what}: the FFT chain and the direct loops differ by {err:.1e}"));
+        return Err(format!(
+            "{what}: the FFT chain and the direct loops differ by {err:.1e}"
+        ));
     }
     Ok(from_tensor(&a))
 }
@@ -807,7 +864,11 @@ fn layer_call(f: &str, args: &[Val]) -> R<Val> {
     }
     if f == "period" {
         let c = g.as_conv();
-        let p = c.input.iter().zip(&c.pads).map(|(&s, &(lo, hi))| crate::fft::fast_len(s + lo + hi) as f64);
+        let p = c
+            .input
+            .iter()
+            .zip(&c.pads)
+            .map(|(&s, &(lo, hi))| crate::fft::fast_len(s + lo + hi) as f64);
         return Ok(real(p.collect()));
     }
     let x = tensor(arg(args, 1, f)?, &l.x_shape)?;
@@ -820,7 +881,13 @@ fn layer_call(f: &str, args: &[Val]) -> R<Val> {
     let e = |r: crate::Result<Tensor<f64>>| r.map_err(|e| e.to_string());
     if f == "forward" {
         let a = e(conv::forward(&l.spec, &x, &w, b.as_ref(), Algorithm::Chain))?;
-        let d = e(conv::forward(&l.spec, &x, &w, b.as_ref(), Algorithm::Direct))?;
+        let d = e(conv::forward(
+            &l.spec,
+            &x,
+            &w,
+            b.as_ref(),
+            Algorithm::Direct,
+        ))?;
         return both(a, d, f);
     }
     let dy = tensor(arg(args, if l.bias { 4 } else { 3 }, f)?, &g.y_shape())?;
@@ -841,7 +908,9 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
     let u = |i: usize| a(i)?.usize();
     let v = |i: usize| cvec(a(i)?);
     let out = match f {
-        "forward" | "grad_x" | "grad_w" | "grad_b" | "out_shape" | "period" => return layer_call(f, args),
+        "forward" | "grad_x" | "grad_w" | "grad_b" | "out_shape" | "period" => {
+            return layer_call(f, args)
+        }
         "zero_pad" | "pad_circular" | "pad_reflect" | "pad_replicate" => {
             let mode = f.strip_prefix("pad_").unwrap_or("zero");
             let x = v(0)?;
@@ -891,7 +960,13 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             let (x, s) = (v(0)?, u(1)?.max(1));
             let n = (x.len().max(1) - 1) * s + 1;
             (0..n)
-                .map(|j| if j % s == 0 { x[j / s] } else { C::new(0.0, 0.0) })
+                .map(|j| {
+                    if j % s == 0 {
+                        x[j / s]
+                    } else {
+                        C::new(0.0, 0.0)
+                    }
+                })
                 .collect()
         }
         "dilate_adjoint" => {
@@ -899,7 +974,13 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             let n = (y.len() - 1) / s + 1;
             let f = |x: &[C]| -> R<Vec<C>> {
                 Ok((0..(n - 1) * s + 1)
-                    .map(|j| if j % s == 0 { x[j / s] } else { C::new(0.0, 0.0) })
+                    .map(|j| {
+                        if j % s == 0 {
+                            x[j / s]
+                        } else {
+                            C::new(0.0, 0.0)
+                        }
+                    })
                     .collect())
             };
             transpose_apply(&f, n, &y)?
@@ -934,9 +1015,12 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
         "rand" | "crand" => {
             // Seeded uniform numbers in [-1, 1) (a 64-bit LCG): generic test data.
             let n = u(0)?;
-            let mut state = args.get(1).map_or(Ok(1), |v| v.usize())? as u64 * 2_654_435_761 + 12_345;
+            let mut state =
+                args.get(1).map_or(Ok(1), |v| v.usize())? as u64 * 2_654_435_761 + 12_345;
             let mut next = || {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
             };
             (0..n)
@@ -954,7 +1038,12 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             }
             let sp = y.len() / (n * c);
             (0..c)
-                .map(|cc| (0..n).flat_map(|nn| (0..sp).map(move |s| (nn, s))).map(|(nn, s)| y[(nn * c + cc) * sp + s]).sum())
+                .map(|cc| {
+                    (0..n)
+                        .flat_map(|nn| (0..sp).map(move |s| (nn, s)))
+                        .map(|(nn, s)| y[(nn * c + cc) * sp + s])
+                        .sum()
+                })
                 .collect()
         }
         "fft_error" => {
@@ -973,7 +1062,9 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             let bits = u(0)?;
             let mut state = 0x9E37_79B9_7F4A_7C15u64;
             let mut next = || {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 (state >> 11) as f64 / (1u64 << 53) as f64 + 0.5
             };
             let mut worst = 0.0f64;
@@ -1029,7 +1120,10 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
         }
         _ => return Err(format!("unknown function `{f}`")),
     };
-    let scalar_result = matches!(f, "dot" | "sum" | "len" | "max" | "fast_len" | "roundoff" | "at");
+    let scalar_result = matches!(
+        f,
+        "dot" | "sum" | "len" | "max" | "fast_len" | "roundoff" | "at"
+    );
     Ok(if scalar_result {
         scalar(out[0], 0.0)
     } else {

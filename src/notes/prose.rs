@@ -75,8 +75,21 @@ enum Link {
 /// Split a math span at top-level relations: pieces with their byte offsets, and the links.
 fn split(span: &str) -> (Vec<(usize, &str)>, Vec<Link>) {
     const BREAKS: [&str; 15] = [
-        "\\leftarrow", "\\mapsto", "\\to", "\\le", "\\ge", "\\ne", "\\quad", "\\qquad", "\\Rightarrow",
-        "\\text", "\\;", "<", ">", ";", "\\iff",
+        "\\leftarrow",
+        "\\mapsto",
+        "\\to",
+        "\\le",
+        "\\ge",
+        "\\ne",
+        "\\quad",
+        "\\qquad",
+        "\\Rightarrow",
+        "\\text",
+        "\\;",
+        "<",
+        ">",
+        ";",
+        "\\iff",
     ];
     let b = span.as_bytes();
     let mut pieces = Vec::new();
@@ -102,10 +115,9 @@ fn split(span: &str) -> (Vec<(usize, &str)>, Vec<Link>) {
                 hit = Some(('≈'.len_utf8(), Link::Eq));
             } else if let Some(bk) = BREAKS.iter().find(|bk| {
                 rest.starts_with(**bk)
-                    && !rest[bk.len()..]
-                        .chars()
-                        .next()
-                        .is_some_and(|n| bk.starts_with('\\') && bk.len() > 2 && n.is_ascii_alphabetic())
+                    && !rest[bk.len()..].chars().next().is_some_and(|n| {
+                        bk.starts_with('\\') && bk.len() > 2 && n.is_ascii_alphabetic()
+                    })
             }) {
                 let mut len = bk.len();
                 if *bk == "\\text" {
@@ -152,12 +164,16 @@ fn countable_numbers(span: &str) -> Vec<Span> {
         }
         if c.is_ascii_digit() {
             let start = i;
-            while i < b.len() && (b[i].is_ascii_digit() || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))) {
+            while i < b.len()
+                && (b[i].is_ascii_digit()
+                    || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)))
+            {
                 i += 1;
             }
             let prev = if start > 0 { b[start - 1] } else { b' ' };
             let in_script = !script_depth.is_empty() || prev == b'_' || prev == b'^';
-            let in_word = prev.is_ascii_alphabetic() || prev == b'-' && start >= 2 && b[start - 2].is_ascii_uppercase();
+            let in_word = prev.is_ascii_alphabetic()
+                || prev == b'-' && start >= 2 && b[start - 2].is_ascii_uppercase();
             if !in_script && !in_word {
                 out.push((start, i));
             }
@@ -218,9 +234,9 @@ fn formula(a: &str, b: &str, f: &Facts) -> Option<Result<Spans2, String>> {
     if env.is_empty() {
         return None;
     }
-    let var = ["i", "j", "k", "m"]
-        .into_iter()
-        .find(|v| !env.contains_key(*v) && (a.contains(&format!("_{v}")) || a.contains(&format!("_{{{v}"))));
+    let var = ["i", "j", "k", "m"].into_iter().find(|v| {
+        !env.contains_key(*v) && (a.contains(&format!("_{v}")) || a.contains(&format!("_{{{v}")))
+    });
     let Some(var) = var else {
         // No free index: both sides read bound names (`K - 1 = 2`, `-1 + x_3`).
         let (va, sa, _) = eval_tex_in(a, &env)?;
@@ -228,10 +244,20 @@ fn formula(a: &str, b: &str, f: &Facts) -> Option<Result<Spans2, String>> {
         return Some(if agree(&va, &vb) {
             Ok((sa, sb))
         } else {
-            Err(format!("`{}` is {} but `{}` is {}", a.trim(), va.show(), b.trim(), vb.show()))
+            Err(format!(
+                "`{}` is {} but `{}` is {}",
+                a.trim(),
+                va.show(),
+                b.trim(),
+                vb.show()
+            ))
         });
     };
-    let zero = Val::Arr { shape: vec![], data: vec![0.0.into()], tol: vec![0.0] };
+    let zero = Val::Arr {
+        shape: vec![],
+        data: vec![0.0.into()],
+        tol: vec![0.0],
+    };
     env.insert(var.to_string(), zero);
     let (_, _, n) = eval_tex_in(a, &env)?;
     // `x_i - x_{i+2} = (-2, -2, -2)`: the right side lists the values over the index.
@@ -242,7 +268,11 @@ fn formula(a: &str, b: &str, f: &Facts) -> Option<Result<Spans2, String>> {
     };
     let mut spans = None;
     for idx in 0..n {
-        let v = Val::Arr { shape: vec![], data: vec![(idx as f64).into()], tol: vec![0.0] };
+        let v = Val::Arr {
+            shape: vec![],
+            data: vec![(idx as f64).into()],
+            tol: vec![0.0],
+        };
         env.insert(var.to_string(), v);
         let (va, sa, _) = eval_tex_in(a, &env)?;
         let (vb, sb, _) = match &listed {
@@ -250,7 +280,15 @@ fn formula(a: &str, b: &str, f: &Facts) -> Option<Result<Spans2, String>> {
                 let d = v.data().ok()?;
                 let t = v.clone();
                 let Val::Arr { tol, .. } = t else { return None };
-                (Val::Arr { shape: vec![], data: vec![d[idx]], tol: vec![tol[idx]] }, s.clone(), None)
+                (
+                    Val::Arr {
+                        shape: vec![],
+                        data: vec![d[idx]],
+                        tol: vec![tol[idx]],
+                    },
+                    s.clone(),
+                    None,
+                )
             }
             None => eval_tex_in(b, &env)?,
         };
@@ -269,7 +307,13 @@ fn formula(a: &str, b: &str, f: &Facts) -> Option<Result<Spans2, String>> {
 }
 
 /// Count tied numbers; the untied ones, as written.
-fn count(all: &[Span], tied: &[Span], src: &str, worked: bool, rep: &mut ProseReport) -> Vec<String> {
+fn count(
+    all: &[Span],
+    tied: &[Span],
+    src: &str,
+    worked: bool,
+    rep: &mut ProseReport,
+) -> Vec<String> {
     let mut untied = Vec::new();
     for num in all {
         if tied.iter().any(|t| t.0 <= num.0 && num.1 <= t.1) {
@@ -316,7 +360,8 @@ fn is_worked_start(t: &str) -> bool {
 pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
     let secs = sections(text);
     let mut rep = ProseReport::default();
-    let mut quoted_hit: Vec<Vec<bool>> = facts.iter().map(|f| vec![false; f.quoted.len()]).collect();
+    let mut quoted_hit: Vec<Vec<bool>> =
+        facts.iter().map(|f| vec![false; f.quoted.len()]).collect();
     let mut fence = false;
     let mut worked = false;
     let mut after_blank = false;
@@ -377,7 +422,9 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
             let letters = letter_env(f);
             let evals: Vec<Option<(Val, Vec<Span>)>> = pieces
                 .iter()
-                .map(|(_, p)| eval_tex(p).or_else(|| eval_tex_in(p, &letters).map(|(v, s, _)| (v, s))))
+                .map(|(_, p)| {
+                    eval_tex(p).or_else(|| eval_tex_in(p, &letters).map(|(v, s, _)| (v, s)))
+                })
                 .collect();
             let evals_env = evals.clone();
             let mut tied: Vec<Span> = Vec::new();
@@ -396,7 +443,13 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
                         } else {
                             rep.failures.push(fail(
                                 span,
-                                format!("`{}` is {} but `{}` is {}", pa.trim(), va.show(), pb.trim(), vb.show()),
+                                format!(
+                                    "`{}` is {} but `{}` is {}",
+                                    pa.trim(),
+                                    va.show(),
+                                    pb.trim(),
+                                    vb.show()
+                                ),
                             ));
                         }
                     }
@@ -527,10 +580,59 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
                     id: "prose".into(),
                     text: text.clone(),
                     ok: false,
-                    detail: format!("the value {} is not quoted in the prose of its section", lit.show()),
+                    detail: format!(
+                        "the value {} is not quoted in the prose of its section",
+                        lit.show()
+                    ),
                 });
             }
         }
     }
     rep
+}
+
+/// Byte ranges of the numbers the prose pass requires to be tied: in math spans of worked
+/// examples, outside sub- and superscripts (the sample space of the mutation test).
+pub fn worked_numbers(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let (mut fence, mut worked, mut after_blank) = (false, false, false);
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let line = line.trim_end_matches('\n');
+        let t = line.trim_start();
+        if t.starts_with("```") {
+            fence = !fence;
+            worked = false;
+            continue;
+        }
+        if fence {
+            continue;
+        }
+        if t.starts_with('#') {
+            worked = false;
+        }
+        if t.is_empty() {
+            after_blank = true;
+            continue;
+        }
+        if after_blank {
+            let cont = (t.starts_with('*') && !t.starts_with("**")) || t.starts_with("- ");
+            worked = worked && cont;
+            after_blank = false;
+        }
+        if is_worked_start(t) {
+            worked = true;
+        }
+        if !worked {
+            continue;
+        }
+        for (at, span) in inline_spans(line).0 {
+            for (a, b) in countable_numbers(&span) {
+                out.push((start + at + a, start + at + b));
+            }
+        }
+    }
+    out
 }
