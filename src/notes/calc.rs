@@ -140,7 +140,7 @@ fn fmt_num(v: f64) -> String {
         format!("{v:.0}")
     } else if v.abs() >= 1e-4 && v.abs() < 1e6 {
         let s = format!("{v:.10}");
-        s.trim_end_matches('0').to_string()
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         format!("{v:.4e}")
     }
@@ -156,7 +156,13 @@ pub fn agree(a: &Val, b: &Val) -> bool {
     }
     let (ta, tb) = (a.tol(), b.tol());
     da.iter().zip(db).enumerate().all(|(i, (x, y))| {
-        let t = ta[i].max(tb[i]) + 1e-9 * (1.0 + x.norm().max(y.norm()));
+        // A rounded number against an exact one: its rounding; two rounded ones: the finer.
+        let t = if ta[i] == 0.0 || tb[i] == 0.0 {
+            ta[i].max(tb[i])
+        } else {
+            ta[i].min(tb[i])
+        };
+        let t = t + 1e-9 * (1.0 + x.norm().max(y.norm()));
         (x.re - y.re).abs() <= t && (x.im - y.im).abs() <= t
     })
 }
@@ -808,7 +814,7 @@ fn irfft(y: &[C], n: usize) -> R<Vec<C>> {
     let mut input = y.to_vec();
     // realfft wants exactly real DC/Nyquist bins; the imaginary parts do not enter.
     input[0].im = 0.0;
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         input[n / 2].im = 0.0;
     }
     let mut out = plan.make_output_vec();
@@ -1051,7 +1057,8 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             let (size, kernel) = (u(0)?, u(1)?);
             let s = match u(2)? {
                 32 => crate::conv::error_model::measure::<f32>(size, kernel, 1),
-                _ => crate::conv::error_model::measure::<f64>(size, kernel, 1),
+                64 => crate::conv::error_model::measure::<f64>(size, kernel, 1),
+                b => return Err(format!("fft_error: {b} bits? 32 or 64")),
             }
             .map_err(|e| e.to_string())?;
             vec![C::new(s.max_rel_err, 0.0), C::new(s.bound_ratio, 0.0)]
@@ -1060,6 +1067,9 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             // The largest relative rounding error met over seeded random operands: of an f64
             // sum (exact error by TwoSum), or of rounding an f64 to f32.
             let bits = u(0)?;
+            if bits != 32 && bits != 64 {
+                return Err(format!("roundoff: {bits} bits? 32 or 64"));
+            }
             let mut state = 0x9E37_79B9_7F4A_7C15u64;
             let mut next = || {
                 state = state

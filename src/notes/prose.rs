@@ -13,8 +13,9 @@
 //! section's claims computed or state (`value …`, `val …`). In code spans, a piece of DSL is tied
 //! when the section's check blocks contain it, and a bracketed list when it equals a value.
 //!
-//! In a **worked example** (from a line starting with `Worked example`, bold or not, or with
-//! `<summary>`, to the next heading or fence), every number in a math or code span that is not
+//! In a **worked example** (from a line starting with `Worked example`, bold or not, to the end
+//! of its paragraph, run-in `*Label.*` paragraphs and lists included; and inside `<details>`,
+//! the exercises), every number in a math or code span that is not
 //! a subscript, superscript or note/ID number must be tied; an untied number fails the run. So
 //! any one-number change there either breaks an equality, or leaves a number that no claim
 //! computes. Every `value` claim with a literal right-hand side must be quoted in its section's
@@ -184,7 +185,10 @@ fn countable_numbers(span: &str) -> Vec<Span> {
     out
 }
 
-fn inline_spans(line: &str) -> (Vec<(usize, String)>, Vec<(usize, String)>) {
+/// Inline spans of a line: their byte offsets and texts.
+type Spans = Vec<(usize, String)>;
+
+fn inline_spans(line: &str) -> (Spans, Spans) {
     let mut math = Vec::new();
     let mut code = Vec::new();
     let b = line.as_bytes();
@@ -365,6 +369,7 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
     let mut fence = false;
     let mut worked = false;
     let mut after_blank = false;
+    let mut in_details = false;
     let empty = Facts::default();
     for (n, line) in text.lines().enumerate() {
         let t = line.trim_start();
@@ -390,7 +395,13 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
             worked = worked && cont;
             after_blank = false;
         }
-        if is_worked_start(t) {
+        if t.starts_with("<details") {
+            in_details = true;
+        }
+        if t.starts_with("</details>") {
+            in_details = false;
+        }
+        if is_worked_start(t) || in_details {
             worked = true;
         }
         let sec = secs[n];
@@ -595,7 +606,7 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
 /// examples, outside sub- and superscripts (the sample space of the mutation test).
 pub fn worked_numbers(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let (mut fence, mut worked, mut after_blank) = (false, false, false);
+    let (mut fence, mut worked, mut after_blank, mut in_details) = (false, false, false, false);
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let start = offset;
@@ -622,7 +633,13 @@ pub fn worked_numbers(text: &str) -> Vec<(usize, usize)> {
             worked = worked && cont;
             after_blank = false;
         }
-        if is_worked_start(t) {
+        if t.starts_with("<details") {
+            in_details = true;
+        }
+        if t.starts_with("</details>") {
+            in_details = false;
+        }
+        if is_worked_start(t) || in_details {
             worked = true;
         }
         if !worked {
