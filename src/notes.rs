@@ -23,6 +23,9 @@ use crate::expr::{Env, Expr, Kind};
 use crate::op::{LinearOp, Op};
 use std::path::Path;
 
+pub mod calc;
+pub mod prose;
+
 /// The outcome of one claim.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClaimResult {
@@ -41,8 +44,15 @@ pub struct ClaimResult {
 /// The outcome of a directory of notes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NotesReport {
-    /// Every claim, in file and line order (missing checks included, as failures).
+    /// Every claim, in file and line order (missing checks included, as failures), then the
+    /// failures of the prose pass ([`prose`]).
     pub claims: Vec<ClaimResult>,
+    /// Numbers of the prose checked: in a verified equality or tied to a claim's value.
+    pub prose_numbers: usize,
+    /// Of those, numbers in worked examples (where every number must be tied).
+    pub worked_numbers: usize,
+    /// Equalities of the prose verified.
+    pub equalities: usize,
 }
 
 impl NotesReport {
@@ -63,6 +73,10 @@ impl NotesReport {
                 c.detail
             );
         }
+        s += &format!(
+            "{} numbers of the prose checked ({} in worked examples), {} written equalities verified\n",
+            self.prose_numbers, self.worked_numbers, self.equalities
+        );
         s += &format!(
             "{} claims checked, {} failed\n",
             self.claims.len(),
@@ -155,15 +169,124 @@ fn check_blocks(text: &str) -> Vec<(usize, Vec<(usize, String)>)> {
     out
 }
 
-/// Run the claims of one note text; returns the results and the IDs its blocks cover.
+/// Run the claims of one note text; returns the results (claims, then prose failures) and the
+/// IDs its blocks cover.
 pub fn run_note(text: &str, file: &str) -> (Vec<ClaimResult>, Vec<String>) {
+    let (mut results, covered, prose) = run_note_full(text, file);
+    results.extend(prose.failures);
+    (results, covered)
+}
+
+/// A `val`/`value` line of a check block ([`calc`]), run; `None` for any other line.
+fn numeric_line(
+    line: &str,
+    location: &str,
+    env: &mut calc::Env,
+    facts: &mut prose::Facts,
+) -> Option<std::result::Result<(bool, String), String>> {
+    let t = line.trim();
+    let t = t.split(" #").next().unwrap_or(t).trim();
+    if !(t.starts_with("val ") || t.starts_with("value ")) {
+        return None;
+    }
+    // The literal lists a line reads (its inputs) tie the prose that quotes them.
+    let mut lists = t;
+    while let Some(o) = lists.find('[') {
+        let Some(e) = lists[o..].find(']') else { break };
+        if let Ok(v) = calc::eval(&lists[o..=o + e], &calc::Env::new()) {
+            facts.values.push(v);
+        }
+        lists = &lists[o + e + 1..];
+    }
+    if let Some(rest) = t.strip_prefix("val ") {
+        let Some((name, expr)) = rest.split_once(" = ") else {
+            return Some(Err("write `val NAME = EXPR`".into()));
+        };
+        return Some(calc::eval(expr, env).map(|v| {
+            let name = name.trim().to_string();
+            if v.len() > 1 {
+                facts.values.push(v.clone());
+            }
+            let shown = v.show();
+            env.insert(name.clone(), v.clone());
+            facts.names.push((name.clone(), v));
+            (true, format!("{name} = {shown}"))
+        }));
+    }
+    let rest = t.strip_prefix("value ")?;
+    let (op, (lhs, rhs)) = [" = ", " < ", " > "]
+        .iter()
+        .find_map(|op| rest.rsplit_once(op).map(|p| (op.trim(), p)))
+        .unwrap_or(("", (rest, "")));
+    if op.is_empty() {
+        return Some(Err("write `value EXPR = EXPR` (or `<`, `>`)".into()));
+    }
+    let run = || -> std::result::Result<(bool, String), String> {
+        let l = calc::eval(lhs, env)?;
+        let r = calc::eval(rhs, env)?;
+        let literal = calc::eval(rhs, &calc::Env::new()).is_ok()
+            && !rhs
+                .chars()
+                .any(|c| c.is_ascii_alphabetic() && c != 'i' && c != 'e');
+        let ok = match op {
+            "=" => calc::agree(&l, &r),
+            _ => {
+                let (a, b) = (l.data()?, r.data()?);
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(a, b)| if op == "<" { a.re < b.re } else { a.re > b.re })
+            }
+        };
+        facts.values.push(l.clone());
+        if op == "=" {
+            facts.values.push(r.clone());
+        }
+        if literal && op == "=" {
+            facts
+                .quoted
+                .push((location.to_string(), line.trim().to_string(), r.clone()));
+        }
+        Ok((ok, format!("{} {op} {}", l.show(), r.show())))
+    };
+    let mut run = run;
+    Some(run())
+}
+
+/// [`run_note`] with the prose report apart.
+pub fn run_note_full(
+    text: &str,
+    file: &str,
+) -> (Vec<ClaimResult>, Vec<String>, prose::ProseReport) {
     let mut results = Vec::new();
     let mut covered = Vec::new();
+    let secs = prose::sections(text);
+    let mut facts = vec![prose::Facts::default(); secs.last().map_or(1, |s| s + 1)];
+    let mut nenv = calc::Env::new();
     for (start, lines) in check_blocks(text) {
         let mut env = Env::new();
         let mut id: Option<String> = None;
         for (n, line) in lines {
             let location = format!("{file}:{n}");
+            let sec = secs.get(n - 1).copied().unwrap_or(0);
+            let norm: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            facts[sec].check_text.push_str(&norm);
+            facts[sec].check_text.push('\n');
+            if let Some(out) = numeric_line(&line, &location, &mut nenv, &mut facts[sec]) {
+                let (ok, detail) = out.unwrap_or_else(|e| (false, e));
+                results.push(ClaimResult {
+                    location: location.clone(),
+                    id: id.clone().unwrap_or_default(),
+                    text: line.trim().to_string(),
+                    ok: ok && id.is_some(),
+                    detail: if id.is_some() {
+                        detail
+                    } else {
+                        format!("the check block at line {start} must start with `id: ID`")
+                    },
+                });
+                continue;
+            }
             let fail = |detail: String| ClaimResult {
                 location: location.clone(),
                 id: String::new(),
@@ -218,7 +341,8 @@ pub fn run_note(text: &str, file: &str) -> (Vec<ClaimResult>, Vec<String>) {
             });
         }
     }
-    (results, covered)
+    let prose = prose::check(text, file, &facts);
+    (results, covered, prose)
 }
 
 /// Run every note (`*.md`, sorted) in `dir`.
@@ -250,8 +374,12 @@ pub fn run_dir(dir: &Path) -> Result<NotesReport> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let (res, cov) = run_note(&text, &name);
+        let (res, cov, prose) = run_note_full(&text, &name);
         report.claims.extend(res);
+        report.claims.extend(prose.failures);
+        report.prose_numbers += prose.tied;
+        report.worked_numbers += prose.tied_worked;
+        report.equalities += prose.equalities;
         covered.extend(cov);
         declared.extend(
             declared_ids(&text)
