@@ -157,7 +157,7 @@ pub fn export_case(dir: &Path, request: &ExportRequest, force: bool) -> Result<V
     if dir.exists() && !dir.is_dir() {
         return Err(Error::file(
             dir.display(),
-            "exists and is not a folder; choose another --out",
+            "exists and is not a folder; choose another output folder",
         ));
     }
     if !force {
@@ -166,7 +166,7 @@ pub fn export_case(dir: &Path, request: &ExportRequest, force: bool) -> Result<V
             if p.exists() {
                 return Err(Error::file(
                     p.display(),
-                    "already exists; refusing to overwrite (use --force, or another --out folder)",
+                    "already exists; refusing to overwrite (allow overwriting, or choose another output folder)",
                 ));
             }
         }

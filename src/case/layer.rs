@@ -7,7 +7,7 @@
 //! let line = r#"{"op": "conv", "x": [1, 2, 7], "w": [3, 2, 3], "stride": [2], "padding": [[1, 0]], "bias": true}"#;
 //! let layer = LayerSpec::from_json_str(line).unwrap();
 //! assert_eq!(layer.dsl(), "conv1d(x: [1, 2, 7], w: [3, 2, 3], stride=2, padding=[[1, 0]], bias)");
-//! assert_eq!(layer.geometry().unwrap().y_shape(), vec![1, 3, 4]);
+//! assert_eq!(layer.geometry().unwrap().y_shape(), vec![1, 3, 3]); // (7 + 1 − 3) / 2 + 1
 //! ```
 
 use crate::conv::{ConvKind, ConvSpec, Geometry, Padding};

@@ -122,6 +122,15 @@ fn invalid_message(e: &fftconv::Error) -> String {
 pub(crate) fn with_flag_hints(e: &dyn std::fmt::Display) -> String {
     e.to_string()
         .replace("raise the limit", "raise the limit (--max-memory)")
+        .replace(
+            "(allow overwriting, or choose another output folder)",
+            "(use --force, or another --out folder)",
+        )
+        .replace(
+            "choose an empty or new output folder, or allow writing into it",
+            "choose an empty or new folder for --out, or add --force to write into it",
+        )
+        .replace("choose another output folder", "choose another --out")
 }
 
 /// A closed stdout (`fftconv … | head`) ends the process quietly; any other panic — a bug, never

@@ -30,7 +30,7 @@ pub fn prepare_out(out: &Path, force: bool) -> Result<()> {
         if !out.is_dir() {
             return Err(Error::file(
                 out.display(),
-                "exists and is not a folder; choose another --out",
+                "exists and is not a folder; choose another output folder",
             ));
         }
         let non_empty = std::fs::read_dir(out)
@@ -39,7 +39,7 @@ pub fn prepare_out(out: &Path, force: bool) -> Result<()> {
         if non_empty && !force {
             return Err(Error::file(
                 out.display(),
-                "is not empty; choose an empty or new folder for --out, or add --force to write into it",
+                "is not empty; choose an empty or new output folder, or allow writing into it",
             ));
         }
     }
