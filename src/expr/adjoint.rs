@@ -184,7 +184,7 @@ pub fn derive(e: &Expr) -> (Expr, Vec<Step>) {
     derive_with(e, &prim_adjoint)
 }
 
-/// [`derive`] with another table of primitive adjoints.
+/// [`derive()`] with another table of primitive adjoints.
 pub fn derive_with(e: &Expr, table: &PrimAdjoint) -> (Expr, Vec<Step>) {
     let (a, mut trace) = push_adjoints_with(&e.clone().adjoint(), table);
     let (s, t2) = simplify::simplify(&a);

@@ -4,7 +4,7 @@
 //! that assert nothing checkable (`\mapsto`, `\to`, `\le`, `<`, `;`, `\quad`, …). Then, for
 //! each link `A = B`:
 //!
-//! - both sides plain arithmetic ([`calc::eval_tex`]): they must agree, within the rounding of
+//! - both sides plain arithmetic (`calc::eval_tex`): they must agree, within the rounding of
 //!   the numbers as written (`\frac14(100 + 2\cdot 8 + 4) = 30`);
 //! - one side a name bound in the section's check blocks (`val \bar x = grad_x(…)`), the other
 //!   arithmetic: the bound value must agree with the written one (`$\bar x = (2, 4, 2, 4, 2)$`).
