@@ -185,7 +185,9 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let c = src[i..].chars().next().expect("in range");
+        let Some(c) = src[i..].chars().next() else {
+            break;
+        };
         let w = c.len_utf8();
         if c.is_whitespace() {
             i += w;
@@ -449,10 +451,10 @@ impl Parser<'_> {
             }
             Tok::Sym('(') => {
                 let items = self.list(')')?;
-                match items.len() {
-                    0 => Err("empty parentheses".into()),
-                    1 => Ok(items.into_iter().next().expect("one")),
-                    _ => stack(items),
+                match <[Val; 1]>::try_from(items) {
+                    Ok([one]) => Ok(one),
+                    Err(items) if items.is_empty() => Err("empty parentheses".into()),
+                    Err(items) => stack(items),
                 }
             }
             Tok::Sym('[') => {

@@ -360,50 +360,68 @@ fn is_worked_start(t: &str) -> bool {
     t.starts_with("Worked example") || t.starts_with("<summary>")
 }
 
+/// Where a note's worked examples are, line by line: the checker ([`check`]) and the mutation
+/// sampler ([`worked_numbers`]) read the notes with this one state machine.
+#[derive(Default)]
+struct WorkedTracker {
+    fence: bool,
+    worked: bool,
+    after_blank: bool,
+    in_details: bool,
+}
+
+impl WorkedTracker {
+    /// Feed one line (leading space trimmed): `None` for a line that holds no prose (a fence,
+    /// code, a blank line), else whether it belongs to a worked example.
+    fn line(&mut self, t: &str) -> Option<bool> {
+        if t.starts_with("```") {
+            self.fence = !self.fence;
+            self.worked = false;
+            return None;
+        }
+        if self.fence {
+            return None;
+        }
+        if t.starts_with('#') {
+            self.worked = false;
+        }
+        if t.is_empty() {
+            self.after_blank = true;
+            return None;
+        }
+        if self.after_blank {
+            // A new paragraph: a worked example goes on in run-in labelled paragraphs
+            // (`*Forward.*`) and lists.
+            let cont = (t.starts_with('*') && !t.starts_with("**")) || t.starts_with("- ");
+            self.worked = self.worked && cont;
+            self.after_blank = false;
+        }
+        if t.starts_with("<details") {
+            self.in_details = true;
+        }
+        if t.starts_with("</details>") {
+            self.in_details = false;
+        }
+        if is_worked_start(t) || self.in_details {
+            self.worked = true;
+        }
+        Some(self.worked)
+    }
+}
+
 /// Check the prose of one note against the facts of its sections.
 pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
     let secs = sections(text);
     let mut rep = ProseReport::default();
     let mut quoted_hit: Vec<Vec<bool>> =
         facts.iter().map(|f| vec![false; f.quoted.len()]).collect();
-    let mut fence = false;
-    let mut worked = false;
-    let mut after_blank = false;
-    let mut in_details = false;
+    let mut tracker = WorkedTracker::default();
     let empty = Facts::default();
     for (n, line) in text.lines().enumerate() {
         let t = line.trim_start();
-        if t.starts_with("```") {
-            fence = !fence;
-            worked = false;
+        let Some(worked) = tracker.line(t) else {
             continue;
-        }
-        if fence {
-            continue;
-        }
-        if t.starts_with('#') {
-            worked = false;
-        }
-        if t.is_empty() {
-            after_blank = true;
-            continue;
-        }
-        if after_blank {
-            // A new paragraph: a worked example goes on in run-in labelled paragraphs
-            // (`*Forward.*`) and lists.
-            let cont = (t.starts_with('*') && !t.starts_with("**")) || t.starts_with("- ");
-            worked = worked && cont;
-            after_blank = false;
-        }
-        if t.starts_with("<details") {
-            in_details = true;
-        }
-        if t.starts_with("</details>") {
-            in_details = false;
-        }
-        if is_worked_start(t) || in_details {
-            worked = true;
-        }
+        };
         let sec = secs[n];
         let f = facts.get(sec).unwrap_or(&empty);
         let loc = format!("{file}:{}", n + 1);
@@ -606,42 +624,16 @@ pub fn check(text: &str, file: &str, facts: &[Facts]) -> ProseReport {
 /// examples, outside sub- and superscripts (the sample space of the mutation test).
 pub fn worked_numbers(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let (mut fence, mut worked, mut after_blank, mut in_details) = (false, false, false, false);
+    let mut tracker = WorkedTracker::default();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let start = offset;
         offset += line.len();
         let line = line.trim_end_matches('\n');
         let t = line.trim_start();
-        if t.starts_with("```") {
-            fence = !fence;
-            worked = false;
+        let Some(worked) = tracker.line(t) else {
             continue;
-        }
-        if fence {
-            continue;
-        }
-        if t.starts_with('#') {
-            worked = false;
-        }
-        if t.is_empty() {
-            after_blank = true;
-            continue;
-        }
-        if after_blank {
-            let cont = (t.starts_with('*') && !t.starts_with("**")) || t.starts_with("- ");
-            worked = worked && cont;
-            after_blank = false;
-        }
-        if t.starts_with("<details") {
-            in_details = true;
-        }
-        if t.starts_with("</details>") {
-            in_details = false;
-        }
-        if is_worked_start(t) || in_details {
-            worked = true;
-        }
+        };
         if !worked {
             continue;
         }
