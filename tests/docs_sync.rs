@@ -38,3 +38,54 @@ fn cases_md_equals_shared() {
 fn hunt_md_equals_shared() {
     check("HUNT.md");
 }
+
+/// Each layer's module page points to the notes that prove its identities, and every note it
+/// names exists (a renamed note would leave the API docs pointing nowhere).
+#[test]
+fn module_pages_cite_existing_notes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let notes: Vec<String> = std::fs::read_dir(root.join("derivations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for module in [
+        "op", "spec", "expr", "conv", "check", "case", "hunt", "derive", "nn",
+    ] {
+        let path = root.join("src").join(module).join("mod.rs");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let header: String = text
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cited = cited_notes(&header);
+        assert!(
+            cited.iter().any(|n| n.ends_with(".md")),
+            "src/{module}/mod.rs: the module page cites no note (derivations/NN-name.md)"
+        );
+        for note in cited {
+            assert!(
+                notes.contains(&note),
+                "src/{module}/mod.rs cites {note}, which is not in derivations/"
+            );
+        }
+    }
+}
+
+/// Note file names (`NN-name.md`) mentioned in a text, with or without `derivations/`.
+fn cited_notes(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    for (i, _) in text.match_indices(".md") {
+        let mut start = i;
+        while start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'-') {
+            start -= 1;
+        }
+        let name = &text[start..i + 3];
+        let numbered = name.len() > 6 && name.as_bytes()[..2].iter().all(u8::is_ascii_digit);
+        if numbered && name.as_bytes()[2] == b'-' {
+            found.push(name.to_string());
+        }
+    }
+    found
+}

@@ -7,6 +7,10 @@
 //!   compare each expected tensor norm-wise → [`CaseReport`];
 //! - [`export`]: write a golden case for a spec and a seed;
 //! - [`layer`]: a layer with its shapes as `case.toml` keys, JSON and a DSL string.
+//!
+//! The reference a case is judged against is the layer of `derivations/06-conv-layer.md` and
+//! its adjoints (`07`, `08`, `13`, `14`); the tolerance profiles come from the error bound of
+//! `derivations/16-fft-error.md` (see [`crate::check::profile`]).
 
 pub mod export;
 pub mod format;

@@ -1,6 +1,12 @@
 //! The convolution layer: [`ConvSpec`] (the frameworks' semantics, defined in [`crate::spec`]
 //! and re-exported here), the operator-chain FFT path ([`chain`], the lowering of the DSL's
 //! layer expansion), and the direct witness ([`direct`]) that shares no code with it.
+//!
+//! The identities these paths rest on are proved, and executed by `fftconv notes`, in the
+//! notes: the layer as a chain `derivations/06-conv-layer.md`, linear as circular convolution
+//! `04-linear-as-circular.md`, the gradients `07-input-gradient.md` and `08-weight-gradient.md`,
+//! stride, dilation, channels and padding modes `09`–`12`, the transpose `13-conv-transpose.md`,
+//! the bias `14-bias.md`, and the FFT's rounding error `16-fft-error.md`.
 
 pub mod budget;
 pub mod chain;

@@ -3,6 +3,11 @@
 //! expressions, and — on request — numeric checks of the derived operators: the dot test,
 //! the dense transpose, finite differences and the direct-loop witness.
 //!
+//! Each rule a step cites is an identity of the notes (`STRIDE-1` is in
+//! `derivations/09-stride.md`, `DX-1` in `07-input-gradient.md`, `TRANS-*` in
+//! `13-conv-transpose.md`, …), where `fftconv notes` executes it; the whole answer in one page
+//! is `derivations/00-the-answer.md`.
+//!
 //! ```
 //! use fftconv::derive::{derive, Options};
 //! let text = derive("conv1d(x: [1, 2, 8], w: [3, 2, 3], stride=2, padding=1)", &Options::default()).unwrap();

@@ -19,6 +19,11 @@
 //! assert_eq!(trace[0].rule.note, "COMP-1");
 //! let _ = Env::new();
 //! ```
+//!
+//! The rules are the notes' identities: adjoints of the primitives in
+//! `derivations/02-pad-and-crop.md` and `03-circular-convolution.md`, of chains in
+//! `05-composition.md`, and of the layer in `07-input-gradient.md` to `14-bias.md`;
+//! `derivations/01-notation.md` fixes the symbols the printers use.
 
 pub mod adjoint;
 pub mod claim;

@@ -15,6 +15,10 @@
 //! A finding is always real: a wrong value is confirmed against the direct loops as well as
 //! the operator chain, and a failure that does not come back in a freshly started adapter is
 //! reported as order-dependent, with the earlier request that brings it back.
+//!
+//! What counts as a wrong value is decided by [`crate::case`]'s judge against the derived
+//! layer (`derivations/06-conv-layer.md` to `14-bias.md`); the layer space generated and shrunk
+//! is the one `ConvSpec` describes (`docs/CASES.md`).
 
 pub mod adapter;
 pub mod generate;

@@ -2,6 +2,10 @@
 //! exchange format), and `Geometry`: a spec resolved against concrete tensor shapes — plain
 //! data, below `expr` (which expands a layer into operators) and `conv` (which runs it).
 //! [`period`] holds the period and padding arithmetic of the FFT chain, once.
+//!
+//! The output-size formula and the period the circular chain needs are derived in
+//! `derivations/06-conv-layer.md` (LAYER-2) and `04-linear-as-circular.md`; stride, dilation and
+//! padding modes in `09-stride.md`, `10-dilation.md` and `12-padding-modes.md`.
 
 pub mod period;
 
