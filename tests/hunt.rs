@@ -281,3 +281,34 @@ fn the_human_report_names_each_bug_once_with_its_layer() {
     assert_eq!(code(&clean), 0);
     assert!(stdout(&clean).starts_with("no finding"));
 }
+
+#[test]
+fn refused_hunt_options_are_typed_fields_the_cli_names_as_flags() {
+    use fftconv::hunt::{hunt as run_hunt, HuntOptions};
+    let mut options = HuntOptions::new("true");
+    options.cases = 0;
+    match run_hunt(&options, &mut |_, _, _| {}) {
+        Err(fftconv::Error::Field { name, value, .. }) => {
+            assert_eq!((name.as_str(), value.as_str()), ("cases", "0"));
+        }
+        other => panic!("cases = 0 gave {other:?}"),
+    }
+    let mut options = HuntOptions::new("true");
+    options.scope.dims = vec![4];
+    let e = run_hunt(&options, &mut |_, _, _| {}).unwrap_err();
+    assert!(
+        matches!(&e, fftconv::Error::Field { name, .. } if name == "dims"),
+        "{e:?}"
+    );
+    assert!(
+        !e.to_string().contains("--"),
+        "library text names a flag: {e}"
+    );
+    let o = fftconv(&["adapter", "--plant", "no-such-bug"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).starts_with("fftconv: --plant: `no-such-bug`"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -23,7 +23,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let plants = args
         .plant
         .iter()
-        .map(|p| Plant::parse(p))
+        .map(|p| Plant::parse(p).map_err(super::hunt::option_as_flag))
         .collect::<Result<Vec<_>>>()?;
     serve(&plants, std::io::stdin().lock(), std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)

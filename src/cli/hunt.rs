@@ -164,7 +164,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             ));
         }
     };
-    let result = hunt::hunt(&options, &mut progress);
+    let result = hunt::hunt(&options, &mut progress).map_err(option_as_flag);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -178,4 +178,29 @@ pub fn run(args: Args) -> Result<ExitCode> {
         print!("{}", report::table(&r));
     }
     Ok(ExitCode::from(if r.findings.is_empty() { 0 } else { 1 }))
+}
+
+/// The library names a refused [`hunt::HuntOptions`] field (`command`, `dims`, …); the CLI names
+/// the flag that set it.
+pub(crate) fn option_as_flag(e: Error) -> Error {
+    const FLAGS: [(&str, &str); 7] = [
+        ("command", "--exec"),
+        ("ops", "--ops"),
+        ("dims", "--dims"),
+        ("modes", "--modes"),
+        ("want", "--want"),
+        ("cases", "--cases"),
+        ("plant", "--plant"),
+    ];
+    match e {
+        Error::Field { name, value, rule } => {
+            let flag = FLAGS.iter().find(|(field, _)| *field == name);
+            Error::Field {
+                name: flag.map_or(name, |(_, flag)| flag.to_string()),
+                value,
+                rule,
+            }
+        }
+        other => other,
+    }
 }

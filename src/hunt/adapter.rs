@@ -82,19 +82,18 @@ impl Adapter {
             cmd.process_group(0);
         }
         let mut child = cmd.spawn().map_err(|e| {
-            Error::invalid(
-                "--exec",
+            Error::field(
+                "command",
+                &self.command,
                 format!("cannot start `sh -c {}`: {e}", self.command),
             )
         })?;
-        let stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| Error::invalid("--exec", "no stdin"))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::invalid("--exec", "no stdout"))?;
+        let stdin = child.stdin.take().ok_or_else(|| {
+            Error::field("command", &self.command, "its stdin could not be opened")
+        })?;
+        let stdout = child.stdout.take().ok_or_else(|| {
+            Error::field("command", &self.command, "its stdout could not be opened")
+        })?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);

@@ -283,25 +283,35 @@ pub fn cases(options: &HuntOptions) -> Vec<Probe> {
 fn check_options(options: &HuntOptions) -> Result<()> {
     let s = &options.scope;
     if s.ops.is_empty() || s.dims.is_empty() || s.modes.is_empty() || options.want.is_empty() {
-        return Err(Error::invalid(
-            "hunt options",
-            "--ops, --dims, --modes and --want each need at least one value",
+        let empty = [
+            ("ops", s.ops.is_empty()),
+            ("dims", s.dims.is_empty()),
+            ("modes", s.modes.is_empty()),
+            ("want", options.want.is_empty()),
+        ];
+        let name = empty.iter().find(|(_, e)| *e).map_or("ops", |(n, _)| *n);
+        return Err(Error::field(
+            name,
+            "[]",
+            format!("{name} is empty; give at least one value"),
         ));
     }
     if let Some(d) = s.dims.iter().find(|d| !(1..=3).contains(*d)) {
-        return Err(Error::invalid(
-            "--dims",
+        return Err(Error::field(
+            "dims",
+            d,
             format!("{d} is not a number of spatial axes; use 1, 2 or 3"),
         ));
     }
     if s.ops == [ConvKind::ConvTranspose] && !s.modes.contains(&PadMode::Zeros) {
-        return Err(Error::invalid(
-            "--modes",
-            "conv_transpose pads with zeros only; add zeros to --modes",
+        return Err(Error::field(
+            "modes",
+            format!("{:?}", s.modes),
+            "conv_transpose pads with zeros only; add zeros to the padding modes",
         ));
     }
     if options.cases == 0 {
-        return Err(Error::invalid("--cases", "must be at least 1"));
+        return Err(Error::field("cases", 0, "must be at least 1"));
     }
     Ok(())
 }
@@ -360,8 +370,9 @@ fn hunt_in(
         let failures = s.run(case, true)?;
         if i == 0 {
             if let Some(f) = failures.iter().find(|f| f.kind == Kind::Crash) {
-                return Err(Error::invalid(
-                    "--exec",
+                return Err(Error::field(
+                    "command",
+                    &options.command,
                     format!(
                         "`{}` gave no usable reply to the first request: {}; check that it runs and speaks HUNT.md's protocol",
                         options.command, f.message

@@ -83,15 +83,16 @@ impl Plant {
     /// The bug named `name`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] listing the names.
+    /// [`Error::Field`] (`plant`) listing the names.
     pub fn parse(name: &str) -> Result<Plant> {
         Plant::ALL
             .into_iter()
             .find(|p| p.name() == name)
             .ok_or_else(|| {
                 let names: Vec<&str> = Plant::ALL.iter().map(|p| p.name()).collect();
-                Error::invalid(
-                    "--plant",
+                Error::field(
+                    "plant",
+                    name,
                     format!(
                         "`{name}` is not a planted bug; use one of {}",
                         names.join(", ")
