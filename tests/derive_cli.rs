@@ -75,6 +75,8 @@ fn bad_input_exits_2_naming_the_column() {
     assert_eq!(code, Some(2));
     assert!(err.contains("no bias"), "{err}");
     // The library's texts name no flag; the CLI says which flag it was.
-    assert!(err.starts_with("fftconv: --wrt b: the layer has no bias"), "{err}");
-
+    assert!(
+        err.starts_with("fftconv: --wrt b: the layer has no bias"),
+        "{err}"
+    );
 }
