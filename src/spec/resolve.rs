@@ -142,7 +142,7 @@ impl ConvSpec {
         }
         match self.kind {
             ConvKind::Conv => {
-                if c_in % g != 0 || !w_shape[0].is_multiple_of(g) {
+                if !c_in.is_multiple_of(g) || !w_shape[0].is_multiple_of(g) {
                     return Err(Error::field(
                         "groups",
                         g,
@@ -164,7 +164,7 @@ impl ConvSpec {
                 Ok(w_shape[0])
             }
             ConvKind::ConvTranspose => {
-                if c_in % g != 0 {
+                if !c_in.is_multiple_of(g) {
                     return Err(Error::field(
                         "groups",
                         g,
