@@ -32,7 +32,7 @@ pub mod rules;
 pub mod shape;
 pub mod simplify;
 
-pub use env::Env;
+pub use env::{example_env, Env};
 
 use crate::op::{Params, Primitive};
 
