@@ -119,7 +119,7 @@ impl<T: Scalar> LinearOp<T> for ChannelMix<T> {
         })
     }
     fn symbol(&self) -> Symbol {
-        // The DSL names (`expr::VOCABULARY`).
+        // The DSL names (`op::PRIMITIVES`).
         let name = if self.adjoint { "mix_t" } else { "mix" };
         Symbol::new(name, vec![("groups", self.groups.to_string())])
     }

@@ -197,7 +197,7 @@ impl<T: Scalar> LinearOp<T> for CircularConv<T> {
         })
     }
     fn symbol(&self) -> Symbol {
-        // The DSL names (`expr::VOCABULARY`).
+        // The DSL names (`op::PRIMITIVES`).
         let name = if self.adjoint { "corr" } else { "circ" };
         Symbol::new(
             name,

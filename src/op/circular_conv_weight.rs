@@ -144,7 +144,7 @@ impl<T: Scalar> LinearOp<T> for CircularConvWeight<T> {
         })
     }
     fn symbol(&self) -> Symbol {
-        // The DSL names (`expr::VOCABULARY`).
+        // The DSL names (`op::PRIMITIVES`).
         let name = if self.adjoint {
             "corr_signal"
         } else {

@@ -153,7 +153,7 @@ impl<T: Scalar> LinearOp<T> for Pad {
         Arc::new(PadFold { pad: self.clone() })
     }
     fn symbol(&self) -> Symbol {
-        // The DSL name (`expr::VOCABULARY`).
+        // The DSL name (`op::PRIMITIVES`).
         let name = match self.mode {
             PadMode::Zeros => "zero_pad",
             PadMode::Circular => "pad_circular",
@@ -194,7 +194,7 @@ impl<T: Scalar> LinearOp<T> for PadFold {
         Arc::new(self.pad.clone())
     }
     fn symbol(&self) -> Symbol {
-        // The DSL name (`expr::VOCABULARY`).
+        // The DSL name (`op::PRIMITIVES`).
         let name = match self.pad.mode {
             PadMode::Zeros => "crop",
             PadMode::Circular => "fold_circular",
