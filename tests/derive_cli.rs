@@ -74,4 +74,9 @@ fn bad_input_exits_2_naming_the_column() {
     let (code, _, err) = run(&["derive", "conv1d(x: [1, 1, 6], w: [1, 1, 3])", "--wrt", "b"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no bias"), "{err}");
+    // The library's texts name no flag; the CLI says which flag it was.
+    assert!(
+        err.starts_with("fftconv: --wrt b: the layer has no bias"),
+        "{err}"
+    );
 }

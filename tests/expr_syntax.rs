@@ -5,10 +5,11 @@ use fftconv::expr::claim::parse_statement;
 use fftconv::expr::parse::parse_expr;
 use fftconv::expr::print::{ascii, unicode};
 use fftconv::expr::shape::check;
-use fftconv::expr::{Env, Expr, Kind, Operand, Prim, Term};
-use fftconv::op::PadMode;
+use fftconv::expr::{Env, Expr, Kind, Operand, Prim, Term, VOCABULARY};
+use fftconv::op::primitive::{Params, Primitive, Syntax};
 use fftconv::Error;
 use proptest::prelude::*;
+use proptest::strategy::Union;
 
 fn column_of(err: Error) -> (usize, String) {
     match err {
@@ -114,14 +115,6 @@ fn list() -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(1usize..4, 1..3)
 }
 
-fn mode() -> impl Strategy<Value = PadMode> {
-    prop_oneof![
-        Just(PadMode::Circular),
-        Just(PadMode::Reflect),
-        Just(PadMode::Replicate)
-    ]
-}
-
 fn operand() -> BoxedStrategy<Operand> {
     (name(), prop::option::of(1usize..4))
         .prop_map(|(n, g)| Operand {
@@ -131,36 +124,51 @@ fn operand() -> BoxedStrategy<Operand> {
         .boxed()
 }
 
+/// A primitive of the registry with random parameters of its syntax (so a new descriptor is
+/// generated here without a line of this test changing).
+fn with_params(desc: &'static Primitive) -> BoxedStrategy<Prim> {
+    match desc.syntax {
+        Syntax::Bare => Just(Prim::new(desc, Params::None)).boxed(),
+        Syntax::Pads => pads()
+            .prop_map(move |p| Prim::new(desc, Params::Pads(p)))
+            .boxed(),
+        Syntax::Count { .. } => (1usize..4)
+            .prop_map(move |k| Prim::new(desc, Params::Count(k)))
+            .boxed(),
+        Syntax::List { .. } => list()
+            .prop_map(move |v| Prim::new(desc, Params::List(v)))
+            .boxed(),
+        Syntax::OptionalShape => prop::option::of(prop::collection::vec(1usize..5, 2..4))
+            .prop_map(move |s| Prim::new(desc, Params::Shape(s)))
+            .boxed(),
+        Syntax::Operand => operand()
+            .prop_map(move |o| Prim::with_operand(desc, o))
+            .boxed(),
+    }
+}
+
 fn leaf() -> impl Strategy<Value = Expr> {
-    prop_oneof![
-        pads().prop_map(Prim::ZeroPad),
-        pads().prop_map(Prim::Crop),
-        (mode(), pads()).prop_map(|(m, p)| Prim::Pad(m, p)),
-        (mode(), pads()).prop_map(|(m, p)| Prim::Fold(m, p)),
-        (1usize..4).prop_map(Prim::Flip),
-        list().prop_map(Prim::Subsample),
-        list().prop_map(Prim::ZeroInsert),
-        list().prop_map(Prim::Dilate),
-        list().prop_map(Prim::DilateAdjoint),
-        operand().prop_map(Prim::Circ),
-        operand().prop_map(Prim::Corr),
-        operand().prop_map(Prim::CircSignal),
-        operand().prop_map(Prim::CorrSignal),
-        operand().prop_map(Prim::Mix),
-        operand().prop_map(Prim::MixT),
-        (1usize..4).prop_map(Prim::GroupTranspose),
-        prop::option::of(prop::collection::vec(1usize..5, 2..4)).prop_map(Prim::Broadcast),
-        prop::option::of(prop::collection::vec(1usize..5, 2..4)).prop_map(Prim::SumNc),
-        Just(Prim::Id),
-        (pads(), name()).prop_map(|(p, n)| Prim::Circ(Operand {
-            tensor: Term::Apply(
-                Box::new(Expr::prim(Prim::ZeroPad(p))),
-                Box::new(Term::Name(n))
-            ),
-            groups: None,
-        })),
-    ]
-    .prop_map(Expr::prim)
+    let mut every: Vec<BoxedStrategy<Prim>> = VOCABULARY.iter().map(|&d| with_params(d)).collect();
+    every.push(
+        (pads(), name())
+            .prop_map(|(p, n)| {
+                Prim::with_operand(
+                    &fftconv::op::CIRC,
+                    Operand {
+                        tensor: Term::Apply(
+                            Box::new(Expr::prim(Prim::new(
+                                &fftconv::op::ZERO_PAD,
+                                Params::Pads(p),
+                            ))),
+                            Box::new(Term::Name(n)),
+                        ),
+                        groups: None,
+                    },
+                )
+            })
+            .boxed(),
+    );
+    Union::new(every).prop_map(Expr::prim)
 }
 
 fn expr() -> impl Strategy<Value = Expr> {

@@ -1,6 +1,7 @@
 //! The check suite: every check on every primitive and combinator of [`crate::op`], over 1-D,
 //! 2-D and 3-D shapes (odd, even and prime extents), in f64 and f32 — the table printed by
-//! `fftconv check`.
+//! `fftconv check`. A registered primitive without a hand-written case gets a row from its
+//! descriptor's example ([`registry_cases`]).
 //!
 //! Each [`Row`] holds, for one operator at one shape and dtype:
 //!
@@ -17,10 +18,11 @@
 
 use super::{dense, dot, gradcheck, witness};
 use crate::error::{Error, Result};
+use crate::expr::{example_env, lower::lower_on, parse::parse_expr};
 use crate::op::{
     self, BiasBroadcast, ChannelMix, CircularConv, CircularConvWeight, Crop, Dilate, Flip,
     GroupTranspose, Identity, LinearOp, Op, Pad, PadMode, Scale, Subsample, Sum, ZeroInsert,
-    ZeroPad,
+    ZeroPad, PRIMITIVES,
 };
 use crate::tensor::{Scalar, Tensor};
 use std::sync::Arc;
@@ -298,6 +300,40 @@ pub fn cases<T: Scalar>(spatial: &[usize], seed: u64) -> Result<Vec<Case<T>>> {
     Ok(out)
 }
 
+/// Cases for the registered primitives ([`crate::op::PRIMITIVES`]) that no case named in
+/// `covered` runs (by operator name): each descriptor's example lowered on its domain, so a
+/// primitive is in the table as soon as it is registered (a hand-written case in [`cases`]
+/// gives it the 1-3-D shapes and, for a convolution, a witness).
+///
+/// # Errors
+/// An example that does not parse, type-check or lower (a descriptor bug).
+pub fn registry_cases<T: Scalar>(covered: &[String]) -> Result<Vec<Case<T>>> {
+    let env = example_env();
+    PRIMITIVES
+        .iter()
+        .filter(|p| !covered.iter().any(|c| c == p.dsl))
+        .map(|p| {
+            let e = parse_expr(p.example, p.dsl)?;
+            Ok(Case {
+                name: p.dsl.to_string(),
+                op: lower_on::<T>(&e, p.domain, &env, p.dsl)?,
+                witness: None,
+            })
+        })
+        .collect()
+}
+
+/// The operator names the hand-written [`cases`] run (with their adjoints).
+///
+/// # Errors
+/// As [`cases`].
+pub fn covered_names() -> Result<Vec<String>> {
+    Ok(cases::<f64>(SPATIAL_SHAPES[0], 0)?
+        .iter()
+        .map(|c| c.op.symbol().name)
+        .collect())
+}
+
 /// Run every check on one case.
 ///
 /// # Errors
@@ -348,6 +384,9 @@ pub fn rows_for<T: Scalar>() -> Result<Vec<Row>> {
         for (j, case) in cases::<T>(spatial, seed)?.iter().enumerate() {
             rows.push(check_case(case, seed + 10 * j as u64)?);
         }
+    }
+    for (j, case) in registry_cases::<T>(&covered_names()?)?.iter().enumerate() {
+        rows.push(check_case(case, 99_000 + 10 * j as u64)?);
     }
     Ok(rows)
 }

@@ -131,6 +131,8 @@ pub(crate) fn with_flag_hints(e: &dyn std::fmt::Display) -> String {
             "choose an empty or new folder for --out, or add --force to write into it",
         )
         .replace("choose another output folder", "choose another --out")
+        .replace("layer variable: `", "--wrt: `")
+        .replace("gradient with respect to b: ", "--wrt b: ")
 }
 
 /// A closed stdout (`fftconv … | head`) ends the process quietly; any other panic — a bug, never

@@ -1,23 +1,27 @@
 //! The conv layer as a chain of linear operators, run by FFT — the reference path.
 //!
-//! Per spatial axis, with padded extent $S_p = S + lo + hi$, dilated kernel extent
-//! $K_d = d(K-1)+1$ and a period $P \ge S_p$ rounded up to a fast FFT length:
+//! Per spatial axis, with padded extent `$S_p = S + lo + hi$`, dilated kernel extent
+//! `$K_d = d(K-1)+1$` and a period `$P \ge S_p$` rounded up to a fast FFT length:
 //!
 //! - **conv**, as a map of `x`:
-//!   $y = \text{subsample}_s \circ \text{crop}_{[K_d-1,\,P-S_p]} \circ \operatorname{circ}(h)
-//!   \circ \text{zero\_pad}_{[0,\,P-S_p]} \circ \text{pad}_{mode,\[lo,hi\]}\,(x)$ with the kernel
-//!   $h = \text{zero\_pad}_{[0,P-K_d]} \circ \text{flip} \circ \text{dilate}_d\,(w)$
+//!   ```math
+//!   y = \operatorname{subsample}_s \circ \operatorname{crop}_{[K_d-1,\,P-S_p]} \circ \operatorname{circ}(h)
+//!   \circ \operatorname{zero\_pad}_{[0,\,P-S_p]} \circ \operatorname{pad}_{mode,[lo,hi]}\,(x)
+//!   ```
+//!   with the kernel
+//!   `$h = \operatorname{zero\_pad}_{[0,P-K_d]} \circ \operatorname{flip} \circ \operatorname{dilate}_d\,(w)$`
 //!   (cross-correlation is convolution with the flipped kernel; the crop keeps the
 //!   "valid" part, where no circular wrap-around reaches);
-//! - **conv**, as a map of `w` (the bilinear swap $\operatorname{circ}(h)\,x_p =
-//!   \operatorname{circ}(x_p)\,h$): $y = \text{subsample} \circ \text{crop} \circ
-//!   \operatorname{circ}(x_p) \circ \text{zero\_pad} \circ \text{flip} \circ \text{dilate}\,(w)$;
-//! - **conv_transpose** mirrors it: $y = \text{crop}_{[lo,\,\cdot]} \circ \operatorname{circ}(h_t)
-//!   \circ \text{zero\_pad} \circ \text{zero\_insert}_s\,(x)$ with
-//!   $h_t = \text{zero\_pad} \circ \text{dilate} \circ \text{group\_transpose}\,(w)$, no flip.
+//! - **conv**, as a map of `w` (the bilinear swap
+//!   `$\operatorname{circ}(h)\,x_p = \operatorname{circ}(x_p)\,h$`):
+//!   `$y = \operatorname{subsample} \circ \operatorname{crop} \circ \operatorname{circ}(x_p) \circ \operatorname{zero\_pad} \circ \operatorname{flip} \circ \operatorname{dilate}\,(w)$`;
+//! - **conv_transpose** mirrors it:
+//!   `$y = \operatorname{crop}_{[lo,\,\cdot]} \circ \operatorname{circ}(h_t) \circ \operatorname{zero\_pad} \circ \operatorname{zero\_insert}_s\,(x)$`
+//!   with `$h_t = \operatorname{zero\_pad} \circ \operatorname{dilate} \circ \operatorname{group\_transpose}\,(w)$`,
+//!   no flip.
 //!
-//! (For a stride, the crop also removes the $(S_p - K_d) \bmod s$ entries the stride never
-//! reads, so that the subsample acts on exactly $(O-1)s+1$ entries.)
+//! (For a stride, the crop also removes the `$(S_p - K_d) \bmod s$` entries the stride never
+//! reads, so that the subsample acts on exactly `$(O-1)s+1$` entries.)
 //!
 //! Gradients are the adjoints of these chains: `dx = (map of x)*(dy)`,
 //! `dw = (map of w)*(dy)`, `db = broadcast*(dy)`.

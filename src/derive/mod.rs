@@ -95,14 +95,9 @@ fn replace_terms(e: &Expr, from: &Term, to: &Term) -> Expr {
         groups: o.groups,
     };
     let kind = match &e.kind {
-        Kind::Prim(p) => Kind::Prim(match p {
-            Prim::Circ(o) => Prim::Circ(op(o)),
-            Prim::Corr(o) => Prim::Corr(op(o)),
-            Prim::CircSignal(o) => Prim::CircSignal(op(o)),
-            Prim::CorrSignal(o) => Prim::CorrSignal(op(o)),
-            Prim::Mix(o) => Prim::Mix(op(o)),
-            Prim::MixT(o) => Prim::MixT(op(o)),
-            other => other.clone(),
+        Kind::Prim(p) => Kind::Prim(Prim {
+            operand: p.operand.as_ref().map(op),
+            ..p.clone()
         }),
         Kind::Compose(f) => Kind::Compose(f.iter().map(|x| replace_terms(x, from, to)).collect()),
         Kind::Sum(f) => Kind::Sum(f.iter().map(|x| replace_terms(x, from, to)).collect()),
@@ -461,10 +456,8 @@ fn shapes_table(
         label(&s[f.len()], kernel_side),
     )];
     for i in (0..f.len()).rev() {
-        if matches!(
-            &f[i].kind,
-            Kind::Prim(Prim::CircSignal(_) | Prim::CorrSignal(_))
-        ) {
+        if matches!(&f[i].kind, Kind::Prim(p) if ["circ_signal", "corr_signal"].contains(&p.name()))
+        {
             kernel_side = !kernel_side;
         }
         rows.push((render(&f[i], style), &s[i], label(&s[i], kernel_side)));
@@ -657,7 +650,7 @@ fn derive_layer(layer: &Layer, opts: &Options, style: Style) -> Result<(String, 
             Var::B => {
                 if !layer.bias {
                     return Err(Error::invalid(
-                        "--wrt b",
+                        "gradient with respect to b",
                         "the layer has no bias; add `bias` to the layer's arguments",
                     ));
                 }

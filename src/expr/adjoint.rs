@@ -6,20 +6,12 @@
 //! | `(A ∘ B)ᵀ`            | `Bᵀ ∘ Aᵀ`                   | COMP-1   |
 //! | `(A + B)ᵀ`            | `Aᵀ + Bᵀ`                   | COMP-2   |
 //! | `(a·A)ᵀ`              | `a·Aᵀ`                      | COMP-3   |
-//! | `Aᵀᵀ`, `idᵀ`          | `A`, `id`                   | COMP-4   |
-//! | `zero_pad[p]ᵀ`        | `crop[p]`                   | PAD-1    |
-//! | `pad_reflect[p]ᵀ`     | `fold_reflect[p]`           | MODE-1   |
-//! | `flip[k]ᵀ`            | `flip[k]`                   | FLIP-1   |
-//! | `subsample[s]ᵀ`       | `zero_insert[s]`            | STRIDE-1 |
-//! | `dilate[d]ᵀ`          | `dilate_adjoint[d]`         | DIL-1    |
-//! | `circ(h)ᵀ`            | `corr(h)`                   | CIRC-2   |
-//! | `circ_signal(x)ᵀ`     | `corr_signal(x)`            | SWAP-2   |
-//! | the same, `groups=g`  | the same, `groups=g`        | CHAN-2   |
-//! | `mix(A)ᵀ`             | `mix_t(A)`                  | CHAN-1   |
-//! | `group_transpose[g]ᵀ` | `group_transpose[g]`        | TRANS-2  |
-//! | `broadcastᵀ`          | `sum_nc`                    | BIAS-1   |
+//! | `Aᵀᵀ`                 | `A`                         | COMP-4   |
+//! | `p[…]ᵀ`, a primitive  | its adjoint, same `[…]`     | its note |
 //!
-//! and each rule's converse. The rewrite needs resolved `groups` (see
+//! A primitive's adjoint and the note that proves it come from its descriptor (the table at
+//! [`crate::op::PRIMITIVES`]: `zero_pad[p]ᵀ = crop[p]` by PAD-1, `circ(h)ᵀ = corr(h)` by
+//! CIRC-2, with `groups=g` ≠ 1 by CHAN-2, …). The rewrite needs resolved `groups` (see
 //! [`shape::check`](super::shape::check)) for `corr`/`mix_t` with groups.
 
 use super::rules::{self, Rule};
@@ -35,42 +27,17 @@ pub struct Step {
     pub after: Expr,
 }
 
-fn grouped(o: &super::Operand) -> bool {
-    o.groups.is_some_and(|g| g != 1)
-}
-
-/// The adjoint of a primitive, and the rule that says so.
+/// The adjoint of a primitive, and the rule that says so: its descriptor's adjoint, with the
+/// same parameters and tensor argument.
 pub fn prim_adjoint(p: &Prim) -> (Prim, Rule) {
-    match p {
-        Prim::ZeroPad(x) => (Prim::Crop(x.clone()), rules::ZERO_PAD),
-        Prim::Crop(x) => (Prim::ZeroPad(x.clone()), rules::CROP),
-        Prim::Pad(m, x) => (Prim::Fold(*m, x.clone()), rules::PAD_MODE),
-        Prim::Fold(m, x) => (Prim::Pad(*m, x.clone()), rules::FOLD_MODE),
-        Prim::Flip(k) => (Prim::Flip(*k), rules::FLIP),
-        Prim::Subsample(s) => (Prim::ZeroInsert(s.clone()), rules::SUBSAMPLE),
-        Prim::ZeroInsert(s) => (Prim::Subsample(s.clone()), rules::ZERO_INSERT),
-        Prim::Dilate(d) => (Prim::DilateAdjoint(d.clone()), rules::DILATE),
-        Prim::DilateAdjoint(d) => (Prim::Dilate(d.clone()), rules::DILATE_ADJ),
-        // With groups, the same rule per group: the block transpose of CHAN-1 per frequency.
-        Prim::Circ(o) if grouped(o) => (Prim::Corr(o.clone()), rules::CIRC_GROUPS),
-        Prim::Corr(o) if grouped(o) => (Prim::Circ(o.clone()), rules::CORR_GROUPS),
-        Prim::CircSignal(o) if grouped(o) => {
-            (Prim::CorrSignal(o.clone()), rules::CIRC_SIGNAL_GROUPS)
-        }
-        Prim::CorrSignal(o) if grouped(o) => {
-            (Prim::CircSignal(o.clone()), rules::CORR_SIGNAL_GROUPS)
-        }
-        Prim::Circ(o) => (Prim::Corr(o.clone()), rules::CIRC),
-        Prim::Corr(o) => (Prim::Circ(o.clone()), rules::CORR),
-        Prim::CircSignal(o) => (Prim::CorrSignal(o.clone()), rules::CIRC_SIGNAL),
-        Prim::CorrSignal(o) => (Prim::CircSignal(o.clone()), rules::CORR_SIGNAL),
-        Prim::Mix(o) => (Prim::MixT(o.clone()), rules::MIX),
-        Prim::MixT(o) => (Prim::Mix(o.clone()), rules::MIX_T),
-        Prim::GroupTranspose(g) => (Prim::GroupTranspose(*g), rules::GROUP_TRANSPOSE),
-        Prim::Broadcast(s) => (Prim::SumNc(s.clone()), rules::BROADCAST),
-        Prim::SumNc(s) => (Prim::Broadcast(s.clone()), rules::SUM_NC),
-        Prim::Id => (Prim::Id, rules::IDENTITY),
-    }
+    (
+        Prim {
+            desc: p.desc.adjoint,
+            params: p.params.clone(),
+            operand: p.operand.clone(),
+        },
+        p.desc.adjoint_rule(p.groups()),
+    )
 }
 
 /// The table of primitive adjoints the rewrite uses: [`prim_adjoint`], or another one to see

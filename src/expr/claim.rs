@@ -38,14 +38,15 @@ impl Var {
     /// Parse `x`, `w` or `b`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for anything else.
+    /// [`Error::Field`] for anything else.
     pub fn parse(s: &str) -> Result<Var> {
         match s {
             "x" => Ok(Var::X),
             "w" => Ok(Var::W),
             "b" => Ok(Var::B),
-            _ => Err(Error::invalid(
-                "--wrt",
+            _ => Err(Error::field(
+                "layer variable",
+                s,
                 format!("`{s}` is not a layer variable; use x, w or b"),
             )),
         }
@@ -126,7 +127,7 @@ pub fn parse_statement(line: &str, source_name: &str) -> Result<Option<Statement
     let st = if p.at_ident("let") {
         p.next_token();
         let (name, col) = p.ident("a tensor name after `let`")?;
-        if super::PRIMITIVE_NAMES.contains(&name.as_str()) {
+        if super::primitive_names().contains(&name.as_str()) {
             return Err(p.error_at(
                 col,
                 format!("`{name}` is an operator name; choose another tensor name"),

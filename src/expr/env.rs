@@ -65,3 +65,13 @@ impl Env {
         self.tensors.contains_key(name)
     }
 }
+
+/// The tensors every vocabulary example ([`Primitive::example`](crate::op::Primitive::example))
+/// is typed with: `h: [2, 3, 6]`, `x: [1, 3, 6]`, `A: [2, 3]`, seeded by name.
+pub fn example_env() -> Env {
+    let mut env = Env::new();
+    for (name, shape) in [("h", &[2, 3, 6][..]), ("x", &[1, 3, 6]), ("A", &[2, 3])] {
+        env.insert(name, Tensor::randn(shape, seed_of(name)));
+    }
+    env
+}

@@ -18,7 +18,7 @@
 use super::parse::Parser;
 use super::{Expr, Operand, Prim, Term};
 use crate::error::{Error, Result};
-use crate::op::PadMode;
+use crate::op::{self, PadMode, Params};
 use crate::spec::{period, ConvKind, ConvSpec, Geometry, Padding, Period};
 
 /// A parsed layer macro: names and shapes of `x` and `w`, the spec, and the bias flag.
@@ -343,20 +343,26 @@ pub fn expand(g: &Geometry, x_name: &str, w_name: &str) -> Expansion {
     let groups = (g.groups != 1).then_some(g.groups);
     // Input view: output ∘ circ(h) ∘ signal chain (application order reversed).
     let mut f: Vec<Expr> = output.iter().rev().cloned().collect();
-    f.push(Expr::prim(Prim::Circ(Operand {
-        tensor: kernel.clone(),
-        groups,
-    })));
+    f.push(Expr::prim(Prim::with_operand(
+        &op::CIRC,
+        Operand {
+            tensor: kernel.clone(),
+            groups,
+        },
+    )));
     f.extend(signal_chain.iter().rev().cloned());
     let input_view = Expr::compose(f);
     let mut f: Vec<Expr> = output.iter().rev().cloned().collect();
-    f.push(Expr::prim(Prim::CircSignal(Operand {
-        tensor: signal.clone(),
-        groups,
-    })));
+    f.push(Expr::prim(Prim::with_operand(
+        &op::CIRC_SIGNAL,
+        Operand {
+            tensor: signal.clone(),
+            groups,
+        },
+    )));
     f.extend(kernel_chain.iter().rev().cloned());
     let weight_view = Expr::compose(f);
-    let bias_view = Expr::prim(Prim::Broadcast(Some(g.y_shape())));
+    let bias_view = Expr::prim(Prim::new(&op::BROADCAST, Params::Shape(Some(g.y_shape()))));
     let as_expr =
         |c: &[Expr]| (!c.is_empty()).then(|| Expr::compose(c.iter().rev().cloned().collect()));
     Expansion {
@@ -389,17 +395,23 @@ fn kernel_chain(g: &Geometry, per: &Period) -> Vec<Expr> {
     let d = g.rank();
     let mut ops = Vec::new();
     if g.kind == ConvKind::ConvTranspose {
-        ops.push(Expr::prim(Prim::GroupTranspose(g.groups)));
+        ops.push(Expr::prim(Prim::new(
+            &op::GROUP_TRANSPOSE,
+            Params::Count(g.groups),
+        )));
     }
     if g.dilation.iter().any(|&v| v != 1) {
-        ops.push(Expr::prim(Prim::Dilate(g.dilation.clone())));
+        ops.push(Expr::prim(Prim::new(
+            &op::DILATE,
+            Params::List(g.dilation.clone()),
+        )));
     }
     if g.kind == ConvKind::Conv {
-        ops.push(Expr::prim(Prim::Flip(d)));
+        ops.push(Expr::prim(Prim::new(&op::FLIP, Params::Count(d))));
     }
     let embed: Vec<(usize, usize)> = (0..d).map(|a| (0, per.p[a] - per.kd[a])).collect();
     if embed.iter().any(|&(_, h)| h > 0) {
-        ops.push(Expr::prim(Prim::ZeroPad(embed)));
+        ops.push(Expr::prim(Prim::new(&op::ZERO_PAD, Params::Pads(embed))));
     }
     ops
 }
@@ -412,25 +424,27 @@ fn signal_chain(g: &Geometry, per: &Period) -> Vec<Expr> {
     match g.kind {
         ConvKind::Conv => {
             if g.pads.iter().any(|&(lo, hi)| lo + hi > 0) {
-                ops.push(Expr::prim(if g.padding_mode == PadMode::Zeros {
-                    Prim::ZeroPad(g.pads.clone())
-                } else {
-                    Prim::Pad(g.padding_mode, g.pads.clone())
-                }));
+                ops.push(Expr::prim(Prim::new(
+                    op::pad_primitive(g.padding_mode),
+                    Params::Pads(g.pads.clone()),
+                )));
                 spatial = per.inner.clone();
             }
         }
         ConvKind::ConvTranspose => {
             if g.stride.iter().any(|&s| s != 1) {
                 // zero_insert gives exactly (S-1)s+1 = L_u; the embedding below says the rest.
-                ops.push(Expr::prim(Prim::ZeroInsert(g.stride.clone())));
+                ops.push(Expr::prim(Prim::new(
+                    &op::ZERO_INSERT,
+                    Params::List(g.stride.clone()),
+                )));
                 spatial = per.inner.clone();
             }
         }
     }
     let embed: Vec<(usize, usize)> = (0..d).map(|a| (0, per.p[a] - spatial[a])).collect();
     if embed.iter().any(|&(_, h)| h > 0) {
-        ops.push(Expr::prim(Prim::ZeroPad(embed)));
+        ops.push(Expr::prim(Prim::new(&op::ZERO_PAD, Params::Pads(embed))));
     }
     ops
 }
@@ -451,10 +465,13 @@ fn output_chain(g: &Geometry, per: &Period) -> Vec<Expr> {
             .collect(),
     };
     if trims.iter().any(|&(lo, hi)| lo + hi > 0) {
-        ops.push(Expr::prim(Prim::Crop(trims)));
+        ops.push(Expr::prim(Prim::new(&op::CROP, Params::Pads(trims))));
     }
     if g.kind == ConvKind::Conv && g.stride.iter().any(|&s| s != 1) {
-        ops.push(Expr::prim(Prim::Subsample(g.stride.clone())));
+        ops.push(Expr::prim(Prim::new(
+            &op::SUBSAMPLE,
+            Params::List(g.stride.clone()),
+        )));
     }
     ops
 }

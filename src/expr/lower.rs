@@ -1,17 +1,16 @@
 //! Lowering: an expression (checked on a domain) to an executable [`Op`], in f64 or f32.
 //!
-//! Each primitive becomes the operator of `src/op` with the same name; an `adjoint(A)` node
+//! Each primitive becomes the operator of `src/op` with the same name (its descriptor's
+//! lowering); an `adjoint(A)` node
 //! becomes `lower(A).adjoint()` — the library's own adjoint — so comparing the lowering of the
 //! *rewritten* adjoint with the adjoint of the lowering checks the rewrite rules numerically.
 
 use super::print::ascii;
-use super::shape::{boundaries, check, term_shape};
-use super::{Env, Expr, Kind, Operand, Prim, Term};
+use super::shape::{boundaries, check};
+use super::{Env, Expr, Kind, Prim, Term};
 use crate::error::{Error, Result};
-use crate::op::{
-    chain, BiasBroadcast, ChannelMix, CircularConv, CircularConvWeight, Crop, Dilate, Flip,
-    GroupTranspose, Identity, LinearOp, Op, Pad, Scale, Subsample, Sum, ZeroInsert, ZeroPad,
-};
+use crate::op::primitive::Site;
+use crate::op::{chain, Op, Scale, Sum};
 use crate::tensor::{Scalar, Tensor};
 use std::sync::Arc;
 
@@ -107,10 +106,6 @@ pub fn lower<T: Scalar>(
     Ok(op)
 }
 
-fn groups_of(o: &Operand) -> usize {
-    o.groups.unwrap_or(1)
-}
-
 fn lower_prim<T: Scalar>(
     p: &Prim,
     dom: &[usize],
@@ -123,31 +118,16 @@ fn lower_prim<T: Scalar>(
     let what = format!("operator on {dom:?} → {cod:?}");
     crate::limits::guard_shape(&what, dom, 2 * std::mem::size_of::<T>())?;
     crate::limits::guard_shape(&what, cod, 2 * std::mem::size_of::<T>())?;
-    let tensor = |o: &Operand| eval_term::<T>(&o.tensor, env, src);
-    let _ = term_shape;
-    Ok(match p {
-        Prim::ZeroPad(x) => Arc::new(ZeroPad::new(dom, x)?),
-        Prim::Crop(x) => Arc::new(Crop::new(dom, x)?),
-        Prim::Pad(m, x) => Arc::new(Pad::new(*m, dom, x)?),
-        Prim::Fold(m, x) => LinearOp::<T>::adjoint(&Pad::new(*m, cod, x)?),
-        Prim::Flip(k) => Arc::new(Flip::new(dom, *k)?),
-        Prim::Subsample(s) => Arc::new(Subsample::new(dom, s)?),
-        Prim::ZeroInsert(s) => Arc::new(ZeroInsert::new(cod, s)?),
-        Prim::Dilate(d) => Arc::new(Dilate::new(dom, d)?),
-        Prim::DilateAdjoint(d) => LinearOp::<T>::adjoint(&Dilate::new(cod, d)?),
-        Prim::Circ(o) => Arc::new(CircularConv::new(&tensor(o)?, dom[0], groups_of(o))?),
-        Prim::Corr(o) => CircularConv::new(&tensor(o)?, cod[0], groups_of(o))?.adjoint(),
-        Prim::CircSignal(o) => {
-            Arc::new(CircularConvWeight::new(&tensor(o)?, cod[1], groups_of(o))?)
-        }
-        Prim::CorrSignal(o) => {
-            CircularConvWeight::new(&tensor(o)?, dom[1], groups_of(o))?.adjoint()
-        }
-        Prim::Mix(o) => Arc::new(ChannelMix::new(&tensor(o)?, dom, groups_of(o))?),
-        Prim::MixT(o) => ChannelMix::new(&tensor(o)?, cod, groups_of(o))?.adjoint(),
-        Prim::GroupTranspose(g) => Arc::new(GroupTranspose::new(dom, *g)?),
-        Prim::Broadcast(_) => Arc::new(BiasBroadcast::new(cod)?),
-        Prim::SumNc(_) => LinearOp::<T>::adjoint(&BiasBroadcast::new(dom)?),
-        Prim::Id => Arc::new(Identity::new(dom)),
-    })
+    let tensor = match &p.operand {
+        Some(o) => Some(eval_term::<T>(&o.tensor, env, src)?),
+        None => None,
+    };
+    let shape = tensor.as_ref().map(|t| t.shape().to_vec());
+    let site = Site {
+        params: &p.params,
+        operand: shape.as_deref(),
+        groups: p.groups(),
+        guess: true,
+    };
+    p.desc.lower(&site, dom, cod, tensor.as_ref())
 }

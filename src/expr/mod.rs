@@ -37,9 +37,9 @@ pub mod rules;
 pub mod shape;
 pub mod simplify;
 
-pub use env::Env;
+pub use env::{example_env, Env};
 
-use crate::op::PadMode;
+use crate::op::{Params, Primitive};
 
 /// A node of an operator expression, with the 1-based column where it was written (0 when
 /// built by a rewrite). Equality ignores the column.
@@ -75,48 +75,74 @@ pub enum Kind {
 /// Lo/hi amounts per trailing axis.
 pub type Pads = Vec<(usize, usize)>;
 
-/// The primitive operators (see `src/op`); each has one DSL name.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Prim {
-    /// `zero_pad[lo:hi, …]`.
-    ZeroPad(Pads),
-    /// `crop[lo:hi, …]`: the adjoint of `zero_pad` (PAD-1).
-    Crop(Pads),
-    /// `pad_circular/pad_reflect/pad_replicate[lo:hi, …]` (mode is never `Zeros`).
-    Pad(PadMode, Pads),
-    /// `fold_circular/fold_reflect/fold_replicate[lo:hi, …]`: the adjoint of `Pad` (MODE-1).
-    Fold(PadMode, Pads),
-    /// `flip[k]`: reverse the trailing `k` axes.
-    Flip(usize),
-    /// `subsample[s, …]`.
-    Subsample(Vec<usize>),
-    /// `zero_insert[s, …]`: the adjoint of `subsample` (STRIDE-1).
-    ZeroInsert(Vec<usize>),
-    /// `dilate[d, …]`.
-    Dilate(Vec<usize>),
-    /// `dilate_adjoint[d, …]` (DIL-1).
-    DilateAdjoint(Vec<usize>),
-    /// `circ(h)`: circular convolution with kernel `h: (O, C/g, *P)` on `(N, C, *P)`.
-    Circ(Operand),
-    /// `corr(h)`: its adjoint, circular correlation (CIRC-2).
-    Corr(Operand),
-    /// `circ_signal(x)`: the same convolution as a map of the kernel, `x: (N, C, *P)` fixed.
-    CircSignal(Operand),
-    /// `corr_signal(x)`: its adjoint (SWAP-2).
-    CorrSignal(Operand),
-    /// `mix(A)`: channel mixing with `A: (O, C/g)`.
-    Mix(Operand),
-    /// `mix_t(A)`: its adjoint, the block transpose (CHAN-1).
-    MixT(Operand),
-    /// `group_transpose[g]`: `(A, B/g, *K) → (B, A/g, *K)`; its own adjoint (TRANS-2).
-    GroupTranspose(usize),
-    /// `broadcast` or `broadcast[N, C, *S]`: bias `(C,)` → `(N, C, *S)`.
-    Broadcast(Option<Vec<usize>>),
-    /// `sum_nc` or `sum_nc[N, C, *S]`: `(N, C, *S)` → `(C,)`, the adjoint of `broadcast`
-    /// (BIAS-1).
-    SumNc(Option<Vec<usize>>),
+/// A primitive operator: a registered [`Primitive`] (see [`VOCABULARY`]) with its parameters
+/// and, for `circ(h)`, `mix(A)`, …, its tensor argument. Everything the DSL does with a
+/// primitive (parse, print, shapes, adjoint, lowering) it asks the descriptor.
+#[derive(Clone)]
+pub struct Prim {
+    /// What the primitive is.
+    pub desc: &'static Primitive,
+    /// Its parameters ([`Params::None`] for a tensor-argument primitive).
+    pub params: Params,
+    /// Its tensor argument, for [`Syntax::Operand`](crate::op::primitive::Syntax::Operand)
+    /// primitives.
+    pub operand: Option<Operand>,
+}
+
+impl PartialEq for Prim {
+    fn eq(&self, other: &Self) -> bool {
+        self.desc.dsl == other.desc.dsl
+            && self.params == other.params
+            && self.operand == other.operand
+    }
+}
+
+impl std::fmt::Debug for Prim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prim")
+            .field("name", &self.desc.dsl)
+            .field("params", &self.params)
+            .field("operand", &self.operand)
+            .finish()
+    }
+}
+
+impl Prim {
+    /// `desc` with parameters.
+    pub fn new(desc: &'static Primitive, params: Params) -> Self {
+        Prim {
+            desc,
+            params,
+            operand: None,
+        }
+    }
+    /// `desc` applied with a tensor argument.
+    pub fn with_operand(desc: &'static Primitive, operand: Operand) -> Self {
+        Prim {
+            desc,
+            params: Params::None,
+            operand: Some(operand),
+        }
+    }
     /// `id`.
-    Id,
+    pub fn id() -> Self {
+        Prim::new(&crate::op::ID, Params::None)
+    }
+    /// The DSL name of the primitive.
+    pub fn name(&self) -> &'static str {
+        self.desc.dsl
+    }
+    /// The `[lo:hi, …]` parameters, if it has them.
+    pub fn pads(&self) -> Option<&[(usize, usize)]> {
+        match &self.params {
+            Params::Pads(p) => Some(p),
+            _ => None,
+        }
+    }
+    /// The written `groups=` of its tensor argument.
+    pub fn groups(&self) -> Option<usize> {
+        self.operand.as_ref().and_then(|o| o.groups)
+    }
 }
 
 /// The tensor argument of `circ`, `corr`, `mix`, …, with an optional `groups=g`.
@@ -188,291 +214,16 @@ impl Operand {
     }
 }
 
-impl Prim {
-    /// The DSL name of the primitive.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Prim::ZeroPad(_) => "zero_pad",
-            Prim::Crop(_) => "crop",
-            Prim::Pad(m, _) => match m {
-                PadMode::Circular => "pad_circular",
-                PadMode::Reflect => "pad_reflect",
-                PadMode::Replicate => "pad_replicate",
-                PadMode::Zeros => "zero_pad",
-            },
-            Prim::Fold(m, _) => match m {
-                PadMode::Circular => "fold_circular",
-                PadMode::Reflect => "fold_reflect",
-                PadMode::Replicate => "fold_replicate",
-                PadMode::Zeros => "crop",
-            },
-            Prim::Flip(_) => "flip",
-            Prim::Subsample(_) => "subsample",
-            Prim::ZeroInsert(_) => "zero_insert",
-            Prim::Dilate(_) => "dilate",
-            Prim::DilateAdjoint(_) => "dilate_adjoint",
-            Prim::Circ(_) => "circ",
-            Prim::Corr(_) => "corr",
-            Prim::CircSignal(_) => "circ_signal",
-            Prim::CorrSignal(_) => "corr_signal",
-            Prim::Mix(_) => "mix",
-            Prim::MixT(_) => "mix_t",
-            Prim::GroupTranspose(_) => "group_transpose",
-            Prim::Broadcast(_) => "broadcast",
-            Prim::SumNc(_) => "sum_nc",
-            Prim::Id => "id",
-        }
-    }
-}
-
-/// One word of the DSL's vocabulary: a primitive's DSL spelling, the `src/op` operator that
-/// runs it (whose [`Symbol`](crate::op::Symbol) carries the same name), its adjoint's DSL
-/// spelling and the note identity that proves the adjoint rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Word {
-    /// DSL spelling, e.g. `zero_pad`.
-    pub dsl: &'static str,
-    /// The operator in `src/op` (an adjoint form: `Type*`).
-    pub op: &'static str,
-    /// The DSL spelling of its adjoint.
-    pub adjoint: &'static str,
-    /// The note identity of the adjoint rule (`CHAN-2` replaces it with `groups=g`).
-    pub note: &'static str,
-    /// An example, with the domain it is typed on (tensors `h: [2, 3, 6]`, `x: [1, 3, 6]`,
-    /// `A: [2, 3]` declared).
-    pub example: &'static str,
-    /// The example's domain.
-    pub domain: &'static [usize],
-}
-
-/// The DSL's vocabulary, one row per primitive: DSL name ↔ `src/op` operator ↔ adjoint ↔
-/// note. The op names and the DSL names map 1:1 (each operator's `symbol()` is its DSL
-/// name); `tests/vocabulary.rs` checks every row against the parser, the printer, the adjoint
-/// rewrite and the lowering.
-///
-/// | DSL | `src/op` | adjoint | note |
-/// |---|---|---|---|
-/// | `zero_pad[lo:hi, …]` | `ZeroPad` | `crop` | PAD-1 |
-/// | `crop[lo:hi, …]` | `Crop` | `zero_pad` | PAD-1 |
-/// | `pad_circular/pad_reflect/pad_replicate[lo:hi, …]` | `Pad` | `fold_*` | MODE-1 |
-/// | `fold_circular/fold_reflect/fold_replicate[lo:hi, …]` | `Pad*` | `pad_*` | MODE-1 |
-/// | `flip[k]` | `Flip` | `flip` | FLIP-1 |
-/// | `subsample[s, …]` | `Subsample` | `zero_insert` | STRIDE-1 |
-/// | `zero_insert[s, …]` | `ZeroInsert` | `subsample` | STRIDE-1 |
-/// | `dilate[d, …]` | `Dilate` | `dilate_adjoint` | DIL-1 |
-/// | `dilate_adjoint[d, …]` | `Dilate*` | `dilate` | DIL-1 |
-/// | `circ(h[, groups=g])` | `CircularConv` | `corr` | CIRC-2 (CHAN-2) |
-/// | `corr(h[, groups=g])` | `CircularConv*` | `circ` | CIRC-2 (CHAN-2) |
-/// | `circ_signal(x[, groups=g])` | `CircularConvWeight` | `corr_signal` | SWAP-2 (CHAN-2) |
-/// | `corr_signal(x[, groups=g])` | `CircularConvWeight*` | `circ_signal` | SWAP-2 (CHAN-2) |
-/// | `mix(A[, groups=g])` | `ChannelMix` | `mix_t` | CHAN-1 |
-/// | `mix_t(A[, groups=g])` | `ChannelMix*` | `mix` | CHAN-1 |
-/// | `group_transpose[g]` | `GroupTranspose` | `group_transpose` | TRANS-2 |
-/// | `broadcast[N, C, …]` | `BiasBroadcast` | `sum_nc` | BIAS-1 |
-/// | `sum_nc[N, C, …]` | `BiasBroadcast*` | `broadcast` | BIAS-1 |
-/// | `id` | `Identity` | `id` | COMP-4 |
-pub const VOCABULARY: &[Word] = &[
-    word(
-        "zero_pad",
-        "ZeroPad",
-        "crop",
-        "PAD-1",
-        "zero_pad[1:2]",
-        &[1, 2, 4],
-    ),
-    word("crop", "Crop", "zero_pad", "PAD-1", "crop[1:2]", &[1, 2, 6]),
-    word(
-        "pad_circular",
-        "Pad",
-        "fold_circular",
-        "MODE-1",
-        "pad_circular[1:2]",
-        &[1, 2, 4],
-    ),
-    word(
-        "pad_reflect",
-        "Pad",
-        "fold_reflect",
-        "MODE-1",
-        "pad_reflect[1:2]",
-        &[1, 2, 4],
-    ),
-    word(
-        "pad_replicate",
-        "Pad",
-        "fold_replicate",
-        "MODE-1",
-        "pad_replicate[1:2]",
-        &[1, 2, 4],
-    ),
-    word(
-        "fold_circular",
-        "Pad*",
-        "pad_circular",
-        "MODE-1",
-        "fold_circular[1:2]",
-        &[1, 2, 7],
-    ),
-    word(
-        "fold_reflect",
-        "Pad*",
-        "pad_reflect",
-        "MODE-1",
-        "fold_reflect[1:2]",
-        &[1, 2, 7],
-    ),
-    word(
-        "fold_replicate",
-        "Pad*",
-        "pad_replicate",
-        "MODE-1",
-        "fold_replicate[1:2]",
-        &[1, 2, 7],
-    ),
-    word("flip", "Flip", "flip", "FLIP-1", "flip[1]", &[1, 2, 4]),
-    word(
-        "subsample",
-        "Subsample",
-        "zero_insert",
-        "STRIDE-1",
-        "subsample[2]",
-        &[1, 2, 5],
-    ),
-    word(
-        "zero_insert",
-        "ZeroInsert",
-        "subsample",
-        "STRIDE-1",
-        "zero_insert[2]",
-        &[1, 2, 3],
-    ),
-    word(
-        "dilate",
-        "Dilate",
-        "dilate_adjoint",
-        "DIL-1",
-        "dilate[2]",
-        &[2, 3, 3],
-    ),
-    word(
-        "dilate_adjoint",
-        "Dilate*",
-        "dilate",
-        "DIL-1",
-        "dilate_adjoint[2]",
-        &[2, 3, 5],
-    ),
-    word(
-        "circ",
-        "CircularConv",
-        "corr",
-        "CIRC-2",
-        "circ(h)",
-        &[1, 3, 6],
-    ),
-    word(
-        "corr",
-        "CircularConv*",
-        "circ",
-        "CIRC-2",
-        "corr(h)",
-        &[1, 2, 6],
-    ),
-    word(
-        "circ_signal",
-        "CircularConvWeight",
-        "corr_signal",
-        "SWAP-2",
-        "circ_signal(x)",
-        &[2, 3, 6],
-    ),
-    word(
-        "corr_signal",
-        "CircularConvWeight*",
-        "circ_signal",
-        "SWAP-2",
-        "corr_signal(x)",
-        &[1, 2, 6],
-    ),
-    word("mix", "ChannelMix", "mix_t", "CHAN-1", "mix(A)", &[1, 3, 4]),
-    word(
-        "mix_t",
-        "ChannelMix*",
-        "mix",
-        "CHAN-1",
-        "mix_t(A)",
-        &[1, 2, 4],
-    ),
-    word(
-        "group_transpose",
-        "GroupTranspose",
-        "group_transpose",
-        "TRANS-2",
-        "group_transpose[1]",
-        &[2, 3, 3],
-    ),
-    word(
-        "broadcast",
-        "BiasBroadcast",
-        "sum_nc",
-        "BIAS-1",
-        "broadcast[1, 2, 3]",
-        &[2],
-    ),
-    word(
-        "sum_nc",
-        "BiasBroadcast*",
-        "broadcast",
-        "BIAS-1",
-        "sum_nc",
-        &[1, 2, 3],
-    ),
-    word("id", "Identity", "id", "COMP-4", "id", &[1, 2, 3]),
-];
-
-const fn word(
-    dsl: &'static str,
-    op: &'static str,
-    adjoint: &'static str,
-    note: &'static str,
-    example: &'static str,
-    domain: &'static [usize],
-) -> Word {
-    Word {
-        dsl,
-        op,
-        adjoint,
-        note,
-        example,
-        domain,
-    }
-}
+/// The DSL's vocabulary, one descriptor per primitive (the table is at
+/// [`crate::op::PRIMITIVES`]): DSL name ↔ `src/op` operator ↔ adjoint ↔ note.
+pub use crate::op::PRIMITIVES as VOCABULARY;
 
 /// Every primitive name the parser knows (tensor names may not use them): the
 /// [`VOCABULARY`] and `adjoint`.
-pub const PRIMITIVE_NAMES: &[&str] = &[
-    "zero_pad",
-    "crop",
-    "pad_circular",
-    "pad_reflect",
-    "pad_replicate",
-    "fold_circular",
-    "fold_reflect",
-    "fold_replicate",
-    "flip",
-    "subsample",
-    "zero_insert",
-    "dilate",
-    "dilate_adjoint",
-    "circ",
-    "corr",
-    "circ_signal",
-    "corr_signal",
-    "mix",
-    "mix_t",
-    "group_transpose",
-    "broadcast",
-    "sum_nc",
-    "id",
-    "adjoint",
-];
+pub fn primitive_names() -> Vec<&'static str> {
+    VOCABULARY
+        .iter()
+        .map(|p| p.dsl)
+        .chain(std::iter::once("adjoint"))
+        .collect()
+}

@@ -9,10 +9,8 @@
 //! comp    := postfix ('@' postfix)*          # A @ B: B is applied first
 //! postfix := atom "'"*                       # A' = adjoint(A)
 //! atom    := '(' sum ')' | 'adjoint' '(' sum ')' | primitive
-//! primitive := zero_pad[PADS] | crop[PADS] | pad_MODE[PADS] | fold_MODE[PADS] | flip[K]
-//!            | subsample[S,..] | zero_insert[S,..] | dilate[D,..] | dilate_adjoint[D,..]
-//!            | circ(T) | corr(T) | circ_signal(T) | corr_signal(T) | mix(T) | mix_t(T)
-//!            | group_transpose[G] | broadcast | broadcast[SHAPE..] | sum_nc | sum_nc[SHAPE..] | id
+//! primitive := NAME | NAME[PADS] | NAME[N] | NAME[N, ..] | NAME[SHAPE..] | NAME(T)
+//!              (NAME and its form from the vocabulary, crate::op::PRIMITIVES)
 //! PADS    := LO:HI (',' LO:HI)*   (a single number n means n:n)
 //! T       := tensor (',' 'groups' '=' G)?
 //! tensor  := NAME | sum '(' tensor ')'       # an operator applied to a tensor
@@ -21,9 +19,9 @@
 
 use super::layer::Layer;
 use super::lex::{lex, Tok, Token};
-use super::{Expr, Kind, Operand, Prim, Term, PRIMITIVE_NAMES};
+use super::{primitive_names, Expr, Kind, Operand, Prim, Term};
 use crate::error::{Error, Result};
-use crate::op::PadMode;
+use crate::op::primitive::{self, Params, Syntax};
 
 /// A parser over one line (or one expression) of DSL text.
 pub struct Parser {
@@ -323,71 +321,37 @@ impl Parser {
         }
     }
 
-    fn mode_of(name: &str, prefix: &str) -> Option<PadMode> {
-        match name.strip_prefix(prefix)? {
-            "circular" => Some(PadMode::Circular),
-            "reflect" => Some(PadMode::Reflect),
-            "replicate" => Some(PadMode::Replicate),
-            _ => None,
-        }
-    }
-
+    /// A primitive, its parameters written as its descriptor's [`Syntax`] says.
     fn primitive(&mut self, name: &str, col: usize) -> Result<Prim> {
-        if let Some(m) = Self::mode_of(name, "pad_") {
-            return Ok(Prim::Pad(m, self.pads()?));
-        }
-        if let Some(m) = Self::mode_of(name, "fold_") {
-            return Ok(Prim::Fold(m, self.pads()?));
-        }
-        Ok(match name {
-            "zero_pad" | "pad_zeros" => Prim::ZeroPad(self.pads()?),
-            "crop" | "fold_zeros" => Prim::Crop(self.pads()?),
-            "flip" => {
-                self.sym("[", "after `flip` (write flip[k] for the trailing k axes)")?;
-                let k = self.usize("the number of trailing axes to reverse")?;
-                self.sym("]", "to close `flip[`")?;
-                Prim::Flip(k)
+        let Some(desc) = primitive::find(name) else {
+            return Err(self.error_at(
+                col,
+                format!(
+                    "unknown operator `{name}`; expected one of {}",
+                    primitive_names().join(", ")
+                ),
+            ));
+        };
+        let name = desc.dsl;
+        Ok(match desc.syntax {
+            Syntax::Bare => Prim::new(desc, Params::None),
+            Syntax::Pads => Prim::new(desc, Params::Pads(self.pads()?)),
+            Syntax::List { what } => Prim::new(desc, Params::List(self.usize_list(what)?)),
+            Syntax::Count { open, what } => {
+                self.sym("[", open)?;
+                let k = self.usize(what)?;
+                self.sym("]", &format!("to close `{name}[`"))?;
+                Prim::new(desc, Params::Count(k))
             }
-            "subsample" => Prim::Subsample(self.usize_list("stride")?),
-            "zero_insert" => Prim::ZeroInsert(self.usize_list("stride")?),
-            "dilate" => Prim::Dilate(self.usize_list("dilation")?),
-            "dilate_adjoint" => Prim::DilateAdjoint(self.usize_list("dilation")?),
-            "group_transpose" => {
-                self.sym("[", "after `group_transpose` (write group_transpose[g])")?;
-                let g = self.usize("the number of groups")?;
-                self.sym("]", "to close `group_transpose[`")?;
-                Prim::GroupTranspose(g)
-            }
-            "broadcast" => {
-                if self.at_sym("[") {
-                    Prim::Broadcast(Some(self.shape()?))
+            Syntax::OptionalShape => Prim::new(
+                desc,
+                Params::Shape(if self.at_sym("[") {
+                    Some(self.shape()?)
                 } else {
-                    Prim::Broadcast(None)
-                }
-            }
-            "sum_nc" => {
-                if self.at_sym("[") {
-                    Prim::SumNc(Some(self.shape()?))
-                } else {
-                    Prim::SumNc(None)
-                }
-            }
-            "id" => Prim::Id,
-            "circ" => Prim::Circ(self.operand(name)?),
-            "corr" => Prim::Corr(self.operand(name)?),
-            "circ_signal" => Prim::CircSignal(self.operand(name)?),
-            "corr_signal" => Prim::CorrSignal(self.operand(name)?),
-            "mix" => Prim::Mix(self.operand(name)?),
-            "mix_t" => Prim::MixT(self.operand(name)?),
-            _ => {
-                return Err(self.error_at(
-                    col,
-                    format!(
-                        "unknown operator `{name}`; expected one of {}",
-                        PRIMITIVE_NAMES.join(", ")
-                    ),
-                ))
-            }
+                    None
+                }),
+            ),
+            Syntax::Operand => Prim::with_operand(desc, self.operand(name)?),
         })
     }
 
@@ -415,7 +379,7 @@ impl Parser {
     /// [`Error::Parse`].
     pub fn tensor(&mut self) -> Result<Term> {
         if let Tok::Ident(n) = &self.peek().tok {
-            if !PRIMITIVE_NAMES.contains(&n.as_str())
+            if !primitive_names().contains(&n.as_str())
                 && !n.starts_with("pad_")
                 && !n.starts_with("fold_")
             {

@@ -2,6 +2,7 @@
 //! also re-parses) and LaTeX.
 
 use super::{Expr, Kind, Operand, Prim, Term};
+use crate::op::Params;
 
 /// Output style.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,23 +151,13 @@ fn operand(o: &Operand, style: Style) -> String {
 
 fn prim(p: &Prim, style: Style) -> String {
     let name = p.name();
-    let (params, arg): (Option<String>, Option<String>) = match p {
-        Prim::ZeroPad(x) | Prim::Crop(x) | Prim::Pad(_, x) | Prim::Fold(_, x) => {
-            (Some(pads(x)), None)
-        }
-        Prim::Flip(k) | Prim::GroupTranspose(k) => (Some(k.to_string()), None),
-        Prim::Subsample(v) | Prim::ZeroInsert(v) | Prim::Dilate(v) | Prim::DilateAdjoint(v) => {
-            (Some(list(v)), None)
-        }
-        Prim::Circ(o)
-        | Prim::Corr(o)
-        | Prim::CircSignal(o)
-        | Prim::CorrSignal(o)
-        | Prim::Mix(o)
-        | Prim::MixT(o) => (None, Some(operand(o, style))),
-        Prim::Broadcast(s) | Prim::SumNc(s) => (s.as_ref().map(|s| list(s)), None),
-        Prim::Id => (None, None),
+    let params = match &p.params {
+        Params::None | Params::Shape(None) => None,
+        Params::Pads(x) => Some(pads(x)),
+        Params::Count(k) => Some(k.to_string()),
+        Params::List(v) | Params::Shape(Some(v)) => Some(list(v)),
     };
+    let arg = p.operand.as_ref().map(|o| operand(o, style));
     match style {
         Style::Latex => {
             let mut s = format!("\\operatorname{{{}}}", name.replace('_', "\\_"));

@@ -14,6 +14,7 @@
 use super::print::ascii;
 use super::{Env, Expr, Kind, Operand, Prim, Term};
 use crate::error::{Error, Result};
+use crate::op::primitive::{Resolution, Site};
 
 /// A shape.
 pub type Shape = Vec<usize>;
@@ -298,11 +299,7 @@ impl Ctx<'_> {
         match (dom, cod, fwd, bwd) {
             (Some(d), Some(c), Some(f), _) => {
                 if f != c {
-                    let hint = if matches!(p, Prim::ZeroInsert(_)) {
-                        "; zero_insert[s] gives exactly (m-1)s+1 entries: write a longer result as zero_pad[0:r] @ zero_insert[s]"
-                    } else {
-                        ""
-                    };
+                    let hint = p.desc.mismatch_hint;
                     return Err(self.err(
                         e,
                         format!(
@@ -356,410 +353,46 @@ impl Ctx<'_> {
         }
     }
 
-    fn trailing(&self, e: &Expr, s: &[usize], k: usize) -> Result<usize> {
-        if k == 0 || k > s.len() {
-            return Err(self.err(
-                e,
-                format!(
-                    "`{}` has {k} per-axis parameters but acts on {} (rank {}); give one per trailing axis",
-                    ascii(e),
-                    fmt_shape(s),
-                    s.len()
-                ),
-            ));
-        }
-        Ok(s.len() - k)
-    }
-
-    fn pad_shape(
+    /// The primitive's shape rule one way (`forward`: codomain from domain), its error text
+    /// placed after the operator.
+    fn rule(
         &self,
         e: &Expr,
-        s: &[usize],
-        pads: &[(usize, usize)],
-        grow: bool,
-    ) -> Result<Shape> {
-        let lead = self.trailing(e, s, pads.len())?;
-        let mut out = s.to_vec();
-        for (a, &(lo, hi)) in pads.iter().enumerate() {
-            let n = s[lead + a];
-            out[lead + a] = if grow {
-                n.checked_add(lo)
-                    .and_then(|m| m.checked_add(hi))
-                    .ok_or_else(|| {
-                        self.err(
-                            e,
-                            format!(
-                                "`{}` makes axis {} of {} overflow",
-                                ascii(e),
-                                lead + a,
-                                fmt_shape(s)
-                            ),
-                        )
-                    })?
-            } else if lo.saturating_add(hi) <= n {
-                n - lo - hi
-            } else {
-                return Err(self.err(
-                    e,
-                    format!(
-                        "`{}` removes {} entries from axis {} of {}, which has only {n}",
-                        ascii(e),
-                        lo.saturating_add(hi),
-                        lead + a,
-                        fmt_shape(s)
-                    ),
-                ));
-            };
-        }
-        Ok(out)
-    }
-
-    fn per_axis(
-        &self,
-        e: &Expr,
-        s: &[usize],
-        v: &[usize],
-        f: impl Fn(usize, usize) -> Option<usize>,
-    ) -> Result<Shape> {
-        let lead = self.trailing(e, s, v.len())?;
-        let mut out = s.to_vec();
-        for (a, &k) in v.iter().enumerate() {
-            if k == 0 {
-                return Err(self.err(e, format!("`{}`: parameters must be at least 1", ascii(e))));
-            }
-            out[lead + a] = f(s[lead + a], k).ok_or_else(|| {
-                self.err(
-                    e,
-                    format!(
-                        "`{}` does not fit axis {} of {}",
-                        ascii(e),
-                        lead + a,
-                        fmt_shape(s)
-                    ),
-                )
-            })?;
-        }
-        Ok(out)
-    }
-
-    fn operand_shape(&self, e: &Expr, o: &Operand, rank: usize, what: &str) -> Result<Shape> {
-        let s = self.term_shape(&o.tensor)?;
-        if s.len() != rank && !(rank == 0 && s.len() >= 3) {
-            return Err(self.err(
-                e,
-                format!(
-                    "`{}`: {what} must have rank {rank}, has shape {}",
-                    ascii(e),
-                    fmt_shape(&s)
-                ),
-            ));
-        }
-        Ok(s)
-    }
-
-    fn need(&self, e: &Expr, ok: bool, msg: impl FnOnce() -> String) -> Result<()> {
-        if ok {
-            Ok(())
-        } else {
-            Err(self.err(e, format!("`{}`: {}", ascii(e), msg())))
-        }
-    }
-
-    /// The groups of a channel-mixing primitive given the side that carries `C`.
-    fn groups_from(&self, e: &Expr, o: &Operand, c: usize, cg: usize) -> Result<usize> {
-        let g = match o.groups {
-            Some(g) => g,
-            None => {
-                self.need(e, cg > 0 && c.is_multiple_of(cg), || {
-                    format!("{c} channels are not a multiple of {cg}")
-                })?;
-                c / cg
-            }
+        p: &Prim,
+        shape: &[usize],
+        guess: bool,
+        forward: bool,
+    ) -> Result<Option<Shape>> {
+        let operand = match &p.operand {
+            Some(o) => Some(self.term_shape(&o.tensor)?),
+            None => None,
         };
-        self.need(e, g > 0 && g.checked_mul(cg) == Some(c), || {
-            format!("groups={g} times {cg} channels per group is not {c}")
-        })?;
-        Ok(g)
-    }
-
-    fn conv_check(
-        &self,
-        e: &Expr,
-        signal: &[usize],
-        kernel: &[usize],
-        groups: usize,
-    ) -> Result<()> {
-        self.need(e, signal.len() == kernel.len() && signal.len() >= 3, || {
-            format!(
-                "signal {} and kernel {} need equal rank ≥ 3",
-                fmt_shape(signal),
-                fmt_shape(kernel)
-            )
-        })?;
-        self.need(e, signal[2..] == kernel[2..], || {
-            format!(
-                "the kernel's period {} is not the signal's {}",
-                fmt_shape(&kernel[2..]),
-                fmt_shape(&signal[2..])
-            )
-        })?;
-        self.need(
-            e,
-            groups > 0
-                && kernel[0].is_multiple_of(groups)
-                && kernel[1].checked_mul(groups) == Some(signal[1]),
-            || {
-                format!(
-                    "groups={groups} must divide O={} and give C/groups={} for C={}",
-                    kernel[0], kernel[1], signal[1]
-                )
-            },
-        )
+        let site = Site {
+            params: &p.params,
+            operand: operand.as_deref(),
+            groups: p.groups(),
+            guess,
+        };
+        let rule = if forward {
+            p.desc.forward
+        } else {
+            p.desc.backward
+        };
+        rule(&site, shape).map_err(|m| self.err(e, format!("`{}`{m}", ascii(e))))
     }
 
     fn forward(&self, e: &Expr, p: &Prim, d: &[usize], guess: bool) -> Result<Option<Shape>> {
-        let ambiguous = match p {
-            Prim::Corr(o) | Prim::CorrSignal(o) | Prim::MixT(o) => o.groups.is_none(),
-            _ => false,
-        };
-        if ambiguous && !guess {
-            return Ok(None);
-        }
-        let with = |ch: usize, s: &[usize]| {
-            let mut v = s.to_vec();
-            v[1] = ch;
-            v
-        };
-        Ok(Some(match p {
-            Prim::ZeroPad(x) | Prim::Pad(_, x) => self.pad_shape(e, d, x, true)?,
-            Prim::Crop(x) | Prim::Fold(_, x) => self.pad_shape(e, d, x, false)?,
-            Prim::Flip(k) => {
-                self.trailing(e, d, *k)?;
-                d.to_vec()
-            }
-            Prim::Subsample(s) => self.per_axis(e, d, s, |n, s| Some(n.div_ceil(s)))?,
-            Prim::ZeroInsert(s) => self.per_axis(e, d, s, |n, s| {
-                n.checked_sub(1)
-                    .and_then(|m| m.checked_mul(s))
-                    .and_then(|m| m.checked_add(1))
-            })?,
-            Prim::Dilate(s) => self.per_axis(e, d, s, |n, s| {
-                n.checked_sub(1)
-                    .and_then(|m| m.checked_mul(s))
-                    .and_then(|m| m.checked_add(1))
-            })?,
-            Prim::DilateAdjoint(s) => self.per_axis(e, d, s, |n, s| {
-                (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1)
-            })?,
-            Prim::Circ(o) => {
-                let k = self.operand_shape(e, o, d.len(), "the kernel")?;
-                let g = self.groups_from(e, o, d[1], k[1])?;
-                self.conv_check(e, d, &k, g)?;
-                with(k[0], d)
-            }
-            Prim::Corr(o) => {
-                let k = self.operand_shape(e, o, d.len(), "the kernel")?;
-                let g = o.groups.unwrap_or(1);
-                self.need(e, d[1] == k[0], || {
-                    format!("input has {} channels, the kernel {} outputs", d[1], k[0])
-                })?;
-                let out = with(k[1].saturating_mul(g), d);
-                self.conv_check(e, &out, &k, g)?;
-                out
-            }
-            Prim::CircSignal(o) => {
-                let x = self.operand_shape(e, o, d.len(), "the signal")?;
-                let g = self.groups_from(e, o, x[1], d[1])?;
-                self.conv_check(e, &x, d, g)?;
-                with(d[0], &x)
-            }
-            Prim::CorrSignal(o) => {
-                let x = self.operand_shape(e, o, d.len(), "the signal")?;
-                let g = o.groups.unwrap_or(1);
-                self.need(e, d.len() >= 3 && d[0] == x[0] && d[2..] == x[2..], || {
-                    format!(
-                        "input {} does not fit the signal {}",
-                        fmt_shape(d),
-                        fmt_shape(&x)
-                    )
-                })?;
-                self.need(e, g > 0 && x[1] % g == 0, || {
-                    format!("groups={g} must divide C={}", x[1])
-                })?;
-                let mut k = x.clone();
-                k[0] = d[1];
-                k[1] = x[1] / g;
-                self.conv_check(e, &x, &k, g)?;
-                k
-            }
-            Prim::Mix(o) => {
-                let a = self.operand_shape(e, o, 2, "the matrix")?;
-                self.need(e, d.len() >= 2, || "needs an input (N, C, ...)".into())?;
-                let g = self.groups_from(e, o, d[1], a[1])?;
-                self.need(e, a[0] % g == 0, || {
-                    format!("groups={g} must divide O={}", a[0])
-                })?;
-                with(a[0], d)
-            }
-            Prim::MixT(o) => {
-                let a = self.operand_shape(e, o, 2, "the matrix")?;
-                let g = o.groups.unwrap_or(1);
-                self.need(e, d.len() >= 2 && d[1] == a[0], || {
-                    format!("input must have {} channels", a[0])
-                })?;
-                self.need(e, g > 0 && a[0] % g == 0, || {
-                    format!("groups={g} must divide O={}", a[0])
-                })?;
-                with(a[1].saturating_mul(g), d)
-            }
-            Prim::GroupTranspose(g) => {
-                self.need(e, d.len() >= 3 && *g > 0 && d[0].is_multiple_of(*g), || {
-                    format!(
-                        "needs (A, B/g, *K) with g={g} dividing A, got {}",
-                        fmt_shape(d)
-                    )
-                })?;
-                let mut v = d.to_vec();
-                v[0] = d[1].saturating_mul(*g);
-                v[1] = d[0] / g;
-                v
-            }
-            Prim::Broadcast(s) => {
-                self.need(e, d.len() == 1, || {
-                    format!("maps a bias (C,), not {}", fmt_shape(d))
-                })?;
-                match s {
-                    Some(s) => {
-                        self.need(e, s.len() >= 2 && s[1] == d[0], || {
-                            format!("shape {} must be (N, {}, ...)", fmt_shape(s), d[0])
-                        })?;
-                        s.clone()
-                    }
-                    None => return Ok(None),
-                }
-            }
-            Prim::SumNc(s) => {
-                self.need(e, d.len() >= 2, || "needs an input (N, C, ...)".into())?;
-                if let Some(s) = s {
-                    self.need(e, s.as_slice() == d, || {
-                        format!(
-                            "is written for {} but acts on {}",
-                            fmt_shape(s),
-                            fmt_shape(d)
-                        )
-                    })?;
-                }
-                vec![d[1]]
-            }
-            Prim::Id => d.to_vec(),
-        }))
+        self.rule(e, p, d, guess, true)
     }
 
     fn backward(&self, e: &Expr, p: &Prim, c: &[usize], guess: bool) -> Result<Option<Shape>> {
-        let ambiguous = match p {
-            Prim::Subsample(_) => true,
-            Prim::Circ(o) | Prim::CircSignal(o) | Prim::Mix(o) => o.groups.is_none(),
-            _ => false,
-        };
-        if ambiguous && !guess {
-            return Ok(None);
-        }
-        Ok(match p {
-            Prim::ZeroPad(x) | Prim::Pad(_, x) => Some(self.pad_shape(e, c, x, false)?),
-            Prim::Crop(x) | Prim::Fold(_, x) => Some(self.pad_shape(e, c, x, true)?),
-            Prim::Flip(_) | Prim::Id => Some(c.to_vec()),
-            Prim::Subsample(s) => Some(self.per_axis(e, c, s, |n, s| {
-                n.checked_sub(1)
-                    .and_then(|m| m.checked_mul(s))
-                    .and_then(|m| m.checked_add(1))
-            })?),
-            Prim::ZeroInsert(s) => Some(self.per_axis(e, c, s, |n, s| {
-                (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1)
-            })?),
-            Prim::Dilate(s) => Some(self.per_axis(e, c, s, |n, s| {
-                (n > 0 && (n - 1) % s == 0).then(|| (n - 1) / s + 1)
-            })?),
-            Prim::DilateAdjoint(s) => Some(self.per_axis(e, c, s, |n, s| {
-                n.checked_sub(1)
-                    .and_then(|m| m.checked_mul(s))
-                    .and_then(|m| m.checked_add(1))
-            })?),
-            Prim::Circ(o) => {
-                let k = self.operand_shape(e, o, c.len(), "the kernel")?;
-                let mut v = c.to_vec();
-                v[1] = k[1].saturating_mul(o.groups.unwrap_or(1));
-                Some(v)
-            }
-            Prim::Corr(o) => {
-                let k = self.operand_shape(e, o, c.len(), "the kernel")?;
-                let mut v = c.to_vec();
-                v[1] = k[0];
-                Some(v)
-            }
-            Prim::CircSignal(o) => {
-                let x = self.operand_shape(e, o, c.len(), "the signal")?;
-                let g = o.groups.unwrap_or(1);
-                let mut k = x.clone();
-                k[0] = c[1];
-                k[1] = x[1] / g.max(1);
-                Some(k)
-            }
-            Prim::CorrSignal(o) => {
-                let x = self.operand_shape(e, o, c.len(), "the signal")?;
-                let mut v = x.clone();
-                v[1] = c[0];
-                Some(v)
-            }
-            Prim::Mix(o) => {
-                let a = self.operand_shape(e, o, 2, "the matrix")?;
-                let mut v = c.to_vec();
-                v[1] = a[1].saturating_mul(o.groups.unwrap_or(1));
-                Some(v)
-            }
-            Prim::MixT(o) => {
-                let a = self.operand_shape(e, o, 2, "the matrix")?;
-                let mut v = c.to_vec();
-                v[1] = a[0];
-                Some(v)
-            }
-            Prim::GroupTranspose(g) => {
-                self.need(e, c.len() >= 3 && *g > 0 && c[0].is_multiple_of(*g), || {
-                    format!("output {} does not fit g={g}", fmt_shape(c))
-                })?;
-                let mut v = c.to_vec();
-                v[0] = c[1].saturating_mul(*g);
-                v[1] = c[0] / g;
-                Some(v)
-            }
-            Prim::Broadcast(_) => {
-                self.need(e, c.len() >= 2, || "needs an output (N, C, ...)".into())?;
-                Some(vec![c[1]])
-            }
-            Prim::SumNc(s) => s.clone(),
-        })
+        self.rule(e, p, c, guess, false)
     }
 
     /// Fill in groups and broadcast shapes, knowing both ends.
     fn resolve(&self, e: &Expr, d: &[usize], c: &[usize]) -> Result<Expr> {
         let kind = match &e.kind {
-            Kind::Prim(Prim::Subsample(s)) => {
-                // Say the entries a subsample never reads: subsample[s] @ crop[0:r].
-                let lead = self.trailing(e, d, s.len())?;
-                let tail: Vec<(usize, usize)> = s
-                    .iter()
-                    .enumerate()
-                    .map(|(a, &s)| (0, (d[lead + a].max(1) - 1) % s.max(1)))
-                    .collect();
-                if tail.iter().all(|&(_, r)| r == 0) {
-                    return Ok(e.clone());
-                }
-                let at = |p| Expr {
-                    kind: Kind::Prim(p),
-                    col: e.col,
-                };
-                Kind::Compose(vec![at(Prim::Subsample(s.clone())), at(Prim::Crop(tail))])
-            }
-            Kind::Prim(p) => Kind::Prim(self.resolve_prim(e, p, d, c)?),
+            Kind::Prim(p) => return self.resolve_prim(e, p, d, c),
             Kind::Adjoint(a) => Kind::Adjoint(Box::new(self.resolve(a, c, d)?)),
             Kind::Scale(s, a) => Kind::Scale(*s, Box::new(self.resolve(a, d, c)?)),
             Kind::Sum(t) => Kind::Sum(
@@ -787,24 +420,42 @@ impl Ctx<'_> {
         Ok(Expr { kind, col: e.col })
     }
 
-    fn resolve_prim(&self, e: &Expr, p: &Prim, d: &[usize], c: &[usize]) -> Result<Prim> {
-        let set = |o: &Operand, cch: usize, cg: usize| -> Result<Operand> {
-            let g = self.groups_from(e, o, cch, cg)?;
-            Ok(Operand {
-                tensor: o.tensor.clone(),
-                groups: (g != 1).then_some(g),
-            })
+    /// What the primitive's descriptor writes out once both ends are known: the groups of its
+    /// tensor argument, parameters the shapes fix, or a factor the shapes hide.
+    fn resolve_prim(&self, e: &Expr, p: &Prim, d: &[usize], c: &[usize]) -> Result<Expr> {
+        let operand = match &p.operand {
+            Some(o) => Some(self.term_shape(&o.tensor)?),
+            None => None,
         };
-        Ok(match p {
-            Prim::Circ(o) => Prim::Circ(set(o, d[1], self.term_shape(&o.tensor)?[1])?),
-            Prim::Corr(o) => Prim::Corr(set(o, c[1], self.term_shape(&o.tensor)?[1])?),
-            Prim::CircSignal(o) => Prim::CircSignal(set(o, self.term_shape(&o.tensor)?[1], d[1])?),
-            Prim::CorrSignal(o) => Prim::CorrSignal(set(o, self.term_shape(&o.tensor)?[1], c[1])?),
-            Prim::Mix(o) => Prim::Mix(set(o, d[1], self.term_shape(&o.tensor)?[1])?),
-            Prim::MixT(o) => Prim::MixT(set(o, c[1], self.term_shape(&o.tensor)?[1])?),
-            Prim::Broadcast(_) => Prim::Broadcast(Some(c.to_vec())),
-            Prim::SumNc(_) => Prim::SumNc(Some(d.to_vec())),
-            other => other.clone(),
+        let site = Site {
+            params: &p.params,
+            operand: operand.as_deref(),
+            groups: p.groups(),
+            guess: true,
+        };
+        let at = |q: Prim| Expr {
+            kind: Kind::Prim(q),
+            col: e.col,
+        };
+        let resolution =
+            (p.desc.resolve)(&site, d, c).map_err(|m| self.err(e, format!("`{}`{m}", ascii(e))))?;
+        Ok(match resolution {
+            Resolution::Keep => e.clone(),
+            Resolution::Groups(g) => at(Prim {
+                operand: p.operand.as_ref().map(|o| Operand {
+                    tensor: o.tensor.clone(),
+                    groups: (g != 1).then_some(g),
+                }),
+                ..p.clone()
+            }),
+            Resolution::Params(params) => at(Prim {
+                params,
+                ..p.clone()
+            }),
+            Resolution::After(first, params) => Expr {
+                kind: Kind::Compose(vec![at(p.clone()), at(Prim::new(first, params))]),
+                col: e.col,
+            },
         })
     }
 }

@@ -7,6 +7,7 @@
 use super::adjoint::{flatten, Step};
 use super::rules::{self, Rule};
 use super::{Expr, Kind, Prim};
+use crate::op::{Params, CROP, ZERO_PAD};
 
 fn prim(e: &Expr) -> Option<&Prim> {
     match &e.kind {
@@ -15,53 +16,56 @@ fn prim(e: &Expr) -> Option<&Prim> {
     }
 }
 
+/// `a + b` per axis.
+fn add(a: &[(usize, usize)], b: &[(usize, usize)]) -> Params {
+    Params::Pads(
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x.0 + y.0, x.1 + y.1))
+            .collect(),
+    )
+}
+
+/// `crop[c] ∘ zero_pad[p]`: the identity, or what is left of the pad or the crop (PAD-2).
+fn crop_after_pad(c: &[(usize, usize)], p: &[(usize, usize)]) -> Option<Option<Prim>> {
+    if c == p {
+        Some(None)
+    } else if c.iter().zip(p).all(|(a, b)| a.0 <= b.0 && a.1 <= b.1) {
+        let r = c
+            .iter()
+            .zip(p)
+            .map(|(a, b)| (b.0 - a.0, b.1 - a.1))
+            .collect();
+        Some(Some(Prim::new(&ZERO_PAD, Params::Pads(r))))
+    } else if c.iter().zip(p).all(|(a, b)| a.0 >= b.0 && a.1 >= b.1) {
+        let r = c
+            .iter()
+            .zip(p)
+            .map(|(a, b)| (a.0 - b.0, a.1 - b.1))
+            .collect();
+        Some(Some(Prim::new(&CROP, Params::Pads(r))))
+    } else {
+        None
+    }
+}
+
 /// Simplify the pair `outer ∘ inner`, if a rule applies; `None` in the result means `id`.
 fn pair(outer: &Prim, inner: &Prim) -> Option<(Option<Prim>, Rule)> {
-    use Prim::*;
-    match (outer, inner) {
-        (Crop(c), ZeroPad(p)) if c.len() == p.len() => {
-            if c == p {
-                Some((None, rules::CROP_PAD))
-            } else if c.iter().zip(p).all(|(a, b)| a.0 <= b.0 && a.1 <= b.1) {
-                let r = c
-                    .iter()
-                    .zip(p)
-                    .map(|(a, b)| (b.0 - a.0, b.1 - a.1))
-                    .collect();
-                Some((Some(ZeroPad(r)), rules::CROP_PAD))
-            } else if c.iter().zip(p).all(|(a, b)| a.0 >= b.0 && a.1 >= b.1) {
-                let r = c
-                    .iter()
-                    .zip(p)
-                    .map(|(a, b)| (a.0 - b.0, a.1 - b.1))
-                    .collect();
-                Some((Some(Crop(r)), rules::CROP_PAD))
-            } else {
-                None
-            }
+    let same = outer.params == inner.params && outer.operand == inner.operand;
+    match (outer.name(), inner.name(), outer.pads(), inner.pads()) {
+        ("crop", "zero_pad", Some(c), Some(p)) if c.len() == p.len() => {
+            crop_after_pad(c, p).map(|q| (q, rules::CROP_PAD))
         }
-        (ZeroPad(a), ZeroPad(b)) if a.len() == b.len() => Some((
-            Some(ZeroPad(
-                a.iter()
-                    .zip(b)
-                    .map(|(x, y)| (x.0 + y.0, x.1 + y.1))
-                    .collect(),
-            )),
-            rules::MERGE_PADS,
-        )),
-        (Crop(a), Crop(b)) if a.len() == b.len() => Some((
-            Some(Crop(
-                a.iter()
-                    .zip(b)
-                    .map(|(x, y)| (x.0 + y.0, x.1 + y.1))
-                    .collect(),
-            )),
-            rules::MERGE_CROPS,
-        )),
-        (Flip(a), Flip(b)) if a == b => Some((None, rules::FLIP_FLIP)),
-        (Subsample(a), ZeroInsert(b)) if a == b => Some((None, rules::SUB_INSERT)),
-        (DilateAdjoint(a), Dilate(b)) if a == b => Some((None, rules::DILATE_BACK)),
-        (GroupTranspose(a), GroupTranspose(b)) if a == b => Some((None, rules::GT_GT)),
+        ("zero_pad", "zero_pad", Some(a), Some(b)) if a.len() == b.len() => {
+            Some((Some(Prim::new(&ZERO_PAD, add(a, b))), rules::MERGE_PADS))
+        }
+        ("crop", "crop", Some(a), Some(b)) if a.len() == b.len() => {
+            Some((Some(Prim::new(&CROP, add(a, b))), rules::MERGE_CROPS))
+        }
+        ("flip", "flip", ..) if same => Some((None, rules::FLIP_FLIP)),
+        ("subsample", "zero_insert", ..) if same => Some((None, rules::SUB_INSERT)),
+        ("dilate_adjoint", "dilate", ..) if same => Some((None, rules::DILATE_BACK)),
+        ("group_transpose", "group_transpose", ..) if same => Some((None, rules::GT_GT)),
         _ => None,
     }
 }
@@ -103,7 +107,7 @@ pub fn step(e: &Expr) -> Option<(Expr, Rule)> {
                         let mut v: Vec<Expr> = f[..i].to_vec();
                         let col = f[i].col;
                         v.push(Expr {
-                            kind: Kind::Prim(q.unwrap_or(Prim::Id)),
+                            kind: Kind::Prim(q.unwrap_or_else(Prim::id)),
                             col,
                         });
                         v.extend_from_slice(&f[i + 2..]);
@@ -112,7 +116,10 @@ pub fn step(e: &Expr) -> Option<(Expr, Rule)> {
                 }
             }
             if f.len() > 1 {
-                if let Some(i) = f.iter().position(|x| prim(x) == Some(&Prim::Id)) {
+                if let Some(i) = f
+                    .iter()
+                    .position(|x| prim(x).is_some_and(|p| p.name() == "id"))
+                {
                     let mut v = f.clone();
                     v.remove(i);
                     return Some((rebuild(v, e.col), rules::DROP_ID));

@@ -1,6 +1,8 @@
 //! Channel mixing over groups ↔ block transpose (note `derivations/11-channels-and-groups.md`,
 //! identity CHAN-1).
 
+use super::primitive::{operand, Primitive, Resolution, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::{LinearOp, Op, Symbol};
 use crate::error::{Error, Result};
 use crate::tensor::{Scalar, Tensor};
@@ -117,8 +119,118 @@ impl<T: Scalar> LinearOp<T> for ChannelMix<T> {
         })
     }
     fn symbol(&self) -> Symbol {
-        // The DSL names (`expr::VOCABULARY`).
+        // The DSL names (`op::PRIMITIVES`).
         let name = if self.adjoint { "mix_t" } else { "mix" };
         Symbol::new(name, vec![("groups", self.groups.to_string())])
     }
+}
+
+fn groups_or_one(s: &Site) -> usize {
+    s.groups.unwrap_or(1)
+}
+
+/// The DSL's `mix(A[, groups=g])`: channel mixing with `A: (O, C/g)`; its adjoint is `mix_t`
+/// (CHAN-1).
+pub static MIX: Primitive = Primitive {
+    dsl: "mix",
+    aliases: &[],
+    op: "ChannelMix",
+    syntax: Syntax::Operand,
+    adjoint: &MIX_T,
+    rule: Rule {
+        name: "channel mixing* = block transpose",
+        note: "CHAN-1",
+        statement: "mix(A)' = mix_t(A)",
+    },
+    grouped_rule: None,
+    example: "mix(A)",
+    domain: &[1, 3, 4],
+    forward: |s, d| {
+        let a = rules::operand(s, 2, "the matrix")?;
+        rules::need(d.len() >= 2, || "needs an input (N, C, ...)".into())?;
+        let g = rules::groups_from(s.groups, d[1], a[1])?;
+        rules::need(a[0] % g == 0, || {
+            format!("groups={g} must divide O={}", a[0])
+        })?;
+        Ok(Some(rules::with_channels(a[0], d)))
+    },
+    backward: |s, c| {
+        if rules::wait_for_groups(s) {
+            return Ok(None);
+        }
+        let a = rules::operand(s, 2, "the matrix")?;
+        Ok(Some(rules::with_channels(
+            a[1].saturating_mul(groups_or_one(s)),
+            c,
+        )))
+    },
+    resolve: |s, d, _| {
+        let a = rules::operand(s, 2, "the matrix")?;
+        rules::groups_from(s.groups, d[1], a[1]).map(Resolution::Groups)
+    },
+    mismatch_hint: "",
+    lower: crate::lowering!(lower_mix),
+};
+
+/// The DSL's `mix_t(A[, groups=g])`: the block transpose, the adjoint of `mix` (CHAN-1).
+pub static MIX_T: Primitive = Primitive {
+    dsl: "mix_t",
+    aliases: &[],
+    op: "ChannelMix*",
+    syntax: Syntax::Operand,
+    adjoint: &MIX,
+    rule: Rule {
+        name: "block transpose* = channel mixing",
+        note: "CHAN-1",
+        statement: "mix_t(A)' = mix(A)",
+    },
+    grouped_rule: None,
+    example: "mix_t(A)",
+    domain: &[1, 2, 4],
+    forward: |s, d| {
+        if rules::wait_for_groups(s) {
+            return Ok(None);
+        }
+        let a = rules::operand(s, 2, "the matrix")?;
+        let g = groups_or_one(s);
+        rules::need(d.len() >= 2 && d[1] == a[0], || {
+            format!("input must have {} channels", a[0])
+        })?;
+        rules::need(g > 0 && a[0] % g == 0, || {
+            format!("groups={g} must divide O={}", a[0])
+        })?;
+        Ok(Some(rules::with_channels(a[1].saturating_mul(g), d)))
+    },
+    backward: |s, c| {
+        let a = rules::operand(s, 2, "the matrix")?;
+        Ok(Some(rules::with_channels(a[0], c)))
+    },
+    resolve: |s, _, c| {
+        let a = rules::operand(s, 2, "the matrix")?;
+        rules::groups_from(s.groups, c[1], a[1]).map(Resolution::Groups)
+    },
+    mismatch_hint: "",
+    lower: crate::lowering!(lower_mix_t),
+};
+
+fn lower_mix<T: Scalar>(
+    s: &Site,
+    dom: &[usize],
+    _: &[usize],
+    a: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(Arc::new(ChannelMix::new(
+        operand("mix", a)?,
+        dom,
+        groups_or_one(s),
+    )?))
+}
+
+fn lower_mix_t<T: Scalar>(
+    s: &Site,
+    _: &[usize],
+    cod: &[usize],
+    a: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(ChannelMix::new(operand("mix_t", a)?, cod, groups_or_one(s))?.adjoint())
 }

@@ -1,6 +1,8 @@
 //! Circular convolution with channel mixing, by real FFT ↔ circular correlation (note
 //! `derivations/03-circular-convolution.md`, identities CIRC-1 and CIRC-2).
 
+use super::primitive::{operand, Primitive, Resolution, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::{LinearOp, Op, Symbol};
 use crate::error::{Error, Result};
 use crate::fft::RealFftNd;
@@ -195,7 +197,7 @@ impl<T: Scalar> LinearOp<T> for CircularConv<T> {
         })
     }
     fn symbol(&self) -> Symbol {
-        // The DSL names (`expr::VOCABULARY`).
+        // The DSL names (`op::PRIMITIVES`).
         let name = if self.adjoint { "corr" } else { "circ" };
         Symbol::new(
             name,
@@ -205,4 +207,118 @@ impl<T: Scalar> LinearOp<T> for CircularConv<T> {
             ],
         )
     }
+}
+
+fn groups_or_one(s: &Site) -> usize {
+    s.groups.unwrap_or(1)
+}
+
+/// The DSL's `circ(h[, groups=g])`: circular convolution with `h: (O, C/g, *P)` on
+/// `(N, C, *P)`; its adjoint is `corr` (CIRC-2; CHAN-2 with groups).
+pub static CIRC: Primitive = Primitive {
+    dsl: "circ",
+    aliases: &[],
+    op: "CircularConv",
+    syntax: Syntax::Operand,
+    adjoint: &CORR,
+    rule: Rule {
+        name: "circular convolution* = correlation",
+        note: "CIRC-2",
+        statement: "circ(h)' = corr(h)",
+    },
+    grouped_rule: Some(Rule {
+        name: "grouped circular convolution* = grouped correlation (block transpose)",
+        note: "CHAN-2",
+        statement: "circ(h, groups=g)' = corr(h, groups=g)",
+    }),
+    example: "circ(h)",
+    domain: &[1, 3, 6],
+    forward: |s, d| {
+        let k = rules::operand(s, d.len(), "the kernel")?;
+        let g = rules::groups_from(s.groups, d[1], k[1])?;
+        rules::conv_check(d, k, g)?;
+        Ok(Some(rules::with_channels(k[0], d)))
+    },
+    backward: |s, c| {
+        if rules::wait_for_groups(s) {
+            return Ok(None);
+        }
+        let k = rules::operand(s, c.len(), "the kernel")?;
+        Ok(Some(rules::with_channels(
+            k[1].saturating_mul(groups_or_one(s)),
+            c,
+        )))
+    },
+    resolve: |s, d, _| {
+        let k = rules::operand(s, 0, "the kernel")?;
+        rules::groups_from(s.groups, d[1], k[1]).map(Resolution::Groups)
+    },
+    mismatch_hint: "",
+    lower: crate::lowering!(lower_circ),
+};
+
+/// The DSL's `corr(h[, groups=g])`: circular correlation, the adjoint of `circ` (CIRC-2).
+pub static CORR: Primitive = Primitive {
+    dsl: "corr",
+    aliases: &[],
+    op: "CircularConv*",
+    syntax: Syntax::Operand,
+    adjoint: &CIRC,
+    rule: Rule {
+        name: "correlation* = circular convolution",
+        note: "CIRC-2",
+        statement: "corr(h)' = circ(h)",
+    },
+    grouped_rule: Some(Rule {
+        name: "grouped correlation* = grouped circular convolution (block transpose)",
+        note: "CHAN-2",
+        statement: "corr(h, groups=g)' = circ(h, groups=g)",
+    }),
+    example: "corr(h)",
+    domain: &[1, 2, 6],
+    forward: |s, d| {
+        if rules::wait_for_groups(s) {
+            return Ok(None);
+        }
+        let k = rules::operand(s, d.len(), "the kernel")?;
+        let g = groups_or_one(s);
+        rules::need(d[1] == k[0], || {
+            format!("input has {} channels, the kernel {} outputs", d[1], k[0])
+        })?;
+        let out = rules::with_channels(k[1].saturating_mul(g), d);
+        rules::conv_check(&out, k, g)?;
+        Ok(Some(out))
+    },
+    backward: |s, c| {
+        let k = rules::operand(s, c.len(), "the kernel")?;
+        Ok(Some(rules::with_channels(k[0], c)))
+    },
+    resolve: |s, _, c| {
+        let k = rules::operand(s, 0, "the kernel")?;
+        rules::groups_from(s.groups, c[1], k[1]).map(Resolution::Groups)
+    },
+    mismatch_hint: "",
+    lower: crate::lowering!(lower_corr),
+};
+
+fn lower_circ<T: Scalar>(
+    s: &Site,
+    dom: &[usize],
+    _: &[usize],
+    h: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(Arc::new(CircularConv::new(
+        operand("circ", h)?,
+        dom[0],
+        groups_or_one(s),
+    )?))
+}
+
+fn lower_corr<T: Scalar>(
+    s: &Site,
+    _: &[usize],
+    cod: &[usize],
+    h: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(CircularConv::new(operand("corr", h)?, cod[0], groups_or_one(s))?.adjoint())
 }

@@ -2,6 +2,8 @@
 //! signal (note `derivations/08-weight-gradient.md`, identities SWAP-1 and SWAP-2).
 
 use super::circular_conv::{check_channels, spectra};
+use super::primitive::{operand, Primitive, Resolution, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::{LinearOp, Op, Symbol};
 use crate::error::{Error, Result};
 use crate::fft::RealFftNd;
@@ -142,7 +144,7 @@ impl<T: Scalar> LinearOp<T> for CircularConvWeight<T> {
         })
     }
     fn symbol(&self) -> Symbol {
-        // The DSL names (`expr::VOCABULARY`).
+        // The DSL names (`op::PRIMITIVES`).
         let name = if self.adjoint {
             "corr_signal"
         } else {
@@ -156,4 +158,127 @@ impl<T: Scalar> LinearOp<T> for CircularConvWeight<T> {
             ],
         )
     }
+}
+
+fn groups_or_one(s: &Site) -> usize {
+    s.groups.unwrap_or(1)
+}
+
+/// The DSL's `circ_signal(x[, groups=g])`: the convolution as a map of the kernel, the signal
+/// `x: (N, C, *P)` fixed; its adjoint is `corr_signal` (SWAP-2; CHAN-2 with groups).
+pub static CIRC_SIGNAL: Primitive = Primitive {
+    dsl: "circ_signal",
+    aliases: &[],
+    op: "CircularConvWeight",
+    syntax: Syntax::Operand,
+    adjoint: &CORR_SIGNAL,
+    rule: Rule {
+        name: "weight view* = correlation with the signal",
+        note: "SWAP-2",
+        statement: "circ_signal(x)' = corr_signal(x)",
+    },
+    grouped_rule: Some(Rule {
+        name: "grouped weight view* = grouped correlation with the signal",
+        note: "CHAN-2",
+        statement: "circ_signal(x, groups=g)' = corr_signal(x, groups=g)",
+    }),
+    example: "circ_signal(x)",
+    domain: &[2, 3, 6],
+    forward: |s, d| {
+        let x = rules::operand(s, d.len(), "the signal")?;
+        let g = rules::groups_from(s.groups, x[1], d[1])?;
+        rules::conv_check(x, d, g)?;
+        Ok(Some(rules::with_channels(d[0], x)))
+    },
+    backward: |s, c| {
+        if rules::wait_for_groups(s) {
+            return Ok(None);
+        }
+        let x = rules::operand(s, c.len(), "the signal")?;
+        let mut k = x.to_vec();
+        k[0] = c[1];
+        k[1] = x[1] / groups_or_one(s).max(1);
+        Ok(Some(k))
+    },
+    resolve: |s, d, _| {
+        let x = rules::operand(s, 0, "the signal")?;
+        rules::groups_from(s.groups, x[1], d[1]).map(Resolution::Groups)
+    },
+    mismatch_hint: "",
+    lower: crate::lowering!(lower_circ_signal),
+};
+
+/// The DSL's `corr_signal(x[, groups=g])`: the adjoint of `circ_signal` (SWAP-2).
+pub static CORR_SIGNAL: Primitive = Primitive {
+    dsl: "corr_signal",
+    aliases: &[],
+    op: "CircularConvWeight*",
+    syntax: Syntax::Operand,
+    adjoint: &CIRC_SIGNAL,
+    rule: Rule {
+        name: "correlation with the signal* = weight view",
+        note: "SWAP-2",
+        statement: "corr_signal(x)' = circ_signal(x)",
+    },
+    grouped_rule: Some(Rule {
+        name: "grouped correlation with the signal* = grouped weight view",
+        note: "CHAN-2",
+        statement: "corr_signal(x, groups=g)' = circ_signal(x, groups=g)",
+    }),
+    example: "corr_signal(x)",
+    domain: &[1, 2, 6],
+    forward: |s, d| {
+        if rules::wait_for_groups(s) {
+            return Ok(None);
+        }
+        let x = rules::operand(s, d.len(), "the signal")?;
+        let g = groups_or_one(s);
+        rules::need(d.len() >= 3 && d[0] == x[0] && d[2..] == x[2..], || {
+            format!(
+                "input {} does not fit the signal {}",
+                rules::fmt_shape(d),
+                rules::fmt_shape(x)
+            )
+        })?;
+        rules::need(g > 0 && x[1] % g == 0, || {
+            format!("groups={g} must divide C={}", x[1])
+        })?;
+        let mut k = x.to_vec();
+        k[0] = d[1];
+        k[1] = x[1] / g;
+        rules::conv_check(x, &k, g)?;
+        Ok(Some(k))
+    },
+    backward: |s, c| {
+        let x = rules::operand(s, c.len(), "the signal")?;
+        Ok(Some(rules::with_channels(c[0], x)))
+    },
+    resolve: |s, _, c| {
+        let x = rules::operand(s, 0, "the signal")?;
+        rules::groups_from(s.groups, x[1], c[1]).map(Resolution::Groups)
+    },
+    mismatch_hint: "",
+    lower: crate::lowering!(lower_corr_signal),
+};
+
+fn lower_circ_signal<T: Scalar>(
+    s: &Site,
+    _: &[usize],
+    cod: &[usize],
+    x: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(Arc::new(CircularConvWeight::new(
+        operand("circ_signal", x)?,
+        cod[1],
+        groups_or_one(s),
+    )?))
+}
+
+fn lower_corr_signal<T: Scalar>(
+    s: &Site,
+    dom: &[usize],
+    _: &[usize],
+    x: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(CircularConvWeight::new(operand("corr_signal", x)?, dom[1], groups_or_one(s))?.adjoint())
 }

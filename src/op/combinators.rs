@@ -1,6 +1,7 @@
 //! Combinators: identity, composition, sum, scaling (note `derivations/05-composition.md`,
 //! identities COMP-1 … COMP-3).
 
+use super::primitive::{keep, Primitive, Rule, Site, Syntax};
 use super::{LinearOp, Op, Symbol};
 use crate::error::{Error, Result};
 use crate::tensor::{Scalar, Tensor};
@@ -221,4 +222,35 @@ impl<T: Scalar> LinearOp<T> for Scale<T> {
             args: vec![self.op.symbol()],
         }
     }
+}
+
+/// The DSL's `id`, self-adjoint (COMP-4).
+pub static ID: Primitive = Primitive {
+    dsl: "id",
+    aliases: &[],
+    op: "Identity",
+    syntax: Syntax::Bare,
+    adjoint: &ID,
+    rule: Rule {
+        name: "identity is self-adjoint",
+        note: "COMP-4",
+        statement: "id' = id",
+    },
+    grouped_rule: None,
+    example: "id",
+    domain: &[1, 2, 3],
+    forward: |_, d| Ok(Some(d.to_vec())),
+    backward: |_, c| Ok(Some(c.to_vec())),
+    resolve: keep,
+    mismatch_hint: "",
+    lower: crate::lowering!(lower_id),
+};
+
+fn lower_id<T: Scalar>(
+    _: &Site,
+    dom: &[usize],
+    _: &[usize],
+    _: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(Arc::new(Identity::new(dom)))
 }

@@ -1,6 +1,8 @@
 //! Crop ↔ zero padding (note `derivations/02-pad-and-crop.md`, identity PAD-1).
 
 use super::index::{fmt_list, gather, mapped_shape, AxisMaps};
+use super::primitive::{keep, pads_of, Primitive, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::zero_pad::ZeroPad;
 use super::{check_rank, LinearOp, Op, Symbol};
 use crate::error::{Error, Result};
@@ -85,4 +87,30 @@ impl<T: Scalar> LinearOp<T> for Crop {
     fn symbol(&self) -> Symbol {
         Symbol::new("crop", vec![("trims", fmt_list(&self.trims))])
     }
+}
+
+/// The DSL's `crop[lo:hi, …]` (also `fold_zeros`); its adjoint is `zero_pad` (PAD-1).
+pub static CROP: Primitive = Primitive {
+    dsl: "crop",
+    aliases: &["fold_zeros"],
+    op: "Crop",
+    syntax: Syntax::Pads,
+    adjoint: &super::zero_pad::ZERO_PAD,
+    rule: Rule {
+        name: "crop* = zero_pad",
+        note: "PAD-1",
+        statement: "crop[p]' = zero_pad[p]",
+    },
+    grouped_rule: None,
+    example: "crop[1:2]",
+    domain: &[1, 2, 6],
+    forward: |s, d| rules::pad_shape(d, rules::pads(s)?, false).map(Some),
+    backward: |s, c| rules::pad_shape(c, rules::pads(s)?, true).map(Some),
+    resolve: keep,
+    mismatch_hint: "",
+    lower: crate::lowering!(lower),
+};
+
+fn lower<T: Scalar>(s: &Site, dom: &[usize], _: &[usize], _: Option<&Tensor<T>>) -> Result<Op<T>> {
+    Ok(Arc::new(Crop::new(dom, pads_of("crop", s.params)?)?))
 }

@@ -1,6 +1,8 @@
 //! Kernel dilation ↔ its adjoint (note `derivations/10-dilation.md`, identity DIL-1).
 
 use super::index::{fmt_list, gather, mapped_shape, scatter_add, AxisMaps};
+use super::primitive::{keep, list_of, Primitive, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::{check_rank, LinearOp, Op, Symbol};
 use crate::error::{Error, Result};
 use crate::tensor::{Scalar, Tensor};
@@ -108,4 +110,64 @@ impl<T: Scalar> LinearOp<T> for Dilate {
         };
         Symbol::new(name, vec![("dilation", fmt_list(&self.dilation))])
     }
+}
+
+/// The DSL's `dilate[d, …]`; its adjoint is `dilate_adjoint` (DIL-1).
+pub static DILATE: Primitive = Primitive {
+    dsl: "dilate",
+    aliases: &[],
+    op: "Dilate",
+    syntax: Syntax::List { what: "dilation" },
+    adjoint: &DILATE_ADJOINT,
+    rule: Rule {
+        name: "dilate* = dilate_adjoint",
+        note: "DIL-1",
+        statement: "dilate[d]' = dilate_adjoint[d]",
+    },
+    grouped_rule: None,
+    example: "dilate[2]",
+    domain: &[2, 3, 3],
+    forward: |s, d| rules::per_axis(d, rules::list(s)?, rules::spread).map(Some),
+    backward: |s, c| rules::per_axis(c, rules::list(s)?, rules::unspread).map(Some),
+    resolve: keep,
+    mismatch_hint: "",
+    lower: crate::lowering!(lower),
+};
+
+/// The DSL's `dilate_adjoint[d, …]`; its adjoint is `dilate` (DIL-1).
+pub static DILATE_ADJOINT: Primitive = Primitive {
+    dsl: "dilate_adjoint",
+    aliases: &[],
+    op: "Dilate*",
+    syntax: Syntax::List { what: "dilation" },
+    adjoint: &DILATE,
+    rule: Rule {
+        name: "dilate_adjoint* = dilate",
+        note: "DIL-1",
+        statement: "dilate_adjoint[d]' = dilate[d]",
+    },
+    grouped_rule: None,
+    example: "dilate_adjoint[2]",
+    domain: &[2, 3, 5],
+    forward: |s, d| rules::per_axis(d, rules::list(s)?, rules::unspread).map(Some),
+    backward: |s, c| rules::per_axis(c, rules::list(s)?, rules::spread).map(Some),
+    resolve: keep,
+    mismatch_hint: "",
+    lower: crate::lowering!(lower_adjoint),
+};
+
+fn lower<T: Scalar>(s: &Site, dom: &[usize], _: &[usize], _: Option<&Tensor<T>>) -> Result<Op<T>> {
+    Ok(Arc::new(Dilate::new(dom, list_of("dilate", s.params)?)?))
+}
+
+fn lower_adjoint<T: Scalar>(
+    s: &Site,
+    _: &[usize],
+    cod: &[usize],
+    _: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(LinearOp::<T>::adjoint(&Dilate::new(
+        cod,
+        list_of("dilate_adjoint", s.params)?,
+    )?))
 }

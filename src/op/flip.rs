@@ -2,6 +2,8 @@
 //! `derivations/03-circular-convolution.md`, identity FLIP-1).
 
 use super::index::{gather, AxisMaps};
+use super::primitive::{count_of, keep, Primitive, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::{check_rank, LinearOp, Op, Symbol};
 use crate::error::Result;
 use crate::tensor::{Scalar, Tensor};
@@ -61,4 +63,36 @@ impl<T: Scalar> LinearOp<T> for Flip {
     fn symbol(&self) -> Symbol {
         Symbol::new("flip", vec![("axes", self.axes.to_string())])
     }
+}
+
+/// The DSL's `flip[k]`, self-adjoint (FLIP-1).
+pub static FLIP: Primitive = Primitive {
+    dsl: "flip",
+    aliases: &[],
+    op: "Flip",
+    syntax: Syntax::Count {
+        open: "after `flip` (write flip[k] for the trailing k axes)",
+        what: "the number of trailing axes to reverse",
+    },
+    adjoint: &FLIP,
+    rule: Rule {
+        name: "flip is self-adjoint",
+        note: "FLIP-1",
+        statement: "flip[k]' = flip[k]",
+    },
+    grouped_rule: None,
+    example: "flip[1]",
+    domain: &[1, 2, 4],
+    forward: |s, d| {
+        rules::trailing(d, rules::count(s)?)?;
+        Ok(Some(d.to_vec()))
+    },
+    backward: |_, c| Ok(Some(c.to_vec())),
+    resolve: keep,
+    mismatch_hint: "",
+    lower: crate::lowering!(lower),
+};
+
+fn lower<T: Scalar>(s: &Site, dom: &[usize], _: &[usize], _: Option<&Tensor<T>>) -> Result<Op<T>> {
+    Ok(Arc::new(Flip::new(dom, count_of("flip", s.params)?)?))
 }

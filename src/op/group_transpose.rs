@@ -1,6 +1,8 @@
 //! Group transpose of a weight tensor ↔ its inverse (note `derivations/13-conv-transpose.md`,
 //! identity TRANS-2).
 
+use super::primitive::{count_of, keep, Primitive, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::{LinearOp, Op, Symbol};
 use crate::error::{Error, Result};
 use crate::tensor::{Scalar, Tensor};
@@ -75,4 +77,59 @@ impl<T: Scalar> LinearOp<T> for GroupTranspose {
     fn symbol(&self) -> Symbol {
         Symbol::new("group_transpose", vec![("groups", self.groups.to_string())])
     }
+}
+
+/// The DSL's `group_transpose[g]`: `(A, B/g, *K) → (B, A/g, *K)`, its own adjoint (TRANS-2).
+pub static GROUP_TRANSPOSE: Primitive = Primitive {
+    dsl: "group_transpose",
+    aliases: &[],
+    op: "GroupTranspose",
+    syntax: Syntax::Count {
+        open: "after `group_transpose` (write group_transpose[g])",
+        what: "the number of groups",
+    },
+    adjoint: &GROUP_TRANSPOSE,
+    rule: Rule {
+        name: "group_transpose* = its inverse",
+        note: "TRANS-2",
+        statement: "group_transpose[g]' = group_transpose[g]",
+    },
+    grouped_rule: None,
+    example: "group_transpose[1]",
+    domain: &[2, 3, 3],
+    forward: |s, d| {
+        let g = rules::count(s)?;
+        rules::need(d.len() >= 3 && g > 0 && d[0].is_multiple_of(g), || {
+            format!(
+                "needs (A, B/g, *K) with g={g} dividing A, got {}",
+                rules::fmt_shape(d)
+            )
+        })?;
+        Ok(Some(swap_groups(d, g)))
+    },
+    backward: |s, c| {
+        let g = rules::count(s)?;
+        rules::need(c.len() >= 3 && g > 0 && c[0].is_multiple_of(g), || {
+            format!("output {} does not fit g={g}", rules::fmt_shape(c))
+        })?;
+        Ok(Some(swap_groups(c, g)))
+    },
+    resolve: keep,
+    mismatch_hint: "",
+    lower: crate::lowering!(lower),
+};
+
+/// `(A, B/g, *K) → (B, A/g, *K)`.
+fn swap_groups(s: &[usize], g: usize) -> Vec<usize> {
+    let mut v = s.to_vec();
+    v[0] = s[1].saturating_mul(g);
+    v[1] = s[0] / g;
+    v
+}
+
+fn lower<T: Scalar>(s: &Site, dom: &[usize], _: &[usize], _: Option<&Tensor<T>>) -> Result<Op<T>> {
+    Ok(Arc::new(GroupTranspose::new(
+        dom,
+        count_of("group_transpose", s.params)?,
+    )?))
 }

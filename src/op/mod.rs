@@ -28,6 +28,8 @@ mod flip;
 mod group_transpose;
 mod index;
 mod pad;
+pub mod primitive;
+mod shape_rules;
 mod subsample;
 mod zero_insert;
 mod zero_pad;
@@ -45,6 +47,85 @@ pub use pad::{Pad, PadFold, PadMode};
 pub use subsample::Subsample;
 pub use zero_insert::ZeroInsert;
 pub use zero_pad::ZeroPad;
+
+pub use bias::{BROADCAST, SUM_NC};
+pub use channel_mix::{MIX, MIX_T};
+pub use circular_conv::{CIRC, CORR};
+pub use circular_conv_weight::{CIRC_SIGNAL, CORR_SIGNAL};
+pub use combinators::ID;
+pub use crop::CROP;
+pub use dilate::{DILATE, DILATE_ADJOINT};
+pub use flip::FLIP;
+pub use group_transpose::GROUP_TRANSPOSE;
+pub use pad::{
+    pad_primitive, FOLD_CIRCULAR, FOLD_REFLECT, FOLD_REPLICATE, PAD_CIRCULAR, PAD_REFLECT,
+    PAD_REPLICATE,
+};
+pub use primitive::{Params, Primitive, Rule};
+pub use subsample::SUBSAMPLE;
+pub use zero_insert::ZERO_INSERT;
+pub use zero_pad::ZERO_PAD;
+
+/// The DSL's vocabulary, one [`Primitive`] per row: DSL name ↔ `src/op` operator ↔ adjoint ↔
+/// note. The op names and the DSL names map 1:1 (each operator's `symbol()` is its DSL name).
+/// The parser, shape inference, the adjoint rewrite, the printer and the lowering read this
+/// list; `tests/vocabulary.rs` checks every entry end to end (parse, print, shapes, lowering,
+/// dot test, dense transpose, adjoint rule, a row of `check`'s suite) and that this table
+/// lists exactly the registry.
+///
+/// | DSL | `src/op` | adjoint | note |
+/// |---|---|---|---|
+/// | `zero_pad[lo:hi, …]` | `ZeroPad` | `crop` | PAD-1 |
+/// | `crop[lo:hi, …]` | `Crop` | `zero_pad` | PAD-1 |
+/// | `pad_circular[lo:hi, …]` | `Pad` | `fold_circular` | MODE-1 |
+/// | `pad_reflect[lo:hi, …]` | `Pad` | `fold_reflect` | MODE-1 |
+/// | `pad_replicate[lo:hi, …]` | `Pad` | `fold_replicate` | MODE-1 |
+/// | `fold_circular[lo:hi, …]` | `Pad*` | `pad_circular` | MODE-1 |
+/// | `fold_reflect[lo:hi, …]` | `Pad*` | `pad_reflect` | MODE-1 |
+/// | `fold_replicate[lo:hi, …]` | `Pad*` | `pad_replicate` | MODE-1 |
+/// | `flip[k]` | `Flip` | `flip` | FLIP-1 |
+/// | `subsample[s, …]` | `Subsample` | `zero_insert` | STRIDE-1 |
+/// | `zero_insert[s, …]` | `ZeroInsert` | `subsample` | STRIDE-1 |
+/// | `dilate[d, …]` | `Dilate` | `dilate_adjoint` | DIL-1 |
+/// | `dilate_adjoint[d, …]` | `Dilate*` | `dilate` | DIL-1 |
+/// | `circ(h[, groups=g])` | `CircularConv` | `corr` | CIRC-2 |
+/// | `corr(h[, groups=g])` | `CircularConv*` | `circ` | CIRC-2 |
+/// | `circ_signal(x[, groups=g])` | `CircularConvWeight` | `corr_signal` | SWAP-2 |
+/// | `corr_signal(x[, groups=g])` | `CircularConvWeight*` | `circ_signal` | SWAP-2 |
+/// | `mix(A[, groups=g])` | `ChannelMix` | `mix_t` | CHAN-1 |
+/// | `mix_t(A[, groups=g])` | `ChannelMix*` | `mix` | CHAN-1 |
+/// | `group_transpose[g]` | `GroupTranspose` | `group_transpose` | TRANS-2 |
+/// | `broadcast[N, C, …]` | `BiasBroadcast` | `sum_nc` | BIAS-1 |
+/// | `sum_nc[N, C, …]` | `BiasBroadcast*` | `broadcast` | BIAS-1 |
+/// | `id` | `Identity` | `id` | COMP-4 |
+///
+/// With `groups=g` ≠ 1 the adjoints of `circ`, `corr`, `circ_signal`, `corr_signal` cite
+/// CHAN-2 (the same rule per group).
+pub static PRIMITIVES: &[&Primitive] = &[
+    &ZERO_PAD,
+    &CROP,
+    &PAD_CIRCULAR,
+    &PAD_REFLECT,
+    &PAD_REPLICATE,
+    &FOLD_CIRCULAR,
+    &FOLD_REFLECT,
+    &FOLD_REPLICATE,
+    &FLIP,
+    &SUBSAMPLE,
+    &ZERO_INSERT,
+    &DILATE,
+    &DILATE_ADJOINT,
+    &CIRC,
+    &CORR,
+    &CIRC_SIGNAL,
+    &CORR_SIGNAL,
+    &MIX,
+    &MIX_T,
+    &GROUP_TRANSPOSE,
+    &BROADCAST,
+    &SUM_NC,
+    &ID,
+];
 
 use crate::error::{Error, Result};
 use crate::tensor::{Scalar, Tensor};

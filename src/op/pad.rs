@@ -2,6 +2,8 @@
 //! `derivations/12-padding-modes.md`, identity MODE-1).
 
 use super::index::{fmt_list, gather, mapped_shape, scatter_add, AxisMaps};
+use super::primitive::{keep, pads_of, Primitive, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::{check_rank, LinearOp, Op, Symbol};
 use crate::error::{Error, Result};
 use crate::tensor::{Scalar, Tensor};
@@ -151,7 +153,7 @@ impl<T: Scalar> LinearOp<T> for Pad {
         Arc::new(PadFold { pad: self.clone() })
     }
     fn symbol(&self) -> Symbol {
-        // The DSL name (`expr::VOCABULARY`).
+        // The DSL name (`op::PRIMITIVES`).
         let name = match self.mode {
             PadMode::Zeros => "zero_pad",
             PadMode::Circular => "pad_circular",
@@ -192,7 +194,7 @@ impl<T: Scalar> LinearOp<T> for PadFold {
         Arc::new(self.pad.clone())
     }
     fn symbol(&self) -> Symbol {
-        // The DSL name (`expr::VOCABULARY`).
+        // The DSL name (`op::PRIMITIVES`).
         let name = match self.pad.mode {
             PadMode::Zeros => "crop",
             PadMode::Circular => "fold_circular",
@@ -206,5 +208,95 @@ impl<T: Scalar> LinearOp<T> for PadFold {
                 ("pads", fmt_list(&self.pad.pads)),
             ],
         )
+    }
+}
+
+/// The DSL's `pad_MODE[lo:hi, …]` and its adjoint `fold_MODE[lo:hi, …]` for one mode (MODE-1).
+macro_rules! mode_pair {
+    ($pad:ident, $fold:ident, $m:literal, $mode:literal) => {
+        #[doc = concat!("The DSL's `pad_", $mode, "[lo:hi, …]`; its adjoint is `fold_", $mode, "` (MODE-1).")]
+        pub static $pad: Primitive = Primitive {
+            dsl: concat!("pad_", $mode),
+            aliases: &[],
+            op: "Pad",
+            syntax: Syntax::Pads,
+            adjoint: &$fold,
+            rule: Rule {
+                name: "pad_mode* = fold_mode",
+                note: "MODE-1",
+                statement: "pad_reflect[p]' = fold_reflect[p]",
+            },
+            grouped_rule: None,
+            example: concat!("pad_", $mode, "[1:2]"),
+            domain: &[1, 2, 4],
+            forward: |s, d| rules::pad_shape(d, rules::pads(s)?, true).map(Some),
+            backward: |s, c| rules::pad_shape(c, rules::pads(s)?, false).map(Some),
+            resolve: keep,
+            mismatch_hint: "",
+            lower: crate::lowering!(lower_pad::<_, $m>),
+        };
+        #[doc = concat!("The DSL's `fold_", $mode, "[lo:hi, …]`; its adjoint is `pad_", $mode, "` (MODE-1).")]
+        pub static $fold: Primitive = Primitive {
+            dsl: concat!("fold_", $mode),
+            aliases: &[],
+            op: "Pad*",
+            syntax: Syntax::Pads,
+            adjoint: &$pad,
+            rule: Rule {
+                name: "fold_mode* = pad_mode",
+                note: "MODE-1",
+                statement: "fold_reflect[p]' = pad_reflect[p]",
+            },
+            grouped_rule: None,
+            example: concat!("fold_", $mode, "[1:2]"),
+            domain: &[1, 2, 7],
+            forward: |s, d| rules::pad_shape(d, rules::pads(s)?, false).map(Some),
+            backward: |s, c| rules::pad_shape(c, rules::pads(s)?, true).map(Some),
+            resolve: keep,
+            mismatch_hint: "",
+            lower: crate::lowering!(lower_fold::<_, $m>),
+        };
+    };
+}
+
+mode_pair!(PAD_CIRCULAR, FOLD_CIRCULAR, 0, "circular");
+mode_pair!(PAD_REFLECT, FOLD_REFLECT, 1, "reflect");
+mode_pair!(PAD_REPLICATE, FOLD_REPLICATE, 2, "replicate");
+
+const MODES: [PadMode; 3] = [PadMode::Circular, PadMode::Reflect, PadMode::Replicate];
+
+fn lower_pad<T: Scalar, const M: usize>(
+    s: &Site,
+    dom: &[usize],
+    _: &[usize],
+    _: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(Arc::new(Pad::new(
+        MODES[M],
+        dom,
+        pads_of("pad", s.params)?,
+    )?))
+}
+
+fn lower_fold<T: Scalar, const M: usize>(
+    s: &Site,
+    _: &[usize],
+    cod: &[usize],
+    _: Option<&Tensor<T>>,
+) -> Result<Op<T>> {
+    Ok(LinearOp::<T>::adjoint(&Pad::new(
+        MODES[M],
+        cod,
+        pads_of("fold", s.params)?,
+    )?))
+}
+
+/// The primitive that pads in `mode` (`zero_pad` for zeros).
+pub fn pad_primitive(mode: PadMode) -> &'static Primitive {
+    match mode {
+        PadMode::Zeros => &super::zero_pad::ZERO_PAD,
+        PadMode::Circular => &PAD_CIRCULAR,
+        PadMode::Reflect => &PAD_REFLECT,
+        PadMode::Replicate => &PAD_REPLICATE,
     }
 }

@@ -1,6 +1,8 @@
 //! Subsample ↔ zero-insert (note `derivations/09-stride.md`, identity STRIDE-1).
 
 use super::index::{fmt_list, gather, mapped_shape, AxisMaps};
+use super::primitive::{list_of, Params, Primitive, Resolution, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::zero_insert::ZeroInsert;
 use super::{check_rank, LinearOp, Op, Symbol};
 use crate::error::{Error, Result};
@@ -73,4 +75,56 @@ impl<T: Scalar> LinearOp<T> for Subsample {
     fn symbol(&self) -> Symbol {
         Symbol::new("subsample", vec![("stride", fmt_list(&self.stride))])
     }
+}
+
+/// The DSL's `subsample[s, …]`; its adjoint is `zero_insert` (STRIDE-1).
+///
+/// Checked on an extent `n` that is not `(m-1)s+1`, it is written out as
+/// `subsample[s] @ crop[0:r]`, `r = (n-1) mod s` (the entries it never reads), so that its
+/// adjoint is `zero_insert` with no hidden end padding. Backwards, its domain is a guess:
+/// `(m-1)s+1`.
+pub static SUBSAMPLE: Primitive = Primitive {
+    dsl: "subsample",
+    aliases: &[],
+    op: "Subsample",
+    syntax: Syntax::List { what: "stride" },
+    adjoint: &super::zero_insert::ZERO_INSERT,
+    rule: Rule {
+        name: "subsample* = zero_insert",
+        note: "STRIDE-1",
+        statement: "subsample[s]' = zero_insert[s]",
+    },
+    grouped_rule: None,
+    example: "subsample[2]",
+    domain: &[1, 2, 5],
+    forward: |s, d| rules::per_axis(d, rules::list(s)?, |n, s| Some(n.div_ceil(s))).map(Some),
+    backward: |s, c| {
+        if !s.guess {
+            return Ok(None);
+        }
+        rules::per_axis(c, rules::list(s)?, rules::spread).map(Some)
+    },
+    resolve: |s, d, _| {
+        let stride = rules::list(s)?;
+        let lead = rules::trailing(d, stride.len())?;
+        let tail: Vec<(usize, usize)> = stride
+            .iter()
+            .enumerate()
+            .map(|(a, &s)| (0, (d[lead + a].max(1) - 1) % s.max(1)))
+            .collect();
+        Ok(if tail.iter().all(|&(_, r)| r == 0) {
+            Resolution::Keep
+        } else {
+            Resolution::After(&super::crop::CROP, Params::Pads(tail))
+        })
+    },
+    mismatch_hint: "",
+    lower: crate::lowering!(lower),
+};
+
+fn lower<T: Scalar>(s: &Site, dom: &[usize], _: &[usize], _: Option<&Tensor<T>>) -> Result<Op<T>> {
+    Ok(Arc::new(Subsample::new(
+        dom,
+        list_of("subsample", s.params)?,
+    )?))
 }

@@ -1,6 +1,8 @@
 //! Zero-insert ↔ subsample (note `derivations/09-stride.md`, identity STRIDE-1).
 
 use super::index::{fmt_list, scatter_add};
+use super::primitive::{keep, list_of, Primitive, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::subsample::Subsample;
 use super::{LinearOp, Op, Symbol};
 use crate::error::Result;
@@ -62,4 +64,34 @@ impl<T: Scalar> LinearOp<T> for ZeroInsert {
     fn symbol(&self) -> Symbol {
         Symbol::new("zero_insert", vec![("stride", fmt_list(self.sub.stride()))])
     }
+}
+
+/// The DSL's `zero_insert[s, …]`: an extent `m` becomes exactly `(m-1)s+1` (a longer result is
+/// written out, `zero_pad[0:r] @ zero_insert[s]`); its adjoint is `subsample` (STRIDE-1).
+pub static ZERO_INSERT: Primitive = Primitive {
+    dsl: "zero_insert",
+    aliases: &[],
+    op: "ZeroInsert",
+    syntax: Syntax::List { what: "stride" },
+    adjoint: &super::subsample::SUBSAMPLE,
+    rule: Rule {
+        name: "zero_insert* = subsample",
+        note: "STRIDE-1",
+        statement: "zero_insert[s]' = subsample[s]",
+    },
+    grouped_rule: None,
+    example: "zero_insert[2]",
+    domain: &[1, 2, 3],
+    forward: |s, d| rules::per_axis(d, rules::list(s)?, rules::spread).map(Some),
+    backward: |s, c| rules::per_axis(c, rules::list(s)?, rules::unspread).map(Some),
+    resolve: keep,
+    mismatch_hint: "; zero_insert[s] gives exactly (m-1)s+1 entries: write a longer result as zero_pad[0:r] @ zero_insert[s]",
+    lower: crate::lowering!(lower),
+};
+
+fn lower<T: Scalar>(s: &Site, _: &[usize], cod: &[usize], _: Option<&Tensor<T>>) -> Result<Op<T>> {
+    Ok(Arc::new(ZeroInsert::new(
+        cod,
+        list_of("zero_insert", s.params)?,
+    )?))
 }

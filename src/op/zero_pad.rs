@@ -2,6 +2,8 @@
 
 use super::crop::Crop;
 use super::index::{fmt_list, gather, mapped_shape, AxisMaps};
+use super::primitive::{keep, pads_of, Primitive, Rule, Site, Syntax};
+use super::shape_rules as rules;
 use super::{check_rank, LinearOp, Op, Symbol};
 use crate::error::Result;
 use crate::tensor::{Scalar, Tensor};
@@ -82,4 +84,30 @@ impl<T: Scalar> LinearOp<T> for ZeroPad {
     fn symbol(&self) -> Symbol {
         Symbol::new("zero_pad", vec![("pads", fmt_list(&self.pads))])
     }
+}
+
+/// The DSL's `zero_pad[lo:hi, …]` (also `pad_zeros`); its adjoint is `crop` (PAD-1).
+pub static ZERO_PAD: Primitive = Primitive {
+    dsl: "zero_pad",
+    aliases: &["pad_zeros"],
+    op: "ZeroPad",
+    syntax: Syntax::Pads,
+    adjoint: &super::crop::CROP,
+    rule: Rule {
+        name: "zero_pad* = crop",
+        note: "PAD-1",
+        statement: "zero_pad[p]' = crop[p]",
+    },
+    grouped_rule: None,
+    example: "zero_pad[1:2]",
+    domain: &[1, 2, 4],
+    forward: |s, d| rules::pad_shape(d, rules::pads(s)?, true).map(Some),
+    backward: |s, c| rules::pad_shape(c, rules::pads(s)?, false).map(Some),
+    resolve: keep,
+    mismatch_hint: "",
+    lower: crate::lowering!(lower),
+};
+
+fn lower<T: Scalar>(s: &Site, dom: &[usize], _: &[usize], _: Option<&Tensor<T>>) -> Result<Op<T>> {
+    Ok(Arc::new(ZeroPad::new(dom, pads_of("zero_pad", s.params)?)?))
 }

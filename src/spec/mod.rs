@@ -8,10 +8,11 @@
 //! padding modes in `09-stride.md`, `10-dilation.md` and `12-padding-modes.md`.
 
 pub mod period;
+mod resolve;
 
 pub use period::Period;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
 use std::fmt;
@@ -118,18 +119,6 @@ pub struct Geometry {
     pub output_padding: Vec<usize>,
 }
 
-fn per_axis(name: &str, v: &[usize], d: usize, default: usize) -> Result<Vec<usize>> {
-    match v.len() {
-        0 => Ok(vec![default; d]),
-        1 if d > 1 => Ok(vec![v[0]; d]),
-        n if n == d => Ok(v.to_vec()),
-        n => Err(Error::invalid(
-            name,
-            format!("has {n} entries; give one per spatial axis ({d})"),
-        )),
-    }
-}
-
 impl ConvSpec {
     /// A plain convolution with the given stride, padding and dilation, groups 1, zeros mode.
     pub fn conv(stride: &[usize], padding: Padding, dilation: &[usize]) -> Self {
@@ -173,245 +162,6 @@ impl ConvSpec {
         let g = self.geometry(x.shape(), w.shape())?;
         dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
         Ok(g)
-    }
-
-    /// Resolve against an input shape `(N, C_in, *S)` and a weight shape.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] or [`Error::Shape`] naming the offending value: ranks that differ, a
-    /// spatial rank outside 1..=3, zero stride or dilation, groups that do not divide the
-    /// channels, reflect padding not smaller than the input, an empty output, an output padding
-    /// too large, a padding mode other than zeros for `conv_transpose`.
-    pub fn geometry(&self, x_shape: &[usize], w_shape: &[usize]) -> Result<Geometry> {
-        if x_shape.len() < 3 || x_shape.len() > 5 {
-            return Err(Error::invalid(
-                "x",
-                format!("shape {x_shape:?} must be (N, C, *spatial) with 1 to 3 spatial axes"),
-            ));
-        }
-        let d = x_shape.len() - 2;
-        if w_shape.len() != x_shape.len() {
-            return Err(Error::invalid(
-                "w",
-                format!(
-                    "shape {w_shape:?} must have {} axes like x {x_shape:?}",
-                    x_shape.len()
-                ),
-            ));
-        }
-        if x_shape.iter().chain(w_shape).any(|&e| e == 0) {
-            return Err(Error::invalid(
-                "shapes",
-                format!("x {x_shape:?} and w {w_shape:?} must have no empty axis"),
-            ));
-        }
-        crate::tensor::checked_numel(x_shape)?;
-        crate::tensor::checked_numel(w_shape)?;
-        let stride = per_axis("stride", &self.stride, d, 1)?;
-        let dilation = per_axis("dilation", &self.dilation, d, 1)?;
-        for (a, (&s, &dl)) in stride.iter().zip(&dilation).enumerate() {
-            if s == 0 {
-                return Err(Error::invalid(format!("stride[{a}]"), "must be at least 1"));
-            }
-            if dl == 0 {
-                return Err(Error::invalid(
-                    format!("dilation[{a}]"),
-                    "must be at least 1",
-                ));
-            }
-        }
-        let g = self.groups;
-        if g == 0 {
-            return Err(Error::invalid("groups", "must be at least 1"));
-        }
-        let (n, c_in) = (x_shape[0], x_shape[1]);
-        let input = x_shape[2..].to_vec();
-        let kernel = w_shape[2..].to_vec();
-        let c_out = match self.kind {
-            ConvKind::Conv => {
-                if c_in % g != 0 || !w_shape[0].is_multiple_of(g) {
-                    return Err(Error::invalid(
-                        "groups",
-                        format!(
-                            "groups={g} must divide C_in={c_in} and C_out={}",
-                            w_shape[0]
-                        ),
-                    ));
-                }
-                if w_shape[1] != c_in / g {
-                    return Err(Error::invalid(
-                        "w",
-                        format!(
-                            "shape {w_shape:?}: axis 1 must be C_in/groups = {}",
-                            c_in / g
-                        ),
-                    ));
-                }
-                w_shape[0]
-            }
-            ConvKind::ConvTranspose => {
-                if c_in % g != 0 {
-                    return Err(Error::invalid(
-                        "groups",
-                        format!("groups={g} must divide C_in={c_in}"),
-                    ));
-                }
-                if w_shape[0] != c_in {
-                    return Err(Error::invalid(
-                        "w",
-                        format!("shape {w_shape:?}: conv_transpose weights are (C_in, C_out/groups, *K); axis 0 must be C_in = {c_in}"),
-                    ));
-                }
-                w_shape[1]
-                    .checked_mul(g)
-                    .ok_or_else(|| Error::invalid("w", "C_out overflows"))?
-            }
-        };
-        let kd: Vec<usize> = kernel
-            .iter()
-            .zip(&dilation)
-            .map(|(&k, &dl)| dl.checked_mul(k - 1).and_then(|v| v.checked_add(1)))
-            .collect::<Option<_>>()
-            .ok_or_else(|| Error::invalid("dilation", "dilated kernel extent overflows"))?;
-        let pads = match &self.padding {
-            Padding::Explicit(p) => {
-                if p.len() != d {
-                    return Err(Error::invalid(
-                        "padding",
-                        format!(
-                            "has {} [lo, hi] pairs; give one per spatial axis ({d})",
-                            p.len()
-                        ),
-                    ));
-                }
-                p.clone()
-            }
-            Padding::Valid => vec![(0, 0); d],
-            Padding::Same => {
-                if self.kind == ConvKind::ConvTranspose {
-                    return Err(Error::invalid(
-                        "padding",
-                        "`same` is not defined for conv_transpose; give [lo, hi] per axis",
-                    ));
-                }
-                (0..d)
-                    .map(|a| {
-                        let out = input[a].div_ceil(stride[a]);
-                        let need = ((out - 1) * stride[a]).saturating_add(kd[a]);
-                        let total = need.saturating_sub(input[a]);
-                        (total / 2, total - total / 2)
-                    })
-                    .collect()
-            }
-        };
-        let output_padding = per_axis("output_padding", &self.output_padding, d, 0)?;
-        let geometry = |input: Vec<usize>, output: Vec<usize>, c_in, c_out| Geometry {
-            kind: self.kind,
-            n,
-            c_in,
-            c_out,
-            groups: g,
-            input,
-            kernel: kernel.clone(),
-            output,
-            stride: stride.clone(),
-            dilation: dilation.clone(),
-            pads: pads.clone(),
-            padding_mode: self.padding_mode,
-            output_padding: output_padding.clone(),
-        };
-        match self.kind {
-            ConvKind::Conv => {
-                if output_padding.iter().any(|&o| o != 0) {
-                    return Err(Error::invalid(
-                        "output_padding",
-                        "applies to conv_transpose only; remove it",
-                    ));
-                }
-                let mut output = Vec::with_capacity(d);
-                for a in 0..d {
-                    let (lo, hi) = pads[a];
-                    if self.padding_mode == PadMode::Reflect && (lo >= input[a] || hi >= input[a]) {
-                        return Err(Error::invalid(
-                            format!("padding[{a}]"),
-                            format!("reflect padding [{lo}, {hi}] must be smaller than the input extent {}", input[a]),
-                        ));
-                    }
-                    // PyTorch's rule: circular padding may wrap around at most once.
-                    if self.padding_mode == PadMode::Circular && (lo > input[a] || hi > input[a]) {
-                        return Err(Error::invalid(
-                            format!("padding[{a}]"),
-                            format!("circular padding [{lo}, {hi}] may not exceed the input extent {} (it would wrap around more than once; PyTorch refuses it too)", input[a]),
-                        ));
-                    }
-                    let sp = input[a]
-                        .checked_add(lo)
-                        .and_then(|v| v.checked_add(hi))
-                        .ok_or_else(|| {
-                            Error::invalid(format!("padding[{a}]"), "padded extent overflows")
-                        })?;
-                    if sp < kd[a] {
-                        return Err(Error::invalid(
-                            format!("axis {a}"),
-                            format!(
-                                "padded input extent {sp} is smaller than the dilated kernel extent {}: the output would be empty; pad more or use a smaller kernel",
-                                kd[a]
-                            ),
-                        ));
-                    }
-                    output.push((sp - kd[a]) / stride[a] + 1);
-                }
-                let g = geometry(input, output, c_in, c_out);
-                crate::tensor::checked_numel(&g.y_shape())?;
-                Ok(g)
-            }
-            ConvKind::ConvTranspose => {
-                if self.padding_mode != PadMode::Zeros {
-                    return Err(Error::invalid(
-                        "padding_mode",
-                        format!(
-                            "conv_transpose supports zeros only, got {}",
-                            self.padding_mode
-                        ),
-                    ));
-                }
-                let mut output = Vec::with_capacity(d);
-                for a in 0..d {
-                    let (lo, hi) = pads[a];
-                    if output_padding[a] >= stride[a].max(dilation[a]) {
-                        return Err(Error::invalid(
-                            format!("output_padding[{a}]"),
-                            format!(
-                                "{} must be smaller than stride ({}) or dilation ({})",
-                                output_padding[a], stride[a], dilation[a]
-                            ),
-                        ));
-                    }
-                    let full = (input[a] - 1)
-                        .checked_mul(stride[a])
-                        .and_then(|v| v.checked_add(kd[a]))
-                        .and_then(|v| v.checked_add(output_padding[a]))
-                        .ok_or_else(|| {
-                            Error::invalid(format!("axis {a}"), "output extent overflows")
-                        })?;
-                    let o = full
-                        .checked_sub(lo.saturating_add(hi))
-                        .filter(|&o| o > 0)
-                        .ok_or_else(|| {
-                            Error::invalid(
-                                format!("padding[{a}]"),
-                                format!(
-                                    "[{lo}, {hi}] removes the whole output extent {full}; pad less"
-                                ),
-                            )
-                        })?;
-                    output.push(o);
-                }
-                let g = geometry(input, output, c_in, c_out);
-                crate::tensor::checked_numel(&g.y_shape())?;
-                Ok(g)
-            }
-        }
     }
 }
 
@@ -558,5 +308,32 @@ mod tests {
             ..Default::default()
         };
         assert!(bad(reflect, &[1, 1, 3], &[1, 1, 1]).contains("reflect"));
+    }
+
+    #[test]
+    fn a_bad_spec_field_is_a_typed_error_with_the_same_text() {
+        let err = ConvSpec::conv(&[1, 0], Padding::Valid, &[])
+            .geometry(&[1, 1, 5, 5], &[1, 1, 3, 3])
+            .unwrap_err();
+        assert_eq!(err.to_string(), "stride[1]: must be at least 1");
+        match err {
+            crate::Error::Field { name, value, .. } => {
+                assert_eq!((name.as_str(), value.as_str()), ("stride[1]", "0"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let transpose = ConvSpec {
+            kind: ConvKind::ConvTranspose,
+            stride: vec![2],
+            output_padding: vec![2],
+            ..Default::default()
+        };
+        match transpose.geometry(&[1, 1, 5], &[1, 1, 3]).unwrap_err() {
+            crate::Error::Field { name, value, rule } => {
+                assert_eq!((name.as_str(), value.as_str()), ("output_padding[0]", "2"));
+                assert_eq!(rule, "2 must be smaller than stride (2) or dilation (1)");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
