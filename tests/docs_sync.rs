@@ -89,3 +89,68 @@ fn cited_notes(text: &str) -> Vec<String> {
     }
     found
 }
+
+/// `docs/DSL.md`'s operator table is the user's view of the registry: every registered
+/// primitive is in it under its DSL name with its adjoint rule, and it names no operator the
+/// parser does not know (a new descriptor without a docs row fails here).
+#[test]
+fn dsl_reference_lists_exactly_the_registered_primitives() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("docs/DSL.md")).unwrap();
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("| operator |"))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .collect();
+    assert!(!table.is_empty(), "docs/DSL.md: no `| operator |` table");
+    let documented: Vec<String> = table
+        .iter()
+        .flat_map(|row| {
+            let cells: Vec<&str> = row.split('|').collect();
+            let named = format!(
+                "{} {}",
+                cells.get(1).unwrap_or(&""),
+                cells.get(3).unwrap_or(&"")
+            );
+            named
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .flat_map(|code| code.split('/').map(str::to_string).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        })
+        .map(|code| {
+            code.split(['[', '(', ' '])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .filter(|name| name.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .collect();
+    for p in fftconv::op::PRIMITIVES {
+        let row = table.iter().find(|row| {
+            row.contains(&format!("`{}", p.dsl)) || row.contains(&format!("/{}", p.dsl))
+        });
+        let Some(row) = row else {
+            panic!("docs/DSL.md's operator table has no row for `{}`", p.dsl)
+        };
+        assert!(
+            row.contains(p.rule.note) || p.grouped_rule.is_some_and(|g| row.contains(g.note)),
+            "docs/DSL.md: the row of `{}` does not cite its rule {}: {row}",
+            p.dsl,
+            p.rule.note
+        );
+    }
+    let known: Vec<&str> = fftconv::op::PRIMITIVES
+        .iter()
+        .flat_map(|p| std::iter::once(p.dsl).chain(p.aliases.iter().copied()))
+        .collect();
+    for name in &documented {
+        assert!(
+            known.contains(&name.as_str()),
+            "docs/DSL.md documents `{name}`, which the parser does not know"
+        );
+    }
+}
