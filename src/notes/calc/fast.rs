@@ -6,7 +6,7 @@
 //! [`cost`](crate::conv::fast::cost): the notes claim formulas and directions only.
 
 use super::{arg, circ, corr, cvec, from_tensor, layer_of, real, scalar, tensor, Val, C, R};
-use crate::conv::fast::{choose, fft_conv, Choice, FftConv};
+use crate::conv::fast::{choose, fft_conv, polyphase, Choice, FftConv};
 use crate::expr::layer::Layer;
 
 /// The functions of this file, or `None` when `f` is not one of them.
@@ -19,6 +19,7 @@ pub(super) fn call(f: &str, args: &[Val]) -> Option<R<Val>> {
             (|| geometry_call(f, &layer_of(a(0)?)?))()
         }
         "tiled_forward" | "tiled_grad_x" | "tiled_grad_w" => (|| tiled(f, args))(),
+        "polyphase_forward" | "polyphase_grad_x" => (|| polyphase(f, args))(),
         "overlap_save" => (|| Ok(real_vec(overlap_save(&v(0)?, &v(1)?, u(2)?, u(3)?)?)))(),
         "overlap_add" => {
             (|| Ok(real_vec(overlap_add(&v(0)?, &v(1)?, u(2)?, u(3)?, u(4)?)?)))()
@@ -95,6 +96,23 @@ fn tiled(f: &str, args: &[Val]) -> R<Val> {
     } else {
         &grads.dw
     }))
+}
+
+/// `polyphase_forward(L, x, w)`, `polyphase_grad_x(L, x, w, dy)`: the strided layer through
+/// the fast path's phase split (`conv::fast::polyphase`).
+fn polyphase(f: &str, args: &[Val]) -> R<Val> {
+    let l = layer_of(arg(args, 0, f)?)?;
+    let x = tensor(arg(args, 1, f)?, &l.x_shape)?;
+    let w = tensor(arg(args, 2, f)?, &l.w_shape)?;
+    let e = |e: crate::Error| e.to_string();
+    if f == "polyphase_forward" {
+        let y = polyphase::forward(&l.spec, &x, &w, None, Default::default()).map_err(e)?;
+        return Ok(from_tensor(&y));
+    }
+    let g = l.geometry().map_err(|e| e.to_string())?;
+    let dy = tensor(arg(args, 3, f)?, &g.y_shape())?;
+    let grads = polyphase::backward(&l.spec, &x, &w, &dy, false, Default::default()).map_err(e)?;
+    Ok(from_tensor(&grads.dx))
 }
 
 /// Tiles of `B` outputs of the valid correlation of `x` (extent n) with `w` (extent K): tile
