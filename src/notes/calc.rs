@@ -164,7 +164,14 @@ pub fn agree(a: &Val, b: &Val) -> bool {
         } else {
             ta[i].min(tb[i])
         };
-        let t = t + 1e-9 * (1.0 + x.norm().max(y.norm()));
+        // Exact numbers agree to 1e-9 absolute (roundoff of an exact zero); a written rounded
+        // number only to its rounding, so `3.7e-16` does not match `3.64e-16`.
+        let scale = x.norm().max(y.norm());
+        let t = if t > 0.0 {
+            t + 1e-12 * scale
+        } else {
+            1e-9 * (1.0 + scale)
+        };
         (x.re - y.re).abs() <= t && (x.im - y.im).abs() <= t
     })
 }
@@ -173,7 +180,9 @@ pub fn agree(a: &Val, b: &Val) -> bool {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
-    Num(f64, usize, Span, bool),
+    /// Value, decimals relative to units (`3.6e-16`: 17; `None` for an exact number without a
+    /// decimal point), span, imaginary.
+    Num(f64, Option<i32>, Span, bool),
     Ident(String),
     Str(String),
     Sym(char),
@@ -209,6 +218,7 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
                 }
             }
             let mut end = i;
+            let mut exponent = 0i32;
             if !latex && i < b.len() && (b[i] == b'e' || b[i] == b'E') {
                 let mut j = i + 1;
                 if j < b.len() && (b[j] == b'-' || b[j] == b'+') {
@@ -218,6 +228,7 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
                     while j < b.len() && b[j].is_ascii_digit() {
                         j += 1;
                     }
+                    exponent = src[i + 1..j].parse().unwrap_or(0);
                     end = j;
                     i = j;
                 }
@@ -231,7 +242,9 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
             if imag {
                 i += 1;
             }
-            out.push(Tok::Num(v, dec, (start, end), imag));
+            // A written `3.6e-16` is rounded at its last digit, 1e-17, not at 0.1.
+            let decimals = (dec > 0).then_some(dec as i32 - exponent);
+            out.push(Tok::Num(v, decimals, (start, end), imag));
             continue;
         }
         if latex && c == '\\' {
@@ -423,11 +436,7 @@ impl Parser<'_> {
         match self.next() {
             Tok::Num(v, dec, span, imag) => {
                 self.spans.push(span);
-                let tol = if dec == 0 {
-                    0.0
-                } else {
-                    0.5 * 10f64.powi(-(dec as i32))
-                };
+                let tol = dec.map_or(0.0, |d| 0.5 * 10f64.powi(-d));
                 Ok(scalar(
                     if imag { C::new(0.0, v) } else { C::new(v, 0.0) },
                     tol,
@@ -435,7 +444,7 @@ impl Parser<'_> {
             }
             Tok::Frac => {
                 // `\frac14` (two digits) or `\frac{a}{b}`.
-                if let Tok::Num(v, 0, span, false) = self.peek().clone() {
+                if let Tok::Num(v, None, span, false) = self.peek().clone() {
                     let text = v.to_string();
                     if text.len() == 2 {
                         self.next();
