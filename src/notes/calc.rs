@@ -157,6 +157,10 @@ pub fn agree(a: &Val, b: &Val) -> bool {
         return false;
     }
     let (ta, tb) = (a.tol(), b.tol());
+    // Exact numbers agree to 1e-12 of the largest entry of either side (the roundoff of an
+    // entry that is zero in exact arithmetic is relative to the rest of its array): a lone
+    // `2^{-53}` is not `3^{-53}`, and `1007681536` is not `1007681537`.
+    let vscale = da.iter().chain(db).fold(0.0f64, |m, c| m.max(c.norm()));
     da.iter().zip(db).enumerate().all(|(i, (x, y))| {
         // A rounded number against an exact one: its rounding; two rounded ones: the finer.
         let t = if ta[i] == 0.0 || tb[i] == 0.0 {
@@ -170,7 +174,7 @@ pub fn agree(a: &Val, b: &Val) -> bool {
         let t = if t > 0.0 {
             t + 1e-12 * scale
         } else {
-            1e-9 * (1.0 + scale)
+            1e-12 * vscale
         };
         (x.re - y.re).abs() <= t && (x.im - y.im).abs() <= t
     })
@@ -977,7 +981,10 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
         "subsample" => v(0)?.into_iter().step_by(u(1)?.max(1)).collect(),
         "zero_insert" | "dilate" => {
             let (x, s) = (v(0)?, u(1)?.max(1));
-            let n = (x.len().max(1) - 1) * s + 1;
+            if x.is_empty() {
+                return Err(format!("{f} of an empty list"));
+            }
+            let n = (x.len() - 1) * s + 1;
             (0..n)
                 .map(|j| {
                     if j % s == 0 {
@@ -990,6 +997,9 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
         }
         "dilate_adjoint" => {
             let (y, s) = (v(0)?, u(1)?.max(1));
+            if y.is_empty() {
+                return Err("dilate_adjoint of an empty list".into());
+            }
             let n = (y.len() - 1) / s + 1;
             let f = |x: &[C]| -> R<Vec<C>> {
                 Ok((0..(n - 1) * s + 1)
@@ -1013,6 +1023,9 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
                 return Err("mix needs a matrix (O, C/g)".into());
             };
             let g = kwarg(kw, "groups").map_or(Ok(1), |g| g.usize())?;
+            if g == 0 || o % g != 0 {
+                return Err(format!("mix: {o} outputs do not split into {g} groups"));
+            }
             let c = cg * g;
             let fwd = |x: &[C]| -> R<Vec<C>> {
                 if x.len() != c {
@@ -1123,7 +1136,13 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             }
             vec![C::new((num / den).sqrt(), 0.0), C::new(worst, 0.0)]
         }
-        "dot" => vec![v(0)?.iter().zip(v(1)?).map(|(x, y)| x * y).sum()],
+        "dot" => {
+            let (x, y) = (v(0)?, v(1)?);
+            if x.len() != y.len() {
+                return Err(format!("dot of {} and {} entries", x.len(), y.len()));
+            }
+            vec![x.iter().zip(y).map(|(x, y)| x * y).sum()]
+        }
         "sum" => vec![v(0)?.iter().sum()],
         "abs2" => v(0)?.iter().map(|c| C::new(c.norm_sqr(), 0.0)).collect(),
         "conj" => v(0)?.iter().map(|c| c.conj()).collect(),
