@@ -1160,9 +1160,7 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             let (lo, hi) = (u(1)?, u(2)?);
             x.get(lo..hi).ok_or("slice out of range")?.to_vec()
         }
-        _ => {
-            return fast::call(f, args).unwrap_or_else(|| Err(format!("unknown function `{f}`")))
-        }
+        _ => return fast::call(f, args).unwrap_or_else(|| Err(format!("unknown function `{f}`"))),
     };
     let scalar_result = matches!(
         f,

@@ -224,9 +224,18 @@ fn wrap_around(p: usize, k: usize) -> Result<String> {
         // Each output joined to the inputs its window reads.
         for j in 0..p {
             let wraps = j + 1 < k;
-            let color = if wraps { DARK_RED } else { RGBColor(40, 120, 40) };
+            let color = if wraps {
+                DARK_RED
+            } else {
+                RGBColor(40, 120, 40)
+            };
             for t in 0..k {
-                line(area, vec![at(j, r + 60.0), at((j + p - t) % p, r)], color, 1)?;
+                line(
+                    area,
+                    vec![at(j, r + 60.0), at((j + p - t) % p, r)],
+                    color,
+                    1,
+                )?;
             }
         }
         for j in 0..p {
@@ -245,7 +254,12 @@ fn wrap_around(p: usize, k: usize) -> Result<String> {
         let legend = [
             (
                 KEPT,
-                format!("y{} … y{}: window inside x0 … x{}: kept", k - 1, p - 1, p - 1),
+                format!(
+                    "y{} … y{}: window inside x0 … x{}: kept",
+                    k - 1,
+                    p - 1,
+                    p - 1
+                ),
             ),
             (
                 DROPPED,
@@ -291,7 +305,10 @@ fn chain_diagram(n: usize, k: usize, s: usize, pad: usize) -> Result<String> {
     let fwd = [
         (format!("x [{n}]"), String::new()),
         (format!("[{padded}]"), format!("zero_pad[{pad}:{pad}]")),
-        (format!("[{period}]"), format!("zero_pad[0:{}]", period - padded)),
+        (
+            format!("[{period}]"),
+            format!("zero_pad[0:{}]", period - padded),
+        ),
         (format!("[{period}]"), "circ(h), h = Z F w".to_string()),
         (
             format!("[{full}]"),
@@ -303,7 +320,10 @@ fn chain_diagram(n: usize, k: usize, s: usize, pad: usize) -> Result<String> {
     let adj = [
         (format!("x̄ [{n}]"), String::new()),
         (format!("[{padded}]"), format!("crop[{pad}:{pad}]")),
-        (format!("[{period}]"), format!("crop[0:{}]", period - padded)),
+        (
+            format!("[{period}]"),
+            format!("crop[0:{}]", period - padded),
+        ),
         (format!("[{period}]"), "corr(h)".to_string()),
         (
             format!("[{full}]"),
@@ -362,7 +382,9 @@ fn overlap_save(n: usize, k: usize, block: usize) -> Result<String> {
     render((width as u32, height as u32), |area| {
         text(
             area,
-            &format!("overlap-save: {n} inputs, {k} taps, {block} outputs per tile, period {period}"),
+            &format!(
+                "overlap-save: {n} inputs, {k} taps, {block} outputs per tile, period {period}"
+            ),
             (width / 2, 20),
             15,
             BLACK,
@@ -371,7 +393,13 @@ fn overlap_save(n: usize, k: usize, block: usize) -> Result<String> {
         for i in 0..n {
             let p = (x0 + cell * i as i32, 45);
             rect(area, p, (p.0 + cell, p.1 + 30), PALE, true)?;
-            text(area, &format!("x{i}"), (p.0 + cell / 2, p.1 + 15), 13, BLACK)?;
+            text(
+                area,
+                &format!("x{i}"),
+                (p.0 + cell / 2, p.1 + 15),
+                13,
+                BLACK,
+            )?;
         }
         for tile in 0..tiles {
             let y = 95 + tile as i32 * 70;

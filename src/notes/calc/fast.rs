@@ -21,9 +21,7 @@ pub(super) fn call(f: &str, args: &[Val]) -> Option<R<Val>> {
         "tiled_forward" | "tiled_grad_x" | "tiled_grad_w" => (|| tiled(f, args))(),
         "polyphase_forward" | "polyphase_grad_x" => (|| polyphase(f, args))(),
         "overlap_save" => (|| Ok(real_vec(overlap_save(&v(0)?, &v(1)?, u(2)?, u(3)?)?)))(),
-        "overlap_add" => {
-            (|| Ok(real_vec(overlap_add(&v(0)?, &v(1)?, u(2)?, u(3)?, u(4)?)?)))()
-        }
+        "overlap_add" => (|| Ok(real_vec(overlap_add(&v(0)?, &v(1)?, u(2)?, u(3)?, u(4)?)?)))(),
         "permute" => (|| permute(&v(0)?, &usizes(a(1)?)?, &usizes(a(2)?)?))(),
         _ => return None,
     })
@@ -49,7 +47,12 @@ fn usizes(v: &Val) -> R<Vec<usize>> {
 fn geometry_call(f: &str, l: &Layer) -> R<Val> {
     let g = l.geometry().map_err(|e| e.to_string())?;
     Ok(match f {
-        "pads" => real(g.pads.iter().flat_map(|&(lo, hi)| [lo as f64, hi as f64]).collect()),
+        "pads" => real(
+            g.pads
+                .iter()
+                .flat_map(|&(lo, hi)| [lo as f64, hi as f64])
+                .collect(),
+        ),
         "macs" => scalar(C::new(g.macs(), 0.0), 0.0),
         "fft_flops" => {
             let (fwd, all) = fft_conv::flops(&g);
@@ -84,7 +87,8 @@ fn tiled(f: &str, args: &[Val]) -> R<Val> {
     let block = arg(args, block_at, f)?.usize()?;
     let blocks = vec![block; g.rank()];
     let e = |e: crate::Error| e.to_string();
-    let mut layer = FftConv::<f64>::with_blocks(&l.spec, &l.x_shape, &l.w_shape, &blocks).map_err(e)?;
+    let mut layer =
+        FftConv::<f64>::with_blocks(&l.spec, &l.x_shape, &l.w_shape, &blocks).map_err(e)?;
     let y = layer.forward(&x, &w, None).map_err(e)?;
     if f == "tiled_forward" {
         return Ok(from_tensor(&y));
@@ -140,7 +144,11 @@ fn overlap_add(g: &[C], w: &[C], block: usize, period: usize, n: usize) -> R<Vec
     let k = w.len();
     check_tiles(n, k, block, period)?;
     if g.len() != n + 1 - k {
-        return Err(format!("overlap_add: {} gradients, expected {}", g.len(), n + 1 - k));
+        return Err(format!(
+            "overlap_add: {} gradients, expected {}",
+            g.len(),
+            n + 1 - k
+        ));
     }
     let mut dx = vec![C::default(); n];
     for start in (0..g.len()).step_by(block) {
@@ -176,7 +184,9 @@ fn permute(x: &[C], shape: &[usize], perm: &[usize]) -> R<Val> {
     let mut seen = perm.to_vec();
     seen.sort_unstable();
     if perm.len() != d || seen != (0..d).collect::<Vec<_>>() {
-        return Err(format!("permute: {perm:?} is not a permutation of {d} axes"));
+        return Err(format!(
+            "permute: {perm:?} is not a permutation of {d} axes"
+        ));
     }
     if shape.iter().product::<usize>() != x.len() {
         return Err(format!("permute: {} entries, shape {shape:?}", x.len()));
