@@ -247,7 +247,7 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
                 i += 1;
             }
             // A written `3.6e-16` is rounded at its last digit, 1e-17, not at 0.1.
-            let decimals = (dec > 0).then_some(dec as i32 - exponent);
+            let decimals = (dec > 0).then_some(dec - exponent);
             out.push(Tok::Num(v, decimals, (start, end), imag));
             continue;
         }

@@ -9,22 +9,40 @@ use super::{arg, circ, corr, cvec, from_tensor, layer_of, real, scalar, tensor, 
 use crate::conv::fast::{choose, fft_conv, polyphase, Choice, FftConv};
 use crate::expr::layer::Layer;
 
+/// The functions of this file.
+const NAMES: [&str; 13] = [
+    "pads",
+    "macs",
+    "fft_flops",
+    "choice",
+    "tiling",
+    "tiled_forward",
+    "tiled_grad_x",
+    "tiled_grad_w",
+    "polyphase_forward",
+    "polyphase_grad_x",
+    "overlap_save",
+    "overlap_add",
+    "permute",
+];
+
 /// The functions of this file, or `None` when `f` is not one of them.
 pub(super) fn call(f: &str, args: &[Val]) -> Option<R<Val>> {
+    NAMES.contains(&f).then(|| run(f, args))
+}
+
+fn run(f: &str, args: &[Val]) -> R<Val> {
     let a = |i: usize| arg(args, i, f);
     let u = |i: usize| a(i)?.usize();
     let v = |i: usize| cvec(a(i)?);
-    Some(match f {
-        "pads" | "macs" | "fft_flops" | "choice" | "tiling" => {
-            (|| geometry_call(f, &layer_of(a(0)?)?))()
-        }
-        "tiled_forward" | "tiled_grad_x" | "tiled_grad_w" => (|| tiled(f, args))(),
-        "polyphase_forward" | "polyphase_grad_x" => (|| polyphase(f, args))(),
-        "overlap_save" => (|| Ok(real_vec(overlap_save(&v(0)?, &v(1)?, u(2)?, u(3)?)?)))(),
-        "overlap_add" => (|| Ok(real_vec(overlap_add(&v(0)?, &v(1)?, u(2)?, u(3)?, u(4)?)?)))(),
-        "permute" => (|| permute(&v(0)?, &usizes(a(1)?)?, &usizes(a(2)?)?))(),
-        _ => return None,
-    })
+    match f {
+        "pads" | "macs" | "fft_flops" | "choice" | "tiling" => geometry_call(f, &layer_of(a(0)?)?),
+        "tiled_forward" | "tiled_grad_x" | "tiled_grad_w" => tiled(f, args),
+        "polyphase_forward" | "polyphase_grad_x" => polyphase(f, args),
+        "overlap_save" => Ok(real_vec(overlap_save(&v(0)?, &v(1)?, u(2)?, u(3)?)?)),
+        "overlap_add" => Ok(real_vec(overlap_add(&v(0)?, &v(1)?, u(2)?, u(3)?, u(4)?)?)),
+        _ => permute(&v(0)?, &usizes(a(1)?)?, &usizes(a(2)?)?),
+    }
 }
 
 fn real_vec(x: Vec<C>) -> Val {
