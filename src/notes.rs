@@ -24,6 +24,7 @@ use crate::op::{LinearOp, Op};
 use std::path::Path;
 
 pub mod calc;
+pub mod figure;
 pub mod prose;
 
 /// The outcome of one claim.

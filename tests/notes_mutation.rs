@@ -111,15 +111,39 @@ fn one_changed_number_or_sign_fails_the_notes() {
         let (res, _) = run_note(text, name);
         assert!(res.iter().all(|r| r.ok), "{name} fails unchanged");
     }
+    // Sites of the notes on the fast path (17–21) and of the exercises (`<details>`), sampled
+    // on their own as well, so that every note and the exercises are covered.
+    let late = |k: usize| notes[k].0.as_str() >= "17";
+    let in_details = |k: usize, a: usize| {
+        let text = &notes[k].1;
+        let open = text[..a].rfind("<details>");
+        let close = text[..a].rfind("</details>");
+        matches!((open, close), (Some(o), c) if c.is_none_or(|c| c < o))
+    };
+    let pick = |sites: &[Site], keep: &dyn Fn(&Site) -> bool| -> Vec<Site> {
+        sites.iter().copied().filter(|s| keep(s)).collect()
+    };
+    let late_prose = pick(&prose_sites, &|s| late(s.0));
+    let late_claims = pick(&claim_sites, &|s| late(s.0));
+    let exercise_prose = pick(&prose_sites, &|s| in_details(s.0, s.1));
+    let exercise_claims = pick(&claim_sites, &|s| in_details(s.0, s.1));
     let mut rng = Lcg(0x5EED_0014);
     let mut missed = Vec::new();
     let mut total = 0;
-    // 60 numbers of the prose, 30 of the claims, 30 sign flips of prose numbers.
+    // Across all notes: 60 numbers of the prose, 30 of the claims, 30 sign flips of prose
+    // numbers; then notes 17–21: 30, 15, 15; then the exercises: 20, 10, 10.
     for (sites, n, flip) in [
         (&prose_sites, 60, false),
         (&claim_sites, 30, false),
         (&prose_sites, 30, true),
+        (&late_prose, 30, false),
+        (&late_claims, 15, false),
+        (&late_prose, 15, true),
+        (&exercise_prose, 20, false),
+        (&exercise_claims, 10, false),
+        (&exercise_prose, 10, true),
     ] {
+        assert!(!sites.is_empty(), "a sample group has no sites");
         for _ in 0..n {
             let (k, a, b) = sites[rng.below(sites.len())];
             let (name, text) = &notes[k];

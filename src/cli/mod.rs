@@ -10,6 +10,7 @@ mod check;
 mod demo;
 mod derive;
 mod export;
+mod figure;
 mod hunt;
 mod malloc;
 mod notes;
@@ -36,6 +37,8 @@ enum Command {
     Derive(derive::Args),
     /// Execute every check block of the notes; ends with `N claims checked, M failed`.
     Notes(notes::Args),
+    /// Write the notes' figures (SVG, computed from the library) into derivations/figures/.
+    Figure(figure::Args),
     /// Time the layers of a layers file (forward and forward + both gradients).
     Bench(bench::Args),
     /// Judge validation cases (docs/CASES.md): exit 0 all pass, 1 a tensor disagrees, 2 a case could not be judged.
@@ -91,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Derive(a) => derive::run(a),
         Command::Notes(a) => notes::run(a),
+        Command::Figure(a) => figure::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::run(*a),

@@ -20,6 +20,8 @@ use crate::tensor::Tensor;
 use num_complex::Complex64 as C;
 use std::collections::HashMap;
 
+mod fast;
+
 /// A value: a string (a layer) or an array of complex numbers (real ones have zero imaginary
 /// parts) with a shape (`[]` for a scalar).
 #[derive(Clone, Debug, PartialEq)]
@@ -155,6 +157,10 @@ pub fn agree(a: &Val, b: &Val) -> bool {
         return false;
     }
     let (ta, tb) = (a.tol(), b.tol());
+    // Exact numbers agree to 1e-12 of the largest entry of either side (the roundoff of an
+    // entry that is zero in exact arithmetic is relative to the rest of its array): a lone
+    // `2^{-53}` is not `3^{-53}`, and `1007681536` is not `1007681537`.
+    let vscale = da.iter().chain(db).fold(0.0f64, |m, c| m.max(c.norm()));
     da.iter().zip(db).enumerate().all(|(i, (x, y))| {
         // A rounded number against an exact one: its rounding; two rounded ones: the finer.
         let t = if ta[i] == 0.0 || tb[i] == 0.0 {
@@ -162,7 +168,14 @@ pub fn agree(a: &Val, b: &Val) -> bool {
         } else {
             ta[i].min(tb[i])
         };
-        let t = t + 1e-9 * (1.0 + x.norm().max(y.norm()));
+        // Exact numbers agree to 1e-9 absolute (roundoff of an exact zero); a written rounded
+        // number only to its rounding, so `3.7e-16` does not match `3.64e-16`.
+        let scale = x.norm().max(y.norm());
+        let t = if t > 0.0 {
+            t + 1e-12 * scale
+        } else {
+            1e-12 * vscale
+        };
         (x.re - y.re).abs() <= t && (x.im - y.im).abs() <= t
     })
 }
@@ -171,7 +184,9 @@ pub fn agree(a: &Val, b: &Val) -> bool {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
-    Num(f64, usize, Span, bool),
+    /// Value, decimals relative to units (`3.6e-16`: 17; `None` for an exact number without a
+    /// decimal point), span, imaginary.
+    Num(f64, Option<i32>, Span, bool),
     Ident(String),
     Str(String),
     Sym(char),
@@ -207,6 +222,7 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
                 }
             }
             let mut end = i;
+            let mut exponent = 0i32;
             if !latex && i < b.len() && (b[i] == b'e' || b[i] == b'E') {
                 let mut j = i + 1;
                 if j < b.len() && (b[j] == b'-' || b[j] == b'+') {
@@ -216,6 +232,7 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
                     while j < b.len() && b[j].is_ascii_digit() {
                         j += 1;
                     }
+                    exponent = src[i + 1..j].parse().unwrap_or(0);
                     end = j;
                     i = j;
                 }
@@ -229,7 +246,9 @@ fn lex(src: &str, latex: bool) -> Result<Vec<Tok>, String> {
             if imag {
                 i += 1;
             }
-            out.push(Tok::Num(v, dec, (start, end), imag));
+            // A written `3.6e-16` is rounded at its last digit, 1e-17, not at 0.1.
+            let decimals = (dec > 0).then_some(dec - exponent);
+            out.push(Tok::Num(v, decimals, (start, end), imag));
             continue;
         }
         if latex && c == '\\' {
@@ -421,11 +440,7 @@ impl Parser<'_> {
         match self.next() {
             Tok::Num(v, dec, span, imag) => {
                 self.spans.push(span);
-                let tol = if dec == 0 {
-                    0.0
-                } else {
-                    0.5 * 10f64.powi(-(dec as i32))
-                };
+                let tol = dec.map_or(0.0, |d| 0.5 * 10f64.powi(-d));
                 Ok(scalar(
                     if imag { C::new(0.0, v) } else { C::new(v, 0.0) },
                     tol,
@@ -433,7 +448,7 @@ impl Parser<'_> {
             }
             Tok::Frac => {
                 // `\frac14` (two digits) or `\frac{a}{b}`.
-                if let Tok::Num(v, 0, span, false) = self.peek().clone() {
+                if let Tok::Num(v, None, span, false) = self.peek().clone() {
                     let text = v.to_string();
                     if text.len() == 2 {
                         self.next();
@@ -966,7 +981,10 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
         "subsample" => v(0)?.into_iter().step_by(u(1)?.max(1)).collect(),
         "zero_insert" | "dilate" => {
             let (x, s) = (v(0)?, u(1)?.max(1));
-            let n = (x.len().max(1) - 1) * s + 1;
+            if x.is_empty() {
+                return Err(format!("{f} of an empty list"));
+            }
+            let n = (x.len() - 1) * s + 1;
             (0..n)
                 .map(|j| {
                     if j % s == 0 {
@@ -979,6 +997,9 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
         }
         "dilate_adjoint" => {
             let (y, s) = (v(0)?, u(1)?.max(1));
+            if y.is_empty() {
+                return Err("dilate_adjoint of an empty list".into());
+            }
             let n = (y.len() - 1) / s + 1;
             let f = |x: &[C]| -> R<Vec<C>> {
                 Ok((0..(n - 1) * s + 1)
@@ -1002,6 +1023,9 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
                 return Err("mix needs a matrix (O, C/g)".into());
             };
             let g = kwarg(kw, "groups").map_or(Ok(1), |g| g.usize())?;
+            if g == 0 || o % g != 0 {
+                return Err(format!("mix: {o} outputs do not split into {g} groups"));
+            }
             let c = cg * g;
             let fwd = |x: &[C]| -> R<Vec<C>> {
                 if x.len() != c {
@@ -1112,7 +1136,13 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             }
             vec![C::new((num / den).sqrt(), 0.0), C::new(worst, 0.0)]
         }
-        "dot" => vec![v(0)?.iter().zip(v(1)?).map(|(x, y)| x * y).sum()],
+        "dot" => {
+            let (x, y) = (v(0)?, v(1)?);
+            if x.len() != y.len() {
+                return Err(format!("dot of {} and {} entries", x.len(), y.len()));
+            }
+            vec![x.iter().zip(y).map(|(x, y)| x * y).sum()]
+        }
         "sum" => vec![v(0)?.iter().sum()],
         "abs2" => v(0)?.iter().map(|c| C::new(c.norm_sqr(), 0.0)).collect(),
         "conj" => v(0)?.iter().map(|c| c.conj()).collect(),
@@ -1130,7 +1160,7 @@ fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
             let (lo, hi) = (u(1)?, u(2)?);
             x.get(lo..hi).ok_or("slice out of range")?.to_vec()
         }
-        _ => return Err(format!("unknown function `{f}`")),
+        _ => return fast::call(f, args).unwrap_or_else(|| Err(format!("unknown function `{f}`"))),
     };
     let scalar_result = matches!(
         f,
