@@ -1,6 +1,6 @@
 //! The direct path for depthwise layers (one input channel per group, e.g. ConvNeXt's 7×7):
 //! plane by plane, with no channel sum to tile over, so the register tile runs over output rows
-//! and columns of one plane instead ([`depthwise_kernels`](super::depthwise_kernels)).
+//! and columns of one plane instead (the kernels in `depthwise_kernels.rs`).
 //!
 //! It runs convolutions (not transposes) at stride 1 whose groups have one input channel
 //! (`C_out = m·C_in`, channel multiplier `m`), any dilation, every padding mode:
