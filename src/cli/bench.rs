@@ -2,10 +2,14 @@
 //! forward and forward + `∂x` + `∂w` on random normal inputs, warm-up then the median of
 //! `--repeats` runs, with achieved GFLOP/s and the peak bytes allocated per layer; `--json`
 //! writes `{"<layer>": {"fwd_ms": .., "fwd_bwd_ms": .., ...}}` like `shared/peers/*.py`.
-//! `--gemm` measures the machine's f32 GEMM rate instead.
+//! `--gemm` measures the machine's f32 GEMM rate instead, `--peak` its f32 FMA peak.
+//!
+//! The forward + gradients timing runs [`conv::Step`], what the trainer (`nn::Conv`) runs: with
+//! `auto`, each direction on the path the cost model picks for it, and on the FFT path the
+//! spectra of `x` and `w` kept from the forward pass for the gradients.
 
 use fftconv::conv::fast::{fft_conv, gemm, FftConv};
-use fftconv::conv::{self, Algorithm, ConvSpec, Geometry, Padding};
+use fftconv::conv::{self, Algorithm, ConvSpec, Geometry, Padding, Step};
 use fftconv::{Error, Result, Scalar, Tensor};
 use rayon::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -86,6 +90,16 @@ pub struct Args {
     /// Measure the f32 GEMM rate (one core and all cores) instead of the layers.
     #[arg(long)]
     gemm: bool,
+    /// Measure the f32 FMA peak (one core and all cores; best of many short bursts) instead of
+    /// the layers.
+    #[arg(long)]
+    peak: bool,
+    /// Which statistic of the timed runs to report: the median (comparable with the peers) or
+    /// the best run (the machine's speed when nothing else runs).
+    /// `cpu` reports the median CPU time of all threads over the thread count (Linux
+    /// schedstat): what the wall time would be on an otherwise idle machine.
+    #[arg(long, default_value = "median", value_parser = ["median", "best", "cpu"])]
+    stat: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -189,15 +203,39 @@ fn same_pads(kernel: &[usize]) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Median (or, with `BEST` set, the fastest) of the timed runs.
+static BEST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Time CPU seconds of all threads over the thread count instead of wall time.
+static CPU: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Nanoseconds on a CPU of every thread of this process so far (`/proc/self/task/*/schedstat`;
+/// 0 where that does not exist).
+fn cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 fn median_ms(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     f()?; // warm-up
     let mut ts = Vec::with_capacity(repeats);
+    let cpu = CPU.load(Ordering::Relaxed);
     for _ in 0..repeats {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), if cpu { cpu_ns() } else { 0 });
         f()?;
-        ts.push(t.elapsed().as_secs_f64() * 1e3);
+        ts.push(if cpu {
+            (cpu_ns() - c) as f64 / 1e6 / rayon::current_num_threads() as f64
+        } else {
+            t.elapsed().as_secs_f64() * 1e3
+        });
     }
     ts.sort_by(|a, b| a.total_cmp(b));
+    if BEST.load(Ordering::Relaxed) {
+        return Ok(ts[0]);
+    }
     Ok(ts[ts.len() / 2])
 }
 
@@ -214,44 +252,45 @@ fn peak_bytes(f: impl FnOnce() -> Result<()>) -> Result<usize> {
 struct Row {
     fwd_ms: f64,
     fwd_bwd_ms: f64,
+    /// The algorithms of the forward pass and of the gradients.
     algo: Algorithm,
+    algo_bwd: Algorithm,
     peak: usize,
     tensors: usize,
     gflops_direct: f64,
+    /// GFLOP/s on the FFT path's own count, when both directions run on it.
     gflops_fft: Option<f64>,
+    /// GFLOP/s of the forward pass on its path's own count (`2·MACs` on the direct side).
+    gflops_fwd: f64,
     /// FFT tiles: period per axis and tile count, e.g. `40x40*4`.
     plan: String,
 }
 
-fn fwd_bwd<T: Scalar>(l: &BenchLayer, algo: Algorithm, x: &Tensor<T>, w: &Tensor<T>) -> Result<()> {
-    if algo == Algorithm::Fft {
-        // What a training step does: keep the spectra of x and w for the backward pass.
-        let mut layer = FftConv::new(&l.spec, x.shape(), w.shape())?;
-        let y = layer.forward(x, w, None)?;
-        layer.backward(&y, false)?;
-    } else {
-        let y = conv::forward(&l.spec, x, w, None, algo)?;
-        conv::backward(&l.spec, x, w, &y, false, algo)?;
-    }
+/// One training step of the layer, as the trainer takes it.
+fn fwd_bwd<T: Scalar>(step: &mut Step<T>, x: &Tensor<T>, w: &Tensor<T>) -> Result<()> {
+    let y = step.forward(x, w, None)?;
+    step.backward(x, w, &y, false)?;
     Ok(())
 }
 
 fn bench_layer<T: Scalar>(l: &BenchLayer, algo: Algorithm, repeats: usize) -> Result<Row> {
     let g: Geometry = l.spec.geometry(&l.x_shape, &l.w_shape)?;
-    let algo = algo.resolve(&g);
+    let (algo_fwd, algo_bwd) = (algo.resolve(&g), algo.resolve_backward(&g));
     let x = Tensor::<T>::randn(&l.x_shape, 0);
     let w = Tensor::<T>::randn(&l.w_shape, 1);
     let fwd_ms = median_ms(repeats, || {
-        conv::forward(&l.spec, &x, &w, None, algo).map(|_| ())
+        conv::forward(&l.spec, &x, &w, None, algo_fwd).map(|_| ())
     })?;
-    let fwd_bwd_ms = median_ms(repeats, || fwd_bwd(l, algo, &x, &w))?;
-    let peak = peak_bytes(|| fwd_bwd(l, algo, &x, &w))?;
+    let mut step = Step::new(&l.spec, algo);
+    let fwd_bwd_ms = median_ms(repeats, || fwd_bwd(&mut step, &x, &w))?;
+    let peak = peak_bytes(|| fwd_bwd(&mut Step::new(&l.spec, algo), &x, &w))?;
     let elem = std::mem::size_of::<T>();
     let numel = |s: &[usize]| s.iter().product::<usize>();
     // x, w, y, dx, dw, and (FFT) the spectra of x, w and dy.
     let mut tensors = elem * (2 * numel(&l.x_shape) + 2 * numel(&l.w_shape) + numel(&g.y_shape()));
     let mut plan = "-".to_string();
-    if algo == Algorithm::Fft {
+    let fft_both = algo_fwd == Algorithm::Fft && algo_bwd == Algorithm::Fft;
+    if algo_fwd == Algorithm::Fft || algo_bwd == Algorithm::Fft {
         let layer = FftConv::<T>::new(&l.spec, &l.x_shape, &l.w_shape)?;
         tensors += layer.spectra_bytes();
         let t = layer.tiling();
@@ -263,17 +302,82 @@ fn bench_layer<T: Scalar>(l: &BenchLayer, algo: Algorithm, repeats: usize) -> Re
         plan = format!("{period}*{}", t.tiles());
     }
     let (fft_fwd, fft_all) = fft_conv::flops(&g);
-    let _ = fft_fwd;
+    let fwd_count = if algo_fwd == Algorithm::Fft {
+        fft_fwd
+    } else {
+        2.0 * g.macs()
+    };
     Ok(Row {
         fwd_ms,
         fwd_bwd_ms,
-        algo,
+        algo: algo_fwd,
+        algo_bwd,
         peak,
         tensors,
         gflops_direct: 6.0 * g.macs() / (fwd_bwd_ms * 1e6),
-        gflops_fft: (algo == Algorithm::Fft).then(|| fft_all / (fwd_bwd_ms * 1e6)),
+        gflops_fft: fft_both.then(|| fft_all / (fwd_bwd_ms * 1e6)),
+        gflops_fwd: fwd_count / (fwd_ms * 1e6),
         plan,
     })
+}
+
+/// `count` independent FMA chains of 8 lanes over `iters` rounds (AVX2/FMA); returns the sum
+/// so that the work is not optimised away.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn fma_burst(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_set1_ps(1.0); 12];
+    let (a, b) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm256_fmadd_ps(*v, a, b);
+        }
+    }
+    let mut lanes = [0.0f32; 8];
+    let sum = acc
+        .iter()
+        .fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
+    // SAFETY: `lanes` holds 8 floats; unaligned store.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+    lanes.iter().sum()
+}
+
+/// The f32 FMA peak: 12 independent 8-lane FMA chains per thread (enough to cover the FMA
+/// latency on two pipes), the best of many ~2 ms bursts, on one thread and on every rayon
+/// thread at once.
+fn fma_peak() -> Result<()> {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        let iters = 200_000;
+        let flops = (iters * 12 * 8 * 2) as f64;
+        // SAFETY (both calls): AVX2 and FMA detected above.
+        let burst = || std::hint::black_box(unsafe { fma_burst(iters) });
+        let best = |f: &dyn Fn() -> f64| (0..200).map(|_| f()).fold(f64::MAX, f64::min);
+        let one = best(&|| {
+            let t = Instant::now();
+            burst();
+            t.elapsed().as_secs_f64()
+        });
+        let threads = rayon::current_num_threads();
+        let all = best(&|| {
+            let t = Instant::now();
+            (0..threads).into_par_iter().for_each(|_| {
+                burst();
+            });
+            t.elapsed().as_secs_f64()
+        });
+        println!(
+            "f32 FMA peak (AVX2, 8 lanes): one core {:.1} GFLOP/s, {:.1} GFLOP/s on all cores ({threads} threads)",
+            flops / one / 1e9,
+            threads as f64 * flops / all / 1e9
+        );
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "--peak",
+        "measures AVX2/FMA throughput; this CPU has neither (use --gemm)",
+    ))
 }
 
 fn gemm_rate(repeats: usize) -> Result<()> {
@@ -321,6 +425,12 @@ fn gemm_rate(repeats: usize) -> Result<()> {
 /// An unreadable or malformed layers file; an unwritable JSON path.
 pub fn run(args: Args) -> Result<ExitCode> {
     let repeats = args.repeats.max(5);
+    BEST.store(args.stat == "best", Ordering::Relaxed);
+    CPU.store(args.stat == "cpu", Ordering::Relaxed);
+    if args.peak {
+        fma_peak()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.gemm {
         gemm_rate(repeats)?;
         return Ok(ExitCode::SUCCESS);
@@ -343,12 +453,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     println!(
-        "{:12} {:4} {:7} {:>9} {:>11} {:>9} {:>9} {:>9} {:>7}  fft tiles",
+        "{:15} {:4} {:21} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7}  fft tiles",
         "layer",
         "type",
-        "algo",
+        "algo fwd/bwd",
         "fwd ms",
         "fwd+bwd ms",
+        "GF/s fwd",
         "GF/s dir",
         "GF/s fft",
         "peak MB",
@@ -365,12 +476,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
             bench_layer::<f32>(l, algo, repeats)?
         };
         println!(
-            "{:12} {:4} {:7} {:9.2} {:11.2} {:9.1} {:>9} {:9.1} {:7.1}  {}",
+            "{:15} {:4} {:21} {:8.2} {:10.2} {:8.1} {:8.1} {:>8} {:8.1} {:7.1}  {}",
             l.name,
             args.dtype,
-            format!("{:?}", r.algo).to_lowercase(),
+            format!("{:?}/{:?}", r.algo, r.algo_bwd).to_lowercase(),
             r.fwd_ms,
             r.fwd_bwd_ms,
+            r.gflops_fwd,
             r.gflops_direct,
             r.gflops_fft.map_or("-".into(), |v| format!("{v:.1}")),
             r.peak as f64 / 1e6,
@@ -383,6 +495,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "fwd_ms": r.fwd_ms,
                 "fwd_bwd_ms": r.fwd_bwd_ms,
                 "algo": format!("{:?}", r.algo).to_lowercase(),
+                "algo_bwd": format!("{:?}", r.algo_bwd).to_lowercase(),
+                "gflops_fwd_path_count": r.gflops_fwd,
                 "peak_bytes": r.peak,
                 "io_and_spectra_bytes": r.tensors,
                 "gflops_direct_count": r.gflops_direct,

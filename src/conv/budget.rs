@@ -58,7 +58,11 @@ pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Resul
     let kernel = product(g.kernel.iter().map(|&k| k as u128));
     let io = period::io_elements(g);
     match algo {
-        Algorithm::Auto => guard_geometry(g, algo.resolve(g), elem_bytes),
+        // Either direction may run on either path (the cost model resolves them apart).
+        Algorithm::Auto => {
+            guard_geometry(g, algo.resolve(g), elem_bytes)?;
+            guard_geometry(g, algo.resolve_backward(g), elem_bytes)
+        }
         // The period arithmetic is the layer's own (`spec::period`), asked, not repeated.
         Algorithm::Chain => period::guard_chain(g, elem_bytes),
         Algorithm::Fft => {

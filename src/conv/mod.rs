@@ -13,6 +13,9 @@ pub mod chain;
 pub mod direct;
 pub mod error_model;
 pub mod fast;
+pub mod step;
+
+pub use step::Step;
 
 pub use crate::spec::{ConvKind, ConvSpec, Geometry, Padding};
 
@@ -51,21 +54,34 @@ pub enum Algorithm {
     /// above 1 through the polyphase split into stride-1 layers, [`fast::polyphase`], or
     /// `Im2col` when a strided axis is dilated).
     DirectSimd,
-    /// Whichever of `Fft`, `Im2col` and `DirectSimd` the cost model ([`fast::cost`]) expects to be faster.
+    /// Whichever of `Fft`, `Im2col` and `DirectSimd` the cost model ([`fast::cost`]) expects to
+    /// be faster, per direction: [`forward`] and [`backward`] may resolve differently.
     #[default]
     Auto,
 }
 
 impl Algorithm {
-    /// The algorithm that actually runs `g` (`Auto` resolved by the cost model).
+    /// The algorithm that runs the forward pass of `g` (`Auto` resolved by the cost model).
     pub fn resolve(self, g: &Geometry) -> Algorithm {
         match self {
-            Algorithm::Auto => match fast::choose(g) {
-                fast::Choice::Fft => Algorithm::Fft,
-                fast::Choice::Im2col => Algorithm::Im2col,
-                fast::Choice::DirectSimd => Algorithm::DirectSimd,
-            },
+            Algorithm::Auto => Self::of(fast::cost::choose_forward(g)),
             a => a,
+        }
+    }
+
+    /// The algorithm that computes the gradients of `g` (`Auto` resolved by the cost model).
+    pub fn resolve_backward(self, g: &Geometry) -> Algorithm {
+        match self {
+            Algorithm::Auto => Self::of(fast::cost::choose_backward(g)),
+            a => a,
+        }
+    }
+
+    fn of(c: fast::Choice) -> Algorithm {
+        match c {
+            fast::Choice::Fft => Algorithm::Fft,
+            fast::Choice::Im2col => Algorithm::Im2col,
+            fast::Choice::DirectSimd => Algorithm::DirectSimd,
         }
     }
 }
@@ -127,7 +143,14 @@ pub fn backward<T: Scalar>(
         Algorithm::DirectSimd => fast::direct_simd::backward(spec, x, w, dy, with_bias),
         Algorithm::Auto => {
             let g = spec.geometry(x.shape(), w.shape())?;
-            backward(spec, x, w, dy, with_bias, Algorithm::Auto.resolve(&g))
+            backward(
+                spec,
+                x,
+                w,
+                dy,
+                with_bias,
+                Algorithm::Auto.resolve_backward(&g),
+            )
         }
     }
 }

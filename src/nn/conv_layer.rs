@@ -1,8 +1,9 @@
-//! The FFT convolution layer with bias: `y = conv(x; w) + b`, gradients by
-//! [`crate::conv::backward`] (the adjoints of the layer's operator chains).
+//! The FFT convolution layer with bias: `y = conv(x; w) + b`, forward and gradients through
+//! [`crate::conv::Step`] (what `fftconv bench` times: on the FFT path the spectra of `x` and
+//! `w` from the forward pass serve the gradients).
 
 use super::{init, no_forward, Layer, Param};
-use crate::conv::{self, Algorithm, ConvSpec, Padding};
+use crate::conv::{Algorithm, ConvSpec, Padding, Step};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -33,6 +34,7 @@ pub struct Conv {
     dw: Tensor,
     db: Tensor,
     x: Option<Tensor>,
+    step: Step<f64>,
 }
 
 impl Conv {
@@ -44,13 +46,14 @@ impl Conv {
         let c_out = weight.shape().first().copied().unwrap_or(0);
         bias.expect_shape(&[c_out], "conv layer bias")?;
         Ok(Conv {
-            spec,
             dw: Tensor::zeros(weight.shape()),
             db: Tensor::zeros(bias.shape()),
             weight,
             bias,
             algorithm: super::FFT,
             x: None,
+            step: Step::new(&spec, super::FFT),
+            spec,
         })
     }
 
@@ -99,20 +102,17 @@ impl Layer for Conv {
     }
 
     fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
-        let y = conv::forward(
-            &self.spec,
-            x,
-            &self.weight,
-            Some(&self.bias),
-            self.algorithm,
-        )?;
+        if self.step.algorithm() != self.algorithm || self.step.spec() != &self.spec {
+            self.step = Step::new(&self.spec, self.algorithm);
+        }
+        let y = self.step.forward(x, &self.weight, Some(&self.bias))?;
         self.x = Some(x.clone());
         Ok(y)
     }
 
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let x = self.x.as_ref().ok_or_else(|| no_forward("conv layer"))?;
-        let g = conv::backward(&self.spec, x, &self.weight, dy, true, self.algorithm)?;
+        let g = self.step.backward(x, &self.weight, dy, true)?;
         self.dw = g.dw;
         self.db = g.db.unwrap_or_else(|| Tensor::zeros(self.bias.shape()));
         Ok(g.dx)

@@ -1,10 +1,13 @@
 //! The cost model behind [`Algorithm::Auto`](crate::conv::Algorithm::Auto): estimated time of
-//! the im2col + GEMM path against the FFT path, each as its FLOP count over a sustained rate.
+//! the direct side against the FFT path, each as its FLOP count over a sustained rate, per
+//! direction ([`choose_forward`], [`choose_backward`]: forward and gradients may take different
+//! paths).
 //!
 //! - im2col: `6·MACs` FLOPs for forward + `∂x` + `∂w` (three GEMMs of `2·MACs`) at
 //!   [`GEMM_RATE`], derated when a group has few output channels (the GEMM degenerates towards
 //!   a matrix-vector product: depthwise layers) and charged [`IM2COL_BYTES_RATE`] for the
-//!   unrolled matrix;
+//!   unrolled matrix; depthwise layers ([`depthwise`](super::depthwise)) at
+//!   [`DEPTHWISE_RATE`];
 //! - FFT: [`fft_conv::flops`] at [`FFT_RATE`].
 //!
 //! When the direct estimate wins and [`direct_simd`](super::direct_simd) runs the layer (its
@@ -34,6 +37,9 @@ pub const GEMM_RATE: f64 = 8.0;
 pub const FFT_RATE: f64 = 1.0;
 /// Elements of the unrolled matrix moved per unit of time (relative units).
 pub const IM2COL_BYTES_RATE: f64 = 2.0;
+/// Sustained rate of the depthwise kernels ([`depthwise`](super::depthwise)) on `2·MACs` per
+/// direction (relative units, measured against the FFT path on the depthwise benchmark layers).
+pub const DEPTHWISE_RATE: f64 = 3.0;
 
 /// Which fast path runs a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,25 +53,88 @@ pub enum Choice {
     DirectSimd,
 }
 
-/// Estimated relative times `(im2col, fft)` of forward + both gradients.
-pub fn estimates(g: &Geometry) -> (f64, f64) {
-    let c = g.as_conv();
-    let og = (c.c_out / c.groups) as f64;
-    let macs = c.macs();
-    let gemm_eff = (og / 16.0).min(1.0);
-    let col_elems = macs / og * 3.0;
-    let t_im2col = 6.0 * macs / (GEMM_RATE * gemm_eff) + col_elems / IM2COL_BYTES_RATE;
-    let t_fft = fft_conv::flops(g).1 / FFT_RATE;
-    (t_im2col, t_fft)
+/// Estimated relative times of each direction on each side.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimates {
+    /// The direct side (depthwise kernels, tiled direct loops or im2col), forward.
+    pub direct_forward: f64,
+    /// The direct side, `∂x` + `∂w`.
+    pub direct_backward: f64,
+    /// The FFT path, forward (transforms of `x`, `w`, the product, the inverse).
+    pub fft_forward: f64,
+    /// The FFT path, `∂x` + `∂w` with the spectra of `x` and `w` kept from its forward pass.
+    pub fft_backward: f64,
 }
 
-/// The path with the smaller estimated time.
-pub fn choose(g: &Geometry) -> Choice {
-    let (direct, fft) = estimates(g);
-    if direct <= fft && super::direct_simd::supports(g) {
+/// The per-direction estimates of `g`.
+pub fn estimates_by_direction(g: &Geometry) -> Estimates {
+    let c = g.as_conv();
+    let macs = c.macs();
+    let (direct_forward, direct_backward) = if super::depthwise::applies(g) {
+        (2.0 * macs / DEPTHWISE_RATE, 4.0 * macs / DEPTHWISE_RATE)
+    } else {
+        let og = (c.c_out / c.groups) as f64;
+        let gemm_eff = (og / 16.0).min(1.0);
+        let per_pass = 2.0 * macs / (GEMM_RATE * gemm_eff) + macs / og / IM2COL_BYTES_RATE;
+        (per_pass, 2.0 * per_pass)
+    };
+    let (fwd, all) = fft_conv::flops(g);
+    Estimates {
+        direct_forward,
+        direct_backward,
+        fft_forward: fwd / FFT_RATE,
+        fft_backward: (all - fwd) / FFT_RATE,
+    }
+}
+
+/// Estimated relative times `(direct, fft)` of forward + both gradients.
+pub fn estimates(g: &Geometry) -> (f64, f64) {
+    let e = estimates_by_direction(g);
+    (
+        e.direct_forward + e.direct_backward,
+        e.fft_forward + e.fft_backward,
+    )
+}
+
+fn direct(g: &Geometry) -> Choice {
+    if super::direct_simd::supports(g) {
         Choice::DirectSimd
-    } else if direct <= fft {
+    } else {
         Choice::Im2col
+    }
+}
+
+/// The path with the smaller estimated time of forward + both gradients.
+pub fn choose(g: &Geometry) -> Choice {
+    let (d, f) = estimates(g);
+    if d <= f {
+        direct(g)
+    } else {
+        Choice::Fft
+    }
+}
+
+/// The faster path for the forward pass alone.
+pub fn choose_forward(g: &Geometry) -> Choice {
+    let e = estimates_by_direction(g);
+    if e.direct_forward <= e.fft_forward {
+        direct(g)
+    } else {
+        Choice::Fft
+    }
+}
+
+/// The faster path for the gradients, given the forward pass of [`choose_forward`]: after an
+/// FFT forward pass the spectra of `x` and `w` are kept, else the FFT gradients must
+/// transform them first (charged as a forward pass).
+pub fn choose_backward(g: &Geometry) -> Choice {
+    let e = estimates_by_direction(g);
+    let fft = match choose_forward(g) {
+        Choice::Fft => e.fft_backward,
+        _ => e.fft_backward + e.fft_forward,
+    };
+    if e.direct_backward <= fft {
+        direct(g)
     } else {
         Choice::Fft
     }

@@ -257,15 +257,15 @@ impl<T: Scalar> Engine<T> for Portable {
 
 /// The kernels on AVX2 + FMA vectors (x86-64, checked at run time).
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(in crate::conv::fast) mod x86 {
     use super::{round_up, Corr, Engine, WeightGeom, WeightTask, KB, R};
     use std::arch::x86_64::*;
 
     /// Proof that the CPU has AVX2 and FMA: only [`Avx2::detect`] makes one.
-    pub(super) struct Avx2(());
+    pub(in crate::conv::fast) struct Avx2(());
 
     impl Avx2 {
-        pub(super) fn detect() -> Option<Avx2> {
+        pub(in crate::conv::fast) fn detect() -> Option<Avx2> {
             (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
                 .then_some(Avx2(()))
         }
@@ -274,7 +274,9 @@ mod x86 {
     /// An element type with its AVX vector. Every method is only called from the
     /// `#[target_feature(enable = "avx2,fma")]` kernels below, which only run when an [`Avx2`]
     /// exists: that is the safety argument of each `unsafe` block here.
-    pub(super) trait Lanes: Copy + Default + std::ops::Add<Output = Self> + 'static {
+    pub(in crate::conv::fast) trait Lanes:
+        Copy + Default + std::ops::Add<Output = Self> + 'static
+    {
         type V: Copy;
         const N: usize;
         fn zero() -> Self::V;
@@ -907,6 +909,9 @@ pub fn forward_using<T: Scalar>(
     kernels: Kernels,
 ) -> Result<Tensor<T>> {
     let g = spec.forward_geometry(x, w, b)?;
+    if super::depthwise::applies(&g) {
+        return super::depthwise::forward_tensor(&g, x, w, b, kernels);
+    }
     if !supports(&g) || empty(&g) {
         return im2col::forward(spec, x, w, b);
     }
@@ -973,6 +978,9 @@ pub fn backward_using<T: Scalar>(
     kernels: Kernels,
 ) -> Result<Grads<T>> {
     let g = spec.backward_geometry(x, w, dy)?;
+    if super::depthwise::applies(&g) {
+        return super::depthwise::backward_tensor(&g, x, w, dy, with_bias, kernels);
+    }
     if !supports(&g) || empty(&g) {
         return im2col::backward(spec, x, w, dy, with_bias);
     }

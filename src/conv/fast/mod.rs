@@ -5,6 +5,7 @@
 //!   kept between forward and backward, the channel contraction per frequency, rayon);
 //! - [`im2col`]: sliding windows unrolled into a matrix and one GEMM per group ([`gemm`]);
 //! - [`direct_simd`]: register-tiled direct loops vectorised over the output width (stride 1);
+//! - [`depthwise`]: the direct path for one input channel per group (tiles over a plane's rows);
 //! - [`cost`]: the model behind [`Algorithm::Auto`](super::Algorithm::Auto).
 //!
 //! Both algorithms see a geometry through `Layout`: every layer normalised to three spatial
@@ -13,6 +14,8 @@
 
 pub mod contraction;
 pub mod cost;
+pub mod depthwise;
+mod depthwise_kernels;
 pub mod direct_simd;
 pub mod fft_conv;
 pub mod gemm;
@@ -22,7 +25,7 @@ pub mod pool;
 pub mod pruned_fft;
 pub mod tiling;
 
-pub use cost::{choose, Choice};
+pub use cost::{choose, choose_backward, choose_forward, Choice};
 pub use fft_conv::FftConv;
 
 use super::spec::Geometry;

@@ -1,0 +1,422 @@
+//! The direct path for depthwise layers (one input channel per group, e.g. ConvNeXt's 7×7):
+//! plane by plane, with no channel sum to tile over, so the register tile runs over output rows
+//! and columns of one plane instead (the kernels in `depthwise_kernels.rs`).
+//!
+//! It runs convolutions (not transposes) at stride 1 whose groups have one input channel
+//! (`C_out = m·C_in`, channel multiplier `m`), any dilation, every padding mode:
+//!
+//! - forward, per `(n, o)`: `y[n, o] = corr(x_p[n, o/m], w[o])` over the padded input plane;
+//! - `∂x`, per `(n, c)`: the cotangent of the padded input is the full correlation of the
+//!   cotangent planes `dy[n, c·m + j]`, zero-padded by `d·(K−1)`, with the flipped kernels,
+//!   summed over `j`; with zero padding only the interior is computed (straight into `∂x`),
+//!   else the whole padded plane is folded back through the padding maps (the adjoint of the
+//!   gather that built `x_p`);
+//! - `∂w`, per `o`: `∂w[o, k] = Σ_n Σ_i dy[n, o, i] · x_p[n, o/m, i + d·k]`.
+//!
+//! Planes run in parallel (rayon); every pass builds its padded planes in a per-task buffer a
+//! few tens of KB long (they stay in L1/L2). Checked against the loop witness by
+//! `tests/depthwise.rs` (AVX2 and portable kernels, f32 and f64, through `Algorithm::Auto`).
+
+use super::depthwise_kernels::{Corr2, DwEngine, Portable, Red2, MAX_KB};
+use super::direct_simd::Kernels;
+use super::Layout;
+use crate::conv::spec::{ConvKind, Geometry};
+use crate::conv::Grads;
+use crate::error::Result;
+use crate::op::PadMode;
+use crate::tensor::{Scalar, Tensor};
+use rayon::prelude::*;
+use std::any::Any;
+
+/// Whether this path runs `g`: a convolution at stride 1 with one input channel per group.
+pub fn applies(g: &Geometry) -> bool {
+    g.kind == ConvKind::Conv
+        && g.groups == g.c_in
+        && g.c_in > 0
+        && g.c_out % g.groups == 0
+        && g.stride.iter().all(|&s| s == 1)
+        && [g.x_shape(), g.w_shape(), g.y_shape()]
+            .iter()
+            .all(|s| !s.contains(&0))
+}
+
+fn round_up(v: usize, m: usize) -> usize {
+    v.div_ceil(m) * m
+}
+
+/// Make `buf` a zero buffer of `len` unless it already has that length (then the caller's
+/// writes land on the same positions as last time and the rest is still zero).
+fn fresh<T: Scalar>(buf: &mut Vec<T>, len: usize) {
+    if buf.len() != len {
+        buf.clear();
+        buf.resize(len, T::zero());
+    }
+}
+
+/// A 3-D buffer: extents, the last the row stride.
+#[derive(Clone, Copy, Debug)]
+struct Dims([usize; 3]);
+
+impl Dims {
+    fn len(&self) -> usize {
+        self.0.iter().product()
+    }
+    fn at(&self, a: usize, b: usize) -> usize {
+        (a * self.0[1] + b) * self.0[2]
+    }
+}
+
+/// The buffers and passes of one geometry.
+struct Plan {
+    lay: Layout,
+    lo: [usize; 3],
+    /// `d·(K − 1)` per axis.
+    e: [usize; 3],
+    zeros: bool,
+    /// Padded input plane (read by the forward pass and `∂w`).
+    xp: Dims,
+    /// Forward output plane (rows and columns rounded to the tile).
+    yp: Dims,
+    /// `dy` zero-padded by `e` (read by `∂x`).
+    q: Dims,
+    /// `∂x` output: the interior (zero padding) or the whole padded plane.
+    dxp: Dims,
+    /// Where `∂x`'s output starts in padded coordinates (`lo` or 0).
+    dx_origin: [usize; 3],
+    /// `dy` with rows rounded to the lanes (read by `∂w`).
+    dq: Dims,
+}
+
+impl Plan {
+    fn new<T, E: DwEngine<T>>(g: &Geometry, eng: &E) -> Self {
+        let lay = Layout::of(g);
+        let d = g.rank();
+        let mut lo = [0; 3];
+        for (a, p) in g.pads.iter().enumerate() {
+            lo[3 - d + a] = p.0;
+        }
+        let e = [0, 1, 2].map(|a| lay.dilation[a] * (lay.kernel[a] - 1));
+        let zeros = g.padding_mode == PadMode::Zeros || g.pads.iter().all(|&p| p == (0, 0));
+        let (tr, tc) = eng.tile(lay.output[2]);
+        let lanes = eng.lanes();
+        let [o0, o1, o2] = lay.output;
+        let [p0, p1, p2] = lay.padded;
+        let d2 = lay.dilation[2];
+        let yp = Dims([o0, round_up(o1, tr), round_up(o2, tc)]);
+        let xp = Dims([
+            p0,
+            p1.max(yp.0[1] + e[1]),
+            p2.max(yp.0[2] + e[2])
+                .max(round_up(o2, lanes) + d2 * (round_up(lay.kernel[2], MAX_KB) - 1)),
+        ]);
+        let (dx_ext, dx_origin) = if zeros {
+            (lay.input, lo)
+        } else {
+            (lay.padded, [0; 3])
+        };
+        let dxp = Dims([dx_ext[0], round_up(dx_ext[1], tr), round_up(dx_ext[2], tc)]);
+        let q = Dims([
+            o0 + 2 * e[0],
+            (o1 + 2 * e[1]).max(dx_origin[1] + dxp.0[1] + e[1]),
+            (o2 + 2 * e[2]).max(dx_origin[2] + dxp.0[2] + e[2]),
+        ]);
+        let dq = Dims([o0, o1, round_up(o2, lanes)]);
+        Plan {
+            lay,
+            lo,
+            e,
+            zeros,
+            xp,
+            yp,
+            q,
+            dxp,
+            dx_origin,
+            dq,
+        }
+    }
+
+    /// The padded input plane of one input plane `x` (every padding mode, through the maps).
+    /// A buffer of the right length is refilled in place: every call writes the same
+    /// positions, and the rest (zero padding, the room for the tiles) stays zero.
+    fn pad_input<T: Scalar>(&self, x: &[T], buf: &mut Vec<T>) {
+        let lay = &self.lay;
+        fresh(buf, self.xp.len());
+        let [_, i1, i2] = lay.input;
+        let lo2 = self.lo[2];
+        for (p0, s0) in lay.maps[0].iter().enumerate() {
+            for (p1, s1) in lay.maps[1].iter().enumerate() {
+                let (Some(s0), Some(s1)) = (s0, s1) else {
+                    continue;
+                };
+                let row = &mut buf[self.xp.at(p0, p1)..][..lay.padded[2]];
+                let srow = &x[(s0 * i1 + s1) * i2..][..i2];
+                row[lo2..lo2 + i2].copy_from_slice(srow);
+                if !self.zeros {
+                    for (p2, s2) in lay.maps[2].iter().enumerate() {
+                        if p2 < lo2 || p2 >= lo2 + i2 {
+                            row[p2] = s2.map_or(T::zero(), |s| srow[s]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One output plane `y` into a buffer of extents `dims` at offset `at` (zeros elsewhere
+    /// are left as they are: the caller clears the buffer).
+    fn embed<T: Scalar>(&self, y: &[T], buf: &mut [T], dims: Dims, at: [usize; 3]) {
+        let [_, o1, o2] = self.lay.output;
+        for (r, row) in y.chunks(o2).enumerate() {
+            let (a, b) = (r / o1, r % o1);
+            buf[dims.at(a + at[0], b + at[1]) + at[2]..][..o2].copy_from_slice(row);
+        }
+    }
+
+    /// `out += corr(src, w)` over `out_ext` depth slices of `out` (extents `od`), reading `src`
+    /// (extents `sd`) from `origin`.
+    fn correlate<T: Scalar, E: DwEngine<T>>(
+        &self,
+        eng: &E,
+        (src, sd): (&[T], Dims),
+        origin: [usize; 3],
+        w: &[T],
+        (out, od): (&mut [T], Dims),
+    ) {
+        let lay = &self.lay;
+        let [k0, k1, k2] = lay.kernel;
+        let c = Corr2 {
+            src_stride: sd.0[2],
+            out_stride: od.0[2],
+            rows: od.0[1],
+            cols: od.0[2],
+            kernel: [k1, k2],
+            dilation: [lay.dilation[1], lay.dilation[2]],
+        };
+        for i0 in 0..od.0[0] {
+            let dst = &mut out[od.at(i0, 0)..][..od.0[1] * od.0[2]];
+            for a in 0..k0 {
+                let s = &src[sd.at(i0 + origin[0] + lay.dilation[0] * a, origin[1]) + origin[2]..];
+                eng.corr(&c, s, &w[a * k1 * k2..][..k1 * k2], dst);
+            }
+        }
+    }
+
+    fn forward<T: Scalar, E: DwEngine<T>>(&self, eng: &E, x: &[T], w: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let (iv, ov, kv, m) = (lay.in_vol(), lay.out_vol(), lay.k_vol(), lay.og);
+        let [_, o1, o2] = lay.output;
+        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
+        y.par_chunks_mut(ov).enumerate().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(xp, yp), (plane, dst)| {
+                let (n, o) = (plane / lay.c_out, plane % lay.c_out);
+                self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
+                let wo = &w[o * kv..][..kv];
+                if self.yp.len() == ov {
+                    // The tiles cover the plane exactly: straight into `y` (zeros).
+                    self.correlate(eng, (xp, self.xp), [0; 3], wo, (dst, self.yp));
+                    return;
+                }
+                yp.clear();
+                yp.resize(self.yp.len(), T::zero());
+                self.correlate(eng, (xp, self.xp), [0; 3], wo, (yp, self.yp));
+                for (r, row) in dst.chunks_mut(o2).enumerate() {
+                    row.copy_from_slice(&yp[self.yp.at(r / o1, r % o1)..][..o2]);
+                }
+            },
+        );
+        y
+    }
+
+    fn input_grad<T: Scalar, E: DwEngine<T>>(&self, eng: &E, dy: &[T], w: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let (iv, ov, kv, m) = (lay.in_vol(), lay.out_vol(), lay.k_vol(), lay.og);
+        let [_, i1, i2] = lay.input;
+        let mut dx = vec![T::zero(); lay.n * lay.c_in * iv];
+        dx.par_chunks_mut(iv).enumerate().for_each_init(
+            || (Vec::new(), Vec::new(), Vec::new()),
+            |(q, acc, flipped), (plane, dst)| {
+                let (n, c) = (plane / lay.c_in, plane % lay.c_in);
+                // With zero padding and tiles covering the plane exactly, straight into `∂x`.
+                let direct = self.zeros && self.dxp.len() == iv;
+                if !direct {
+                    acc.clear();
+                    acc.resize(self.dxp.len(), T::zero());
+                }
+                for j in 0..m {
+                    let o = c * m + j;
+                    fresh(q, self.q.len());
+                    self.embed(&dy[(n * lay.c_out + o) * ov..][..ov], q, self.q, self.e);
+                    flipped.clear();
+                    flipped.extend(w[o * kv..][..kv].iter().rev());
+                    let out = if direct { &mut *dst } else { &mut acc[..] };
+                    self.correlate(eng, (q, self.q), self.dx_origin, flipped, (out, self.dxp));
+                }
+                if direct {
+                    return;
+                }
+                if self.zeros {
+                    for (r, row) in dst.chunks_mut(i2).enumerate() {
+                        row.copy_from_slice(&acc[self.dxp.at(r / i1, r % i1)..][..i2]);
+                    }
+                } else {
+                    self.fold(acc, dst);
+                }
+            },
+        );
+        dx
+    }
+
+    /// The adjoint of [`Plan::pad_input`]: every entry of the padded-plane cotangent `src`
+    /// added onto the input position it was read from.
+    fn fold<T: Scalar>(&self, src: &[T], dst: &mut [T]) {
+        let lay = &self.lay;
+        let [_, i1, i2] = lay.input;
+        for (a, s0) in lay.maps[0].iter().enumerate() {
+            let Some(s0) = s0 else { continue };
+            for (b, s1) in lay.maps[1].iter().enumerate() {
+                let Some(s1) = s1 else { continue };
+                let row = &src[self.dxp.at(a, b)..][..lay.padded[2]];
+                let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
+                for (&v, s2) in row.iter().zip(&lay.maps[2]) {
+                    if let Some(s) = s2 {
+                        drow[*s] = drow[*s] + v;
+                    }
+                }
+            }
+        }
+    }
+
+    fn weight_grad<T: Scalar, E: DwEngine<T>>(&self, eng: &E, x: &[T], dy: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let (iv, ov, kv, m) = (lay.in_vol(), lay.out_vol(), lay.k_vol(), lay.og);
+        let [k0, k1, k2] = lay.kernel;
+        let r = Red2 {
+            x_stride: self.xp.0[2],
+            dy_stride: self.dq.0[2],
+            rows: lay.output[1],
+            cols: self.dq.0[2],
+            kernel: [k1, k2],
+            dilation: [lay.dilation[1], lay.dilation[2]],
+        };
+        let mut dw = vec![T::zero(); lay.c_out * kv];
+        dw.par_chunks_mut(kv).enumerate().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(xp, q), (o, dst)| {
+                for n in 0..lay.n {
+                    self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
+                    fresh(q, self.dq.len());
+                    self.embed(&dy[(n * lay.c_out + o) * ov..][..ov], q, self.dq, [0; 3]);
+                    for i0 in 0..lay.output[0] {
+                        for a in 0..k0 {
+                            let xs = &xp[self.xp.at(i0 + lay.dilation[0] * a, 0)..];
+                            let qs = &q[self.dq.at(i0, 0)..];
+                            eng.reduce(&r, xs, qs, &mut dst[a * k1 * k2..][..k1 * k2]);
+                        }
+                    }
+                }
+            },
+        );
+        dw
+    }
+}
+
+/// `t` as a `Tensor<U>` when `T` is `U`.
+fn downcast<T: Scalar, U: Scalar>(t: &Tensor<T>) -> Option<&Tensor<U>> {
+    (t as &dyn Any).downcast_ref::<Tensor<U>>()
+}
+
+/// `v` back as a `T` value (`U` is `T`: checked by the caller's downcast).
+fn upcast<T: 'static, U: 'static>(v: U) -> T {
+    *(Box::new(v) as Box<dyn Any>)
+        .downcast::<T>()
+        .expect("upcast to the type that was downcast")
+}
+
+/// Forward pass of a depthwise layer ([`applies`] must hold; the caller has checked the
+/// shapes and adds the bias).
+pub(crate) fn forward<T: Scalar>(
+    g: &Geometry,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    kernels: Kernels,
+) -> Vec<T> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(eng) =
+        super::depthwise_kernels::Avx2Dw::detect().filter(|_| kernels == Kernels::Detect)
+    {
+        if let (Some(x), Some(w)) = (downcast::<T, f32>(x), downcast::<T, f32>(w)) {
+            return upcast(Plan::new::<f32, _>(g, &eng).forward(&eng, x.data(), w.data()));
+        }
+        if let (Some(x), Some(w)) = (downcast::<T, f64>(x), downcast::<T, f64>(w)) {
+            return upcast(Plan::new::<f64, _>(g, &eng).forward(&eng, x.data(), w.data()));
+        }
+    }
+    let _ = kernels;
+    Plan::new::<T, _>(g, &Portable).forward(&Portable, x.data(), w.data())
+}
+
+/// `(∂x, ∂w)` of a depthwise layer ([`applies`] must hold; shapes checked by the caller).
+pub(crate) fn grads<T: Scalar>(
+    g: &Geometry,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    dy: &Tensor<T>,
+    kernels: Kernels,
+) -> (Vec<T>, Vec<T>) {
+    fn run<T: Scalar, E: DwEngine<T>>(
+        g: &Geometry,
+        e: &E,
+        x: &[T],
+        w: &[T],
+        dy: &[T],
+    ) -> (Vec<T>, Vec<T>) {
+        let plan = Plan::new(g, e);
+        rayon::join(|| plan.input_grad(e, dy, w), || plan.weight_grad(e, x, dy))
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(eng) =
+        super::depthwise_kernels::Avx2Dw::detect().filter(|_| kernels == Kernels::Detect)
+    {
+        if let (Some(x), Some(w), Some(dy)) = (downcast(x), downcast(w), downcast(dy)) {
+            return upcast::<_, (Vec<f32>, Vec<f32>)>(run(g, &eng, x.data(), w.data(), dy.data()));
+        }
+        if let (Some(x), Some(w), Some(dy)) = (downcast(x), downcast(w), downcast(dy)) {
+            return upcast::<_, (Vec<f64>, Vec<f64>)>(run(g, &eng, x.data(), w.data(), dy.data()));
+        }
+    }
+    let _ = kernels;
+    run(g, &Portable, x.data(), w.data(), dy.data())
+}
+
+/// The forward pass and gradients as the fast paths return them (bias included).
+pub(crate) fn forward_tensor<T: Scalar>(
+    g: &Geometry,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    b: Option<&Tensor<T>>,
+    kernels: Kernels,
+) -> Result<Tensor<T>> {
+    let mut y = Tensor::new(g.y_shape(), forward(g, x, w, kernels))?;
+    if let Some(b) = b {
+        super::add_bias(&mut y, b);
+    }
+    Ok(y)
+}
+
+/// [`grads`] as [`Grads`] (with `∂b` when asked).
+pub(crate) fn backward_tensor<T: Scalar>(
+    g: &Geometry,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    dy: &Tensor<T>,
+    with_bias: bool,
+    kernels: Kernels,
+) -> Result<Grads<T>> {
+    let (dx, dw) = grads(g, x, w, dy, kernels);
+    Ok(Grads {
+        dx: Tensor::new(g.x_shape(), dx)?,
+        dw: Tensor::new(g.w_shape(), dw)?,
+        db: with_bias.then(|| super::bias_grad(dy)),
+    })
+}

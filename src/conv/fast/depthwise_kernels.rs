@@ -1,0 +1,263 @@
+//! The two plane kernels of [`depthwise`](super::depthwise): a 2-D correlation of one plane
+//! with one kernel slice (accumulated onto an output plane) and the `∂w` reduction of one
+//! cotangent plane against one input plane; portable loops and AVX2/FMA vector kernels.
+//!
+//! The correlation holds a tile of `RT` output rows × `V` vectors in registers; per tap one
+//! broadcast weight feeds `RT·V` fused multiply-adds, each with its input vector as a memory
+//! operand (the tile's window, `RT + K − 1` rows, stays in L1). Sharing the loaded input rows
+//! between output rows in registers (row `t` feeds output row `r` through kernel row `t − r`)
+//! was measured slower: the guard on `t − r` per multiply-add costs more than the loads.
+
+use crate::tensor::Scalar;
+
+/// One 2-D correlation: `out[i, j] += Σ_{a, b} w[a, b] · src[i + d0·a, j + d1·b]` for `i` below
+/// `rows`, `j` below `cols` (multiples of the engine's tile).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Corr2 {
+    pub src_stride: usize,
+    pub out_stride: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub kernel: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Corr2 {
+    /// Elements of `src` the pass reads (from its start).
+    pub fn src_len(&self) -> usize {
+        let [k0, k1] = self.kernel;
+        let [d0, d1] = self.dilation;
+        (self.rows - 1 + d0 * (k0 - 1)) * self.src_stride + self.cols + d1 * (k1 - 1)
+    }
+    fn out_len(&self) -> usize {
+        (self.rows - 1) * self.out_stride + self.cols
+    }
+}
+
+/// One `∂w` reduction: `dw[a, b] += Σ_{i < rows, j < cols} dy[i, j] · x[i + d0·a, j + d1·b]`
+/// (`cols` a multiple of the engine's lanes; `dy` is zero past the true width).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Red2 {
+    pub x_stride: usize,
+    pub dy_stride: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub kernel: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+/// At most this many taps of one kernel row per `∂w` register block: a kernel row of up to
+/// `MAX_KB` taps is one block, longer rows run in blocks of `MAX_KB` whose last may run past
+/// the kernel (buffers leave room for it; its extra sums are dropped).
+pub(super) const MAX_KB: usize = 8;
+
+/// Taps per `∂w` block for kernel rows of `k` taps.
+fn taps_per_block(k: usize) -> usize {
+    k.clamp(1, MAX_KB)
+}
+
+impl Red2 {
+    /// Elements of `x` the pass reads (from its start).
+    pub fn x_len(&self) -> usize {
+        let [k0, k1] = self.kernel;
+        let [d0, d1] = self.dilation;
+        let kb = taps_per_block(k1);
+        (self.rows - 1 + d0 * (k0 - 1)) * self.x_stride
+            + self.cols
+            + d1 * (k1.div_ceil(kb) * kb - 1)
+    }
+    fn dy_len(&self) -> usize {
+        (self.rows - 1) * self.dy_stride + self.cols
+    }
+}
+
+/// The kernels for one element type.
+pub(super) trait DwEngine<T>: Sync {
+    /// `(rows, cols)` of the correlation's output tile for planes `width` wide.
+    fn tile(&self, width: usize) -> (usize, usize);
+    /// Elements per vector of the `∂w` reduction.
+    fn lanes(&self) -> usize;
+    fn corr(&self, c: &Corr2, src: &[T], w: &[T], out: &mut [T]);
+    fn reduce(&self, r: &Red2, x: &[T], dy: &[T], dw: &mut [T]);
+}
+
+/// Plain loops (any target; what the vector kernels are tested against).
+pub(super) struct Portable;
+
+impl<T: Scalar> DwEngine<T> for Portable {
+    fn tile(&self, _width: usize) -> (usize, usize) {
+        (1, 1)
+    }
+    fn lanes(&self) -> usize {
+        1
+    }
+    fn corr(&self, c: &Corr2, src: &[T], w: &[T], out: &mut [T]) {
+        let ([k0, k1], [d0, d1]) = (c.kernel, c.dilation);
+        for i in 0..c.rows {
+            let orow = &mut out[i * c.out_stride..][..c.cols];
+            for a in 0..k0 {
+                let srow = &src[(i + d0 * a) * c.src_stride..];
+                for b in 0..k1 {
+                    let wv = w[a * k1 + b];
+                    for (o, s) in orow.iter_mut().zip(&srow[d1 * b..]) {
+                        *o = *o + wv * *s;
+                    }
+                }
+            }
+        }
+    }
+    fn reduce(&self, r: &Red2, x: &[T], dy: &[T], dw: &mut [T]) {
+        let ([k0, k1], [d0, d1]) = (r.kernel, r.dilation);
+        for a in 0..k0 {
+            for b in 0..k1 {
+                let mut s = T::zero();
+                for i in 0..r.rows {
+                    let xr = &x[(i + d0 * a) * r.x_stride + d1 * b..];
+                    let dr = &dy[i * r.dy_stride..][..r.cols];
+                    s = s + dr.iter().zip(xr).map(|(&p, &q)| p * q).sum::<T>();
+                }
+                dw[a * k1 + b] = dw[a * k1 + b] + s;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(super) use x86::Avx2Dw;
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{taps_per_block, Corr2, DwEngine, Red2};
+    use crate::conv::fast::direct_simd::x86::{Avx2, Lanes};
+
+    /// The AVX2/FMA kernels; only [`Avx2Dw::detect`] makes one (the CPU has AVX2 and FMA).
+    pub(in crate::conv::fast) struct Avx2Dw(Avx2);
+
+    impl Avx2Dw {
+        pub(in crate::conv::fast) fn detect() -> Option<Avx2Dw> {
+            Avx2::detect().map(Avx2Dw)
+        }
+    }
+
+    /// `RT × V` accumulators.
+    #[target_feature(enable = "avx2,fma")]
+    fn corr<L: Lanes, const RT: usize, const V: usize>(
+        c: &Corr2,
+        src: &[L],
+        w: &[L],
+        out: &mut [L],
+    ) {
+        let ([k0, k1], [d0, d1]) = (c.kernel, c.dilation);
+        assert!(src.len() >= c.src_len() && out.len() >= c.out_len() && w.len() >= k0 * k1);
+        assert!(c.rows % RT == 0 && c.cols % (V * L::N) == 0);
+        let (sp, wp, op) = (src.as_ptr(), w.as_ptr(), out.as_mut_ptr());
+        for i0 in (0..c.rows).step_by(RT) {
+            for j0 in (0..c.cols).step_by(V * L::N) {
+                let mut acc = [[L::zero(); V]; RT];
+                for (r, row) in acc.iter_mut().enumerate() {
+                    for (v, a) in row.iter_mut().enumerate() {
+                        // SAFETY: inside `out` (asserted `out_len`).
+                        *a =
+                            unsafe { L::load_ptr(op.add((i0 + r) * c.out_stride + j0 + v * L::N)) };
+                    }
+                }
+                for a in 0..k0 {
+                    for b in 0..k1 {
+                        // SAFETY: `a < k0`, `b < k1`.
+                        let wv = L::splat(unsafe { *wp.add(a * k1 + b) });
+                        let base = (i0 + d0 * a) * c.src_stride + j0 + d1 * b;
+                        for (r, row) in acc.iter_mut().enumerate() {
+                            for (v, acc) in row.iter_mut().enumerate() {
+                                // SAFETY: row below `rows + d0·(k0 − 1)`, column below
+                                // `cols + d1·(k1 − 1)`: inside `src_len`.
+                                let x = unsafe {
+                                    L::load_ptr(sp.add(base + r * c.src_stride + v * L::N))
+                                };
+                                *acc = L::fma(x, wv, *acc);
+                            }
+                        }
+                    }
+                }
+                for (r, row) in acc.iter().enumerate() {
+                    for (v, a) in row.iter().enumerate() {
+                        L::store(*a, &mut out[(i0 + r) * c.out_stride + j0 + v * L::N..]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `KB` vector accumulators per block of taps of one kernel row.
+    #[target_feature(enable = "avx2,fma")]
+    fn reduce<L: Lanes, const KB: usize>(r: &Red2, x: &[L], dy: &[L], dw: &mut [L]) {
+        let ([k0, k1], [d0, d1]) = (r.kernel, r.dilation);
+        assert!(x.len() >= r.x_len() && dy.len() >= r.dy_len() && dw.len() >= k0 * k1);
+        assert!(r.cols % L::N == 0);
+        let (xp, qp) = (x.as_ptr(), dy.as_ptr());
+        for a in 0..k0 {
+            for b0 in (0..k1).step_by(KB) {
+                let mut acc = [L::zero(); KB];
+                for i in 0..r.rows {
+                    let (xrow, qrow) = ((i + d0 * a) * r.x_stride + d1 * b0, i * r.dy_stride);
+                    for j in (0..r.cols).step_by(L::N) {
+                        // SAFETY: inside `dy_len`.
+                        let q = unsafe { L::load_ptr(qp.add(qrow + j)) };
+                        for (t, acc) in acc.iter_mut().enumerate() {
+                            // SAFETY: tap `b0 + t < ⌈k1/KB⌉·KB`: inside `x_len`.
+                            let xv = unsafe { L::load_ptr(xp.add(xrow + j + d1 * t)) };
+                            *acc = L::fma(q, xv, *acc);
+                        }
+                    }
+                }
+                for (t, acc) in acc.iter().enumerate() {
+                    if b0 + t < k1 {
+                        let mut lanes = [L::default(); 8];
+                        L::store(*acc, &mut lanes);
+                        let s = lanes[..L::N].iter().fold(L::default(), |s, &v| s + v);
+                        dw[a * k1 + b0 + t] = dw[a * k1 + b0 + t] + s;
+                    }
+                }
+            }
+        }
+    }
+
+    impl<L: Lanes + Sync> DwEngine<L> for Avx2Dw {
+        fn tile(&self, width: usize) -> (usize, usize) {
+            // Two vectors per row when that wastes no more columns than one.
+            let (one, two) = (L::N, 2 * L::N);
+            if width.div_ceil(two) * two == width.div_ceil(one) * one {
+                (4, two)
+            } else {
+                (8, one)
+            }
+        }
+        fn lanes(&self) -> usize {
+            L::N
+        }
+        fn corr(&self, c: &Corr2, src: &[L], w: &[L], out: &mut [L]) {
+            // SAFETY: an `Avx2Dw` exists only when the CPU has AVX2 and FMA.
+            unsafe {
+                if c.cols % (2 * L::N) == 0 && c.rows % 4 == 0 {
+                    corr::<L, 4, 2>(c, src, w, out)
+                } else {
+                    corr::<L, 8, 1>(c, src, w, out)
+                }
+            }
+        }
+        fn reduce(&self, r: &Red2, x: &[L], dy: &[L], dw: &mut [L]) {
+            // SAFETY (each call): as above.
+            unsafe {
+                match taps_per_block(r.kernel[1]) {
+                    1 => reduce::<L, 1>(r, x, dy, dw),
+                    2 => reduce::<L, 2>(r, x, dy, dw),
+                    3 => reduce::<L, 3>(r, x, dy, dw),
+                    4 => reduce::<L, 4>(r, x, dy, dw),
+                    5 => reduce::<L, 5>(r, x, dy, dw),
+                    6 => reduce::<L, 6>(r, x, dy, dw),
+                    7 => reduce::<L, 7>(r, x, dy, dw),
+                    _ => reduce::<L, 8>(r, x, dy, dw),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The depthwise direct path (one input channel per group; `conv::fast::depthwise`, reached
+//! through `Algorithm::DirectSimd` and `Algorithm::Auto`) agrees with the loop witness
+//! (`Direct`) on forward, ∂x, ∂w and ∂b: random depthwise specs (channel multipliers,
+//! dilation, every padding mode, 1-D to 3-D, widths off the register tiles) in f64 and f32,
+//! with the AVX2 kernels (where the CPU has them) and the portable ones; and the cost model
+//! sends ConvNeXt's depthwise 7×7 to it.
+use fftconv::conv::fast::direct_simd::{self, Kernels};
+use fftconv::conv::fast::{choose_backward, choose_forward, Choice};
+use fftconv::conv::{self, Algorithm, ConvSpec, Padding};
+use fftconv::op::PadMode;
+use fftconv::{Scalar, Tensor};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// max |a - b| / max |b|.
+fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
+    a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
+}
+
+fn tol<T: Scalar>() -> f64 {
+    if T::NAME == "f32" {
+        1e-4
+    } else {
+        1e-12
+    }
+}
+
+/// A random valid depthwise layer (stride 1: the geometry the path runs).
+fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
+    loop {
+        let d = rng.random_range(1..=3usize);
+        let c = rng.random_range(1..=5usize);
+        let m = [1, 1, 2, 3][rng.random_range(0..4usize)];
+        let n = rng.random_range(1..=3usize);
+        let max_s = [0, 70, 30, 9][d];
+        let spatial: Vec<usize> = (0..d).map(|_| rng.random_range(1..=max_s)).collect();
+        let kernel: Vec<usize> = (0..d).map(|_| rng.random_range(1..=9usize)).collect();
+        let dilation: Vec<usize> = (0..d).map(|_| rng.random_range(1..=2usize)).collect();
+        let pads: Vec<(usize, usize)> = (0..d)
+            .map(|_| (rng.random_range(0..=4usize), rng.random_range(0..=4usize)))
+            .collect();
+        let mode = [
+            PadMode::Zeros,
+            PadMode::Circular,
+            PadMode::Reflect,
+            PadMode::Replicate,
+        ][rng.random_range(0..4usize)];
+        let spec = ConvSpec {
+            dilation,
+            padding: match rng.random_range(0..5) {
+                0 => Padding::Same,
+                1 => Padding::Valid,
+                _ => Padding::Explicit(pads),
+            },
+            groups: c,
+            padding_mode: mode,
+            ..Default::default()
+        };
+        let x = [vec![n, c], spatial].concat();
+        let w = [vec![c * m, 1], kernel].concat();
+        if spec.geometry(&x, &w).is_ok() {
+            return (spec, x, w);
+        }
+    }
+}
+
+fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
+    let g = spec.geometry(xs, ws).unwrap();
+    let x = Tensor::<T>::randn(xs, seed);
+    let w = Tensor::<T>::randn(ws, seed + 1);
+    let b = Tensor::<T>::randn(&g.b_shape(), seed + 2);
+    let dy = Tensor::<T>::randn(&g.y_shape(), seed + 3);
+    let y_ref = conv::forward(spec, &x, &w, Some(&b), Algorithm::Direct).unwrap();
+    let g_ref = conv::backward(spec, &x, &w, &dy, true, Algorithm::Direct).unwrap();
+    let at = format!("{} {spec:?} x {xs:?} w {ws:?}", T::NAME);
+    for kernels in [Kernels::Detect, Kernels::Portable] {
+        let y = direct_simd::forward_using(spec, &x, &w, Some(&b), kernels).unwrap();
+        let gr = direct_simd::backward_using(spec, &x, &w, &dy, true, kernels).unwrap();
+        for (name, got, want) in [
+            ("y", &y, &y_ref),
+            ("dx", &gr.dx, &g_ref.dx),
+            ("dw", &gr.dw, &g_ref.dw),
+            ("db", gr.db.as_ref().unwrap(), g_ref.db.as_ref().unwrap()),
+        ] {
+            let e = rel(got, want);
+            assert!(e < tol::<T>(), "{kernels:?} {name} off by {e:.2e}: {at}");
+        }
+    }
+    // And through the public dispatch, whichever path `Auto` picks per direction.
+    let y = conv::forward(spec, &x, &w, Some(&b), Algorithm::Auto).unwrap();
+    let gr = conv::backward(spec, &x, &w, &dy, true, Algorithm::Auto).unwrap();
+    let t = if T::NAME == "f32" { 2e-4 } else { 1e-11 };
+    assert!(rel(&y, &y_ref) < t, "Auto y: {at}");
+    assert!(rel(&gr.dx, &g_ref.dx) < t, "Auto dx: {at}");
+    assert!(rel(&gr.dw, &g_ref.dw) < t, "Auto dw: {at}");
+}
+
+#[test]
+fn depthwise_matches_loops_on_random_specs_f64() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for case in 0..60 {
+        let (spec, xs, ws) = random_case(&mut rng);
+        check::<f64>(&spec, &xs, &ws, 1000 + 4 * case);
+    }
+}
+
+#[test]
+fn depthwise_matches_loops_on_random_specs_f32() {
+    let mut rng = ChaCha8Rng::seed_from_u64(22);
+    for case in 0..60 {
+        let (spec, xs, ws) = random_case(&mut rng);
+        check::<f32>(&spec, &xs, &ws, 2000 + 4 * case);
+    }
+}
+
+#[test]
+fn depthwise_on_convnext_like_layers() {
+    // Widths and heights that the register tiles cover exactly (straight into y and ∂x) and
+    // ones they do not.
+    let same = ConvSpec {
+        padding: Padding::Same,
+        groups: 8,
+        ..Default::default()
+    };
+    for (hw, seed) in [(56, 1), (16, 2), (13, 3), (33, 4)] {
+        check::<f32>(&same, &[2, 8, hw, hw], &[8, 1, 7, 7], seed);
+        check::<f64>(&same, &[2, 8, hw, hw], &[8, 1, 7, 7], seed + 10);
+    }
+}
+
+#[test]
+fn cost_model_sends_convnext_depthwise_to_the_direct_path() {
+    let spec = ConvSpec {
+        padding: Padding::Same,
+        groups: 96,
+        ..Default::default()
+    };
+    let g = spec.geometry(&[4, 96, 56, 56], &[96, 1, 7, 7]).unwrap();
+    assert_eq!(choose_forward(&g), Choice::DirectSimd);
+    assert_eq!(choose_backward(&g), Choice::DirectSimd);
+    // A depthwise kernel as long as the sequence stays on the FFT path.
+    let long = ConvSpec {
+        padding: Padding::Explicit(vec![(4095, 0)]),
+        groups: 64,
+        ..Default::default()
+    };
+    let g = long.geometry(&[2, 64, 4096], &[64, 1, 4096]).unwrap();
+    assert_eq!(choose_forward(&g), Choice::Fft);
+    assert_eq!(choose_backward(&g), Choice::Fft);
+}
