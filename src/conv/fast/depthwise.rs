@@ -33,7 +33,7 @@ pub fn applies(g: &Geometry) -> bool {
     g.kind == ConvKind::Conv
         && g.groups == g.c_in
         && g.c_in > 0
-        && g.c_out % g.groups == 0
+        && g.c_out.is_multiple_of(g.groups)
         && g.stride.iter().all(|&s| s == 1)
         && [g.x_shape(), g.w_shape(), g.y_shape()]
             .iter()

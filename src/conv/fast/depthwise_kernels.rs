@@ -149,7 +149,7 @@ mod x86 {
     ) {
         let ([k0, k1], [d0, d1]) = (c.kernel, c.dilation);
         assert!(src.len() >= c.src_len() && out.len() >= c.out_len() && w.len() >= k0 * k1);
-        assert!(c.rows % RT == 0 && c.cols % (V * L::N) == 0);
+        assert!(c.rows.is_multiple_of(RT) && c.cols.is_multiple_of(V * L::N));
         let (sp, wp, op) = (src.as_ptr(), w.as_ptr(), out.as_mut_ptr());
         for i0 in (0..c.rows).step_by(RT) {
             for j0 in (0..c.cols).step_by(V * L::N) {
@@ -192,7 +192,7 @@ mod x86 {
     fn reduce<L: Lanes, const KB: usize>(r: &Red2, x: &[L], dy: &[L], dw: &mut [L]) {
         let ([k0, k1], [d0, d1]) = (r.kernel, r.dilation);
         assert!(x.len() >= r.x_len() && dy.len() >= r.dy_len() && dw.len() >= k0 * k1);
-        assert!(r.cols % L::N == 0);
+        assert!(r.cols.is_multiple_of(L::N));
         let (xp, qp) = (x.as_ptr(), dy.as_ptr());
         for a in 0..k0 {
             for b0 in (0..k1).step_by(KB) {
@@ -237,7 +237,7 @@ mod x86 {
         fn corr(&self, c: &Corr2, src: &[L], w: &[L], out: &mut [L]) {
             // SAFETY: an `Avx2Dw` exists only when the CPU has AVX2 and FMA.
             unsafe {
-                if c.cols % (2 * L::N) == 0 && c.rows % 4 == 0 {
+                if c.cols.is_multiple_of(2 * L::N) && c.rows.is_multiple_of(4) {
                     corr::<L, 4, 2>(c, src, w, out)
                 } else {
                     corr::<L, 8, 1>(c, src, w, out)
