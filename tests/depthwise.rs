@@ -12,10 +12,8 @@ use fftconv::{Scalar, Tensor};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// max |a - b| / max |b|.
-fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
-    a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
-}
+mod common;
+use common::rel;
 
 fn tol<T: Scalar>() -> f64 {
     if T::NAME == "f32" {

@@ -15,10 +15,8 @@ const ALGOS: [Algorithm; 5] = [
     Algorithm::Chain,
 ];
 
-/// max |a - b| / max |b|.
-fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
-    a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
-}
+mod common;
+use common::rel;
 
 /// Tolerance per dtype: a few hundred ulps of the output scale (FFT round-off grows like
 /// log P; the sums have up to a few hundred terms).

@@ -6,7 +6,7 @@ use fftconv::conv::fast::direct_simd::{self, Kernels};
 use fftconv::conv::fast::polyphase::{self, Polyphase};
 use fftconv::conv::{self, Algorithm, ConvKind, ConvSpec, Geometry, Padding};
 use fftconv::op::PadMode;
-use fftconv::{Scalar, Tensor};
+use fftconv::Tensor;
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,10 +19,8 @@ const MODES: [PadMode; 4] = [
     PadMode::Replicate,
 ];
 
-/// max |a - b| / max |b|.
-fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
-    a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
-}
+mod common;
+use common::rel;
 
 /// A random valid layer the split applies to: strides 1-3 per axis (at least one above 1),
 /// dilation only on stride-1 axes, kernels 1-7, every padding mode, asymmetric explicit pads,

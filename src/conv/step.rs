@@ -101,13 +101,16 @@ impl<T: Scalar> Step<T> {
         self.resolved = Some((fwd, bwd));
         if fwd == Algorithm::Fft && bwd == Algorithm::Fft {
             super::budget::guard_geometry(&g, fwd, size_of::<T>())?;
-            let reuse = self.fft.as_ref().is_some_and(|l| {
-                l.geometry().x_shape() == x.shape() && l.geometry().w_shape() == w.shape()
-            });
-            if !reuse {
-                self.fft = Some(FftConv::new(&self.spec, x.shape(), w.shape())?);
-            }
-            return self.fft.as_mut().expect("planned above").forward(x, w, b);
+            let layer = match &mut self.fft {
+                Some(l)
+                    if l.geometry().x_shape() == x.shape()
+                        && l.geometry().w_shape() == w.shape() =>
+                {
+                    l
+                }
+                slot => slot.insert(FftConv::new(&self.spec, x.shape(), w.shape())?),
+            };
+            return layer.forward(x, w, b);
         }
         self.fft = None;
         forward(&self.spec, x, w, b, fwd)

@@ -48,3 +48,11 @@ pub fn copy_case(name: &str) -> (tempfile::TempDir, PathBuf) {
     }
     (tmp, dst)
 }
+
+/// max |a - b| / max |b|: the relative error the fast-path tests bound.
+pub fn rel<T: fftconv::tensor::Scalar>(
+    a: &fftconv::tensor::Tensor<T>,
+    b: &fftconv::tensor::Tensor<T>,
+) -> f64 {
+    a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
+}

@@ -18,7 +18,7 @@
 //! `tests/depthwise.rs` (AVX2 and portable kernels, f32 and f64, through `Algorithm::Auto`).
 
 use super::depthwise_kernels::{Corr2, DwEngine, Portable, Red2, MAX_KB};
-use super::direct_simd::Kernels;
+use super::direct_simd::{downcast, upcast, Kernels};
 use super::Layout;
 use crate::conv::spec::{ConvKind, Geometry};
 use crate::conv::Grads;
@@ -26,7 +26,6 @@ use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
-use std::any::Any;
 
 /// Whether this path runs `g`: a convolution at stride 1 with one input channel per group.
 pub fn applies(g: &Geometry) -> bool {
@@ -319,18 +318,6 @@ impl Plan {
         );
         dw
     }
-}
-
-/// `t` as a `Tensor<U>` when `T` is `U`.
-fn downcast<T: Scalar, U: Scalar>(t: &Tensor<T>) -> Option<&Tensor<U>> {
-    (t as &dyn Any).downcast_ref::<Tensor<U>>()
-}
-
-/// `v` back as a `T` value (`U` is `T`: checked by the caller's downcast).
-fn upcast<T: 'static, U: 'static>(v: U) -> T {
-    *(Box::new(v) as Box<dyn Any>)
-        .downcast::<T>()
-        .expect("upcast to the type that was downcast")
 }
 
 /// Forward pass of a depthwise layer ([`applies`] must hold; the caller has checked the

@@ -872,12 +872,12 @@ pub enum Kernels {
 }
 
 /// `t` as a `Tensor<U>` when `T` is `U`.
-fn downcast<T: Scalar, U: Scalar>(t: &Tensor<T>) -> Option<&Tensor<U>> {
+pub(super) fn downcast<T: Scalar, U: Scalar>(t: &Tensor<T>) -> Option<&Tensor<U>> {
     (t as &dyn Any).downcast_ref::<Tensor<U>>()
 }
 
 /// `v` back as a `T` value (`U` is `T`: checked by the caller's downcast).
-fn upcast<T: 'static, U: 'static>(v: U) -> T {
+pub(super) fn upcast<T: 'static, U: 'static>(v: U) -> T {
     *(Box::new(v) as Box<dyn Any>)
         .downcast::<T>()
         .expect("upcast to the type that was downcast")
