@@ -6,21 +6,13 @@
 //! `.ci/check-docs` checks the other half on the generated HTML: the header is included and
 //! sample formulas arrive intact.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Files still written with bare `$…$` (remove an entry when its maths is converted).
 const NOT_YET: &[&str] = &["src/conv/fast/contraction.rs"];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
+mod common;
+use common::rust_files;
 
 /// The text of a doc-comment line (`///` or `//!`), if it is one.
 fn doc_text(line: &str) -> Option<&str> {

@@ -6,7 +6,7 @@
 //!
 //! Every `crate::NAME` in the code (comments and doc links left out) is a use of module `NAME`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Each module's level; a module may use only modules of a lower level (or itself).
 const LEVELS: &[(&str, u8)] = &[
@@ -43,16 +43,8 @@ fn level(module: &str) -> Option<u8> {
     LEVELS.iter().find(|(m, _)| *m == module).map(|&(_, l)| l)
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
+mod common;
+use common::rust_files;
 
 /// The modules a piece of source uses through `crate::NAME` or `crate::{A, B, …}`, comments
 /// left out.

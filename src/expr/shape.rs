@@ -363,10 +363,7 @@ impl Ctx<'_> {
         guess: bool,
         forward: bool,
     ) -> Result<Option<Shape>> {
-        let operand = match &p.operand {
-            Some(o) => Some(self.term_shape(&o.tensor)?),
-            None => None,
-        };
+        let operand = self.operand_shape(p)?;
         let site = Site {
             params: &p.params,
             operand: operand.as_deref(),
@@ -379,6 +376,14 @@ impl Ctx<'_> {
             p.desc.backward
         };
         rule(&site, shape).map_err(|m| self.err(e, format!("`{}`{m}", ascii(e))))
+    }
+
+    /// The shape of the primitive's tensor argument (`w` in `circ(w)`), if it has one.
+    fn operand_shape(&self, p: &Prim) -> Result<Option<Shape>> {
+        p.operand
+            .as_ref()
+            .map(|o| self.term_shape(&o.tensor))
+            .transpose()
     }
 
     fn forward(&self, e: &Expr, p: &Prim, d: &[usize], guess: bool) -> Result<Option<Shape>> {
@@ -423,10 +428,7 @@ impl Ctx<'_> {
     /// What the primitive's descriptor writes out once both ends are known: the groups of its
     /// tensor argument, parameters the shapes fix, or a factor the shapes hide.
     fn resolve_prim(&self, e: &Expr, p: &Prim, d: &[usize], c: &[usize]) -> Result<Expr> {
-        let operand = match &p.operand {
-            Some(o) => Some(self.term_shape(&o.tensor)?),
-            None => None,
-        };
+        let operand = self.operand_shape(p)?;
         let site = Site {
             params: &p.params,
             operand: operand.as_deref(),

@@ -56,3 +56,15 @@ pub fn rel<T: fftconv::tensor::Scalar>(
 ) -> f64 {
     a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
 }
+
+/// Every `.rs` file under `dir`, recursively (for the tests that read the sources).
+pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
