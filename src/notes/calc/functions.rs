@@ -351,6 +351,38 @@ pub(super) fn call(f: &str, args: &[Val], kw: &[(String, Val)]) -> R<Val> {
                 transpose_apply(&fwd, c, &x)?
             }
         }
+        "kron" => {
+            // The Kronecker product: with row-major flattening, vec(A X Bᵀ) = (A ⊗ B) vec(X),
+            // which is how the notes write a 2-D transform `A X Bᵀ` as one matrix.
+            let (
+                Val::Arr {
+                    shape: sa,
+                    data: da,
+                    ..
+                },
+                Val::Arr {
+                    shape: sb,
+                    data: db,
+                    ..
+                },
+            ) = (a(0)?, a(1)?)
+            else {
+                return Err("kron needs two matrices".into());
+            };
+            let (&[ra, ca], &[rb, cb]) = (&sa[..], &sb[..]) else {
+                return Err("kron needs two matrices (rows, columns)".into());
+            };
+            let data = (0..ra * rb)
+                .flat_map(|i| (0..ca * cb).map(move |j| (i, j)))
+                .map(|(i, j)| da[(i / rb) * ca + j / cb] * db[(i % rb) * cb + j % cb])
+                .collect::<Vec<_>>();
+            let n = data.len();
+            return Ok(Val::Arr {
+                shape: vec![ra * rb, ca * cb],
+                data,
+                tol: vec![0.0; n],
+            });
+        }
         "rand" | "crand" => {
             // Seeded uniform numbers in [-1, 1) (a 64-bit LCG): generic test data.
             let n = u(0)?;
