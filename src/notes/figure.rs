@@ -197,8 +197,8 @@ fn conv_matrix() -> Result<String> {
 /// across the seam and are cropped.
 fn wrap_around(p: usize, k: usize) -> Result<String> {
     let (cx, cy, r) = (230.0f64, 265.0f64, 140.0f64);
-    let at = |i: usize, rad: f64| {
-        let a = std::f64::consts::PI * (2.0 * i as f64 / p as f64 - 0.5);
+    let at = |i: f64, rad: f64| {
+        let a = std::f64::consts::PI * (2.0 * i / p as f64 - 0.5);
         (
             (cx + rad * a.cos()).round() as i32,
             (cy + rad * a.sin()).round() as i32,
@@ -221,6 +221,9 @@ fn wrap_around(p: usize, k: usize) -> Result<String> {
             )
         };
         line(area, vec![seam(r - 30.0), seam(r + 30.0)], DARK_RED, 3)?;
+        // Each output sits opposite the middle of the window it reads, so its lines fan out to
+        // neighbouring inputs instead of cutting across the ring.
+        let out_at = |j: usize| at(j as f64 - (k as f64 - 1.0) / 2.0, r + 60.0);
         // Each output joined to the inputs its window reads.
         for j in 0..p {
             let wraps = j + 1 < k;
@@ -232,7 +235,7 @@ fn wrap_around(p: usize, k: usize) -> Result<String> {
             for t in 0..k {
                 line(
                     area,
-                    vec![at(j, r + 60.0), at((j + p - t) % p, r)],
+                    vec![out_at(j), at(((j + p - t) % p) as f64, r)],
                     color,
                     1,
                 )?;
@@ -240,11 +243,11 @@ fn wrap_around(p: usize, k: usize) -> Result<String> {
         }
         for j in 0..p {
             let fill = if j + 1 < k { DROPPED } else { KEPT };
-            let out = at(j, r + 60.0);
+            let out = out_at(j);
             area.draw(&Circle::new(out, 17, fill.filled()))
                 .map_err(draw_err)?;
             text(area, &format!("y{j}"), out, 13, BLACK)?;
-            let node = at(j, r);
+            let node = at(j as f64, r);
             area.draw(&Circle::new(node, 15, PALE.filled()))
                 .map_err(draw_err)?;
             area.draw(&Circle::new(node, 15, BLACK.stroke_width(1)))
@@ -411,12 +414,17 @@ fn overlap_save(n: usize, k: usize, block: usize) -> Result<String> {
                 let fill = if kept { KEPT } else { DROPPED };
                 let p = (x0 + cell * i as i32, y);
                 rect(area, p, (p.0 + cell, p.1 + 30), fill, true)?;
+                // Slots past the tile's block hold wrapped-around sums; slots of the last
+                // tile past the layer's output hold valid sums nobody asked for.
                 let label = if kept {
                     format!("y{}", start + j)
+                } else if j < block {
+                    "unused".to_string()
                 } else {
                     "wrap".to_string()
                 };
-                text(area, &label, (p.0 + cell / 2, p.1 + 15), 12, BLACK)?;
+                let size = if kept { 12 } else { 10 };
+                text(area, &label, (p.0 + cell / 2, p.1 + 15), size, BLACK)?;
                 if i >= n {
                     text(area, "(zero)", (p.0 + cell / 2, p.1 + 42), 11, BLACK)?;
                 }
