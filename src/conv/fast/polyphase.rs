@@ -43,24 +43,24 @@
 //! same.
 //!
 //! The class layers run on [`direct_simd`] (AVX2/FMA kernels when the CPU
-//! has them, [`Kernels`]).
+//! has them); `Algorithm::DirectSimd` routes a strided layer here when the split applies.
 //!
 //! ```
-//! use fftconv::conv::{self, fast::polyphase, Algorithm, ConvSpec, Padding};
+//! use fftconv::conv::{self, Algorithm, ConvSpec, Padding};
 //! use fftconv::Tensor;
 //! let spec = ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1]);
 //! let x = Tensor::<f64>::randn(&[1, 3, 16, 16], 1);
 //! let w = Tensor::<f64>::randn(&[8, 3, 7, 7], 2);
-//! let y = polyphase::forward(&spec, &x, &w, None, Default::default()).unwrap();
+//! let y = conv::forward(&spec, &x, &w, None, Algorithm::DirectSimd).unwrap(); // the split
 //! let y_loops = conv::forward(&spec, &x, &w, None, Algorithm::Direct).unwrap();
 //! assert_eq!(y.shape(), &[1, 8, 8, 8]);
 //! assert!(y.sub(&y_loops).unwrap().max_abs() < 1e-12);
 //! ```
 
 use super::direct_simd::{self, Kernels};
-use super::im2col::pad_tail;
 use super::Layout;
-use crate::conv::spec::{ConvKind, ConvSpec, Geometry, Padding};
+use crate::conv::driver::{self, ConvCore, Core};
+use crate::conv::spec::{ConvSpec, Geometry, Padding};
 use crate::conv::Grads;
 use crate::error::{Error, Result};
 use crate::op::PadMode;
@@ -69,7 +69,7 @@ use rayon::prelude::*;
 
 /// Whether the polyphase split applies to `g`: its conv has a stride above 1 on some axis and
 /// dilation 1 on every strided axis.
-pub fn applies(g: &Geometry) -> bool {
+pub(crate) fn applies(g: &Geometry) -> bool {
     let c = g.as_conv();
     c.stride.iter().any(|&s| s > 1)
         && c.stride
@@ -109,7 +109,7 @@ type Draft = (Vec<[usize; 3]>, [usize; 3], [usize; 3]);
 /// The split of one layer: its phase classes (each with its inner stride-1 spec) and index
 /// tables.
 #[derive(Clone, Debug)]
-pub struct Polyphase {
+pub(crate) struct Polyphase {
     lay: Layout,
     rank: usize,
     /// Stride per lifted axis (= phases along it).
@@ -126,16 +126,17 @@ impl Polyphase {
     /// # Errors
     /// [`Error::Invalid`] when the split does not apply (see [`applies`]: a strided axis with
     /// dilation above 1, or no stride above 1).
-    pub fn new(g: &Geometry) -> Result<Self> {
+    pub(crate) fn new(g: &Geometry) -> Result<Self> {
         Self::plan(g, false)
     }
 
+    #[cfg(test)]
     /// Plan the split of `g` into one class holding every phase, phase kernels padded with
     /// zero taps to `⌈K/s⌉` (more multiply-adds, but `c·P` channels in one layer).
     ///
     /// # Errors
     /// As [`new`](Self::new).
-    pub fn merged(g: &Geometry) -> Result<Self> {
+    pub(crate) fn merged(g: &Geometry) -> Result<Self> {
         Self::plan(g, true)
     }
 
@@ -233,9 +234,10 @@ impl Polyphase {
         })
     }
 
+    #[cfg(test)]
     /// Number of classes (stride-1 layers the layer is the sum of; 0 when no output reads an
     /// input entry).
-    pub fn classes(&self) -> usize {
+    pub(crate) fn classes(&self) -> usize {
         self.classes.len()
     }
 
@@ -245,7 +247,7 @@ impl Polyphase {
 
     /// Shapes of the split of a `(n, c, *input)` tensor of the conv's input side, per class:
     /// `(n, c·P_class, *E_class)`.
-    pub fn split_shapes(&self, n: usize, c: usize) -> Vec<Vec<usize>> {
+    pub(crate) fn split_shapes(&self, n: usize, c: usize) -> Vec<Vec<usize>> {
         self.classes
             .iter()
             .map(|k| [vec![n, c * k.phases.len()], self.spatial(k.ext)].concat())
@@ -253,7 +255,7 @@ impl Polyphase {
     }
 
     /// Shapes of the split weight per class: `(c_out, c_in/groups · P_class, *K_class)`.
-    pub fn split_weight_shapes(&self) -> Vec<Vec<usize>> {
+    pub(crate) fn split_weight_shapes(&self) -> Vec<Vec<usize>> {
         self.classes
             .iter()
             .map(|k| {
@@ -287,7 +289,7 @@ impl Polyphase {
     ///
     /// # Errors
     /// [`Error::Shape`] when `x` is not `(n, c, *input)` of the conv's input side.
-    pub fn split<T: Scalar>(&self, x: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
+    pub(crate) fn split<T: Scalar>(&self, x: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
         let (n, c) = lead(x, self.rank + 2, "polyphase split input")?;
         x.expect_shape(&self.input_shape(n, c), "polyphase split input")?;
         let iv = self.lay.in_vol();
@@ -331,7 +333,7 @@ impl Polyphase {
     ///
     /// # Errors
     /// [`Error::Shape`] when `u` does not hold one tensor of the split shape per class.
-    pub fn fold<T: Scalar>(&self, u: &[Tensor<T>]) -> Result<Tensor<T>> {
+    pub(crate) fn fold<T: Scalar>(&self, u: &[Tensor<T>]) -> Result<Tensor<T>> {
         if u.len() != self.classes.len() || u.is_empty() {
             return Err(Error::invalid(
                 "polyphase fold input",
@@ -407,7 +409,7 @@ impl Polyphase {
     ///
     /// # Errors
     /// [`Error::Shape`] when `w` has not the layer's weight shape.
-    pub fn split_weight<T: Scalar>(&self, w: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
+    pub(crate) fn split_weight<T: Scalar>(&self, w: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
         w.expect_shape(&self.weight_shape(), "polyphase weight")?;
         let kv = self.lay.k_vol();
         self.tap_tables()
@@ -429,7 +431,7 @@ impl Polyphase {
     ///
     /// # Errors
     /// [`Error::Shape`] when `v` does not hold one tensor of the split weight shape per class.
-    pub fn fold_weight<T: Scalar>(&self, v: &[Tensor<T>]) -> Result<Tensor<T>> {
+    pub(crate) fn fold_weight<T: Scalar>(&self, v: &[Tensor<T>]) -> Result<Tensor<T>> {
         let shapes = self.split_weight_shapes();
         if v.len() != shapes.len() {
             return Err(Error::invalid(
@@ -489,53 +491,126 @@ fn sum<T: Scalar>(parts: Vec<Tensor<T>>, shape: &[usize]) -> Tensor<T> {
     acc
 }
 
-/// Forward pass of a strided layer through the split and the stride-1 tiled direct kernels.
+/// The split as a core of the driver: the phase classes of a strided conv, each a stride-1
+/// layer on the `DirectSimd` routing (the tiled kernels, or the depthwise ones when a class of
+/// a depthwise layer holds one phase), classes in parallel (each also runs in parallel
+/// inside).
+pub(crate) struct PolyphaseCore<T: Scalar> {
+    split: Polyphase,
+    inner: Vec<Core<T>>,
+}
+
+impl<T: Scalar> PolyphaseCore<T> {
+    /// Plan the split of the conv geometry `c` and its class layers.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the split does not apply ([`applies`]).
+    pub(crate) fn new(c: &Geometry, kernels: Kernels) -> Result<Self> {
+        let split = Polyphase::new(c)?;
+        let inner = (split.classes.iter())
+            .zip(split.split_shapes(c.n, c.c_in))
+            .zip(split.split_weight_shapes())
+            .map(|((k, xs), ws)| direct_simd::core(&k.inner.geometry(&xs, &ws)?, kernels))
+            .collect::<Result<_>>()?;
+        Ok(PolyphaseCore { split, inner })
+    }
+
+    fn input_shape(&self) -> Vec<usize> {
+        self.split
+            .input_shape(self.split.lay.n, self.split.lay.c_in)
+    }
+}
+
+impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
+    fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        let lay = &self.split.lay;
+        let parts = (self.inner.par_iter().zip(self.split.split(x)?))
+            .zip(self.split.split_weight(w)?)
+            .map(|((core, xc), wc)| core.forward(&xc, &wc))
+            .collect::<Result<Vec<_>>>()?;
+        let shape = [vec![lay.n, lay.c_out], self.split.spatial(lay.output)].concat();
+        Ok(sum(parts, &shape))
+    }
+
+    fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        let u = (self.inner.par_iter().zip(self.split.split_weight(w)?))
+            .map(|(core, wc)| core.grad_x(dy, &wc))
+            .collect::<Result<Vec<_>>>()?;
+        if u.is_empty() {
+            return Ok(Tensor::zeros(&self.input_shape()));
+        }
+        self.split.fold(&u)
+    }
+
+    fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
+        let dw = (self.inner.par_iter().zip(self.split.split(x)?))
+            .map(|(core, xc)| core.grad_w(&xc, dy))
+            .collect::<Result<Vec<_>>>()?;
+        self.split.fold_weight(&dw)
+    }
+
+    fn grads(
+        &self,
+        x: &Tensor<T>,
+        w: &Tensor<T>,
+        dy: &Tensor<T>,
+    ) -> Result<(Tensor<T>, Tensor<T>)> {
+        let (dx, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split.split(x)?))
+            .zip(self.split.split_weight(w)?)
+            .map(|((core, xc), wc)| core.grads(&xc, &wc, dy))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        let dx = if dx.is_empty() {
+            Tensor::zeros(&self.input_shape())
+        } else {
+            self.split.fold(&dx)?
+        };
+        Ok((dx, self.split.fold_weight(&dw)?))
+    }
+
+    fn forward_and_grad_w(
+        &self,
+        x: &Tensor<T>,
+        w: &Tensor<T>,
+        dy: &Tensor<T>,
+    ) -> Result<(Tensor<T>, Tensor<T>)> {
+        let lay = &self.split.lay;
+        let (y, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split.split(x)?))
+            .zip(self.split.split_weight(w)?)
+            .map(|((core, xc), wc)| core.forward_and_grad_w(&xc, &wc, dy))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        let shape = [vec![lay.n, lay.c_out], self.split.spatial(lay.output)].concat();
+        Ok((sum(y, &shape), self.split.fold_weight(&dw)?))
+    }
+}
+
+/// Forward pass of a strided layer through the split (the `DirectSimd` path of such a layer,
+/// with the given kernels).
 ///
 /// # Errors
-/// Spec and shape errors of [`ConvSpec::geometry`]; a bias not of shape `(c_out,)`;
-/// [`Error::Invalid`] when the split does not apply ([`applies`]).
-pub fn forward<T: Scalar>(
+/// As [`crate::conv::forward`]; [`Error::Invalid`] when the split does not apply
+/// ([`applies`]).
+pub(crate) fn forward<T: Scalar>(
     spec: &ConvSpec,
     x: &Tensor<T>,
     w: &Tensor<T>,
     b: Option<&Tensor<T>>,
     kernels: Kernels,
 ) -> Result<Tensor<T>> {
-    let g = spec.forward_geometry(x, w, b)?;
-    let plan = Polyphase::new(&g)?;
-    let ws = plan.split_weight(w)?;
-    // The classes in parallel (each also runs in parallel inside), then their sum.
-    let mut y = match g.kind {
-        ConvKind::Conv => {
-            let parts = (plan.classes.par_iter().zip(plan.split(x)?).zip(&ws))
-                .map(|((k, xc), wc)| direct_simd::forward_using(&k.inner, &xc, wc, None, kernels))
-                .collect::<Result<Vec<_>>>()?;
-            sum(parts, &g.y_shape())
-        }
-        ConvKind::ConvTranspose => {
-            let xt = pad_tail(x, &g.as_conv().output);
-            let u = (plan.classes.par_iter().zip(&ws))
-                .map(|(k, wc)| direct_simd::forward_using(&k.inner, &xt, wc, None, kernels))
-                .collect::<Result<Vec<_>>>()?;
-            if u.is_empty() {
-                Tensor::zeros(&g.y_shape())
-            } else {
-                plan.fold(&u)?
-            }
-        }
-    };
-    if let Some(b) = b {
-        super::add_bias(&mut y, b);
-    }
-    Ok(y)
+    driver::forward(spec, x, w, b, |g| {
+        Ok(Box::new(PolyphaseCore::new(&g.as_conv(), kernels)?) as Core<T>)
+    })
 }
 
-/// Gradients of a strided layer through the split and the stride-1 tiled direct kernels.
+/// Gradients of a strided layer through the split.
 ///
 /// # Errors
-/// Spec and shape errors of [`ConvSpec::geometry`]; `dy` must have the output shape;
-/// [`Error::Invalid`] when the split does not apply ([`applies`]).
-pub fn backward<T: Scalar>(
+/// As [`crate::conv::backward`]; [`Error::Invalid`] when the split does not apply
+/// ([`applies`]).
+pub(crate) fn backward<T: Scalar>(
     spec: &ConvSpec,
     x: &Tensor<T>,
     w: &Tensor<T>,
@@ -543,49 +618,7 @@ pub fn backward<T: Scalar>(
     with_bias: bool,
     kernels: Kernels,
 ) -> Result<Grads<T>> {
-    let g = spec.backward_geometry(x, w, dy)?;
-    let plan = Polyphase::new(&g)?;
-    let ws = plan.split_weight(w)?;
-    let (dx, dw) = match g.kind {
-        ConvKind::Conv => {
-            let (dx, dw): (Vec<_>, Vec<_>) = (plan.classes.par_iter().zip(plan.split(x)?).zip(&ws))
-                .map(|((k, xc), wc)| {
-                    direct_simd::backward_using(&k.inner, &xc, wc, dy, false, kernels)
-                        .map(|gr| (gr.dx, gr.dw))
-                })
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .unzip();
-            let dx = if dx.is_empty() {
-                Tensor::zeros(x.shape())
-            } else {
-                plan.fold(&dx)?
-            };
-            (dx, dw)
-        }
-        ConvKind::ConvTranspose => {
-            let xt = pad_tail(x, &g.as_conv().output);
-            let (dx, dw): (Vec<_>, Vec<_>) =
-                (plan.classes.par_iter().zip(plan.split(dy)?).zip(&ws))
-                    .map(|((k, dyc), wc)| {
-                        direct_simd::backward_using(&k.inner, &xt, wc, &dyc, false, kernels)
-                            .map(|gr| (gr.dx, gr.dw))
-                    })
-                    .collect::<Result<Vec<_>>>()?
-                    .into_iter()
-                    .unzip();
-            let dx = sum(dx, xt.shape());
-            let dx = if xt.shape() == x.shape() {
-                dx
-            } else {
-                Tensor::from_fn(x.shape(), |idx| dx.get(idx))
-            };
-            (dx, dw)
-        }
-    };
-    Ok(Grads {
-        dx,
-        dw: plan.fold_weight(&dw)?,
-        db: with_bias.then(|| super::bias_grad(dy)),
+    driver::backward(spec, x, w, dy, with_bias, |g| {
+        Ok(Box::new(PolyphaseCore::new(&g.as_conv(), kernels)?) as Core<T>)
     })
 }
