@@ -27,7 +27,7 @@
 //!
 //! The files: `plan.rs` (the padded planes and the passes of a layer), `portable.rs` and
 //! `x86.rs` (the kernels per instruction set), and this one, the routing: `Algorithm::DirectSimd`
-//! runs depthwise layers on [`depthwise`](super::depthwise), strides above 1 as stride-1 layers
+//! runs depthwise layers on [`depthwise`], strides above 1 as stride-1 layers
 //! over the phases of the input ([`polyphase`]) when every strided axis has dilation 1, other
 //! strided layers on [`im2col`](super::im2col), and the rest on the tiled kernels; the
 //! driver (`conv::driver`) runs a transpose through its conv and adds the bias.
