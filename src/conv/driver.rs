@@ -8,8 +8,10 @@
 //!   forward is the conv's `∂x`, its `∂x` the conv's forward (first `S` entries per axis), its
 //!   `∂w` the conv's `∂w` with input and cotangent swapped (the transpose's input, zero-padded
 //!   to the conv's output extent, is the conv's cotangent);
-//! - the bias ([`add_bias`], `∂b` by [`bias_grad`], `derivations/14`);
-//! - layers with an empty tensor (zeros, no core called).
+//! - the bias ([`add_bias`], `∂b` by [`bias_grad`], `derivations/14`).
+//!
+//! (Layers with an empty tensor need no case: [`ConvSpec::geometry`] refuses empty axes and
+//! empty outputs before any algorithm runs.)
 //!
 //! Which core runs is routed by [`Algorithm::resolve`] / [`Algorithm::resolve_backward`]
 //! (`Auto`, by the cost model) and [`Algorithm::core`] (the algorithm's planner); within
@@ -84,13 +86,6 @@ pub(crate) trait ConvCore<T: Scalar>: Sync {
 /// A boxed core, as the planners return it.
 pub(crate) type Core<T> = Box<dyn ConvCore<T>>;
 
-/// Whether a tensor of the layer has no elements (then every product is zeros).
-fn empty(g: &Geometry) -> bool {
-    [g.x_shape(), g.w_shape(), g.y_shape()]
-        .iter()
-        .any(|s| s.contains(&0))
-}
-
 /// Forward pass `y = conv(x; w) + b` of the layer `spec` by the core `plan` makes for the
 /// layer's geometry (it plans `g.as_conv()`; it gets the layer to route on its kind).
 ///
@@ -104,14 +99,10 @@ pub(crate) fn forward<T: Scalar>(
     plan: impl FnOnce(&Geometry) -> Result<Core<T>>,
 ) -> Result<Tensor<T>> {
     let g = spec.forward_geometry(x, w, b)?;
-    let mut y = if empty(&g) {
-        Tensor::zeros(&g.y_shape())
-    } else {
-        let core = plan(&g)?;
-        match g.kind {
-            ConvKind::Conv => core.forward(x, w)?,
-            ConvKind::ConvTranspose => core.grad_x(&pad_tail(x, &g.as_conv().output), w)?,
-        }
+    let core = plan(&g)?;
+    let mut y = match g.kind {
+        ConvKind::Conv => core.forward(x, w)?,
+        ConvKind::ConvTranspose => core.grad_x(&pad_tail(x, &g.as_conv().output), w)?,
     };
     if let Some(b) = b {
         add_bias(&mut y, b);
@@ -135,13 +126,6 @@ pub(crate) fn backward<T: Scalar>(
 ) -> Result<Grads<T>> {
     let g = spec.backward_geometry(x, w, dy)?;
     let db = with_bias.then(|| bias_grad(dy));
-    if empty(&g) {
-        return Ok(Grads {
-            dx: Tensor::zeros(&g.x_shape()),
-            dw: Tensor::zeros(&g.w_shape()),
-            db,
-        });
-    }
     let core = plan(&g)?;
     let (dx, dw) = match g.kind {
         ConvKind::Conv => core.grads(x, w, dy)?,
