@@ -11,6 +11,7 @@
 pub mod budget;
 pub mod chain;
 pub mod direct;
+pub(crate) mod driver;
 pub mod error_model;
 pub mod fast;
 pub mod step;
@@ -77,6 +78,25 @@ impl Algorithm {
         }
     }
 
+    /// The planner of a fast algorithm: its [`driver::ConvCore`] for the conv of the layer `g`
+    /// (`g.as_conv()`), which the [`driver`] runs. One line per algorithm.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] for `Chain`, `Direct` and `Auto`, which are not cores of the
+    /// driver ([`forward`] runs the first two by their own entries and resolves `Auto`
+    /// first); errors of the planner.
+    pub(crate) fn core<T: Scalar>(self, g: &Geometry) -> Result<driver::Core<T>> {
+        match self {
+            Algorithm::Fft => Ok(Box::new(fast::fft_conv::FftCore::new(&g.as_conv()))),
+            Algorithm::Im2col => Ok(Box::new(fast::im2col::Im2col::new(&g.as_conv()))),
+            Algorithm::DirectSimd => fast::direct_simd::core(g, fast::direct_simd::Kernels::Detect),
+            Algorithm::Chain | Algorithm::Direct | Algorithm::Auto => Err(crate::Error::invalid(
+                "algorithm",
+                format!("{self:?} has no driver core; run it through conv::forward"),
+            )),
+        }
+    }
+
     fn of(c: fast::Choice) -> Algorithm {
         match c {
             fast::Choice::Fft => Algorithm::Fft,
@@ -107,17 +127,12 @@ pub fn forward<T: Scalar>(
     b: Option<&Tensor<T>>,
     algo: Algorithm,
 ) -> Result<Tensor<T>> {
-    budget::guard_geometry(&spec.geometry(x.shape(), w.shape())?, algo, size_of::<T>())?;
-    match algo {
+    let g = spec.geometry(x.shape(), w.shape())?;
+    budget::guard_geometry(&g, algo, size_of::<T>())?;
+    match algo.resolve(&g) {
         Algorithm::Chain => chain::forward(spec, x, w, b),
         Algorithm::Direct => direct::forward(spec, x, w, b),
-        Algorithm::Fft => fast::fft_conv::forward(spec, x, w, b),
-        Algorithm::Im2col => fast::im2col::forward(spec, x, w, b),
-        Algorithm::DirectSimd => fast::direct_simd::forward(spec, x, w, b),
-        Algorithm::Auto => {
-            let g = spec.geometry(x.shape(), w.shape())?;
-            forward(spec, x, w, b, Algorithm::Auto.resolve(&g))
-        }
+        fast => driver::forward(spec, x, w, b, |g| fast.core(g)),
     }
 }
 
@@ -134,23 +149,11 @@ pub fn backward<T: Scalar>(
     with_bias: bool,
     algo: Algorithm,
 ) -> Result<Grads<T>> {
-    budget::guard_geometry(&spec.geometry(x.shape(), w.shape())?, algo, size_of::<T>())?;
-    match algo {
+    let g = spec.geometry(x.shape(), w.shape())?;
+    budget::guard_geometry(&g, algo, size_of::<T>())?;
+    match algo.resolve_backward(&g) {
         Algorithm::Chain => chain::backward(spec, x, w, dy, with_bias),
         Algorithm::Direct => direct::backward(spec, x, w, dy, with_bias),
-        Algorithm::Fft => fast::fft_conv::backward(spec, x, w, dy, with_bias),
-        Algorithm::Im2col => fast::im2col::backward(spec, x, w, dy, with_bias),
-        Algorithm::DirectSimd => fast::direct_simd::backward(spec, x, w, dy, with_bias),
-        Algorithm::Auto => {
-            let g = spec.geometry(x.shape(), w.shape())?;
-            backward(
-                spec,
-                x,
-                w,
-                dy,
-                with_bias,
-                Algorithm::Auto.resolve_backward(&g),
-            )
-        }
+        fast => driver::backward(spec, x, w, dy, with_bias, |g| fast.core(g)),
     }
 }

@@ -7,7 +7,23 @@
 use super::adjoint::{flatten, Step};
 use super::rules::{self, Rule};
 use super::{Expr, Kind, Prim};
-use crate::op::{Params, CROP, ZERO_PAD};
+use crate::op::{
+    Params, Primitive, CROP, DILATE, FLIP, GROUP_TRANSPOSE, ID, ZERO_INSERT, ZERO_PAD,
+};
+
+/// The primitives `A` that their registered adjoint undoes, `A* ∘ A = id` (isometries onto
+/// their range), with the rule that says so; the adjoint is read from the descriptor.
+static UNDONE_BY_ADJOINT: [(&Primitive, Rule); 4] = [
+    (&FLIP, rules::FLIP_FLIP),
+    (&ZERO_INSERT, rules::SUB_INSERT),
+    (&DILATE, rules::DILATE_BACK),
+    (&GROUP_TRANSPOSE, rules::GT_GT),
+];
+
+/// Whether `p` is the registered primitive `desc`.
+fn is(p: &Prim, desc: &'static Primitive) -> bool {
+    std::ptr::eq(p.desc, desc)
+}
 
 fn prim(e: &Expr) -> Option<&Prim> {
     match &e.kind {
@@ -52,21 +68,23 @@ fn crop_after_pad(c: &[(usize, usize)], p: &[(usize, usize)]) -> Option<Option<P
 /// Simplify the pair `outer ∘ inner`, if a rule applies; `None` in the result means `id`.
 fn pair(outer: &Prim, inner: &Prim) -> Option<(Option<Prim>, Rule)> {
     let same = outer.params == inner.params && outer.operand == inner.operand;
-    match (outer.name(), inner.name(), outer.pads(), inner.pads()) {
-        ("crop", "zero_pad", Some(c), Some(p)) if c.len() == p.len() => {
-            crop_after_pad(c, p).map(|q| (q, rules::CROP_PAD))
+    if same && std::ptr::eq(outer.desc, inner.desc.adjoint) {
+        if let Some((_, rule)) = UNDONE_BY_ADJOINT.iter().find(|(a, _)| is(inner, a)) {
+            return Some((None, *rule));
         }
-        ("zero_pad", "zero_pad", Some(a), Some(b)) if a.len() == b.len() => {
-            Some((Some(Prim::new(&ZERO_PAD, add(a, b))), rules::MERGE_PADS))
-        }
-        ("crop", "crop", Some(a), Some(b)) if a.len() == b.len() => {
-            Some((Some(Prim::new(&CROP, add(a, b))), rules::MERGE_CROPS))
-        }
-        ("flip", "flip", ..) if same => Some((None, rules::FLIP_FLIP)),
-        ("subsample", "zero_insert", ..) if same => Some((None, rules::SUB_INSERT)),
-        ("dilate_adjoint", "dilate", ..) if same => Some((None, rules::DILATE_BACK)),
-        ("group_transpose", "group_transpose", ..) if same => Some((None, rules::GT_GT)),
-        _ => None,
+    }
+    let (a, b) = (outer.pads()?, inner.pads()?);
+    if a.len() != b.len() {
+        return None;
+    }
+    if is(outer, &CROP) && is(inner, &ZERO_PAD) {
+        crop_after_pad(a, b).map(|q| (q, rules::CROP_PAD))
+    } else if is(outer, &ZERO_PAD) && is(inner, &ZERO_PAD) {
+        Some((Some(Prim::new(&ZERO_PAD, add(a, b))), rules::MERGE_PADS))
+    } else if is(outer, &CROP) && is(inner, &CROP) {
+        Some((Some(Prim::new(&CROP, add(a, b))), rules::MERGE_CROPS))
+    } else {
+        None
     }
 }
 
@@ -116,10 +134,7 @@ pub fn step(e: &Expr) -> Option<(Expr, Rule)> {
                 }
             }
             if f.len() > 1 {
-                if let Some(i) = f
-                    .iter()
-                    .position(|x| prim(x).is_some_and(|p| p.name() == "id"))
-                {
+                if let Some(i) = f.iter().position(|x| prim(x).is_some_and(|p| is(p, &ID))) {
                     let mut v = f.clone();
                     v.remove(i);
                     return Some((rebuild(v, e.col), rules::DROP_ID));

@@ -15,20 +15,22 @@
 //!
 //! Planes run in parallel (rayon); every pass builds its padded planes in a per-task buffer a
 //! few tens of KB long (they stay in L1/L2). Checked against the loop witness by
-//! `tests/depthwise.rs` (AVX2 and portable kernels, f32 and f64, through `Algorithm::Auto`).
+//! `conv::fast::tests::depthwise` (AVX2 and portable kernels, f32 and f64, through `Algorithm::Auto`).
 
+#[cfg(target_arch = "x86_64")]
+use super::depthwise_kernels::Avx2Dw;
 use super::depthwise_kernels::{Corr2, DwEngine, Portable, Red2, MAX_KB};
-use super::direct_simd::{downcast, upcast, Kernels};
+use super::direct_simd::{downcast, upcast, with_engine, Kernels};
 use super::Layout;
+use crate::conv::driver::ConvCore;
 use crate::conv::spec::{ConvKind, Geometry};
-use crate::conv::Grads;
 use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
 
 /// Whether this path runs `g`: a convolution at stride 1 with one input channel per group.
-pub fn applies(g: &Geometry) -> bool {
+pub(crate) fn applies(g: &Geometry) -> bool {
     g.kind == ConvKind::Conv
         && g.groups == g.c_in
         && g.c_in > 0
@@ -320,90 +322,86 @@ impl Plan {
     }
 }
 
-/// Forward pass of a depthwise layer ([`applies`] must hold; the caller has checked the
-/// shapes and adds the bias).
-pub(crate) fn forward<T: Scalar>(
-    g: &Geometry,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
+/// The depthwise kernels as a core of the driver: a conv geometry for which [`applies`] holds,
+/// with the kernels to run it on.
+pub(crate) struct Depthwise {
+    conv: Geometry,
     kernels: Kernels,
-) -> Vec<T> {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(eng) =
-        super::depthwise_kernels::Avx2Dw::detect().filter(|_| kernels == Kernels::Detect)
-    {
-        if let (Some(x), Some(w)) = (downcast::<T, f32>(x), downcast::<T, f32>(w)) {
-            return upcast(Plan::new::<f32, _>(g, &eng).forward(&eng, x.data(), w.data()));
-        }
-        if let (Some(x), Some(w)) = (downcast::<T, f64>(x), downcast::<T, f64>(w)) {
-            return upcast(Plan::new::<f64, _>(g, &eng).forward(&eng, x.data(), w.data()));
-        }
-    }
-    let _ = kernels;
-    Plan::new::<T, _>(g, &Portable).forward(&Portable, x.data(), w.data())
 }
 
-/// `(∂x, ∂w)` of a depthwise layer ([`applies`] must hold; shapes checked by the caller).
-pub(crate) fn grads<T: Scalar>(
-    g: &Geometry,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    dy: &Tensor<T>,
-    kernels: Kernels,
-) -> (Vec<T>, Vec<T>) {
-    fn run<T: Scalar, E: DwEngine<T>>(
-        g: &Geometry,
-        e: &E,
-        x: &[T],
-        w: &[T],
-        dy: &[T],
-    ) -> (Vec<T>, Vec<T>) {
-        let plan = Plan::new(g, e);
-        rayon::join(|| plan.input_grad(e, dy, w), || plan.weight_grad(e, x, dy))
-    }
-    #[cfg(target_arch = "x86_64")]
-    if let Some(eng) =
-        super::depthwise_kernels::Avx2Dw::detect().filter(|_| kernels == Kernels::Detect)
-    {
-        if let (Some(x), Some(w), Some(dy)) = (downcast(x), downcast(w), downcast(dy)) {
-            return upcast::<_, (Vec<f32>, Vec<f32>)>(run(g, &eng, x.data(), w.data(), dy.data()));
-        }
-        if let (Some(x), Some(w), Some(dy)) = (downcast(x), downcast(w), downcast(dy)) {
-            return upcast::<_, (Vec<f64>, Vec<f64>)>(run(g, &eng, x.data(), w.data(), dy.data()));
+impl Depthwise {
+    /// For the conv geometry `c` ([`applies`] must hold).
+    pub(crate) fn new(c: &Geometry, kernels: Kernels) -> Self {
+        Depthwise {
+            conv: c.clone(),
+            kernels,
         }
     }
-    let _ = kernels;
-    run(g, &Portable, x.data(), w.data(), dy.data())
 }
 
-/// The forward pass and gradients as the fast paths return them (bias included).
-pub(crate) fn forward_tensor<T: Scalar>(
+/// One pass of the plan of `g` on the engine `e` (the plan is typed by the element, which
+/// the portable engine does not fix).
+fn pass<T: Scalar, E: DwEngine<T>, R>(
     g: &Geometry,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    b: Option<&Tensor<T>>,
-    kernels: Kernels,
-) -> Result<Tensor<T>> {
-    let mut y = Tensor::new(g.y_shape(), forward(g, x, w, kernels))?;
-    if let Some(b) = b {
-        super::add_bias(&mut y, b);
+    e: &E,
+    run: impl FnOnce(&Plan, &E) -> R,
+    _element: &Tensor<T>,
+) -> R {
+    run(&Plan::new::<T, E>(g, e), e)
+}
+
+impl<T: Scalar> ConvCore<T> for Depthwise {
+    fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        let g = &self.conv;
+        with_engine!(self.kernels, Avx2Dw::detect(), Portable, (x, w), |eng| {
+            let y = pass(g, &eng, |p, e| p.forward(e, x.data(), w.data()), x);
+            Tensor::new(g.y_shape(), y)?
+        })
     }
-    Ok(y)
-}
 
-/// [`grads`] as [`Grads`] (with `∂b` when asked).
-pub(crate) fn backward_tensor<T: Scalar>(
-    g: &Geometry,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    dy: &Tensor<T>,
-    with_bias: bool,
-    kernels: Kernels,
-) -> Result<Grads<T>> {
-    let (dx, dw) = grads(g, x, w, dy, kernels);
-    Ok(Grads {
-        dx: Tensor::new(g.x_shape(), dx)?,
-        dw: Tensor::new(g.w_shape(), dw)?,
-        db: with_bias.then(|| super::bias_grad(dy)),
-    })
+    fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        let g = &self.conv;
+        with_engine!(self.kernels, Avx2Dw::detect(), Portable, (dy, w), |eng| {
+            let dx = pass(g, &eng, |p, e| p.input_grad(e, dy.data(), w.data()), dy);
+            Tensor::new(g.x_shape(), dx)?
+        })
+    }
+
+    fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
+        let g = &self.conv;
+        with_engine!(self.kernels, Avx2Dw::detect(), Portable, (x, dy), |eng| {
+            let dw = pass(g, &eng, |p, e| p.weight_grad(e, x.data(), dy.data()), x);
+            Tensor::new(g.w_shape(), dw)?
+        })
+    }
+
+    /// Both on one plan, side by side.
+    fn grads(
+        &self,
+        x: &Tensor<T>,
+        w: &Tensor<T>,
+        dy: &Tensor<T>,
+    ) -> Result<(Tensor<T>, Tensor<T>)> {
+        let g = &self.conv;
+        with_engine!(
+            self.kernels,
+            Avx2Dw::detect(),
+            Portable,
+            (x, w, dy),
+            |eng| {
+                let (dx, dw) = pass(
+                    g,
+                    &eng,
+                    |p, e| {
+                        rayon::join(
+                            || p.input_grad(e, dy.data(), w.data()),
+                            || p.weight_grad(e, x.data(), dy.data()),
+                        )
+                    },
+                    x,
+                );
+                (Tensor::new(g.x_shape(), dx)?, Tensor::new(g.w_shape(), dw)?)
+            }
+        )
+    }
 }

@@ -39,6 +39,7 @@ use super::contraction::{contract, Conj, Planar, Product};
 use super::pruned_fft::{PrunedRfft, Scratch};
 use super::tiling::Tiling;
 use super::{bias_grad, Layout};
+use crate::conv::driver::ConvCore;
 use crate::conv::spec::{ConvKind, ConvSpec, Geometry};
 use crate::conv::Grads;
 use crate::error::{Error, Result};
@@ -642,40 +643,66 @@ impl<T: Scalar> FftConv<T> {
     }
 }
 
-/// Forward pass by the fused FFT layer (plans the layer, computes, forgets the spectra).
-///
-/// # Errors
-/// Spec and shape errors of [`ConvSpec::geometry`]; a bias not of shape `(c_out,)`.
-pub fn forward<T: Scalar>(
-    spec: &ConvSpec,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    b: Option<&Tensor<T>>,
-) -> Result<Tensor<T>> {
-    FftConv::new(spec, x.shape(), w.shape())?.forward(x, w, b)
+/// The fused FFT layer as a core of the [`driver`](crate::conv::driver): the layer planned once
+/// for a conv geometry (tiling of the cost model), computing the spectra each call needs and
+/// forgetting them (the `dy` spectra are shared by `∂x` and `∂w`, the `x` spectra by a
+/// transpose's `∂x` and `∂w`). [`FftConv`] is the same layer keeping them between calls.
+pub(crate) struct FftCore<T: Scalar>(FftConv<T>);
+
+impl<T: Scalar> FftCore<T> {
+    /// Plan the conv geometry `c` (a transpose's [`Geometry::as_conv`]).
+    pub(crate) fn new(c: &Geometry) -> Self {
+        let lay = Layout::of(c);
+        let tiling = Tiling::plan(&lay);
+        FftCore(FftConv::with_layout(c.clone(), lay, tiling))
+    }
 }
 
-/// Gradients by the fused FFT layer without a cached forward pass (computes the spectra of
-/// `x` and `w`, then runs [`FftConv::backward`]).
-///
-/// # Errors
-/// Spec and shape errors of [`ConvSpec::geometry`]; `dy` must have the output shape.
-pub fn backward<T: Scalar>(
-    spec: &ConvSpec,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    dy: &Tensor<T>,
-    with_bias: bool,
-) -> Result<Grads<T>> {
-    let mut layer = FftConv::new(spec, x.shape(), w.shape())?;
-    x.expect_shape(&layer.geometry.x_shape(), "input x")?;
-    w.expect_shape(&layer.geometry.w_shape(), "weight w")?;
-    layer.w_hat = layer.weight_spectra(w);
-    layer.act_hat = match layer.geometry.kind {
-        ConvKind::Conv => layer.input_spectra(x),
-        ConvKind::ConvTranspose => layer.cotangent_spectra(x),
-    };
-    layer.backward(dy, with_bias)
+impl<T: Scalar> ConvCore<T> for FftCore<T> {
+    fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        let l = &self.0;
+        Ok(l.conv_output(&l.input_spectra(x), &l.weight_spectra(w), l.lay.output))
+    }
+
+    fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        let l = &self.0;
+        Ok(l.conv_input_grad(&l.cotangent_spectra(dy), &l.weight_spectra(w)))
+    }
+
+    fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
+        let l = &self.0;
+        Ok(l.conv_weight_grad(&l.cotangent_spectra(dy), &l.input_spectra(x)))
+    }
+
+    fn grads(
+        &self,
+        x: &Tensor<T>,
+        w: &Tensor<T>,
+        dy: &Tensor<T>,
+    ) -> Result<(Tensor<T>, Tensor<T>)> {
+        let l = &self.0;
+        let (w_hat, x_hat) = (l.weight_spectra(w), l.input_spectra(x));
+        let dy_hat = l.cotangent_spectra(dy);
+        Ok((
+            l.conv_input_grad(&dy_hat, &w_hat),
+            l.conv_weight_grad(&dy_hat, &x_hat),
+        ))
+    }
+
+    fn forward_and_grad_w(
+        &self,
+        x: &Tensor<T>,
+        w: &Tensor<T>,
+        dy: &Tensor<T>,
+    ) -> Result<(Tensor<T>, Tensor<T>)> {
+        let l = &self.0;
+        let (w_hat, dy_hat) = (l.weight_spectra(w), l.cotangent_spectra(dy));
+        let x_hat = l.input_spectra(x);
+        Ok((
+            l.conv_output(&x_hat, &w_hat, l.lay.output),
+            l.conv_weight_grad(&dy_hat, &x_hat),
+        ))
+    }
 }
 
 /// Floating-point operations of the FFT path with the tiling it would use: `(forward,

@@ -9,23 +9,24 @@
 //!   also folds the padding: every tap adds onto the input sample it read);
 //! - `∂w`: `dW_g = Σ_n dy_{n,g} · col_nᵀ`.
 //!
-//! Samples run in parallel (rayon); each GEMM is [`gemm`]. A transpose is
-//! its conv's `∂x` (forward), forward (`∂x`) and `∂w` with input and cotangent swapped.
+//! Samples run in parallel (rayon); each GEMM is [`gemm`]. This is the core
+//! of `Algorithm::Im2col` in the driver (`conv::driver`), which runs a transpose as its
+//! conv's `∂x` (forward), forward (`∂x`) and `∂w` with input and cotangent swapped.
 //!
 //! ```
-//! use fftconv::conv::{fast::im2col, ConvSpec, Padding};
+//! use fftconv::conv::{self, Algorithm, ConvSpec, Padding};
 //! use fftconv::Tensor;
 //! let spec = ConvSpec::conv(&[2], Padding::Same, &[1]);
 //! let x = Tensor::<f32>::randn(&[1, 2, 9], 1);
 //! let w = Tensor::<f32>::randn(&[3, 2, 3], 2);
-//! let y = im2col::forward(&spec, &x, &w, None).unwrap();
+//! let y = conv::forward(&spec, &x, &w, None, Algorithm::Im2col).unwrap();
 //! assert_eq!(y.shape(), &[1, 3, 5]);
 //! ```
 
 use super::gemm::{gemm, Mat, MatMut};
 use super::Layout;
-use crate::conv::spec::{ConvKind, ConvSpec, Geometry};
-use crate::conv::Grads;
+use crate::conv::driver::ConvCore;
+use crate::conv::spec::Geometry;
 use crate::error::Result;
 use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
@@ -73,16 +74,23 @@ fn fill_col<T: Scalar>(lay: &Layout, tab: &[u32], xs: &[T], grp: usize, col: &mu
     }
 }
 
-struct Ctx {
+/// The plan of a conv geometry: its layout and tap table (the core of `Algorithm::Im2col`).
+pub(crate) struct Im2col {
+    conv: Geometry,
     lay: Layout,
     tab: Vec<u32>,
 }
 
-impl Ctx {
-    fn new(g: &Geometry) -> Self {
-        let lay = Layout::of(&g.as_conv());
+impl Im2col {
+    /// Plan the conv geometry `c` (a transpose's [`Geometry::as_conv`]).
+    pub(crate) fn new(c: &Geometry) -> Self {
+        let lay = Layout::of(c);
         let tab = taps(&lay);
-        Ctx { lay, tab }
+        Im2col {
+            conv: c.clone(),
+            lay,
+            tab,
+        }
     }
 
     fn kdim(&self) -> usize {
@@ -176,79 +184,20 @@ impl Ctx {
     }
 }
 
-fn with_spatial(lead: [usize; 2], spatial: &[usize]) -> Vec<usize> {
-    [lead.to_vec(), spatial.to_vec()].concat()
-}
-
-/// Extend the spatial axes of `t` with zeros at the high end up to `extent`.
-pub(super) fn pad_tail<T: Scalar>(t: &Tensor<T>, extent: &[usize]) -> Tensor<T> {
-    let shape = with_spatial([t.shape()[0], t.shape()[1]], extent);
-    if shape == t.shape() {
-        return t.clone();
+impl<T: Scalar> ConvCore<T> for Im2col {
+    fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        Tensor::new(self.conv.y_shape(), self.conv_forward(x.data(), w.data()))
     }
-    Tensor::from_fn(&shape, |idx| {
-        if idx[2..].iter().zip(&t.shape()[2..]).all(|(i, n)| i < n) {
-            t.get(idx)
-        } else {
-            T::zero()
-        }
-    })
-}
-
-/// Forward pass by im2col + GEMM.
-///
-/// # Errors
-/// Spec and shape errors of [`ConvSpec::geometry`]; a bias not of shape `(c_out,)`.
-pub fn forward<T: Scalar>(
-    spec: &ConvSpec,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    b: Option<&Tensor<T>>,
-) -> Result<Tensor<T>> {
-    let g = spec.forward_geometry(x, w, b)?;
-    let c = g.as_conv();
-    let ctx = Ctx::new(&g);
-    let data = match g.kind {
-        ConvKind::Conv => ctx.conv_forward(x.data(), w.data()),
-        ConvKind::ConvTranspose => ctx.conv_input_grad(pad_tail(x, &c.output).data(), w.data()),
-    };
-    let mut y = Tensor::new(g.y_shape(), data)?;
-    if let Some(b) = b {
-        super::add_bias(&mut y, b);
+    fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        Tensor::new(
+            self.conv.x_shape(),
+            self.conv_input_grad(dy.data(), w.data()),
+        )
     }
-    Ok(y)
-}
-
-/// Gradients by im2col + GEMM.
-///
-/// # Errors
-/// Spec and shape errors of [`ConvSpec::geometry`]; `dy` must have the output shape.
-pub fn backward<T: Scalar>(
-    spec: &ConvSpec,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    dy: &Tensor<T>,
-    with_bias: bool,
-) -> Result<Grads<T>> {
-    let g = spec.backward_geometry(x, w, dy)?;
-    let c = g.as_conv();
-    let ctx = Ctx::new(&g);
-    let (dx, dw) = match g.kind {
-        ConvKind::Conv => (
-            ctx.conv_input_grad(dy.data(), w.data()),
-            ctx.conv_weight_grad(x.data(), dy.data()),
-        ),
-        ConvKind::ConvTranspose => {
-            let full = Tensor::new(c.y_shape(), ctx.conv_forward(dy.data(), w.data()))?;
-            let dx = Tensor::from_fn(&g.x_shape(), |idx| full.get(idx)).into_data();
-            let xt = pad_tail(x, &c.output);
-            (dx, ctx.conv_weight_grad(dy.data(), xt.data()))
-        }
-    };
-    let db = with_bias.then(|| super::bias_grad(dy));
-    Ok(Grads {
-        dx: Tensor::new(g.x_shape(), dx)?,
-        dw: Tensor::new(g.w_shape(), dw)?,
-        db,
-    })
+    fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
+        Tensor::new(
+            self.conv.w_shape(),
+            self.conv_weight_grad(x.data(), dy.data()),
+        )
+    }
 }

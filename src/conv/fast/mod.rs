@@ -25,6 +25,9 @@ pub mod pool;
 pub mod pruned_fft;
 pub mod tiling;
 
+#[cfg(test)]
+mod tests;
+
 pub use cost::{choose, choose_backward, choose_forward, Choice};
 pub use fft_conv::FftConv;
 

@@ -4,16 +4,15 @@
 //! dilation, every padding mode, 1-D to 3-D, widths off the register tiles) in f64 and f32,
 //! with the AVX2 kernels (where the CPU has them) and the portable ones; and the cost model
 //! sends ConvNeXt's depthwise 7×7 to it.
-use fftconv::conv::fast::direct_simd::{self, Kernels};
-use fftconv::conv::fast::{choose_backward, choose_forward, Choice};
-use fftconv::conv::{self, Algorithm, ConvSpec, Padding};
-use fftconv::op::PadMode;
-use fftconv::{Scalar, Tensor};
+use crate::conv::fast::direct_simd::{self, Kernels};
+use crate::conv::fast::{choose_backward, choose_forward, Choice};
+use crate::conv::{self, Algorithm, ConvSpec, Padding};
+use crate::op::PadMode;
+use crate::{Scalar, Tensor};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-mod common;
-use common::rel;
+use super::rel;
 
 fn tol<T: Scalar>() -> f64 {
     if T::NAME == "f32" {

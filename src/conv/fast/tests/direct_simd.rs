@@ -2,15 +2,14 @@
 //! forward, ∂x, ∂w and ∂b: random stride-1 specs (the geometry it computes itself: dilation,
 //! groups, every padding mode, transposes, 1-D to 3-D, widths and channel counts off its tile
 //! sizes) in f64 and f32, plus strided specs (its fallback).
-use fftconv::conv::fast::direct_simd::{self, Kernels};
-use fftconv::conv::{self, Algorithm, ConvKind, ConvSpec, Padding};
-use fftconv::op::PadMode;
-use fftconv::{Scalar, Tensor};
+use crate::conv::fast::direct_simd::{self, Kernels};
+use crate::conv::{self, Algorithm, ConvKind, ConvSpec, Padding};
+use crate::op::PadMode;
+use crate::{Scalar, Tensor};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-mod common;
-use common::rel;
+use super::rel;
 
 fn tol<T: Scalar>() -> f64 {
     if T::NAME == "f32" {

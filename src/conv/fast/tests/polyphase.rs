@@ -2,11 +2,11 @@
 //! tiled direct kernels agree with the loop witness (`Algorithm::Direct`) on forward, ∂x, ∂w and
 //! ∂b over random strided specs; the split and the weight split are adjoint to their folds
 //! (dot-product tests, and a dense-matrix transpose on a tiny shape); f32 follows f64.
-use fftconv::conv::fast::direct_simd::{self, Kernels};
-use fftconv::conv::fast::polyphase::{self, Polyphase};
-use fftconv::conv::{self, Algorithm, ConvKind, ConvSpec, Geometry, Padding};
-use fftconv::op::PadMode;
-use fftconv::Tensor;
+use crate::conv::fast::direct_simd::Kernels;
+use crate::conv::fast::polyphase::{self, Polyphase};
+use crate::conv::{self, Algorithm, ConvKind, ConvSpec, Geometry, Padding};
+use crate::op::PadMode;
+use crate::Tensor;
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,8 +19,7 @@ const MODES: [PadMode; 4] = [
     PadMode::Replicate,
 ];
 
-mod common;
-use common::rel;
+use super::rel;
 
 /// A random valid layer the split applies to: strides 1-3 per axis (at least one above 1),
 /// dilation only on stride-1 axes, kernels 1-7, every padding mode, asymmetric explicit pads,
@@ -185,7 +184,7 @@ fn dilated_strided_axes_are_left_to_im2col() {
     // The dispatch still computes it (through im2col).
     let x = Tensor::<f64>::randn(&[1, 2, 9, 9], 1);
     let w = Tensor::<f64>::randn(&[3, 2, 3, 3], 2);
-    let y = direct_simd::forward(&spec, &x, &w, None).unwrap();
+    let y = conv::forward(&spec, &x, &w, None, Algorithm::DirectSimd).unwrap();
     let y_ref = conv::forward(&spec, &x, &w, None, Algorithm::Direct).unwrap();
     assert!(rel(&y, &y_ref) < 1e-12, "im2col fallback for {spec:?}");
 }

@@ -1,86 +1,18 @@
-//! Strided layers as stride-1 layers by the polyphase identity, run on the tiled direct path
-//! ([`direct_simd`]).
-//!
-//! Per axis with stride `s` and dilation 1, padded input `x_p` and kernel `w` of extent `K`,
-//! output extent `O`: write every tap `k = s·q + r` (`r < s`), then
-//!
-//! ```text
-//! y[o] = Σ_k w[k] · x_p[s·o + k] = Σ_{r<s} Σ_q w[s·q + r] · x_p[s·(o + q) + r]
-//!      = Σ_{r<s} Σ_q w_r[q] · x_r[o + q]
-//! ```
-//!
-//! a sum over the **phases** `r` of stride-1, VALID, zero-padded convs of `x_r[i] = x_p[s·i +
-//! r]` with the **phase kernels** `w_r[q] = w[s·q + r]`. Phase `r` has exactly `K_r = ⌈(K -
-//! r)/s⌉` taps (none when `r ≥ K`) and extent `E_r = O + K_r - 1` (zero beyond `x_p`). On `D`
-//! axes a phase is a tuple `r = (r_0, …)` of `P = Π s_a`; the phases with the same tap counts
-//! `(K_{r_0}, …)` form a **class** and become the input channels of one stride-1 layer: input
-//! channel `c`, the `j`-th phase of the class, is its channel `c·P_class + j`, so the channels of
-//! a group stay contiguous and `groups` is unchanged. The layer is the sum of its classes' layers
-//! (for 7×7 at stride 2: 4×4, 4×3, 3×4 and 3×3 phase kernels, 49 taps in all: no zero taps;
-//! phases without taps are skipped). Axes with stride 1 are carried (one phase, `E` the padded
-//! extent, their dilation kept by the inner layer). Per class and axis only the phase positions
-//! from the first to the last that reads an input entry are kept; the others (zeros of the
-//! padding) become the inner layer's explicit zero padding, so its planes are as wide as the
-//! input's phases (64 of 67 for the stem) and its `∂x` is computed on them only.
-//!
-//! With `Conv₁` the inner layer, `y = Σ_class Conv₁(S_c x, S_{w,c} w)`; the two linear maps and
-//! their adjoints side by side:
-//!
-//! ```text
-//! split  S_c:   (S_c x)[n, c·P_c + j, i] = x[n, c, map(s·i + r_j)]   (0 where map is None or
-//!                                                                      past x_p)
-//! fold   Σ S_cᵀ: (Sᵀ u)[n, c, m] = Σ_class Σ_{(j, i): map(s·i + r_j) = m} u_c[n, c·P_c + j, i]
-//!
-//! wsplit S_w,c:  (S_w,c w)[o, c·P_c + j, q] = w[o, c, s·q + r_j]
-//! wfold  S_wᵀ:   (S_wᵀ v)[o, c, k] = v_class(k)[o, c·P_c + j(k), k div s]   (a permutation)
-//! ```
-//!
-//! where `map` is the padding's index map of `Layout` (every padding mode: a reflected or
-//! circular position reads, and in the fold adds onto, the input entry it came from). So
-//! `∂x = Σ S_cᵀ ∂x_c`, `∂w = S_wᵀ (∂w_c)_c` with `(∂x_c, ∂w_c)` the gradients of the class
-//! layers. A transpose is `Σ S_cᵀ ∘ Conv₁ᵀ`: its output (its conv's input side) is folded, its
-//! cotangent split; its weight has the layout of its conv's weight, so the weight maps are the
-//! same.
-//!
-//! The class layers run on [`direct_simd`] (AVX2/FMA kernels when the CPU
-//! has them, [`Kernels`]).
-//!
-//! ```
-//! use fftconv::conv::{self, fast::polyphase, Algorithm, ConvSpec, Padding};
-//! use fftconv::Tensor;
-//! let spec = ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1]);
-//! let x = Tensor::<f64>::randn(&[1, 3, 16, 16], 1);
-//! let w = Tensor::<f64>::randn(&[8, 3, 7, 7], 2);
-//! let y = polyphase::forward(&spec, &x, &w, None, Default::default()).unwrap();
-//! let y_loops = conv::forward(&spec, &x, &w, None, Algorithm::Direct).unwrap();
-//! assert_eq!(y.shape(), &[1, 8, 8, 8]);
-//! assert!(y.sub(&y_loops).unwrap().max_abs() < 1e-12);
-//! ```
+//! The plan of the polyphase split ([`Polyphase`]): the phase classes of a strided conv with
+//! their inner stride-1 layers, and the split and fold of inputs and weights (the maps `S_c`,
+//! `S_w,c` of the module page and their adjoints).
 
-use super::direct_simd::{self, Kernels};
-use super::im2col::pad_tail;
-use super::Layout;
-use crate::conv::spec::{ConvKind, ConvSpec, Geometry, Padding};
-use crate::conv::Grads;
+use super::applies;
+use crate::conv::fast::Layout;
+use crate::conv::spec::{ConvSpec, Geometry, Padding};
 use crate::error::{Error, Result};
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
 
-/// Whether the polyphase split applies to `g`: its conv has a stride above 1 on some axis and
-/// dilation 1 on every strided axis.
-pub fn applies(g: &Geometry) -> bool {
-    let c = g.as_conv();
-    c.stride.iter().any(|&s| s > 1)
-        && c.stride
-            .iter()
-            .zip(&c.dilation)
-            .all(|(&s, &d)| s == 1 || d == 1)
-}
-
 /// The phases with the same phase-kernel extents: the input of one stride-1 layer.
 #[derive(Clone, Debug)]
-struct Class {
+pub(super) struct Class {
     /// Its phases `(r_0, r_1, r_2)` (lifted axes), in row-major order.
     phases: Vec<[usize; 3]>,
     /// Phase-kernel extents.
@@ -91,7 +23,7 @@ struct Class {
     /// First phase position kept.
     lo: [usize; 3],
     /// The inner stride-1 layer of the class (its zero padding: the positions not kept).
-    inner: ConvSpec,
+    pub(super) inner: ConvSpec,
 }
 
 impl Class {
@@ -109,12 +41,12 @@ type Draft = (Vec<[usize; 3]>, [usize; 3], [usize; 3]);
 /// The split of one layer: its phase classes (each with its inner stride-1 spec) and index
 /// tables.
 #[derive(Clone, Debug)]
-pub struct Polyphase {
-    lay: Layout,
+pub(crate) struct Polyphase {
+    pub(super) lay: Layout,
     rank: usize,
     /// Stride per lifted axis (= phases along it).
     s: [usize; 3],
-    classes: Vec<Class>,
+    pub(super) classes: Vec<Class>,
     /// Per lifted axis and phase `r`: for each phase position `i`, the input position of
     /// `x_p[s·i + r]`.
     src: [Vec<Vec<Option<usize>>>; 3],
@@ -126,16 +58,17 @@ impl Polyphase {
     /// # Errors
     /// [`Error::Invalid`] when the split does not apply (see [`applies`]: a strided axis with
     /// dilation above 1, or no stride above 1).
-    pub fn new(g: &Geometry) -> Result<Self> {
+    pub(crate) fn new(g: &Geometry) -> Result<Self> {
         Self::plan(g, false)
     }
 
+    #[cfg(test)]
     /// Plan the split of `g` into one class holding every phase, phase kernels padded with
     /// zero taps to `⌈K/s⌉` (more multiply-adds, but `c·P` channels in one layer).
     ///
     /// # Errors
     /// As [`new`](Self::new).
-    pub fn merged(g: &Geometry) -> Result<Self> {
+    pub(crate) fn merged(g: &Geometry) -> Result<Self> {
         Self::plan(g, true)
     }
 
@@ -233,19 +166,20 @@ impl Polyphase {
         })
     }
 
+    #[cfg(test)]
     /// Number of classes (stride-1 layers the layer is the sum of; 0 when no output reads an
     /// input entry).
-    pub fn classes(&self) -> usize {
+    pub(crate) fn classes(&self) -> usize {
         self.classes.len()
     }
 
-    fn spatial(&self, v: [usize; 3]) -> Vec<usize> {
+    pub(super) fn spatial(&self, v: [usize; 3]) -> Vec<usize> {
         v[3 - self.rank..].to_vec()
     }
 
     /// Shapes of the split of a `(n, c, *input)` tensor of the conv's input side, per class:
     /// `(n, c·P_class, *E_class)`.
-    pub fn split_shapes(&self, n: usize, c: usize) -> Vec<Vec<usize>> {
+    pub(crate) fn split_shapes(&self, n: usize, c: usize) -> Vec<Vec<usize>> {
         self.classes
             .iter()
             .map(|k| [vec![n, c * k.phases.len()], self.spatial(k.ext)].concat())
@@ -253,7 +187,7 @@ impl Polyphase {
     }
 
     /// Shapes of the split weight per class: `(c_out, c_in/groups · P_class, *K_class)`.
-    pub fn split_weight_shapes(&self) -> Vec<Vec<usize>> {
+    pub(crate) fn split_weight_shapes(&self) -> Vec<Vec<usize>> {
         self.classes
             .iter()
             .map(|k| {
@@ -271,7 +205,7 @@ impl Polyphase {
         [0, 1, 2].map(|a| &self.src[a][r[a]][k.lo[a]..][..k.ext[a]])
     }
 
-    fn input_shape(&self, n: usize, c: usize) -> Vec<usize> {
+    pub(super) fn input_shape(&self, n: usize, c: usize) -> Vec<usize> {
         [vec![n, c], self.spatial(self.lay.input)].concat()
     }
 
@@ -287,7 +221,7 @@ impl Polyphase {
     ///
     /// # Errors
     /// [`Error::Shape`] when `x` is not `(n, c, *input)` of the conv's input side.
-    pub fn split<T: Scalar>(&self, x: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
+    pub(crate) fn split<T: Scalar>(&self, x: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
         let (n, c) = lead(x, self.rank + 2, "polyphase split input")?;
         x.expect_shape(&self.input_shape(n, c), "polyphase split input")?;
         let iv = self.lay.in_vol();
@@ -331,7 +265,7 @@ impl Polyphase {
     ///
     /// # Errors
     /// [`Error::Shape`] when `u` does not hold one tensor of the split shape per class.
-    pub fn fold<T: Scalar>(&self, u: &[Tensor<T>]) -> Result<Tensor<T>> {
+    pub(crate) fn fold<T: Scalar>(&self, u: &[Tensor<T>]) -> Result<Tensor<T>> {
         if u.len() != self.classes.len() || u.is_empty() {
             return Err(Error::invalid(
                 "polyphase fold input",
@@ -407,7 +341,7 @@ impl Polyphase {
     ///
     /// # Errors
     /// [`Error::Shape`] when `w` has not the layer's weight shape.
-    pub fn split_weight<T: Scalar>(&self, w: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
+    pub(crate) fn split_weight<T: Scalar>(&self, w: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
         w.expect_shape(&self.weight_shape(), "polyphase weight")?;
         let kv = self.lay.k_vol();
         self.tap_tables()
@@ -429,7 +363,7 @@ impl Polyphase {
     ///
     /// # Errors
     /// [`Error::Shape`] when `v` does not hold one tensor of the split weight shape per class.
-    pub fn fold_weight<T: Scalar>(&self, v: &[Tensor<T>]) -> Result<Tensor<T>> {
+    pub(crate) fn fold_weight<T: Scalar>(&self, v: &[Tensor<T>]) -> Result<Tensor<T>> {
         let shapes = self.split_weight_shapes();
         if v.len() != shapes.len() {
             return Err(Error::invalid(
@@ -472,120 +406,4 @@ fn lead<T: Scalar>(t: &Tensor<T>, rank: usize, ctx: &str) -> Result<(usize, usiz
         ));
     }
     Ok((t.shape()[0], t.shape()[1]))
-}
-
-/// The sum of the (equally shaped) class results; zeros of `shape` when there are none.
-fn sum<T: Scalar>(parts: Vec<Tensor<T>>, shape: &[usize]) -> Tensor<T> {
-    let mut parts = parts.into_iter();
-    let Some(mut acc) = parts.next() else {
-        return Tensor::zeros(shape);
-    };
-    for t in parts {
-        acc.data_mut()
-            .par_chunks_mut(1 << 14)
-            .zip(t.data().par_chunks(1 << 14))
-            .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, &b)| *a = *a + b));
-    }
-    acc
-}
-
-/// Forward pass of a strided layer through the split and the stride-1 tiled direct kernels.
-///
-/// # Errors
-/// Spec and shape errors of [`ConvSpec::geometry`]; a bias not of shape `(c_out,)`;
-/// [`Error::Invalid`] when the split does not apply ([`applies`]).
-pub fn forward<T: Scalar>(
-    spec: &ConvSpec,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    b: Option<&Tensor<T>>,
-    kernels: Kernels,
-) -> Result<Tensor<T>> {
-    let g = spec.forward_geometry(x, w, b)?;
-    let plan = Polyphase::new(&g)?;
-    let ws = plan.split_weight(w)?;
-    // The classes in parallel (each also runs in parallel inside), then their sum.
-    let mut y = match g.kind {
-        ConvKind::Conv => {
-            let parts = (plan.classes.par_iter().zip(plan.split(x)?).zip(&ws))
-                .map(|((k, xc), wc)| direct_simd::forward_using(&k.inner, &xc, wc, None, kernels))
-                .collect::<Result<Vec<_>>>()?;
-            sum(parts, &g.y_shape())
-        }
-        ConvKind::ConvTranspose => {
-            let xt = pad_tail(x, &g.as_conv().output);
-            let u = (plan.classes.par_iter().zip(&ws))
-                .map(|(k, wc)| direct_simd::forward_using(&k.inner, &xt, wc, None, kernels))
-                .collect::<Result<Vec<_>>>()?;
-            if u.is_empty() {
-                Tensor::zeros(&g.y_shape())
-            } else {
-                plan.fold(&u)?
-            }
-        }
-    };
-    if let Some(b) = b {
-        super::add_bias(&mut y, b);
-    }
-    Ok(y)
-}
-
-/// Gradients of a strided layer through the split and the stride-1 tiled direct kernels.
-///
-/// # Errors
-/// Spec and shape errors of [`ConvSpec::geometry`]; `dy` must have the output shape;
-/// [`Error::Invalid`] when the split does not apply ([`applies`]).
-pub fn backward<T: Scalar>(
-    spec: &ConvSpec,
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    dy: &Tensor<T>,
-    with_bias: bool,
-    kernels: Kernels,
-) -> Result<Grads<T>> {
-    let g = spec.backward_geometry(x, w, dy)?;
-    let plan = Polyphase::new(&g)?;
-    let ws = plan.split_weight(w)?;
-    let (dx, dw) = match g.kind {
-        ConvKind::Conv => {
-            let (dx, dw): (Vec<_>, Vec<_>) = (plan.classes.par_iter().zip(plan.split(x)?).zip(&ws))
-                .map(|((k, xc), wc)| {
-                    direct_simd::backward_using(&k.inner, &xc, wc, dy, false, kernels)
-                        .map(|gr| (gr.dx, gr.dw))
-                })
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .unzip();
-            let dx = if dx.is_empty() {
-                Tensor::zeros(x.shape())
-            } else {
-                plan.fold(&dx)?
-            };
-            (dx, dw)
-        }
-        ConvKind::ConvTranspose => {
-            let xt = pad_tail(x, &g.as_conv().output);
-            let (dx, dw): (Vec<_>, Vec<_>) =
-                (plan.classes.par_iter().zip(plan.split(dy)?).zip(&ws))
-                    .map(|((k, dyc), wc)| {
-                        direct_simd::backward_using(&k.inner, &xt, wc, &dyc, false, kernels)
-                            .map(|gr| (gr.dx, gr.dw))
-                    })
-                    .collect::<Result<Vec<_>>>()?
-                    .into_iter()
-                    .unzip();
-            let dx = sum(dx, xt.shape());
-            let dx = if xt.shape() == x.shape() {
-                dx
-            } else {
-                Tensor::from_fn(x.shape(), |idx| dx.get(idx))
-            };
-            (dx, dw)
-        }
-    };
-    Ok(Grads {
-        dx,
-        dw: plan.fold_weight(&dw)?,
-        db: with_bias.then(|| super::bias_grad(dy)),
-    })
 }

@@ -1,0 +1,452 @@
+//! The plan of a stride-1 conv geometry for the tiled direct kernels: the padded planes a sample
+//! is copied into, the two kernel passes over them ([`Corr`], [`WeightGeom`]) and the
+//! [`Engine`] that runs them, and the passes of a layer sample by sample ([`Plan`]).
+
+use super::{round_up, KB, MAX_V, MAX_W, R};
+use crate::conv::fast::Layout;
+use crate::conv::spec::Geometry;
+use crate::op::PadMode;
+use crate::tensor::Scalar;
+use rayon::prelude::*;
+
+/// One correlation pass: `out[r, o] = Σ_c Σ_k wb[c, k, r] · src[c, o + origin + d·k]`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Corr {
+    /// Extents of one source plane (the last is the row stride).
+    pub(super) src_dims: [usize; 3],
+    /// Source channels.
+    pub(super) channels: usize,
+    pub(super) kernel: [usize; 3],
+    pub(super) dilation: [usize; 3],
+    pub(super) origin: [usize; 3],
+    /// Extents of one (dense) output plane.
+    pub(super) out: [usize; 3],
+}
+
+impl Corr {
+    pub(super) fn plane(&self) -> usize {
+        self.src_dims.iter().product()
+    }
+    pub(super) fn out_vol(&self) -> usize {
+        self.out.iter().product()
+    }
+    /// Offset of the source row of every (channel, k0, k1), in the order of the packed weights.
+    pub(super) fn rows_at(&self) -> Vec<usize> {
+        let (pv, [_, s1, s2]) = (self.plane(), self.src_dims);
+        let [k0n, k1n, _] = self.kernel;
+        let [d0, d1, _] = self.dilation;
+        (0..self.channels)
+            .flat_map(|ch| {
+                (0..k0n).flat_map(move |k0| {
+                    (0..k1n).map(move |k1| ch * pv + (k0 * d0 * s1 + k1 * d1) * s2)
+                })
+            })
+            .collect()
+    }
+    /// Offset of the first source element of output row `(o0, o1)`.
+    pub(super) fn row_base(&self, o0: usize, o1: usize) -> usize {
+        let [_, s1, s2] = self.src_dims;
+        ((o0 + self.origin[0]) * s1 + o1 + self.origin[1]) * s2 + self.origin[2]
+    }
+}
+
+/// One `∂w` task: the planes it reads, per sample.
+pub(super) struct WeightTask<'a, T> {
+    /// Padded input plane of the task's input channel, per sample (extents `x_dims`; the
+    /// slice runs on to the end of the sample's buffer, as the row sweep reads a little past
+    /// the plane).
+    pub(super) x: Vec<&'a [T]>,
+    /// The [`R`] cotangent planes of the task's output block (repeated when the block is
+    /// short), per sample (extents `q_dims`, `dy` at offset `e`; to the end of the buffer).
+    pub(super) dy: Vec<[&'a [T]; R]>,
+}
+
+/// Extents shared by all `∂w` tasks.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WeightGeom {
+    pub(super) x_dims: [usize; 3],
+    pub(super) q_dims: [usize; 3],
+    pub(super) e: [usize; 3],
+    pub(super) out: [usize; 3],
+    pub(super) kernel: [usize; 3],
+    pub(super) dilation: [usize; 3],
+}
+
+impl WeightGeom {
+    /// Elements of one flattened `(o1, o2)` sweep in vectors of `v`: the output rows back to
+    /// back at the common row stride (the columns between them read zeros of `dy`).
+    pub(super) fn flat_len(&self, v: usize) -> usize {
+        let [_, o1, o2] = self.out;
+        round_up((o1 - 1) * self.x_dims[2] + o2, v)
+    }
+    /// Row offsets `(x, dy)` of output row `(o0, o1)` for kernel row `(k0, k1)` and first tap
+    /// `k2`.
+    pub(super) fn rows(&self, o: [usize; 2], k: [usize; 3]) -> (usize, usize) {
+        let ([_, x1, x2], [_, q1, q2], [d0, d1, d2], e) =
+            (self.x_dims, self.q_dims, self.dilation, self.e);
+        let x = ((o[0] + k[0] * d0) * x1 + o[1] + k[1] * d1) * x2 + k[2] * d2;
+        let q = ((o[0] + e[0]) * q1 + o[1] + e[1]) * q2 + e[2];
+        (x, q)
+    }
+}
+
+/// The two kernels, for one element type.
+pub(super) trait Engine<T>: Sync {
+    /// One correlation block: `dst` holds up to [`R`] output planes, `wb` the packed weights
+    /// `[c][k][R]` of the block, `src` the `c.channels` source planes.
+    fn correlate(&self, c: &Corr, src: &[T], wb: &[T], dst: &mut [T]);
+    /// One `∂w` task: the `[R][K]` sums `Σ_n Σ_o dy_r[o] · x[o + d·k]`.
+    fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T>;
+}
+
+/// Pack weights for a correlation: for each group and block of [`R`] rows, `[col][k][R]`
+/// (`get(g, row, col, k)`, zero beyond `rows`).
+fn pack<T: Scalar>(
+    groups: usize,
+    rows: usize,
+    cols: usize,
+    kv: usize,
+    get: impl Fn(usize, usize, usize, usize) -> T,
+) -> Vec<T> {
+    let nb = rows.div_ceil(R);
+    let mut p = vec![T::zero(); groups * nb * cols * kv * R];
+    for g in 0..groups {
+        for b in 0..nb {
+            for c in 0..cols {
+                for k in 0..kv {
+                    for r in 0..R.min(rows - b * R) {
+                        p[(((g * nb + b) * cols + c) * kv + k) * R + r] = get(g, b * R + r, c, k);
+                    }
+                }
+            }
+        }
+    }
+    p
+}
+
+/// The plan of a conv geometry (transposes through their conv).
+pub(super) struct Plan {
+    lay: Layout,
+    /// Padding before, per (lifted) axis.
+    lo: [usize; 3],
+    /// Extents of a padded input plane (row stride widened for the width tiles).
+    x_dims: [usize; 3],
+    /// Extents of a padded cotangent plane (`dy` at offset `e`).
+    q_dims: [usize; 3],
+    /// `d·(K-1)` per axis.
+    e: [usize; 3],
+    /// Zeros after the last plane of a sample (the `∂w` sweep reads past a plane's end).
+    slack: usize,
+    /// Zero padding (or none): `∂x` is computed on the interior only.
+    zeros: bool,
+}
+
+impl Plan {
+    pub(super) fn new(g: &Geometry) -> Self {
+        let c = g.as_conv();
+        let lay = Layout::of(&c);
+        let d = c.rank();
+        let mut lo = [0; 3];
+        for (a, p) in c.pads.iter().enumerate() {
+            lo[3 - d + a] = p.0;
+        }
+        let (v, w_tile) = (MAX_V, MAX_W);
+        let e = [0, 1, 2].map(|a| lay.dilation[a] * (lay.kernel[a] - 1));
+        let [o0, o1, o2] = lay.output;
+        let [p0, p1, p2] = lay.padded;
+        let d2 = lay.dilation[2];
+        let x2 = p2
+            .max(round_up(o2, w_tile) + e[2])
+            .max(round_up(o2, v) + (round_up(lay.kernel[2], KB) - 1) * d2);
+        // ∂x reads from origin (lo or 0) over the input or padded width, plus the taps.
+        let zeros = c.padding_mode == PadMode::Zeros || c.pads.iter().all(|&p| p == (0, 0));
+        let dx_read = if zeros {
+            lo[2] + round_up(lay.input[2], w_tile)
+        } else {
+            round_up(p2, w_tile)
+        };
+        let q2 = (o2 + 2 * e[2])
+            .max(e[2] + round_up(o2, v))
+            .max(dx_read + e[2]);
+        // One row stride for both: the `∂w` sweep runs over whole rows back to back (see
+        // `WeightGeom::flat_len`), reading zeros of `dy` between them, and up to a vector past
+        // the last row: into the zero rows below it when the kernel has more than one row,
+        // else into room left at the end of the row.
+        let tail = if e[1] == 0 { e[2] + o2 + v } else { 0 };
+        let stride = x2.max(q2).max(tail);
+        Plan {
+            x_dims: [p0, p1, stride],
+            q_dims: [o0 + 2 * e[0], o1 + 2 * e[1], stride],
+            slack: stride + (round_up(lay.kernel[2], KB) + 1) * d2 + 2 * w_tile,
+            lay,
+            lo,
+            e,
+            zeros,
+        }
+    }
+
+    fn x_plane(&self) -> usize {
+        self.x_dims.iter().product()
+    }
+    fn q_plane(&self) -> usize {
+        self.q_dims.iter().product()
+    }
+
+    /// The padded input planes of one sample (`c_in` planes of `x_dims`, zeros outside the
+    /// padded box).
+    fn pad_input<T: Scalar>(&self, x: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let (iv, pv) = (lay.in_vol(), self.x_plane());
+        let mut xp = vec![T::zero(); lay.c_in * pv + self.slack];
+        let [_, i1, i2] = lay.input;
+        let [_, x1, x2] = self.x_dims;
+        let lo2 = self.lo[2];
+        for (dst, src) in xp.chunks_mut(pv).zip(x.chunks(iv)) {
+            for (p0, s0) in lay.maps[0].iter().enumerate() {
+                for (p1, s1) in lay.maps[1].iter().enumerate() {
+                    let (Some(s0), Some(s1)) = (s0, s1) else {
+                        continue;
+                    };
+                    let row = &mut dst[(p0 * x1 + p1) * x2..][..lay.padded[2]];
+                    let srow = &src[(s0 * i1 + s1) * i2..][..i2];
+                    row[lo2..lo2 + i2].copy_from_slice(srow);
+                    if !self.zeros {
+                        for (p2, s2) in lay.maps[2].iter().enumerate() {
+                            if p2 < lo2 || p2 >= lo2 + i2 {
+                                row[p2] = s2.map_or(T::zero(), |s| srow[s]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        xp
+    }
+
+    /// The adjoint of the padding of one plane: add every entry of `src` (dense, padded
+    /// extents) onto the input position it was read from, in `dst` (one input plane).
+    fn fold_plane<T: Scalar>(&self, src: &[T], dst: &mut [T]) {
+        let lay = &self.lay;
+        let [_, p1, p2] = lay.padded;
+        let [_, i1, i2] = lay.input;
+        for (a, s0) in lay.maps[0].iter().enumerate() {
+            let Some(s0) = s0 else { continue };
+            for (b, s1) in lay.maps[1].iter().enumerate() {
+                let Some(s1) = s1 else { continue };
+                let row = &src[(a * p1 + b) * p2..][..p2];
+                let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
+                for (&v, s2) in row.iter().zip(&lay.maps[2]) {
+                    if let Some(s) = s2 {
+                        drow[*s] = drow[*s] + v;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The cotangent planes of one sample (`c_out` planes of `q_dims`, `dy` at offset `e` in
+    /// zeros).
+    fn pad_cotangent<T: Scalar>(&self, dy: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let (ov, qv) = (lay.out_vol(), self.q_plane());
+        let mut q = vec![T::zero(); lay.c_out * qv + self.slack];
+        let [_, o1, o2] = lay.output;
+        let [_, q1, q2] = self.q_dims;
+        let e = self.e;
+        for (dst, src) in q.chunks_mut(qv).zip(dy.chunks(ov)) {
+            for (r, srow) in src.chunks(o2).enumerate() {
+                let (a, b) = (r / o1, r % o1);
+                dst[((a + e[0]) * q1 + b + e[1]) * q2 + e[2]..][..o2].copy_from_slice(srow);
+            }
+        }
+        q
+    }
+
+    /// Correlate the `groups × cols` source planes of one sample into its output (`groups ×
+    /// rows` planes of `corr.out`), blocks of [`R`] rows in parallel; `wp` from [`pack`].
+    fn correlate_sample<T: Scalar>(
+        &self,
+        eng: &impl Engine<T>,
+        corr: &Corr,
+        (rows, cols): (usize, usize),
+        src: &[T],
+        wp: &[T],
+        dst: &mut [T],
+    ) {
+        let (pv, ov, nb) = (corr.plane(), corr.out_vol(), rows.div_ceil(R));
+        let wblock = cols * self.lay.k_vol() * R;
+        dst.par_chunks_mut(rows * ov)
+            .enumerate()
+            .for_each(|(g, dg)| {
+                let src = &src[g * cols * pv..][..cols * pv];
+                dg.par_chunks_mut(R * ov).enumerate().for_each(|(b, db)| {
+                    eng.correlate(corr, src, &wp[(g * nb + b) * wblock..][..wblock], db);
+                });
+            });
+    }
+
+    /// The conv's output `(n, c_out, out)`.
+    pub(super) fn forward<T: Scalar>(&self, eng: &impl Engine<T>, x: &[T], w: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let (ov, kv) = (lay.out_vol(), lay.k_vol());
+        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
+        let wp = pack(lay.groups, lay.og, lay.cg, kv, |g, r, c, k| {
+            w[((g * lay.og + r) * lay.cg + c) * kv + k]
+        });
+        let corr = Corr {
+            src_dims: self.x_dims,
+            channels: lay.cg,
+            kernel: lay.kernel,
+            dilation: lay.dilation,
+            origin: [0; 3],
+            out: lay.output,
+        };
+        y.par_chunks_mut(lay.c_out * ov)
+            .zip(x.par_chunks(lay.c_in * lay.in_vol()))
+            .for_each(|(yn, xn)| {
+                let xp = self.pad_input(xn);
+                self.correlate_sample(eng, &corr, (lay.og, lay.cg), &xp, &wp, yn);
+            });
+        y
+    }
+
+    /// The `∂x` correlation and the packed flipped kernel.
+    fn input_grad_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
+        let lay = &self.lay;
+        let kv = lay.k_vol();
+        let wq = pack(lay.groups, lay.cg, lay.og, kv, |g, r, c, k| {
+            w[((g * lay.og + c) * lay.cg + r) * kv + (kv - 1 - k)]
+        });
+        let (origin, out) = if self.zeros {
+            (self.lo, lay.input)
+        } else {
+            ([0; 3], lay.padded)
+        };
+        let corr = Corr {
+            src_dims: self.q_dims,
+            channels: lay.og,
+            kernel: lay.kernel,
+            dilation: lay.dilation,
+            origin,
+            out,
+        };
+        (corr, wq)
+    }
+
+    /// The input gradient of one sample into `dxn` from its padded cotangent `q`.
+    fn input_grad_sample<T: Scalar>(
+        &self,
+        eng: &impl Engine<T>,
+        (corr, wq): &(Corr, Vec<T>),
+        q: &[T],
+        dxn: &mut [T],
+    ) {
+        let lay = &self.lay;
+        if self.zeros {
+            self.correlate_sample(eng, corr, (lay.cg, lay.og), q, wq, dxn);
+            return;
+        }
+        let ov = corr.out_vol();
+        let mut full = vec![T::zero(); lay.c_in * ov];
+        self.correlate_sample(eng, corr, (lay.cg, lay.og), q, wq, &mut full);
+        for (d, f) in dxn.chunks_mut(lay.in_vol()).zip(full.chunks(ov)) {
+            self.fold_plane(f, d);
+        }
+    }
+
+    /// The conv's input gradient `(n, c_in, in)`.
+    pub(super) fn input_grad<T: Scalar>(&self, eng: &impl Engine<T>, dy: &[T], w: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let setup = self.input_grad_setup(w);
+        let mut dx = vec![T::zero(); lay.n * lay.c_in * lay.in_vol()];
+        dx.par_chunks_mut(lay.c_in * lay.in_vol())
+            .zip(dy.par_chunks(lay.c_out * lay.out_vol()))
+            .for_each(|(dxn, dyn_)| {
+                self.input_grad_sample(eng, &setup, &self.pad_cotangent(dyn_), dxn);
+            });
+        dx
+    }
+
+    /// Add the weight gradient of one sample (padded input `xp`, padded cotangent `q`) onto
+    /// `dw` `(c_out, cg, k)`; tasks (block of [`R`] output channels, input channel) in
+    /// parallel.
+    fn weight_grad_sample<T: Scalar>(&self, eng: &impl Engine<T>, xp: &[T], q: &[T], dw: &mut [T]) {
+        let lay = &self.lay;
+        let (kv, pv, qv) = (lay.k_vol(), self.x_plane(), self.q_plane());
+        let nb = lay.og.div_ceil(R);
+        let geo = WeightGeom {
+            x_dims: self.x_dims,
+            q_dims: self.q_dims,
+            e: self.e,
+            out: lay.output,
+            kernel: lay.kernel,
+            dilation: lay.dilation,
+        };
+        let tasks: Vec<(usize, usize, usize)> = (0..lay.groups)
+            .flat_map(|g| (0..nb).flat_map(move |b| (0..lay.cg).map(move |c| (g, b, c))))
+            .collect();
+        let sums: Vec<Vec<T>> = tasks
+            .par_iter()
+            .map(|&(g, b, c)| {
+                let rows = R.min(lay.og - b * R);
+                let task = WeightTask {
+                    x: vec![&xp[(g * lay.cg + c) * pv..]],
+                    dy: vec![std::array::from_fn(|r| {
+                        let co = g * lay.og + b * R + r.min(rows - 1);
+                        &q[co * qv..]
+                    })],
+                };
+                eng.weight(&geo, &task)
+            })
+            .collect();
+        for (&(g, b, c), s) in tasks.iter().zip(&sums) {
+            for r in 0..R.min(lay.og - b * R) {
+                let co = g * lay.og + b * R + r;
+                let d = &mut dw[(co * lay.cg + c) * kv..][..kv];
+                d.iter_mut()
+                    .zip(&s[r * kv..])
+                    .for_each(|(d, &v)| *d = *d + v);
+            }
+        }
+    }
+
+    /// The conv's weight gradient `(c_out, cg, k)` and, with `w`, its input gradient, sample
+    /// by sample (each sample's padded planes are built once and stay in cache).
+    pub(super) fn grads<T: Scalar>(
+        &self,
+        eng: &impl Engine<T>,
+        x: &[T],
+        dy: &[T],
+        w: Option<&[T]>,
+    ) -> (Option<Vec<T>>, Vec<T>) {
+        let lay = &self.lay;
+        let (iv, ov) = (lay.c_in * lay.in_vol(), lay.c_out * lay.out_vol());
+        let wlen = lay.c_out * lay.cg * lay.k_vol();
+        let setup = w.map(|w| self.input_grad_setup(w));
+        // Without `w`, one dummy element per sample.
+        let dx_chunk = if w.is_some() { iv } else { 1 };
+        let mut dx = vec![T::zero(); lay.n * dx_chunk];
+        let dw = dx
+            .par_chunks_mut(dx_chunk)
+            .zip(x.par_chunks(iv).zip(dy.par_chunks(ov)))
+            .fold(
+                || vec![T::zero(); wlen],
+                |mut dw, (dxn, (xn, dyn_))| {
+                    let q = self.pad_cotangent(dyn_);
+                    if let Some(setup) = &setup {
+                        self.input_grad_sample(eng, setup, &q, dxn);
+                    }
+                    self.weight_grad_sample(eng, &self.pad_input(xn), &q, &mut dw);
+                    dw
+                },
+            )
+            .reduce(
+                || vec![T::zero(); wlen],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
+                    a
+                },
+            );
+        (w.is_some().then_some(dx), dw)
+    }
+}

@@ -1,0 +1,93 @@
+//! The kernels in portable Rust (any target; the compiler may vectorise them): what a CPU
+//! without AVX2 runs, and what `Kernels::Portable` selects for testing.
+
+use super::plan::{Corr, Engine, WeightGeom, WeightTask};
+use super::{KB, R};
+use crate::tensor::Scalar;
+
+/// The kernels in portable Rust (any target; the compiler may vectorise them).
+pub(super) struct Portable;
+
+impl Portable {
+    fn correlate_w<T: Scalar, const W: usize>(c: &Corr, src: &[T], wb: &[T], dst: &mut [T]) {
+        let ov = c.out_vol();
+        let rows = dst.len() / ov;
+        let (k2n, d2) = (c.kernel[2], c.dilation[2]);
+        let [o0n, o1n, o2n] = c.out;
+        let rows_at = c.rows_at();
+        let span = (k2n - 1) * d2 + W;
+        for o0 in 0..o0n {
+            for o1 in 0..o1n {
+                let base = c.row_base(o0, o1);
+                for t in (0..o2n).step_by(W) {
+                    let mut acc = [[T::zero(); W]; R];
+                    for (j, &off) in rows_at.iter().enumerate() {
+                        let row = &src[base + off + t..][..span];
+                        let wk = &wb[j * k2n * R..][..k2n * R];
+                        for k2 in 0..k2n {
+                            let xs = &row[k2 * d2..][..W];
+                            for (a, &wr) in acc.iter_mut().zip(&wk[k2 * R..][..R]) {
+                                for (a, &x) in a.iter_mut().zip(xs) {
+                                    *a = *a + x * wr;
+                                }
+                            }
+                        }
+                    }
+                    let len = W.min(o2n - t);
+                    for (r, a) in acc.iter().enumerate().take(rows) {
+                        dst[r * ov + (o0 * o1n + o1) * o2n + t..][..len].copy_from_slice(&a[..len]);
+                    }
+                }
+            }
+        }
+    }
+
+    fn weight_v<T: Scalar, const V: usize>(geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T> {
+        let [k0n, k1n, k2n] = geo.kernel;
+        let o0n = geo.out[0];
+        let d2 = geo.dilation[2];
+        let kv = k0n * k1n * k2n;
+        let len = geo.flat_len(V);
+        let mut out = vec![T::zero(); R * kv];
+        for k0 in 0..k0n {
+            for k1 in 0..k1n {
+                for k2c in (0..k2n).step_by(KB) {
+                    let mut acc = [[[T::zero(); V]; KB]; R];
+                    for (xp, dys) in task.x.iter().zip(&task.dy) {
+                        for o0 in 0..o0n {
+                            let (xo, qo) = geo.rows([o0, 0], [k0, k1, k2c]);
+                            let xrow = &xp[xo..][..len + (KB - 1) * d2];
+                            for (ar, dy) in acc.iter_mut().zip(dys) {
+                                let drow = &dy[qo..][..len];
+                                for (kb, a) in ar.iter_mut().enumerate() {
+                                    let xs = &xrow[kb * d2..][..len];
+                                    for (dc, xc) in drow.chunks_exact(V).zip(xs.chunks_exact(V)) {
+                                        for l in 0..V {
+                                            a[l] = a[l] + dc[l] * xc[l];
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for (r, ar) in acc.iter().enumerate() {
+                        for (kb, a) in ar.iter().enumerate().take(k2n - k2c) {
+                            out[r * kv + (k0 * k1n + k1) * k2n + k2c + kb] =
+                                a.iter().fold(T::zero(), |s, &v| s + v);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl<T: Scalar> Engine<T> for Portable {
+    fn correlate(&self, c: &Corr, src: &[T], wb: &[T], dst: &mut [T]) {
+        Self::correlate_w::<T, 16>(c, src, wb, dst);
+    }
+    fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T> {
+        Self::weight_v::<T, 8>(geo, task)
+    }
+}
