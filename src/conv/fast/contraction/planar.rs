@@ -126,7 +126,7 @@ impl<T: Scalar> Planar<T> {
     }
 
     /// Spectra holding whatever an earlier use left (finite values): for callers that write
-    /// every spectrum ([`signals_mut`](Self::signals_mut) or as the output of [`contract`]).
+    /// every spectrum ([`signals_mut`](Self::signals_mut) or as the output of [`contract`](super::contract)).
     pub fn dirty(count: usize, bins: usize) -> Self {
         let blocks = bins.div_ceil(LANES).max(1);
         let group = blocks.min(GROUP);
