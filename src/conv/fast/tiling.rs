@@ -371,4 +371,23 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn odd_real_lines_cost_as_complex_and_the_real_axis_gets_an_even_period() {
+        assert_eq!(line_cost(75, true), line_cost(75, false));
+        assert_eq!(2.0 * line_cost(80, true), line_cost(80, false));
+        assert_eq!(even_fast_len(74), 80);
+        assert_eq!(even_fast_len(71), 72);
+        // 2d-k11: 64 wide, an 11-tap kernel, same padding: one tile needs 74 samples, whose
+        // fast length (75) and radix-2/3 length (81) are both odd.
+        let spec = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
+        let g = spec.geometry(&[8, 16, 64, 64], &[16, 16, 11, 11]).unwrap();
+        let lay = Layout::of(&g);
+        let periods: Vec<usize> = candidates(&lay, 2).iter().map(|t| t.period).collect();
+        assert!(
+            periods.contains(&75) && periods.contains(&80),
+            "{periods:?}"
+        );
+        assert_eq!(Tiling::plan(&lay).period()[2] % 2, 0);
+    }
 }

@@ -7,13 +7,15 @@
 //! block being `LANES` real parts then `LANES` imaginary parts. Blocks are grouped by up to
 //! [`GROUP`] consecutive ones: a group holds, for every spectrum in turn, its blocks of that
 //! group (the last group padded with zeros). A kernel call thus finds the operands of a block
-//! close together, and a transform writing one spectrum writes runs of `GROUP` blocks. A [`Product`] names, per group `g`,
-//! a matrix product over frequencies $f$
+//! close together, and a transform writing one spectrum writes runs of `GROUP` blocks. A
+//! [`Product`] names, per group `g`, a matrix product over frequencies `$f$`
 //!
-//! $$ C_{g,i,j}(f) = \sum_{k} \operatorname{op}_A(A_{g,i,k}(f))\,\operatorname{op}_B(B_{g,k,j}(f)) $$
+//! ```math
+//! C_{g,i,j}(f) = \sum_{k} \operatorname{op}_A(A_{g,i,k}(f))\,\operatorname{op}_B(B_{g,k,j}(f))
+//! ```
 //!
-//! where each of $A, B, C$ entries is a spectrum of a [`Planar`] picked by an index map, and
-//! $\operatorname{op}$ is the identity or complex conjugation ([`Conj`]). The three products of
+//! where each of `$A, B, C$` entries is a spectrum of a [`Planar`] picked by an index map, and
+//! `$\operatorname{op}$` is the identity or complex conjugation ([`Conj`]). The three products of
 //! a conv layer are all of this form (see [`super::fft_conv`]).
 //!
 //! Work is split over ranges of blocks (rayon); inside a range, blocks are taken one at a time
