@@ -9,7 +9,7 @@
 use std::path::Path;
 
 /// Files still written with bare `$…$` (remove an entry when its maths is converted).
-const NOT_YET: &[&str] = &["src/conv/fast/contraction.rs"];
+const NOT_YET: &[&str] = &[];
 
 mod common;
 use common::rust_files;

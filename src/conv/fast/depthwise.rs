@@ -28,6 +28,7 @@ use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Whether this path runs `g`: a convolution at stride 1 with one input channel per group.
 pub(crate) fn applies(g: &Geometry) -> bool {
@@ -52,6 +53,31 @@ fn fresh<T: Scalar>(buf: &mut Vec<T>, len: usize) {
         buf.clear();
         buf.resize(len, T::zero());
     }
+}
+
+/// `planes` planes of `len` elements, each zeroed and then written by `fill` in a parallel
+/// task: the zeroing happens in the cache of the core that writes the plane next, instead of a
+/// single thread clearing the whole output (megabytes) up front.
+fn par_planes<T, S, I, F>(planes: usize, len: usize, init: I, fill: F) -> Vec<T>
+where
+    T: Scalar,
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize, &mut [T]) + Sync + Send,
+{
+    let mut v = Vec::with_capacity(planes * len);
+    v.spare_capacity_mut()[..planes * len]
+        .par_chunks_mut(len)
+        .enumerate()
+        .for_each_init(init, |state, (plane, chunk)| {
+            chunk.fill(MaybeUninit::new(T::zero()));
+            // SAFETY: every element of `chunk` was just initialised, and `MaybeUninit<T>` has
+            // the layout of `T`.
+            let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<T>] as *mut [T]) };
+            fill(state, plane, chunk);
+        });
+    // SAFETY: the loop above initialised every plane (a panic in it leaves the length 0).
+    unsafe { v.set_len(planes * len) };
+    v
 }
 
 /// A 3-D buffer: extents, the last the row stride.
@@ -98,7 +124,7 @@ impl Plan {
         }
         let e = [0, 1, 2].map(|a| lay.dilation[a] * (lay.kernel[a] - 1));
         let zeros = g.padding_mode == PadMode::Zeros || g.pads.iter().all(|&p| p == (0, 0));
-        let (tr, tc) = eng.tile(lay.output[2]);
+        let (tr, tc) = eng.tile(lay.output[2], lay.kernel[1], lay.dilation[1]);
         let lanes = eng.lanes();
         let [o0, o1, o2] = lay.output;
         let [p0, p1, p2] = lay.padded;
@@ -206,10 +232,11 @@ impl Plan {
         let lay = &self.lay;
         let (iv, ov, kv, m) = (lay.in_vol(), lay.out_vol(), lay.k_vol(), lay.og);
         let [_, o1, o2] = lay.output;
-        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
-        y.par_chunks_mut(ov).enumerate().for_each_init(
+        par_planes(
+            lay.n * lay.c_out,
+            ov,
             || (Vec::new(), Vec::new()),
-            |(xp, yp), (plane, dst)| {
+            |(xp, yp), plane, dst| {
                 let (n, o) = (plane / lay.c_out, plane % lay.c_out);
                 self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
                 let wo = &w[o * kv..][..kv];
@@ -225,18 +252,18 @@ impl Plan {
                     row.copy_from_slice(&yp[self.yp.at(r / o1, r % o1)..][..o2]);
                 }
             },
-        );
-        y
+        )
     }
 
     fn input_grad<T: Scalar, E: DwEngine<T>>(&self, eng: &E, dy: &[T], w: &[T]) -> Vec<T> {
         let lay = &self.lay;
         let (iv, ov, kv, m) = (lay.in_vol(), lay.out_vol(), lay.k_vol(), lay.og);
         let [_, i1, i2] = lay.input;
-        let mut dx = vec![T::zero(); lay.n * lay.c_in * iv];
-        dx.par_chunks_mut(iv).enumerate().for_each_init(
+        par_planes(
+            lay.n * lay.c_in,
+            iv,
             || (Vec::new(), Vec::new(), Vec::new()),
-            |(q, acc, flipped), (plane, dst)| {
+            |(q, acc, flipped), plane, dst| {
                 let (n, c) = (plane / lay.c_in, plane % lay.c_in);
                 // With zero padding and tiles covering the plane exactly, straight into `∂x`.
                 let direct = self.zeros && self.dxp.len() == iv;
@@ -264,8 +291,7 @@ impl Plan {
                     self.fold(acc, dst);
                 }
             },
-        );
-        dx
+        )
     }
 
     /// The adjoint of [`Plan::pad_input`]: every entry of the padded-plane cotangent `src`

@@ -2,11 +2,15 @@
 //! with one kernel slice (accumulated onto an output plane) and the `∂w` reduction of one
 //! cotangent plane against one input plane; portable loops and AVX2/FMA vector kernels.
 //!
-//! The correlation holds a tile of `RT` output rows × `V` vectors in registers; per tap one
-//! broadcast weight feeds `RT·V` fused multiply-adds, each with its input vector as a memory
-//! operand (the tile's window, `RT + K − 1` rows, stays in L1). Sharing the loaded input rows
-//! between output rows in registers (row `t` feeds output row `r` through kernel row `t − r`)
-//! was measured slower: the guard on `t − r` per multiply-add costs more than the loads.
+//! The general correlation holds a tile of `RT` output rows × `V` vectors in registers; per tap
+//! one broadcast weight feeds `RT·V` fused multiply-adds, each with its input vector as a memory
+//! operand: about one load per multiply-add, half of them split across cache lines, so the load
+//! ports bound it. For kernels of 3, 5 or 7 rows at row dilation 1 (ConvNeXt's 7×7) a second
+//! kernel shares the loads between output rows: per kernel column it holds that column's `K`
+//! weights and `RT` accumulators in registers, and each input row, loaded once, feeds every
+//! output row it reaches (row `t` feeds row `r` through kernel row `t − r`; the loops have
+//! constant bounds, so the guards vanish when unrolled): `(RT + K − 1 + K) / (RT·K)` loads per
+//! multiply-add, 0.41 at 7×7.
 
 use crate::tensor::Scalar;
 
@@ -73,8 +77,9 @@ impl Red2 {
 
 /// The kernels for one element type.
 pub(super) trait DwEngine<T>: Sync {
-    /// `(rows, cols)` of the correlation's output tile for planes `width` wide.
-    fn tile(&self, width: usize) -> (usize, usize);
+    /// `(rows, cols)` of the correlation's output tile for planes `width` wide and kernels of
+    /// `kernel_rows` rows at row dilation `row_dilation`.
+    fn tile(&self, width: usize, kernel_rows: usize, row_dilation: usize) -> (usize, usize);
     /// Elements per vector of the `∂w` reduction.
     fn lanes(&self) -> usize;
     fn corr(&self, c: &Corr2, src: &[T], w: &[T], out: &mut [T]);
@@ -85,7 +90,7 @@ pub(super) trait DwEngine<T>: Sync {
 pub(super) struct Portable;
 
 impl<T: Scalar> DwEngine<T> for Portable {
-    fn tile(&self, _width: usize) -> (usize, usize) {
+    fn tile(&self, _width: usize, _kernel_rows: usize, _row_dilation: usize) -> (usize, usize) {
         (1, 1)
     }
     fn lanes(&self) -> usize {
@@ -187,6 +192,87 @@ mod x86 {
         }
     }
 
+    /// Output rows per tile of the row-sharing kernel for kernels of `k` rows at row dilation
+    /// `d` (`None`: it does not run them). `RT + K + 1` vector registers of 16: 7 rows at 7×7
+    /// (ConvNeXt's 56, 28, 14 and 7 are multiples of 7), 8 below.
+    fn shared_rows(k: usize, d: usize) -> Option<usize> {
+        match (k, d) {
+            (7, 1) => Some(7),
+            (3 | 5, 1) => Some(8),
+            _ => None,
+        }
+    }
+
+    /// Input row `T` of a row-sharing tile (one kernel column): loaded once, it feeds output
+    /// row `T − a` through kernel row `a`, for every such row inside the tile. Rows past
+    /// `RT + K − 1` are no-ops.
+    ///
+    /// # Safety
+    /// AVX2 and FMA; `p + T·ss .. + N` readable when `T < RT + K − 1`.
+    #[inline(always)]
+    unsafe fn row_step<L: Lanes, const K: usize, const RT: usize, const T: usize>(
+        p: *const L,
+        ss: usize,
+        wv: &[L::V; K],
+        acc: &mut [L::V; RT],
+    ) {
+        if T >= RT + K - 1 {
+            return;
+        }
+        // SAFETY: per the caller.
+        let x = unsafe { L::load_ptr(p.add(T * ss)) };
+        for (a, wa) in wv.iter().enumerate() {
+            if T >= a && T - a < RT {
+                acc[T - a] = L::fma(x, *wa, acc[T - a]);
+            }
+        }
+    }
+
+    /// `RT` output rows × one vector; kernels of `K` rows at row dilation 1 (see the module
+    /// notes); `RT + K − 1 ≤ 15`.
+    #[target_feature(enable = "avx2,fma")]
+    fn corr_rows<L: Lanes, const K: usize, const RT: usize>(
+        c: &Corr2,
+        src: &[L],
+        w: &[L],
+        out: &mut [L],
+    ) {
+        let ([k0, k1], [d0, d1]) = (c.kernel, c.dilation);
+        assert!(k0 == K && d0 == 1 && RT + K <= 16);
+        assert!(src.len() >= c.src_len() && out.len() >= c.out_len() && w.len() >= k0 * k1);
+        assert!(c.rows.is_multiple_of(RT) && c.cols.is_multiple_of(L::N));
+        let (sp, wp, op) = (src.as_ptr(), w.as_ptr(), out.as_mut_ptr());
+        let ss = c.src_stride;
+        for i0 in (0..c.rows).step_by(RT) {
+            for j0 in (0..c.cols).step_by(L::N) {
+                let mut acc = [L::zero(); RT];
+                for (r, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: inside `out` (asserted `out_len`).
+                    *a = unsafe { L::load_ptr(op.add((i0 + r) * c.out_stride + j0)) };
+                }
+                for b in 0..k1 {
+                    // SAFETY: `a < K = k0`, `b < k1`.
+                    let wv: [L::V; K] =
+                        std::array::from_fn(|a| L::splat(unsafe { *wp.add(a * k1 + b) }));
+                    // SAFETY (each step): input rows `i0..i0 + RT + K − 1` (below
+                    // `rows + K − 1`), column below `cols + d1·(k1 − 1)`: inside `src_len`.
+                    let p = unsafe { sp.add(i0 * ss + j0 + d1 * b) };
+                    // One call per input row, so that every index below is a constant (a loop
+                    // over the rows is not unrolled, and the accumulators then live in memory).
+                    macro_rules! rows {
+                        ($($t:literal)*) => {$(
+                            unsafe { row_step::<L, K, RT, $t>(p, ss, &wv, &mut acc) };
+                        )*};
+                    }
+                    rows!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+                }
+                for (r, a) in acc.iter().enumerate() {
+                    L::store(*a, &mut out[(i0 + r) * c.out_stride + j0..]);
+                }
+            }
+        }
+    }
+
     /// `KB` vector accumulators per block of taps of one kernel row.
     #[target_feature(enable = "avx2,fma")]
     fn reduce<L: Lanes, const KB: usize>(r: &Red2, x: &[L], dy: &[L], dw: &mut [L]) {
@@ -222,7 +308,10 @@ mod x86 {
     }
 
     impl<L: Lanes + Sync> DwEngine<L> for Avx2Dw {
-        fn tile(&self, width: usize) -> (usize, usize) {
+        fn tile(&self, width: usize, kernel_rows: usize, row_dilation: usize) -> (usize, usize) {
+            if let Some(rt) = shared_rows(kernel_rows, row_dilation) {
+                return (rt, L::N);
+            }
             // Two vectors per row when that wastes no more columns than one.
             let (one, two) = (L::N, 2 * L::N);
             if width.div_ceil(two) * two == width.div_ceil(one) * one {
@@ -237,6 +326,14 @@ mod x86 {
         fn corr(&self, c: &Corr2, src: &[L], w: &[L], out: &mut [L]) {
             // SAFETY: an `Avx2Dw` exists only when the CPU has AVX2 and FMA.
             unsafe {
+                let shared = shared_rows(c.kernel[0], c.dilation[0])
+                    .filter(|&rt| c.rows.is_multiple_of(rt) && c.cols.is_multiple_of(L::N));
+                match (shared, c.kernel[0]) {
+                    (Some(7), 7) => return corr_rows::<L, 7, 7>(c, src, w, out),
+                    (Some(8), 5) => return corr_rows::<L, 5, 8>(c, src, w, out),
+                    (Some(8), 3) => return corr_rows::<L, 3, 8>(c, src, w, out),
+                    _ => {}
+                }
                 if c.cols.is_multiple_of(2 * L::N) && c.rows.is_multiple_of(4) {
                     corr::<L, 4, 2>(c, src, w, out)
                 } else {

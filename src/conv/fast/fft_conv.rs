@@ -523,8 +523,15 @@ impl<T: Scalar> FftConv<T> {
                             let dst = &mut out[((first[0] + i0) * extent[1] + first[1] + i1)
                                 * extent[2]
                                 + first[2]..][..cnt[2]];
-                            for (i2, d) in dst.iter_mut().enumerate() {
-                                *d = src[i2 * st[2]] * scale;
+                            // Unit stride apart: a strided index does not vectorise.
+                            if st[2] == 1 {
+                                for (d, v) in dst.iter_mut().zip(src) {
+                                    *d = *v * scale;
+                                }
+                            } else {
+                                for (d, v) in dst.iter_mut().zip(src.iter().step_by(st[2])) {
+                                    *d = *v * scale;
+                                }
                             }
                         }
                     }

@@ -104,8 +104,11 @@ fn line_flops(n: usize, real: bool) -> f64 {
     line_work(n, real, (n as f64).log2())
 }
 
+/// What the cost model charges for a line: a real line of odd length costs a complex one
+/// (realfft runs odd lengths as a complex transform of the full length; `RealToComplexOdd` and
+/// `ComplexToRealOdd` took a quarter of the 2d-k11 profile on a period of 75).
 fn line_cost(n: usize, real: bool) -> f64 {
-    line_work(n, real, radix_log2(n))
+    line_work(n, real && n.is_multiple_of(2), radix_log2(n))
 }
 
 fn line_work(n: usize, real: bool, log2: f64) -> f64 {
@@ -133,6 +136,12 @@ fn radix_log2(n: usize) -> f64 {
         }
     }
     l + (r as f64).log2() * 4.0
+}
+
+/// The smallest even length `>= n` whose half is a fast length (the complex line a real
+/// transform of even length runs).
+fn even_fast_len(n: usize) -> usize {
+    2 * fast_len(n.div_ceil(2))
 }
 
 /// The smallest length `>= n` whose only prime factors are 2 and 3 (the fastest butterflies).
@@ -304,8 +313,9 @@ fn axis_with_period(
 }
 
 /// Per tile count, the tiling of axis `a` with the fewest outputs per tile, on the smallest
-/// fast period and on the smallest period of radices 2 and 3 (often faster though longer); at
-/// most 64 tile counts (spread geometrically beyond that).
+/// fast period, on the smallest period of radices 2 and 3 (often faster though longer) and, on
+/// the real axis, on the smallest even fast period; at most 64 tile counts (spread
+/// geometrically beyond that).
 fn candidates(lay: &Layout, a: usize) -> Vec<AxisTiling> {
     let out = lay.output[a].max(1);
     let mut blocks: Vec<usize> = Vec::new();
@@ -319,10 +329,16 @@ fn candidates(lay: &Layout, a: usize) -> Vec<AxisTiling> {
     }
     let mut all: Vec<AxisTiling> = Vec::new();
     for b in blocks {
-        for t in [
+        let mut options = vec![
             axis_with_block(lay, a, b),
             axis_with_period(lay, a, b, smooth23_len),
-        ] {
+        ];
+        if a == 2 {
+            // The real axis: also the smallest even fast period (an odd one runs as a complex
+            // line; see `line_cost`).
+            options.push(axis_with_period(lay, a, b, even_fast_len));
+        }
+        for t in options {
             if !all.contains(&t) {
                 all.push(t);
             }
@@ -354,5 +370,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn odd_real_lines_cost_as_complex_and_the_real_axis_gets_an_even_period() {
+        assert_eq!(line_cost(75, true), line_cost(75, false));
+        assert_eq!(2.0 * line_cost(80, true), line_cost(80, false));
+        assert_eq!(even_fast_len(74), 80);
+        assert_eq!(even_fast_len(71), 72);
+        // 2d-k11: 64 wide, an 11-tap kernel, same padding: one tile needs 74 samples, whose
+        // fast length (75) and radix-2/3 length (81) are both odd.
+        let spec = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
+        let g = spec.geometry(&[8, 16, 64, 64], &[16, 16, 11, 11]).unwrap();
+        let lay = Layout::of(&g);
+        let periods: Vec<usize> = candidates(&lay, 2).iter().map(|t| t.period).collect();
+        assert!(
+            periods.contains(&75) && periods.contains(&80),
+            "{periods:?}"
+        );
+        assert_eq!(Tiling::plan(&lay).period()[2] % 2, 0);
     }
 }

@@ -126,6 +126,32 @@ fn depthwise_on_convnext_like_layers() {
 }
 
 #[test]
+fn depthwise_row_sharing_kernels() {
+    // Kernels of 3, 5 and 7 rows at row dilation 1 run the row-sharing AVX2 kernel (7 or 8
+    // output rows per tile); heights on and off those tiles, wide and dilated columns, zero and
+    // non-zero padding modes.
+    for (k, hw, dil, mode, seed) in [
+        (3, [8, 8], 1, PadMode::Zeros, 1),
+        (3, [19, 11], 2, PadMode::Reflect, 2),
+        (5, [16, 24], 1, PadMode::Zeros, 3),
+        (5, [13, 9], 3, PadMode::Circular, 4),
+        (7, [14, 14], 1, PadMode::Zeros, 5),
+        (7, [23, 30], 2, PadMode::Replicate, 6),
+    ] {
+        let spec = ConvSpec {
+            padding: Padding::Same,
+            dilation: vec![1, dil],
+            groups: 3,
+            padding_mode: mode,
+            ..Default::default()
+        };
+        let (xs, ws) = ([2, 3, hw[0], hw[1]], [6, 1, k, k + 1]);
+        check::<f32>(&spec, &xs, &ws, seed);
+        check::<f64>(&spec, &xs, &ws, seed + 10);
+    }
+}
+
+#[test]
 fn cost_model_sends_convnext_depthwise_to_the_direct_path() {
     let spec = ConvSpec {
         padding: Padding::Same,

@@ -1,0 +1,87 @@
+//! The channel contraction of the FFT layer: per frequency, a small complex matrix product,
+//! computed on spectra stored *planar* (real parts apart from imaginary parts) and
+//! *frequency-block-major*, so that everything one block of frequencies needs is contiguous
+//! and reused from L1/L2.
+//!
+//! A [`Planar`] holds `count` spectra of `bins` bins in blocks of [`LANES`] frequencies, a
+//! block being `LANES` real parts then `LANES` imaginary parts. Blocks are grouped by up to
+//! [`GROUP`] consecutive ones: a group holds, for every spectrum in turn, its blocks of that
+//! group (the last group padded with zeros). A kernel call thus finds the operands of a block
+//! close together, and a transform writing one spectrum writes runs of `GROUP` blocks. A
+//! [`Product`] names, per group `g`, a matrix product over frequencies `$f$`
+//!
+//! ```math
+//! C_{g,i,j}(f) = \sum_{k} \operatorname{op}_A(A_{g,i,k}(f))\,\operatorname{op}_B(B_{g,k,j}(f))
+//! ```
+//!
+//! where each of `$A, B, C$` entries is a spectrum of a [`Planar`] picked by an index map, and
+//! `$\operatorname{op}$` is the identity or complex conjugation ([`Conj`]). The three products of
+//! a conv layer are all of this form (see [`super::fft_conv`]).
+//!
+//! Work is split over ranges of blocks (rayon); inside a range, blocks are taken one at a time
+//! (several for products with few terms) and the whole product is computed on them in 2×2
+//! tiles of entries, the accumulators in registers. On x86-64 with AVX2 and FMA the same code is compiled a second
+//! time with those features and chosen at run time.
+//!
+//! ```
+//! use fftconv::conv::fast::contraction::{contract, Conj, Planar, Product};
+//! let mut a = Planar::<f64>::zeros(1, 3);
+//! let mut b = Planar::<f64>::zeros(1, 3);
+//! a.set(0, 1, (1.0, 2.0));
+//! b.set(0, 1, (3.0, 1.0));
+//! let mut c = Planar::<f64>::zeros(1, 3);
+//! let p = Product { groups: 1, rows: 1, cols: 1, depth: 1, conj: Conj::B };
+//! contract(&p, &mut c, |_, _, _| 0, &a, |_, _, _| 0, &b, |_, _, _| 0);
+//! assert_eq!(c.get(0, 1), (5.0, 5.0)); // (1+2i)·conj(3+i)
+//! ```
+//!
+//! Files: `planar.rs` (the layout and its transfers), `product.rs` (the driver: index tables,
+//! work split, tiles), `portable.rs`, `avx2.rs`, `avx512.rs` (the tile kernels), `tests.rs`.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod planar;
+mod portable;
+mod product;
+#[cfg(test)]
+mod tests;
+
+pub use planar::{Planar, SignalMut};
+pub use product::contract;
+
+/// Frequencies per block: the accumulator of one entry is `2·LANES` values in registers. Eight:
+/// an `f32` block (real and imaginary parts) is one 64-byte cache line, so the operands of one
+/// block of a 16×16×16 product (2 × 256 spectra) fill 32 KB and stay in L1 while the tiles
+/// sweep them (16 lanes: 1.5× slower, the operands spilled to L2; `examples/contraction_rate`).
+pub const LANES: usize = 8;
+
+/// Blocks per group (at most).
+pub const GROUP: usize = 8;
+
+/// Which factor of each term is conjugated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conj {
+    /// `a · b`.
+    None,
+    /// `conj(a) · b`.
+    A,
+    /// `a · conj(b)`.
+    B,
+}
+
+/// The extents of a grouped product `C[g,i,j] = Σ_k op(A[g,i,k]) op(B[g,k,j])`.
+#[derive(Clone, Copy, Debug)]
+pub struct Product {
+    /// Number of independent groups.
+    pub groups: usize,
+    /// `i` extent.
+    pub rows: usize,
+    /// `j` extent.
+    pub cols: usize,
+    /// `k` extent (summed over).
+    pub depth: usize,
+    /// Conjugation of the terms.
+    pub conj: Conj,
+}

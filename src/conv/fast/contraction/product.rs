@@ -1,0 +1,267 @@
+//! The driver of [`contract`]: the index maps as tables, the split over groups of blocks
+//! (rayon), and the tiles each kernel call computes.
+
+use super::portable::tile_portable;
+#[cfg(target_arch = "x86_64")]
+use super::{avx2, avx512};
+use super::{Conj, Planar, Product, LANES};
+use crate::tensor::Scalar;
+use rayon::prelude::*;
+
+/// Compute `out[c(g,i,j)] = Σ_k op(a[ai(g,i,k)]) · op(b[bi(g,k,j)])` for every frequency.
+/// Every `out` spectrum not named by `c` is left as it was.
+///
+/// # Panics
+/// If the planar sets have different bin counts or an index map leaves its set.
+pub fn contract<T: Scalar>(
+    p: &Product,
+    out: &mut Planar<T>,
+    c: impl Fn(usize, usize, usize) -> usize + Sync,
+    a: &Planar<T>,
+    ai: impl Fn(usize, usize, usize) -> usize + Sync,
+    b: &Planar<T>,
+    bi: impl Fn(usize, usize, usize) -> usize + Sync,
+) {
+    assert!(
+        (a.group, a.groups) == (out.group, out.groups)
+            && (b.group, b.groups) == (out.group, out.groups),
+        "contraction operands of different bin counts"
+    );
+    let groups = out.groups;
+    let tasks = (4 * rayon::current_num_threads()).clamp(1, groups.max(1));
+    let per = groups.div_ceil(tasks).max(1);
+    // The index maps, tabulated once (the kernel then reads offsets, never divides).
+    let (gs, rows, cols, depth) = (p.groups, p.rows, p.cols, p.depth);
+    let mut tab = Tables {
+        a: Vec::with_capacity(gs * rows * depth),
+        b: Vec::with_capacity(gs * depth * cols),
+        c: Vec::with_capacity(gs * rows * cols),
+    };
+    for g in 0..gs {
+        for i in 0..rows {
+            tab.a.extend((0..depth).map(|k| a.offset(ai(g, i, k))));
+            tab.c.extend((0..cols).map(|j| out.offset(c(g, i, j))));
+        }
+        for k in 0..depth {
+            tab.b.extend((0..cols).map(|j| b.offset(bi(g, k, j))));
+        }
+    }
+    let engine = Engine::detect();
+    let out_len = out.group_len();
+    out.data
+        .par_chunks_mut((per * out_len).max(1))
+        .enumerate()
+        .for_each(|(r, outs)| {
+            range(p, &tab, outs, out_len, r * per, a, b, engine);
+        });
+}
+
+/// The index maps of a product as tables: `a[(g·rows + i)·depth + k]`,
+/// `b[(g·depth + k)·cols + j]` and `c[(g·rows + i)·cols + j]` are offsets of spectra inside a
+/// group of their planar sets.
+struct Tables {
+    a: Vec<usize>,
+    b: Vec<usize>,
+    c: Vec<usize>,
+}
+
+/// The tile kernels this CPU runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Engine {
+    /// Plain Rust loops.
+    Portable,
+    /// AVX2 + FMA: 2×2 tiles.
+    Avx2,
+    /// AVX-512 (F, DQ) as well: `f32` in 4×3 tiles, a block (8 real then 8 imaginary parts)
+    /// one 512-bit register; `f64` as `Avx2`.
+    Avx512,
+}
+
+impl Engine {
+    pub(super) fn detect() -> Engine {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512dq")
+                {
+                    return Engine::Avx512;
+                }
+                return Engine::Avx2;
+            }
+        }
+        Engine::Portable
+    }
+
+    /// Rows and columns of the tiles it computes for `T`.
+    pub(super) fn tile_dims<T: Scalar>(self) -> (usize, usize) {
+        match self {
+            Engine::Avx512 if T::NAME == "f32" => (TILE_R, TILE_C),
+            _ => (2, 2),
+        }
+    }
+}
+
+/// Rows of the largest tile (the AVX-512 `f32` kernel's).
+pub(super) const TILE_R: usize = 4;
+/// Columns of the largest tile.
+pub(super) const TILE_C: usize = 2;
+
+/// Where the terms of a tile of up to `TILE_R × TILE_C` entries `(i + r, j + c)` live in `nblk` consecutive
+/// blocks starting at offsets `a_base`, `b_base` (blocks `a_blk`, `b_blk` values apart): row
+/// `r`'s `a` spectra at in-block offsets `a_offs[r][k]`, column `c`'s `b` spectra at
+/// `b_offs[k·b_step + c]`.
+/// Entry `(i + r, j + c)` is written at `out_base + out_offs[r][c]` of the output slice, its blocks
+/// `out_blk` values apart.
+pub(super) struct Tile<'t> {
+    pub(super) a_offs: [&'t [usize]; TILE_R],
+    pub(super) b_offs: &'t [usize],
+    pub(super) b_step: usize,
+    pub(super) a_base: usize,
+    pub(super) a_blk: usize,
+    pub(super) b_base: usize,
+    pub(super) b_blk: usize,
+    pub(super) nblk: usize,
+    pub(super) out_offs: [[usize; TILE_C]; TILE_R],
+    pub(super) out_base: usize,
+    pub(super) out_blk: usize,
+}
+
+/// One tile of `rows × cols` entries (at most the engine's [`Engine::tile_dims`]) by the
+/// engine's kernel for `T`, written into `out`.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn tile<T: Scalar>(
+    a: &[T],
+    b: &[T],
+    t: &Tile<'_>,
+    rows: usize,
+    cols: usize,
+    conj: Conj,
+    out: &mut [T],
+    engine: Engine,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if engine != Engine::Portable {
+        let cj = match conj {
+            Conj::None => 0,
+            Conj::A => 1,
+            Conj::B => 2,
+        };
+        macro_rules! shapes {
+            ($m:ident :: $f:ident, $a:expr, $b:expr, $o:expr; $(($r:literal, $c:literal)),*) => {
+                // SAFETY: `engine` says the CPU has the kernel's features; the offsets come
+                // from `Planar::offset` (whole parts of a group) and `range` keeps the blocks
+                // inside the sets.
+                unsafe {
+                    match (rows, cols, cj) {
+                        $(
+                            ($r, $c, 0) => $m::$f::<$r, $c, 0>($a, $b, t, $o),
+                            ($r, $c, 1) => $m::$f::<$r, $c, 1>($a, $b, t, $o),
+                            ($r, $c, _) => $m::$f::<$r, $c, 2>($a, $b, t, $o),
+                        )*
+                        _ => unreachable!("tile of {rows}x{cols} entries"),
+                    }
+                }
+            };
+        }
+        match T::views(a, b, out) {
+            crate::tensor::TypedViews::F32(a, b, o) if engine == Engine::Avx512 => {
+                shapes!(avx512::tile_f32, a, b, o;
+                    (1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3),
+                    (3, 1), (3, 2), (3, 3), (4, 1), (4, 2), (4, 3));
+            }
+            crate::tensor::TypedViews::F32(a, b, o) => {
+                shapes!(avx2::tile_f32, a, b, o; (1, 1), (1, 2), (2, 1), (2, 2));
+            }
+            crate::tensor::TypedViews::F64(a, b, o) => {
+                shapes!(avx2::tile_f64, a, b, o; (1, 1), (1, 2), (2, 1), (2, 2));
+            }
+            crate::tensor::TypedViews::Other => unreachable!("Scalar is f32 or f64"),
+        }
+        return;
+    }
+    let _ = engine;
+    tile_portable(a, b, t, rows, cols, conj, out);
+}
+
+/// The product on the output groups `outs` (`out_len` values each), the first of which is
+/// group `g0` of the sets, in tiles of the engine's size.
+#[allow(clippy::too_many_arguments)]
+fn range<T: Scalar>(
+    p: &Product,
+    tab: &Tables,
+    outs: &mut [T],
+    out_len: usize,
+    g0: usize,
+    a: &Planar<T>,
+    b: &Planar<T>,
+    engine: Engine,
+) {
+    let (rows, cols, depth) = (p.rows, p.cols, p.depth);
+    let (tr, tc) = engine.tile_dims::<T>();
+    let group = a.group;
+    // Blocks per kernel call: one when each entry has many terms (the operands of a block
+    // stay in L1 across entries), the whole group when it has few (depthwise layers), so
+    // that the call overhead is spread.
+    let step = if depth * cols.min(2) >= 8 { 1 } else { group };
+    let (a_len, b_len) = (a.group_len(), b.group_len());
+    // The tiles, laid out once (offsets inside a group); per block only the bases move.
+    let mut tiles: Vec<(Tile<'_>, usize, usize)> = Vec::new();
+    for g in 0..p.groups {
+        for i in (0..rows).step_by(tr) {
+            let nr = (rows - i).min(tr);
+            let row = |r: usize| {
+                let ii = (i + r).min(rows - 1);
+                &tab.a[(g * rows + ii) * depth..][..depth]
+            };
+            for j in (0..cols).step_by(tc) {
+                let nc = (cols - j).min(tc);
+                let out_at = |r: usize, c: usize| {
+                    let (ii, jj) = ((i + r).min(rows - 1), (j + c).min(cols - 1));
+                    tab.c[(g * rows + ii) * cols + jj]
+                };
+                let t = Tile {
+                    a_offs: std::array::from_fn(row),
+                    b_offs: &tab.b[g * depth * cols + j..],
+                    b_step: cols,
+                    a_base: 0,
+                    a_blk: 2 * LANES,
+                    b_base: 0,
+                    b_blk: 2 * LANES,
+                    nblk: 0,
+                    out_offs: std::array::from_fn(|r| std::array::from_fn(|c| out_at(r, c))),
+                    out_base: 0,
+                    out_blk: 2 * LANES,
+                };
+                tiles.push((t, nr, nc));
+            }
+        }
+    }
+    if step == group && group == 1 {
+        // Few terms and one block per group: each kernel call strides over all the groups of
+        // this range at once.
+        let ngroups = outs.len() / out_len.max(1);
+        for (t, nr, nc) in tiles.iter_mut() {
+            (t.a_base, t.a_blk) = (g0 * a_len, a_len);
+            (t.b_base, t.b_blk) = (g0 * b_len, b_len);
+            (t.out_base, t.out_blk) = (0, out_len);
+            t.nblk = ngroups;
+            tile(&a.data, &b.data, t, *nr, *nc, p.conj, outs, engine);
+        }
+        return;
+    }
+    for (gi, outs) in outs.chunks_exact_mut(out_len.max(1)).enumerate() {
+        let (a_grp, b_grp) = ((g0 + gi) * a_len, (g0 + gi) * b_len);
+        for first in (0..group).step_by(step) {
+            let nblk = step.min(group - first);
+            for (t, nr, nc) in tiles.iter_mut() {
+                t.a_base = a_grp + first * 2 * LANES;
+                t.b_base = b_grp + first * 2 * LANES;
+                t.out_base = first * 2 * LANES;
+                t.nblk = nblk;
+                tile(&a.data, &b.data, t, *nr, *nc, p.conj, outs, engine);
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Unit tests of the contraction: against a per-bin loop, layout round trips, and the
+//! portable tile against the SIMD ones.
+
+use super::portable::tile_portable;
+use super::product::{tile, Engine, Tile, TILE_C, TILE_R};
+use super::*;
+use crate::tensor::Scalar;
+use num_complex::Complex;
+
+fn value(s: usize, f: usize, salt: usize) -> (f64, f64) {
+    let h = (s * 131 + f * 17 + salt * 7) % 23;
+    (h as f64 - 11.0, ((h * 5) % 13) as f64 - 6.0)
+}
+
+/// All three conjugation modes against a per-bin complex loop, for one shape. The values
+/// are small integers, so every sum is exact in f32 too.
+fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins: usize) {
+    let na = groups * rows * depth;
+    let nb = groups * depth * cols;
+    let mut a = Planar::<T>::dirty(na, bins);
+    let mut b = Planar::<T>::dirty(nb, bins);
+    for f in 0..bins {
+        let of = |v: (f64, f64)| (T::of(v.0), T::of(v.1));
+        (0..na).for_each(|s| a.set(s, f, of(value(s, f, 1))));
+        (0..nb).for_each(|s| b.set(s, f, of(value(s, f, 2))));
+    }
+    let ai = |g: usize, i: usize, k: usize| (g * rows + i) * depth + k;
+    let bi = |g: usize, k: usize, j: usize| (g * depth + k) * cols + j;
+    let ci = |g: usize, i: usize, j: usize| (g * rows + i) * cols + j;
+    for conj in [Conj::None, Conj::A, Conj::B] {
+        let p = Product {
+            groups,
+            rows,
+            cols,
+            depth,
+            conj,
+        };
+        let mut out = Planar::<T>::dirty(groups * rows * cols, bins);
+        contract(&p, &mut out, ci, &a, ai, &b, bi);
+        for g in 0..groups {
+            for i in 0..rows {
+                for j in 0..cols {
+                    for f in 0..bins {
+                        let mut want = Complex::new(0.0, 0.0);
+                        for k in 0..depth {
+                            let (x, y) = (a.get(ai(g, i, k), f), b.get(bi(g, k, j), f));
+                            let mut x = Complex::new(x.0.as_f64(), x.1.as_f64());
+                            let mut y = Complex::new(y.0.as_f64(), y.1.as_f64());
+                            match conj {
+                                Conj::A => x = x.conj(),
+                                Conj::B => y = y.conj(),
+                                Conj::None => {}
+                            }
+                            want += x * y;
+                        }
+                        let got = out.get(ci(g, i, j), f);
+                        let got = (got.0.as_f64(), got.1.as_f64());
+                        assert!(
+                            got.0 == want.re && got.1 == want.im,
+                            "{} {conj:?} {groups}x{rows}x{cols}x{depth} over {bins} bins: \
+                             group {g} entry ({i},{j}) bin {f}: {got:?} vs {want}",
+                            T::NAME
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Odd entry counts (tails of the 2×2 tiles), bin counts that leave the last block and the
+/// last group part-filled, few terms (several blocks per kernel call) and many; f32 and
+/// f64 (the SIMD kernels where the CPU has them, else the portable one).
+#[test]
+fn matches_per_bin_loop() {
+    for (groups, rows, cols, depth, bins) in [
+        (2, 3, 2, 4, 37),
+        (1, 5, 3, 16, 300),
+        (4, 3, 1, 1, 200),
+        (1, 2, 2, 2, 5),
+    ] {
+        check::<f64>(groups, rows, cols, depth, bins);
+        check::<f32>(groups, rows, cols, depth, bins);
+    }
+}
+
+/// `store` then `load` gives every spectrum back, and `get` sees what `store` wrote, for
+/// bin counts with and without a part-filled last block and group, in f64 and f32 (whose
+/// whole blocks take the AVX2 path where the CPU has it).
+fn round_trip<T: Scalar>() {
+    for (count, bins) in [
+        (3, 1),
+        (2, LANES),
+        (5, 37),
+        (2, GROUP * LANES + 3),
+        (1, 300),
+    ] {
+        let mut p = Planar::<T>::dirty(count, bins);
+        let spectra: Vec<Vec<Complex<T>>> = (0..count)
+            .map(|s| {
+                (0..bins)
+                    .map(|f| Complex::new(T::of(value(s, f, 1).0), T::of(value(s, f, 1).1)))
+                    .collect()
+            })
+            .collect();
+        for (mut sig, spec) in p.signals_mut().into_iter().zip(&spectra) {
+            sig.store(spec);
+        }
+        for (s, spec) in spectra.iter().enumerate() {
+            let mut back = vec![Complex::new(T::of(f64::NAN), T::of(f64::NAN)); bins];
+            p.load(s, &mut back);
+            assert_eq!(
+                &back,
+                spec,
+                "{} {count} spectra of {bins} bins: spectrum {s}",
+                T::NAME
+            );
+            for (f, v) in spec.iter().enumerate() {
+                assert_eq!(
+                    p.get(s, f),
+                    (v.re, v.im),
+                    "{} spectrum {s} bin {f}",
+                    T::NAME
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn store_and_load_round_trip() {
+    round_trip::<f64>();
+    round_trip::<f32>();
+}
+
+/// The portable tile equals the SIMD tiles of every engine this CPU has, bit for bit on
+/// integers, on every tile shape the engine computes.
+#[test]
+fn portable_and_simd_tiles_agree() {
+    let (rows, cols, depth, bins) = (TILE_R, TILE_C, 3, 64);
+    let mut a = Planar::<f32>::dirty(rows * depth, bins);
+    let mut b = Planar::<f32>::dirty(depth * cols, bins);
+    for f in 0..bins {
+        let of = |v: (f64, f64)| (v.0 as f32, v.1 as f32);
+        (0..rows * depth).for_each(|s| a.set(s, f, of(value(s, f, 3))));
+        (0..depth * cols).for_each(|s| b.set(s, f, of(value(s, f, 4))));
+    }
+    let a_offs: Vec<usize> = (0..rows * depth).map(|s| a.offset(s)).collect();
+    let b_offs: Vec<usize> = (0..depth * cols).map(|s| b.offset(s)).collect();
+    let nblk = 4;
+    // The entries side by side, each `nblk` blocks of re/im.
+    let entry = nblk * 2 * LANES;
+    let t = Tile {
+        a_offs: [0, 1, 2, 3].map(|r| &a_offs[r * depth..][..depth]),
+        b_offs: &b_offs,
+        b_step: cols,
+        a_base: 0,
+        a_blk: 2 * LANES,
+        b_base: 0,
+        b_blk: 2 * LANES,
+        nblk,
+        out_offs: std::array::from_fn(|r| std::array::from_fn(|c| (r * cols + c) * 2 * LANES)),
+        out_base: 0,
+        out_blk: rows * cols * 2 * LANES,
+    };
+    let mut engines = vec![Engine::detect()];
+    if engines[0] == Engine::Avx512 {
+        engines.push(Engine::Avx2);
+    }
+    for engine in engines {
+        let (tr, tc) = engine.tile_dims::<f32>();
+        for (nr, nc) in (1..=tr).flat_map(|r| (1..=tc).map(move |c| (r, c))) {
+            for conj in [Conj::None, Conj::A, Conj::B] {
+                let mut portable = vec![0.0f32; rows * cols * entry];
+                let mut fast = portable.clone();
+                tile_portable(&a.data, &b.data, &t, nr, nc, conj, &mut portable);
+                tile(&a.data, &b.data, &t, nr, nc, conj, &mut fast, engine);
+                assert_eq!(portable, fast, "{engine:?} {nr}x{nc} {conj:?}");
+            }
+        }
+    }
+}
