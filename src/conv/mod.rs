@@ -54,7 +54,10 @@ pub enum Algorithm {
     /// above 1 through the polyphase split into stride-1 layers, [`fast::polyphase`], or
     /// `Im2col` when a strided axis is dilated).
     DirectSimd,
-    /// Whichever of `Fft`, `Im2col` and `DirectSimd` the cost model ([`fast::cost`]) expects to
+    /// Winograd's F(4×4, 3×3) for 2-D 3×3 layers at stride 1 ([`fast::winograd`]; other
+    /// geometries through `DirectSimd`).
+    Winograd,
+    /// Whichever of `Fft`, `Im2col`, `DirectSimd` and `Winograd` the cost model ([`fast::cost`]) expects to
     /// be faster, per direction: [`forward`] and [`backward`] may resolve differently.
     #[default]
     Auto,
@@ -82,6 +85,7 @@ impl Algorithm {
             fast::Choice::Fft => Algorithm::Fft,
             fast::Choice::Im2col => Algorithm::Im2col,
             fast::Choice::DirectSimd => Algorithm::DirectSimd,
+            fast::Choice::Winograd => Algorithm::Winograd,
         }
     }
 }
@@ -114,6 +118,7 @@ pub fn forward<T: Scalar>(
         Algorithm::Fft => fast::fft_conv::forward(spec, x, w, b),
         Algorithm::Im2col => fast::im2col::forward(spec, x, w, b),
         Algorithm::DirectSimd => fast::direct_simd::forward(spec, x, w, b),
+        Algorithm::Winograd => fast::winograd::forward(spec, x, w, b),
         Algorithm::Auto => {
             let g = spec.geometry(x.shape(), w.shape())?;
             forward(spec, x, w, b, Algorithm::Auto.resolve(&g))
@@ -141,6 +146,7 @@ pub fn backward<T: Scalar>(
         Algorithm::Fft => fast::fft_conv::backward(spec, x, w, dy, with_bias),
         Algorithm::Im2col => fast::im2col::backward(spec, x, w, dy, with_bias),
         Algorithm::DirectSimd => fast::direct_simd::backward(spec, x, w, dy, with_bias),
+        Algorithm::Winograd => fast::winograd::backward(spec, x, w, dy, with_bias),
         Algorithm::Auto => {
             let g = spec.geometry(x.shape(), w.shape())?;
             backward(

@@ -24,6 +24,7 @@ pub mod polyphase;
 pub mod pool;
 pub mod pruned_fft;
 pub mod tiling;
+pub mod winograd;
 
 pub use cost::{choose, choose_backward, choose_forward, Choice};
 pub use fft_conv::FftConv;

@@ -1,0 +1,491 @@
+//! Winograd's minimal filtering F(4×4, 3×3) for 2-D layers with 3×3 kernels at stride 1 and
+//! dilation 1 (any padding mode, any groups): 36 channel products per 4×4 block of outputs
+//! where the direct loops spend 144.
+//!
+//! For one 6×6 tile `d` of the padded input (tiles overlap by 2, one every 4 outputs), one 3×3
+//! kernel `g` and the 4×4 outputs `Y` of the tile (the correlation `y[i] = Σ_k d[i+k] g[k]` on
+//! each axis),
+//!
+//! $$
+//! Y = A^{\top}\left[(G g G^{\top}) \odot (B^{\top} d B)\right] A ,
+//! $$
+//!
+//! with the 6×3, 6×6 and 6×4 matrices `G`, `Bᵀ`, `Aᵀ` of Lavin and Gray (2016) on the points
+//! 0, ±1, ±2, ∞ (`winograd_kernels.rs`). Summed over input channels, the elementwise product
+//! becomes, for each of the 36 transform points ξ, one real matrix product over channels:
+//! `M[ξ] = V[ξ] · U[ξ]` with `V[ξ]` the transformed tiles (tiles × input channels) and `U[ξ]`
+//! the transformed kernels (input × output channels). Tiles run in blocks small enough that
+//! their `V` and `M` stay in L2 (rayon over blocks), channels in lane vectors of 8 (padded with
+//! zeros), the products through [`gemm`](super::gemm).
+//!
+//! The gradients are the adjoints of the same three linear steps, in reverse:
+//!
+//! - `∂x`: the cotangent of the padded input is the full correlation of `∂y` with the flipped,
+//!   channel-transposed kernel (as in [`direct_simd`](super::direct_simd)), itself a stride-1
+//!   3×3 correlation, so it runs through the same tiles; tile by tile that is
+//!
+//! $$
+//! \partial d = B\left[(G g G^{\top}) \odot (A\, \partial Y A^{\top})\right] B^{\top}
+//! $$
+//!
+//!   summed over the overlapping tiles, with the kernel flipped (zero padding: only the interior
+//!   is computed; other modes fold the padded cotangent back through the padding maps);
+//! - `∂w`: `∂U[ξ] = V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]` summed over tiles (one product per ξ), then
+//!   `∂g = Gᵀ ∂U G`.
+//!
+//! Rounding: the transforms have entries up to 8 (`Aᵀ`) and 5 (`Bᵀ`), so F(4×4, 3×3) loses about
+//! an order of magnitude over the direct sum. Measured against the f64 loop witness on the
+//! benchmark layer 2d-resnet-k3 (64 channels) and on 2d-k3, the largest output error relative
+//! to the largest output is about 4e-6 in f32 (the direct loops: 2e-7; F(2×2, 3×3): 2e-7) and
+//! 1e-14 in f64, inside the fast paths' tolerance (2e-4 in f32, `tests/fast_paths.rs`);
+//! `tests/winograd.rs` checks forward, `∂x` and `∂w` against the witness on random layers.
+//!
+//! Other geometries (strides, dilation, other kernel sizes, transposes) go to
+//! [`direct_simd`](super::direct_simd).
+
+#[path = "winograd_grads.rs"]
+mod grads;
+#[path = "winograd_kernels.rs"]
+mod kernels;
+
+use super::direct_simd::{self, Kernels};
+use kernels::{input_tile, output_tile, products, Tile, A, G, L, M, XI};
+use super::Layout;
+use crate::conv::spec::{ConvKind, ConvSpec, Geometry};
+use crate::conv::Grads;
+use crate::error::Result;
+use crate::op::PadMode;
+use crate::tensor::{Scalar, Tensor};
+use rayon::prelude::*;
+use std::array::from_fn;
+
+/// Bytes of `V` and `M` per block of tiles: half of a 1 MB L2, the rest for `U[ξ]`.
+const BLOCK_BYTES: usize = 512 << 10;
+
+/// Operations per tile and lane vector of channels of the transforms (counted from
+/// `winograd_kernels.rs`: 12 one-dimensional `Bᵀ` of 20, 10 `Aᵀ` of 12, 10 `A` of 14).
+const INPUT_OPS: f64 = 240.0;
+const OUTPUT_OPS: f64 = 120.0;
+const COTANGENT_OPS: f64 = 140.0;
+
+/// Operations of the Winograd passes of `g` (`supports(g)`): `(forward, ∂x + ∂w)`, the 36
+/// channel products per tile (2 per multiply–add, channels padded to lanes) and the
+/// transforms (per tile and channel).
+pub fn flops(g: &Geometry) -> (f64, f64) {
+    let lay = Layout::of(g);
+    let (src, dst) = (Side::new(g.groups, lay.cg), Side::new(g.groups, lay.og));
+    let tiles = |ext: [usize; 3]| (g.n * ext[1].div_ceil(M) * ext[2].div_ceil(M)) as f64;
+    let products = (2 * XI * g.groups * src.padded * dst.padded) as f64;
+    let (cs, cd) = (src.total_padded() as f64, dst.total_padded() as f64);
+    let t = tiles(lay.output);
+    let forward = t * (products + cs * INPUT_OPS + cd * OUTPUT_OPS);
+    let zeros = g.padding_mode == PadMode::Zeros || g.pads.iter().all(|&p| p == (0, 0));
+    let t_dx = tiles(if zeros { lay.input } else { lay.padded });
+    let dx = t_dx * (products + cd * INPUT_OPS + cs * OUTPUT_OPS);
+    let dw = t * (products + cs * INPUT_OPS + cd * COTANGENT_OPS);
+    (forward, dx + dw)
+}
+
+/// Whether this path computes `g`: a 2-D convolution (not a transpose) with a 3×3 kernel,
+/// stride 1 and dilation 1, and no empty tensor.
+pub fn supports(g: &Geometry) -> bool {
+    g.kind == ConvKind::Conv
+        && g.rank() == 2
+        && g.kernel == [3, 3]
+        && g.stride.iter().all(|&s| s == 1)
+        && g.dilation.iter().all(|&d| d == 1)
+        && [g.x_shape(), g.w_shape(), g.y_shape()]
+            .iter()
+            .all(|s| !s.contains(&0))
+}
+
+/// The channels of one side of a correlation: `groups × per`, each group padded to lanes.
+#[derive(Clone, Copy, Debug)]
+struct Side {
+    groups: usize,
+    per: usize,
+    padded: usize,
+}
+
+impl Side {
+    fn new(groups: usize, per: usize) -> Self {
+        Side {
+            groups,
+            per,
+            padded: per.div_ceil(L) * L,
+        }
+    }
+    fn total(&self) -> usize {
+        self.groups * self.per
+    }
+    fn total_padded(&self) -> usize {
+        self.groups * self.padded
+    }
+}
+
+/// Planes `(n, side.total(), extent)` channel-last: `[n][ext₀][ext₁][side.total_padded()]`,
+/// position `p` of axis `a` reading `maps[a][p]` (`None`, or past the map: a zero).
+fn channels_last<T: Scalar>(
+    src: &[T],
+    n: usize,
+    side: Side,
+    extent: [usize; 2],
+    maps: [&[Option<usize>]; 2],
+    ext: [usize; 2],
+) -> Vec<T> {
+    let cp = side.total_padded();
+    let row_len = ext[1] * cp;
+    let plane = extent[0] * extent[1];
+    let mut out = vec![T::zero(); n * ext[0] * row_len];
+    out.par_chunks_mut(row_len).enumerate().for_each(|(r, row)| {
+        let (ni, p0) = (r / ext[0], r % ext[0]);
+        let Some(&Some(s0)) = maps[0].get(p0) else {
+            return;
+        };
+        for c in 0..side.total() {
+            let srow = &src[(ni * side.total() + c) * plane + s0 * extent[1]..][..extent[1]];
+            let ci = (c / side.per) * side.padded + c % side.per;
+            for (p1, s1) in maps[1].iter().enumerate().take(ext[1]) {
+                if let Some(s1) = s1 {
+                    row[p1 * cp + ci] = srow[*s1];
+                }
+            }
+        }
+    });
+    out
+}
+
+/// `U[g][ξ][s][d] = (G k Gᵀ)_ξ` of the kernels `k(g, s, d, a, b)` (source channel `s`,
+/// destination channel `d` of group `g`), computed in f64.
+fn transform_weights<T: Scalar>(
+    src: Side,
+    dst: Side,
+    k: impl Fn(usize, usize, usize, usize, usize) -> T + Sync,
+) -> Vec<T> {
+    let per_group = XI * src.padded * dst.padded;
+    let mut u = vec![T::zero(); src.groups * per_group];
+    u.par_chunks_mut(per_group).enumerate().for_each(|(g, ug)| {
+        for s in 0..src.per {
+            for d in 0..dst.per {
+                let kk: [[f64; 3]; 3] = from_fn(|a| from_fn(|b| k(g, s, d, a, b).as_f64()));
+                let gk: [[f64; 3]; A] =
+                    from_fn(|i| from_fn(|b| (0..3).map(|a| G[i][a] * kk[a][b]).sum()));
+                for (xi, gki) in (0..XI).map(|xi| (xi, gk[xi / A])) {
+                    let v: f64 = (0..3).map(|b| gki[b] * G[xi % A][b]).sum();
+                    ug[(xi * src.padded + s) * dst.padded + d] = T::of(v);
+                }
+            }
+        }
+    });
+    u
+}
+
+/// A channel-last buffer from [`channels_last`] and the tiling of its planes.
+struct Tiled<'a, T> {
+    data: &'a [T],
+    ext: [usize; 2],
+    cp: usize,
+    tiles: [usize; 2],
+}
+
+impl<T: Scalar> Tiled<'_, T> {
+    /// Sample, tile row and tile column of tile `t` (numbered across samples).
+    fn locate(&self, t: usize) -> (usize, usize, usize) {
+        let per = self.tiles[0] * self.tiles[1];
+        (t / per, (t % per) / self.tiles[1], t % self.tiles[1])
+    }
+    /// The `R×C` tile of lane vectors at channel `cb` of tile `t`.
+    #[inline(always)]
+    fn tile<const R: usize, const C: usize>(&self, t: usize, cb: usize) -> Tile<T, R, C> {
+        let (ni, r, c) = self.locate(t);
+        let base = ((ni * self.ext[0] + r * M) * self.ext[1] + c * M) * self.cp + cb;
+        let mut d = [[[T::zero(); L]; C]; R];
+        for (i, row) in d.iter_mut().enumerate() {
+            for (j, lanes) in row.iter_mut().enumerate() {
+                let src = &self.data[base + (i * self.ext[1] + j) * self.cp..][..L];
+                for (x, &y) in lanes.iter_mut().zip(src) {
+                    *x = y;
+                }
+            }
+        }
+        d
+    }
+}
+
+/// Store a tile of lane vectors at position `ti` of `nt` in `[ξ][nt][cp]` at channel `cb`.
+#[inline(always)]
+fn scatter<T: Scalar>(tile: &Tile<T, A, A>, dst: &mut [T], (ti, nt, cp, cb): (usize, usize, usize, usize)) {
+    for (xi, lanes) in tile.iter().flatten().enumerate() {
+        let d = &mut dst[(xi * nt + ti) * cp + cb..][..L];
+        for (x, &y) in d.iter_mut().zip(lanes) {
+            *x = y;
+        }
+    }
+}
+
+/// Transform tiles `t0..t0+nt` of `src` into `v` (`[ξ][nt][cp]`).
+#[inline(always)]
+fn transform_inputs<T: Scalar>(src: &Tiled<'_, T>, t0: usize, nt: usize, v: &mut [T]) {
+    let cp = src.cp;
+    for ti in 0..nt {
+        for cb in (0..cp).step_by(L) {
+            let vt = input_tile(&src.tile::<A, A>(t0 + ti, cb));
+            scatter(&vt, v, (ti, nt, cp, cb));
+        }
+    }
+}
+
+/// One Winograd correlation of 3×3 kernels:
+/// `dst[n, g·cd + d] = Σ_s corr(src_p[n, g·cs + s], k[g, s, d])`, where `src_p` is the
+/// source plane read through per-axis maps, on an `out` grid.
+struct Corr<'a> {
+    n: usize,
+    src: Side,
+    dst: Side,
+    /// Extents of a source plane.
+    extent: [usize; 2],
+    /// Per axis, for each position the correlation reads, the source position (`None`: 0).
+    maps: [&'a [Option<usize>]; 2],
+    out: [usize; 2],
+}
+
+/// Tiles per block: the block's `V` and `M` within [`BLOCK_BYTES`], and at least four blocks
+/// per thread when there are enough tiles.
+fn block_tiles<T>(total: usize, channels: usize) -> usize {
+    let fit = BLOCK_BYTES / (XI * channels * size_of::<T>()).max(1);
+    let spread = total.div_ceil(4 * rayon::current_num_threads());
+    fit.min(spread).max(1)
+}
+
+/// Whether the AVX2 + FMA build of the block functions runs.
+fn avx2(kernels: Kernels) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        kernels == Kernels::Detect
+            && is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = kernels;
+        false
+    }
+}
+
+/// The tiles `t0..t0+nt` of a correlation: input transform, products, output transform into
+/// `out` (`[nt][dst.total()][M·M]`); `v` and `m` are scratch (reused between blocks).
+#[inline(always)]
+fn correlate_block<T: Scalar, const FUSED: bool>(
+    c: &Corr<'_>,
+    (src, u): (&Tiled<'_, T>, &[T]),
+    t0: usize,
+    out: &mut [T],
+    (v, m): (&mut Vec<T>, &mut Vec<T>),
+) {
+    let cd = c.dst.total();
+    let nt = out.len() / (cd * M * M);
+    let (csp, cdp) = (c.src.total_padded(), c.dst.total_padded());
+    // Every entry is written before it is read: no clearing between blocks.
+    v.resize(XI * nt * csp, T::zero());
+    m.resize(XI * nt * cdp, T::zero());
+    transform_inputs(src, t0, nt, v);
+    let (sp, dp) = (c.src.padded, c.dst.padded);
+    for g in 0..c.src.groups {
+        for xi in 0..XI {
+            products::<T, FUSED>(
+                (&v[xi * nt * csp + g * sp..], csp),
+                (&u[(g * XI + xi) * sp * dp..][..sp * dp], sp, dp),
+                (&mut m[xi * nt * cdp + g * dp..], cdp),
+                nt,
+            );
+        }
+    }
+    let mut mt = [[[T::zero(); L]; A]; A];
+    for ti in 0..nt {
+        for cb in (0..cdp).step_by(L) {
+            for (xi, lanes) in mt.iter_mut().flatten().enumerate() {
+                let src = &m[(xi * nt + ti) * cdp + cb..][..L];
+                for (x, &y) in lanes.iter_mut().zip(src) {
+                    *x = y;
+                }
+            }
+            let y = output_tile(&mt);
+            let (g, k0) = (cb / dp, cb % dp);
+            for l in 0..L.min(c.dst.per.saturating_sub(k0)) {
+                let ch = g * c.dst.per + k0 + l;
+                let o = &mut out[(ti * cd + ch) * M * M..][..M * M];
+                for (ov, yv) in o.iter_mut().zip(y.iter().flatten()) {
+                    *ov = yv[l];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn correlate_block_avx2<T: Scalar>(
+    c: &Corr<'_>,
+    src: (&Tiled<'_, T>, &[T]),
+    t0: usize,
+    out: &mut [T],
+    scratch: (&mut Vec<T>, &mut Vec<T>),
+) {
+    correlate_block::<T, true>(c, src, t0, out, scratch);
+}
+
+impl Corr<'_> {
+    fn tiles(&self) -> [usize; 2] {
+        self.out.map(|o| o.div_ceil(M))
+    }
+
+    /// `dst` `(n, dst.total(), out)` from `src` `(n, src.total(), extent)` and `u` from
+    /// [`transform_weights`].
+    fn run<T: Scalar>(&self, src: &[T], u: &[T], kernels: Kernels) -> Vec<T> {
+        let tiles = self.tiles();
+        let ext = tiles.map(|t| t * M + 2);
+        let xs = channels_last(src, self.n, self.src, self.extent, self.maps, ext);
+        let tiled = Tiled {
+            data: &xs,
+            ext,
+            cp: self.src.total_padded(),
+            tiles,
+        };
+        let per_sample = tiles[0] * tiles[1];
+        let total = self.n * per_sample;
+        let tb = block_tiles::<T>(total, self.src.total_padded() + self.dst.total_padded());
+        let cd = self.dst.total();
+        let mut yt = vec![T::zero(); total * cd * M * M];
+        let fast = avx2(kernels);
+        yt.par_chunks_mut(tb * cd * M * M)
+            .enumerate()
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(v, m), (b, out)| {
+                    #[cfg(target_arch = "x86_64")]
+                    if fast {
+                        // SAFETY: `avx2` checked that the CPU has AVX2 and FMA.
+                        unsafe { correlate_block_avx2(self, (&tiled, u), b * tb, out, (v, m)) };
+                        return;
+                    }
+                    let _ = fast;
+                    correlate_block::<T, false>(self, (&tiled, u), b * tb, out, (v, m));
+                },
+            );
+        let [o0, o1] = self.out;
+        let mut y = vec![T::zero(); self.n * cd * o0 * o1];
+        y.par_chunks_mut((o0 * o1).max(1))
+            .enumerate()
+            .for_each(|(p, plane)| {
+                let (ni, ch) = (p / cd, p % cd);
+                for i in 0..o0 {
+                    let (r, a) = (i / M, i % M);
+                    for tc in 0..tiles[1] {
+                        let t = ni * per_sample + r * tiles[1] + tc;
+                        let w = M.min(o1 - tc * M);
+                        let from = &yt[((t * cd + ch) * M + a) * M..][..w];
+                        for (x, &y) in plane[i * o1 + tc * M..][..w].iter_mut().zip(from) {
+                            *x = y;
+                        }
+                    }
+                }
+            });
+        y
+    }
+}
+
+/// The two planes of a 2-D layout (its leading axis has extent 1).
+fn plane<V: Copy>(a: [V; 3]) -> [V; 2] {
+    [a[1], a[2]]
+}
+
+/// Forward pass by F(4×4, 3×3) (other geometries: [`direct_simd::forward`]).
+///
+/// # Errors
+/// Spec and shape errors of [`ConvSpec::geometry`]; a bias not of shape `(c_out,)`.
+pub fn forward<T: Scalar>(
+    spec: &ConvSpec,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    b: Option<&Tensor<T>>,
+) -> Result<Tensor<T>> {
+    forward_using(spec, x, w, b, Kernels::Detect)
+}
+
+/// [`forward`] with the given kernels (`Portable`: the block functions built for the
+/// baseline target, what a CPU without AVX2 runs).
+///
+/// # Errors
+/// As [`forward`].
+pub fn forward_using<T: Scalar>(
+    spec: &ConvSpec,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    b: Option<&Tensor<T>>,
+    kernels: Kernels,
+) -> Result<Tensor<T>> {
+    let g = spec.forward_geometry(x, w, b)?;
+    if !supports(&g) {
+        return direct_simd::forward_using(spec, x, w, b, kernels);
+    }
+    let lay = Layout::of(&g);
+    let (src, dst) = (Side::new(g.groups, lay.cg), Side::new(g.groups, lay.og));
+    let (wd, cg, og) = (w.data(), lay.cg, lay.og);
+    let u = transform_weights(src, dst, |gr, s, d, a, b| {
+        wd[(((gr * og + d) * cg + s) * 3 + a) * 3 + b]
+    });
+    let corr = Corr {
+        n: g.n,
+        src,
+        dst,
+        extent: plane(lay.input),
+        maps: [&lay.maps[1], &lay.maps[2]],
+        out: plane(lay.output),
+    };
+    let mut y = Tensor::new(g.y_shape(), corr.run(x.data(), &u, kernels))?;
+    if let Some(b) = b {
+        super::add_bias(&mut y, b);
+    }
+    Ok(y)
+}
+
+/// Gradients by F(4×4, 3×3): `∂x` and `∂w` as the adjoints of the tile transforms (other
+/// geometries: [`direct_simd::backward`]).
+///
+/// # Errors
+/// Spec and shape errors of [`ConvSpec::geometry`]; `dy` must have the output shape.
+pub fn backward<T: Scalar>(
+    spec: &ConvSpec,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    dy: &Tensor<T>,
+    with_bias: bool,
+) -> Result<Grads<T>> {
+    backward_using(spec, x, w, dy, with_bias, Kernels::Detect)
+}
+
+/// [`backward`] with the given kernels.
+///
+/// # Errors
+/// As [`backward`].
+pub fn backward_using<T: Scalar>(
+    spec: &ConvSpec,
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    dy: &Tensor<T>,
+    with_bias: bool,
+    kernels: Kernels,
+) -> Result<Grads<T>> {
+    let g = spec.backward_geometry(x, w, dy)?;
+    if !supports(&g) {
+        return direct_simd::backward_using(spec, x, w, dy, with_bias, kernels);
+    }
+    let lay = Layout::of(&g);
+    let dx = grads::input_grad(&g, &lay, w.data(), dy.data(), kernels);
+    let dw = grads::weight_grad(&g, &lay, x.data(), dy.data(), kernels);
+    Ok(Grads {
+        dx: Tensor::new(g.x_shape(), dx)?,
+        dw: Tensor::new(g.w_shape(), dw)?,
+        db: with_bias.then(|| super::bias_grad(dy)),
+    })
+}
