@@ -202,10 +202,7 @@ impl<T: Scalar> Tiled<'_, T> {
         let mut d = [[[T::zero(); L]; C]; R];
         for (i, row) in d.iter_mut().enumerate() {
             for (j, lanes) in row.iter_mut().enumerate() {
-                let src = &self.data[base + (i * self.ext[1] + j) * self.cp..][..L];
-                for (x, &y) in lanes.iter_mut().zip(src) {
-                    *x = y;
-                }
+                lanes.copy_from_slice(&self.data[base + (i * self.ext[1] + j) * self.cp..][..L]);
             }
         }
         d
@@ -216,10 +213,7 @@ impl<T: Scalar> Tiled<'_, T> {
 #[inline(always)]
 fn scatter<T: Scalar>(tile: &Tile<T, A, A>, dst: &mut [T], (ti, nt, cp, cb): (usize, usize, usize, usize)) {
     for (xi, lanes) in tile.iter().flatten().enumerate() {
-        let d = &mut dst[(xi * nt + ti) * cp + cb..][..L];
-        for (x, &y) in d.iter_mut().zip(lanes) {
-            *x = y;
-        }
+        dst[(xi * nt + ti) * cp + cb..][..L].copy_from_slice(lanes);
     }
 }
 
@@ -272,18 +266,22 @@ fn avx2(kernels: Kernels) -> bool {
     }
 }
 
-/// The tiles `t0..t0+nt` of a correlation: input transform, products, output transform into
-/// `out` (`[nt][dst.total()][M·M]`); `v` and `m` are scratch (reused between blocks).
+/// The output rows `row0..` of every destination plane of one sample (a band of tile rows).
+struct Band<'a, 'b, T> {
+    planes: &'a mut [&'b mut [T]],
+    row0: usize,
+}
+
+/// The tiles `t0..t0+nt` of a correlation (in one band): input transform, products, output
+/// transform into the band; `v` and `m` are scratch (reused between blocks).
 #[inline(always)]
 fn correlate_block<T: Scalar, const FUSED: bool>(
     c: &Corr<'_>,
     (src, u): (&Tiled<'_, T>, &[T]),
-    t0: usize,
-    out: &mut [T],
+    (t0, nt): (usize, usize),
+    out: &mut Band<'_, '_, T>,
     (v, m): (&mut Vec<T>, &mut Vec<T>),
 ) {
-    let cd = c.dst.total();
-    let nt = out.len() / (cd * M * M);
     let (csp, cdp) = (c.src.total_padded(), c.dst.total_padded());
     // Every entry is written before it is read: no clearing between blocks.
     v.resize(XI * nt * csp, T::zero());
@@ -292,30 +290,37 @@ fn correlate_block<T: Scalar, const FUSED: bool>(
     let (sp, dp) = (c.src.padded, c.dst.padded);
     for g in 0..c.src.groups {
         for xi in 0..XI {
-            products::<T, FUSED>(
+            let args = (
                 (&v[xi * nt * csp + g * sp..], csp),
                 (&u[(g * XI + xi) * sp * dp..][..sp * dp], sp, dp),
                 (&mut m[xi * nt * cdp + g * dp..], cdp),
-                nt,
             );
+            if size_of::<T>() == 4 {
+                products::<T, FUSED, 6>(args.0, args.1, args.2, nt);
+            } else {
+                products::<T, FUSED, 3>(args.0, args.1, args.2, nt);
+            }
         }
     }
     let mut mt = [[[T::zero(); L]; A]; A];
     for ti in 0..nt {
         for cb in (0..cdp).step_by(L) {
             for (xi, lanes) in mt.iter_mut().flatten().enumerate() {
-                let src = &m[(xi * nt + ti) * cdp + cb..][..L];
-                for (x, &y) in lanes.iter_mut().zip(src) {
-                    *x = y;
-                }
+                lanes.copy_from_slice(&m[(xi * nt + ti) * cdp + cb..][..L]);
             }
             let y = output_tile(&mt);
+            let (_, r, col) = src.locate(t0 + ti);
+            let rows = M.min(c.out[0] - r * M);
+            let cols = M.min(c.out[1] - col * M);
+            let at = (r * M - out.row0) * c.out[1] + col * M;
             let (g, k0) = (cb / dp, cb % dp);
             for l in 0..L.min(c.dst.per.saturating_sub(k0)) {
-                let ch = g * c.dst.per + k0 + l;
-                let o = &mut out[(ti * cd + ch) * M * M..][..M * M];
-                for (ov, yv) in o.iter_mut().zip(y.iter().flatten()) {
-                    *ov = yv[l];
+                let plane = &mut out.planes[g * c.dst.per + k0 + l];
+                for (a, ya) in y.iter().enumerate().take(rows) {
+                    let row = &mut plane[at + a * c.out[1]..][..cols];
+                    for (o, yv) in row.iter_mut().zip(ya) {
+                        *o = yv[l];
+                    }
                 }
             }
         }
@@ -327,11 +332,11 @@ fn correlate_block<T: Scalar, const FUSED: bool>(
 fn correlate_block_avx2<T: Scalar>(
     c: &Corr<'_>,
     src: (&Tiled<'_, T>, &[T]),
-    t0: usize,
-    out: &mut [T],
+    range: (usize, usize),
+    out: &mut Band<'_, '_, T>,
     scratch: (&mut Vec<T>, &mut Vec<T>),
 ) {
-    correlate_block::<T, true>(c, src, t0, out, scratch);
+    correlate_block::<T, true>(c, src, range, out, scratch);
 }
 
 impl Corr<'_> {
@@ -352,44 +357,53 @@ impl Corr<'_> {
             tiles,
         };
         let per_sample = tiles[0] * tiles[1];
-        let total = self.n * per_sample;
-        let tb = block_tiles::<T>(total, self.src.total_padded() + self.dst.total_padded());
+        let tb = block_tiles::<T>(
+            self.n * per_sample,
+            self.src.total_padded() + self.dst.total_padded(),
+        );
         let cd = self.dst.total();
-        let mut yt = vec![T::zero(); total * cd * M * M];
+        let [o0, o1] = self.out;
+        let mut y = vec![T::zero(); self.n * cd * o0 * o1];
+        // Tasks own bands of tile rows of one sample (the rows of every output plane), so the
+        // output transform writes `y` in place; within a band, blocks of `tb` tiles.
+        let spread = (self.n * tiles[0]).div_ceil(4 * rayon::current_num_threads());
+        let band = tb.div_ceil(tiles[1]).min(spread).max(1);
+        let bands = tiles[0].div_ceil(band);
+        let mut tasks = Vec::with_capacity(self.n * bands);
+        for (ni, sample) in y.chunks_mut(cd * o0 * o1).enumerate() {
+            let mut per_band: Vec<Vec<&mut [T]>> = (0..bands).map(|_| Vec::new()).collect();
+            for plane in sample.chunks_mut(o0 * o1) {
+                for (b, rows) in plane.chunks_mut(band * M * o1).enumerate() {
+                    per_band[b].push(rows);
+                }
+            }
+            tasks.extend(per_band.into_iter().enumerate().map(|(b, p)| (ni, b, p)));
+        }
         let fast = avx2(kernels);
-        yt.par_chunks_mut(tb * cd * M * M)
-            .enumerate()
-            .for_each_init(
-                || (Vec::new(), Vec::new()),
-                |(v, m), (b, out)| {
+        tasks.into_par_iter().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(v, m), (ni, b, mut planes)| {
+                let first = ni * per_sample + b * band * tiles[1];
+                let end = ni * per_sample + ((b + 1) * band).min(tiles[0]) * tiles[1];
+                let mut out = Band {
+                    planes: &mut planes,
+                    row0: b * band * M,
+                };
+                for t0 in (first..end).step_by(tb) {
+                    let range = (t0, tb.min(end - t0));
                     #[cfg(target_arch = "x86_64")]
                     if fast {
                         // SAFETY: `avx2` checked that the CPU has AVX2 and FMA.
-                        unsafe { correlate_block_avx2(self, (&tiled, u), b * tb, out, (v, m)) };
-                        return;
+                        unsafe {
+                            correlate_block_avx2(self, (&tiled, u), range, &mut out, (v, m))
+                        };
+                        continue;
                     }
                     let _ = fast;
-                    correlate_block::<T, false>(self, (&tiled, u), b * tb, out, (v, m));
-                },
-            );
-        let [o0, o1] = self.out;
-        let mut y = vec![T::zero(); self.n * cd * o0 * o1];
-        y.par_chunks_mut((o0 * o1).max(1))
-            .enumerate()
-            .for_each(|(p, plane)| {
-                let (ni, ch) = (p / cd, p % cd);
-                for i in 0..o0 {
-                    let (r, a) = (i / M, i % M);
-                    for tc in 0..tiles[1] {
-                        let t = ni * per_sample + r * tiles[1] + tc;
-                        let w = M.min(o1 - tc * M);
-                        let from = &yt[((t * cd + ch) * M + a) * M..][..w];
-                        for (x, &y) in plane[i * o1 + tc * M..][..w].iter_mut().zip(from) {
-                            *x = y;
-                        }
-                    }
+                    correlate_block::<T, false>(self, (&tiled, u), range, &mut out, (v, m));
                 }
-            });
+            },
+        );
         y
     }
 }

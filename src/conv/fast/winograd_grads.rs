@@ -26,14 +26,17 @@ fn untransform_weights<T: Scalar>(
     for g in 0..src.groups {
         for s in 0..src.per {
             for d in 0..dst.per {
-                let at = |xi: usize| {
-                    du[((g * XI + xi) * src.padded + s) * dst.padded + d].as_f64()
-                };
-                for a in 0..3 {
+                let at = |xi: usize| du[((g * XI + xi) * src.padded + s) * dst.padded + d].as_f64();
+                // Separably: `Gᵀ ∂U` (3×6), then `· G` (3×3).
+                let mut left = [[0.0f64; A]; 3];
+                for (a, row) in left.iter_mut().enumerate() {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = (0..A).map(|i| G[i][a] * at(i * A + j)).sum();
+                    }
+                }
+                for (a, row) in left.iter().enumerate() {
                     for b in 0..3 {
-                        let v: f64 = (0..XI)
-                            .map(|xi| G[xi / A][a] * G[xi % A][b] * at(xi))
-                            .sum();
+                        let v: f64 = (0..A).map(|j| row[j] * G[j][b]).sum();
                         put(g, s, d, a, b, T::of(v));
                     }
                 }

@@ -8,6 +8,7 @@
 //! quarters of its operations on zeros and ones).
 
 use crate::tensor::Scalar;
+use std::array::from_fn;
 
 /// Outputs per tile and axis.
 pub(super) const M: usize = 4;
@@ -144,37 +145,34 @@ fn madd<T: Scalar, const FUSED: bool>(a: T, b: T, c: T) -> T {
 /// The first [`L`] entries of `s` as a lane vector.
 #[inline(always)]
 pub(super) fn lanes<T: Scalar>(s: &[T]) -> Lv<T> {
-    let s = &s[..L];
     let mut o = [T::zero(); L];
-    for (x, &y) in o.iter_mut().zip(s) {
-        *x = y;
-    }
+    o.copy_from_slice(&s[..L]);
     o
 }
 
 /// `m[t, ·] = Σ_s v[t, s] · u[s, ·]` for rows `t` of `rows` (`v`, `m` row-major with row
 /// strides `vs`, `ms`; `u` row-major `k × n`, `n` a multiple of [`L`]): the 36 channel
-/// products, register-tiled 4 rows × 2 lane vectors with `u`'s rows read in place (they are
-/// a few KB, in L1; no packing). Branch-free inner loop: a short last row block or column
-/// block recomputes its neighbours and stores only its own.
+/// products, register-tiled `RT` rows × 2 lane vectors (12 vector accumulators for f32 with
+/// `RT = 6`, for f64 with `RT = 3`) with `u`'s rows read in place (a few KB, in L1; no
+/// packing). Branch-free inner loop: a short last row or column block recomputes its
+/// neighbours and stores only its own.
 #[inline(always)]
-pub(super) fn products<T: Scalar, const FUSED: bool>(
+pub(super) fn products<T: Scalar, const FUSED: bool, const RT: usize>(
     (v, vs): (&[T], usize),
     (u, k, n): (&[T], usize, usize),
     (m, ms): (&mut [T], usize),
     rows: usize,
 ) {
-    const RT: usize = 4;
     for t in (0..rows).step_by(RT) {
         let rt = RT.min(rows - t);
-        let row_at: [usize; RT] = [0, 1, 2, 3].map(|r| (t + r.min(rt - 1)) * vs);
+        let vr: [&[T]; RT] = from_fn(|r| &v[(t + r.min(rt - 1)) * vs..][..k]);
         for db in (0..n).step_by(2 * L) {
             let db2 = if db + 2 * L <= n { db + L } else { db };
             let mut acc = [[[T::zero(); L]; 2]; RT];
-            for s in 0..k {
-                let (u0, u1) = (lanes(&u[s * n + db..]), lanes(&u[s * n + db2..]));
-                for (accr, &at) in acc.iter_mut().zip(&row_at) {
-                    let a = v[at + s];
+            for (s, urow) in u.chunks_exact(n).take(k).enumerate() {
+                let (u0, u1) = (lanes(&urow[db..]), lanes(&urow[db2..]));
+                for (accr, vrow) in acc.iter_mut().zip(&vr) {
+                    let a = vrow[s];
                     for l in 0..L {
                         accr[0][l] = madd::<T, FUSED>(a, u0[l], accr[0][l]);
                         accr[1][l] = madd::<T, FUSED>(a, u1[l], accr[1][l]);
