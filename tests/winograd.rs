@@ -141,6 +141,11 @@ fn cost_model_sends_resnet_3x3_to_winograd() {
     let resnet = same.geometry(&[4, 64, 56, 56], &[64, 64, 3, 3]).unwrap();
     assert_eq!(choose_forward(&resnet), Choice::Winograd);
     assert_eq!(Algorithm::Auto.resolve(&resnet), Algorithm::Winograd);
+    assert_eq!(choose_backward(&resnet), Choice::Winograd);
+    // 16 channels: the transforms cost as much as the products save (measured slower).
+    let k3 = same.geometry(&[8, 16, 64, 64], &[16, 16, 3, 3]).unwrap();
+    assert_eq!(choose_forward(&k3), Choice::DirectSimd);
+    assert_eq!(choose_backward(&k3), Choice::DirectSimd);
     // Strided, dilated and 5×5 layers are not Winograd's.
     for (spec, ws) in [
         (ConvSpec::conv(&[2, 2], Padding::Same, &[1, 1]), [64, 64, 3, 3]),

@@ -10,7 +10,10 @@
 //!   [`DEPTHWISE_RATE`];
 //! - FFT: [`fft_conv::flops`] at [`FFT_RATE`];
 //! - Winograd F(4×4, 3×3) ([`winograd`](super::winograd), 2-D 3×3 layers at stride 1):
-//!   [`winograd::flops`] (its products and transforms) at [`WINOGRAD_RATE`].
+//!   [`winograd::work`]: its channel products at [`WINOGRAD_RATE`] and the elements its
+//!   transforms and channel-last copies touch at [`WINOGRAD_ELEMENTS_RATE`]; it runs a
+//!   direction when its estimate is below the direct one (2d-resnet-k3, 64 channels: both
+//!   directions; 2d-k3, 16 channels, where the transforms weigh as much as the products: neither).
 //!
 //! When the direct estimate wins and [`direct_simd`](super::direct_simd) runs the layer (its
 //! conv has stride 1, or strides with dilation 1 on the strided axes, which it runs through the
@@ -43,9 +46,12 @@ pub const IM2COL_BYTES_RATE: f64 = 2.0;
 /// direction (relative units, measured against the FFT path on the depthwise benchmark layers).
 pub const DEPTHWISE_RATE: f64 = 3.0;
 
-/// Sustained rate of the Winograd path on [`winograd::flops`] (relative units, measured
-/// against the direct path on 2d-k3 and 2d-resnet-k3).
-pub const WINOGRAD_RATE: f64 = 6.0;
+/// Sustained FLOP rate of the Winograd path's channel products (relative units; with
+/// [`WINOGRAD_ELEMENTS_RATE`] fitted to its forward times on 2d-k3 and 2d-resnet-k3, which
+/// also predict its gradients' times within 10 %).
+pub const WINOGRAD_RATE: f64 = 6.7;
+/// Elements of the Winograd path's transforms and copies per unit of time (relative units).
+pub const WINOGRAD_ELEMENTS_RATE: f64 = 0.04;
 
 /// Which fast path runs a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,8 +98,11 @@ pub fn estimates_by_direction(g: &Geometry) -> Estimates {
     };
     let (fwd, all) = fft_conv::flops(g);
     let (winograd_forward, winograd_backward) = if winograd::supports(g) {
-        let (f, b) = winograd::flops(g);
-        (f / WINOGRAD_RATE, b / WINOGRAD_RATE)
+        let time = |(products, elements): (f64, f64)| {
+            products / WINOGRAD_RATE + elements / WINOGRAD_ELEMENTS_RATE
+        };
+        let [f, b] = winograd::work(g);
+        (time(f), time(b))
     } else {
         (f64::INFINITY, f64::INFINITY)
     };

@@ -62,28 +62,30 @@ use std::array::from_fn;
 /// Bytes of `V` and `M` per block of tiles: half of a 1 MB L2, the rest for `U[ξ]`.
 const BLOCK_BYTES: usize = 512 << 10;
 
-/// Operations per tile and lane vector of channels of the transforms (counted from
-/// `winograd_kernels.rs`: 12 one-dimensional `Bᵀ` of 20, 10 `Aᵀ` of 12, 10 `A` of 14).
-const INPUT_OPS: f64 = 240.0;
-const OUTPUT_OPS: f64 = 120.0;
-const COTANGENT_OPS: f64 = 140.0;
-
-/// Operations of the Winograd passes of `g` (`supports(g)`): `(forward, ∂x + ∂w)`, the 36
-/// channel products per tile (2 per multiply–add, channels padded to lanes) and the
-/// transforms (per tile and channel).
-pub fn flops(g: &Geometry) -> (f64, f64) {
+/// The work of the Winograd passes of `g` (`supports(g)`), `[forward, ∂x + ∂w]`, each as
+/// `(products, elements)`: the FLOPs of the 36 channel products per tile (2 per multiply–add,
+/// channels padded to lanes), and the elements of the channel-last copies and of the
+/// outputs, which the transforms, copies and scatters scale with (the cost model charges each at
+/// its own rate).
+pub fn work(g: &Geometry) -> [(f64, f64); 2] {
     let lay = Layout::of(g);
     let (src, dst) = (Side::new(g.groups, lay.cg), Side::new(g.groups, lay.og));
-    let tiles = |ext: [usize; 3]| (g.n * ext[1].div_ceil(M) * ext[2].div_ceil(M)) as f64;
     let products = (2 * XI * g.groups * src.padded * dst.padded) as f64;
     let (cs, cd) = (src.total_padded() as f64, dst.total_padded() as f64);
-    let t = tiles(lay.output);
-    let forward = t * (products + cs * INPUT_OPS + cd * OUTPUT_OPS);
+    // Per sample: tiles, and the tile grid's extent on the input side (`+ 2`) and output side.
+    let grid = |out: [usize; 3]| {
+        let t = [out[1].div_ceil(M), out[2].div_ceil(M)];
+        let area = |e: usize| ((t[0] * M + e) * (t[1] * M + e)) as f64;
+        ((t[0] * t[1]) as f64, area(2), area(0))
+    };
+    let n = g.n as f64;
+    let (t, inp, out) = grid(lay.output);
+    let forward = (n * t * products, n * (cs * inp + cd * out));
     let zeros = g.padding_mode == PadMode::Zeros || g.pads.iter().all(|&p| p == (0, 0));
-    let t_dx = tiles(if zeros { lay.input } else { lay.padded });
-    let dx = t_dx * (products + cd * INPUT_OPS + cs * OUTPUT_OPS);
-    let dw = t * (products + cs * INPUT_OPS + cd * COTANGENT_OPS);
-    (forward, dx + dw)
+    let (t_dx, inp_dx, out_dx) = grid(if zeros { lay.input } else { lay.padded });
+    let dx = (n * t_dx * products, n * (cd * inp_dx + cs * out_dx));
+    let dw = (n * t * products, n * (cs * inp + cd * out));
+    [forward, (dx.0 + dw.0, dx.1 + dw.1)]
 }
 
 /// Whether this path computes `g`: a 2-D convolution (not a transpose) with a 3×3 kernel,
