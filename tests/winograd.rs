@@ -65,7 +65,10 @@ fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
 /// returns the largest relative error seen.
 fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) -> f64 {
     let g = spec.geometry(xs, ws).unwrap();
-    assert!(winograd::supports(&g), "not a Winograd layer: {spec:?} {xs:?}");
+    assert!(
+        winograd::supports(&g),
+        "not a Winograd layer: {spec:?} {xs:?}"
+    );
     let x = Tensor::<T>::randn(xs, seed);
     let w = Tensor::<T>::randn(ws, seed + 1);
     let b = Tensor::<T>::randn(&g.b_shape(), seed + 2);
@@ -102,7 +105,10 @@ fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) -> f
         ] {
             assert_eq!(got.shape(), want.shape(), "{kernels} {name} shape: {at}");
             let e = rel(got, want);
-            assert!(e < tol::<T>(), "Winograd ({kernels}) {name} off by {e:.2e}: {at}");
+            assert!(
+                e < tol::<T>(),
+                "Winograd ({kernels}) {name} off by {e:.2e}: {at}"
+            );
             worst = worst.max(e);
         }
     }
@@ -148,8 +154,14 @@ fn cost_model_sends_resnet_3x3_to_winograd() {
     assert_eq!(choose_backward(&k3), Choice::DirectSimd);
     // Strided, dilated and 5×5 layers are not Winograd's.
     for (spec, ws) in [
-        (ConvSpec::conv(&[2, 2], Padding::Same, &[1, 1]), [64, 64, 3, 3]),
-        (ConvSpec::conv(&[1, 1], Padding::Same, &[2, 2]), [64, 64, 3, 3]),
+        (
+            ConvSpec::conv(&[2, 2], Padding::Same, &[1, 1]),
+            [64, 64, 3, 3],
+        ),
+        (
+            ConvSpec::conv(&[1, 1], Padding::Same, &[2, 2]),
+            [64, 64, 3, 3],
+        ),
         (same.clone(), [64, 64, 5, 5]),
     ] {
         let g = spec.geometry(&[4, 64, 56, 56], &ws).unwrap();
@@ -183,7 +195,10 @@ fn winograd_gradients_are_adjoints_of_its_forward() {
         let lhs = dot(&y, &dy);
         for (name, rhs) in [("dx", dot(&x, &gr.dx)), ("dw", dot(&w, &gr.dw))] {
             let e = (lhs - rhs).abs() / lhs.abs().max(1.0);
-            assert!(e < 1e-11, "{name}: ⟨y, dy⟩ {lhs} vs {rhs} ({e:.1e}): {spec:?} {xs:?}");
+            assert!(
+                e < 1e-11,
+                "{name}: ⟨y, dy⟩ {lhs} vs {rhs} ({e:.1e}): {spec:?} {xs:?}"
+            );
         }
     }
 }
@@ -192,10 +207,26 @@ fn winograd_gradients_are_adjoints_of_its_forward() {
 fn winograd_falls_back_off_its_geometry() {
     // Stride 2, dilation 2, a 5×5 kernel and a 1-D layer run on the tiled direct path.
     let cases = [
-        (ConvSpec::conv(&[2, 2], Padding::Same, &[1, 1]), vec![2, 3, 11, 9], vec![4, 3, 3, 3]),
-        (ConvSpec::conv(&[1, 1], Padding::Same, &[2, 2]), vec![2, 3, 11, 9], vec![4, 3, 3, 3]),
-        (ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]), vec![2, 3, 11, 9], vec![4, 3, 5, 5]),
-        (ConvSpec::conv(&[1], Padding::Same, &[1]), vec![2, 3, 17], vec![4, 3, 3]),
+        (
+            ConvSpec::conv(&[2, 2], Padding::Same, &[1, 1]),
+            vec![2, 3, 11, 9],
+            vec![4, 3, 3, 3],
+        ),
+        (
+            ConvSpec::conv(&[1, 1], Padding::Same, &[2, 2]),
+            vec![2, 3, 11, 9],
+            vec![4, 3, 3, 3],
+        ),
+        (
+            ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]),
+            vec![2, 3, 11, 9],
+            vec![4, 3, 5, 5],
+        ),
+        (
+            ConvSpec::conv(&[1], Padding::Same, &[1]),
+            vec![2, 3, 17],
+            vec![4, 3, 3],
+        ),
     ];
     for (spec, xs, ws) in cases {
         let g = spec.geometry(&xs, &ws).unwrap();

@@ -6,39 +6,53 @@
 //! kernel `g` and the 4×4 outputs `Y` of the tile (the correlation `y[i] = Σ_k d[i+k] g[k]` on
 //! each axis),
 //!
-//! $$
+//! ```math
 //! Y = A^{\top}\left[(G g G^{\top}) \odot (B^{\top} d B)\right] A ,
-//! $$
+//! ```
 //!
 //! with the 6×3, 6×6 and 6×4 matrices `G`, `Bᵀ`, `Aᵀ` of Lavin and Gray (2016) on the points
 //! 0, ±1, ±2, ∞ (`winograd_kernels.rs`). Summed over input channels, the elementwise product
 //! becomes, for each of the 36 transform points ξ, one real matrix product over channels:
 //! `M[ξ] = V[ξ] · U[ξ]` with `V[ξ]` the transformed tiles (tiles × input channels) and `U[ξ]`
-//! the transformed kernels (input × output channels). Tiles run in blocks small enough that
-//! their `V` and `M` stay in L2 (rayon over blocks), channels in lane vectors of 8 (padded with
-//! zeros), the products through [`gemm`](super::gemm).
+//! the transformed kernels (input × output channels).
+//!
+//! The input is copied once to a channel-last layout with the padding applied (through the
+//! index maps of `Layout`, every padding mode), so that a tile of 8 channels is 36 vector
+//! loads; channels are padded to lanes of 8 with zeros. Tasks (rayon) own bands of tile rows
+//! of one sample and write their rows of every output plane in place; within a band, blocks of
+//! tiles small enough that their `V` and `M` stay in L2 run the input transform, the 36
+//! products (a register-tiled 6 tiles × 16 channels kernel reading `U[ξ]` in place) and the
+//! output transform. The transforms and products are compiled for AVX2 + FMA when the CPU has
+//! them (checked at run time; `Kernels::Portable` forces the baseline build).
 //!
 //! The gradients are the adjoints of the same three linear steps, in reverse:
 //!
 //! - `∂x`: the cotangent of the padded input is the full correlation of `∂y` with the flipped,
 //!   channel-transposed kernel (as in [`direct_simd`](super::direct_simd)), itself a stride-1
-//!   3×3 correlation, so it runs through the same tiles; tile by tile that is
+//!   3×3 correlation, so it runs through the same code (zero padding: only the interior is
+//!   computed; other modes fold the padded cotangent back through the padding maps). Tile by
+//!   tile, the transposed steps read (summed over the overlapping tiles) as below;
+//! - `∂w`: `∂U[ξ] = V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]` summed over tiles (one product per ξ and block,
+//!   through [`gemm`](super::gemm)), then `∂g = Gᵀ ∂U G`.
 //!
-//! $$
-//! \partial d = B\left[(G g G^{\top}) \odot (A\, \partial Y A^{\top})\right] B^{\top}
-//! $$
+//! ```math
+//! \partial d = B\left[(G g G^{\top}) \odot (A\, \partial Y A^{\top})\right] B^{\top} ,
+//! \qquad
+//! \partial g = G^{\top}\Big[\sum_{\text{tiles}} (B^{\top} d B) \odot (A\, \partial Y A^{\top})\Big] G .
+//! ```
 //!
-//!   summed over the overlapping tiles, with the kernel flipped (zero padding: only the interior
-//!   is computed; other modes fold the padded cotangent back through the padding maps);
-//! - `∂w`: `∂U[ξ] = V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]` summed over tiles (one product per ξ), then
-//!   `∂g = Gᵀ ∂U G`.
+//! Rounding: the transforms have entries up to 8 (`Aᵀ`) and 5 (`Bᵀ`), so F(4×4, 3×3) loses
+//! about an order of magnitude over the direct sum. Measured against the f64 loop witness
+//! (`tests/winograd.rs`, `winograd_on_benchmark_layers`), the largest error relative to the
+//! largest entry is about 4e-6 in f32 on 2d-resnet-k3 (64 channels) and 2d-k3 (16 channels),
+//! forward and gradients (the direct loops: 2e-7; F(2×2, 3×3), checked in a prototype: 2e-7),
+//! and 1e-14 in f64: inside the fast paths' tolerance (2e-4 in f32, `tests/fast_paths.rs`),
+//! so F(4×4, 3×3) runs in both precisions.
 //!
-//! Rounding: the transforms have entries up to 8 (`Aᵀ`) and 5 (`Bᵀ`), so F(4×4, 3×3) loses about
-//! an order of magnitude over the direct sum. Measured against the f64 loop witness on the
-//! benchmark layer 2d-resnet-k3 (64 channels) and on 2d-k3, the largest output error relative
-//! to the largest output is about 4e-6 in f32 (the direct loops: 2e-7; F(2×2, 3×3): 2e-7) and
-//! 1e-14 in f64, inside the fast paths' tolerance (2e-4 in f32, `tests/fast_paths.rs`);
-//! `tests/winograd.rs` checks forward, `∂x` and `∂w` against the witness on random layers.
+//! Speed (`fftconv bench --stat cpu`, 2 cores, f32): 2d-resnet-k3 forward 3.8 ms against
+//! 6.7–7.3 ms on the tiled direct path, forward + gradients 12.2–12.5 ms against 19.7–20.4; on
+//! 2d-k3 (16 channels) the transforms and copies cost as much as the products save (forward
+//! 1.6 ms against 0.9), and the cost model ([`cost`](super::cost)) keeps it direct.
 //!
 //! Other geometries (strides, dilation, other kernel sizes, transposes) go to
 //! [`direct_simd`](super::direct_simd).
@@ -49,13 +63,13 @@ mod grads;
 mod kernels;
 
 use super::direct_simd::{self, Kernels};
-use kernels::{input_tile, output_tile, products, Tile, A, G, L, M, XI};
 use super::Layout;
 use crate::conv::spec::{ConvKind, ConvSpec, Geometry};
 use crate::conv::Grads;
 use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
+use kernels::{input_tile, output_tile, products, Tile, A, G, L, M, XI};
 use rayon::prelude::*;
 use std::array::from_fn;
 
@@ -139,21 +153,23 @@ fn channels_last<T: Scalar>(
     let row_len = ext[1] * cp;
     let plane = extent[0] * extent[1];
     let mut out = vec![T::zero(); n * ext[0] * row_len];
-    out.par_chunks_mut(row_len).enumerate().for_each(|(r, row)| {
-        let (ni, p0) = (r / ext[0], r % ext[0]);
-        let Some(&Some(s0)) = maps[0].get(p0) else {
-            return;
-        };
-        for c in 0..side.total() {
-            let srow = &src[(ni * side.total() + c) * plane + s0 * extent[1]..][..extent[1]];
-            let ci = (c / side.per) * side.padded + c % side.per;
-            for (p1, s1) in maps[1].iter().enumerate().take(ext[1]) {
-                if let Some(s1) = s1 {
-                    row[p1 * cp + ci] = srow[*s1];
+    out.par_chunks_mut(row_len)
+        .enumerate()
+        .for_each(|(r, row)| {
+            let (ni, p0) = (r / ext[0], r % ext[0]);
+            let Some(&Some(s0)) = maps[0].get(p0) else {
+                return;
+            };
+            for c in 0..side.total() {
+                let srow = &src[(ni * side.total() + c) * plane + s0 * extent[1]..][..extent[1]];
+                let ci = (c / side.per) * side.padded + c % side.per;
+                for (p1, s1) in maps[1].iter().enumerate().take(ext[1]) {
+                    if let Some(s1) = s1 {
+                        row[p1 * cp + ci] = srow[*s1];
+                    }
                 }
             }
-        }
-    });
+        });
     out
 }
 
@@ -213,7 +229,11 @@ impl<T: Scalar> Tiled<'_, T> {
 
 /// Store a tile of lane vectors at position `ti` of `nt` in `[ξ][nt][cp]` at channel `cb`.
 #[inline(always)]
-fn scatter<T: Scalar>(tile: &Tile<T, A, A>, dst: &mut [T], (ti, nt, cp, cb): (usize, usize, usize, usize)) {
+fn scatter<T: Scalar>(
+    tile: &Tile<T, A, A>,
+    dst: &mut [T],
+    (ti, nt, cp, cb): (usize, usize, usize, usize),
+) {
     for (xi, lanes) in tile.iter().flatten().enumerate() {
         dst[(xi * nt + ti) * cp + cb..][..L].copy_from_slice(lanes);
     }
@@ -396,9 +416,7 @@ impl Corr<'_> {
                     #[cfg(target_arch = "x86_64")]
                     if fast {
                         // SAFETY: `avx2` checked that the CPU has AVX2 and FMA.
-                        unsafe {
-                            correlate_block_avx2(self, (&tiled, u), range, &mut out, (v, m))
-                        };
+                        unsafe { correlate_block_avx2(self, (&tiled, u), range, &mut out, (v, m)) };
                         continue;
                     }
                     let _ = fast;

@@ -4,7 +4,8 @@
 
 use super::kernels::{cotangent_tile, A, G, L, M, XI};
 use super::{
-    avx2, block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, Corr, Side, Tiled,
+    avx2, block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, Corr,
+    Side, Tiled,
 };
 use crate::conv::fast::direct_simd::Kernels;
 use crate::conv::fast::gemm::{gemm, Mat, MatMut};
@@ -90,7 +91,13 @@ fn weight_block_avx2<T: Scalar>(
 /// `∂x` `(n, c_in, in)`: the correlation of `∂y` zero-padded by 2 with the flipped,
 /// channel-transposed kernel, on the interior (zero padding) or on the whole padded grid,
 /// folded back through the padding maps.
-pub(super) fn input_grad<T: Scalar>(g: &Geometry, lay: &Layout, w: &[T], dy: &[T], kernels: Kernels) -> Vec<T> {
+pub(super) fn input_grad<T: Scalar>(
+    g: &Geometry,
+    lay: &Layout,
+    w: &[T],
+    dy: &[T],
+    kernels: Kernels,
+) -> Vec<T> {
     let (cg, og) = (lay.cg, lay.og);
     let (src, dst) = (Side::new(g.groups, og), Side::new(g.groups, cg));
     let u = transform_weights(src, dst, |gr, s, d, a, b| {
@@ -140,7 +147,13 @@ pub(super) fn input_grad<T: Scalar>(g: &Geometry, lay: &Layout, w: &[T], dy: &[T
 }
 
 /// `∂w` `(c_out, c_in / groups, 3, 3)`.
-pub(super) fn weight_grad<T: Scalar>(g: &Geometry, lay: &Layout, x: &[T], dy: &[T], kernels: Kernels) -> Vec<T> {
+pub(super) fn weight_grad<T: Scalar>(
+    g: &Geometry,
+    lay: &Layout,
+    x: &[T],
+    dy: &[T],
+    kernels: Kernels,
+) -> Vec<T> {
     let (cg, og) = (lay.cg, lay.og);
     let (src, dst) = (Side::new(g.groups, cg), Side::new(g.groups, og));
     let o = plane(lay.output);
@@ -208,4 +221,3 @@ pub(super) fn weight_grad<T: Scalar>(g: &Geometry, lay: &Layout, x: &[T], dy: &[
     });
     dw
 }
-
