@@ -9,7 +9,7 @@
 //!   unrolled matrix; depthwise layers ([`depthwise`](super::depthwise)) at
 //!   [`DEPTHWISE_RATE`];
 //! - FFT: [`fft_conv::flops`] at [`FFT_RATE`];
-//! - Winograd F(4×4, 3×3) ([`winograd`](super::winograd), 2-D 3×3 layers at stride 1):
+//! - Winograd F(4×4, 3×3) ([`winograd`], 2-D 3×3 layers at stride 1):
 //!   [`winograd::work`]: its channel products at [`WINOGRAD_RATE`] and the elements its
 //!   transforms and channel-last copies touch at [`WINOGRAD_ELEMENTS_RATE`]; it runs a
 //!   direction when its estimate is below the direct one (2d-resnet-k3, 64 channels: both

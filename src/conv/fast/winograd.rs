@@ -28,7 +28,7 @@
 //! The gradients are the adjoints of the same three linear steps, in reverse:
 //!
 //! - `∂x`: the cotangent of the padded input is the full correlation of `∂y` with the flipped,
-//!   channel-transposed kernel (as in [`direct_simd`](super::direct_simd)), itself a stride-1
+//!   channel-transposed kernel (as in [`direct_simd`]), itself a stride-1
 //!   3×3 correlation, so it runs through the same code (zero padding: only the interior is
 //!   computed; other modes fold the padded cotangent back through the padding maps). Tile by
 //!   tile, the transposed steps read (summed over the overlapping tiles) as below;
@@ -55,7 +55,7 @@
 //! 1.6 ms against 0.9), and the cost model ([`cost`](super::cost)) keeps it direct.
 //!
 //! Other geometries (strides, dilation, other kernel sizes, transposes) go to
-//! [`direct_simd`](super::direct_simd).
+//! [`direct_simd`].
 
 #[path = "winograd_grads.rs"]
 mod grads;

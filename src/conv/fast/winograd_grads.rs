@@ -37,7 +37,7 @@ fn untransform_weights<T: Scalar>(
                 }
                 for (a, row) in left.iter().enumerate() {
                     for b in 0..3 {
-                        let v: f64 = (0..A).map(|j| row[j] * G[j][b]).sum();
+                        let v: f64 = row.iter().zip(&G).map(|(r, gj)| r * gj[b]).sum();
                         put(g, s, d, a, b, T::of(v));
                     }
                 }
