@@ -137,7 +137,7 @@ fn winograd_on_benchmark_layers() {
         let e32 = check::<f32>(&same, &xs, &ws, 7);
         let e64 = check::<f64>(&same, &xs, &ws, 8);
         eprintln!("{xs:?}: largest relative error f32 {e32:.2e}, f64 {e64:.2e}");
-        assert!(e32 < 2e-5, "f32 error {e32:.2e} above the documented ~4e-6");
+        assert!(e32 < 2e-5, "f32 error {e32:.2e} above the documented 8e-6");
     }
 }
 
