@@ -50,8 +50,8 @@
 //! and 1.2e-14 in f64: inside the fast paths' tolerance (2e-4 in f32, `tests/fast_paths.rs`),
 //! so F(4×4, 3×3) runs in both precisions.
 //!
-//! Speed (`fftconv bench --stat cpu`, 2 cores, f32): 2d-resnet-k3 forward 3.8 ms against
-//! 6.7–7.3 ms on the tiled direct path, forward + gradients 12.2–12.5 ms against 19.7–20.4; on
+//! Speed (`fftconv bench --stat cpu`, 2 cores, f32): 2d-resnet-k3 forward 3.8–4.1 ms against
+//! 6.7–7.5 ms on the tiled direct path, forward + gradients 12.2–14.0 ms against 19.7–21.0; on
 //! 2d-k3 (16 channels) the transforms and copies cost as much as the products save (forward
 //! 1.6 ms against 0.9), and the cost model ([`cost`](super::cost)) keeps it direct.
 //!
