@@ -7,10 +7,11 @@ use fftconv::{Scalar, Tensor};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const ALGOS: [Algorithm; 5] = [
+const ALGOS: [Algorithm; 6] = [
     Algorithm::Fft,
     Algorithm::Im2col,
     Algorithm::DirectSimd,
+    Algorithm::Winograd,
     Algorithm::Auto,
     Algorithm::Chain,
 ];

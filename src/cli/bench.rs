@@ -78,8 +78,8 @@ pub struct Args {
     #[arg(long)]
     only: Option<String>,
     /// Algorithm: auto (the default a user gets), fft (fused FFT layer), direct (im2col +
-    /// GEMM, alias im2col), simd (tiled direct loops), chain (the operator chain), loops (the loop witness).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "fft", "direct", "im2col", "simd", "chain", "loops"])]
+    /// GEMM, alias im2col), simd (tiled direct loops), winograd (F(4×4, 3×3)), chain (the operator chain), loops (the loop witness).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "fft", "direct", "im2col", "simd", "winograd", "chain", "loops"])]
     algo: String,
     /// Timed runs per measurement (the median is reported; at least 5).
     #[arg(long, default_value_t = 5)]
@@ -439,6 +439,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "fft" => Algorithm::Fft,
         "direct" | "im2col" => Algorithm::Im2col,
         "simd" => Algorithm::DirectSimd,
+        "winograd" => Algorithm::Winograd,
         "chain" => Algorithm::Chain,
         "loops" => Algorithm::Direct,
         _ => Algorithm::Auto,

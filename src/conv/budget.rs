@@ -95,6 +95,9 @@ pub fn guard_geometry(g: &Geometry, algo: Algorithm, elem_bytes: usize) -> Resul
                 elem_bytes as u128,
             )
         }
+        // Channel-last copies of the padded input (and cotangent) and the output tiles: about
+        // the direct path's tensors.
+        Algorithm::Winograd => guard_geometry(g, Algorithm::DirectSimd, elem_bytes),
         Algorithm::DirectSimd if !super::fast::direct_simd::supports(g) => {
             guard_geometry(g, Algorithm::Im2col, elem_bytes)
         }

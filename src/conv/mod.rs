@@ -55,7 +55,10 @@ pub enum Algorithm {
     /// above 1 through the polyphase split into stride-1 layers, [`fast::polyphase`], or
     /// `Im2col` when a strided axis is dilated).
     DirectSimd,
-    /// Whichever of `Fft`, `Im2col` and `DirectSimd` the cost model ([`fast::cost`]) expects to
+    /// Winograd's F(4×4, 3×3) for 2-D 3×3 layers at stride 1 ([`fast::winograd`]; other
+    /// geometries through `DirectSimd`).
+    Winograd,
+    /// Whichever of `Fft`, `Im2col`, `DirectSimd` and `Winograd` the cost model ([`fast::cost`]) expects to
     /// be faster, per direction: [`forward`] and [`backward`] may resolve differently.
     #[default]
     Auto,
@@ -90,6 +93,7 @@ impl Algorithm {
             Algorithm::Fft => Ok(Box::new(fast::fft_conv::FftCore::new(&g.as_conv()))),
             Algorithm::Im2col => Ok(Box::new(fast::im2col::Im2col::new(&g.as_conv()))),
             Algorithm::DirectSimd => fast::direct_simd::core(g, fast::direct_simd::Kernels::Detect),
+            Algorithm::Winograd => fast::winograd::core(g, fast::direct_simd::Kernels::Detect),
             Algorithm::Chain | Algorithm::Direct | Algorithm::Auto => Err(crate::Error::invalid(
                 "algorithm",
                 format!("{self:?} has no driver core; run it through conv::forward"),
@@ -102,6 +106,7 @@ impl Algorithm {
             fast::Choice::Fft => Algorithm::Fft,
             fast::Choice::Im2col => Algorithm::Im2col,
             fast::Choice::DirectSimd => Algorithm::DirectSimd,
+            fast::Choice::Winograd => Algorithm::Winograd,
         }
     }
 }

@@ -8,7 +8,12 @@
 //!   a matrix-vector product: depthwise layers) and charged [`IM2COL_BYTES_RATE`] for the
 //!   unrolled matrix; depthwise layers ([`depthwise`](super::depthwise)) at
 //!   [`DEPTHWISE_RATE`];
-//! - FFT: [`fft_conv::flops`] at [`FFT_RATE`].
+//! - FFT: [`fft_conv::flops`] at [`FFT_RATE`];
+//! - Winograd F(4×4, 3×3) ([`winograd`], 2-D 3×3 layers at stride 1):
+//!   [`winograd::work`]: its channel products at [`WINOGRAD_RATE`] and the elements its
+//!   transforms and channel-last copies touch at [`WINOGRAD_ELEMENTS_RATE`]; it runs a
+//!   direction when its estimate is below the direct one (2d-resnet-k3, 64 channels: both
+//!   directions; 2d-k3, 16 channels, where the transforms weigh as much as the products: neither).
 //!
 //! When the direct estimate wins and [`direct_simd`](super::direct_simd) runs the layer (its
 //! conv has stride 1, or strides with dilation 1 on the strided axes, which it runs through the
@@ -28,7 +33,7 @@
 //! assert_eq!(choose(&large), Choice::Fft);
 //! ```
 
-use super::fft_conv;
+use super::{fft_conv, winograd};
 use crate::conv::spec::Geometry;
 
 /// Sustained FLOP rate of the GEMMs of the im2col path (relative units).
@@ -41,6 +46,13 @@ pub const IM2COL_BYTES_RATE: f64 = 2.0;
 /// direction (relative units, measured against the FFT path on the depthwise benchmark layers).
 pub const DEPTHWISE_RATE: f64 = 3.0;
 
+/// Sustained FLOP rate of the Winograd path's channel products (relative units; with
+/// [`WINOGRAD_ELEMENTS_RATE`] fitted to its forward times on 2d-k3 and 2d-resnet-k3, which
+/// also predict its gradients' times within 10 %).
+pub const WINOGRAD_RATE: f64 = 6.7;
+/// Elements of the Winograd path's transforms and copies per unit of time (relative units).
+pub const WINOGRAD_ELEMENTS_RATE: f64 = 0.04;
+
 /// Which fast path runs a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Choice {
@@ -51,6 +63,8 @@ pub enum Choice {
     /// [`direct_simd`](super::direct_simd): the direct estimate, where it runs the layer
     /// ([`direct_simd::supports`](super::direct_simd::supports)).
     DirectSimd,
+    /// [`winograd`]: 2-D 3×3 layers at stride 1 ([`winograd::supports`]).
+    Winograd,
 }
 
 /// Estimated relative times of each direction on each side.
@@ -64,6 +78,10 @@ pub struct Estimates {
     pub fft_forward: f64,
     /// The FFT path, `∂x` + `∂w` with the spectra of `x` and `w` kept from its forward pass.
     pub fft_backward: f64,
+    /// The Winograd path, forward (infinite where it does not apply).
+    pub winograd_forward: f64,
+    /// The Winograd path, `∂x` + `∂w`.
+    pub winograd_backward: f64,
 }
 
 /// The per-direction estimates of `g`.
@@ -79,7 +97,18 @@ pub fn estimates_by_direction(g: &Geometry) -> Estimates {
         (per_pass, 2.0 * per_pass)
     };
     let (fwd, all) = fft_conv::flops(g);
+    let (winograd_forward, winograd_backward) = if winograd::supports(g) {
+        let time = |(products, elements): (f64, f64)| {
+            products / WINOGRAD_RATE + elements / WINOGRAD_ELEMENTS_RATE
+        };
+        let [f, b] = winograd::work(g);
+        (time(f), time(b))
+    } else {
+        (f64::INFINITY, f64::INFINITY)
+    };
     Estimates {
+        winograd_forward,
+        winograd_backward,
         direct_forward,
         direct_backward,
         fft_forward: fwd / FFT_RATE,
@@ -96,8 +125,12 @@ pub fn estimates(g: &Geometry) -> (f64, f64) {
     )
 }
 
-fn direct(g: &Geometry) -> Choice {
-    if super::direct_simd::supports(g) {
+/// The direct side: Winograd where it applies and is estimated faster (`winograd` and
+/// `direct` the two estimates), else the tiled loops or im2col.
+fn direct(g: &Geometry, winograd: f64, direct: f64) -> Choice {
+    if winograd < direct {
+        Choice::Winograd
+    } else if super::direct_simd::supports(g) {
         Choice::DirectSimd
     } else {
         Choice::Im2col
@@ -106,9 +139,10 @@ fn direct(g: &Geometry) -> Choice {
 
 /// The path with the smaller estimated time of forward + both gradients.
 pub fn choose(g: &Geometry) -> Choice {
+    let e = estimates_by_direction(g);
     let (d, f) = estimates(g);
-    if d <= f {
-        direct(g)
+    if d.min(e.winograd_forward + e.winograd_backward) <= f {
+        direct(g, e.winograd_forward + e.winograd_backward, d)
     } else {
         Choice::Fft
     }
@@ -117,8 +151,8 @@ pub fn choose(g: &Geometry) -> Choice {
 /// The faster path for the forward pass alone.
 pub fn choose_forward(g: &Geometry) -> Choice {
     let e = estimates_by_direction(g);
-    if e.direct_forward <= e.fft_forward {
-        direct(g)
+    if e.direct_forward.min(e.winograd_forward) <= e.fft_forward {
+        direct(g, e.winograd_forward, e.direct_forward)
     } else {
         Choice::Fft
     }
@@ -133,8 +167,8 @@ pub fn choose_backward(g: &Geometry) -> Choice {
         Choice::Fft => e.fft_backward,
         _ => e.fft_backward + e.fft_forward,
     };
-    if e.direct_backward <= fft {
-        direct(g)
+    if e.direct_backward.min(e.winograd_backward) <= fft {
+        direct(g, e.winograd_backward, e.direct_backward)
     } else {
         Choice::Fft
     }

@@ -53,6 +53,24 @@ impl<'a, T> Mat<'a, T> {
             cs: 1,
         }
     }
+    /// A row-major `rows × cols` block whose rows start `stride` elements apart (a column
+    /// range of a wider row-major matrix, `data` starting at its first column).
+    ///
+    /// # Panics
+    /// If `data` does not reach the last element.
+    pub fn strided(data: &'a [T], rows: usize, cols: usize, stride: usize) -> Self {
+        assert!(
+            rows == 0 || data.len() >= (rows - 1) * stride + cols,
+            "matrix data too short"
+        );
+        Mat {
+            data,
+            rows,
+            cols,
+            rs: stride,
+            cs: 1,
+        }
+    }
     /// The transpose (no copy).
     pub fn t(self) -> Self {
         Mat {
@@ -66,6 +84,24 @@ impl<'a, T> Mat<'a, T> {
 }
 
 impl<'a, T> MatMut<'a, T> {
+    /// A row-major `rows × cols` block whose rows start `stride` elements apart (as
+    /// [`Mat::strided`]).
+    ///
+    /// # Panics
+    /// If `data` does not reach the last element.
+    pub fn strided(data: &'a mut [T], rows: usize, cols: usize, stride: usize) -> Self {
+        assert!(
+            rows == 0 || data.len() >= (rows - 1) * stride + cols,
+            "matrix data too short"
+        );
+        MatMut {
+            data,
+            rows,
+            cols,
+            rs: stride,
+            cs: 1,
+        }
+    }
     /// A row-major `rows × cols` matrix.
     ///
     /// # Panics

@@ -6,6 +6,7 @@
 //! - [`im2col`]: sliding windows unrolled into a matrix and one GEMM per group ([`gemm`]);
 //! - [`direct_simd`]: register-tiled direct loops vectorised over the output width (stride 1);
 //! - [`depthwise`]: the direct path for one input channel per group (tiles over a plane's rows);
+//! - [`winograd`]: F(4×4, 3×3) for 2-D 3×3 layers at stride 1 (forward, `∂x` and `∂w`);
 //! - [`cost`]: the model behind [`Algorithm::Auto`](super::Algorithm::Auto).
 //!
 //! Both algorithms see a geometry through `Layout`: every layer normalised to three spatial
@@ -24,6 +25,7 @@ pub mod polyphase;
 pub mod pool;
 pub mod pruned_fft;
 pub mod tiling;
+pub mod winograd;
 
 #[cfg(test)]
 mod tests;

@@ -81,6 +81,7 @@ fn geometry_call(f: &str, l: &Layer) -> R<Val> {
                 Choice::Fft => "fft",
                 Choice::Im2col => "im2col",
                 Choice::DirectSimd => "direct_simd",
+                Choice::Winograd => "winograd",
             }
             .into(),
         ),

@@ -1,0 +1,500 @@
+//! Winograd's minimal filtering F(4×4, 3×3) for 2-D layers with 3×3 kernels at stride 1 and
+//! dilation 1 (any padding mode, any groups): 36 channel products per 4×4 block of outputs
+//! where the direct loops spend 144.
+//!
+//! For one 6×6 tile `d` of the padded input (tiles overlap by 2, one every 4 outputs), one 3×3
+//! kernel `g` and the 4×4 outputs `Y` of the tile (the correlation `y[i] = Σ_k d[i+k] g[k]` on
+//! each axis),
+//!
+//! ```math
+//! Y = A^{\top}\left[(G g G^{\top}) \odot (B^{\top} d B)\right] A ,
+//! ```
+//!
+//! with the 6×3, 6×6 and 6×4 matrices `G`, `Bᵀ`, `Aᵀ` of Lavin and Gray (2016) on the points
+//! 0, ±1, ±2, ∞ (`winograd_kernels.rs`). Summed over input channels, the elementwise product
+//! becomes, for each of the 36 transform points ξ, one real matrix product over channels:
+//! `M[ξ] = V[ξ] · U[ξ]` with `V[ξ]` the transformed tiles (tiles × input channels) and `U[ξ]`
+//! the transformed kernels (input × output channels).
+//!
+//! The input is copied once to a channel-last layout with the padding applied (through the
+//! index maps of `Layout`, every padding mode), so that a tile of 8 channels is 36 vector
+//! loads; channels are padded to lanes of 8 with zeros. Tasks (rayon) own bands of tile rows
+//! of one sample and write their rows of every output plane in place; within a band, blocks of
+//! tiles small enough that their `V` and `M` stay in L2 run the input transform, the 36
+//! products (a register-tiled 6 tiles × 16 channels kernel reading `U[ξ]` in place) and the
+//! output transform. The transforms and products are compiled for AVX2 + FMA when the CPU has
+//! them (checked at run time; `Kernels::Portable` forces the baseline build).
+//!
+//! The gradients are the adjoints of the same three linear steps, in reverse:
+//!
+//! - `∂x`: the cotangent of the padded input is the full correlation of `∂y` with the flipped,
+//!   channel-transposed kernel (as in [`direct_simd`]), itself a stride-1
+//!   3×3 correlation, so it runs through the same code (zero padding: only the interior is
+//!   computed; other modes fold the padded cotangent back through the padding maps). Tile by
+//!   tile, the transposed steps read (summed over the overlapping tiles) as below;
+//! - `∂w`: `∂U[ξ] = V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]` summed over tiles (one product per ξ and block,
+//!   through [`gemm`](super::gemm)), then `∂g = Gᵀ ∂U G`.
+//!
+//! ```math
+//! \partial d = B\left[(G g G^{\top}) \odot (A\, \partial Y A^{\top})\right] B^{\top} ,
+//! \qquad
+//! \partial g = G^{\top}\Big[\sum_{\text{tiles}} (B^{\top} d B) \odot (A\, \partial Y A^{\top})\Big] G .
+//! ```
+//!
+//! Rounding: the transforms have entries up to 8 (`Aᵀ`) and 5 (`Bᵀ`), so F(4×4, 3×3) loses
+//! about an order of magnitude over the direct sum. Measured against the f64 loop witness
+//! (`tests/winograd.rs`, `winograd_on_benchmark_layers`), the largest error relative to the
+//! largest entry over `y`, `∂x`, `∂w` and `∂b` is 7.7e-6 in f32 on 2d-resnet-k3 (64 channels)
+//! and 5.4e-6 on 2d-k3 (16 channels), forward alone about 4e-6 (the direct loops: 2e-7;
+//! F(2×2, 3×3), checked in a prototype: 2e-7),
+//! and 1.2e-14 in f64: inside the fast paths' tolerance (2e-4 in f32, `tests/fast_paths.rs`),
+//! so F(4×4, 3×3) runs in both precisions.
+//!
+//! Speed (`fftconv bench --stat cpu`, 2 cores, f32): 2d-resnet-k3 forward 3.8–4.1 ms against
+//! 6.7–7.5 ms on the tiled direct path, forward + gradients 12.2–14.0 ms against 19.7–21.0; on
+//! 2d-k3 (16 channels) the transforms and copies cost as much as the products save (forward
+//! 1.6 ms against 0.9), and the cost model ([`cost`](super::cost)) keeps it direct.
+//!
+//! Other geometries (strides, dilation, other kernel sizes, transposes) go to
+//! [`direct_simd`].
+
+#[path = "winograd_grads.rs"]
+mod grads;
+#[path = "winograd_kernels.rs"]
+mod kernels;
+
+use super::direct_simd::{self, Kernels};
+use super::Layout;
+use crate::conv::driver::{ConvCore, Core};
+use crate::conv::spec::{ConvKind, Geometry};
+use crate::error::Result;
+use crate::op::PadMode;
+use crate::tensor::{Scalar, Tensor};
+use kernels::{input_tile, output_tile, products, Tile, A, G, L, M, XI};
+use rayon::prelude::*;
+use std::array::from_fn;
+
+/// Bytes of `V` and `M` per block of tiles: half of a 1 MB L2, the rest for `U[ξ]`.
+const BLOCK_BYTES: usize = 512 << 10;
+
+/// The work of the Winograd passes of `g` (`supports(g)`), `[forward, ∂x + ∂w]`, each as
+/// `(products, elements)`: the FLOPs of the 36 channel products per tile (2 per multiply–add,
+/// channels padded to lanes), and the elements of the channel-last copies and of the
+/// outputs, which the transforms, copies and scatters scale with (the cost model charges each at
+/// its own rate).
+pub fn work(g: &Geometry) -> [(f64, f64); 2] {
+    let lay = Layout::of(g);
+    let (src, dst) = (Side::new(g.groups, lay.cg), Side::new(g.groups, lay.og));
+    let products = (2 * XI * g.groups * src.padded * dst.padded) as f64;
+    let (cs, cd) = (src.total_padded() as f64, dst.total_padded() as f64);
+    // Per sample: tiles, and the tile grid's extent on the input side (`+ 2`) and output side.
+    let grid = |out: [usize; 3]| {
+        let t = [out[1].div_ceil(M), out[2].div_ceil(M)];
+        let area = |e: usize| ((t[0] * M + e) * (t[1] * M + e)) as f64;
+        ((t[0] * t[1]) as f64, area(2), area(0))
+    };
+    let n = g.n as f64;
+    let (t, inp, out) = grid(lay.output);
+    let forward = (n * t * products, n * (cs * inp + cd * out));
+    let zeros = g.padding_mode == PadMode::Zeros || g.pads.iter().all(|&p| p == (0, 0));
+    let (t_dx, inp_dx, out_dx) = grid(if zeros { lay.input } else { lay.padded });
+    let dx = (n * t_dx * products, n * (cd * inp_dx + cs * out_dx));
+    let dw = (n * t * products, n * (cs * inp + cd * out));
+    [forward, (dx.0 + dw.0, dx.1 + dw.1)]
+}
+
+/// Whether this path computes `g`: a 2-D convolution (not a transpose) with a 3×3 kernel,
+/// stride 1 and dilation 1, and no empty tensor.
+pub fn supports(g: &Geometry) -> bool {
+    g.kind == ConvKind::Conv
+        && g.rank() == 2
+        && g.kernel == [3, 3]
+        && g.stride.iter().all(|&s| s == 1)
+        && g.dilation.iter().all(|&d| d == 1)
+        && [g.x_shape(), g.w_shape(), g.y_shape()]
+            .iter()
+            .all(|s| !s.contains(&0))
+}
+
+/// The channels of one side of a correlation: `groups × per`, each group padded to lanes.
+#[derive(Clone, Copy, Debug)]
+struct Side {
+    groups: usize,
+    per: usize,
+    padded: usize,
+}
+
+impl Side {
+    fn new(groups: usize, per: usize) -> Self {
+        Side {
+            groups,
+            per,
+            padded: per.div_ceil(L) * L,
+        }
+    }
+    fn total(&self) -> usize {
+        self.groups * self.per
+    }
+    fn total_padded(&self) -> usize {
+        self.groups * self.padded
+    }
+}
+
+/// Planes `(n, side.total(), extent)` channel-last: `[n][ext₀][ext₁][side.total_padded()]`,
+/// position `p` of axis `a` reading `maps[a][p]` (`None`, or past the map: a zero).
+fn channels_last<T: Scalar>(
+    src: &[T],
+    n: usize,
+    side: Side,
+    extent: [usize; 2],
+    maps: [&[Option<usize>]; 2],
+    ext: [usize; 2],
+) -> Vec<T> {
+    let cp = side.total_padded();
+    let row_len = ext[1] * cp;
+    let plane = extent[0] * extent[1];
+    let mut out = vec![T::zero(); n * ext[0] * row_len];
+    out.par_chunks_mut(row_len)
+        .enumerate()
+        .for_each(|(r, row)| {
+            let (ni, p0) = (r / ext[0], r % ext[0]);
+            let Some(&Some(s0)) = maps[0].get(p0) else {
+                return;
+            };
+            for c in 0..side.total() {
+                let srow = &src[(ni * side.total() + c) * plane + s0 * extent[1]..][..extent[1]];
+                let ci = (c / side.per) * side.padded + c % side.per;
+                for (p1, s1) in maps[1].iter().enumerate().take(ext[1]) {
+                    if let Some(s1) = s1 {
+                        row[p1 * cp + ci] = srow[*s1];
+                    }
+                }
+            }
+        });
+    out
+}
+
+/// `U[g][ξ][s][d] = (G k Gᵀ)_ξ` of the kernels `k(g, s, d, a, b)` (source channel `s`,
+/// destination channel `d` of group `g`), computed in f64.
+fn transform_weights<T: Scalar>(
+    src: Side,
+    dst: Side,
+    k: impl Fn(usize, usize, usize, usize, usize) -> T + Sync,
+) -> Vec<T> {
+    let per_group = XI * src.padded * dst.padded;
+    let mut u = vec![T::zero(); src.groups * per_group];
+    u.par_chunks_mut(per_group).enumerate().for_each(|(g, ug)| {
+        for s in 0..src.per {
+            for d in 0..dst.per {
+                let kk: [[f64; 3]; 3] = from_fn(|a| from_fn(|b| k(g, s, d, a, b).as_f64()));
+                let gk: [[f64; 3]; A] =
+                    from_fn(|i| from_fn(|b| (0..3).map(|a| G[i][a] * kk[a][b]).sum()));
+                for (xi, gki) in (0..XI).map(|xi| (xi, gk[xi / A])) {
+                    let v: f64 = (0..3).map(|b| gki[b] * G[xi % A][b]).sum();
+                    ug[(xi * src.padded + s) * dst.padded + d] = T::of(v);
+                }
+            }
+        }
+    });
+    u
+}
+
+/// A channel-last buffer from [`channels_last`] and the tiling of its planes.
+struct Tiled<'a, T> {
+    data: &'a [T],
+    ext: [usize; 2],
+    cp: usize,
+    tiles: [usize; 2],
+}
+
+impl<T: Scalar> Tiled<'_, T> {
+    /// Sample, tile row and tile column of tile `t` (numbered across samples).
+    fn locate(&self, t: usize) -> (usize, usize, usize) {
+        let per = self.tiles[0] * self.tiles[1];
+        (t / per, (t % per) / self.tiles[1], t % self.tiles[1])
+    }
+    /// The `R×C` tile of lane vectors at channel `cb` of tile `t`.
+    #[inline(always)]
+    fn tile<const R: usize, const C: usize>(&self, t: usize, cb: usize) -> Tile<T, R, C> {
+        let (ni, r, c) = self.locate(t);
+        let base = ((ni * self.ext[0] + r * M) * self.ext[1] + c * M) * self.cp + cb;
+        let mut d = [[[T::zero(); L]; C]; R];
+        for (i, row) in d.iter_mut().enumerate() {
+            for (j, lanes) in row.iter_mut().enumerate() {
+                lanes.copy_from_slice(&self.data[base + (i * self.ext[1] + j) * self.cp..][..L]);
+            }
+        }
+        d
+    }
+}
+
+/// Store a tile of lane vectors at position `ti` of `nt` in `[ξ][nt][cp]` at channel `cb`.
+#[inline(always)]
+fn scatter<T: Scalar>(
+    tile: &Tile<T, A, A>,
+    dst: &mut [T],
+    (ti, nt, cp, cb): (usize, usize, usize, usize),
+) {
+    for (xi, lanes) in tile.iter().flatten().enumerate() {
+        dst[(xi * nt + ti) * cp + cb..][..L].copy_from_slice(lanes);
+    }
+}
+
+/// Transform tiles `t0..t0+nt` of `src` into `v` (`[ξ][nt][cp]`).
+#[inline(always)]
+fn transform_inputs<T: Scalar>(src: &Tiled<'_, T>, t0: usize, nt: usize, v: &mut [T]) {
+    let cp = src.cp;
+    for ti in 0..nt {
+        for cb in (0..cp).step_by(L) {
+            let vt = input_tile(&src.tile::<A, A>(t0 + ti, cb));
+            scatter(&vt, v, (ti, nt, cp, cb));
+        }
+    }
+}
+
+/// One Winograd correlation of 3×3 kernels:
+/// `dst[n, g·cd + d] = Σ_s corr(src_p[n, g·cs + s], k[g, s, d])`, where `src_p` is the
+/// source plane read through per-axis maps, on an `out` grid.
+struct Corr<'a> {
+    n: usize,
+    src: Side,
+    dst: Side,
+    /// Extents of a source plane.
+    extent: [usize; 2],
+    /// Per axis, for each position the correlation reads, the source position (`None`: 0).
+    maps: [&'a [Option<usize>]; 2],
+    out: [usize; 2],
+}
+
+/// Tiles per block: the block's `V` and `M` within [`BLOCK_BYTES`], and at least four blocks
+/// per thread when there are enough tiles.
+fn block_tiles<T>(total: usize, channels: usize) -> usize {
+    let fit = BLOCK_BYTES / (XI * channels * size_of::<T>()).max(1);
+    let spread = total.div_ceil(4 * rayon::current_num_threads());
+    fit.min(spread).max(1)
+}
+
+/// Whether the AVX2 + FMA build of the block functions runs.
+fn avx2(kernels: Kernels) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        kernels == Kernels::Detect
+            && is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = kernels;
+        false
+    }
+}
+
+/// The output rows `row0..` of every destination plane of one sample (a band of tile rows).
+struct Band<'a, 'b, T> {
+    planes: &'a mut [&'b mut [T]],
+    row0: usize,
+}
+
+/// The tiles `t0..t0+nt` of a correlation (in one band): input transform, products, output
+/// transform into the band; `v` and `m` are scratch (reused between blocks).
+#[inline(always)]
+fn correlate_block<T: Scalar, const FUSED: bool>(
+    c: &Corr<'_>,
+    (src, u): (&Tiled<'_, T>, &[T]),
+    (t0, nt): (usize, usize),
+    out: &mut Band<'_, '_, T>,
+    (v, m): (&mut Vec<T>, &mut Vec<T>),
+) {
+    let (csp, cdp) = (c.src.total_padded(), c.dst.total_padded());
+    // Every entry is written before it is read: no clearing between blocks.
+    v.resize(XI * nt * csp, T::zero());
+    m.resize(XI * nt * cdp, T::zero());
+    transform_inputs(src, t0, nt, v);
+    let (sp, dp) = (c.src.padded, c.dst.padded);
+    for g in 0..c.src.groups {
+        for xi in 0..XI {
+            let args = (
+                (&v[xi * nt * csp + g * sp..], csp),
+                (&u[(g * XI + xi) * sp * dp..][..sp * dp], sp, dp),
+                (&mut m[xi * nt * cdp + g * dp..], cdp),
+            );
+            if size_of::<T>() == 4 {
+                products::<T, FUSED, 6>(args.0, args.1, args.2, nt);
+            } else {
+                products::<T, FUSED, 3>(args.0, args.1, args.2, nt);
+            }
+        }
+    }
+    let mut mt = [[[T::zero(); L]; A]; A];
+    for ti in 0..nt {
+        for cb in (0..cdp).step_by(L) {
+            for (xi, lanes) in mt.iter_mut().flatten().enumerate() {
+                lanes.copy_from_slice(&m[(xi * nt + ti) * cdp + cb..][..L]);
+            }
+            let y = output_tile(&mt);
+            let (_, r, col) = src.locate(t0 + ti);
+            let rows = M.min(c.out[0] - r * M);
+            let cols = M.min(c.out[1] - col * M);
+            let at = (r * M - out.row0) * c.out[1] + col * M;
+            let (g, k0) = (cb / dp, cb % dp);
+            for l in 0..L.min(c.dst.per.saturating_sub(k0)) {
+                let plane = &mut out.planes[g * c.dst.per + k0 + l];
+                for (a, ya) in y.iter().enumerate().take(rows) {
+                    let row = &mut plane[at + a * c.out[1]..][..cols];
+                    for (o, yv) in row.iter_mut().zip(ya) {
+                        *o = yv[l];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn correlate_block_avx2<T: Scalar>(
+    c: &Corr<'_>,
+    src: (&Tiled<'_, T>, &[T]),
+    range: (usize, usize),
+    out: &mut Band<'_, '_, T>,
+    scratch: (&mut Vec<T>, &mut Vec<T>),
+) {
+    correlate_block::<T, true>(c, src, range, out, scratch);
+}
+
+impl Corr<'_> {
+    fn tiles(&self) -> [usize; 2] {
+        self.out.map(|o| o.div_ceil(M))
+    }
+
+    /// `dst` `(n, dst.total(), out)` from `src` `(n, src.total(), extent)` and `u` from
+    /// [`transform_weights`].
+    fn run<T: Scalar>(&self, src: &[T], u: &[T], kernels: Kernels) -> Vec<T> {
+        let tiles = self.tiles();
+        let ext = tiles.map(|t| t * M + 2);
+        let xs = channels_last(src, self.n, self.src, self.extent, self.maps, ext);
+        let tiled = Tiled {
+            data: &xs,
+            ext,
+            cp: self.src.total_padded(),
+            tiles,
+        };
+        let per_sample = tiles[0] * tiles[1];
+        let tb = block_tiles::<T>(
+            self.n * per_sample,
+            self.src.total_padded() + self.dst.total_padded(),
+        );
+        let cd = self.dst.total();
+        let [o0, o1] = self.out;
+        let mut y = vec![T::zero(); self.n * cd * o0 * o1];
+        // Tasks own bands of tile rows of one sample (the rows of every output plane), so the
+        // output transform writes `y` in place; within a band, blocks of `tb` tiles.
+        let spread = (self.n * tiles[0]).div_ceil(4 * rayon::current_num_threads());
+        let band = tb.div_ceil(tiles[1]).min(spread).max(1);
+        let bands = tiles[0].div_ceil(band);
+        let mut tasks = Vec::with_capacity(self.n * bands);
+        for (ni, sample) in y.chunks_mut(cd * o0 * o1).enumerate() {
+            let mut per_band: Vec<Vec<&mut [T]>> = (0..bands).map(|_| Vec::new()).collect();
+            for plane in sample.chunks_mut(o0 * o1) {
+                for (b, rows) in plane.chunks_mut(band * M * o1).enumerate() {
+                    per_band[b].push(rows);
+                }
+            }
+            tasks.extend(per_band.into_iter().enumerate().map(|(b, p)| (ni, b, p)));
+        }
+        let fast = avx2(kernels);
+        tasks.into_par_iter().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(v, m), (ni, b, mut planes)| {
+                let first = ni * per_sample + b * band * tiles[1];
+                let end = ni * per_sample + ((b + 1) * band).min(tiles[0]) * tiles[1];
+                let mut out = Band {
+                    planes: &mut planes,
+                    row0: b * band * M,
+                };
+                for t0 in (first..end).step_by(tb) {
+                    let range = (t0, tb.min(end - t0));
+                    #[cfg(target_arch = "x86_64")]
+                    if fast {
+                        // SAFETY: `avx2` checked that the CPU has AVX2 and FMA.
+                        unsafe { correlate_block_avx2(self, (&tiled, u), range, &mut out, (v, m)) };
+                        continue;
+                    }
+                    let _ = fast;
+                    correlate_block::<T, false>(self, (&tiled, u), range, &mut out, (v, m));
+                }
+            },
+        );
+        y
+    }
+}
+
+/// The two planes of a 2-D layout (its leading axis has extent 1).
+fn plane<V: Copy>(a: [V; 3]) -> [V; 2] {
+    [a[1], a[2]]
+}
+
+/// The Winograd core of a conv geometry ([`supports`]): the forward pass by F(4×4, 3×3),
+/// `∂x` as the same correlation on the flipped, channel-transposed kernel, `∂w` as the adjoint
+/// of the tile transforms ([`grads`]). The driver ([`crate::conv::driver`]) runs transposes
+/// through it as their conv's adjoint, and adds the bias.
+pub(crate) struct Winograd {
+    g: Geometry,
+    lay: Layout,
+    kernels: Kernels,
+}
+
+impl Winograd {
+    fn new(c: &Geometry, kernels: Kernels) -> Self {
+        Winograd {
+            g: c.clone(),
+            lay: Layout::of(c),
+            kernels,
+        }
+    }
+}
+
+impl<T: Scalar> ConvCore<T> for Winograd {
+    fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        let (g, lay) = (&self.g, &self.lay);
+        let (src, dst) = (Side::new(g.groups, lay.cg), Side::new(g.groups, lay.og));
+        let (wd, cg, og) = (w.data(), lay.cg, lay.og);
+        let u = transform_weights(src, dst, |gr, s, d, a, b| {
+            wd[(((gr * og + d) * cg + s) * 3 + a) * 3 + b]
+        });
+        let corr = Corr {
+            n: g.n,
+            src,
+            dst,
+            extent: plane(lay.input),
+            maps: [&lay.maps[1], &lay.maps[2]],
+            out: plane(lay.output),
+        };
+        Tensor::new(g.y_shape(), corr.run(x.data(), &u, self.kernels))
+    }
+
+    fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        let dx = grads::input_grad(&self.g, &self.lay, w.data(), dy.data(), self.kernels);
+        Tensor::new(self.g.x_shape(), dx)
+    }
+
+    fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
+        let dw = grads::weight_grad(&self.g, &self.lay, x.data(), dy.data(), self.kernels);
+        Tensor::new(self.g.w_shape(), dw)
+    }
+}
+
+/// The core `Algorithm::Winograd` runs for the layer `g`: Winograd where its conv is
+/// [`supported`](supports) (so a stride-1 3×3 transpose runs it too, as its conv's adjoint),
+/// else [`direct_simd`]'s core.
+///
+/// # Errors
+/// Those of [`direct_simd`]'s planner.
+pub(crate) fn core<T: Scalar>(g: &Geometry, kernels: Kernels) -> Result<Core<T>> {
+    let c = g.as_conv();
+    if supports(&c) {
+        Ok(Box::new(Winograd::new(&c, kernels)))
+    } else {
+        direct_simd::core(g, kernels)
+    }
+}

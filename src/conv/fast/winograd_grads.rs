@@ -1,0 +1,223 @@
+//! The gradients of the Winograd path ([`super`]): `∂x` as one more Winograd correlation (the
+//! flipped, channel-transposed kernel over the cotangent padded by 2), `∂w` as the adjoint of
+//! the three steps, one product `V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]` per transform point summed over tiles.
+
+use super::kernels::{cotangent_tile, A, G, L, M, XI};
+use super::{
+    avx2, block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, Corr,
+    Side, Tiled,
+};
+use crate::conv::fast::direct_simd::Kernels;
+use crate::conv::fast::gemm::{gemm, Mat, MatMut};
+use crate::conv::fast::Layout;
+use crate::conv::spec::Geometry;
+use crate::op::PadMode;
+use crate::tensor::Scalar;
+use rayon::prelude::*;
+use std::array::from_fn;
+
+/// `∂k(g, s, d, a, b) = (Gᵀ ∂U G)_{ab}`: the adjoint of [`transform_weights`], written
+/// through `put`.
+fn untransform_weights<T: Scalar>(
+    du: &[T],
+    src: Side,
+    dst: Side,
+    mut put: impl FnMut(usize, usize, usize, usize, usize, T),
+) {
+    for g in 0..src.groups {
+        for s in 0..src.per {
+            for d in 0..dst.per {
+                let at = |xi: usize| du[((g * XI + xi) * src.padded + s) * dst.padded + d].as_f64();
+                // Separably: `Gᵀ ∂U` (3×6), then `· G` (3×3).
+                let mut left = [[0.0f64; A]; 3];
+                for (a, row) in left.iter_mut().enumerate() {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = (0..A).map(|i| G[i][a] * at(i * A + j)).sum();
+                    }
+                }
+                for (a, row) in left.iter().enumerate() {
+                    for b in 0..3 {
+                        let v: f64 = row.iter().zip(&G).map(|(r, gj)| r * gj[b]).sum();
+                        put(g, s, d, a, b, T::of(v));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The tiles `t0..t0+nt` of the weight gradient: `du[g][ξ] += V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]`.
+#[inline(always)]
+fn weight_block<T: Scalar>(
+    (xs, src): (&Tiled<'_, T>, Side),
+    (qs, dst): (&Tiled<'_, T>, Side),
+    (t0, nt): (usize, usize),
+    du: &mut [T],
+) {
+    let (csp, cdp) = (src.total_padded(), dst.total_padded());
+    let mut v = vec![T::zero(); XI * nt * csp];
+    let mut dm = vec![T::zero(); XI * nt * cdp];
+    transform_inputs(xs, t0, nt, &mut v);
+    for ti in 0..nt {
+        for cb in (0..cdp).step_by(L) {
+            let mt = cotangent_tile(&qs.tile::<M, M>(t0 + ti, cb));
+            scatter(&mt, &mut dm, (ti, nt, cdp, cb));
+        }
+    }
+    let (sp, dp) = (src.padded, dst.padded);
+    for g in 0..src.groups {
+        for xi in 0..XI {
+            gemm(
+                Mat::strided(&v[xi * nt * csp + g * sp..], nt, sp, csp).t(),
+                Mat::strided(&dm[xi * nt * cdp + g * dp..], nt, dp, cdp),
+                MatMut::row_major(&mut du[(g * XI + xi) * sp * dp..][..sp * dp], sp, dp),
+                T::one(),
+            );
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn weight_block_avx2<T: Scalar>(
+    x: (&Tiled<'_, T>, Side),
+    q: (&Tiled<'_, T>, Side),
+    range: (usize, usize),
+    du: &mut [T],
+) {
+    weight_block(x, q, range, du);
+}
+
+/// `∂x` `(n, c_in, in)`: the correlation of `∂y` zero-padded by 2 with the flipped,
+/// channel-transposed kernel, on the interior (zero padding) or on the whole padded grid,
+/// folded back through the padding maps.
+pub(super) fn input_grad<T: Scalar>(
+    g: &Geometry,
+    lay: &Layout,
+    w: &[T],
+    dy: &[T],
+    kernels: Kernels,
+) -> Vec<T> {
+    let (cg, og) = (lay.cg, lay.og);
+    let (src, dst) = (Side::new(g.groups, og), Side::new(g.groups, cg));
+    let u = transform_weights(src, dst, |gr, s, d, a, b| {
+        w[(((gr * og + s) * cg + d) * 3 + 2 - a) * 3 + 2 - b]
+    });
+    let zeros = g.padding_mode == PadMode::Zeros || g.pads.iter().all(|&p| p == (0, 0));
+    let o = plane(lay.output);
+    let (out, origin) = if zeros {
+        (plane(lay.input), [g.pads[0].0, g.pads[1].0])
+    } else {
+        (plane(lay.padded), [0, 0])
+    };
+    let maps: [Vec<Option<usize>>; 2] = from_fn(|a| {
+        (0..out[a] + 2)
+            .map(|p| (p + origin[a]).checked_sub(2).filter(|&q| q < o[a]))
+            .collect()
+    });
+    let corr = Corr {
+        n: g.n,
+        src,
+        dst,
+        extent: o,
+        maps: [&maps[0], &maps[1]],
+        out,
+    };
+    let full = corr.run(dy, &u, kernels);
+    if zeros {
+        return full;
+    }
+    let (iv, pv) = (lay.in_vol(), out[0] * out[1]);
+    let i2 = lay.input[2];
+    let mut dx = vec![T::zero(); g.n * g.c_in * iv];
+    dx.par_chunks_mut(iv)
+        .zip(full.par_chunks(pv))
+        .for_each(|(d, f)| {
+            for (a, s0) in lay.maps[1].iter().enumerate() {
+                let Some(s0) = s0 else { continue };
+                let drow = &mut d[s0 * i2..][..i2];
+                for (&v, s1) in f[a * out[1]..][..out[1]].iter().zip(&lay.maps[2]) {
+                    if let Some(s) = s1 {
+                        drow[*s] = drow[*s] + v;
+                    }
+                }
+            }
+        });
+    dx
+}
+
+/// `∂w` `(c_out, c_in / groups, 3, 3)`.
+pub(super) fn weight_grad<T: Scalar>(
+    g: &Geometry,
+    lay: &Layout,
+    x: &[T],
+    dy: &[T],
+    kernels: Kernels,
+) -> Vec<T> {
+    let (cg, og) = (lay.cg, lay.og);
+    let (src, dst) = (Side::new(g.groups, cg), Side::new(g.groups, og));
+    let o = plane(lay.output);
+    let tiles = o.map(|v| v.div_ceil(M));
+    let xs = channels_last(
+        x,
+        g.n,
+        src,
+        plane(lay.input),
+        [&lay.maps[1], &lay.maps[2]],
+        tiles.map(|t| t * M + 2),
+    );
+    let ident: [Vec<Option<usize>>; 2] = from_fn(|a| (0..o[a]).map(Some).collect());
+    let qs = channels_last(
+        dy,
+        g.n,
+        dst,
+        o,
+        [&ident[0], &ident[1]],
+        tiles.map(|t| t * M),
+    );
+    let xt = Tiled {
+        data: &xs,
+        ext: tiles.map(|t| t * M + 2),
+        cp: src.total_padded(),
+        tiles,
+    };
+    let qt = Tiled {
+        data: &qs,
+        ext: tiles.map(|t| t * M),
+        cp: dst.total_padded(),
+        tiles,
+    };
+    let total = g.n * tiles[0] * tiles[1];
+    let tb = block_tiles::<T>(total, src.total_padded() + dst.total_padded());
+    let du_len = g.groups * XI * src.padded * dst.padded;
+    let fast = avx2(kernels);
+    let du = (0..total.div_ceil(tb))
+        .into_par_iter()
+        .fold(
+            || vec![T::zero(); du_len],
+            |mut du, b| {
+                let range = (b * tb, tb.min(total - b * tb));
+                #[cfg(target_arch = "x86_64")]
+                if fast {
+                    // SAFETY: `avx2` checked that the CPU has AVX2 and FMA.
+                    unsafe { weight_block_avx2((&xt, src), (&qt, dst), range, &mut du) };
+                    return du;
+                }
+                let _ = fast;
+                weight_block((&xt, src), (&qt, dst), range, &mut du);
+                du
+            },
+        )
+        .reduce(
+            || vec![T::zero(); du_len],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
+                a
+            },
+        );
+    let mut dw = vec![T::zero(); g.c_out * cg * 9];
+    untransform_weights(&du, src, dst, |gr, s, d, a, b, v| {
+        dw[(((gr * og + d) * cg + s) * 3 + a) * 3 + b] = v;
+    });
+    dw
+}

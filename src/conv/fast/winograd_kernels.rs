@@ -1,0 +1,191 @@
+//! The tile transforms of Winograd's F(4×4, 3×3) ([`super::winograd`]), written on
+//! [`L`]-lane vectors of channels so that each line below becomes one SIMD operation (the
+//! callers compile them inside `#[target_feature(enable = "avx2,fma")]` functions when the CPU
+//! has AVX2; elsewhere the same code runs at the baseline target's width).
+//!
+//! The 1-D transforms are the matrices of Lavin and Gray (2016) on the interpolation points
+//! 0, ±1, ±2 and ∞, applied as their sparse rows (a dense 6×6 product would spend three
+//! quarters of its operations on zeros and ones).
+
+use crate::tensor::Scalar;
+use std::array::from_fn;
+
+/// Outputs per tile and axis.
+pub(super) const M: usize = 4;
+/// Inputs per tile and axis (`M + 3 − 1`).
+pub(super) const A: usize = 6;
+/// Transform points per tile (`A²`): the number of independent channel products.
+pub(super) const XI: usize = A * A;
+/// Channels per lane vector (channel counts are padded to a multiple).
+pub(super) const L: usize = 8;
+
+/// One value per channel of a block of [`L`] channels.
+pub(super) type Lv<T> = [T; L];
+/// A tile of lane vectors, `[row][column]`.
+pub(super) type Tile<T, const R: usize, const C: usize> = [[Lv<T>; C]; R];
+
+/// `G` (6×3), the kernel transform `U = G g Gᵀ`.
+pub(super) const G: [[f64; 3]; A] = [
+    [1.0 / 4.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [0.0, 0.0, 1.0],
+];
+
+/// `Bᵀ d` for 6 lane vectors (the rows of `Bᵀ`: `[4 0 −5 0 1 0]`, `[0 −4 −4 1 1 0]`,
+/// `[0 4 −4 −1 1 0]`, `[0 −2 −1 2 1 0]`, `[0 2 −1 −2 1 0]`, `[0 4 0 −5 0 1]`).
+#[inline(always)]
+fn bt<T: Scalar>(d: &[Lv<T>; A]) -> [Lv<T>; A] {
+    let (c2, c4, c5) = (T::of(2.0), T::of(4.0), T::of(5.0));
+    let mut t = [[T::zero(); L]; A];
+    for l in 0..L {
+        let (d0, d1, d2, d3, d4, d5) = (d[0][l], d[1][l], d[2][l], d[3][l], d[4][l], d[5][l]);
+        t[0][l] = c4 * d0 - c5 * d2 + d4;
+        t[1][l] = (d3 + d4) - c4 * (d1 + d2);
+        t[2][l] = c4 * (d1 - d2) + (d4 - d3);
+        t[3][l] = c2 * (d3 - d1) + (d4 - d2);
+        t[4][l] = c2 * (d1 - d3) + (d4 - d2);
+        t[5][l] = c4 * d1 - c5 * d3 + d5;
+    }
+    t
+}
+
+/// `Aᵀ m` for 6 lane vectors (the rows of `Aᵀ`: `[1 1 1 1 1 0]`, `[0 1 −1 2 −2 0]`,
+/// `[0 1 1 4 4 0]`, `[0 1 −1 8 −8 1]`).
+#[inline(always)]
+fn at<T: Scalar>(m: &[Lv<T>; A]) -> [Lv<T>; M] {
+    let (c2, c4, c8) = (T::of(2.0), T::of(4.0), T::of(8.0));
+    let mut y = [[T::zero(); L]; M];
+    for l in 0..L {
+        let (m0, m1, m2, m3, m4, m5) = (m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]);
+        let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
+        y[0][l] = m0 + s12 + s34;
+        y[1][l] = d12 + c2 * d34;
+        y[2][l] = s12 + c4 * s34;
+        y[3][l] = d12 + c8 * d34 + m5;
+    }
+    y
+}
+
+/// `A y` for 4 lane vectors: the adjoint of [`at`] (the columns of `Aᵀ` as rows).
+#[inline(always)]
+fn a<T: Scalar>(y: &[Lv<T>; M]) -> [Lv<T>; A] {
+    let (c2, c4, c8) = (T::of(2.0), T::of(4.0), T::of(8.0));
+    let mut m = [[T::zero(); L]; A];
+    for l in 0..L {
+        let (y0, y1, y2, y3) = (y[0][l], y[1][l], y[2][l], y[3][l]);
+        let (even, odd) = (y0 + y2, y1 + y3);
+        let (even2, odd2) = (y0 + c4 * y2, c2 * y1 + c8 * y3);
+        m[0][l] = y0;
+        m[1][l] = even + odd;
+        m[2][l] = even - odd;
+        m[3][l] = even2 + odd2;
+        m[4][l] = even2 - odd2;
+        m[5][l] = y3;
+    }
+    m
+}
+
+/// Apply a 1-D transform along both axes of a tile: `f` on every column, then on every row.
+/// (Plain loops, no `array::from_fn`: everything here must inline into the callers'
+/// `target_feature` functions to be vectorised.)
+#[inline(always)]
+fn both_axes<T: Scalar, const I: usize, const O: usize>(
+    d: &Tile<T, I, I>,
+    f: impl Fn(&[Lv<T>; I]) -> [Lv<T>; O],
+) -> Tile<T, O, O> {
+    let mut col = [[T::zero(); L]; I];
+    let mut t = [[[T::zero(); L]; I]; O];
+    for s in 0..I {
+        for (c, row) in col.iter_mut().zip(d) {
+            *c = row[s];
+        }
+        for (row, v) in t.iter_mut().zip(f(&col)) {
+            row[s] = v;
+        }
+    }
+    let mut out = [[[T::zero(); L]; O]; O];
+    for (o, row) in out.iter_mut().zip(&t) {
+        *o = f(row);
+    }
+    out
+}
+
+/// `V = Bᵀ d B` of a 6×6 input tile.
+#[inline(always)]
+pub(super) fn input_tile<T: Scalar>(d: &Tile<T, A, A>) -> Tile<T, A, A> {
+    both_axes(d, bt)
+}
+
+/// `Y = Aᵀ m A` of a 6×6 product tile.
+#[inline(always)]
+pub(super) fn output_tile<T: Scalar>(m: &Tile<T, A, A>) -> Tile<T, M, M> {
+    both_axes(m, at)
+}
+
+/// `A ∂Y Aᵀ` of a 4×4 cotangent tile: the adjoint of [`output_tile`].
+#[inline(always)]
+pub(super) fn cotangent_tile<T: Scalar>(dy: &Tile<T, M, M>) -> Tile<T, A, A> {
+    both_axes(dy, a)
+}
+
+/// Multiply–add `a·b + c`, fused when `FUSED` (the AVX2 + FMA build; elsewhere `mul_add`
+/// would be a library call).
+#[inline(always)]
+fn madd<T: Scalar, const FUSED: bool>(a: T, b: T, c: T) -> T {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// The first [`L`] entries of `s` as a lane vector.
+#[inline(always)]
+pub(super) fn lanes<T: Scalar>(s: &[T]) -> Lv<T> {
+    let mut o = [T::zero(); L];
+    o.copy_from_slice(&s[..L]);
+    o
+}
+
+/// `m[t, ·] = Σ_s v[t, s] · u[s, ·]` for rows `t` of `rows` (`v`, `m` row-major with row
+/// strides `vs`, `ms`; `u` row-major `k × n`, `n` a multiple of [`L`]): the 36 channel
+/// products, register-tiled `RT` rows × 2 lane vectors (12 vector accumulators for f32 with
+/// `RT = 6`, for f64 with `RT = 3`) with `u`'s rows read in place (a few KB, in L1; no
+/// packing). Branch-free inner loop: a short last row or column block recomputes its
+/// neighbours and stores only its own.
+#[inline(always)]
+pub(super) fn products<T: Scalar, const FUSED: bool, const RT: usize>(
+    (v, vs): (&[T], usize),
+    (u, k, n): (&[T], usize, usize),
+    (m, ms): (&mut [T], usize),
+    rows: usize,
+) {
+    for t in (0..rows).step_by(RT) {
+        let rt = RT.min(rows - t);
+        let vr: [&[T]; RT] = from_fn(|r| &v[(t + r.min(rt - 1)) * vs..][..k]);
+        for db in (0..n).step_by(2 * L) {
+            let db2 = if db + 2 * L <= n { db + L } else { db };
+            let mut acc = [[[T::zero(); L]; 2]; RT];
+            for (s, urow) in u.chunks_exact(n).take(k).enumerate() {
+                let (u0, u1) = (lanes(&urow[db..]), lanes(&urow[db2..]));
+                for (accr, vrow) in acc.iter_mut().zip(&vr) {
+                    let a = vrow[s];
+                    for l in 0..L {
+                        accr[0][l] = madd::<T, FUSED>(a, u0[l], accr[0][l]);
+                        accr[1][l] = madd::<T, FUSED>(a, u1[l], accr[1][l]);
+                    }
+                }
+            }
+            for (r, accr) in acc.iter().enumerate().take(rt) {
+                let row = &mut m[(t + r) * ms..];
+                row[db..db + L].copy_from_slice(&accr[0]);
+                if db2 != db {
+                    row[db2..db2 + L].copy_from_slice(&accr[1]);
+                }
+            }
+        }
+    }
+}
