@@ -1,4 +1,4 @@
-//! Calculator functions for the notes on the fast path (17–21): the library's cost and tiling
+//! Calculator functions for the notes on the fast path (17–22): the library's cost and tiling
 //! through their public API, the fused layer run with chosen tiles, and overlap-save /
 //! overlap-add by their definitions, so a note can state both and compare them.
 //!
@@ -6,11 +6,12 @@
 //! [`cost`](crate::conv::fast::cost): the notes claim formulas and directions only.
 
 use super::{arg, circ, corr, cvec, from_tensor, layer_of, real, scalar, tensor, Val, C, R};
-use crate::conv::fast::{choose, fft_conv, polyphase, Choice, FftConv};
+use crate::conv::fast::{choose, fft_conv, polyphase, winograd, Choice, FftConv};
+use crate::conv::{self, Algorithm};
 use crate::expr::layer::Layer;
 
 /// The functions of this file.
-const NAMES: [&str; 13] = [
+const NAMES: [&str; 16] = [
     "pads",
     "macs",
     "fft_flops",
@@ -24,6 +25,9 @@ const NAMES: [&str; 13] = [
     "overlap_save",
     "overlap_add",
     "permute",
+    "winograd_forward",
+    "winograd_grad_x",
+    "winograd_grad_w",
 ];
 
 /// The functions of this file, or `None` when `f` is not one of them.
@@ -39,6 +43,7 @@ fn run(f: &str, args: &[Val]) -> R<Val> {
         "pads" | "macs" | "fft_flops" | "choice" | "tiling" => geometry_call(f, &layer_of(a(0)?)?),
         "tiled_forward" | "tiled_grad_x" | "tiled_grad_w" => tiled(f, args),
         "polyphase_forward" | "polyphase_grad_x" => polyphase(f, args),
+        "winograd_forward" | "winograd_grad_x" | "winograd_grad_w" => winograd(f, args),
         "overlap_save" => Ok(real_vec(overlap_save(&v(0)?, &v(1)?, u(2)?, u(3)?)?)),
         "overlap_add" => Ok(real_vec(overlap_add(&v(0)?, &v(1)?, u(2)?, u(3)?, u(4)?)?)),
         _ => permute(&v(0)?, &usizes(a(1)?)?, &usizes(a(2)?)?),
@@ -136,6 +141,32 @@ fn polyphase(f: &str, args: &[Val]) -> R<Val> {
     let dy = tensor(arg(args, 3, f)?, &g.y_shape())?;
     let grads = polyphase::backward(&l.spec, &x, &w, &dy, false, Default::default()).map_err(e)?;
     Ok(from_tensor(&grads.dx))
+}
+
+/// The library's Winograd path (`Algorithm::Winograd`) on a layer it computes itself (its
+/// conv is 2-D, 3×3, stride 1, dilation 1: no silent fallback to another path).
+fn winograd(f: &str, args: &[Val]) -> R<Val> {
+    let l = layer_of(arg(args, 0, f)?)?;
+    let g = l.geometry().map_err(|e| e.to_string())?;
+    if !winograd::supports(&g.as_conv()) {
+        return Err(format!(
+            "`{f}` needs a 2-D layer with a 3×3 kernel, stride 1 and dilation 1"
+        ));
+    }
+    let x = tensor(arg(args, 1, f)?, &l.x_shape)?;
+    let w = tensor(arg(args, 2, f)?, &l.w_shape)?;
+    let e = |e: crate::Error| e.to_string();
+    if f == "winograd_forward" {
+        let y = conv::forward(&l.spec, &x, &w, None, Algorithm::Winograd).map_err(e)?;
+        return Ok(from_tensor(&y));
+    }
+    let dy = tensor(arg(args, 3, f)?, &g.y_shape())?;
+    let grads = conv::backward(&l.spec, &x, &w, &dy, false, Algorithm::Winograd).map_err(e)?;
+    Ok(from_tensor(if f == "winograd_grad_x" {
+        &grads.dx
+    } else {
+        &grads.dw
+    }))
 }
 
 /// Tiles of `B` outputs of the valid correlation of `x` (extent n) with `w` (extent K): tile

@@ -1,0 +1,368 @@
+//! The passes of the fused FFT layer ([`FftConv`]): where each tile's window sits, the
+//! spectra of the input, the weights and the cotangent (pruned real transforms into the
+//! planar layout), and the three channel contractions with their inverse transforms (forward,
+//! `∂x`, `∂w`). The parent module plans the layer and runs these in the order a call needs.
+
+use super::*;
+
+impl<T: Scalar> FftConv<T> {
+    pub(super) fn spatial(&self, e: [usize; 3]) -> Vec<usize> {
+        e[3 - self.geometry.rank()..].to_vec()
+    }
+
+    pub(super) fn tiles(&self) -> usize {
+        self.tiling.tiles()
+    }
+
+    /// First padded-input position of tile `t`'s window, per axis.
+    pub(super) fn window_start(&self, t: [usize; 3]) -> [usize; 3] {
+        [0, 1, 2].map(|a| t[a] * self.tiling.axes[a].block * self.lay.stride[a])
+    }
+
+    /// Extent of tile `t`'s window inside the padded input, per axis.
+    pub(super) fn window(&self, start: [usize; 3]) -> [usize; 3] {
+        [0, 1, 2].map(|a| {
+            self.tiling.axes[a]
+                .period
+                .min(self.lay.padded[a] - start[a])
+        })
+    }
+
+    /// Outputs of tile `t` within `extent` (0 where the tile lies beyond it), per axis.
+    pub(super) fn outputs(&self, t: [usize; 3], extent: [usize; 3]) -> [usize; 3] {
+        [0, 1, 2].map(|a| {
+            let blk = self.tiling.axes[a].block;
+            blk.min(extent[a].saturating_sub(t[a] * blk))
+        })
+    }
+
+    /// Per tile, its window's last axis as runs of consecutive input entries (the same for
+    /// every sample, channel and row).
+    pub(super) fn tile_runs(&self) -> Vec<Vec<Run>> {
+        (0..self.tiles())
+            .map(|t| {
+                let start = self.window_start(tile_coords(t, &self.tiling));
+                let e2 = self.window(start)[2];
+                runs(&self.lay.maps[2][start[2]..][..e2])
+            })
+            .collect()
+    }
+
+    /// Spectra of the padded conv input's tile windows, one per `(n, c, tile)`.
+    pub(super) fn input_spectra(&self, x: &Tensor<T>) -> Planar<T> {
+        let lay = &self.lay;
+        let tile_runs = self.tile_runs();
+        let nt = self.tiles();
+        let [_, t1, t2] = self.tiling.period();
+        let i2 = lay.input[2];
+        let i12 = lay.input[1] * i2;
+        let mut out = Planar::dirty(lay.n * lay.c_in * nt, self.fft.bins());
+        out.signals_mut()
+            .into_par_iter()
+            .chunks(nt)
+            .zip(x.data().par_chunks(lay.in_vol()))
+            .for_each(|(sigs, ch)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for (t, mut sig) in sigs.into_iter().enumerate() {
+                    let start = self.window_start(tile_coords(t, &self.tiling));
+                    let [e0, e1, _] = self.window(start);
+                    let runs = &tile_runs[t];
+                    let real = s.real_mut();
+                    for j0 in 0..e0 {
+                        let s0 = lay.maps[0][start[0] + j0];
+                        for j1 in 0..e1 {
+                            let s1 = lay.maps[1][start[1] + j1];
+                            let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+                            if let (Some(s0), Some(s1)) = (s0, s1) {
+                                let src = &ch[s0 * i12 + s1 * i2..][..i2];
+                                row.fill(T::zero());
+                                for &Run { at, from, len } in runs {
+                                    row[at..at + len].copy_from_slice(&src[from..from + len]);
+                                }
+                            } else {
+                                row.fill(T::zero());
+                            }
+                        }
+                    }
+                    sig.store(self.fft.forward(s, [e0, e1]));
+                }
+            });
+        out
+    }
+
+    /// Spectra of the dilated kernels placed at the origin of a tile, one per `(o, c)`.
+    pub(super) fn weight_spectra(&self, w: &Tensor<T>) -> Planar<T> {
+        let lay = &self.lay;
+        let [_, t1, t2] = self.tiling.period();
+        let (k, dl) = (lay.kernel, lay.dilation);
+        let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
+        let mut out = Planar::dirty(lay.c_out * lay.cg, self.fft.bins());
+        out.signals_mut()
+            .into_par_iter()
+            .zip(w.data().par_chunks(lay.k_vol()))
+            .for_each(|(mut sig, ch)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                let real = s.real_mut();
+                for j0 in 0..ke[0] {
+                    real[j0 * t1 * t2..][..ke[1] * t2].fill(T::zero());
+                }
+                for k0 in 0..k[0] {
+                    for k1 in 0..k[1] {
+                        let row = &mut real[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
+                        for k2 in 0..k[2] {
+                            row[k2 * dl[2]] = ch[(k0 * k[1] + k1) * k[2] + k2];
+                        }
+                    }
+                }
+                sig.store(self.fft.forward(s, [ke[0], ke[1]]));
+            });
+        out
+    }
+
+    /// Spectra of conv output cotangents, zero-inserted at the strided positions of each tile,
+    /// one per `(n, o, tile)`; `t` may be shorter than the conv output on any axis (missing
+    /// entries are zeros).
+    pub(super) fn cotangent_spectra(&self, t: &Tensor<T>) -> Planar<T> {
+        let lay = &self.lay;
+        let nt = self.tiles();
+        let [_, t1, t2] = self.tiling.period();
+        let st = lay.stride;
+        let mut e = [1; 3];
+        e[3 - self.geometry.rank()..].copy_from_slice(&t.shape()[2..]);
+        let vol: usize = e.iter().product();
+        let mut out = Planar::dirty(lay.n * lay.c_out * nt, self.fft.bins());
+        out.signals_mut()
+            .into_par_iter()
+            .chunks(nt)
+            .zip(t.data().par_chunks(vol))
+            .for_each(|(sigs, ch)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for (tile, mut sig) in sigs.into_iter().enumerate() {
+                    let tc = tile_coords(tile, &self.tiling);
+                    let cnt = self.outputs(tc, e);
+                    if cnt.contains(&0) {
+                        continue; // an all-zero window: its spectrum stays zero
+                    }
+                    let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
+                    let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
+                    let real = s.real_mut();
+                    for j0 in 0..rows[0] {
+                        real[j0 * t1 * t2..][..rows[1] * t2].fill(T::zero());
+                    }
+                    for i0 in 0..cnt[0] {
+                        for i1 in 0..cnt[1] {
+                            let row = &mut real[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
+                            let src = &ch
+                                [((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2]..]
+                                [..cnt[2]];
+                            for (i2, &v) in src.iter().enumerate() {
+                                row[i2 * st[2]] = v;
+                            }
+                        }
+                    }
+                    sig.store(self.fft.forward(s, [rows[0], rows[1]]));
+                }
+            });
+        out
+    }
+
+    /// Inverse transform of spectrum `sig` of `spectra` into the scratch's real buffer,
+    /// computing rows `rows`; returns the buffer and the normalisation `1/ΠT`.
+    pub(super) fn invert<'s>(
+        &self,
+        s: &'s mut Scratch<T>,
+        spectra: &Planar<T>,
+        sig: usize,
+        rows: [usize; 2],
+    ) -> &'s [T] {
+        spectra.load(sig, self.fft.spectrum_mut(s));
+        self.fft.inverse(s, rows)
+    }
+
+    pub(super) fn scale(&self) -> T {
+        T::one() / T::of(self.fft.real_len() as f64)
+    }
+
+    /// The conv's output from input spectra, read at the strided positions within `extent`.
+    pub(super) fn conv_output(
+        &self,
+        x_hat: &Planar<T>,
+        w_hat: &Planar<T>,
+        extent: [usize; 3],
+    ) -> Tensor<T> {
+        let lay = &self.lay;
+        let nt = self.tiles();
+        let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
+        let mut y_hat = Planar::dirty(lay.n * co * nt, self.fft.bins());
+        let p = Product {
+            groups: lay.groups,
+            rows: lay.n * nt,
+            cols: og,
+            depth: cg,
+            conj: Conj::B,
+        };
+        contract(
+            &p,
+            &mut y_hat,
+            |g, i, j| ((i / nt) * co + g * og + j) * nt + i % nt,
+            x_hat,
+            |g, i, k| ((i / nt) * ci + g * cg + k) * nt + i % nt,
+            w_hat,
+            |g, k, j| (g * og + j) * cg + k,
+        );
+        let [_, t1, t2] = self.tiling.period();
+        let st = lay.stride;
+        let scale = self.scale();
+        let vol: usize = extent.iter().product();
+        let shape = [vec![lay.n, co], self.spatial(extent)].concat();
+        let mut y = Tensor::zeros(&shape);
+        y.data_mut()
+            .par_chunks_mut(vol)
+            .enumerate()
+            .for_each(|(row, out)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for tile in 0..nt {
+                    let tc = tile_coords(tile, &self.tiling);
+                    let cnt = self.outputs(tc, extent);
+                    if cnt.contains(&0) {
+                        continue;
+                    }
+                    let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
+                    let rows = [(cnt[0] - 1) * st[0] + 1, (cnt[1] - 1) * st[1] + 1];
+                    let full = self.invert(s, &y_hat, row * nt + tile, rows);
+                    for i0 in 0..cnt[0] {
+                        for i1 in 0..cnt[1] {
+                            let src = &full[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
+                            let dst = &mut out[((first[0] + i0) * extent[1] + first[1] + i1)
+                                * extent[2]
+                                + first[2]..][..cnt[2]];
+                            // Unit stride apart: a strided index does not vectorise.
+                            if st[2] == 1 {
+                                for (d, v) in dst.iter_mut().zip(src) {
+                                    *d = *v * scale;
+                                }
+                            } else {
+                                for (d, v) in dst.iter_mut().zip(src.iter().step_by(st[2])) {
+                                    *d = *v * scale;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        y
+    }
+
+    /// The conv's input gradient from cotangent spectra: each window's gradient folded back
+    /// through the padding and added where windows overlap.
+    pub(super) fn conv_input_grad(&self, g_hat: &Planar<T>, w_hat: &Planar<T>) -> Tensor<T> {
+        let lay = &self.lay;
+        let nt = self.tiles();
+        let tile_runs = self.tile_runs();
+        let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
+        let mut dx_hat = Planar::dirty(lay.n * ci * nt, self.fft.bins());
+        let p = Product {
+            groups: lay.groups,
+            rows: lay.n * nt,
+            cols: cg,
+            depth: og,
+            conj: Conj::None,
+        };
+        contract(
+            &p,
+            &mut dx_hat,
+            |g, i, j| ((i / nt) * ci + g * cg + j) * nt + i % nt,
+            g_hat,
+            |g, i, k| ((i / nt) * co + g * og + k) * nt + i % nt,
+            w_hat,
+            |g, k, j| (g * og + k) * cg + j,
+        );
+        let [_, t1, t2] = self.tiling.period();
+        let [_, i1, i2] = lay.input;
+        let scale = self.scale();
+        let shape = [vec![lay.n, ci], self.spatial(lay.input)].concat();
+        let mut dx = Tensor::zeros(&shape);
+        dx.data_mut()
+            .par_chunks_mut(lay.in_vol())
+            .enumerate()
+            .for_each(|(row, out)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                for (tile, runs) in tile_runs.iter().enumerate() {
+                    let start = self.window_start(tile_coords(tile, &self.tiling));
+                    let [e0, e1, e2] = self.window(start);
+                    let full = self.invert(s, &dx_hat, row * nt + tile, [e0, e1]);
+                    for j0 in 0..e0 {
+                        let Some(s0) = lay.maps[0][start[0] + j0] else {
+                            continue;
+                        };
+                        for j1 in 0..e1 {
+                            let Some(s1) = lay.maps[1][start[1] + j1] else {
+                                continue;
+                            };
+                            let src = &full[(j0 * t1 + j1) * t2..][..e2];
+                            let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
+                            for &Run { at, from, len } in runs {
+                                for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
+                                    *d = *d + *v * scale;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        dx
+    }
+
+    /// The conv's weight gradient from cotangent and input spectra (summed over the batch and
+    /// the tiles before one inverse transform per weight).
+    pub(super) fn conv_weight_grad(&self, g_hat: &Planar<T>, x_hat: &Planar<T>) -> Tensor<T> {
+        let lay = &self.lay;
+        let nt = self.tiles();
+        let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
+        let mut dw_hat = Planar::dirty(co * cg, self.fft.bins());
+        let p = Product {
+            groups: lay.groups,
+            rows: og,
+            cols: cg,
+            depth: lay.n * nt,
+            conj: Conj::A,
+        };
+        contract(
+            &p,
+            &mut dw_hat,
+            |g, i, j| (g * og + i) * cg + j,
+            g_hat,
+            |g, i, k| ((k / nt) * co + g * og + i) * nt + k % nt,
+            x_hat,
+            |g, k, j| ((k / nt) * ci + g * cg + j) * nt + k % nt,
+        );
+        let [_, t1, t2] = self.tiling.period();
+        let (k, dl) = (lay.kernel, lay.dilation);
+        let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
+        let scale = self.scale();
+        let shape = [vec![co, cg], self.spatial(lay.kernel)].concat();
+        let mut dw = Tensor::zeros(&shape);
+        dw.data_mut()
+            .par_chunks_mut(lay.k_vol())
+            .enumerate()
+            .for_each(|(row, out)| {
+                let mut s = self.fft.local_scratch();
+                let s = &mut *s;
+                let full = self.invert(s, &dw_hat, row, [ke[0], ke[1]]);
+                for k0 in 0..k[0] {
+                    for k1 in 0..k[1] {
+                        let src = &full[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
+                        for k2 in 0..k[2] {
+                            out[(k0 * k[1] + k1) * k[2] + k2] = src[k2 * dl[2]] * scale;
+                        }
+                    }
+                }
+            });
+        dw
+    }
+}
