@@ -202,7 +202,10 @@ impl<T: Scalar> ConvCore<T> for Tiled {
             (x, w, dy),
             |eng| {
                 let (dx, dw) = p.grads(&eng, x.data(), dy.data(), Some(w.data()));
-                let dx = dx.expect("input gradient requested");
+                // `grads` returns `∂x` whenever it is given `w`: an error, not a panic, if not.
+                let dx = dx.ok_or_else(|| {
+                    crate::Error::invalid("direct_simd", "the tiled kernels returned no ∂x")
+                })?;
                 (Tensor::new(c.x_shape(), dx)?, Tensor::new(c.w_shape(), dw)?)
             }
         )
