@@ -187,15 +187,22 @@ impl<T: Scalar> Tensor<T> {
     }
 
     /// Uniform entries in `[lo, hi)` from a seeded stream.
-    pub fn uniform(shape: &[usize], lo: f64, hi: f64, seed: u64) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] unless `lo < hi` and both are finite.
+    pub fn uniform(shape: &[usize], lo: f64, hi: f64, seed: u64) -> Result<Self> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let dist =
-            rand_distr::Uniform::new(lo, hi).expect("uniform bounds must be finite, lo < hi");
+        let dist = rand_distr::Uniform::new(lo, hi).map_err(|_| {
+            Error::invalid(
+                "uniform",
+                format!("bounds [{lo}, {hi}) must be finite with lo < hi"),
+            )
+        })?;
         let mut t = Self::zeros(shape);
         for v in t.data.iter_mut() {
             *v = T::of(dist.sample(&mut rng));
         }
-        t
+        Ok(t)
     }
 
     /// The shape.
@@ -393,6 +400,21 @@ impl<T: Scalar> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uniform_refuses_bad_bounds_and_keeps_good_ones() {
+        for (lo, hi) in [
+            (1.0, 0.0),
+            (0.5, 0.5),
+            (f64::NAN, 1.0),
+            (0.0, f64::INFINITY),
+        ] {
+            let e = Tensor::<f64>::uniform(&[3], lo, hi, 1).unwrap_err();
+            assert!(matches!(e, Error::Invalid { .. }), "{lo}, {hi}: {e}");
+        }
+        let t = Tensor::<f64>::uniform(&[100], -2.0, 3.0, 1).unwrap();
+        assert!(t.data().iter().all(|v| (-2.0..3.0).contains(v)));
+    }
 
     #[test]
     fn randn_is_seeded_and_roughly_standard() {

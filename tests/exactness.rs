@@ -6,7 +6,9 @@ use fftconv::Tensor;
 
 /// Integers in [-8, 8] from a seed.
 fn ints(shape: &[usize], seed: u64) -> (Tensor<f64>, Vec<i64>) {
-    let t = Tensor::<f64>::uniform(shape, -8.5, 8.5, seed).map(|v| v.round());
+    let t = Tensor::<f64>::uniform(shape, -8.5, 8.5, seed)
+        .unwrap()
+        .map(|v| v.round());
     let i = t.data().iter().map(|&v| v as i64).collect();
     (t, i)
 }

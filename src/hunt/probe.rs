@@ -161,21 +161,20 @@ impl Probe {
     pub fn inputs(&self, settings: &ProbeSettings) -> Inputs {
         let spec = self.draft.spec();
         let seed = self.input_seed(settings.seed);
-        let draw =
-            |shape: &[usize], k: u64| {
-                let t =
-                    match self.values {
-                        Values::Normal => Tensor::<f64>::randn(shape, seed.wrapping_add(k)),
-                        Values::SmallIntegers => {
-                            Tensor::<f64>::uniform(shape, -2.5, 2.5, seed.wrapping_add(k))
-                                .map(|v| if v.round() == 0.0 { 1.0 } else { v.round() })
-                        }
-                    };
-                match settings.dtype {
-                    NpyDtype::F64 => t,
-                    NpyDtype::F32 => t.cast::<f32>().cast::<f64>(),
+        let draw = |shape: &[usize], k: u64| {
+            let t = match self.values {
+                Values::Normal => Tensor::<f64>::randn(shape, seed.wrapping_add(k)),
+                Values::SmallIntegers => {
+                    Tensor::<f64>::uniform(shape, -2.5, 2.5, seed.wrapping_add(k))
+                        .expect("constant bounds -2.5 < 2.5")
+                        .map(|v| if v.round() == 0.0 { 1.0 } else { v.round() })
                 }
             };
+            match settings.dtype {
+                NpyDtype::F64 => t,
+                NpyDtype::F32 => t.cast::<f32>().cast::<f64>(),
+            }
+        };
         let geometry = spec.geometry().ok();
         Inputs {
             x: draw(&spec.x, 0),

@@ -21,5 +21,6 @@ pub fn he_normal(shape: &[usize], fan_in: usize, seed: u64) -> Tensor {
 /// ```
 pub fn glorot_uniform(shape: &[usize], fan_in: usize, fan_out: usize, seed: u64) -> Tensor {
     let a = (6.0 / (fan_in + fan_out).max(1) as f64).sqrt();
-    Tensor::uniform(shape, -a, a, seed)
+    // `a` is in (0, √6] for every fan-in and fan-out, so the bounds are always valid.
+    Tensor::uniform(shape, -a, a, seed).expect("glorot bounds -a < a, a in (0, 2.45]")
 }
