@@ -50,6 +50,15 @@ impl Corr {
     }
 }
 
+/// One source of a correlation block: its pass, its source planes and the block's packed
+/// weights `[c][k][R]`. A block may sum several sources of one output extent (the phase
+/// classes of a polyphase split).
+pub(super) struct Source<'a, T> {
+    pub(super) corr: &'a Corr,
+    pub(super) src: &'a [T],
+    pub(super) wb: &'a [T],
+}
+
 /// One `∂w` task: the planes it reads, per sample.
 pub(super) struct WeightTask<'a, T> {
     /// Padded input plane of the task's input channel, per sample (extents `x_dims`; the
@@ -92,9 +101,9 @@ impl WeightGeom {
 
 /// The two kernels, for one element type.
 pub(super) trait Engine<T>: Sync {
-    /// One correlation block: `dst` holds up to [`R`] output planes, `wb` the packed weights
-    /// `[c][k][R]` of the block, `src` the `c.channels` source planes.
-    fn correlate(&self, c: &Corr, src: &[T], wb: &[T], dst: &mut [T]);
+    /// One correlation block: `dst` holds up to [`R`] output planes (extents `out` of every
+    /// source), the sum of the correlations of the sources.
+    fn correlate(&self, srcs: &[Source<'_, T>], dst: &mut [T]);
     /// One `∂w` task: the `[R][K]` sums `Σ_n Σ_o dy_r[o] · x[o + d·k]`.
     fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T>;
 }
@@ -280,16 +289,16 @@ impl Plan {
             .for_each(|(g, dg)| {
                 let src = &src[g * cols * pv..][..cols * pv];
                 dg.par_chunks_mut(R * ov).enumerate().for_each(|(b, db)| {
-                    eng.correlate(corr, src, &wp[(g * nb + b) * wblock..][..wblock], db);
+                    let wb = &wp[(g * nb + b) * wblock..][..wblock];
+                    eng.correlate(&[Source { corr, src, wb }], db);
                 });
             });
     }
 
-    /// The conv's output `(n, c_out, out)`.
-    pub(super) fn forward<T: Scalar>(&self, eng: &impl Engine<T>, x: &[T], w: &[T]) -> Vec<T> {
+    /// The forward correlation and the packed kernel.
+    fn forward_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
         let lay = &self.lay;
-        let (ov, kv) = (lay.out_vol(), lay.k_vol());
-        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
+        let kv = lay.k_vol();
         let wp = pack(lay.groups, lay.og, lay.cg, kv, |g, r, c, k| {
             w[((g * lay.og + r) * lay.cg + c) * kv + k]
         });
@@ -301,6 +310,65 @@ impl Plan {
             origin: [0; 3],
             out: lay.output,
         };
+        (corr, wp)
+    }
+
+    /// The sum of the outputs `(n, c_out, out)` of layers of one output shape, number of
+    /// samples and groups (`plans`, inputs `xs`, weights `ws`): every output tile sums all
+    /// of them in registers, with no output per layer (the classes of a polyphase split).
+    pub(super) fn forward_sum<T: Scalar>(
+        eng: &impl Engine<T>,
+        plans: &[&Plan],
+        xs: &[&[T]],
+        ws: &[&[T]],
+    ) -> Vec<T> {
+        let lay = &plans[0].lay;
+        let (ov, nb) = (lay.out_vol(), lay.og.div_ceil(R));
+        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
+        let setups: Vec<(Corr, Vec<T>)> = (plans.iter().zip(ws))
+            .map(|(p, w)| p.forward_setup(w))
+            .collect();
+        y.par_chunks_mut(lay.c_out * ov)
+            .enumerate()
+            .for_each(|(i, yn)| {
+                let xps: Vec<Vec<T>> = (plans.iter().zip(xs))
+                    .map(|(p, x)| {
+                        let iv = p.lay.c_in * p.lay.in_vol();
+                        p.pad_input(&x[i * iv..][..iv])
+                    })
+                    .collect();
+                let blocks = yn
+                    .par_chunks_mut(lay.og * ov)
+                    .enumerate()
+                    .flat_map(|(g, dg)| {
+                        dg.par_chunks_mut(R * ov)
+                            .enumerate()
+                            .map(move |(b, db)| (g, b, db))
+                    });
+                blocks.for_each(|(g, b, db)| {
+                    let srcs: Vec<Source<'_, T>> = (plans.iter().zip(&setups).zip(&xps))
+                        .map(|((p, (corr, wp)), xp)| {
+                            let pv = corr.plane();
+                            let wblock = p.lay.cg * p.lay.k_vol() * R;
+                            Source {
+                                corr,
+                                src: &xp[g * p.lay.cg * pv..][..p.lay.cg * pv],
+                                wb: &wp[(g * nb + b) * wblock..][..wblock],
+                            }
+                        })
+                        .collect();
+                    eng.correlate(&srcs, db);
+                });
+            });
+        y
+    }
+
+    /// The conv's output `(n, c_out, out)`.
+    pub(super) fn forward<T: Scalar>(&self, eng: &impl Engine<T>, x: &[T], w: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let ov = lay.out_vol();
+        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
+        let (corr, wp) = self.forward_setup(w);
         y.par_chunks_mut(lay.c_out * ov)
             .zip(x.par_chunks(lay.c_in * lay.in_vol()))
             .for_each(|(yn, xn)| {
