@@ -21,6 +21,19 @@ pub(super) struct Corr {
     pub(super) origin: [usize; 3],
     /// Extents of one (dense) output plane.
     pub(super) out: [usize; 3],
+    /// Output planes per block (3 or [`R`]; see [`block_rows`]): the packed weights are
+    /// `[c][k][block]`.
+    pub(super) block: usize,
+}
+
+/// The rows per correlation block for `rows` output planes: 3 when blocks of 3 waste fewer
+/// rows than blocks of [`R`] (the 3 input channels of a stem's `∂x`), else `R`.
+pub(super) fn block_rows(rows: usize) -> usize {
+    if round_up(rows, 3) < round_up(rows, R) {
+        3
+    } else {
+        R
+    }
 }
 
 impl Corr {
@@ -101,30 +114,30 @@ impl WeightGeom {
 
 /// The two kernels, for one element type.
 pub(super) trait Engine<T>: Sync {
-    /// One correlation block: `dst` holds up to [`R`] output planes (extents `out` of every
-    /// source), the sum of the correlations of the sources.
+    /// One correlation block: `dst` holds up to `block` output planes (extents `out`; both
+    /// the same for every source), the sum of the correlations of the sources.
     fn correlate(&self, srcs: &[Source<'_, T>], dst: &mut [T]);
     /// One `∂w` task: the `[R][K]` sums `Σ_n Σ_o dy_r[o] · x[o + d·k]`.
     fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T>;
 }
 
-/// Pack weights for a correlation: for each group and block of [`R`] rows, `[col][k][R]`
+/// Pack weights for a correlation: for each group and block of `rb` rows, `[col][k][rb]`
 /// (`get(g, row, col, k)`, zero beyond `rows`).
 fn pack<T: Scalar>(
     groups: usize,
-    rows: usize,
+    (rows, rb): (usize, usize),
     cols: usize,
     kv: usize,
     get: impl Fn(usize, usize, usize, usize) -> T,
 ) -> Vec<T> {
-    let nb = rows.div_ceil(R);
-    let mut p = vec![T::zero(); groups * nb * cols * kv * R];
+    let nb = rows.div_ceil(rb);
+    let mut p = vec![T::zero(); groups * nb * cols * kv * rb];
     for g in 0..groups {
         for b in 0..nb {
             for c in 0..cols {
                 for k in 0..kv {
-                    for r in 0..R.min(rows - b * R) {
-                        p[(((g * nb + b) * cols + c) * kv + k) * R + r] = get(g, b * R + r, c, k);
+                    for r in 0..rb.min(rows - b * rb) {
+                        p[(((g * nb + b) * cols + c) * kv + k) * rb + r] = get(g, b * rb + r, c, k);
                     }
                 }
             }
@@ -254,25 +267,37 @@ impl Plan {
     }
 
     /// The cotangent planes of one sample (`c_out` planes of `q_dims`, `dy` at offset `e` in
-    /// zeros).
+    /// zeros), every element written once (no zeroing pass under the copy).
     fn pad_cotangent<T: Scalar>(&self, dy: &[T]) -> Vec<T> {
         let lay = &self.lay;
         let (ov, qv) = (lay.out_vol(), self.q_plane());
-        let mut q = vec![T::zero(); lay.c_out * qv + self.slack];
-        let [_, o1, o2] = lay.output;
-        let [_, q1, q2] = self.q_dims;
+        let total = lay.c_out * qv + self.slack;
+        let mut q = Vec::with_capacity(total);
+        let [o0, o1, o2] = lay.output;
+        let [q0, q1, q2] = self.q_dims;
         let e = self.e;
-        for (dst, src) in q.chunks_mut(qv).zip(dy.chunks(ov)) {
-            for (r, srow) in src.chunks(o2).enumerate() {
-                let (a, b) = (r / o1, r % o1);
-                dst[((a + e[0]) * q1 + b + e[1]) * q2 + e[2]..][..o2].copy_from_slice(srow);
+        let zeros = |q: &mut Vec<T>, n: usize| q.resize(q.len() + n, T::zero());
+        for src in dy.chunks(ov) {
+            for a in 0..q0 {
+                if !(e[0]..e[0] + o0).contains(&a) {
+                    zeros(&mut q, q1 * q2);
+                    continue;
+                }
+                zeros(&mut q, e[1] * q2);
+                for srow in src[(a - e[0]) * o1 * o2..][..o1 * o2].chunks(o2) {
+                    zeros(&mut q, e[2]);
+                    q.extend_from_slice(srow);
+                    zeros(&mut q, q2 - e[2] - o2);
+                }
+                zeros(&mut q, (q1 - e[1] - o1) * q2);
             }
         }
+        q.resize(total, T::zero());
         q
     }
 
     /// Correlate the `groups × cols` source planes of one sample into its output (`groups ×
-    /// rows` planes of `corr.out`), blocks of [`R`] rows in parallel; `wp` from [`pack`].
+    /// rows` planes of `corr.out`), blocks of `corr.block` rows in parallel; `wp` from [`pack`].
     fn correlate_sample<T: Scalar>(
         &self,
         eng: &impl Engine<T>,
@@ -282,13 +307,14 @@ impl Plan {
         wp: &[T],
         dst: &mut [T],
     ) {
-        let (pv, ov, nb) = (corr.plane(), corr.out_vol(), rows.div_ceil(R));
-        let wblock = cols * self.lay.k_vol() * R;
+        let rb = corr.block;
+        let (pv, ov, nb) = (corr.plane(), corr.out_vol(), rows.div_ceil(rb));
+        let wblock = cols * self.lay.k_vol() * rb;
         dst.par_chunks_mut(rows * ov)
             .enumerate()
             .for_each(|(g, dg)| {
                 let src = &src[g * cols * pv..][..cols * pv];
-                dg.par_chunks_mut(R * ov).enumerate().for_each(|(b, db)| {
+                dg.par_chunks_mut(rb * ov).enumerate().for_each(|(b, db)| {
                     let wb = &wp[(g * nb + b) * wblock..][..wblock];
                     eng.correlate(&[Source { corr, src, wb }], db);
                 });
@@ -299,7 +325,8 @@ impl Plan {
     fn forward_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
         let lay = &self.lay;
         let kv = lay.k_vol();
-        let wp = pack(lay.groups, lay.og, lay.cg, kv, |g, r, c, k| {
+        let block = block_rows(lay.og);
+        let wp = pack(lay.groups, (lay.og, block), lay.cg, kv, |g, r, c, k| {
             w[((g * lay.og + r) * lay.cg + c) * kv + k]
         });
         let corr = Corr {
@@ -309,6 +336,7 @@ impl Plan {
             dilation: lay.dilation,
             origin: [0; 3],
             out: lay.output,
+            block,
         };
         (corr, wp)
     }
@@ -323,7 +351,9 @@ impl Plan {
         ws: &[&[T]],
     ) -> Vec<T> {
         let lay = &plans[0].lay;
-        let (ov, nb) = (lay.out_vol(), lay.og.div_ceil(R));
+        // Every layer has `og` output channels: one block size for all.
+        let rb = block_rows(lay.og);
+        let (ov, nb) = (lay.out_vol(), lay.og.div_ceil(rb));
         let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
         let setups: Vec<(Corr, Vec<T>)> = (plans.iter().zip(ws))
             .map(|(p, w)| p.forward_setup(w))
@@ -341,7 +371,7 @@ impl Plan {
                     .par_chunks_mut(lay.og * ov)
                     .enumerate()
                     .flat_map(|(g, dg)| {
-                        dg.par_chunks_mut(R * ov)
+                        dg.par_chunks_mut(rb * ov)
                             .enumerate()
                             .map(move |(b, db)| (g, b, db))
                     });
@@ -349,7 +379,7 @@ impl Plan {
                     let srcs: Vec<Source<'_, T>> = (plans.iter().zip(&setups).zip(&xps))
                         .map(|((p, (corr, wp)), xp)| {
                             let pv = corr.plane();
-                            let wblock = p.lay.cg * p.lay.k_vol() * R;
+                            let wblock = p.lay.cg * p.lay.k_vol() * rb;
                             Source {
                                 corr,
                                 src: &xp[g * p.lay.cg * pv..][..p.lay.cg * pv],
@@ -382,7 +412,8 @@ impl Plan {
     fn input_grad_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
         let lay = &self.lay;
         let kv = lay.k_vol();
-        let wq = pack(lay.groups, lay.cg, lay.og, kv, |g, r, c, k| {
+        let block = block_rows(lay.cg);
+        let wq = pack(lay.groups, (lay.cg, block), lay.og, kv, |g, r, c, k| {
             w[((g * lay.og + c) * lay.cg + r) * kv + (kv - 1 - k)]
         });
         let (origin, out) = if self.zeros {
@@ -397,6 +428,7 @@ impl Plan {
             dilation: lay.dilation,
             origin,
             out,
+            block,
         };
         (corr, wq)
     }

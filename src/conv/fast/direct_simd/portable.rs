@@ -23,15 +23,15 @@ impl Portable {
                 for t in (0..o2n).step_by(W) {
                     let mut acc = [[T::zero(); W]; R];
                     for (s, offs) in srcs.iter().zip(&rows_at) {
-                        let (k2n, d2) = (s.corr.kernel[2], s.corr.dilation[2]);
+                        let (k2n, d2, rb) = (s.corr.kernel[2], s.corr.dilation[2], s.corr.block);
                         let span = (k2n - 1) * d2 + W;
                         let base = s.corr.row_base(o0, o1);
                         for (j, &off) in offs.iter().enumerate() {
                             let row = &s.src[base + off + t..][..span];
-                            let wk = &s.wb[j * k2n * R..][..k2n * R];
+                            let wk = &s.wb[j * k2n * rb..][..k2n * rb];
                             for k2 in 0..k2n {
                                 let xs = &row[k2 * d2..][..W];
-                                for (a, &wr) in acc.iter_mut().zip(&wk[k2 * R..][..R]) {
+                                for (a, &wr) in acc.iter_mut().zip(&wk[k2 * rb..][..rb]) {
                                     for (a, &x) in a.iter_mut().zip(xs) {
                                         *a = *a + x * wr;
                                     }

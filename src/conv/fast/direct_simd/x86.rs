@@ -113,10 +113,13 @@ impl Lanes for f64 {
 }
 
 /// The correlation of a block with the 16 vector registers of AVX2: tiles of at most 2
-/// vectors (8 accumulators).
+/// vectors for blocks of 4 rows, 3 for blocks of 3 (8 or 9 accumulators).
 #[target_feature(enable = "avx2,fma")]
 fn correlate_narrow<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [L]) {
-    correlate::<L, 2>(srcs, dst);
+    match srcs.first().map_or(R, |s| s.corr.block) {
+        3 => correlate::<L, 3, 3>(srcs, dst),
+        _ => correlate::<L, 2, R>(srcs, dst),
+    }
 }
 
 /// The correlation of a block with the 32 vector registers of AVX-512VL (still 256-bit
@@ -124,14 +127,17 @@ fn correlate_narrow<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [L]) {
 /// through the FMA latency with room to spare).
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
 fn correlate_wide<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [L]) {
-    correlate::<L, 4>(srcs, dst);
+    match srcs.first().map_or(R, |s| s.corr.block) {
+        3 => correlate::<L, 4, 3>(srcs, dst),
+        _ => correlate::<L, 4, R>(srcs, dst),
+    }
 }
 
-/// The correlation of a block: every output row in tiles of up to `MAX` vectors (see
-/// [`tile_widths`]), each tile's `R × NV` accumulators summed over every source, channel and
-/// tap, then stored. Only called from the `#[target_feature]` functions above.
+/// The correlation of a block of `RB` rows: every output row in tiles of up to `MAX` vectors
+/// (see [`tile_widths`]), each tile's `RB × NV` accumulators summed over every source, channel
+/// and tap, then stored. Only called from the `#[target_feature]` functions above.
 #[inline(always)]
-fn correlate<L: Lanes, const MAX: usize>(srcs: &[Source<'_, L>], dst: &mut [L]) {
+fn correlate<L: Lanes, const MAX: usize, const RB: usize>(srcs: &[Source<'_, L>], dst: &mut [L]) {
     let Some(first) = srcs.first() else {
         dst.fill(L::default());
         return;
@@ -143,8 +149,9 @@ fn correlate<L: Lanes, const MAX: usize>(srcs: &[Source<'_, L>], dst: &mut [L]) 
     let rows_at: Vec<Vec<usize>> = srcs.iter().map(|s| s.corr.rows_at()).collect();
     for (s, at) in srcs.iter().zip(&rows_at) {
         assert_eq!(s.corr.out, first.corr.out, "sources of one output extent");
+        assert_eq!(s.corr.block, RB, "sources of one block size");
         assert!(
-            s.wb.len() >= at.len() * s.corr.kernel[2] * R,
+            s.wb.len() >= at.len() * s.corr.kernel[2] * RB,
             "packed weights too short"
         );
     }
@@ -173,10 +180,10 @@ fn correlate<L: Lanes, const MAX: usize>(srcs: &[Source<'_, L>], dst: &mut [L]) 
                 let len = (nv * n).min(o2n - t);
                 let at = (ov, rows, out + t, len);
                 match nv {
-                    4 => tile::<L, 4>(args, dst, at, buf),
-                    3 => tile::<L, 3>(args, dst, at, buf),
-                    2 => tile::<L, 2>(args, dst, at, buf),
-                    _ => tile::<L, 1>(args, dst, at, buf),
+                    4 => tile::<L, 4, RB>(args, dst, at, buf),
+                    3 => tile::<L, 3, RB>(args, dst, at, buf),
+                    2 => tile::<L, 2, RB>(args, dst, at, buf),
+                    _ => tile::<L, 1, RB>(args, dst, at, buf),
                 }
                 t += nv * n;
             }
@@ -208,22 +215,22 @@ type TileArgs<'a, 'b, L> = (&'a [Source<'b, L>], &'a [Vec<usize>], [usize; 3]);
 /// One tile of `NV` vectors: accumulate every source, store the first `len` elements of
 /// the first `rows` accumulator rows at `dst[r·ov + at..]` (via `buf` when short).
 #[inline(always)]
-fn tile<L: Lanes, const NV: usize>(
+fn tile<L: Lanes, const NV: usize, const RB: usize>(
     (srcs, rows_at, [o0, o1, t]): TileArgs<'_, '_, L>,
     dst: &mut [L],
     (ov, rows, at, len): (usize, usize, usize, usize),
     buf: &mut [L],
 ) {
-    let mut acc = [[L::zero(); NV]; R];
+    let mut acc = [[L::zero(); NV]; RB];
     for (s, offs) in srcs.iter().zip(rows_at) {
         let base = s.corr.row_base(o0, o1) + t;
         match s.corr.kernel[2] {
-            1 => taps::<L, NV, 1>(&mut acc, s, offs, base),
-            2 => taps::<L, NV, 2>(&mut acc, s, offs, base),
-            3 => taps::<L, NV, 3>(&mut acc, s, offs, base),
+            1 => taps::<L, NV, RB, 1>(&mut acc, s, offs, base),
+            2 => taps::<L, NV, RB, 2>(&mut acc, s, offs, base),
+            3 => taps::<L, NV, RB, 3>(&mut acc, s, offs, base),
             // Phase kernels of 7-tap kernels at stride 2 (`polyphase`).
-            4 => taps::<L, NV, 4>(&mut acc, s, offs, base),
-            _ => taps::<L, NV, 0>(&mut acc, s, offs, base),
+            4 => taps::<L, NV, RB, 4>(&mut acc, s, offs, base),
+            _ => taps::<L, NV, RB, 0>(&mut acc, s, offs, base),
         }
     }
     let n = L::N;
@@ -245,8 +252,8 @@ fn tile<L: Lanes, const NV: usize>(
 /// Add one source's taps onto the tile's accumulators: `K2` is the kernel width when known at
 /// compile time (the tap loop unrolls), 0 otherwise; `base` the source offset of the tile.
 #[inline(always)]
-fn taps<L: Lanes, const NV: usize, const K2: usize>(
-    acc: &mut [[L::V; NV]; R],
+fn taps<L: Lanes, const NV: usize, const RB: usize, const K2: usize>(
+    acc: &mut [[L::V; NV]; RB],
     s: &Source<'_, L>,
     offs: &[usize],
     base: usize,
@@ -255,14 +262,14 @@ fn taps<L: Lanes, const NV: usize, const K2: usize>(
     let d2 = s.corr.dilation[2];
     for (j, &off) in offs.iter().enumerate() {
         let row = s.src[base + off..].as_ptr();
-        let wk = &s.wb[j * k2n * R..];
+        let wk = &s.wb[j * k2n * RB..];
         for k2 in 0..k2n {
             // SAFETY: in bounds by the assertion of `correlate`.
             let xs: [L::V; NV] =
                 std::array::from_fn(|v| unsafe { L::load_ptr(row.add(k2 * d2 + v * L::N)) });
             for (r, ar) in acc.iter_mut().enumerate() {
-                // SAFETY: `j·k2n·R + k2·R + r < rows_at.len()·k2n·R ≤ wb.len()` (asserted).
-                let wr = L::splat(unsafe { *wk.get_unchecked(k2 * R + r) });
+                // SAFETY: `j·k2n·RB + k2·RB + r < rows_at.len()·k2n·RB ≤ wb.len()` (asserted).
+                let wr = L::splat(unsafe { *wk.get_unchecked(k2 * RB + r) });
                 for (a, &x) in ar.iter_mut().zip(&xs) {
                     *a = L::fma(x, wr, *a);
                 }
@@ -274,6 +281,20 @@ fn taps<L: Lanes, const NV: usize, const K2: usize>(
 /// The `∂w` task with `R × B` vector accumulators (`B` taps of a kernel row at a time:
 /// [`KB`], or 2 for rows of 2 or 4 taps, which `KB` would pad by half).
 #[target_feature(enable = "avx2,fma")]
+fn weight_narrow<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
+    weight::<L, B>(geo, task)
+}
+
+/// The `∂w` task with the 32 registers of AVX-512VL: rows of 4 taps in one pass (16
+/// accumulators).
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+fn weight_wide<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
+    weight::<L, B>(geo, task)
+}
+
+/// The `∂w` task with `R × B` vector accumulators. Only called from the `#[target_feature]`
+/// functions above.
+#[inline(always)]
 fn weight<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
     let n = L::N;
     let [k0n, k1n, k2n] = geo.kernel;
@@ -339,10 +360,14 @@ impl<L: Lanes> Engine<L> for Avx2 {
     fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
         // SAFETY: as in `correlate`. (Taps 2 by 2 read no further than `KB` by `KB` for
         // rows of 2 or 4 taps, which the planes are sized for.)
+        // The wide kernels only when the CPU has AVX-512F and VL (`wide`). (Four taps at once
+        // read no further than `KB` by `KB` either.)
         unsafe {
             match geo.kernel[2] {
-                2 | 4 => weight::<L, 2>(geo, task),
-                _ => weight::<L, KB>(geo, task),
+                4 if self.wide => weight_wide::<L, 4>(geo, task),
+                2 | 4 => weight_narrow::<L, 2>(geo, task),
+                _ if self.wide => weight_wide::<L, KB>(geo, task),
+                _ => weight_narrow::<L, KB>(geo, task),
             }
         }
     }
