@@ -136,11 +136,14 @@ mod x86 {
     use crate::conv::fast::direct_simd::x86::{Avx2, Lanes};
 
     /// The AVX2/FMA kernels; only [`Avx2Dw::detect`] makes one (the CPU has AVX2 and FMA).
-    pub(in crate::conv::fast) struct Avx2Dw(Avx2);
+    pub(in crate::conv::fast) struct Avx2Dw {
+        /// The proof, held only to be owned.
+        _cpu: Avx2,
+    }
 
     impl Avx2Dw {
         pub(in crate::conv::fast) fn detect() -> Option<Avx2Dw> {
-            Avx2::detect().map(Avx2Dw)
+            Avx2::detect().map(|cpu| Avx2Dw { _cpu: cpu })
         }
     }
 

@@ -100,6 +100,10 @@ pub(crate) enum Kernels {
     /// The portable Rust kernels (what a CPU without AVX2 runs; only the tests choose them).
     #[cfg_attr(not(test), allow(dead_code))]
     Portable,
+    /// AVX2 + FMA with their 16 vector registers even when the CPU has AVX-512 (what an AVX2
+    /// CPU runs; only the tests choose them).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Avx2Only,
 }
 
 /// `t` as a `Tensor<U>` when `T` is `U`.
@@ -121,7 +125,7 @@ pub(super) fn upcast<T: 'static, U: 'static>(v: U) -> T {
 macro_rules! with_engine {
     ($kernels:expr, $avx:expr, $portable:expr, ($($t:ident),+), |$eng:ident| $body:expr) => {{
         #[cfg(target_arch = "x86_64")]
-        if let Some($eng) = $avx.filter(|_| $kernels == Kernels::Detect) {
+        if let Some($eng) = $avx.filter(|_| $kernels != Kernels::Portable) {
             if let ($(Some($t),)+) = ($(downcast::<_, f32>($t),)+) {
                 let out = $body;
                 return Ok(upcast(out));
@@ -160,16 +164,20 @@ impl Tiled {
 impl<T: Scalar> ConvCore<T> for Tiled {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let (c, p) = (&self.conv, &self.plan);
-        with_engine!(self.kernels, x86::Avx2::detect(), Portable, (x, w), |eng| {
-            Tensor::new(c.y_shape(), p.forward(&eng, x.data(), w.data()))?
-        })
+        with_engine!(
+            self.kernels,
+            x86::Avx2::of(self.kernels),
+            Portable,
+            (x, w),
+            |eng| { Tensor::new(c.y_shape(), p.forward(&eng, x.data(), w.data()))? }
+        )
     }
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let (c, p) = (&self.conv, &self.plan);
         with_engine!(
             self.kernels,
-            x86::Avx2::detect(),
+            x86::Avx2::of(self.kernels),
             Portable,
             (dy, w),
             |eng| { Tensor::new(c.x_shape(), p.input_grad(&eng, dy.data(), w.data()))? }
@@ -180,7 +188,7 @@ impl<T: Scalar> ConvCore<T> for Tiled {
         let (c, p) = (&self.conv, &self.plan);
         with_engine!(
             self.kernels,
-            x86::Avx2::detect(),
+            x86::Avx2::of(self.kernels),
             Portable,
             (x, dy),
             |eng| { Tensor::new(c.w_shape(), p.grads(&eng, x.data(), dy.data(), None).1)? }
@@ -197,7 +205,7 @@ impl<T: Scalar> ConvCore<T> for Tiled {
         let (c, p) = (&self.conv, &self.plan);
         with_engine!(
             self.kernels,
-            x86::Avx2::detect(),
+            x86::Avx2::of(self.kernels),
             Portable,
             (x, w, dy),
             |eng| {
@@ -210,6 +218,77 @@ impl<T: Scalar> ConvCore<T> for Tiled {
             }
         )
     }
+}
+
+impl Tiled {
+    /// The tiled kernels for `g` when [`core`] runs it on them (a stride-1, not depthwise
+    /// layer).
+    pub(super) fn of(g: &Geometry, kernels: Kernels) -> Option<Self> {
+        (stride_one(g) && !depthwise::applies(g)).then(|| Tiled::new(&g.as_conv(), kernels))
+    }
+
+    /// The sum of the forward passes of `parts` (layers of one output shape) on their inputs
+    /// `xs` and weights `ws`, each output tile summed over all of them in registers (the
+    /// phase classes of a [`polyphase`] split: no output per class, no sum pass).
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] when `parts` is empty or the lengths differ; a shape error
+    /// when a tensor does not fit its layer.
+    pub(super) fn forward_sum<T: Scalar>(
+        parts: &[&Tiled],
+        xs: &[Tensor<T>],
+        ws: &[Tensor<T>],
+    ) -> Result<Tensor<T>> {
+        let Some(first) = parts.first() else {
+            return Err(crate::Error::invalid("direct_simd", "a sum of no layers"));
+        };
+        if xs.len() != parts.len() || ws.len() != parts.len() {
+            return Err(crate::Error::invalid(
+                "direct_simd",
+                "one input and one weight per summed layer",
+            ));
+        }
+        for ((p, x), w) in parts.iter().zip(xs).zip(ws) {
+            x.expect_shape(&p.conv.x_shape(), "direct_simd summed input")?;
+            w.expect_shape(&p.conv.w_shape(), "direct_simd summed weight")?;
+        }
+        let shape = first.conv.y_shape();
+        let plans: Vec<&Plan> = parts.iter().map(|p| &p.plan).collect();
+        #[cfg(target_arch = "x86_64")]
+        if let Some(eng) = x86::Avx2::of(first.kernels) {
+            if let Some(y) = sum_as::<T, f32>(&eng, &plans, xs, ws) {
+                return Tensor::new(shape, y);
+            }
+            if let Some(y) = sum_as::<T, f64>(&eng, &plans, xs, ws) {
+                return Tensor::new(shape, y);
+            }
+        }
+        let (xs, ws): (Vec<&[T]>, Vec<&[T]>) = (
+            xs.iter().map(|t| t.data()).collect(),
+            ws.iter().map(|t| t.data()).collect(),
+        );
+        Tensor::new(shape, Plan::forward_sum(&Portable, &plans, &xs, &ws))
+    }
+}
+
+/// [`Plan::forward_sum`] on the engine `eng` of `U` when `T` is `U`.
+#[cfg(target_arch = "x86_64")]
+fn sum_as<T: Scalar, U: Scalar>(
+    eng: &impl plan::Engine<U>,
+    plans: &[&Plan],
+    xs: &[Tensor<T>],
+    ws: &[Tensor<T>],
+) -> Option<Vec<T>> {
+    let (xs, ws) = (data_as::<T, U>(xs)?, data_as::<T, U>(ws)?);
+    Some(upcast(Plan::forward_sum(eng, plans, &xs, &ws)))
+}
+
+/// The data of every tensor as `U` values when `T` is `U`.
+#[cfg(target_arch = "x86_64")]
+fn data_as<T: Scalar, U: Scalar>(ts: &[Tensor<T>]) -> Option<Vec<&[U]>> {
+    ts.iter()
+        .map(|t| downcast::<T, U>(t).map(|t| t.data()))
+        .collect()
 }
 
 /// The core `Algorithm::DirectSimd` runs for the layer `g` (planned on `g.as_conv()`):

@@ -21,6 +21,19 @@ pub(super) struct Corr {
     pub(super) origin: [usize; 3],
     /// Extents of one (dense) output plane.
     pub(super) out: [usize; 3],
+    /// Output planes per block (3 or [`R`]; see [`block_rows`]): the packed weights are
+    /// `[c][k][block]`.
+    pub(super) block: usize,
+}
+
+/// The rows per correlation block for `rows` output planes: 3 when blocks of 3 waste fewer
+/// rows than blocks of [`R`] (the 3 input channels of a stem's `∂x`), else `R`.
+pub(super) fn block_rows(rows: usize) -> usize {
+    if round_up(rows, 3) < round_up(rows, R) {
+        3
+    } else {
+        R
+    }
 }
 
 impl Corr {
@@ -48,6 +61,15 @@ impl Corr {
         let [_, s1, s2] = self.src_dims;
         ((o0 + self.origin[0]) * s1 + o1 + self.origin[1]) * s2 + self.origin[2]
     }
+}
+
+/// One source of a correlation block: its pass, its source planes and the block's packed
+/// weights `[c][k][R]`. A block may sum several sources of one output extent (the phase
+/// classes of a polyphase split).
+pub(super) struct Source<'a, T> {
+    pub(super) corr: &'a Corr,
+    pub(super) src: &'a [T],
+    pub(super) wb: &'a [T],
 }
 
 /// One `∂w` task: the planes it reads, per sample.
@@ -92,30 +114,30 @@ impl WeightGeom {
 
 /// The two kernels, for one element type.
 pub(super) trait Engine<T>: Sync {
-    /// One correlation block: `dst` holds up to [`R`] output planes, `wb` the packed weights
-    /// `[c][k][R]` of the block, `src` the `c.channels` source planes.
-    fn correlate(&self, c: &Corr, src: &[T], wb: &[T], dst: &mut [T]);
+    /// One correlation block: `dst` holds up to `block` output planes (extents `out`; both
+    /// the same for every source), the sum of the correlations of the sources.
+    fn correlate(&self, srcs: &[Source<'_, T>], dst: &mut [T]);
     /// One `∂w` task: the `[R][K]` sums `Σ_n Σ_o dy_r[o] · x[o + d·k]`.
     fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T>;
 }
 
-/// Pack weights for a correlation: for each group and block of [`R`] rows, `[col][k][R]`
+/// Pack weights for a correlation: for each group and block of `rb` rows, `[col][k][rb]`
 /// (`get(g, row, col, k)`, zero beyond `rows`).
 fn pack<T: Scalar>(
     groups: usize,
-    rows: usize,
+    (rows, rb): (usize, usize),
     cols: usize,
     kv: usize,
     get: impl Fn(usize, usize, usize, usize) -> T,
 ) -> Vec<T> {
-    let nb = rows.div_ceil(R);
-    let mut p = vec![T::zero(); groups * nb * cols * kv * R];
+    let nb = rows.div_ceil(rb);
+    let mut p = vec![T::zero(); groups * nb * cols * kv * rb];
     for g in 0..groups {
         for b in 0..nb {
             for c in 0..cols {
                 for k in 0..kv {
-                    for r in 0..R.min(rows - b * R) {
-                        p[(((g * nb + b) * cols + c) * kv + k) * R + r] = get(g, b * R + r, c, k);
+                    for r in 0..rb.min(rows - b * rb) {
+                        p[(((g * nb + b) * cols + c) * kv + k) * rb + r] = get(g, b * rb + r, c, k);
                     }
                 }
             }
@@ -245,25 +267,37 @@ impl Plan {
     }
 
     /// The cotangent planes of one sample (`c_out` planes of `q_dims`, `dy` at offset `e` in
-    /// zeros).
+    /// zeros), every element written once (no zeroing pass under the copy).
     fn pad_cotangent<T: Scalar>(&self, dy: &[T]) -> Vec<T> {
         let lay = &self.lay;
         let (ov, qv) = (lay.out_vol(), self.q_plane());
-        let mut q = vec![T::zero(); lay.c_out * qv + self.slack];
-        let [_, o1, o2] = lay.output;
-        let [_, q1, q2] = self.q_dims;
+        let total = lay.c_out * qv + self.slack;
+        let mut q = Vec::with_capacity(total);
+        let [o0, o1, o2] = lay.output;
+        let [q0, q1, q2] = self.q_dims;
         let e = self.e;
-        for (dst, src) in q.chunks_mut(qv).zip(dy.chunks(ov)) {
-            for (r, srow) in src.chunks(o2).enumerate() {
-                let (a, b) = (r / o1, r % o1);
-                dst[((a + e[0]) * q1 + b + e[1]) * q2 + e[2]..][..o2].copy_from_slice(srow);
+        let zeros = |q: &mut Vec<T>, n: usize| q.resize(q.len() + n, T::zero());
+        for src in dy.chunks(ov) {
+            for a in 0..q0 {
+                if !(e[0]..e[0] + o0).contains(&a) {
+                    zeros(&mut q, q1 * q2);
+                    continue;
+                }
+                zeros(&mut q, e[1] * q2);
+                for srow in src[(a - e[0]) * o1 * o2..][..o1 * o2].chunks(o2) {
+                    zeros(&mut q, e[2]);
+                    q.extend_from_slice(srow);
+                    zeros(&mut q, q2 - e[2] - o2);
+                }
+                zeros(&mut q, (q1 - e[1] - o1) * q2);
             }
         }
+        q.resize(total, T::zero());
         q
     }
 
     /// Correlate the `groups × cols` source planes of one sample into its output (`groups ×
-    /// rows` planes of `corr.out`), blocks of [`R`] rows in parallel; `wp` from [`pack`].
+    /// rows` planes of `corr.out`), blocks of `corr.block` rows in parallel; `wp` from [`pack`].
     fn correlate_sample<T: Scalar>(
         &self,
         eng: &impl Engine<T>,
@@ -273,24 +307,26 @@ impl Plan {
         wp: &[T],
         dst: &mut [T],
     ) {
-        let (pv, ov, nb) = (corr.plane(), corr.out_vol(), rows.div_ceil(R));
-        let wblock = cols * self.lay.k_vol() * R;
+        let rb = corr.block;
+        let (pv, ov, nb) = (corr.plane(), corr.out_vol(), rows.div_ceil(rb));
+        let wblock = cols * self.lay.k_vol() * rb;
         dst.par_chunks_mut(rows * ov)
             .enumerate()
             .for_each(|(g, dg)| {
                 let src = &src[g * cols * pv..][..cols * pv];
-                dg.par_chunks_mut(R * ov).enumerate().for_each(|(b, db)| {
-                    eng.correlate(corr, src, &wp[(g * nb + b) * wblock..][..wblock], db);
+                dg.par_chunks_mut(rb * ov).enumerate().for_each(|(b, db)| {
+                    let wb = &wp[(g * nb + b) * wblock..][..wblock];
+                    eng.correlate(&[Source { corr, src, wb }], db);
                 });
             });
     }
 
-    /// The conv's output `(n, c_out, out)`.
-    pub(super) fn forward<T: Scalar>(&self, eng: &impl Engine<T>, x: &[T], w: &[T]) -> Vec<T> {
+    /// The forward correlation and the packed kernel.
+    fn forward_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
         let lay = &self.lay;
-        let (ov, kv) = (lay.out_vol(), lay.k_vol());
-        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
-        let wp = pack(lay.groups, lay.og, lay.cg, kv, |g, r, c, k| {
+        let kv = lay.k_vol();
+        let block = block_rows(lay.og);
+        let wp = pack(lay.groups, (lay.og, block), lay.cg, kv, |g, r, c, k| {
             w[((g * lay.og + r) * lay.cg + c) * kv + k]
         });
         let corr = Corr {
@@ -300,7 +336,69 @@ impl Plan {
             dilation: lay.dilation,
             origin: [0; 3],
             out: lay.output,
+            block,
         };
+        (corr, wp)
+    }
+
+    /// The sum of the outputs `(n, c_out, out)` of layers of one output shape, number of
+    /// samples and groups (`plans`, inputs `xs`, weights `ws`): every output tile sums all
+    /// of them in registers, with no output per layer (the classes of a polyphase split).
+    pub(super) fn forward_sum<T: Scalar>(
+        eng: &impl Engine<T>,
+        plans: &[&Plan],
+        xs: &[&[T]],
+        ws: &[&[T]],
+    ) -> Vec<T> {
+        let lay = &plans[0].lay;
+        // Every layer has `og` output channels: one block size for all.
+        let rb = block_rows(lay.og);
+        let (ov, nb) = (lay.out_vol(), lay.og.div_ceil(rb));
+        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
+        let setups: Vec<(Corr, Vec<T>)> = (plans.iter().zip(ws))
+            .map(|(p, w)| p.forward_setup(w))
+            .collect();
+        y.par_chunks_mut(lay.c_out * ov)
+            .enumerate()
+            .for_each(|(i, yn)| {
+                let xps: Vec<Vec<T>> = (plans.iter().zip(xs))
+                    .map(|(p, x)| {
+                        let iv = p.lay.c_in * p.lay.in_vol();
+                        p.pad_input(&x[i * iv..][..iv])
+                    })
+                    .collect();
+                let blocks = yn
+                    .par_chunks_mut(lay.og * ov)
+                    .enumerate()
+                    .flat_map(|(g, dg)| {
+                        dg.par_chunks_mut(rb * ov)
+                            .enumerate()
+                            .map(move |(b, db)| (g, b, db))
+                    });
+                blocks.for_each(|(g, b, db)| {
+                    let srcs: Vec<Source<'_, T>> = (plans.iter().zip(&setups).zip(&xps))
+                        .map(|((p, (corr, wp)), xp)| {
+                            let pv = corr.plane();
+                            let wblock = p.lay.cg * p.lay.k_vol() * rb;
+                            Source {
+                                corr,
+                                src: &xp[g * p.lay.cg * pv..][..p.lay.cg * pv],
+                                wb: &wp[(g * nb + b) * wblock..][..wblock],
+                            }
+                        })
+                        .collect();
+                    eng.correlate(&srcs, db);
+                });
+            });
+        y
+    }
+
+    /// The conv's output `(n, c_out, out)`.
+    pub(super) fn forward<T: Scalar>(&self, eng: &impl Engine<T>, x: &[T], w: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let ov = lay.out_vol();
+        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
+        let (corr, wp) = self.forward_setup(w);
         y.par_chunks_mut(lay.c_out * ov)
             .zip(x.par_chunks(lay.c_in * lay.in_vol()))
             .for_each(|(yn, xn)| {
@@ -314,7 +412,8 @@ impl Plan {
     fn input_grad_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
         let lay = &self.lay;
         let kv = lay.k_vol();
-        let wq = pack(lay.groups, lay.cg, lay.og, kv, |g, r, c, k| {
+        let block = block_rows(lay.cg);
+        let wq = pack(lay.groups, (lay.cg, block), lay.og, kv, |g, r, c, k| {
             w[((g * lay.og + c) * lay.cg + r) * kv + (kv - 1 - k)]
         });
         let (origin, out) = if self.zeros {
@@ -329,6 +428,7 @@ impl Plan {
             dilation: lay.dilation,
             origin,
             out,
+            block,
         };
         (corr, wq)
     }

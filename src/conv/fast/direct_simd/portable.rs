@@ -1,7 +1,7 @@
 //! The kernels in portable Rust (any target; the compiler may vectorise them): what a CPU
 //! without AVX2 runs, and what `Kernels::Portable` selects for testing.
 
-use super::plan::{Corr, Engine, WeightGeom, WeightTask};
+use super::plan::{Engine, Source, WeightGeom, WeightTask};
 use super::{KB, R};
 use crate::tensor::Scalar;
 
@@ -9,26 +9,32 @@ use crate::tensor::Scalar;
 pub(super) struct Portable;
 
 impl Portable {
-    fn correlate_w<T: Scalar, const W: usize>(c: &Corr, src: &[T], wb: &[T], dst: &mut [T]) {
-        let ov = c.out_vol();
+    fn correlate_w<T: Scalar, const W: usize>(srcs: &[Source<'_, T>], dst: &mut [T]) {
+        let Some(first) = srcs.first() else {
+            dst.fill(T::zero());
+            return;
+        };
+        let ov = first.corr.out_vol();
         let rows = dst.len() / ov;
-        let (k2n, d2) = (c.kernel[2], c.dilation[2]);
-        let [o0n, o1n, o2n] = c.out;
-        let rows_at = c.rows_at();
-        let span = (k2n - 1) * d2 + W;
+        let [o0n, o1n, o2n] = first.corr.out;
+        let rows_at: Vec<Vec<usize>> = srcs.iter().map(|s| s.corr.rows_at()).collect();
         for o0 in 0..o0n {
             for o1 in 0..o1n {
-                let base = c.row_base(o0, o1);
                 for t in (0..o2n).step_by(W) {
                     let mut acc = [[T::zero(); W]; R];
-                    for (j, &off) in rows_at.iter().enumerate() {
-                        let row = &src[base + off + t..][..span];
-                        let wk = &wb[j * k2n * R..][..k2n * R];
-                        for k2 in 0..k2n {
-                            let xs = &row[k2 * d2..][..W];
-                            for (a, &wr) in acc.iter_mut().zip(&wk[k2 * R..][..R]) {
-                                for (a, &x) in a.iter_mut().zip(xs) {
-                                    *a = *a + x * wr;
+                    for (s, offs) in srcs.iter().zip(&rows_at) {
+                        let (k2n, d2, rb) = (s.corr.kernel[2], s.corr.dilation[2], s.corr.block);
+                        let span = (k2n - 1) * d2 + W;
+                        let base = s.corr.row_base(o0, o1);
+                        for (j, &off) in offs.iter().enumerate() {
+                            let row = &s.src[base + off + t..][..span];
+                            let wk = &s.wb[j * k2n * rb..][..k2n * rb];
+                            for k2 in 0..k2n {
+                                let xs = &row[k2 * d2..][..W];
+                                for (a, &wr) in acc.iter_mut().zip(&wk[k2 * rb..][..rb]) {
+                                    for (a, &x) in a.iter_mut().zip(xs) {
+                                        *a = *a + x * wr;
+                                    }
                                 }
                             }
                         }
@@ -84,8 +90,8 @@ impl Portable {
 }
 
 impl<T: Scalar> Engine<T> for Portable {
-    fn correlate(&self, c: &Corr, src: &[T], wb: &[T], dst: &mut [T]) {
-        Self::correlate_w::<T, 16>(c, src, wb, dst);
+    fn correlate(&self, srcs: &[Source<'_, T>], dst: &mut [T]) {
+        Self::correlate_w::<T, 16>(srcs, dst);
     }
     fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T> {
         Self::weight_v::<T, 8>(geo, task)

@@ -1,16 +1,32 @@
 //! The kernels on AVX2 + FMA vectors (x86-64, checked at run time): [`Avx2`] is the engine,
 //! [`Lanes`] the element types it runs (also used by the depthwise kernels).
 
-use super::plan::{Corr, Engine, WeightGeom, WeightTask};
-use super::{round_up, KB, R};
+use super::plan::{Engine, Source, WeightGeom, WeightTask};
+use super::{round_up, Kernels, KB, R};
 use std::arch::x86_64::*;
 
-/// Proof that the CPU has AVX2 and FMA: only [`Avx2::detect`] makes one.
-pub(in crate::conv::fast) struct Avx2(());
+/// Proof that the CPU has AVX2 and FMA: only [`Avx2::detect`] makes one. `wide`: it also has
+/// AVX-512F and VL, whose 32 vector registers hold wider correlation tiles (still of 256-bit
+/// vectors).
+pub(in crate::conv::fast) struct Avx2 {
+    wide: bool,
+}
 
 impl Avx2 {
     pub(in crate::conv::fast) fn detect() -> Option<Avx2> {
-        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")).then_some(Avx2(()))
+        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")).then(|| Avx2 {
+            wide: is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl"),
+        })
+    }
+
+    /// The engine `kernels` selects: none for the portable kernels, the 16-register tiles
+    /// only for [`Kernels::Avx2Only`].
+    pub(in crate::conv::fast) fn of(kernels: Kernels) -> Option<Avx2> {
+        match kernels {
+            Kernels::Portable => None,
+            Kernels::Detect => Self::detect(),
+            Kernels::Avx2Only => Self::detect().map(|_| Avx2 { wide: false }),
+        }
     }
 }
 
@@ -96,69 +112,166 @@ impl Lanes for f64 {
     }
 }
 
-/// Vectors per width tile of the correlation.
-const NV: usize = 2;
-
-/// The correlation with `R × NV` vector accumulators; `K2` is the kernel width when known
-/// at compile time (the tap loop unrolls), 0 otherwise.
+/// The correlation of a block with the 16 vector registers of AVX2: tiles of at most 2
+/// vectors for blocks of 4 rows, 3 for blocks of 3 (8 or 9 accumulators).
 #[target_feature(enable = "avx2,fma")]
-fn correlate<L: Lanes, const K2: usize>(c: &Corr, src: &[L], wb: &[L], dst: &mut [L]) {
-    let w = NV * L::N;
-    let ov = c.out_vol();
+fn correlate_narrow<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [L]) {
+    match srcs.first().map_or(R, |s| s.corr.block) {
+        3 => correlate::<L, 3, 3>(srcs, dst),
+        _ => correlate::<L, 2, R>(srcs, dst),
+    }
+}
+
+/// The correlation of a block with the 32 vector registers of AVX-512VL (still 256-bit
+/// vectors): tiles of up to 4 vectors (16 accumulators, which keep both FMA pipes busy
+/// through the FMA latency with room to spare).
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+fn correlate_wide<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [L]) {
+    match srcs.first().map_or(R, |s| s.corr.block) {
+        3 => correlate::<L, 4, 3>(srcs, dst),
+        _ => correlate::<L, 4, R>(srcs, dst),
+    }
+}
+
+/// The correlation of a block of `RB` rows: every output row in tiles of up to `MAX` vectors
+/// (see [`tile_widths`]), each tile's `RB × NV` accumulators summed over every source, channel
+/// and tap, then stored. Only called from the `#[target_feature]` functions above.
+#[inline(always)]
+fn correlate<L: Lanes, const MAX: usize, const RB: usize>(srcs: &[Source<'_, L>], dst: &mut [L]) {
+    let Some(first) = srcs.first() else {
+        dst.fill(L::default());
+        return;
+    };
+    let n = L::N;
+    let [o0n, o1n, o2n] = first.corr.out;
+    let ov = first.corr.out_vol();
     let rows = dst.len() / ov;
-    let k2n = if K2 == 0 { c.kernel[2] } else { K2 };
-    let d2 = c.dilation[2];
-    let [o0n, o1n, o2n] = c.out;
-    let rows_at = c.rows_at();
-    let span = (k2n - 1) * d2 + w;
-    let last = rows_at.last().copied().unwrap_or(0);
-    assert!(
-        wb.len() >= rows_at.len() * k2n * R,
-        "packed weights too short"
-    );
-    let mut tile = vec![L::default(); R * w];
+    let rows_at: Vec<Vec<usize>> = srcs.iter().map(|s| s.corr.rows_at()).collect();
+    for (s, at) in srcs.iter().zip(&rows_at) {
+        assert_eq!(s.corr.out, first.corr.out, "sources of one output extent");
+        assert_eq!(s.corr.block, RB, "sources of one block size");
+        assert!(
+            s.wb.len() >= at.len() * s.corr.kernel[2] * RB,
+            "packed weights too short"
+        );
+    }
+    let mut tile_buf = vec![L::default(); MAX * n];
     for o0 in 0..o0n {
         for o1 in 0..o1n {
-            let base = c.row_base(o0, o1);
-            // Every read below is at `base + off + t + k2·d2 + v·N + (0..N)` with `off ≤
-            // last`, `t + w ≤ round_up(o2n, w)`, `k2·d2 + v·N + N ≤ span`: in bounds.
-            assert!(
-                base + last + round_up(o2n, w) - w + span <= src.len(),
-                "source planes too short"
-            );
-            for t in (0..o2n).step_by(w) {
-                let mut acc = [[L::zero(); NV]; R];
-                for (j, &off) in rows_at.iter().enumerate() {
-                    let row = src[base + off + t..].as_ptr();
-                    let wk = &wb[j * k2n * R..];
-                    for k2 in 0..k2n {
-                        // SAFETY: in bounds by the assertion above.
-                        let xs: [L::V; NV] = std::array::from_fn(|v| unsafe {
-                            L::load_ptr(row.add(k2 * d2 + v * L::N))
-                        });
-                        for (r, ar) in acc.iter_mut().enumerate() {
-                            // SAFETY: `j·k2n·R + k2·R + r < rows_at.len()·k2n·R ≤ wb.len()`.
-                            let wr = L::splat(unsafe { *wk.get_unchecked(k2 * R + r) });
-                            for (a, &x) in ar.iter_mut().zip(&xs) {
-                                *a = L::fma(x, wr, *a);
-                            }
-                        }
-                    }
+            for (s, at) in srcs.iter().zip(&rows_at) {
+                // Every read of `tile` is at `row_base + off + t + k2·d2 + v·N + (0..N)` with
+                // `off ≤ last`, `t + NV·N ≤ round_up(o2n, N)`, `k2 < K2`: in bounds.
+                let c = s.corr;
+                let last = at.last().copied().unwrap_or(0);
+                assert!(
+                    c.row_base(o0, o1)
+                        + last
+                        + round_up(o2n, n)
+                        + (c.kernel[2] - 1) * c.dilation[2]
+                        <= s.src.len(),
+                    "source planes too short"
+                );
+            }
+            let out = (o0 * o1n + o1) * o2n;
+            let mut t = 0;
+            for nv in tile_widths(o2n.div_ceil(n), MAX) {
+                let args = (srcs, &rows_at[..], [o0, o1, t]);
+                let (dst, buf) = (&mut *dst, &mut tile_buf[..]);
+                let len = (nv * n).min(o2n - t);
+                let at = (ov, rows, out + t, len);
+                match nv {
+                    4 => tile::<L, 4, RB>(args, dst, at, buf),
+                    3 => tile::<L, 3, RB>(args, dst, at, buf),
+                    2 => tile::<L, 2, RB>(args, dst, at, buf),
+                    _ => tile::<L, 1, RB>(args, dst, at, buf),
                 }
-                let len = w.min(o2n - t);
-                for (r, ar) in acc.iter().enumerate().take(rows) {
-                    let out = &mut dst[r * ov + (o0 * o1n + o1) * o2n + t..][..len];
-                    if len == w {
-                        for (v, &a) in ar.iter().enumerate() {
-                            L::store(a, &mut out[v * L::N..]);
-                        }
-                    } else {
-                        let tr = &mut tile[r * w..][..w];
-                        for (v, &a) in ar.iter().enumerate() {
-                            L::store(a, &mut tr[v * L::N..]);
-                        }
-                        out.copy_from_slice(&tr[..len]);
-                    }
+                t += nv * n;
+            }
+        }
+    }
+}
+
+/// The widths (vectors) of the tiles of a row of `nvec` vectors: `max` at a time, but never
+/// leaving a last tile of one vector behind a wider one (its accumulators would wait on the
+/// FMA latency).
+fn tile_widths(nvec: usize, max: usize) -> impl Iterator<Item = usize> {
+    let mut left = nvec;
+    std::iter::from_fn(move || {
+        let mut nv = left.min(max);
+        if nv == 0 {
+            return None;
+        }
+        if left - nv == 1 && nv > 2 {
+            nv -= 1;
+        }
+        left -= nv;
+        Some(nv)
+    })
+}
+
+/// The arguments of a tile: the sources, their row offsets, and the output row and column.
+type TileArgs<'a, 'b, L> = (&'a [Source<'b, L>], &'a [Vec<usize>], [usize; 3]);
+
+/// One tile of `NV` vectors: accumulate every source, store the first `len` elements of
+/// the first `rows` accumulator rows at `dst[r·ov + at..]` (via `buf` when short).
+#[inline(always)]
+fn tile<L: Lanes, const NV: usize, const RB: usize>(
+    (srcs, rows_at, [o0, o1, t]): TileArgs<'_, '_, L>,
+    dst: &mut [L],
+    (ov, rows, at, len): (usize, usize, usize, usize),
+    buf: &mut [L],
+) {
+    let mut acc = [[L::zero(); NV]; RB];
+    for (s, offs) in srcs.iter().zip(rows_at) {
+        let base = s.corr.row_base(o0, o1) + t;
+        match s.corr.kernel[2] {
+            1 => taps::<L, NV, RB, 1>(&mut acc, s, offs, base),
+            2 => taps::<L, NV, RB, 2>(&mut acc, s, offs, base),
+            3 => taps::<L, NV, RB, 3>(&mut acc, s, offs, base),
+            // Phase kernels of 7-tap kernels at stride 2 (`polyphase`).
+            4 => taps::<L, NV, RB, 4>(&mut acc, s, offs, base),
+            _ => taps::<L, NV, RB, 0>(&mut acc, s, offs, base),
+        }
+    }
+    let n = L::N;
+    for (r, ar) in acc.iter().enumerate().take(rows) {
+        let out = &mut dst[r * ov + at..][..len];
+        if len == NV * n {
+            for (v, &a) in ar.iter().enumerate() {
+                L::store(a, &mut out[v * n..]);
+            }
+        } else {
+            for (v, &a) in ar.iter().enumerate() {
+                L::store(a, &mut buf[v * n..]);
+            }
+            out.copy_from_slice(&buf[..len]);
+        }
+    }
+}
+
+/// Add one source's taps onto the tile's accumulators: `K2` is the kernel width when known at
+/// compile time (the tap loop unrolls), 0 otherwise; `base` the source offset of the tile.
+#[inline(always)]
+fn taps<L: Lanes, const NV: usize, const RB: usize, const K2: usize>(
+    acc: &mut [[L::V; NV]; RB],
+    s: &Source<'_, L>,
+    offs: &[usize],
+    base: usize,
+) {
+    let k2n = if K2 == 0 { s.corr.kernel[2] } else { K2 };
+    let d2 = s.corr.dilation[2];
+    for (j, &off) in offs.iter().enumerate() {
+        let row = s.src[base + off..].as_ptr();
+        let wk = &s.wb[j * k2n * RB..];
+        for k2 in 0..k2n {
+            // SAFETY: in bounds by the assertion of `correlate`.
+            let xs: [L::V; NV] =
+                std::array::from_fn(|v| unsafe { L::load_ptr(row.add(k2 * d2 + v * L::N)) });
+            for (r, ar) in acc.iter_mut().enumerate() {
+                // SAFETY: `j·k2n·RB + k2·RB + r < rows_at.len()·k2n·RB ≤ wb.len()` (asserted).
+                let wr = L::splat(unsafe { *wk.get_unchecked(k2 * RB + r) });
+                for (a, &x) in ar.iter_mut().zip(&xs) {
+                    *a = L::fma(x, wr, *a);
                 }
             }
         }
@@ -168,6 +281,20 @@ fn correlate<L: Lanes, const K2: usize>(c: &Corr, src: &[L], wb: &[L], dst: &mut
 /// The `∂w` task with `R × B` vector accumulators (`B` taps of a kernel row at a time:
 /// [`KB`], or 2 for rows of 2 or 4 taps, which `KB` would pad by half).
 #[target_feature(enable = "avx2,fma")]
+fn weight_narrow<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
+    weight::<L, B>(geo, task)
+}
+
+/// The `∂w` task with the 32 registers of AVX-512VL: rows of 4 taps in one pass (16
+/// accumulators).
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+fn weight_wide<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
+    weight::<L, B>(geo, task)
+}
+
+/// The `∂w` task with `R × B` vector accumulators. Only called from the `#[target_feature]`
+/// functions above.
+#[inline(always)]
 fn weight<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
     let n = L::N;
     let [k0n, k1n, k2n] = geo.kernel;
@@ -218,27 +345,52 @@ fn weight<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) 
 }
 
 impl<L: Lanes> Engine<L> for Avx2 {
-    fn correlate(&self, c: &Corr, src: &[L], wb: &[L], dst: &mut [L]) {
+    fn correlate(&self, srcs: &[Source<'_, L>], dst: &mut [L]) {
         // SAFETY: an `Avx2` exists only when the CPU has AVX2 and FMA, the only
         // requirement of the `#[target_feature]` kernels (their bodies are safe Rust).
+        // The wide kernels also need AVX-512F and VL: `wide` only when the CPU has them.
         unsafe {
-            match c.kernel[2] {
-                1 => correlate::<L, 1>(c, src, wb, dst),
-                3 => correlate::<L, 3>(c, src, wb, dst),
-                // Phase kernels of 7- and 3-tap kernels at stride 2 (`polyphase`).
-                4 => correlate::<L, 4>(c, src, wb, dst),
-                2 => correlate::<L, 2>(c, src, wb, dst),
-                _ => correlate::<L, 0>(c, src, wb, dst),
+            if self.wide {
+                correlate_wide::<L>(srcs, dst);
+            } else {
+                correlate_narrow::<L>(srcs, dst);
             }
         }
     }
     fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
         // SAFETY: as in `correlate`. (Taps 2 by 2 read no further than `KB` by `KB` for
         // rows of 2 or 4 taps, which the planes are sized for.)
+        // The wide kernels only when the CPU has AVX-512F and VL (`wide`). (Four taps at once
+        // read no further than `KB` by `KB` either.)
         unsafe {
             match geo.kernel[2] {
-                2 | 4 => weight::<L, 2>(geo, task),
-                _ => weight::<L, KB>(geo, task),
+                4 if self.wide => weight_wide::<L, 4>(geo, task),
+                2 | 4 => weight_narrow::<L, 2>(geo, task),
+                _ if self.wide => weight_wide::<L, KB>(geo, task),
+                _ => weight_narrow::<L, KB>(geo, task),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tile_widths;
+
+    #[test]
+    fn tiles_cover_the_row_without_a_lone_last_vector() {
+        for max in [2, 4] {
+            for nvec in 0..40 {
+                let w: Vec<usize> = tile_widths(nvec, max).collect();
+                assert_eq!(w.iter().sum::<usize>(), nvec, "max {max}: {w:?}");
+                assert!(
+                    w.iter().all(|&v| (1..=max).contains(&v)),
+                    "max {max}: {w:?}"
+                );
+                // (With tiles of 2, an odd row ends in 1 either way.)
+                if max > 2 && w.len() > 1 {
+                    assert!(w[w.len() - 1] > 1, "max {max}, {nvec} vectors: {w:?}");
+                }
             }
         }
     }

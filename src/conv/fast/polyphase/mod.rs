@@ -61,7 +61,7 @@ mod split;
 
 pub(crate) use split::Polyphase;
 
-use super::direct_simd::{self, Kernels};
+use super::direct_simd::{self, Kernels, Tiled};
 use crate::conv::driver::{self, ConvCore, Core};
 use crate::conv::spec::{ConvSpec, Geometry};
 use crate::conv::Grads;
@@ -104,6 +104,9 @@ fn sum<T: Scalar>(parts: Vec<Tensor<T>>, shape: &[usize]) -> Tensor<T> {
 pub(crate) struct PolyphaseCore<T: Scalar> {
     split: Polyphase,
     inner: Vec<Core<T>>,
+    /// The class layers on the tiled kernels, when all of them are: the forward pass then
+    /// sums the classes tile by tile ([`direct_simd::Tiled::forward_sum`]).
+    tiled: Option<Vec<Tiled>>,
 }
 
 impl<T: Scalar> PolyphaseCore<T> {
@@ -113,12 +116,23 @@ impl<T: Scalar> PolyphaseCore<T> {
     /// [`Error::Invalid`] when the split does not apply ([`applies`]).
     pub(crate) fn new(c: &Geometry, kernels: Kernels) -> Result<Self> {
         let split = Polyphase::new(c)?;
-        let inner = (split.classes.iter())
+        let geometries = (split.classes.iter())
             .zip(split.split_shapes(c.n, c.c_in))
             .zip(split.split_weight_shapes())
-            .map(|((k, xs), ws)| direct_simd::core(&k.inner.geometry(&xs, &ws)?, kernels))
+            .map(|((k, xs), ws)| k.inner.geometry(&xs, &ws))
+            .collect::<Result<Vec<_>>>()?;
+        let inner = (geometries.iter())
+            .map(|g| direct_simd::core(g, kernels))
             .collect::<Result<_>>()?;
-        Ok(PolyphaseCore { split, inner })
+        let tiled = (geometries.iter())
+            .map(|g| Tiled::of(g, kernels))
+            .collect::<Option<Vec<_>>>()
+            .filter(|t| !t.is_empty());
+        Ok(PolyphaseCore {
+            split,
+            inner,
+            tiled,
+        })
     }
 
     fn input_shape(&self) -> Vec<usize> {
@@ -130,6 +144,10 @@ impl<T: Scalar> PolyphaseCore<T> {
 impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let lay = &self.split.lay;
+        if let Some(tiled) = &self.tiled {
+            let parts: Vec<&Tiled> = tiled.iter().collect();
+            return Tiled::forward_sum(&parts, &self.split.split(x)?, &self.split.split_weight(w)?);
+        }
         let parts = (self.inner.par_iter().zip(self.split.split(x)?))
             .zip(self.split.split_weight(w)?)
             .map(|((core, xc), wc)| core.forward(&xc, &wc))

@@ -239,15 +239,20 @@ impl Polyphase {
                     .for_each(|(dst, xs)| {
                         for (plane, &[r0, r1, r2]) in dst.chunks_mut(ev).zip(&k.phases) {
                             let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
+                            let run = Run::of(map2);
                             for (a, s0) in map0.iter().enumerate() {
                                 let Some(s0) = s0 else { continue };
                                 for (b, s1) in map1.iter().enumerate() {
                                     let Some(s1) = s1 else { continue };
                                     let srow = &xs[(s0 * i1 + s1) * i2..][..i2];
                                     let row = &mut plane[(a * e1 + b) * e2..][..e2];
-                                    for (v, s2) in row.iter_mut().zip(map2) {
-                                        if let Some(s2) = s2 {
-                                            *v = srow[*s2];
+                                    let (inner, src) = run.parts(row, srow);
+                                    for (v, &x) in inner.iter_mut().zip(src.step_by(run.step)) {
+                                        *v = x;
+                                    }
+                                    for i in run.outside(map2.len()) {
+                                        if let Some(s2) = map2[i] {
+                                            row[i] = srow[s2];
                                         }
                                     }
                                 }
@@ -292,15 +297,21 @@ impl Polyphase {
                 .for_each(|(dst, us)| {
                     for (plane, &[r0, r1, r2]) in us.chunks(ev).zip(&k.phases) {
                         let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
+                        let run = Run::of(map2);
                         for (a, s0) in map0.iter().enumerate() {
                             let Some(s0) = s0 else { continue };
                             for (b, s1) in map1.iter().enumerate() {
                                 let Some(s1) = s1 else { continue };
                                 let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
                                 let row = &plane[(a * e1 + b) * e2..][..e2];
-                                for (&v, s2) in row.iter().zip(map2) {
-                                    if let Some(s2) = s2 {
-                                        drow[*s2] = drow[*s2] + v;
+                                let inner = &row[run.start..][..run.len];
+                                let dst_run = drow[run.first..].iter_mut().step_by(run.step);
+                                for (d, &v) in dst_run.zip(inner) {
+                                    *d = *d + v;
+                                }
+                                for i in run.outside(map2.len()) {
+                                    if let Some(s2) = map2[i] {
+                                        drow[s2] = drow[s2] + row[i];
                                     }
                                 }
                             }
@@ -391,6 +402,59 @@ impl Polyphase {
             }
         }
         Tensor::new(self.weight_shape(), out)
+    }
+}
+
+/// The longest stretch of a row's index map from its first entry that reads `first + step·j`
+/// at position `start + j` (the interior of a phase under zero padding: the whole row), which
+/// the split and fold copy without looking up the map; the other entries go through the map.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    start: usize,
+    len: usize,
+    first: usize,
+    step: usize,
+}
+
+impl Run {
+    fn of(map: &[Option<usize>]) -> Run {
+        let Some(start) = map.iter().position(Option::is_some) else {
+            return Run {
+                start: 0,
+                len: 0,
+                first: 0,
+                step: 1,
+            };
+        };
+        let first = map[start].unwrap_or(0);
+        let step = match map.get(start + 1) {
+            Some(&Some(next)) if next > first => next - first,
+            _ => 1,
+        };
+        let len = (map[start..].iter().enumerate())
+            .take_while(|&(j, m)| *m == Some(first + step * j))
+            .count();
+        Run {
+            start,
+            len,
+            first,
+            step,
+        }
+    }
+
+    /// The positions of a row of `n` outside the run.
+    fn outside(&self, n: usize) -> impl Iterator<Item = usize> {
+        (0..self.start).chain(self.start + self.len..n)
+    }
+
+    /// The run's positions in `row` and the source entries from its first (every `step`-th
+    /// of them is read).
+    fn parts<'a, 'b, T>(
+        &self,
+        row: &'a mut [T],
+        src: &'b [T],
+    ) -> (&'a mut [T], std::slice::Iter<'b, T>) {
+        (&mut row[self.start..][..self.len], src[self.first..].iter())
     }
 }
 

@@ -1,7 +1,8 @@
 //! The tiled direct path (`Algorithm::DirectSimd`) agrees with the loop witness (`Direct`) on
 //! forward, ∂x, ∂w and ∂b: random stride-1 specs (the geometry it computes itself: dilation,
 //! groups, every padding mode, transposes, 1-D to 3-D, widths and channel counts off its tile
-//! sizes) in f64 and f32, plus strided specs (its fallback).
+//! sizes) in f64 and f32, plus strided specs (its fallback); the detected, portable and
+//! AVX2-only kernels.
 use crate::conv::fast::direct_simd::{self, Kernels};
 use crate::conv::{self, Algorithm, ConvKind, ConvSpec, Padding};
 use crate::op::PadMode;
@@ -102,8 +103,17 @@ fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
         .unwrap_or_else(|e| panic!("portable forward failed ({e}): {at}"));
     let gp = direct_simd::backward_using(spec, &x, &w, &dy, true, Kernels::Portable)
         .unwrap_or_else(|e| panic!("portable backward failed ({e}): {at}"));
+    // The 16-register AVX2 tiles, which a CPU with AVX-512 would not run otherwise.
+    let ya = direct_simd::forward_using(spec, &x, &w, Some(&b), Kernels::Avx2Only)
+        .unwrap_or_else(|e| panic!("AVX2-only forward failed ({e}): {at}"));
+    let ga = direct_simd::backward_using(spec, &x, &w, &dy, true, Kernels::Avx2Only)
+        .unwrap_or_else(|e| panic!("AVX2-only backward failed ({e}): {at}"));
     let t = tol::<T>();
-    for (kernels, y, gr) in [("detected", &y, &gr), ("portable", &yp, &gp)] {
+    for (kernels, y, gr) in [
+        ("detected", &y, &gr),
+        ("portable", &yp, &gp),
+        ("AVX2 only", &ya, &ga),
+    ] {
         for (name, got, want) in [
             ("y", y, &y_ref),
             ("dx", &gr.dx, &g_ref.dx),
@@ -151,6 +161,12 @@ fn direct_simd_on_benchmark_like_layers() {
         ..Default::default()
     };
     check::<f32>(&circular, &[2, 6, 13, 24], &[9, 6, 5, 3], 5);
+    // Rows of 1 to 17 vectors: every split into tiles of 1 to 4 vectors, and short last tiles.
+    for (i, width) in [4, 8, 24, 40, 60, 64, 68].into_iter().enumerate() {
+        let seed = 10 + 2 * i as u64;
+        check::<f32>(&same, &[1, 3, 2, width], &[5, 3, 3, 3], seed);
+        check::<f64>(&same, &[1, 3, 2, width], &[5, 3, 3, 3], seed + 1);
+    }
     // One-row kernels: the ∂w sweep over whole rows must not read the next slab's data.
     let valid = ConvSpec::conv(&[1, 1, 1], Padding::Valid, &[1, 1, 1]);
     check::<f64>(&valid, &[2, 3, 4, 5, 13], &[5, 3, 2, 1, 3], 6);

@@ -92,8 +92,8 @@ fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
     }
 }
 
-/// Forward and all gradients of the split path (detected and portable kernels, and through the
-/// public dispatch of `Algorithm::DirectSimd`) against the loops, in f64.
+/// Forward and all gradients of the split path (detected, portable and AVX2-only kernels, and
+/// through the public dispatch of `Algorithm::DirectSimd`) against the loops, in f64.
 fn check_against_loops(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
     let g = spec.geometry(xs, ws).unwrap();
     let at = format!("{spec:?} x {xs:?} w {ws:?}");
@@ -118,6 +118,7 @@ fn check_against_loops(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
     for (path, (y, gr)) in [
         ("detected", run(Kernels::Detect)),
         ("portable", run(Kernels::Portable)),
+        ("AVX2 only", run(Kernels::Avx2Only)),
         ("DirectSimd dispatch", dispatch),
     ] {
         for (name, got, want) in [
