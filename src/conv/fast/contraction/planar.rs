@@ -31,23 +31,24 @@ impl<T: Scalar> SignalMut<'_, T> {
     pub fn store(&mut self, spec: &[num_complex::Complex<T>]) {
         let spec = &spec[..self.bins];
         #[cfg(target_arch = "x86_64")]
-        let split_f32 = is_f32::<T>() && std::is_x86_feature_detected!("avx2");
+        if is_f32::<T>() && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: `T` is `f32` (same `TypeId`), so are the parts and the spectrum's
+            // values; AVX2 was detected above.
+            unsafe {
+                let spec: &[num_complex::Complex<f32>] =
+                    std::slice::from_raw_parts(spec.as_ptr().cast(), spec.len());
+                for (at, part) in self.parts.iter_mut().enumerate() {
+                    let part: &mut [f32] =
+                        std::slice::from_raw_parts_mut(part.as_mut_ptr().cast(), part.len());
+                    split_part_f32(&spec[(at * part.len() / 2).min(spec.len())..], part);
+                }
+            }
+            return;
+        }
         let mut chunks = spec.chunks(LANES);
         for part in self.parts.iter_mut() {
             for block in part.chunks_exact_mut(2 * LANES) {
                 let chunk = chunks.next().unwrap_or(&[]);
-                #[cfg(target_arch = "x86_64")]
-                if split_f32 && chunk.len() == LANES {
-                    // SAFETY: `T` is `f32` (same `TypeId`); `Complex<f32>` is `repr(C)`
-                    // {re, im}, so a whole block of `LANES` values is `2·LANES` f32, as is
-                    // `block`; AVX2 was detected above.
-                    unsafe {
-                        let src = &*(chunk.as_ptr() as *const [f32; 2 * LANES]);
-                        let dst = &mut *(block.as_mut_ptr() as *mut [f32; 2 * LANES]);
-                        split_block_f32(src, dst);
-                    }
-                    continue;
-                }
                 let (re, im) = block.split_at_mut(LANES);
                 for ((r, i), v) in re.iter_mut().zip(im.iter_mut()).zip(chunk) {
                     *r = v.re;
@@ -115,6 +116,61 @@ unsafe fn merge_block_f32(src: &[f32; 2 * LANES], dst: &mut [f32; 2 * LANES]) {
         dst.as_mut_ptr().add(8),
         _mm256_permute2f128_ps::<0x31>(lo, hi),
     );
+}
+
+/// The blocks of one part (`part.len() / (2·LANES)` blocks) from the spectrum values
+/// `spec` (those past its end as zeros), whole blocks in registers
+/// ([`split_block_f32`], inlined: the loop runs in AVX2 code).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn split_part_f32(spec: &[num_complex::Complex<f32>], part: &mut [f32]) {
+    let mut chunks = spec.chunks(LANES);
+    for block in part.chunks_exact_mut(2 * LANES) {
+        let chunk = chunks.next().unwrap_or(&[]);
+        if let (Ok(src), Ok(dst)) = (
+            <&[num_complex::Complex<f32>; LANES]>::try_from(chunk),
+            <&mut [f32; 2 * LANES]>::try_from(&mut *block),
+        ) {
+            // SAFETY: `Complex<f32>` is `repr(C)` {re, im}: `LANES` of them are `2·LANES` f32.
+            let src = &*(src.as_ptr() as *const [f32; 2 * LANES]);
+            split_block_f32(src, dst);
+            continue;
+        }
+        let (re, im) = block.split_at_mut(LANES);
+        for ((r, i), v) in re.iter_mut().zip(im.iter_mut()).zip(chunk) {
+            *r = v.re;
+            *i = v.im;
+        }
+        re[chunk.len()..].fill(0.0);
+        im[chunk.len()..].fill(0.0);
+    }
+}
+
+/// The values of `dst` (at most `LANES` per block) from the blocks of `src`, whole blocks
+/// in registers ([`merge_block_f32`], inlined).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn merge_part_f32(src: &[f32], dst: &mut [num_complex::Complex<f32>]) {
+    for (block, chunk) in src.chunks_exact(2 * LANES).zip(dst.chunks_mut(LANES)) {
+        if chunk.len() == LANES {
+            // SAFETY: a whole block on both sides; `Complex<f32>` is `repr(C)` {re, im}.
+            let s = &*(block.as_ptr() as *const [f32; 2 * LANES]);
+            let d = &mut *(chunk.as_mut_ptr() as *mut [f32; 2 * LANES]);
+            merge_block_f32(s, d);
+            continue;
+        }
+        let (re, im) = block.split_at(LANES);
+        for ((d, &r), &i) in chunk.iter_mut().zip(re).zip(im) {
+            d.re = r;
+            d.im = i;
+        }
+    }
 }
 
 impl<T: Scalar> Planar<T> {
@@ -225,23 +281,24 @@ impl<T: Scalar> Planar<T> {
         assert!(s < self.count, "spectrum {s} of {}", self.count);
         let dst = &mut dst[..self.bins];
         let (group_len, off) = (self.group_len(), self.offset(s));
+        let part = self.group * 2 * LANES;
         #[cfg(target_arch = "x86_64")]
-        let merge_f32 = is_f32::<T>() && std::is_x86_feature_detected!("avx2");
+        if is_f32::<T>() && std::is_x86_feature_detected!("avx2") {
+            for (g, dst) in dst.chunks_mut(self.group * LANES).enumerate() {
+                let src = &self.data[g * group_len + off..][..part];
+                // SAFETY: `T` is `f32` (same `TypeId`); AVX2 detected.
+                unsafe {
+                    merge_part_f32(
+                        std::slice::from_raw_parts(src.as_ptr().cast(), src.len()),
+                        std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast(), dst.len()),
+                    );
+                }
+            }
+            return;
+        }
         for (b, chunk) in dst.chunks_mut(LANES).enumerate() {
             let at = (b / self.group) * group_len + off + (b % self.group) * 2 * LANES;
-            let block = &self.data[at..at + 2 * LANES];
-            #[cfg(target_arch = "x86_64")]
-            if merge_f32 && chunk.len() == LANES {
-                // SAFETY: as in `SignalMut::store`: `T` is `f32`, `Complex<f32>` is
-                // `repr(C)`, a whole block is `2·LANES` f32 on both sides; AVX2 detected.
-                unsafe {
-                    let src = &*(block.as_ptr() as *const [f32; 2 * LANES]);
-                    let dst = &mut *(chunk.as_mut_ptr() as *mut [f32; 2 * LANES]);
-                    merge_block_f32(src, dst);
-                }
-                continue;
-            }
-            let (re, im) = block.split_at(LANES);
+            let (re, im) = self.data[at..at + 2 * LANES].split_at(LANES);
             for ((d, &r), &i) in chunk.iter_mut().zip(re).zip(im) {
                 d.re = r;
                 d.im = i;

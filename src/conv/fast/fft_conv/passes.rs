@@ -76,10 +76,14 @@ impl<T: Scalar> FftConv<T> {
                             let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
                             if let (Some(s0), Some(s1)) = (s0, s1) {
                                 let src = &ch[s0 * i12 + s1 * i2..][..i2];
-                                row.fill(T::zero());
+                                // Runs are in window order: zero only the gaps between them.
+                                let mut end = 0;
                                 for &Run { at, from, len } in runs {
+                                    row[end..at].fill(T::zero());
                                     row[at..at + len].copy_from_slice(&src[from..from + len]);
+                                    end = at + len;
                                 }
+                                row[end..].fill(T::zero());
                             } else {
                                 row.fill(T::zero());
                             }
