@@ -17,13 +17,16 @@
 //! the transformed kernels (input × output channels).
 //!
 //! The input is copied once to a channel-last layout with the padding applied (through the
-//! index maps of `Layout`, every padding mode), so that a tile of 8 channels is 36 vector
-//! loads; channels are padded to lanes of 8 with zeros. Tasks (rayon) own bands of tile rows
-//! of one sample and write their rows of every output plane in place; within a band, blocks of
-//! tiles small enough that their `V` and `M` stay in L2 run the input transform, the 36
-//! products (a register-tiled 6 tiles × 16 channels kernel reading `U[ξ]` in place) and the
-//! output transform. The transforms and products are compiled for AVX2 + FMA when the CPU has
-//! them (checked at run time; `Kernels::Portable` forces the baseline build).
+//! index maps of `Layout`, every padding mode; `winograd_copy.rs`), so that a tile of 8
+//! channels is 36 vector loads; channels are padded to lanes of 8 with zeros. Tasks (rayon)
+//! own bands of tile rows of one sample and write their rows of every output plane in place;
+//! within a band, blocks of tiles small enough that their `V` and `M` stay in L2 run the input
+//! transform, the 36 products (register-tiled, reading `U[ξ]` in place) and the output
+//! transform, in scratch buffers kept per thread. Builds ([`Isa`], chosen at run time;
+//! `Kernels::Portable` forces the baseline): AVX2 + FMA runs the transforms on 256-bit lane
+//! vectors and the products in 6 tiles × 16 channels; with AVX-512 F the products (and the
+//! weight gradient's sums over tiles) run in `winograd_avx512.rs`'s 6 tiles × 64 channels
+//! (f32; 32 in f64), where the AVX2 kernel waits on its loads.
 //!
 //! The gradients are the adjoints of the same three linear steps, in reverse:
 //!
@@ -58,6 +61,8 @@
 //! Other geometries (strides, dilation, other kernel sizes, transposes) go to
 //! [`direct_simd`].
 
+#[path = "winograd_copy.rs"]
+mod copy;
 #[path = "winograd_grads.rs"]
 mod grads;
 #[cfg(target_arch = "x86_64")]
@@ -73,6 +78,7 @@ use crate::conv::spec::{ConvKind, Geometry};
 use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor, TypedViews};
+use copy::channels_last;
 use kernels::{input_tile, output_tile, products, Tile, A, G, L, M, XI};
 use rayon::prelude::*;
 use std::array::from_fn;
@@ -144,54 +150,6 @@ impl Side {
     }
 }
 
-/// Planes `(n, side.total(), extent)` channel-last: `[n][ext₀][ext₁][side.total_padded()]`,
-/// position `p` of axis `a` reading `maps[a][p]` (`None`, or past the map: a zero).
-fn channels_last<T: Scalar>(
-    src: &[T],
-    n: usize,
-    side: Side,
-    extent: [usize; 2],
-    maps: [&[Option<usize>]; 2],
-    ext: [usize; 2],
-) -> Vec<T> {
-    let cp = side.total_padded();
-    let row_len = ext[1] * cp;
-    let plane = extent[0] * extent[1];
-    let mut out = vec![T::zero(); n * ext[0] * row_len];
-    out.par_chunks_mut(row_len)
-        .enumerate()
-        .for_each(|(r, row)| {
-            let (ni, p0) = (r / ext[0], r % ext[0]);
-            let Some(&Some(s0)) = maps[0].get(p0) else {
-                return;
-            };
-            let srow = |c: usize| &src[(ni * side.total() + c) * plane + s0 * extent[1]..][..extent[1]];
-            // Lanes of `L` channels at a time: one contiguous store per position, where
-            // channel by channel every store would land on another cache line.
-            for g in 0..side.groups {
-                for c0 in (0..side.per).step_by(L) {
-                    let lanes = L.min(side.per - c0);
-                    let rows: [&[T]; L] = from_fn(|l| srow(g * side.per + c0 + l.min(lanes - 1)));
-                    let ci = g * side.padded + c0;
-                    for (p1, s1) in maps[1].iter().enumerate().take(ext[1]) {
-                        let Some(s1) = *s1 else { continue };
-                        let dst = &mut row[p1 * cp + ci..][..L];
-                        if lanes == L {
-                            for (d, r) in dst.iter_mut().zip(&rows) {
-                                *d = r[s1];
-                            }
-                        } else {
-                            for (d, r) in dst.iter_mut().zip(&rows).take(lanes) {
-                                *d = r[s1];
-                            }
-                        }
-                    }
-                }
-            }
-        });
-    out
-}
-
 /// `U[g][ξ][s][d] = (G k Gᵀ)_ξ` of the kernels `k(g, s, d, a, b)` (source channel `s`,
 /// destination channel `d` of group `g`), computed in f64.
 fn transform_weights<T: Scalar>(
@@ -199,19 +157,33 @@ fn transform_weights<T: Scalar>(
     dst: Side,
     k: impl Fn(usize, usize, usize, usize, usize) -> T + Sync,
 ) -> Vec<T> {
-    let per_group = XI * src.padded * dst.padded;
-    let mut u = vec![T::zero(); src.groups * per_group];
-    u.par_chunks_mut(per_group).enumerate().for_each(|(g, ug)| {
-        for s in 0..src.per {
+    let (sp, dp) = (src.padded, dst.padded);
+    // In parallel over source channels (a layer with one group would run on one thread),
+    // first as `[g][s][ξ][d]`, then rearranged plane by plane.
+    let mut by_source = vec![T::zero(); src.groups * sp * XI * dp];
+    by_source
+        .par_chunks_mut(XI * dp)
+        .enumerate()
+        .for_each(|(gs, rows)| {
+            let (g, s) = (gs / sp, gs % sp);
+            if s >= src.per {
+                return;
+            }
             for d in 0..dst.per {
                 let kk: [[f64; 3]; 3] = from_fn(|a| from_fn(|b| k(g, s, d, a, b).as_f64()));
                 let gk: [[f64; 3]; A] =
                     from_fn(|i| from_fn(|b| (0..3).map(|a| G[i][a] * kk[a][b]).sum()));
                 for (xi, gki) in (0..XI).map(|xi| (xi, gk[xi / A])) {
                     let v: f64 = (0..3).map(|b| gki[b] * G[xi % A][b]).sum();
-                    ug[(xi * src.padded + s) * dst.padded + d] = T::of(v);
+                    rows[xi * dp + d] = T::of(v);
                 }
             }
+        });
+    let mut u = vec![T::zero(); src.groups * XI * sp * dp];
+    u.par_chunks_mut(sp * dp).enumerate().for_each(|(gx, plane)| {
+        let (g, xi) = (gx / XI, gx % XI);
+        for (s, row) in plane.chunks_mut(dp).enumerate() {
+            row.copy_from_slice(&by_source[((g * sp + s) * XI + xi) * dp..][..dp]);
         }
     });
     u
@@ -469,7 +441,7 @@ impl Corr<'_> {
     fn run<T: Scalar>(&self, src: &[T], u: &[T], isa: Isa) -> Vec<T> {
         let tiles = self.tiles();
         let ext = tiles.map(|t| t * M + 2);
-        let xs = channels_last(src, self.n, self.src, self.extent, self.maps, ext);
+        let xs = channels_last(src, self.n, self.src, self.extent, self.maps, ext, isa);
         let tiled = Tiled {
             data: &xs,
             ext,

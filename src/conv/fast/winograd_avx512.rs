@@ -12,8 +12,21 @@
 
 use std::arch::x86_64::*;
 
+/// Where the operands of `m[r, ·] (+)= Σ_s v[r, s] · u[s, ·]` live: `v[r, s]` at
+/// `r·vs + s·ks`, `u[s, j]` at `s·us + j`, `m[r, j]` at `r·ms + j`; `k` terms, `n` columns.
+#[derive(Clone, Copy)]
+struct Strides {
+    vs: usize,
+    ks: usize,
+    us: usize,
+    ms: usize,
+    k: usize,
+    n: usize,
+}
+
 /// One kernel instance: `NV` vectors of `W` lanes from column `db` (`width` columns of `u`
-/// and `m` there, `width ≤ NV·W`), `RT` rows at a time.
+/// and `m` there, `width ≤ NV·W`), `RT` rows at a time; `ACC` adds to `m` instead of
+/// overwriting it.
 macro_rules! block_kernel {
     ($name:ident, $t:ty, $w:expr, $vec:ty, $mask:ty, $zero:ident, $set1:ident,
      $load:ident, $fmadd:ident, $store:ident) => {
@@ -21,13 +34,13 @@ macro_rules! block_kernel {
         /// AVX-512 F; the caller ([`products_f32`] / [`products_f64`]) checked every access
         /// against the slices' lengths.
         #[target_feature(enable = "avx512f")]
-        unsafe fn $name<const NV: usize, const RT: usize>(
-            (v, vs): (*const $t, usize),
-            (u, k, n): (*const $t, usize, usize),
-            (m, ms): (*mut $t, usize),
+        unsafe fn $name<const NV: usize, const RT: usize, const ACC: bool>(
+            (v, u, m): (*const $t, *const $t, *mut $t),
+            st: Strides,
             rows: usize,
             (db, width): (usize, usize),
         ) {
+            let Strides { vs, ks, us, ms, k, .. } = st;
             let mut mask: [$mask; NV] = [0; NV];
             for (j, mk) in mask.iter_mut().enumerate() {
                 let lanes = width.saturating_sub(j * $w).min($w);
@@ -41,15 +54,23 @@ macro_rules! block_kernel {
                     *p = v.add((t + r.min(rt - 1)) * vs);
                 }
                 let mut acc: [[$vec; NV]; RT] = [[$zero(); NV]; RT];
+                if ACC {
+                    for (r, accr) in acc.iter_mut().enumerate().take(rt) {
+                        let row = m.add((t + r) * ms + db);
+                        for (j, c) in accr.iter_mut().enumerate() {
+                            *c = $load(mask[j], row.add(j * $w));
+                        }
+                    }
+                }
                 for s in 0..k {
-                    let urow = u.add(s * n + db);
+                    let urow = u.add(s * us + db);
                     let mut ub: [$vec; NV] = [$zero(); NV];
                     for (j, b) in ub.iter_mut().enumerate() {
                         // Lanes past `width` (only in the last vector) are masked off.
                         *b = $load(mask[j], urow.add(j * $w));
                     }
                     for (accr, p) in acc.iter_mut().zip(&vr) {
-                        let a = $set1(*p.add(s));
+                        let a = $set1(*p.add(s * ks));
                         for (c, b) in accr.iter_mut().zip(&ub) {
                             *c = $fmadd(a, *b, *c);
                         }
@@ -93,22 +114,40 @@ block_kernel!(
 
 /// Panics unless every access of the products fits the slices (a bug in the caller, never
 /// user input: the shapes come from the layer's own layout).
-fn check_bounds<T>(
-    (v, vs): (&[T], usize),
-    (u, k, n): (&[T], usize, usize),
-    (m, ms): (&[T], usize),
-    rows: usize,
-) {
-    if rows == 0 {
+fn check_bounds<T>((v, u, m): (&[T], &[T], &[T]), st: Strides, rows: usize) {
+    if rows == 0 || st.k == 0 || st.n == 0 {
         return;
     }
-    assert!(k > 0 && v.len() >= (rows - 1) * vs + k, "v too short");
-    assert!(u.len() >= k * n, "u too short");
-    assert!(m.len() >= (rows - 1) * ms + n, "m too short");
+    assert!(v.len() > (rows - 1) * st.vs + (st.k - 1) * st.ks, "v too short");
+    assert!(u.len() >= (st.k - 1) * st.us + st.n, "u too short");
+    assert!(m.len() >= (rows - 1) * st.ms + st.n, "m too short");
+}
+
+/// Split the columns into blocks of up to 4 vectors of `w` lanes and run each through the
+/// kernel instance of its width.
+macro_rules! column_blocks {
+    ($block:ident, $w:expr, $acc:expr, $ptrs:expr, $st:expr, $rows:expr) => {{
+        let mut db = 0;
+        while db < $st.n {
+            let width = ($st.n - db).min(4 * $w);
+            let cols = (db, width);
+            // SAFETY: `check_bounds` checked every row and term the instances read and write;
+            // columns past `n` are masked off.
+            unsafe {
+                match width.div_ceil($w) {
+                    4 => $block::<4, 6, { $acc }>($ptrs, $st, $rows, cols),
+                    3 => $block::<3, 8, { $acc }>($ptrs, $st, $rows, cols),
+                    2 => $block::<2, 12, { $acc }>($ptrs, $st, $rows, cols),
+                    _ => $block::<1, 12, { $acc }>($ptrs, $st, $rows, cols),
+                }
+            }
+            db += width;
+        }
+    }};
 }
 
 macro_rules! products {
-    ($name:ident, $t:ty, $w:expr, $block:ident) => {
+    ($name:ident, $sum:ident, $t:ty, $w:expr, $block:ident) => {
         /// The channel products (as [`products`](super::kernels::products)) with AVX-512.
         ///
         /// # Safety
@@ -120,30 +159,36 @@ macro_rules! products {
             (m, ms): (&mut [$t], usize),
             rows: usize,
         ) {
-            check_bounds((v, vs), (u, k, n), (m, ms), rows);
+            let st = Strides { vs, ks: 1, us: n, ms, k, n };
+            check_bounds((v, u, &*m), st, rows);
             if rows == 0 || n == 0 {
                 return;
             }
-            let args = ((v.as_ptr(), vs), (u.as_ptr(), k, n), (m.as_mut_ptr(), ms));
-            let mut db = 0;
-            while db < n {
-                let width = (n - db).min(4 * $w);
-                let cols = (db, width);
-                // SAFETY: `check_bounds`: rows `< rows` of `v` hold `k` values, `u` `k` rows
-                // of `n`, rows of `m` `n`; columns past `n` are masked off.
-                unsafe {
-                    match width.div_ceil($w) {
-                        4 => $block::<4, 6>(args.0, args.1, args.2, rows, cols),
-                        3 => $block::<3, 8>(args.0, args.1, args.2, rows, cols),
-                        2 => $block::<2, 12>(args.0, args.1, args.2, rows, cols),
-                        _ => $block::<1, 12>(args.0, args.1, args.2, rows, cols),
-                    }
-                }
-                db += width;
+            column_blocks!($block, $w, false, (v.as_ptr(), u.as_ptr(), m.as_mut_ptr()), st, rows);
+        }
+
+        /// `du[s, d] += Σ_t v[t, s] · q[t, d]` for `s < rows`, `t < k`, `d < n` (`v`, `q`
+        /// row-major with row strides `vs`, `qs`; `du` with `ds`): the weight gradient's sum over
+        /// tiles, the same kernel with `v` read down its columns.
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512 F.
+        #[target_feature(enable = "avx512f")]
+        pub(super) unsafe fn $sum(
+            (v, vs): (&[$t], usize),
+            (q, qs, k, n): (&[$t], usize, usize, usize),
+            (du, ds): (&mut [$t], usize),
+            rows: usize,
+        ) {
+            let st = Strides { vs: 1, ks: vs, us: qs, ms: ds, k, n };
+            check_bounds((v, q, &*du), st, rows);
+            if rows == 0 || n == 0 || k == 0 {
+                return;
             }
+            column_blocks!($block, $w, true, (v.as_ptr(), q.as_ptr(), du.as_mut_ptr()), st, rows);
         }
     };
 }
 
-products!(products_f32, f32, 16, block_f32);
-products!(products_f64, f64, 8, block_f64);
+products!(products_f32, tile_sums_f32, f32, 16, block_f32);
+products!(products_f64, tile_sums_f64, f64, 8, block_f64);

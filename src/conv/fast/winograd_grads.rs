@@ -3,6 +3,8 @@
 //! the three steps, one product `V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]` per transform point summed over tiles.
 
 use super::kernels::{cotangent_tile, A, G, L, M, XI};
+#[cfg(target_arch = "x86_64")]
+use super::avx512;
 use super::{
     block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, Corr, Isa,
     Side, Tiled,
@@ -11,7 +13,7 @@ use crate::conv::fast::gemm::{gemm, Mat, MatMut};
 use crate::conv::fast::Layout;
 use crate::conv::spec::Geometry;
 use crate::op::PadMode;
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, TypedViews};
 use rayon::prelude::*;
 use std::array::from_fn;
 
@@ -50,7 +52,7 @@ fn untransform_weights<T: Scalar>(
 
 /// The tiles `t0..t0+nt` of the weight gradient: `du[g][ξ] += V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]`.
 #[inline(always)]
-fn weight_block<T: Scalar>(
+fn weight_block<T: Scalar, const WIDE: bool>(
     (xs, src): (&Tiled<'_, T>, Side),
     (qs, dst): (&Tiled<'_, T>, Side),
     (t0, nt): (usize, usize),
@@ -71,10 +73,32 @@ fn weight_block<T: Scalar>(
     let (sp, dp) = (src.padded, dst.padded);
     for g in 0..src.groups {
         for xi in 0..XI {
+            let (vx, qx) = (&v[xi * nt * csp + g * sp..], &dm[xi * nt * cdp + g * dp..]);
+            let dux = &mut du[(g * XI + xi) * sp * dp..][..sp * dp];
+            #[cfg(target_arch = "x86_64")]
+            if WIDE {
+                // SAFETY (both): `WIDE` runs only inside `weight_block_avx512`, which the
+                // caller enters after `Isa::of` found AVX-512 F.
+                match T::views(vx, qx, dux) {
+                    TypedViews::F32(vx, qx, dux) => unsafe {
+                        avx512::tile_sums_f32((vx, csp), (qx, cdp, nt, dp), (dux, dp), sp)
+                    },
+                    TypedViews::F64(vx, qx, dux) => unsafe {
+                        avx512::tile_sums_f64((vx, csp), (qx, cdp, nt, dp), (dux, dp), sp)
+                    },
+                    TypedViews::Other => gemm(
+                        Mat::strided(vx, nt, sp, csp).t(),
+                        Mat::strided(qx, nt, dp, cdp),
+                        MatMut::row_major(dux, sp, dp),
+                        T::one(),
+                    ),
+                }
+                continue;
+            }
             gemm(
-                Mat::strided(&v[xi * nt * csp + g * sp..], nt, sp, csp).t(),
-                Mat::strided(&dm[xi * nt * cdp + g * dp..], nt, dp, cdp),
-                MatMut::row_major(&mut du[(g * XI + xi) * sp * dp..][..sp * dp], sp, dp),
+                Mat::strided(vx, nt, sp, csp).t(),
+                Mat::strided(qx, nt, dp, cdp),
+                MatMut::row_major(dux, sp, dp),
                 T::one(),
             );
         }
@@ -90,7 +114,20 @@ fn weight_block_avx2<T: Scalar>(
     du: &mut [T],
     scratch: (&mut Vec<T>, &mut Vec<T>),
 ) {
-    weight_block(x, q, range, du, scratch);
+    weight_block::<T, false>(x, q, range, du, scratch);
+}
+
+/// The AVX2 build with AVX-512 sums over tiles ([`avx512`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn weight_block_avx512<T: Scalar>(
+    x: (&Tiled<'_, T>, Side),
+    q: (&Tiled<'_, T>, Side),
+    range: (usize, usize),
+    du: &mut [T],
+    scratch: (&mut Vec<T>, &mut Vec<T>),
+) {
+    weight_block::<T, true>(x, q, range, du, scratch);
 }
 
 /// `∂x` `(n, c_in, in)`: the correlation of `∂y` zero-padded by 2 with the flipped,
@@ -170,6 +207,7 @@ pub(super) fn weight_grad<T: Scalar>(
         plane(lay.input),
         [&lay.maps[1], &lay.maps[2]],
         tiles.map(|t| t * M + 2),
+        isa,
     );
     let ident: [Vec<Option<usize>>; 2] = from_fn(|a| (0..o[a]).map(Some).collect());
     let qs = channels_last(
@@ -179,6 +217,7 @@ pub(super) fn weight_grad<T: Scalar>(
         o,
         [&ident[0], &ident[1]],
         tiles.map(|t| t * M),
+        isa,
     );
     let xt = Tiled {
         data: &xs,
@@ -195,7 +234,6 @@ pub(super) fn weight_grad<T: Scalar>(
     let total = g.n * tiles[0] * tiles[1];
     let tb = block_tiles::<T>(total, src.total_padded() + dst.total_padded());
     let du_len = g.groups * XI * src.padded * dst.padded;
-    let fast = isa >= Isa::Avx2;
     // One sum of `∂U` (and one pair of scratch buffers) per thread's share of the blocks,
     // not per piece rayon splits off: each is `36·c_in·c_out` values to clear and add.
     let blocks = total.div_ceil(tb);
@@ -207,15 +245,15 @@ pub(super) fn weight_grad<T: Scalar>(
             let (mut v, mut dm) = (Vec::new(), Vec::new());
             for b in p * per..((p + 1) * per).min(blocks) {
                 let range = (b * tb, tb.min(total - b * tb));
-                let scratch = (&mut v, &mut dm);
-                #[cfg(target_arch = "x86_64")]
-                if fast {
-                    // SAFETY: `Isa::of` found AVX2 and FMA.
-                    unsafe { weight_block_avx2((&xt, src), (&qt, dst), range, &mut du, scratch) };
-                    continue;
+                let (x, q, scratch) = ((&xt, src), (&qt, dst), (&mut v, &mut dm));
+                match isa {
+                    // SAFETY (both): `Isa::of` found the features the build enables.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => unsafe { weight_block_avx512(x, q, range, &mut du, scratch) },
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => unsafe { weight_block_avx2(x, q, range, &mut du, scratch) },
+                    _ => weight_block::<T, false>(x, q, range, &mut du, scratch),
                 }
-                let _ = fast;
-                weight_block((&xt, src), (&qt, dst), range, &mut du, scratch);
             }
             du
         })
