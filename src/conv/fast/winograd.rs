@@ -53,21 +53,23 @@
 //! and 1.2e-14 in f64: inside the fast paths' tolerance (2e-4 in f32, `tests/fast_paths.rs`),
 //! so F(4×4, 3×3) runs in both precisions.
 //!
-//! Speed (`fftconv bench --stat cpu`, 2 cores, f32): 2d-resnet-k3 forward 3.8–4.1 ms against
-//! 6.7–7.5 ms on the tiled direct path, forward + gradients 12.2–14.0 ms against 19.7–21.0; on
-//! 2d-k3 (16 channels) the transforms and copies cost as much as the products save (forward
-//! 1.6 ms against 0.9), and the cost model ([`cost`](super::cost)) keeps it direct.
+//! Speed (`fftconv bench --stat cpu`, 2 cores of a Zen 4 with AVX-512): 2d-resnet-k3 in f32
+//! forward 2.9–3.1 ms, forward + gradients 9.3–9.8 ms (the tiled direct path: 6.7–7.5 and
+//! 19.7–21.0); in f64 6.6–6.8 and 20.6–21.6 ms. The products now run near the FMA peak; the
+//! copies, transforms and output writes take about as long again. On 2d-k3 (16 channels) they
+//! still cost more than the products save (forward 1.1 ms against 0.9 direct), and the cost
+//! model ([`cost`](super::cost)) keeps it direct.
 //!
 //! Other geometries (strides, dilation, other kernel sizes, transposes) go to
 //! [`direct_simd`].
 
+#[cfg(target_arch = "x86_64")]
+#[path = "winograd_avx512.rs"]
+mod avx512;
 #[path = "winograd_copy.rs"]
 mod copy;
 #[path = "winograd_grads.rs"]
 mod grads;
-#[cfg(target_arch = "x86_64")]
-#[path = "winograd_avx512.rs"]
-mod avx512;
 #[path = "winograd_kernels.rs"]
 mod kernels;
 
@@ -180,12 +182,14 @@ fn transform_weights<T: Scalar>(
             }
         });
     let mut u = vec![T::zero(); src.groups * XI * sp * dp];
-    u.par_chunks_mut(sp * dp).enumerate().for_each(|(gx, plane)| {
-        let (g, xi) = (gx / XI, gx % XI);
-        for (s, row) in plane.chunks_mut(dp).enumerate() {
-            row.copy_from_slice(&by_source[((g * sp + s) * XI + xi) * dp..][..dp]);
-        }
-    });
+    u.par_chunks_mut(sp * dp)
+        .enumerate()
+        .for_each(|(gx, plane)| {
+            let (g, xi) = (gx / XI, gx % XI);
+            for (s, row) in plane.chunks_mut(dp).enumerate() {
+                row.copy_from_slice(&by_source[((g * sp + s) * XI + xi) * dp..][..dp]);
+            }
+        });
     u
 }
 
@@ -493,7 +497,9 @@ impl Corr<'_> {
                         Isa::Avx2 => unsafe {
                             correlate_block_avx2(self, src, range, &mut out, scratch)
                         },
-                        _ => correlate_block::<T, false, false>(self, src, range, &mut out, scratch),
+                        _ => {
+                            correlate_block::<T, false, false>(self, src, range, &mut out, scratch)
+                        }
                     }
                 }
             })

@@ -40,7 +40,9 @@ macro_rules! block_kernel {
             rows: usize,
             (db, width): (usize, usize),
         ) {
-            let Strides { vs, ks, us, ms, k, .. } = st;
+            let Strides {
+                vs, ks, us, ms, k, ..
+            } = st;
             let mut mask: [$mask; NV] = [0; NV];
             for (j, mk) in mask.iter_mut().enumerate() {
                 let lanes = width.saturating_sub(j * $w).min($w);
@@ -118,7 +120,10 @@ fn check_bounds<T>((v, u, m): (&[T], &[T], &[T]), st: Strides, rows: usize) {
     if rows == 0 || st.k == 0 || st.n == 0 {
         return;
     }
-    assert!(v.len() > (rows - 1) * st.vs + (st.k - 1) * st.ks, "v too short");
+    assert!(
+        v.len() > (rows - 1) * st.vs + (st.k - 1) * st.ks,
+        "v too short"
+    );
     assert!(u.len() >= (st.k - 1) * st.us + st.n, "u too short");
     assert!(m.len() >= (rows - 1) * st.ms + st.n, "m too short");
 }
@@ -159,12 +164,26 @@ macro_rules! products {
             (m, ms): (&mut [$t], usize),
             rows: usize,
         ) {
-            let st = Strides { vs, ks: 1, us: n, ms, k, n };
+            let st = Strides {
+                vs,
+                ks: 1,
+                us: n,
+                ms,
+                k,
+                n,
+            };
             check_bounds((v, u, &*m), st, rows);
             if rows == 0 || n == 0 {
                 return;
             }
-            column_blocks!($block, $w, false, (v.as_ptr(), u.as_ptr(), m.as_mut_ptr()), st, rows);
+            column_blocks!(
+                $block,
+                $w,
+                false,
+                (v.as_ptr(), u.as_ptr(), m.as_mut_ptr()),
+                st,
+                rows
+            );
         }
 
         /// `du[s, d] += Σ_t v[t, s] · q[t, d]` for `s < rows`, `t < k`, `d < n` (`v`, `q`
@@ -180,12 +199,26 @@ macro_rules! products {
             (du, ds): (&mut [$t], usize),
             rows: usize,
         ) {
-            let st = Strides { vs: 1, ks: vs, us: qs, ms: ds, k, n };
+            let st = Strides {
+                vs: 1,
+                ks: vs,
+                us: qs,
+                ms: ds,
+                k,
+                n,
+            };
             check_bounds((v, q, &*du), st, rows);
             if rows == 0 || n == 0 || k == 0 {
                 return;
             }
-            column_blocks!($block, $w, true, (v.as_ptr(), q.as_ptr(), du.as_mut_ptr()), st, rows);
+            column_blocks!(
+                $block,
+                $w,
+                true,
+                (v.as_ptr(), q.as_ptr(), du.as_mut_ptr()),
+                st,
+                rows
+            );
         }
     };
 }

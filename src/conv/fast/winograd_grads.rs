@@ -2,9 +2,9 @@
 //! flipped, channel-transposed kernel over the cotangent padded by 2), `∂w` as the adjoint of
 //! the three steps, one product `V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]` per transform point summed over tiles.
 
-use super::kernels::{cotangent_tile, A, G, L, M, XI};
 #[cfg(target_arch = "x86_64")]
 use super::avx512;
+use super::kernels::{cotangent_tile, A, G, L, M, XI};
 use super::{
     block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, Corr, Isa,
     Side, Tiled,

@@ -46,7 +46,9 @@ fn bt<T: Scalar, const C: usize>(d: &[Cols<T, C>; A]) -> [Cols<T, C>; A] {
     let mut t = [[[T::zero(); L]; C]; A];
     for s in 0..C {
         for l in 0..L {
-            let (d0, d1, d2, d3, d4, d5) = (d[0][s][l], d[1][s][l], d[2][s][l], d[3][s][l], d[4][s][l], d[5][s][l]);
+            let (d0, d1, d2, d3, d4, d5) = (
+                d[0][s][l], d[1][s][l], d[2][s][l], d[3][s][l], d[4][s][l], d[5][s][l],
+            );
             t[0][s][l] = c4 * d0 - c5 * d2 + d4;
             t[1][s][l] = (d3 + d4) - c4 * (d1 + d2);
             t[2][s][l] = c4 * (d1 - d2) + (d4 - d3);
@@ -66,7 +68,9 @@ fn at<T: Scalar, const C: usize>(m: &[Cols<T, C>; A]) -> [Cols<T, C>; M] {
     let mut y = [[[T::zero(); L]; C]; M];
     for s in 0..C {
         for l in 0..L {
-            let (m0, m1, m2, m3, m4, m5) = (m[0][s][l], m[1][s][l], m[2][s][l], m[3][s][l], m[4][s][l], m[5][s][l]);
+            let (m0, m1, m2, m3, m4, m5) = (
+                m[0][s][l], m[1][s][l], m[2][s][l], m[3][s][l], m[4][s][l], m[5][s][l],
+            );
             let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
             y[0][s][l] = m0 + s12 + s34;
             y[1][s][l] = d12 + c2 * d34;

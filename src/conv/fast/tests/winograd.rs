@@ -40,9 +40,7 @@ fn random_case(
         let c_in = groups * rng.random_range(1..=max_channels.min(7).max(max_channels / 2));
         let c_out = groups * rng.random_range(1..=max_channels);
         let n = rng.random_range(1..=3usize);
-        let spatial: Vec<usize> = (0..2)
-            .map(|_| rng.random_range(1..=max_extent))
-            .collect();
+        let spatial: Vec<usize> = (0..2).map(|_| rng.random_range(1..=max_extent)).collect();
         let pads: Vec<(usize, usize)> = (0..2)
             .map(|_| (rng.random_range(0..=3usize), rng.random_range(0..=3usize)))
             .collect();
@@ -111,9 +109,7 @@ fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) -> f
         (
             "avx2",
             driver::forward(spec, &x, &w, Some(&b), |g| winograd::core_on(g, Isa::Avx2)),
-            driver::backward(spec, &x, &w, &dy, true, |g| {
-                winograd::core_on(g, Isa::Avx2)
-            }),
+            driver::backward(spec, &x, &w, &dy, true, |g| winograd::core_on(g, Isa::Avx2)),
         ),
         (
             "portable",
