@@ -22,7 +22,7 @@
 //! own bands of tile rows of one sample and write their rows of every output plane in place;
 //! within a band, blocks of tiles small enough that their `V` and `M` stay in L2 run the input
 //! transform, the 36 products (register-tiled, reading `U[ξ]` in place) and the output
-//! transform, in scratch buffers kept per thread. Builds ([`Isa`], chosen at run time;
+//! transform, in scratch buffers kept per thread. Builds (`Isa`, chosen at run time;
 //! `Kernels::Portable` forces the baseline): AVX2 + FMA runs the transforms on 256-bit lane
 //! vectors and the products in 6 tiles × 16 channels; with AVX-512 F the products (and the
 //! weight gradient's sums over tiles) run in `winograd_avx512.rs`'s 6 tiles × 64 channels

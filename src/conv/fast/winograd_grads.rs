@@ -30,6 +30,8 @@ fn untransform_weights<T: Scalar>(
             // The 36 rows `∂U[g][ξ][s][·]`, read in step over `d` (not 36 entries a plane apart).
             let rows: [&[T]; XI] =
                 from_fn(|xi| &du[((g * XI + xi) * src.padded + s) * dst.padded..][..dst.per]);
+            // `d` indexes all 36 rows at once: no single iterator to take it from.
+            #[allow(clippy::needless_range_loop)]
             for d in 0..dst.per {
                 let at = |xi: usize| rows[xi][d].as_f64();
                 // Separably: `Gᵀ ∂U` (3×6), then `· G` (3×3).
