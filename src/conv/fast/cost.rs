@@ -49,9 +49,9 @@ pub const DEPTHWISE_RATE: f64 = 3.0;
 /// Sustained FLOP rate of the Winograd path's channel products (relative units; with
 /// [`WINOGRAD_ELEMENTS_RATE`] fitted to its forward times on 2d-k3 and 2d-resnet-k3, which
 /// also predict its gradients' times within 10 %).
-pub const WINOGRAD_RATE: f64 = 6.7;
+pub const WINOGRAD_RATE: f64 = 7.8;
 /// Elements of the Winograd path's transforms and copies per unit of time (relative units).
-pub const WINOGRAD_ELEMENTS_RATE: f64 = 0.04;
+pub const WINOGRAD_ELEMENTS_RATE: f64 = 0.053;
 
 /// Which fast path runs a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,13 +17,16 @@
 //! the transformed kernels (input × output channels).
 //!
 //! The input is copied once to a channel-last layout with the padding applied (through the
-//! index maps of `Layout`, every padding mode), so that a tile of 8 channels is 36 vector
-//! loads; channels are padded to lanes of 8 with zeros. Tasks (rayon) own bands of tile rows
-//! of one sample and write their rows of every output plane in place; within a band, blocks of
-//! tiles small enough that their `V` and `M` stay in L2 run the input transform, the 36
-//! products (a register-tiled 6 tiles × 16 channels kernel reading `U[ξ]` in place) and the
-//! output transform. The transforms and products are compiled for AVX2 + FMA when the CPU has
-//! them (checked at run time; `Kernels::Portable` forces the baseline build).
+//! index maps of `Layout`, every padding mode; `winograd_copy.rs`), so that a tile of 8
+//! channels is 36 vector loads; channels are padded to lanes of 8 with zeros. Tasks (rayon)
+//! own bands of tile rows of one sample and write their rows of every output plane in place;
+//! within a band, blocks of tiles small enough that their `V` and `M` stay in L2 run the input
+//! transform, the 36 products (register-tiled, reading `U[ξ]` in place) and the output
+//! transform, in scratch buffers kept per thread. Builds (`Isa`, chosen at run time;
+//! `Kernels::Portable` forces the baseline): AVX2 + FMA runs the transforms on 256-bit lane
+//! vectors and the products in 6 tiles × 16 channels; with AVX-512 F the products (and the
+//! weight gradient's sums over tiles) run in `winograd_avx512.rs`'s 6 tiles × 64 channels
+//! (f32; 32 in f64), where the AVX2 kernel waits on its loads.
 //!
 //! The gradients are the adjoints of the same three linear steps, in reverse:
 //!
@@ -50,14 +53,21 @@
 //! and 1.2e-14 in f64: inside the fast paths' tolerance (2e-4 in f32, `tests/fast_paths.rs`),
 //! so F(4×4, 3×3) runs in both precisions.
 //!
-//! Speed (`fftconv bench --stat cpu`, 2 cores, f32): 2d-resnet-k3 forward 3.8–4.1 ms against
-//! 6.7–7.5 ms on the tiled direct path, forward + gradients 12.2–14.0 ms against 19.7–21.0; on
-//! 2d-k3 (16 channels) the transforms and copies cost as much as the products save (forward
-//! 1.6 ms against 0.9), and the cost model ([`cost`](super::cost)) keeps it direct.
+//! Speed (`fftconv bench --stat cpu`, 2 cores of a Zen 4 with AVX-512): 2d-resnet-k3 in f32
+//! forward 2.9–3.1 ms, forward + gradients 9.3–9.8 ms (the tiled direct path: 6.7–7.5 and
+//! 19.7–21.0); in f64 6.6–6.8 and 20.6–21.6 ms. The products now run near the FMA peak; the
+//! copies, transforms and output writes take about as long again. On 2d-k3 (16 channels) they
+//! still cost more than the products save (forward 1.1 ms against 0.9 direct), and the cost
+//! model ([`cost`](super::cost)) keeps it direct.
 //!
 //! Other geometries (strides, dilation, other kernel sizes, transposes) go to
 //! [`direct_simd`].
 
+#[cfg(target_arch = "x86_64")]
+#[path = "winograd_avx512.rs"]
+mod avx512;
+#[path = "winograd_copy.rs"]
+mod copy;
 #[path = "winograd_grads.rs"]
 mod grads;
 #[path = "winograd_kernels.rs"]
@@ -69,10 +79,12 @@ use crate::conv::driver::{ConvCore, Core};
 use crate::conv::spec::{ConvKind, Geometry};
 use crate::error::Result;
 use crate::op::PadMode;
-use crate::tensor::{Scalar, Tensor};
+use crate::tensor::{Scalar, Tensor, TypedViews};
+use copy::channels_last;
 use kernels::{input_tile, output_tile, products, Tile, A, G, L, M, XI};
 use rayon::prelude::*;
 use std::array::from_fn;
+use std::sync::Mutex;
 
 /// Bytes of `V` and `M` per block of tiles: half of a 1 MB L2, the rest for `U[ξ]`.
 const BLOCK_BYTES: usize = 512 << 10;
@@ -140,40 +152,6 @@ impl Side {
     }
 }
 
-/// Planes `(n, side.total(), extent)` channel-last: `[n][ext₀][ext₁][side.total_padded()]`,
-/// position `p` of axis `a` reading `maps[a][p]` (`None`, or past the map: a zero).
-fn channels_last<T: Scalar>(
-    src: &[T],
-    n: usize,
-    side: Side,
-    extent: [usize; 2],
-    maps: [&[Option<usize>]; 2],
-    ext: [usize; 2],
-) -> Vec<T> {
-    let cp = side.total_padded();
-    let row_len = ext[1] * cp;
-    let plane = extent[0] * extent[1];
-    let mut out = vec![T::zero(); n * ext[0] * row_len];
-    out.par_chunks_mut(row_len)
-        .enumerate()
-        .for_each(|(r, row)| {
-            let (ni, p0) = (r / ext[0], r % ext[0]);
-            let Some(&Some(s0)) = maps[0].get(p0) else {
-                return;
-            };
-            for c in 0..side.total() {
-                let srow = &src[(ni * side.total() + c) * plane + s0 * extent[1]..][..extent[1]];
-                let ci = (c / side.per) * side.padded + c % side.per;
-                for (p1, s1) in maps[1].iter().enumerate().take(ext[1]) {
-                    if let Some(s1) = s1 {
-                        row[p1 * cp + ci] = srow[*s1];
-                    }
-                }
-            }
-        });
-    out
-}
-
 /// `U[g][ξ][s][d] = (G k Gᵀ)_ξ` of the kernels `k(g, s, d, a, b)` (source channel `s`,
 /// destination channel `d` of group `g`), computed in f64.
 fn transform_weights<T: Scalar>(
@@ -181,21 +159,37 @@ fn transform_weights<T: Scalar>(
     dst: Side,
     k: impl Fn(usize, usize, usize, usize, usize) -> T + Sync,
 ) -> Vec<T> {
-    let per_group = XI * src.padded * dst.padded;
-    let mut u = vec![T::zero(); src.groups * per_group];
-    u.par_chunks_mut(per_group).enumerate().for_each(|(g, ug)| {
-        for s in 0..src.per {
+    let (sp, dp) = (src.padded, dst.padded);
+    // In parallel over source channels (a layer with one group would run on one thread),
+    // first as `[g][s][ξ][d]`, then rearranged plane by plane.
+    let mut by_source = vec![T::zero(); src.groups * sp * XI * dp];
+    by_source
+        .par_chunks_mut(XI * dp)
+        .enumerate()
+        .for_each(|(gs, rows)| {
+            let (g, s) = (gs / sp, gs % sp);
+            if s >= src.per {
+                return;
+            }
             for d in 0..dst.per {
                 let kk: [[f64; 3]; 3] = from_fn(|a| from_fn(|b| k(g, s, d, a, b).as_f64()));
                 let gk: [[f64; 3]; A] =
                     from_fn(|i| from_fn(|b| (0..3).map(|a| G[i][a] * kk[a][b]).sum()));
                 for (xi, gki) in (0..XI).map(|xi| (xi, gk[xi / A])) {
                     let v: f64 = (0..3).map(|b| gki[b] * G[xi % A][b]).sum();
-                    ug[(xi * src.padded + s) * dst.padded + d] = T::of(v);
+                    rows[xi * dp + d] = T::of(v);
                 }
             }
-        }
-    });
+        });
+    let mut u = vec![T::zero(); src.groups * XI * sp * dp];
+    u.par_chunks_mut(sp * dp)
+        .enumerate()
+        .for_each(|(gx, plane)| {
+            let (g, xi) = (gx / XI, gx % XI);
+            for (s, row) in plane.chunks_mut(dp).enumerate() {
+                row.copy_from_slice(&by_source[((g * sp + s) * XI + xi) * dp..][..dp]);
+            }
+        });
     u
 }
 
@@ -274,18 +268,66 @@ fn block_tiles<T>(total: usize, channels: usize) -> usize {
     fit.min(spread).max(1)
 }
 
-/// Whether the AVX2 + FMA build of the block functions runs.
-fn avx2(kernels: Kernels) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        kernels == Kernels::Detect
+/// Which build of the block functions runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Isa {
+    /// The baseline target (what a CPU without AVX2 runs).
+    Portable,
+    /// AVX2 + FMA: the transforms on 256-bit vectors, the products in 6 × 2-vector tiles.
+    Avx2,
+    /// AVX-512 F as well: the products in [`avx512`]'s wider tiles.
+    Avx512,
+}
+
+impl Isa {
+    /// The best this CPU runs, or the portable build.
+    fn of(kernels: Kernels) -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        if kernels == Kernels::Detect
             && is_x86_feature_detected!("avx2")
             && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
+        {
+            return if is_x86_feature_detected!("avx512f") {
+                Isa::Avx512
+            } else {
+                Isa::Avx2
+            };
+        }
         let _ = kernels;
-        false
+        Isa::Portable
+    }
+
+    /// `self`, or the best this CPU runs if that is less.
+    fn at_most(self) -> Isa {
+        self.min(Isa::of(Kernels::Detect))
+    }
+}
+
+/// Scratch buffers per worker thread of the current pool, kept across the tasks of one pass
+/// (`for_each_init` would make, and zero, new ones for every piece rayon splits off: most of
+/// the time of a pass went to clearing them).
+struct Scratch<T>(Vec<Mutex<(Vec<T>, Vec<T>)>>);
+
+impl<T> Scratch<T> {
+    fn new() -> Self {
+        Scratch(
+            (0..=rayon::current_num_threads())
+                .map(|_| Mutex::default())
+                .collect(),
+        )
+    }
+
+    /// Run `f` on this thread's buffers (fresh ones if they are in use or poisoned).
+    fn with<R>(&self, f: impl FnOnce(&mut Vec<T>, &mut Vec<T>) -> R) -> R {
+        let last = self.0.len() - 1;
+        let slot = rayon::current_thread_index().map_or(last, |i| i.min(last));
+        match self.0[slot].try_lock() {
+            Ok(mut pair) => {
+                let (a, b) = &mut *pair;
+                f(a, b)
+            }
+            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+        }
     }
 }
 
@@ -298,7 +340,7 @@ struct Band<'a, 'b, T> {
 /// The tiles `t0..t0+nt` of a correlation (in one band): input transform, products, output
 /// transform into the band; `v` and `m` are scratch (reused between blocks).
 #[inline(always)]
-fn correlate_block<T: Scalar, const FUSED: bool>(
+fn correlate_block<T: Scalar, const FUSED: bool, const WIDE: bool>(
     c: &Corr<'_>,
     (src, u): (&Tiled<'_, T>, &[T]),
     (t0, nt): (usize, usize),
@@ -318,6 +360,22 @@ fn correlate_block<T: Scalar, const FUSED: bool>(
                 (&u[(g * XI + xi) * sp * dp..][..sp * dp], sp, dp),
                 (&mut m[xi * nt * cdp + g * dp..], cdp),
             );
+            #[cfg(target_arch = "x86_64")]
+            if WIDE {
+                let ((v, vs), (u, k, n), (m, ms)) = args;
+                // SAFETY (both): `WIDE` runs only inside `correlate_block_avx512`, which the
+                // caller enters after `Isa::of` found AVX-512 F.
+                match T::views(v, u, m) {
+                    TypedViews::F32(v, u, m) => unsafe {
+                        avx512::products_f32((v, vs), (u, k, n), (m, ms), nt)
+                    },
+                    TypedViews::F64(v, u, m) => unsafe {
+                        avx512::products_f64((v, vs), (u, k, n), (m, ms), nt)
+                    },
+                    TypedViews::Other => products::<T, FUSED, 3>((v, vs), (u, k, n), (m, ms), nt),
+                }
+                continue;
+            }
             if size_of::<T>() == 4 {
                 products::<T, FUSED, 6>(args.0, args.1, args.2, nt);
             } else {
@@ -359,7 +417,22 @@ fn correlate_block_avx2<T: Scalar>(
     out: &mut Band<'_, '_, T>,
     scratch: (&mut Vec<T>, &mut Vec<T>),
 ) {
-    correlate_block::<T, true>(c, src, range, out, scratch);
+    correlate_block::<T, true, false>(c, src, range, out, scratch);
+}
+
+/// The AVX2 build with AVX-512 products (`products_f32` / `_f64`, called per transform
+/// point). The transforms stay at AVX2: under AVX-512 the compiler turns their lane moves
+/// into gathers and scatters.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn correlate_block_avx512<T: Scalar>(
+    c: &Corr<'_>,
+    src: (&Tiled<'_, T>, &[T]),
+    range: (usize, usize),
+    out: &mut Band<'_, '_, T>,
+    scratch: (&mut Vec<T>, &mut Vec<T>),
+) {
+    correlate_block::<T, true, true>(c, src, range, out, scratch);
 }
 
 impl Corr<'_> {
@@ -369,10 +442,10 @@ impl Corr<'_> {
 
     /// `dst` `(n, dst.total(), out)` from `src` `(n, src.total(), extent)` and `u` from
     /// [`transform_weights`].
-    fn run<T: Scalar>(&self, src: &[T], u: &[T], kernels: Kernels) -> Vec<T> {
+    fn run<T: Scalar>(&self, src: &[T], u: &[T], isa: Isa) -> Vec<T> {
         let tiles = self.tiles();
         let ext = tiles.map(|t| t * M + 2);
-        let xs = channels_last(src, self.n, self.src, self.extent, self.maps, ext);
+        let xs = channels_last(src, self.n, self.src, self.extent, self.maps, ext, isa);
         let tiled = Tiled {
             data: &xs,
             ext,
@@ -402,10 +475,9 @@ impl Corr<'_> {
             }
             tasks.extend(per_band.into_iter().enumerate().map(|(b, p)| (ni, b, p)));
         }
-        let fast = avx2(kernels);
-        tasks.into_par_iter().for_each_init(
-            || (Vec::new(), Vec::new()),
-            |(v, m), (ni, b, mut planes)| {
+        let scratch = Scratch::new();
+        tasks.into_par_iter().for_each(|(ni, b, mut planes)| {
+            scratch.with(|v, m| {
                 let first = ni * per_sample + b * band * tiles[1];
                 let end = ni * per_sample + ((b + 1) * band).min(tiles[0]) * tiles[1];
                 let mut out = Band {
@@ -414,17 +486,24 @@ impl Corr<'_> {
                 };
                 for t0 in (first..end).step_by(tb) {
                     let range = (t0, tb.min(end - t0));
-                    #[cfg(target_arch = "x86_64")]
-                    if fast {
-                        // SAFETY: `avx2` checked that the CPU has AVX2 and FMA.
-                        unsafe { correlate_block_avx2(self, (&tiled, u), range, &mut out, (v, m)) };
-                        continue;
+                    let (src, scratch) = ((&tiled, u), (&mut *v, &mut *m));
+                    match isa {
+                        // SAFETY (both): `Isa::of` found the features the build enables.
+                        #[cfg(target_arch = "x86_64")]
+                        Isa::Avx512 => unsafe {
+                            correlate_block_avx512(self, src, range, &mut out, scratch)
+                        },
+                        #[cfg(target_arch = "x86_64")]
+                        Isa::Avx2 => unsafe {
+                            correlate_block_avx2(self, src, range, &mut out, scratch)
+                        },
+                        _ => {
+                            correlate_block::<T, false, false>(self, src, range, &mut out, scratch)
+                        }
                     }
-                    let _ = fast;
-                    correlate_block::<T, false>(self, (&tiled, u), range, &mut out, (v, m));
                 }
-            },
-        );
+            })
+        });
         y
     }
 }
@@ -441,15 +520,15 @@ fn plane<V: Copy>(a: [V; 3]) -> [V; 2] {
 pub(crate) struct Winograd {
     g: Geometry,
     lay: Layout,
-    kernels: Kernels,
+    isa: Isa,
 }
 
 impl Winograd {
-    fn new(c: &Geometry, kernels: Kernels) -> Self {
+    fn new(c: &Geometry, isa: Isa) -> Self {
         Winograd {
             g: c.clone(),
             lay: Layout::of(c),
-            kernels,
+            isa: isa.at_most(),
         }
     }
 }
@@ -470,16 +549,16 @@ impl<T: Scalar> ConvCore<T> for Winograd {
             maps: [&lay.maps[1], &lay.maps[2]],
             out: plane(lay.output),
         };
-        Tensor::new(g.y_shape(), corr.run(x.data(), &u, self.kernels))
+        Tensor::new(g.y_shape(), corr.run(x.data(), &u, self.isa))
     }
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
-        let dx = grads::input_grad(&self.g, &self.lay, w.data(), dy.data(), self.kernels);
+        let dx = grads::input_grad(&self.g, &self.lay, w.data(), dy.data(), self.isa);
         Tensor::new(self.g.x_shape(), dx)
     }
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
-        let dw = grads::weight_grad(&self.g, &self.lay, x.data(), dy.data(), self.kernels);
+        let dw = grads::weight_grad(&self.g, &self.lay, x.data(), dy.data(), self.isa);
         Tensor::new(self.g.w_shape(), dw)
     }
 }
@@ -491,10 +570,23 @@ impl<T: Scalar> ConvCore<T> for Winograd {
 /// # Errors
 /// Those of [`direct_simd`]'s planner.
 pub(crate) fn core<T: Scalar>(g: &Geometry, kernels: Kernels) -> Result<Core<T>> {
+    core_on(g, Isa::of(kernels))
+}
+
+/// [`core`] with the build `isa` (or the best this CPU runs, if less): the tests run each.
+///
+/// # Errors
+/// Those of [`direct_simd`]'s planner.
+pub(crate) fn core_on<T: Scalar>(g: &Geometry, isa: Isa) -> Result<Core<T>> {
     let c = g.as_conv();
     if supports(&c) {
-        Ok(Box::new(Winograd::new(&c, kernels)))
+        Ok(Box::new(Winograd::new(&c, isa)))
     } else {
+        let kernels = if isa == Isa::Portable {
+            Kernels::Portable
+        } else {
+            Kernels::Detect
+        };
         direct_simd::core(g, kernels)
     }
 }

@@ -2,17 +2,18 @@
 //! flipped, channel-transposed kernel over the cotangent padded by 2), `∂w` as the adjoint of
 //! the three steps, one product `V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]` per transform point summed over tiles.
 
+#[cfg(target_arch = "x86_64")]
+use super::avx512;
 use super::kernels::{cotangent_tile, A, G, L, M, XI};
 use super::{
-    avx2, block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, Corr,
+    block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, Corr, Isa,
     Side, Tiled,
 };
-use crate::conv::fast::direct_simd::Kernels;
 use crate::conv::fast::gemm::{gemm, Mat, MatMut};
 use crate::conv::fast::Layout;
 use crate::conv::spec::Geometry;
 use crate::op::PadMode;
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, TypedViews};
 use rayon::prelude::*;
 use std::array::from_fn;
 
@@ -26,8 +27,13 @@ fn untransform_weights<T: Scalar>(
 ) {
     for g in 0..src.groups {
         for s in 0..src.per {
+            // The 36 rows `∂U[g][ξ][s][·]`, read in step over `d` (not 36 entries a plane apart).
+            let rows: [&[T]; XI] =
+                from_fn(|xi| &du[((g * XI + xi) * src.padded + s) * dst.padded..][..dst.per]);
+            // `d` indexes all 36 rows at once: no single iterator to take it from.
+            #[allow(clippy::needless_range_loop)]
             for d in 0..dst.per {
-                let at = |xi: usize| du[((g * XI + xi) * src.padded + s) * dst.padded + d].as_f64();
+                let at = |xi: usize| rows[xi][d].as_f64();
                 // Separably: `Gᵀ ∂U` (3×6), then `· G` (3×3).
                 let mut left = [[0.0f64; A]; 3];
                 for (a, row) in left.iter_mut().enumerate() {
@@ -48,29 +54,53 @@ fn untransform_weights<T: Scalar>(
 
 /// The tiles `t0..t0+nt` of the weight gradient: `du[g][ξ] += V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]`.
 #[inline(always)]
-fn weight_block<T: Scalar>(
+fn weight_block<T: Scalar, const WIDE: bool>(
     (xs, src): (&Tiled<'_, T>, Side),
     (qs, dst): (&Tiled<'_, T>, Side),
     (t0, nt): (usize, usize),
     du: &mut [T],
+    (v, dm): (&mut Vec<T>, &mut Vec<T>),
 ) {
     let (csp, cdp) = (src.total_padded(), dst.total_padded());
-    let mut v = vec![T::zero(); XI * nt * csp];
-    let mut dm = vec![T::zero(); XI * nt * cdp];
-    transform_inputs(xs, t0, nt, &mut v);
+    // Every entry is written before it is read: no clearing between blocks.
+    v.resize(XI * nt * csp, T::zero());
+    dm.resize(XI * nt * cdp, T::zero());
+    transform_inputs(xs, t0, nt, v);
     for ti in 0..nt {
         for cb in (0..cdp).step_by(L) {
             let mt = cotangent_tile(&qs.tile::<M, M>(t0 + ti, cb));
-            scatter(&mt, &mut dm, (ti, nt, cdp, cb));
+            scatter(&mt, dm, (ti, nt, cdp, cb));
         }
     }
     let (sp, dp) = (src.padded, dst.padded);
     for g in 0..src.groups {
         for xi in 0..XI {
+            let (vx, qx) = (&v[xi * nt * csp + g * sp..], &dm[xi * nt * cdp + g * dp..]);
+            let dux = &mut du[(g * XI + xi) * sp * dp..][..sp * dp];
+            #[cfg(target_arch = "x86_64")]
+            if WIDE {
+                // SAFETY (both): `WIDE` runs only inside `weight_block_avx512`, which the
+                // caller enters after `Isa::of` found AVX-512 F.
+                match T::views(vx, qx, dux) {
+                    TypedViews::F32(vx, qx, dux) => unsafe {
+                        avx512::tile_sums_f32((vx, csp), (qx, cdp, nt, dp), (dux, dp), sp)
+                    },
+                    TypedViews::F64(vx, qx, dux) => unsafe {
+                        avx512::tile_sums_f64((vx, csp), (qx, cdp, nt, dp), (dux, dp), sp)
+                    },
+                    TypedViews::Other => gemm(
+                        Mat::strided(vx, nt, sp, csp).t(),
+                        Mat::strided(qx, nt, dp, cdp),
+                        MatMut::row_major(dux, sp, dp),
+                        T::one(),
+                    ),
+                }
+                continue;
+            }
             gemm(
-                Mat::strided(&v[xi * nt * csp + g * sp..], nt, sp, csp).t(),
-                Mat::strided(&dm[xi * nt * cdp + g * dp..], nt, dp, cdp),
-                MatMut::row_major(&mut du[(g * XI + xi) * sp * dp..][..sp * dp], sp, dp),
+                Mat::strided(vx, nt, sp, csp).t(),
+                Mat::strided(qx, nt, dp, cdp),
+                MatMut::row_major(dux, sp, dp),
                 T::one(),
             );
         }
@@ -84,8 +114,22 @@ fn weight_block_avx2<T: Scalar>(
     q: (&Tiled<'_, T>, Side),
     range: (usize, usize),
     du: &mut [T],
+    scratch: (&mut Vec<T>, &mut Vec<T>),
 ) {
-    weight_block(x, q, range, du);
+    weight_block::<T, false>(x, q, range, du, scratch);
+}
+
+/// The AVX2 build with AVX-512 sums over tiles ([`avx512`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn weight_block_avx512<T: Scalar>(
+    x: (&Tiled<'_, T>, Side),
+    q: (&Tiled<'_, T>, Side),
+    range: (usize, usize),
+    du: &mut [T],
+    scratch: (&mut Vec<T>, &mut Vec<T>),
+) {
+    weight_block::<T, true>(x, q, range, du, scratch);
 }
 
 /// `∂x` `(n, c_in, in)`: the correlation of `∂y` zero-padded by 2 with the flipped,
@@ -96,7 +140,7 @@ pub(super) fn input_grad<T: Scalar>(
     lay: &Layout,
     w: &[T],
     dy: &[T],
-    kernels: Kernels,
+    isa: Isa,
 ) -> Vec<T> {
     let (cg, og) = (lay.cg, lay.og);
     let (src, dst) = (Side::new(g.groups, og), Side::new(g.groups, cg));
@@ -123,7 +167,7 @@ pub(super) fn input_grad<T: Scalar>(
         maps: [&maps[0], &maps[1]],
         out,
     };
-    let full = corr.run(dy, &u, kernels);
+    let full = corr.run(dy, &u, isa);
     if zeros {
         return full;
     }
@@ -152,7 +196,7 @@ pub(super) fn weight_grad<T: Scalar>(
     lay: &Layout,
     x: &[T],
     dy: &[T],
-    kernels: Kernels,
+    isa: Isa,
 ) -> Vec<T> {
     let (cg, og) = (lay.cg, lay.og);
     let (src, dst) = (Side::new(g.groups, cg), Side::new(g.groups, og));
@@ -165,6 +209,7 @@ pub(super) fn weight_grad<T: Scalar>(
         plane(lay.input),
         [&lay.maps[1], &lay.maps[2]],
         tiles.map(|t| t * M + 2),
+        isa,
     );
     let ident: [Vec<Option<usize>>; 2] = from_fn(|a| (0..o[a]).map(Some).collect());
     let qs = channels_last(
@@ -174,6 +219,7 @@ pub(super) fn weight_grad<T: Scalar>(
         o,
         [&ident[0], &ident[1]],
         tiles.map(|t| t * M),
+        isa,
     );
     let xt = Tiled {
         data: &xs,
@@ -190,31 +236,34 @@ pub(super) fn weight_grad<T: Scalar>(
     let total = g.n * tiles[0] * tiles[1];
     let tb = block_tiles::<T>(total, src.total_padded() + dst.total_padded());
     let du_len = g.groups * XI * src.padded * dst.padded;
-    let fast = avx2(kernels);
-    let du = (0..total.div_ceil(tb))
+    // One sum of `∂U` (and one pair of scratch buffers) per thread's share of the blocks,
+    // not per piece rayon splits off: each is `36·c_in·c_out` values to clear and add.
+    let blocks = total.div_ceil(tb);
+    let per = blocks.div_ceil(rayon::current_num_threads().max(1));
+    let du = (0..blocks.div_ceil(per))
         .into_par_iter()
-        .fold(
-            || vec![T::zero(); du_len],
-            |mut du, b| {
+        .map(|p| {
+            let mut du = vec![T::zero(); du_len];
+            let (mut v, mut dm) = (Vec::new(), Vec::new());
+            for b in p * per..((p + 1) * per).min(blocks) {
                 let range = (b * tb, tb.min(total - b * tb));
-                #[cfg(target_arch = "x86_64")]
-                if fast {
-                    // SAFETY: `avx2` checked that the CPU has AVX2 and FMA.
-                    unsafe { weight_block_avx2((&xt, src), (&qt, dst), range, &mut du) };
-                    return du;
+                let (x, q, scratch) = ((&xt, src), (&qt, dst), (&mut v, &mut dm));
+                match isa {
+                    // SAFETY (both): `Isa::of` found the features the build enables.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => unsafe { weight_block_avx512(x, q, range, &mut du, scratch) },
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => unsafe { weight_block_avx2(x, q, range, &mut du, scratch) },
+                    _ => weight_block::<T, false>(x, q, range, &mut du, scratch),
                 }
-                let _ = fast;
-                weight_block((&xt, src), (&qt, dst), range, &mut du);
-                du
-            },
-        )
-        .reduce(
-            || vec![T::zero(); du_len],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
-                a
-            },
-        );
+            }
+            du
+        })
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
+            a
+        })
+        .unwrap_or_else(|| vec![T::zero(); du_len]);
     let mut dw = vec![T::zero(); g.c_out * cg * 9];
     untransform_weights(&du, src, dst, |gr, s, d, a, b, v| {
         dw[(((gr * og + d) * cg + s) * 3 + a) * 3 + b] = v;

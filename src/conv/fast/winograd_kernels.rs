@@ -34,81 +34,98 @@ pub(super) const G: [[f64; 3]; A] = [
     [0.0, 0.0, 1.0],
 ];
 
-/// `Bᵀ d` for 6 lane vectors (the rows of `Bᵀ`: `[4 0 −5 0 1 0]`, `[0 −4 −4 1 1 0]`,
-/// `[0 4 −4 −1 1 0]`, `[0 −2 −1 2 1 0]`, `[0 2 −1 −2 1 0]`, `[0 4 0 −5 0 1]`).
+/// `C` columns of lane vectors (one row of a tile, or a whole tile's rows).
+type Cols<T, const C: usize> = [Lv<T>; C];
+
+/// `Bᵀ d` on each of the `C` columns of 6 rows (the rows of `Bᵀ`: `[4 0 −5 0 1 0]`,
+/// `[0 −4 −4 1 1 0]`, `[0 4 −4 −1 1 0]`, `[0 −2 −1 2 1 0]`, `[0 2 −1 −2 1 0]`,
+/// `[0 4 0 −5 0 1]`).
 #[inline(always)]
-fn bt<T: Scalar>(d: &[Lv<T>; A]) -> [Lv<T>; A] {
+fn bt<T: Scalar, const C: usize>(d: &[Cols<T, C>; A]) -> [Cols<T, C>; A] {
     let (c2, c4, c5) = (T::of(2.0), T::of(4.0), T::of(5.0));
-    let mut t = [[T::zero(); L]; A];
-    for l in 0..L {
-        let (d0, d1, d2, d3, d4, d5) = (d[0][l], d[1][l], d[2][l], d[3][l], d[4][l], d[5][l]);
-        t[0][l] = c4 * d0 - c5 * d2 + d4;
-        t[1][l] = (d3 + d4) - c4 * (d1 + d2);
-        t[2][l] = c4 * (d1 - d2) + (d4 - d3);
-        t[3][l] = c2 * (d3 - d1) + (d4 - d2);
-        t[4][l] = c2 * (d1 - d3) + (d4 - d2);
-        t[5][l] = c4 * d1 - c5 * d3 + d5;
+    let mut t = [[[T::zero(); L]; C]; A];
+    for s in 0..C {
+        for l in 0..L {
+            let (d0, d1, d2, d3, d4, d5) = (
+                d[0][s][l], d[1][s][l], d[2][s][l], d[3][s][l], d[4][s][l], d[5][s][l],
+            );
+            t[0][s][l] = c4 * d0 - c5 * d2 + d4;
+            t[1][s][l] = (d3 + d4) - c4 * (d1 + d2);
+            t[2][s][l] = c4 * (d1 - d2) + (d4 - d3);
+            t[3][s][l] = c2 * (d3 - d1) + (d4 - d2);
+            t[4][s][l] = c2 * (d1 - d3) + (d4 - d2);
+            t[5][s][l] = c4 * d1 - c5 * d3 + d5;
+        }
     }
     t
 }
 
-/// `Aᵀ m` for 6 lane vectors (the rows of `Aᵀ`: `[1 1 1 1 1 0]`, `[0 1 −1 2 −2 0]`,
-/// `[0 1 1 4 4 0]`, `[0 1 −1 8 −8 1]`).
+/// `Aᵀ m` on each of the `C` columns of 6 rows (the rows of `Aᵀ`: `[1 1 1 1 1 0]`,
+/// `[0 1 −1 2 −2 0]`, `[0 1 1 4 4 0]`, `[0 1 −1 8 −8 1]`).
 #[inline(always)]
-fn at<T: Scalar>(m: &[Lv<T>; A]) -> [Lv<T>; M] {
+fn at<T: Scalar, const C: usize>(m: &[Cols<T, C>; A]) -> [Cols<T, C>; M] {
     let (c2, c4, c8) = (T::of(2.0), T::of(4.0), T::of(8.0));
-    let mut y = [[T::zero(); L]; M];
-    for l in 0..L {
-        let (m0, m1, m2, m3, m4, m5) = (m[0][l], m[1][l], m[2][l], m[3][l], m[4][l], m[5][l]);
-        let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
-        y[0][l] = m0 + s12 + s34;
-        y[1][l] = d12 + c2 * d34;
-        y[2][l] = s12 + c4 * s34;
-        y[3][l] = d12 + c8 * d34 + m5;
+    let mut y = [[[T::zero(); L]; C]; M];
+    for s in 0..C {
+        for l in 0..L {
+            let (m0, m1, m2, m3, m4, m5) = (
+                m[0][s][l], m[1][s][l], m[2][s][l], m[3][s][l], m[4][s][l], m[5][s][l],
+            );
+            let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
+            y[0][s][l] = m0 + s12 + s34;
+            y[1][s][l] = d12 + c2 * d34;
+            y[2][s][l] = s12 + c4 * s34;
+            y[3][s][l] = d12 + c8 * d34 + m5;
+        }
     }
     y
 }
 
-/// `A y` for 4 lane vectors: the adjoint of [`at`] (the columns of `Aᵀ` as rows).
+/// `A y` on each of the `C` columns of 4 rows: the adjoint of [`at`] (the columns of `Aᵀ` as
+/// rows).
 #[inline(always)]
-fn a<T: Scalar>(y: &[Lv<T>; M]) -> [Lv<T>; A] {
+fn a<T: Scalar, const C: usize>(y: &[Cols<T, C>; M]) -> [Cols<T, C>; A] {
     let (c2, c4, c8) = (T::of(2.0), T::of(4.0), T::of(8.0));
-    let mut m = [[T::zero(); L]; A];
-    for l in 0..L {
-        let (y0, y1, y2, y3) = (y[0][l], y[1][l], y[2][l], y[3][l]);
-        let (even, odd) = (y0 + y2, y1 + y3);
-        let (even2, odd2) = (y0 + c4 * y2, c2 * y1 + c8 * y3);
-        m[0][l] = y0;
-        m[1][l] = even + odd;
-        m[2][l] = even - odd;
-        m[3][l] = even2 + odd2;
-        m[4][l] = even2 - odd2;
-        m[5][l] = y3;
+    let mut m = [[[T::zero(); L]; C]; A];
+    for s in 0..C {
+        for l in 0..L {
+            let (y0, y1, y2, y3) = (y[0][s][l], y[1][s][l], y[2][s][l], y[3][s][l]);
+            let (even, odd) = (y0 + y2, y1 + y3);
+            let (even2, odd2) = (y0 + c4 * y2, c2 * y1 + c8 * y3);
+            m[0][s][l] = y0;
+            m[1][s][l] = even + odd;
+            m[2][s][l] = even - odd;
+            m[3][s][l] = even2 + odd2;
+            m[4][s][l] = even2 - odd2;
+            m[5][s][l] = y3;
+        }
     }
     m
 }
 
-/// Apply a 1-D transform along both axes of a tile: `f` on every column, then on every row.
-/// (Plain loops, no `array::from_fn`: everything here must inline into the callers'
-/// `target_feature` functions to be vectorised.)
+/// A row of lane vectors as 1-wide columns (the same memory: `[X; 1]` is laid out as `X`).
+#[inline(always)]
+fn as_columns<T: Scalar, const I: usize>(row: &[Lv<T>; I]) -> &[Cols<T, 1>; I] {
+    // SAFETY: `[Lv<T>; 1]` has the size, alignment and layout of `Lv<T>`.
+    unsafe { &*(row as *const [Lv<T>; I]).cast::<[Cols<T, 1>; I]>() }
+}
+
+/// Apply a 1-D transform along both axes of a tile: `f` on the columns (`C = I`: every
+/// column at once, elementwise over whole rows, so that no lane vector moves between rows),
+/// then on each row (`C = 1`). (Plain loops and no transposing copies: under AVX-512 the
+/// compiler turns a transposing copy into gathers and scatters, slower than the arithmetic.)
 #[inline(always)]
 fn both_axes<T: Scalar, const I: usize, const O: usize>(
     d: &Tile<T, I, I>,
-    f: impl Fn(&[Lv<T>; I]) -> [Lv<T>; O],
+    columns: impl Fn(&[Cols<T, I>; I]) -> [Cols<T, I>; O],
+    row: impl Fn(&[Cols<T, 1>; I]) -> [Cols<T, 1>; O],
 ) -> Tile<T, O, O> {
-    let mut col = [[T::zero(); L]; I];
-    let mut t = [[[T::zero(); L]; I]; O];
-    for s in 0..I {
-        for (c, row) in col.iter_mut().zip(d) {
-            *c = row[s];
-        }
-        for (row, v) in t.iter_mut().zip(f(&col)) {
-            row[s] = v;
-        }
-    }
+    let t = columns(d);
     let mut out = [[[T::zero(); L]; O]; O];
-    for (o, row) in out.iter_mut().zip(&t) {
-        *o = f(row);
+    for (o, r) in out.iter_mut().zip(&t) {
+        for (v, [w]) in o.iter_mut().zip(row(as_columns(r))) {
+            *v = w;
+        }
     }
     out
 }
@@ -116,19 +133,19 @@ fn both_axes<T: Scalar, const I: usize, const O: usize>(
 /// `V = Bᵀ d B` of a 6×6 input tile.
 #[inline(always)]
 pub(super) fn input_tile<T: Scalar>(d: &Tile<T, A, A>) -> Tile<T, A, A> {
-    both_axes(d, bt)
+    both_axes(d, bt::<T, A>, bt::<T, 1>)
 }
 
 /// `Y = Aᵀ m A` of a 6×6 product tile.
 #[inline(always)]
 pub(super) fn output_tile<T: Scalar>(m: &Tile<T, A, A>) -> Tile<T, M, M> {
-    both_axes(m, at)
+    both_axes(m, at::<T, A>, at::<T, 1>)
 }
 
 /// `A ∂Y Aᵀ` of a 4×4 cotangent tile: the adjoint of [`output_tile`].
 #[inline(always)]
 pub(super) fn cotangent_tile<T: Scalar>(dy: &Tile<T, M, M>) -> Tile<T, A, A> {
-    both_axes(dy, a)
+    both_axes(dy, a::<T, M>, a::<T, 1>)
 }
 
 /// Multiply–add `a·b + c`, fused when `FUSED` (the AVX2 + FMA build; elsewhere `mul_add`

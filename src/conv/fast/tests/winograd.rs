@@ -1,11 +1,13 @@
 //! Winograd F(4×4, 3×3) (`Algorithm::Winograd`) agrees with the loop witness (`Direct`) on
 //! forward, ∂x, ∂w and ∂b: random 2-D 3×3 stride-1 layers (extents off the 4-output tiles,
-//! odd channel counts, groups, every padding mode, batches of 1 to 3) in f64 and f32, with the
-//! AVX2 and the portable builds, and through `Auto`; its ∂x and ∂w are the adjoints of its
-//! forward pass (dot-product tests); a stride-1 3×3 transpose runs it as its conv's adjoint
-//! (through the driver); other geometries fall back to the tiled direct path.
+//! odd channel counts, up to 80 channels a group, groups, every padding mode, batches of 1 to
+//! 3) in f64 and f32, with the detected build (AVX-512 where the CPU has it), AVX2 and the
+//! portable build, and through `Auto`; its ∂x and ∂w are the adjoints of its forward pass
+//! (dot-product tests); a stride-1 3×3 transpose runs it as its conv's adjoint (through the
+//! driver); other geometries fall back to the tiled direct path.
 use crate::conv::driver;
 use crate::conv::fast::direct_simd::Kernels;
+use crate::conv::fast::winograd::Isa;
 use crate::conv::fast::{choose_backward, choose_forward, winograd, Choice};
 use crate::conv::{self, Algorithm, ConvKind, ConvSpec, Padding};
 use crate::op::PadMode;
@@ -25,15 +27,20 @@ fn tol<T: Scalar>() -> f64 {
     }
 }
 
-/// A random 2-D 3×3 stride-1 layer (one in five a transpose).
-fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
+/// A random 2-D 3×3 stride-1 layer (one in five a transpose) with up to `max_channels`
+/// channels per group on each side and extents up to `max_extent`.
+fn random_case(
+    rng: &mut ChaCha8Rng,
+    max_channels: usize,
+    max_extent: usize,
+) -> (ConvSpec, Vec<usize>, Vec<usize>) {
     loop {
         let transpose = rng.random_range(0..5) == 0;
         let groups = [1, 1, 1, 2, 3][rng.random_range(0..5usize)];
-        let c_in = groups * rng.random_range(1..=7usize);
-        let c_out = groups * rng.random_range(1..=11usize);
+        let c_in = groups * rng.random_range(1..=max_channels.min(7).max(max_channels / 2));
+        let c_out = groups * rng.random_range(1..=max_channels);
         let n = rng.random_range(1..=3usize);
-        let spatial: Vec<usize> = (0..2).map(|_| rng.random_range(1..=21usize)).collect();
+        let spatial: Vec<usize> = (0..2).map(|_| rng.random_range(1..=max_extent)).collect();
         let pads: Vec<(usize, usize)> = (0..2)
             .map(|_| (rng.random_range(0..=3usize), rng.random_range(0..=3usize)))
             .collect();
@@ -100,6 +107,11 @@ fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) -> f
             conv::backward(spec, &x, &w, &dy, true, Algorithm::Winograd),
         ),
         (
+            "avx2",
+            driver::forward(spec, &x, &w, Some(&b), |g| winograd::core_on(g, Isa::Avx2)),
+            driver::backward(spec, &x, &w, &dy, true, |g| winograd::core_on(g, Isa::Avx2)),
+        ),
+        (
             "portable",
             driver::forward(spec, &x, &w, Some(&b), |g| {
                 winograd::core(g, Kernels::Portable)
@@ -140,9 +152,21 @@ fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) -> f
 fn winograd_matches_loops_on_random_layers() {
     let mut rng = ChaCha8Rng::seed_from_u64(15);
     for case in 0..120 {
-        let (spec, xs, ws) = random_case(&mut rng);
+        let (spec, xs, ws) = random_case(&mut rng, 11, 21);
         check::<f64>(&spec, &xs, &ws, 1000 + case);
         check::<f32>(&spec, &xs, &ws, 2000 + case);
+    }
+}
+
+#[test]
+fn winograd_matches_loops_with_many_channels() {
+    // Up to 80 output channels per group: every width of the AVX-512 products' column blocks
+    // (1 to 4 vectors, a masked last one, and a second block past 64 in f32 / 32 in f64).
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    for case in 0..30 {
+        let (spec, xs, ws) = random_case(&mut rng, 80, 11);
+        check::<f64>(&spec, &xs, &ws, 3000 + case);
+        check::<f32>(&spec, &xs, &ws, 4000 + case);
     }
 }
 
@@ -206,7 +230,7 @@ fn winograd_gradients_are_adjoints_of_its_forward() {
     // padding mode, all through Winograd in f64.
     let mut rng = ChaCha8Rng::seed_from_u64(16);
     for case in 0..40 {
-        let (spec, xs, ws) = random_case(&mut rng);
+        let (spec, xs, ws) = random_case(&mut rng, 11, 21);
         let g = spec.geometry(&xs, &ws).unwrap();
         let x = Tensor::<f64>::randn(&xs, 3 * case);
         let w = Tensor::<f64>::randn(&ws, 3 * case + 1);
