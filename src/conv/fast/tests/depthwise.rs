@@ -8,11 +8,11 @@ use crate::conv::fast::direct_simd::{self, Kernels};
 use crate::conv::fast::{choose_backward, choose_forward, Choice};
 use crate::conv::{self, Algorithm, ConvSpec, Padding};
 use crate::op::PadMode;
-use crate::{Scalar, Tensor};
+use crate::Scalar;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::rel;
+use super::{witness, Draw};
 
 fn tol<T: Scalar>() -> f64 {
     if T::NAME == "f32" {
@@ -36,60 +36,39 @@ fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
         let pads: Vec<(usize, usize)> = (0..d)
             .map(|_| (rng.random_range(0..=4usize), rng.random_range(0..=4usize)))
             .collect();
-        let mode = [
-            PadMode::Zeros,
-            PadMode::Circular,
-            PadMode::Reflect,
-            PadMode::Replicate,
-        ][rng.random_range(0..4usize)];
-        let spec = ConvSpec {
-            dilation,
-            padding: match rng.random_range(0..5) {
-                0 => Padding::Same,
-                1 => Padding::Valid,
-                _ => Padding::Explicit(pads),
+        if let Some(case) = super::layer(
+            rng,
+            Draw {
+                transpose: false,
+                n,
+                c_in: c,
+                c_out: c * m,
+                groups: c,
+                spatial,
+                kernel,
+                stride: vec![1; d],
+                dilation,
+                pads,
             },
-            groups: c,
-            padding_mode: mode,
-            ..Default::default()
-        };
-        let x = [vec![n, c], spatial].concat();
-        let w = [vec![c * m, 1], kernel].concat();
-        if spec.geometry(&x, &w).is_ok() {
-            return (spec, x, w);
+        ) {
+            return case;
         }
     }
 }
 
 fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
-    let g = spec.geometry(xs, ws).unwrap();
-    let x = Tensor::<T>::randn(xs, seed);
-    let w = Tensor::<T>::randn(ws, seed + 1);
-    let b = Tensor::<T>::randn(&g.b_shape(), seed + 2);
-    let dy = Tensor::<T>::randn(&g.y_shape(), seed + 3);
-    let y_ref = conv::forward(spec, &x, &w, Some(&b), Algorithm::Direct).unwrap();
-    let g_ref = conv::backward(spec, &x, &w, &dy, true, Algorithm::Direct).unwrap();
-    let at = format!("{} {spec:?} x {xs:?} w {ws:?}", T::NAME);
+    let r = witness::<T>(spec, xs, ws, seed);
+    let (x, w, b, dy) = (&r.x, &r.w, &r.b, &r.dy);
     for kernels in [Kernels::Detect, Kernels::Portable] {
-        let y = direct_simd::forward_using(spec, &x, &w, Some(&b), kernels).unwrap();
-        let gr = direct_simd::backward_using(spec, &x, &w, &dy, true, kernels).unwrap();
-        for (name, got, want) in [
-            ("y", &y, &y_ref),
-            ("dx", &gr.dx, &g_ref.dx),
-            ("dw", &gr.dw, &g_ref.dw),
-            ("db", gr.db.as_ref().unwrap(), g_ref.db.as_ref().unwrap()),
-        ] {
-            let e = rel(got, want);
-            assert!(e < tol::<T>(), "{kernels:?} {name} off by {e:.2e}: {at}");
-        }
+        let y = direct_simd::forward_using(spec, x, w, Some(b), kernels).unwrap();
+        let gr = direct_simd::backward_using(spec, x, w, dy, true, kernels).unwrap();
+        r.assert_agrees(&format!("{kernels:?}"), &y, &gr, tol::<T>());
     }
     // And through the public dispatch, whichever path `Auto` picks per direction.
-    let y = conv::forward(spec, &x, &w, Some(&b), Algorithm::Auto).unwrap();
-    let gr = conv::backward(spec, &x, &w, &dy, true, Algorithm::Auto).unwrap();
+    let y = conv::forward(spec, x, w, Some(b), Algorithm::Auto).unwrap();
+    let gr = conv::backward(spec, x, w, dy, true, Algorithm::Auto).unwrap();
     let t = if T::NAME == "f32" { 2e-4 } else { 1e-11 };
-    assert!(rel(&y, &y_ref) < t, "Auto y: {at}");
-    assert!(rel(&gr.dx, &g_ref.dx) < t, "Auto dx: {at}");
-    assert!(rel(&gr.dw, &g_ref.dw) < t, "Auto dw: {at}");
+    r.assert_agrees("Auto", &y, &gr, t);
 }
 
 #[test]

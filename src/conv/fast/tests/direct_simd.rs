@@ -4,13 +4,13 @@
 //! sizes) in f64 and f32, plus strided specs (its fallback); the detected, portable and
 //! AVX2-only kernels.
 use crate::conv::fast::direct_simd::{self, Kernels};
-use crate::conv::{self, Algorithm, ConvKind, ConvSpec, Padding};
+use crate::conv::{self, Algorithm, ConvSpec, Padding};
 use crate::op::PadMode;
-use crate::{Scalar, Tensor};
+use crate::Scalar;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::rel;
+use super::{witness, Draw};
 
 fn tol<T: Scalar>() -> f64 {
     if T::NAME == "f32" {
@@ -39,74 +39,43 @@ fn random_case(rng: &mut ChaCha8Rng, strided: bool) -> (ConvSpec, Vec<usize>, Ve
         let pads: Vec<(usize, usize)> = (0..d)
             .map(|_| (rng.random_range(0..=3usize), rng.random_range(0..=3usize)))
             .collect();
-        let mode = [
-            PadMode::Zeros,
-            PadMode::Circular,
-            PadMode::Reflect,
-            PadMode::Replicate,
-        ][rng.random_range(0..4usize)];
-        let spec = if transpose {
-            let output_padding = (0..d)
-                .map(|a| rng.random_range(0..stride[a].max(dilation[a])))
-                .collect();
-            ConvSpec {
-                kind: ConvKind::ConvTranspose,
+        if let Some(case) = super::layer(
+            rng,
+            Draw {
+                transpose,
+                n,
+                c_in,
+                c_out,
+                groups,
+                spatial,
+                kernel,
                 stride,
                 dilation,
-                padding: Padding::Explicit(pads),
-                groups,
-                output_padding,
-                ..Default::default()
-            }
-        } else {
-            ConvSpec {
-                stride,
-                dilation,
-                padding: match rng.random_range(0..5) {
-                    0 => Padding::Same,
-                    1 => Padding::Valid,
-                    _ => Padding::Explicit(pads),
-                },
-                groups,
-                padding_mode: mode,
-                ..Default::default()
-            }
-        };
-        let x = [vec![n, c_in], spatial].concat();
-        let w = if transpose {
-            [vec![c_in, c_out / groups], kernel].concat()
-        } else {
-            [vec![c_out, c_in / groups], kernel].concat()
-        };
-        if spec.geometry(&x, &w).is_ok() {
-            return (spec, x, w);
+                pads,
+            },
+        ) {
+            return case;
         }
     }
 }
 
 fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
-    let g = spec.geometry(xs, ws).unwrap();
-    let x = Tensor::<T>::randn(xs, seed);
-    let w = Tensor::<T>::randn(ws, seed + 1);
-    let b = Tensor::<T>::randn(&g.b_shape(), seed + 2);
-    let dy = Tensor::<T>::randn(&g.y_shape(), seed + 3);
-    let at = format!("{} {spec:?} x {xs:?} w {ws:?}", T::NAME);
-    let y_ref = conv::forward(spec, &x, &w, Some(&b), Algorithm::Direct).unwrap();
-    let g_ref = conv::backward(spec, &x, &w, &dy, true, Algorithm::Direct).unwrap();
+    let r = witness::<T>(spec, xs, ws, seed);
+    let (x, w, b, dy, at) = (&r.x, &r.w, &r.b, &r.dy, &r.at);
     // Through the public dispatch (AVX2 kernels where the CPU has them), and the portable
     // kernels every other CPU runs.
-    let y = conv::forward(spec, &x, &w, Some(&b), Algorithm::DirectSimd)
+    let y = conv::forward(spec, x, w, Some(b), Algorithm::DirectSimd)
         .unwrap_or_else(|e| panic!("forward failed ({e}): {at}"));
-    let gr = conv::backward(spec, &x, &w, &dy, true, Algorithm::DirectSimd)
+    let gr = conv::backward(spec, x, w, dy, true, Algorithm::DirectSimd)
         .unwrap_or_else(|e| panic!("backward failed ({e}): {at}"));
-    let yp = direct_simd::forward_using(spec, &x, &w, Some(&b), Kernels::Portable)
+    let yp = direct_simd::forward_using(spec, x, w, Some(b), Kernels::Portable)
         .unwrap_or_else(|e| panic!("portable forward failed ({e}): {at}"));
-    let gp = direct_simd::backward_using(spec, &x, &w, &dy, true, Kernels::Portable)
+    let gp = direct_simd::backward_using(spec, x, w, dy, true, Kernels::Portable)
         .unwrap_or_else(|e| panic!("portable backward failed ({e}): {at}"));
     // The 16-register AVX2 tiles, which a CPU with AVX-512 would not run otherwise.
-    let ya = direct_simd::forward_using(spec, &x, &w, Some(&b), Kernels::Avx2Only)
+    let ya = direct_simd::forward_using(spec, x, w, Some(b), Kernels::Avx2Only)
         .unwrap_or_else(|e| panic!("AVX2-only forward failed ({e}): {at}"));
-    let ga = direct_simd::backward_using(spec, &x, &w, &dy, true, Kernels::Avx2Only)
+    let ga = direct_simd::backward_using(spec, x, w, dy, true, Kernels::Avx2Only)
         .unwrap_or_else(|e| panic!("AVX2-only backward failed ({e}): {at}"));
     let t = tol::<T>();
     for (kernels, y, gr) in [
@@ -114,16 +83,7 @@ fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
         ("portable", &yp, &gp),
         ("AVX2 only", &ya, &ga),
     ] {
-        for (name, got, want) in [
-            ("y", y, &y_ref),
-            ("dx", &gr.dx, &g_ref.dx),
-            ("dw", &gr.dw, &g_ref.dw),
-            ("db", gr.db.as_ref().unwrap(), g_ref.db.as_ref().unwrap()),
-        ] {
-            assert_eq!(got.shape(), want.shape(), "{kernels} {name} shape: {at}");
-            let e = rel(got, want);
-            assert!(e < t, "DirectSimd ({kernels}) {name} off by {e:.2e}: {at}");
-        }
+        r.assert_agrees(&format!("DirectSimd ({kernels})"), y, gr, t);
     }
 }
 

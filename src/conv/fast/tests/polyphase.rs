@@ -11,15 +11,7 @@ use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Every padding mode.
-const MODES: [PadMode; 4] = [
-    PadMode::Zeros,
-    PadMode::Reflect,
-    PadMode::Circular,
-    PadMode::Replicate,
-];
-
-use super::rel;
+use super::{rel, witness, Draw, MODES};
 
 /// A random valid layer the split applies to: strides 1-3 per axis (at least one above 1),
 /// dilation only on stride-1 axes, kernels 1-7, every padding mode, asymmetric explicit pads,
@@ -52,42 +44,22 @@ fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
         let pads: Vec<(usize, usize)> = (0..d)
             .map(|_| (rng.random_range(0..=4usize), rng.random_range(0..=4usize)))
             .collect();
-        let mode = MODES[rng.random_range(0..4usize)];
-        let spec = if transpose {
-            let output_padding = (0..d)
-                .map(|a| rng.random_range(0..stride[a].max(dilation[a])))
-                .collect();
-            ConvSpec {
-                kind: ConvKind::ConvTranspose,
+        if let Some(case) = super::layer(
+            rng,
+            Draw {
+                transpose,
+                n,
+                c_in,
+                c_out,
+                groups,
+                spatial,
+                kernel,
                 stride,
                 dilation,
-                padding: Padding::Explicit(pads),
-                groups,
-                output_padding,
-                ..Default::default()
-            }
-        } else {
-            ConvSpec {
-                stride,
-                dilation,
-                padding: match rng.random_range(0..5) {
-                    0 => Padding::Same,
-                    1 => Padding::Valid,
-                    _ => Padding::Explicit(pads),
-                },
-                groups,
-                padding_mode: mode,
-                ..Default::default()
-            }
-        };
-        let x = [vec![n, c_in], spatial].concat();
-        let w = if transpose {
-            [vec![c_in, c_out / groups], kernel].concat()
-        } else {
-            [vec![c_out, c_in / groups], kernel].concat()
-        };
-        if spec.geometry(&x, &w).is_ok() {
-            return (spec, x, w);
+                pads,
+            },
+        ) {
+            return case;
         }
     }
 }
@@ -98,22 +70,18 @@ fn check_against_loops(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
     let g = spec.geometry(xs, ws).unwrap();
     let at = format!("{spec:?} x {xs:?} w {ws:?}");
     assert!(polyphase::applies(&g), "split does not apply: {at}");
-    let x = Tensor::<f64>::randn(xs, seed);
-    let w = Tensor::<f64>::randn(ws, seed + 1);
-    let b = Tensor::<f64>::randn(&g.b_shape(), seed + 2);
-    let dy = Tensor::<f64>::randn(&g.y_shape(), seed + 3);
-    let y_ref = conv::forward(spec, &x, &w, Some(&b), Algorithm::Direct).unwrap();
-    let g_ref = conv::backward(spec, &x, &w, &dy, true, Algorithm::Direct).unwrap();
+    let r = witness::<f64>(spec, xs, ws, seed);
+    let (x, w, b, dy) = (&r.x, &r.w, &r.b, &r.dy);
     let run = |kernels: Kernels| {
-        let y = polyphase::forward(spec, &x, &w, Some(&b), kernels)
+        let y = polyphase::forward(spec, x, w, Some(b), kernels)
             .unwrap_or_else(|e| panic!("{kernels:?} forward failed ({e}): {at}"));
-        let gr = polyphase::backward(spec, &x, &w, &dy, true, kernels)
+        let gr = polyphase::backward(spec, x, w, dy, true, kernels)
             .unwrap_or_else(|e| panic!("{kernels:?} backward failed ({e}): {at}"));
         (y, gr)
     };
     let dispatch = (
-        conv::forward(spec, &x, &w, Some(&b), Algorithm::DirectSimd).unwrap(),
-        conv::backward(spec, &x, &w, &dy, true, Algorithm::DirectSimd).unwrap(),
+        conv::forward(spec, x, w, Some(b), Algorithm::DirectSimd).unwrap(),
+        conv::backward(spec, x, w, dy, true, Algorithm::DirectSimd).unwrap(),
     );
     for (path, (y, gr)) in [
         ("detected", run(Kernels::Detect)),
@@ -121,16 +89,7 @@ fn check_against_loops(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
         ("AVX2 only", run(Kernels::Avx2Only)),
         ("DirectSimd dispatch", dispatch),
     ] {
-        for (name, got, want) in [
-            ("y", &y, &y_ref),
-            ("dx", &gr.dx, &g_ref.dx),
-            ("dw", &gr.dw, &g_ref.dw),
-            ("db", gr.db.as_ref().unwrap(), g_ref.db.as_ref().unwrap()),
-        ] {
-            assert_eq!(got.shape(), want.shape(), "{path} {name} shape: {at}");
-            let e = rel(got, want);
-            assert!(e < 1e-11, "polyphase ({path}) {name} off by {e:.2e}: {at}");
-        }
+        r.assert_agrees(&format!("polyphase ({path})"), &y, &gr, 1e-11);
     }
 }
 

@@ -9,13 +9,12 @@ use crate::conv::driver;
 use crate::conv::fast::direct_simd::Kernels;
 use crate::conv::fast::winograd::Isa;
 use crate::conv::fast::{choose_backward, choose_forward, winograd, Choice};
-use crate::conv::{self, Algorithm, ConvKind, ConvSpec, Padding};
-use crate::op::PadMode;
+use crate::conv::{self, Algorithm, ConvSpec, Padding};
 use crate::{Scalar, Tensor};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::rel;
+use super::{rel, witness, Draw};
 
 /// The fast paths' tolerance (`tests/fast_paths.rs`); F(4×4, 3×3) rounds about 20× worse than
 /// the direct sum in f32 (~4e-6 on 64 channels), still well inside it.
@@ -44,43 +43,23 @@ fn random_case(
         let pads: Vec<(usize, usize)> = (0..2)
             .map(|_| (rng.random_range(0..=3usize), rng.random_range(0..=3usize)))
             .collect();
-        let mode = [
-            PadMode::Zeros,
-            PadMode::Circular,
-            PadMode::Reflect,
-            PadMode::Replicate,
-        ][rng.random_range(0..4usize)];
-        let spec = if transpose {
-            ConvSpec {
-                kind: ConvKind::ConvTranspose,
-                stride: vec![1, 1],
-                dilation: vec![1, 1],
-                padding: Padding::Explicit(pads),
+        let (kernel, stride, dilation) = (vec![3, 3], vec![1, 1], vec![1, 1]);
+        if let Some(case) = super::layer(
+            rng,
+            Draw {
+                transpose,
+                n,
+                c_in,
+                c_out,
                 groups,
-                ..Default::default()
-            }
-        } else {
-            ConvSpec {
-                stride: vec![1, 1],
-                dilation: vec![1, 1],
-                padding: match rng.random_range(0..5) {
-                    0 => Padding::Same,
-                    1 => Padding::Valid,
-                    _ => Padding::Explicit(pads),
-                },
-                groups,
-                padding_mode: mode,
-                ..Default::default()
-            }
-        };
-        let x = [vec![n, c_in], spatial].concat();
-        let w = if transpose {
-            vec![c_in, c_out / groups, 3, 3]
-        } else {
-            vec![c_out, c_in / groups, 3, 3]
-        };
-        if spec.geometry(&x, &w).is_ok() {
-            return (spec, x, w);
+                spatial,
+                kernel,
+                stride,
+                dilation,
+                pads,
+            },
+        ) {
+            return case;
         }
     }
 }
@@ -93,57 +72,39 @@ fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) -> f
         winograd::supports(&g.as_conv()),
         "not a Winograd layer: {spec:?} {xs:?}"
     );
-    let x = Tensor::<T>::randn(xs, seed);
-    let w = Tensor::<T>::randn(ws, seed + 1);
-    let b = Tensor::<T>::randn(&g.b_shape(), seed + 2);
-    let dy = Tensor::<T>::randn(&g.y_shape(), seed + 3);
-    let at = format!("{} {spec:?} x {xs:?} w {ws:?}", T::NAME);
-    let y_ref = conv::forward(spec, &x, &w, Some(&b), Algorithm::Direct).unwrap();
-    let g_ref = conv::backward(spec, &x, &w, &dy, true, Algorithm::Direct).unwrap();
+    let r = witness::<T>(spec, xs, ws, seed);
+    let (x, w, b, dy, at) = (&r.x, &r.w, &r.b, &r.dy, &r.at);
     let runs = [
         (
             "detected",
-            conv::forward(spec, &x, &w, Some(&b), Algorithm::Winograd),
-            conv::backward(spec, &x, &w, &dy, true, Algorithm::Winograd),
+            conv::forward(spec, x, w, Some(b), Algorithm::Winograd),
+            conv::backward(spec, x, w, dy, true, Algorithm::Winograd),
         ),
         (
             "avx2",
-            driver::forward(spec, &x, &w, Some(&b), |g| winograd::core_on(g, Isa::Avx2)),
-            driver::backward(spec, &x, &w, &dy, true, |g| winograd::core_on(g, Isa::Avx2)),
+            driver::forward(spec, x, w, Some(b), |g| winograd::core_on(g, Isa::Avx2)),
+            driver::backward(spec, x, w, dy, true, |g| winograd::core_on(g, Isa::Avx2)),
         ),
         (
             "portable",
-            driver::forward(spec, &x, &w, Some(&b), |g| {
+            driver::forward(spec, x, w, Some(b), |g| {
                 winograd::core(g, Kernels::Portable)
             }),
-            driver::backward(spec, &x, &w, &dy, true, |g| {
+            driver::backward(spec, x, w, dy, true, |g| {
                 winograd::core(g, Kernels::Portable)
             }),
         ),
         (
             "auto",
-            conv::forward(spec, &x, &w, Some(&b), Algorithm::Auto),
-            conv::backward(spec, &x, &w, &dy, true, Algorithm::Auto),
+            conv::forward(spec, x, w, Some(b), Algorithm::Auto),
+            conv::backward(spec, x, w, dy, true, Algorithm::Auto),
         ),
     ];
     let mut worst = 0.0f64;
     for (kernels, y, gr) in runs {
         let y = y.unwrap_or_else(|e| panic!("{kernels} forward failed ({e}): {at}"));
         let gr = gr.unwrap_or_else(|e| panic!("{kernels} backward failed ({e}): {at}"));
-        for (name, got, want) in [
-            ("y", &y, &y_ref),
-            ("dx", &gr.dx, &g_ref.dx),
-            ("dw", &gr.dw, &g_ref.dw),
-            ("db", gr.db.as_ref().unwrap(), g_ref.db.as_ref().unwrap()),
-        ] {
-            assert_eq!(got.shape(), want.shape(), "{kernels} {name} shape: {at}");
-            let e = rel(got, want);
-            assert!(
-                e < tol::<T>(),
-                "Winograd ({kernels}) {name} off by {e:.2e}: {at}"
-            );
-            worst = worst.max(e);
-        }
+        worst = worst.max(r.assert_agrees(&format!("Winograd ({kernels})"), &y, &gr, tol::<T>()));
     }
     worst
 }
