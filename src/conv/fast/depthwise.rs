@@ -80,6 +80,25 @@ where
     v
 }
 
+/// Ask the cache for `s` ahead of its use: the planes a pass reads (an input or cotangent
+/// plane, megabytes apart) are copied into their padded buffers row by row, and that copy
+/// otherwise waits on every cache line in turn. Issued for the next plane while the current
+/// one is correlated, the lines arrive behind the arithmetic.
+#[allow(unused_variables)]
+fn prefetch<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        const LINE: usize = 64;
+        let bytes = std::mem::size_of_val(s);
+        let p = s.as_ptr() as *const i8;
+        for off in (0..bytes).step_by(LINE) {
+            // SAFETY: a prefetch is a hint (it never faults), and `off` is inside `s`.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(p.add(off)) };
+        }
+    }
+}
+
 /// A 3-D buffer: extents, the last the row stride.
 #[derive(Clone, Copy, Debug)]
 struct Dims([usize; 3]);
@@ -124,7 +143,7 @@ impl Plan {
         }
         let e = [0, 1, 2].map(|a| lay.dilation[a] * (lay.kernel[a] - 1));
         let zeros = g.padding_mode == PadMode::Zeros || g.pads.iter().all(|&p| p == (0, 0));
-        let (tr, tc) = eng.tile(lay.output[2], lay.kernel[1], lay.dilation[1]);
+        let (tr, tc) = eng.tile(lay.output[1], lay.output[2], lay.kernel[1], lay.dilation[1]);
         let lanes = eng.lanes();
         let [o0, o1, o2] = lay.output;
         let [p0, p1, p2] = lay.padded;
@@ -239,6 +258,11 @@ impl Plan {
             |(xp, yp), plane, dst| {
                 let (n, o) = (plane / lay.c_out, plane % lay.c_out);
                 self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
+                let next = plane + 1;
+                if next < lay.n * lay.c_out && (next % lay.c_out) % m == 0 {
+                    let (n, o) = (next / lay.c_out, next % lay.c_out);
+                    prefetch(&x[(n * lay.c_in + o / m) * iv..][..iv]);
+                }
                 let wo = &w[o * kv..][..kv];
                 if self.yp.len() == ov {
                     // The tiles cover the plane exactly: straight into `y` (zeros).
@@ -265,6 +289,9 @@ impl Plan {
             || (Vec::new(), Vec::new(), Vec::new()),
             |(q, acc, flipped), plane, dst| {
                 let (n, c) = (plane / lay.c_in, plane % lay.c_in);
+                if plane + 1 < lay.n * lay.c_in {
+                    prefetch(&dy[(plane + 1) * m * ov..][..m * ov]);
+                }
                 // With zero padding and tiles covering the plane exactly, straight into `∂x`.
                 let direct = self.zeros && self.dxp.len() == iv;
                 if !direct {
@@ -331,6 +358,10 @@ impl Plan {
             || (Vec::new(), Vec::new()),
             |(xp, q), (o, dst)| {
                 for n in 0..lay.n {
+                    if n + 1 < lay.n {
+                        prefetch(&x[((n + 1) * lay.c_in + o / m) * iv..][..iv]);
+                        prefetch(&dy[((n + 1) * lay.c_out + o) * ov..][..ov]);
+                    }
                     self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
                     fresh(q, self.dq.len());
                     self.embed(&dy[(n * lay.c_out + o) * ov..][..ov], q, self.dq, [0; 3]);
@@ -379,7 +410,7 @@ fn pass<T: Scalar, E: DwEngine<T>, R>(
 impl<T: Scalar> ConvCore<T> for Depthwise {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let g = &self.conv;
-        with_engine!(self.kernels, Avx2Dw::detect(), Portable, (x, w), |eng| {
+        with_engine!(self.kernels, Avx2Dw::of(self.kernels), Portable, (x, w), |eng| {
             let y = pass(g, &eng, |p, e| p.forward(e, x.data(), w.data()), x);
             Tensor::new(g.y_shape(), y)?
         })
@@ -387,7 +418,7 @@ impl<T: Scalar> ConvCore<T> for Depthwise {
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let g = &self.conv;
-        with_engine!(self.kernels, Avx2Dw::detect(), Portable, (dy, w), |eng| {
+        with_engine!(self.kernels, Avx2Dw::of(self.kernels), Portable, (dy, w), |eng| {
             let dx = pass(g, &eng, |p, e| p.input_grad(e, dy.data(), w.data()), dy);
             Tensor::new(g.x_shape(), dx)?
         })
@@ -395,7 +426,7 @@ impl<T: Scalar> ConvCore<T> for Depthwise {
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
         let g = &self.conv;
-        with_engine!(self.kernels, Avx2Dw::detect(), Portable, (x, dy), |eng| {
+        with_engine!(self.kernels, Avx2Dw::of(self.kernels), Portable, (x, dy), |eng| {
             let dw = pass(g, &eng, |p, e| p.weight_grad(e, x.data(), dy.data()), x);
             Tensor::new(g.w_shape(), dw)?
         })
@@ -411,7 +442,7 @@ impl<T: Scalar> ConvCore<T> for Depthwise {
         let g = &self.conv;
         with_engine!(
             self.kernels,
-            Avx2Dw::detect(),
+            Avx2Dw::of(self.kernels),
             Portable,
             (x, w, dy),
             |eng| {

@@ -77,9 +77,15 @@ impl Red2 {
 
 /// The kernels for one element type.
 pub(super) trait DwEngine<T>: Sync {
-    /// `(rows, cols)` of the correlation's output tile for planes `width` wide and kernels of
-    /// `kernel_rows` rows at row dilation `row_dilation`.
-    fn tile(&self, width: usize, kernel_rows: usize, row_dilation: usize) -> (usize, usize);
+    /// `(rows, cols)` of the correlation's output tile for planes `height` × `width` and
+    /// kernels of `kernel_rows` rows at row dilation `row_dilation`.
+    fn tile(
+        &self,
+        height: usize,
+        width: usize,
+        kernel_rows: usize,
+        row_dilation: usize,
+    ) -> (usize, usize);
     /// Elements per vector of the `∂w` reduction.
     fn lanes(&self) -> usize;
     fn corr(&self, c: &Corr2, src: &[T], w: &[T], out: &mut [T]);
@@ -90,7 +96,7 @@ pub(super) trait DwEngine<T>: Sync {
 pub(super) struct Portable;
 
 impl<T: Scalar> DwEngine<T> for Portable {
-    fn tile(&self, _width: usize, _kernel_rows: usize, _row_dilation: usize) -> (usize, usize) {
+    fn tile(&self, _: usize, _: usize, _: usize, _: usize) -> (usize, usize) {
         (1, 1)
     }
     fn lanes(&self) -> usize {
@@ -134,16 +140,25 @@ pub(super) use x86::Avx2Dw;
 mod x86 {
     use super::{taps_per_block, Corr2, DwEngine, Red2};
     use crate::conv::fast::direct_simd::x86::{Avx2, Lanes};
+    use crate::conv::fast::direct_simd::Kernels;
 
-    /// The AVX2/FMA kernels; only [`Avx2Dw::detect`] makes one (the CPU has AVX2 and FMA).
+    /// The AVX2/FMA kernels; only [`Avx2Dw::of`] makes one (the CPU has AVX2 and FMA).
+    /// `wide`: it also has AVX-512F and VL, whose 32 vector registers hold taller row-sharing
+    /// tiles (still of 256-bit vectors).
     pub(in crate::conv::fast) struct Avx2Dw {
         /// The proof, held only to be owned.
         _cpu: Avx2,
+        wide: bool,
     }
 
     impl Avx2Dw {
-        pub(in crate::conv::fast) fn detect() -> Option<Avx2Dw> {
-            Avx2::detect().map(|cpu| Avx2Dw { _cpu: cpu })
+        /// The engine `kernels` selects: none for the portable kernels, the 16-register tiles
+        /// only for [`Kernels::Avx2Only`].
+        pub(in crate::conv::fast) fn of(kernels: Kernels) -> Option<Avx2Dw> {
+            let wide = kernels == Kernels::Detect
+                && is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512vl");
+            Avx2::of(kernels).map(|cpu| Avx2Dw { _cpu: cpu, wide })
         }
     }
 
@@ -206,6 +221,20 @@ mod x86 {
         }
     }
 
+    /// Output rows per tile of the row-sharing kernel with the 32 registers of AVX-512VL.
+    /// 7 or 8 accumulators are fewer than the FMA latency (4 cycles) times the two FMA pipes,
+    /// so the 16-register tiles wait on their own sums; 14 rows (`14 + K + 1 ≤ 22` registers)
+    /// keep both pipes fed and load each input row for twice as many output rows. The taller
+    /// tile runs when it pads `height` no more than the 16-register one (56, 28 and 14 at
+    /// ConvNeXt's 7×7; 7 stays on 7-row tiles).
+    const WIDE_ROWS: usize = 14;
+
+    fn wide_rows(k: usize, d: usize, height: usize) -> Option<usize> {
+        let narrow = shared_rows(k, d)?;
+        let pad = |rt: usize| height.div_ceil(rt) * rt;
+        (pad(WIDE_ROWS) <= pad(narrow)).then_some(WIDE_ROWS)
+    }
+
     /// Input row `T` of a row-sharing tile (one kernel column): loaded once, it feeds output
     /// row `T − a` through kernel row `a`, for every such row inside the tile. Rows past
     /// `RT + K − 1` are no-ops.
@@ -231,8 +260,7 @@ mod x86 {
         }
     }
 
-    /// `RT` output rows × one vector; kernels of `K` rows at row dilation 1 (see the module
-    /// notes); `RT + K − 1 ≤ 15`.
+    /// `RT` output rows × one vector with the 16 registers of AVX2 (`RT + K ≤ 16`).
     #[target_feature(enable = "avx2,fma")]
     fn corr_rows<L: Lanes, const K: usize, const RT: usize>(
         c: &Corr2,
@@ -240,8 +268,38 @@ mod x86 {
         w: &[L],
         out: &mut [L],
     ) {
+        assert!(RT + K <= 16);
+        // SAFETY: AVX2 and FMA are enabled here.
+        unsafe { corr_rows_body::<L, K, RT>(c, src, w, out) }
+    }
+
+    /// `RT` output rows × one vector with the 32 registers of AVX-512VL (`RT + K ≤ 30`).
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    fn corr_rows_wide<L: Lanes, const K: usize, const RT: usize>(
+        c: &Corr2,
+        src: &[L],
+        w: &[L],
+        out: &mut [L],
+    ) {
+        assert!(RT + K <= 30);
+        // SAFETY: AVX2 and FMA are enabled here.
+        unsafe { corr_rows_body::<L, K, RT>(c, src, w, out) }
+    }
+
+    /// `RT` output rows × one vector; kernels of `K` rows at row dilation 1 (see the module
+    /// notes); `RT + K − 1 ≤ 24`. Inlined into a caller that enables the registers it needs.
+    ///
+    /// # Safety
+    /// AVX2 and FMA.
+    #[inline(always)]
+    unsafe fn corr_rows_body<L: Lanes, const K: usize, const RT: usize>(
+        c: &Corr2,
+        src: &[L],
+        w: &[L],
+        out: &mut [L],
+    ) {
         let ([k0, k1], [d0, d1]) = (c.kernel, c.dilation);
-        assert!(k0 == K && d0 == 1 && RT + K <= 16);
+        assert!(k0 == K && d0 == 1 && RT + K <= 25);
         assert!(src.len() >= c.src_len() && out.len() >= c.out_len() && w.len() >= k0 * k1);
         assert!(c.rows.is_multiple_of(RT) && c.cols.is_multiple_of(L::N));
         let (sp, wp, op) = (src.as_ptr(), w.as_ptr(), out.as_mut_ptr());
@@ -267,7 +325,7 @@ mod x86 {
                             unsafe { row_step::<L, K, RT, $t>(p, ss, &wv, &mut acc) };
                         )*};
                     }
-                    rows!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14);
+                    rows!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23);
                 }
                 for (r, a) in acc.iter().enumerate() {
                     L::store(*a, &mut out[(i0 + r) * c.out_stride + j0..]);
@@ -311,8 +369,18 @@ mod x86 {
     }
 
     impl<L: Lanes + Sync> DwEngine<L> for Avx2Dw {
-        fn tile(&self, width: usize, kernel_rows: usize, row_dilation: usize) -> (usize, usize) {
-            if let Some(rt) = shared_rows(kernel_rows, row_dilation) {
+        fn tile(
+            &self,
+            height: usize,
+            width: usize,
+            kernel_rows: usize,
+            row_dilation: usize,
+        ) -> (usize, usize) {
+            let wide = self
+                .wide
+                .then(|| wide_rows(kernel_rows, row_dilation, height))
+                .flatten();
+            if let Some(rt) = wide.or(shared_rows(kernel_rows, row_dilation)) {
                 return (rt, L::N);
             }
             // Two vectors per row when that wastes no more columns than one.
@@ -329,6 +397,16 @@ mod x86 {
         fn corr(&self, c: &Corr2, src: &[L], w: &[L], out: &mut [L]) {
             // SAFETY: an `Avx2Dw` exists only when the CPU has AVX2 and FMA.
             unsafe {
+                let wide = self.wide
+                    && shared_rows(c.kernel[0], c.dilation[0]).is_some()
+                    && c.rows.is_multiple_of(WIDE_ROWS)
+                    && c.cols.is_multiple_of(L::N);
+                match (wide, c.kernel[0]) {
+                    (true, 7) => return corr_rows_wide::<L, 7, WIDE_ROWS>(c, src, w, out),
+                    (true, 5) => return corr_rows_wide::<L, 5, WIDE_ROWS>(c, src, w, out),
+                    (true, 3) => return corr_rows_wide::<L, 3, WIDE_ROWS>(c, src, w, out),
+                    _ => {}
+                }
                 let shared = shared_rows(c.kernel[0], c.dilation[0])
                     .filter(|&rt| c.rows.is_multiple_of(rt) && c.cols.is_multiple_of(L::N));
                 match (shared, c.kernel[0]) {

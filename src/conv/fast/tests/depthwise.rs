@@ -2,7 +2,8 @@
 //! through `Algorithm::DirectSimd` and `Algorithm::Auto`) agrees with the loop witness
 //! (`Direct`) on forward, ∂x, ∂w and ∂b: random depthwise specs (channel multipliers,
 //! dilation, every padding mode, 1-D to 3-D, widths off the register tiles) in f64 and f32,
-//! with the AVX2 kernels (where the CPU has them) and the portable ones; and the cost model
+//! with the detected kernels (AVX-512VL's taller tiles where the CPU has it), the 16-register
+//! AVX2 ones and the portable ones; and the cost model
 //! sends ConvNeXt's depthwise 7×7 to it.
 use crate::conv::fast::direct_simd::{self, Kernels};
 use crate::conv::fast::{choose_backward, choose_forward, Choice};
@@ -59,7 +60,7 @@ fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
 fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
     let r = witness::<T>(spec, xs, ws, seed);
     let (x, w, b, dy) = (&r.x, &r.w, &r.b, &r.dy);
-    for kernels in [Kernels::Detect, Kernels::Portable] {
+    for kernels in [Kernels::Detect, Kernels::Avx2Only, Kernels::Portable] {
         let y = direct_simd::forward_using(spec, x, w, Some(b), kernels).unwrap();
         let gr = direct_simd::backward_using(spec, x, w, dy, true, kernels).unwrap();
         r.assert_agrees(&format!("{kernels:?}"), &y, &gr, tol::<T>());
@@ -106,9 +107,10 @@ fn depthwise_on_convnext_like_layers() {
 
 #[test]
 fn depthwise_row_sharing_kernels() {
-    // Kernels of 3, 5 and 7 rows at row dilation 1 run the row-sharing AVX2 kernel (7 or 8
-    // output rows per tile); heights on and off those tiles, wide and dilated columns, zero and
-    // non-zero padding modes.
+    // Kernels of 3, 5 and 7 rows at row dilation 1 run the row-sharing kernels (7 or 8 output
+    // rows per tile with 16 registers; 14 with AVX-512VL's 32 where that pads the height no
+    // more: 28, 14, 42 and 13 here); heights on and off those tiles, wide and dilated columns,
+    // zero and non-zero padding modes.
     for (k, hw, dil, mode, seed) in [
         (3, [8, 8], 1, PadMode::Zeros, 1),
         (3, [19, 11], 2, PadMode::Reflect, 2),
@@ -116,6 +118,10 @@ fn depthwise_row_sharing_kernels() {
         (5, [13, 9], 3, PadMode::Circular, 4),
         (7, [14, 14], 1, PadMode::Zeros, 5),
         (7, [23, 30], 2, PadMode::Replicate, 6),
+        (3, [28, 20], 1, PadMode::Zeros, 7),
+        (5, [14, 9], 1, PadMode::Reflect, 8),
+        (7, [42, 17], 1, PadMode::Circular, 9),
+        (7, [13, 8], 1, PadMode::Zeros, 10),
     ] {
         let spec = ConvSpec {
             padding: Padding::Same,
