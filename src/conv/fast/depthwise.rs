@@ -55,29 +55,54 @@ fn fresh<T: Scalar>(buf: &mut Vec<T>, len: usize) {
     }
 }
 
-/// `planes` planes of `len` elements, each zeroed and then written by `fill` in a parallel
-/// task: the zeroing happens in the cache of the core that writes the plane next, instead of a
+/// `planes` planes of `len` elements, each written by `fill` in a parallel task, which
+/// initialises every element of its plane (the [`Written`] it returns says so: zeroed first,
+/// or written by a kernel that writes them all): the zeroing happens in the cache of the core that writes the plane next, instead of a
 /// single thread clearing the whole output (megabytes) up front.
 fn par_planes<T, S, I, F>(planes: usize, len: usize, init: I, fill: F) -> Vec<T>
 where
     T: Scalar,
     I: Fn() -> S + Sync + Send,
-    F: Fn(&mut S, usize, &mut [T]) + Sync + Send,
+    F: Fn(&mut S, usize, Fresh<'_, T>) -> Written + Sync + Send,
 {
     let mut v = Vec::with_capacity(planes * len);
     v.spare_capacity_mut()[..planes * len]
         .par_chunks_mut(len)
         .enumerate()
         .for_each_init(init, |state, (plane, chunk)| {
-            chunk.fill(MaybeUninit::new(T::zero()));
-            // SAFETY: every element of `chunk` was just initialised, and `MaybeUninit<T>` has
-            // the layout of `T`.
-            let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<T>] as *mut [T]) };
-            fill(state, plane, chunk);
+            let Written = fill(state, plane, Fresh(chunk));
         });
-    // SAFETY: the loop above initialised every plane (a panic in it leaves the length 0).
+    // SAFETY: every `fill` returned a `Written` for its plane, which only a plane whose
+    // elements are all initialised gives (a panic in the loop leaves the length 0).
     unsafe { v.set_len(planes * len) };
     v
+}
+
+/// An output plane not yet written, handed to a [`par_planes`] task.
+struct Fresh<'a, T>(&'a mut [MaybeUninit<T>]);
+
+/// Proof that a [`Fresh`] plane was initialised (only its methods make one).
+struct Written;
+
+impl<'a, T: Scalar> Fresh<'a, T> {
+    /// The plane, zeroed.
+    fn zeroed(self) -> (&'a mut [T], Written) {
+        self.0.fill(MaybeUninit::new(T::zero()));
+        // SAFETY: every element was just initialised, and `MaybeUninit<T>` has the layout
+        // of `T`.
+        (unsafe { &mut *(self.0 as *mut [MaybeUninit<T>] as *mut [T]) }, Written)
+    }
+
+    /// `corr_fresh` of `eng` into the plane, when it runs `c` (else the plane back).
+    fn corr<E: DwEngine<T>>(self, eng: &E, c: &Corr2, src: &[T], w: &[T]) -> std::result::Result<Written, Self> {
+        if c.rows * c.cols == self.0.len() && eng.corr_fresh(c, src, w, self.0) {
+            // `DwEngine` (an unsafe trait) promises that `corr_fresh` wrote `rows·cols`
+            // elements when it returns true: the whole plane.
+            Ok(Written)
+        } else {
+            Err(self)
+        }
+    }
 }
 
 /// Ask the cache for `s` ahead of its use: the planes a pass reads (an input or cotangent
@@ -218,6 +243,19 @@ impl Plan {
         }
     }
 
+    /// One plane kernel's pass from a buffer of extents `sd` onto one of `od`.
+    fn corr2(&self, sd: Dims, od: Dims) -> Corr2 {
+        let lay = &self.lay;
+        Corr2 {
+            src_stride: sd.0[2],
+            out_stride: od.0[2],
+            rows: od.0[1],
+            cols: od.0[2],
+            kernel: [lay.kernel[1], lay.kernel[2]],
+            dilation: [lay.dilation[1], lay.dilation[2]],
+        }
+    }
+
     /// `out += corr(src, w)` over `out_ext` depth slices of `out` (extents `od`), reading `src`
     /// (extents `sd`) from `origin`.
     fn correlate<T: Scalar, E: DwEngine<T>>(
@@ -230,14 +268,7 @@ impl Plan {
     ) {
         let lay = &self.lay;
         let [k0, k1, k2] = lay.kernel;
-        let c = Corr2 {
-            src_stride: sd.0[2],
-            out_stride: od.0[2],
-            rows: od.0[1],
-            cols: od.0[2],
-            kernel: [k1, k2],
-            dilation: [lay.dilation[1], lay.dilation[2]],
-        };
+        let c = self.corr2(sd, od);
         for i0 in 0..od.0[0] {
             let dst = &mut out[od.at(i0, 0)..][..od.0[1] * od.0[2]];
             for a in 0..k0 {
@@ -264,10 +295,21 @@ impl Plan {
                     prefetch(&x[(n * lay.c_in + o / m) * iv..][..iv]);
                 }
                 let wo = &w[o * kv..][..kv];
+                // One kernel slice whose tiles cover the plane exactly (2-D layers): written
+                // straight into `y`, no zeros first.
+                let dst = if self.yp.len() == ov && lay.kernel[0] == 1 {
+                    match dst.corr(eng, &self.corr2(self.xp, self.yp), xp, wo) {
+                        Ok(done) => return done,
+                        Err(dst) => dst,
+                    }
+                } else {
+                    dst
+                };
+                let (dst, done) = dst.zeroed();
                 if self.yp.len() == ov {
                     // The tiles cover the plane exactly: straight into `y` (zeros).
                     self.correlate(eng, (xp, self.xp), [0; 3], wo, (dst, self.yp));
-                    return;
+                    return done;
                 }
                 yp.clear();
                 yp.resize(self.yp.len(), T::zero());
@@ -275,6 +317,7 @@ impl Plan {
                 for (r, row) in dst.chunks_mut(o2).enumerate() {
                     row.copy_from_slice(&yp[self.yp.at(r / o1, r % o1)..][..o2]);
                 }
+                done
             },
         )
     }
@@ -288,6 +331,7 @@ impl Plan {
             iv,
             || (Vec::new(), Vec::new(), Vec::new()),
             |(q, acc, flipped), plane, dst| {
+                let (dst, done) = dst.zeroed();
                 let (n, c) = (plane / lay.c_in, plane % lay.c_in);
                 if plane + 1 < lay.n * lay.c_in {
                     prefetch(&dy[(plane + 1) * m * ov..][..m * ov]);
@@ -308,7 +352,7 @@ impl Plan {
                     self.correlate(eng, (q, self.q), self.dx_origin, flipped, (out, self.dxp));
                 }
                 if direct {
-                    return;
+                    return done;
                 }
                 if self.zeros {
                     for (r, row) in dst.chunks_mut(i2).enumerate() {
@@ -317,6 +361,7 @@ impl Plan {
                 } else {
                     self.fold(acc, dst);
                 }
+                done
             },
         )
     }

@@ -13,6 +13,7 @@
 //! multiply-add, 0.41 at 7×7.
 
 use crate::tensor::Scalar;
+use std::mem::MaybeUninit;
 
 /// One 2-D correlation: `out[i, j] += Σ_{a, b} w[a, b] · src[i + d0·a, j + d1·b]` for `i` below
 /// `rows`, `j` below `cols` (multiples of the engine's tile).
@@ -76,7 +77,11 @@ impl Red2 {
 }
 
 /// The kernels for one element type.
-pub(super) trait DwEngine<T>: Sync {
+///
+/// # Safety
+/// When [`DwEngine::corr_fresh`] returns true it has written every element of
+/// `out[..rows·cols]` (callers then treat that memory as initialised).
+pub(super) unsafe trait DwEngine<T>: Sync {
     /// `(rows, cols)` of the correlation's output tile for planes `height` × `width` and
     /// kernels of `kernel_rows` rows at row dilation `row_dilation`.
     fn tile(
@@ -89,13 +94,19 @@ pub(super) trait DwEngine<T>: Sync {
     /// Elements per vector of the `∂w` reduction.
     fn lanes(&self) -> usize;
     fn corr(&self, c: &Corr2, src: &[T], w: &[T], out: &mut [T]);
+    /// `out = corr(src, w)` into memory not yet written, when a kernel of the engine covers
+    /// `c` (`out_stride == cols`): returns whether it did, and then every element of
+    /// `out[..rows·cols]` is written. Saves clearing an output plane that a single kernel
+    /// slice fills (2-D layers), and loading the zeros back.
+    fn corr_fresh(&self, c: &Corr2, src: &[T], w: &[T], out: &mut [MaybeUninit<T>]) -> bool;
     fn reduce(&self, r: &Red2, x: &[T], dy: &[T], dw: &mut [T]);
 }
 
 /// Plain loops (any target; what the vector kernels are tested against).
 pub(super) struct Portable;
 
-impl<T: Scalar> DwEngine<T> for Portable {
+// SAFETY: `corr_fresh` never returns true.
+unsafe impl<T: Scalar> DwEngine<T> for Portable {
     fn tile(&self, _: usize, _: usize, _: usize, _: usize) -> (usize, usize) {
         (1, 1)
     }
@@ -116,6 +127,9 @@ impl<T: Scalar> DwEngine<T> for Portable {
                 }
             }
         }
+    }
+    fn corr_fresh(&self, _: &Corr2, _: &[T], _: &[T], _: &mut [MaybeUninit<T>]) -> bool {
+        false
     }
     fn reduce(&self, r: &Red2, x: &[T], dy: &[T], dw: &mut [T]) {
         let ([k0, k1], [d0, d1]) = (r.kernel, r.dilation);
@@ -139,6 +153,7 @@ pub(super) use x86::Avx2Dw;
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{taps_per_block, Corr2, DwEngine, Red2};
+    use std::mem::MaybeUninit;
     use crate::conv::fast::direct_simd::x86::{Avx2, Lanes};
     use crate::conv::fast::direct_simd::Kernels;
 
@@ -260,13 +275,35 @@ mod x86 {
         }
     }
 
+    /// The output of a row-sharing pass: added onto (`Add`) or written into memory not yet
+    /// written (`Fresh`), `out_len` elements either way.
+    enum Out<'a, L> {
+        Add(&'a mut [L]),
+        Fresh(&'a mut [MaybeUninit<L>]),
+    }
+
+    impl<L> Out<'_, L> {
+        fn len(&self) -> usize {
+            match self {
+                Out::Add(s) => s.len(),
+                Out::Fresh(s) => s.len(),
+            }
+        }
+        fn ptr(&mut self) -> *mut L {
+            match self {
+                Out::Add(s) => s.as_mut_ptr(),
+                Out::Fresh(s) => s.as_mut_ptr().cast(),
+            }
+        }
+    }
+
     /// `RT` output rows × one vector with the 16 registers of AVX2 (`RT + K ≤ 16`).
     #[target_feature(enable = "avx2,fma")]
     fn corr_rows<L: Lanes, const K: usize, const RT: usize>(
         c: &Corr2,
         src: &[L],
         w: &[L],
-        out: &mut [L],
+        out: Out<'_, L>,
     ) {
         assert!(RT + K <= 16);
         // SAFETY: AVX2 and FMA are enabled here.
@@ -279,7 +316,7 @@ mod x86 {
         c: &Corr2,
         src: &[L],
         w: &[L],
-        out: &mut [L],
+        out: Out<'_, L>,
     ) {
         assert!(RT + K <= 30);
         // SAFETY: AVX2 and FMA are enabled here.
@@ -296,20 +333,23 @@ mod x86 {
         c: &Corr2,
         src: &[L],
         w: &[L],
-        out: &mut [L],
+        mut out: Out<'_, L>,
     ) {
         let ([k0, k1], [d0, d1]) = (c.kernel, c.dilation);
         assert!(k0 == K && d0 == 1 && RT + K <= 25);
         assert!(src.len() >= c.src_len() && out.len() >= c.out_len() && w.len() >= k0 * k1);
         assert!(c.rows.is_multiple_of(RT) && c.cols.is_multiple_of(L::N));
-        let (sp, wp, op) = (src.as_ptr(), w.as_ptr(), out.as_mut_ptr());
+        let add = matches!(out, Out::Add(_));
+        let (sp, wp, op) = (src.as_ptr(), w.as_ptr(), out.ptr());
         let ss = c.src_stride;
         for i0 in (0..c.rows).step_by(RT) {
             for j0 in (0..c.cols).step_by(L::N) {
                 let mut acc = [L::zero(); RT];
-                for (r, a) in acc.iter_mut().enumerate() {
-                    // SAFETY: inside `out` (asserted `out_len`).
-                    *a = unsafe { L::load_ptr(op.add((i0 + r) * c.out_stride + j0)) };
+                if add {
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        // SAFETY: inside `out` (asserted `out_len`), initialised (`Add`).
+                        *a = unsafe { L::load_ptr(op.add((i0 + r) * c.out_stride + j0)) };
+                    }
                 }
                 for b in 0..k1 {
                     // SAFETY: `a < K = k0`, `b < k1`.
@@ -328,7 +368,13 @@ mod x86 {
                     rows!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23);
                 }
                 for (r, a) in acc.iter().enumerate() {
-                    L::store(*a, &mut out[(i0 + r) * c.out_stride + j0..]);
+                    // SAFETY: `N` elements inside `out` (asserted `out_len`); an unaligned
+                    // write, which needs no initialised value there.
+                    unsafe {
+                        op.add((i0 + r) * c.out_stride + j0)
+                            .cast::<L::V>()
+                            .write_unaligned(*a)
+                    };
                 }
             }
         }
@@ -368,7 +414,44 @@ mod x86 {
         }
     }
 
-    impl<L: Lanes + Sync> DwEngine<L> for Avx2Dw {
+    impl Avx2Dw {
+        /// `c` on a row-sharing kernel, when one runs it (else `out` back, untouched).
+        fn rows<'a, L: Lanes>(
+            &self,
+            c: &Corr2,
+            src: &[L],
+            w: &[L],
+            out: Out<'a, L>,
+        ) -> Result<(), Out<'a, L>> {
+            let (k, shared) = (c.kernel[0], shared_rows(c.kernel[0], c.dilation[0]));
+            if !c.cols.is_multiple_of(L::N) {
+                return Err(out);
+            }
+            // SAFETY (each call): an `Avx2Dw` exists only when the CPU has AVX2 and FMA, and
+            // `wide` only when it has AVX-512F and VL too.
+            unsafe {
+                if self.wide && shared.is_some() && c.rows.is_multiple_of(WIDE_ROWS) {
+                    match k {
+                        7 => return Ok(corr_rows_wide::<L, 7, WIDE_ROWS>(c, src, w, out)),
+                        5 => return Ok(corr_rows_wide::<L, 5, WIDE_ROWS>(c, src, w, out)),
+                        3 => return Ok(corr_rows_wide::<L, 3, WIDE_ROWS>(c, src, w, out)),
+                        _ => {}
+                    }
+                }
+                match (shared.filter(|&rt| c.rows.is_multiple_of(rt)), k) {
+                    (Some(7), 7) => Ok(corr_rows::<L, 7, 7>(c, src, w, out)),
+                    (Some(8), 5) => Ok(corr_rows::<L, 5, 8>(c, src, w, out)),
+                    (Some(8), 3) => Ok(corr_rows::<L, 3, 8>(c, src, w, out)),
+                    _ => Err(out),
+                }
+            }
+        }
+    }
+
+    // SAFETY: `corr_fresh` returns true only after a row-sharing kernel ran with `Out::Fresh`
+    // on `rows × cols` with `out_stride == cols`: its tiles cover every row and column (both
+    // multiples of the tile, asserted) and each writes its `RT × N` outputs.
+    unsafe impl<L: Lanes + Sync> DwEngine<L> for Avx2Dw {
         fn tile(
             &self,
             height: usize,
@@ -395,32 +478,20 @@ mod x86 {
             L::N
         }
         fn corr(&self, c: &Corr2, src: &[L], w: &[L], out: &mut [L]) {
+            if self.rows(c, src, w, Out::Add(&mut *out)).is_ok() {
+                return;
+            }
             // SAFETY: an `Avx2Dw` exists only when the CPU has AVX2 and FMA.
             unsafe {
-                let wide = self.wide
-                    && shared_rows(c.kernel[0], c.dilation[0]).is_some()
-                    && c.rows.is_multiple_of(WIDE_ROWS)
-                    && c.cols.is_multiple_of(L::N);
-                match (wide, c.kernel[0]) {
-                    (true, 7) => return corr_rows_wide::<L, 7, WIDE_ROWS>(c, src, w, out),
-                    (true, 5) => return corr_rows_wide::<L, 5, WIDE_ROWS>(c, src, w, out),
-                    (true, 3) => return corr_rows_wide::<L, 3, WIDE_ROWS>(c, src, w, out),
-                    _ => {}
-                }
-                let shared = shared_rows(c.kernel[0], c.dilation[0])
-                    .filter(|&rt| c.rows.is_multiple_of(rt) && c.cols.is_multiple_of(L::N));
-                match (shared, c.kernel[0]) {
-                    (Some(7), 7) => return corr_rows::<L, 7, 7>(c, src, w, out),
-                    (Some(8), 5) => return corr_rows::<L, 5, 8>(c, src, w, out),
-                    (Some(8), 3) => return corr_rows::<L, 3, 8>(c, src, w, out),
-                    _ => {}
-                }
                 if c.cols.is_multiple_of(2 * L::N) && c.rows.is_multiple_of(4) {
                     corr::<L, 4, 2>(c, src, w, out)
                 } else {
                     corr::<L, 8, 1>(c, src, w, out)
                 }
             }
+        }
+        fn corr_fresh(&self, c: &Corr2, src: &[L], w: &[L], out: &mut [MaybeUninit<L>]) -> bool {
+            c.out_stride == c.cols && self.rows(c, src, w, Out::Fresh(out)).is_ok()
         }
         fn reduce(&self, r: &Red2, x: &[L], dy: &[L], dw: &mut [L]) {
             // SAFETY (each call): as above.
