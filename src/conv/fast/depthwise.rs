@@ -14,8 +14,11 @@
 //! - `∂w`, per `o`: `∂w[o, k] = Σ_n Σ_i dy[n, o, i] · x_p[n, o/m, i + d·k]`.
 //!
 //! Planes run in parallel (rayon); every pass builds its padded planes in a per-task buffer a
-//! few tens of KB long (they stay in L1/L2). Checked against the loop witness by
-//! `conv::fast::tests::depthwise` (AVX2 and portable kernels, f32 and f64, through `Algorithm::Auto`).
+//! few tens of KB long (they stay in L1/L2), and asks for the next plane's input while it
+//! correlates the current one. Output planes are cleared by the task that writes them, or not
+//! at all where a kernel writes the whole plane (the 2-D forward pass). Checked against the
+//! loop witness by `conv::fast::tests::depthwise` (the detected, AVX2-only and portable
+//! kernels, f32 and f64, and through `Algorithm::Auto`).
 
 #[cfg(target_arch = "x86_64")]
 use super::depthwise_kernels::Avx2Dw;
