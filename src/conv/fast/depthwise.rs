@@ -93,11 +93,20 @@ impl<'a, T: Scalar> Fresh<'a, T> {
         self.0.fill(MaybeUninit::new(T::zero()));
         // SAFETY: every element was just initialised, and `MaybeUninit<T>` has the layout
         // of `T`.
-        (unsafe { &mut *(self.0 as *mut [MaybeUninit<T>] as *mut [T]) }, Written)
+        (
+            unsafe { &mut *(self.0 as *mut [MaybeUninit<T>] as *mut [T]) },
+            Written,
+        )
     }
 
     /// `corr_fresh` of `eng` into the plane, when it runs `c` (else the plane back).
-    fn corr<E: DwEngine<T>>(self, eng: &E, c: &Corr2, src: &[T], w: &[T]) -> std::result::Result<Written, Self> {
+    fn corr<E: DwEngine<T>>(
+        self,
+        eng: &E,
+        c: &Corr2,
+        src: &[T],
+        w: &[T],
+    ) -> std::result::Result<Written, Self> {
         if c.rows * c.cols == self.0.len() && eng.corr_fresh(c, src, w, self.0) {
             // `DwEngine` (an unsafe trait) promises that `corr_fresh` wrote `rows·cols`
             // elements when it returns true: the whole plane.
@@ -293,7 +302,7 @@ impl Plan {
                 let (n, o) = (plane / lay.c_out, plane % lay.c_out);
                 self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
                 let next = plane + 1;
-                if next < lay.n * lay.c_out && (next % lay.c_out) % m == 0 {
+                if next < lay.n * lay.c_out && (next % lay.c_out).is_multiple_of(m) {
                     let (n, o) = (next / lay.c_out, next % lay.c_out);
                     prefetch(&x[(n * lay.c_in + o / m) * iv..][..iv]);
                 }
@@ -458,26 +467,44 @@ fn pass<T: Scalar, E: DwEngine<T>, R>(
 impl<T: Scalar> ConvCore<T> for Depthwise {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let g = &self.conv;
-        with_engine!(self.kernels, Avx2Dw::of(self.kernels), Portable, (x, w), |eng| {
-            let y = pass(g, &eng, |p, e| p.forward(e, x.data(), w.data()), x);
-            Tensor::new(g.y_shape(), y)?
-        })
+        with_engine!(
+            self.kernels,
+            Avx2Dw::of(self.kernels),
+            Portable,
+            (x, w),
+            |eng| {
+                let y = pass(g, &eng, |p, e| p.forward(e, x.data(), w.data()), x);
+                Tensor::new(g.y_shape(), y)?
+            }
+        )
     }
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let g = &self.conv;
-        with_engine!(self.kernels, Avx2Dw::of(self.kernels), Portable, (dy, w), |eng| {
-            let dx = pass(g, &eng, |p, e| p.input_grad(e, dy.data(), w.data()), dy);
-            Tensor::new(g.x_shape(), dx)?
-        })
+        with_engine!(
+            self.kernels,
+            Avx2Dw::of(self.kernels),
+            Portable,
+            (dy, w),
+            |eng| {
+                let dx = pass(g, &eng, |p, e| p.input_grad(e, dy.data(), w.data()), dy);
+                Tensor::new(g.x_shape(), dx)?
+            }
+        )
     }
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
         let g = &self.conv;
-        with_engine!(self.kernels, Avx2Dw::of(self.kernels), Portable, (x, dy), |eng| {
-            let dw = pass(g, &eng, |p, e| p.weight_grad(e, x.data(), dy.data()), x);
-            Tensor::new(g.w_shape(), dw)?
-        })
+        with_engine!(
+            self.kernels,
+            Avx2Dw::of(self.kernels),
+            Portable,
+            (x, dy),
+            |eng| {
+                let dw = pass(g, &eng, |p, e| p.weight_grad(e, x.data(), dy.data()), x);
+                Tensor::new(g.w_shape(), dw)?
+            }
+        )
     }
 
     /// Both on one plan, side by side.

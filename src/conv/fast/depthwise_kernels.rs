@@ -163,9 +163,9 @@ pub(super) use x86::Avx2Dw;
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{taps_per_block, Corr2, DwEngine, Red2};
-    use std::mem::MaybeUninit;
     use crate::conv::fast::direct_simd::x86::{Avx2, Lanes};
     use crate::conv::fast::direct_simd::Kernels;
+    use std::mem::MaybeUninit;
 
     /// The AVX2/FMA kernels; only [`Avx2Dw::of`] makes one (the CPU has AVX2 and FMA).
     /// `wide`: it also has AVX-512F and VL, whose 32 vector registers hold taller row-sharing
@@ -442,19 +442,21 @@ mod x86 {
             unsafe {
                 if self.wide && shared.is_some() && c.rows.is_multiple_of(WIDE_ROWS) {
                     match k {
-                        7 => return Ok(corr_rows_wide::<L, 7, WIDE_ROWS>(c, src, w, out)),
-                        5 => return Ok(corr_rows_wide::<L, 5, WIDE_ROWS>(c, src, w, out)),
-                        3 => return Ok(corr_rows_wide::<L, 3, WIDE_ROWS>(c, src, w, out)),
-                        _ => {}
+                        7 => corr_rows_wide::<L, 7, WIDE_ROWS>(c, src, w, out),
+                        5 => corr_rows_wide::<L, 5, WIDE_ROWS>(c, src, w, out),
+                        3 => corr_rows_wide::<L, 3, WIDE_ROWS>(c, src, w, out),
+                        _ => return Err(out),
                     }
+                    return Ok(());
                 }
                 match (shared.filter(|&rt| c.rows.is_multiple_of(rt)), k) {
-                    (Some(7), 7) => Ok(corr_rows::<L, 7, 7>(c, src, w, out)),
-                    (Some(8), 5) => Ok(corr_rows::<L, 5, 8>(c, src, w, out)),
-                    (Some(8), 3) => Ok(corr_rows::<L, 3, 8>(c, src, w, out)),
-                    _ => Err(out),
+                    (Some(7), 7) => corr_rows::<L, 7, 7>(c, src, w, out),
+                    (Some(8), 5) => corr_rows::<L, 5, 8>(c, src, w, out),
+                    (Some(8), 3) => corr_rows::<L, 3, 8>(c, src, w, out),
+                    _ => return Err(out),
                 }
             }
+            Ok(())
         }
     }
 
