@@ -3,6 +3,7 @@
 //! `S_w,c` of the module page and their adjoints).
 
 use super::applies;
+use crate::conv::fast::direct_simd::FoldSample;
 use crate::conv::fast::Layout;
 use crate::conv::spec::{ConvSpec, Geometry, Padding};
 use crate::error::{Error, Result};
@@ -287,39 +288,53 @@ impl Polyphase {
             t.expect_shape(&shape, "polyphase fold input")?;
         }
         let iv = self.lay.in_vol();
-        let [_, i1, i2] = self.lay.input;
         let mut out = vec![T::zero(); n * c * iv];
-        for (k, uk) in self.classes.iter().zip(u) {
-            let (ev, p) = (k.ext_vol(), k.phases.len());
-            let [_, e1, e2] = k.ext;
-            out.par_chunks_mut(iv)
-                .zip(uk.data().par_chunks(p * ev))
-                .for_each(|(dst, us)| {
-                    for (plane, &[r0, r1, r2]) in us.chunks(ev).zip(&k.phases) {
-                        let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
-                        let run = Run::of(map2);
-                        for (a, s0) in map0.iter().enumerate() {
-                            let Some(s0) = s0 else { continue };
-                            for (b, s1) in map1.iter().enumerate() {
-                                let Some(s1) = s1 else { continue };
-                                let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
-                                let row = &plane[(a * e1 + b) * e2..][..e2];
-                                let inner = &row[run.start..][..run.len];
-                                let dst_run = drow[run.first..].iter_mut().step_by(run.step);
-                                for (d, &v) in dst_run.zip(inner) {
-                                    *d = *d + v;
-                                }
-                                for i in run.outside(map2.len()) {
-                                    if let Some(s2) = map2[i] {
-                                        drow[s2] = drow[s2] + row[i];
-                                    }
+        out.par_chunks_mut((c * iv).max(1)).enumerate().for_each(|(i, dst)| {
+            let parts: Vec<&[T]> = (self.classes.iter().zip(u))
+                .map(|(k, uk)| {
+                    let len = c * k.phases.len() * k.ext_vol();
+                    &uk.data()[i * len..][..len]
+                })
+                .collect();
+            self.fold_planes(&parts, dst);
+        });
+        Tensor::new(self.input_shape(n, c), out)
+    }
+
+    /// The fold of one sample: `parts` holds each class's `(c·P_c, *E_c)` planes of the
+    /// sample, `dst` its `(c, *input)` planes.
+    fn fold_planes<T: Scalar>(&self, parts: &[&[T]], dst: &mut [T]) {
+        let iv = self.lay.in_vol();
+        let [_, i1, i2] = self.lay.input;
+        for (ch, dst) in dst.chunks_mut(iv).enumerate() {
+            for (k, uk) in self.classes.iter().zip(parts) {
+                let (ev, p) = (k.ext_vol(), k.phases.len());
+                let [_, e1, e2] = k.ext;
+                let us = &uk[ch * p * ev..][..p * ev];
+                for (plane, &[r0, r1, r2]) in us.chunks(ev).zip(&k.phases) {
+                    let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
+                    let run = Run::of(map2);
+                    for (a, s0) in map0.iter().enumerate() {
+                        let Some(s0) = s0 else { continue };
+                        for (b, s1) in map1.iter().enumerate() {
+                            let Some(s1) = s1 else { continue };
+                            let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
+                            let row = &plane[(a * e1 + b) * e2..][..e2];
+                            let inner = &row[run.start..][..run.len];
+                            let dst_run = drow[run.first..].iter_mut().step_by(run.step);
+                            for (d, &v) in dst_run.zip(inner) {
+                                *d = *d + v;
+                            }
+                            for i in run.outside(map2.len()) {
+                                if let Some(s2) = map2[i] {
+                                    drow[s2] = drow[s2] + row[i];
                                 }
                             }
                         }
                     }
-                });
+                }
+            }
         }
-        Tensor::new(self.input_shape(n, c), out)
     }
 
     /// Per class, for each (phase `j`, phase-kernel position `q`) in the order of the split
@@ -402,6 +417,15 @@ impl Polyphase {
             }
         }
         Tensor::new(self.weight_shape(), out)
+    }
+}
+
+impl FoldSample for Polyphase {
+    fn sample_len(&self) -> usize {
+        self.lay.c_in * self.lay.in_vol()
+    }
+    fn fold_sample<T: Scalar>(&self, parts: &[&[T]], dst: &mut [T]) {
+        self.fold_planes(parts, dst);
     }
 }
 
