@@ -457,7 +457,13 @@ impl Plan {
     /// Add the weight gradient of one sample (padded input `xp`, padded cotangent `q`) onto
     /// `dw` `(c_out, cg, k)`; tasks (block of [`R`] output channels, input channel) in
     /// parallel.
-    pub(super) fn weight_grad_sample<T: Scalar>(&self, eng: &impl Engine<T>, xp: &[T], q: &[T], dw: &mut [T]) {
+    pub(super) fn weight_grad_sample<T: Scalar>(
+        &self,
+        eng: &impl Engine<T>,
+        xp: &[T],
+        q: &[T],
+        dw: &mut [T],
+    ) {
         let lay = &self.lay;
         let (kv, pv, qv) = (lay.k_vol(), self.x_plane(), self.q_plane());
         let nb = lay.og.div_ceil(R);

@@ -66,7 +66,11 @@ impl TiledSum {
     /// # Errors
     /// [`Error::Invalid`] when the lengths differ from the number of layers; a shape error
     /// when a tensor does not fit its layer.
-    pub(crate) fn forward<T: Scalar>(&self, xs: &[Tensor<T>], ws: &[Tensor<T>]) -> Result<Tensor<T>> {
+    pub(crate) fn forward<T: Scalar>(
+        &self,
+        xs: &[Tensor<T>],
+        ws: &[Tensor<T>],
+    ) -> Result<Tensor<T>> {
         self.check(xs, Geometry::x_shape)?;
         self.check(ws, Geometry::w_shape)?;
         let shape = self.convs[0].y_shape();
@@ -172,7 +176,10 @@ fn grads_on<T: Scalar, U: Scalar, F: FoldSample>(
     let xs = xs.map(data_as::<T, U>);
     let ws = ws.map(data_as::<T, U>);
     // `None` inside: the type is not `U`.
-    let (xs, ws) = (xs.map(|v| v.ok_or(())).transpose().ok()?, ws.map(|v| v.ok_or(())).transpose().ok()?);
+    let (xs, ws) = (
+        xs.map(|v| v.ok_or(())).transpose().ok()?,
+        ws.map(|v| v.ok_or(())).transpose().ok()?,
+    );
     let dy = downcast::<T, U>(dy)?.data();
     let g = Plan::grads_sum(eng, plans, xs.as_deref(), ws.as_deref(), dy, fold);
     Some(upcast(g))
@@ -231,7 +238,6 @@ impl Plan {
         y
     }
 
-
     /// The input gradient of the sum of the layers `plans` (from [`Plan::shared`]), folded
     /// sample by sample by `fold`, when given their weights `ws`, and the weight gradient of
     /// each layer when given their inputs `xs`, from the cotangent `dy` of the sum. Each
@@ -252,7 +258,11 @@ impl Plan {
                 .collect()
         });
         // Without `ws`, one dummy element per sample.
-        let dx_len = if ws.is_some() { fold.sample_len().max(1) } else { 1 };
+        let dx_len = if ws.is_some() {
+            fold.sample_len().max(1)
+        } else {
+            1
+        };
         let mut dx = vec![T::zero(); lay.n * dx_len];
         let zero_dw = || -> Vec<Vec<T>> {
             (plans.iter())
@@ -262,39 +272,41 @@ impl Plan {
                 })
                 .collect()
         };
-        let dw = (dx.par_chunks_mut(dx_len).zip(dy.par_chunks(lay.c_out * lay.out_vol())))
-            .enumerate()
-            .fold(zero_dw, |mut dw, (i, (dxn, dyn_))| {
-                // One layout for every plan (`Plan::shared`).
-                let q = plans[0].pad_cotangent(dyn_);
-                let parts: Vec<Vec<T>> = (plans.par_iter().zip(dw.par_iter_mut()))
-                    .enumerate()
-                    .map(|(c, (p, dwc))| {
-                        let iv = p.lay.c_in * p.lay.in_vol();
-                        if let Some(xs) = xs {
-                            let xp = p.pad_input(&xs[c][i * iv..][..iv]);
-                            p.weight_grad_sample(eng, &xp, &q, dwc);
-                        }
-                        let Some(setups) = &setups else {
-                            return vec![];
-                        };
-                        let mut d = vec![T::zero(); iv];
-                        p.input_grad_sample(eng, &setups[c], &q, &mut d);
-                        d
-                    })
-                    .collect();
-                if setups.is_some() {
-                    let parts: Vec<&[T]> = parts.iter().map(Vec::as_slice).collect();
-                    fold.fold_sample(&parts, dxn);
-                }
-                dw
-            })
-            .reduce(zero_dw, |mut a, b| {
-                for (a, b) in a.iter_mut().zip(&b) {
-                    a.iter_mut().zip(b).for_each(|(a, &b)| *a = *a + b);
-                }
-                a
-            });
+        let dw = (dx
+            .par_chunks_mut(dx_len)
+            .zip(dy.par_chunks(lay.c_out * lay.out_vol())))
+        .enumerate()
+        .fold(zero_dw, |mut dw, (i, (dxn, dyn_))| {
+            // One layout for every plan (`Plan::shared`).
+            let q = plans[0].pad_cotangent(dyn_);
+            let parts: Vec<Vec<T>> = (plans.par_iter().zip(dw.par_iter_mut()))
+                .enumerate()
+                .map(|(c, (p, dwc))| {
+                    let iv = p.lay.c_in * p.lay.in_vol();
+                    if let Some(xs) = xs {
+                        let xp = p.pad_input(&xs[c][i * iv..][..iv]);
+                        p.weight_grad_sample(eng, &xp, &q, dwc);
+                    }
+                    let Some(setups) = &setups else {
+                        return vec![];
+                    };
+                    let mut d = vec![T::zero(); iv];
+                    p.input_grad_sample(eng, &setups[c], &q, &mut d);
+                    d
+                })
+                .collect();
+            if setups.is_some() {
+                let parts: Vec<&[T]> = parts.iter().map(Vec::as_slice).collect();
+                fold.fold_sample(&parts, dxn);
+            }
+            dw
+        })
+        .reduce(zero_dw, |mut a, b| {
+            for (a, b) in a.iter_mut().zip(&b) {
+                a.iter_mut().zip(b).for_each(|(a, &b)| *a = *a + b);
+            }
+            a
+        });
         (ws.is_some().then_some(dx), xs.is_some().then_some(dw))
     }
 }

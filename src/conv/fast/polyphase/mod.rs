@@ -196,7 +196,10 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
         if let Some(tiled) = &self.tiled {
             let (xs, ws) = (self.split.split(x)?, self.split.split_weight(w)?);
             let (dx, dw) = tiled.grads(Some(&xs), Some(&ws), dy, &self.split)?;
-            return Ok((self.folded(dx)?, self.split.fold_weight(&dw.unwrap_or_default())?));
+            return Ok((
+                self.folded(dx)?,
+                self.split.fold_weight(&dw.unwrap_or_default())?,
+            ));
         }
         let (dx, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split.split(x)?))
             .zip(self.split.split_weight(w)?)
