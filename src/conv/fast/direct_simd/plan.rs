@@ -253,6 +253,9 @@ impl Plan {
     /// The padded input planes of one sample (`c_in` planes of `x_dims`, zeros outside the
     /// padded box).
     pub(super) fn pad_input<T: Scalar>(&self, x: &[T]) -> Vec<T> {
+        if self.zeros {
+            return self.pad_input_zeros(x);
+        }
         let lay = &self.lay;
         let (iv, pv) = (lay.in_vol(), self.x_plane());
         let mut xp = vec![T::zero(); lay.c_in * pv + self.slack];
@@ -278,6 +281,36 @@ impl Plan {
                 }
             }
         }
+        xp
+    }
+
+    /// [`pad_input`](Self::pad_input) under zero padding (or none): every element written
+    /// once, in order (no zeroing pass under the copy).
+    fn pad_input_zeros<T: Scalar>(&self, x: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let (iv, pv) = (lay.in_vol(), self.x_plane());
+        let total = lay.c_in * pv + self.slack;
+        let mut xp = Vec::with_capacity(total);
+        let [_, i1, i2] = lay.input;
+        let [x0, x1, x2] = self.x_dims;
+        let lo2 = self.lo[2];
+        let zeros = |xp: &mut Vec<T>, n: usize| xp.resize(xp.len() + n, T::zero());
+        for src in x.chunks(iv).take(lay.c_in) {
+            for p0 in 0..x0 {
+                for p1 in 0..x1 {
+                    let (Some(Some(s0)), Some(Some(s1))) =
+                        (lay.maps[0].get(p0), lay.maps[1].get(p1))
+                    else {
+                        zeros(&mut xp, x2);
+                        continue;
+                    };
+                    zeros(&mut xp, lo2);
+                    xp.extend_from_slice(&src[(s0 * i1 + s1) * i2..][..i2]);
+                    zeros(&mut xp, x2 - lo2 - i2);
+                }
+            }
+        }
+        xp.resize(total, T::zero());
         xp
     }
 
