@@ -35,6 +35,9 @@ pub(crate) struct TiledSum {
 /// layer.
 type SumGrads<T> = (Option<Vec<T>>, Option<Vec<Vec<T>>>);
 
+/// [`SumGrads`] with the weight gradients as tensors.
+type TensorGrads<T> = (Option<Vec<T>>, Option<Vec<Tensor<T>>>);
+
 impl TiledSum {
     /// The sum of the layers `gs` when every one of them runs on the tiled kernels (stride 1,
     /// not depthwise) and there is at least one.
@@ -100,7 +103,7 @@ impl TiledSum {
         ws: Option<&[Tensor<T>]>,
         dy: &Tensor<T>,
         fold: &F,
-    ) -> Result<(Option<Vec<T>>, Option<Vec<Tensor<T>>>)> {
+    ) -> Result<TensorGrads<T>> {
         if let Some(xs) = xs {
             self.check(xs, Geometry::x_shape)?;
         }
