@@ -25,7 +25,8 @@
 //! `Engine`: on x86-64 with AVX2 and FMA (checked at run time; `Kernels`) explicit 256-bit
 //! vector kernels for `f32` and `f64`, elsewhere portable Rust loops.
 //!
-//! The files: `plan.rs` (the padded planes and the passes of a layer), `portable.rs` and
+//! The files: `plan.rs` (the padded planes and the passes of a layer), `sum.rs` (sums of
+//! layers of one output shape: the classes of a polyphase split), `portable.rs` and
 //! `x86.rs` (the kernels per instruction set), and this one, the routing: `Algorithm::DirectSimd`
 //! runs depthwise layers on [`depthwise`], strides above 1 as stride-1 layers
 //! over the phases of the input ([`polyphase`]) when every strided axis has dilation 1, other
@@ -47,6 +48,7 @@
 
 mod plan;
 mod portable;
+mod sum;
 #[cfg(target_arch = "x86_64")]
 pub(in crate::conv::fast) mod x86;
 
@@ -64,6 +66,7 @@ use crate::tensor::{Scalar, Tensor};
 use plan::Plan;
 use portable::Portable;
 use std::any::Any;
+pub(crate) use sum::{FoldSample, TiledSum};
 
 /// Output channels per register tile.
 pub(crate) const R: usize = 4;
@@ -218,77 +221,6 @@ impl<T: Scalar> ConvCore<T> for Tiled {
             }
         )
     }
-}
-
-impl Tiled {
-    /// The tiled kernels for `g` when [`core`] runs it on them (a stride-1, not depthwise
-    /// layer).
-    pub(super) fn of(g: &Geometry, kernels: Kernels) -> Option<Self> {
-        (stride_one(g) && !depthwise::applies(g)).then(|| Tiled::new(&g.as_conv(), kernels))
-    }
-
-    /// The sum of the forward passes of `parts` (layers of one output shape) on their inputs
-    /// `xs` and weights `ws`, each output tile summed over all of them in registers (the
-    /// phase classes of a [`polyphase`] split: no output per class, no sum pass).
-    ///
-    /// # Errors
-    /// [`crate::Error::Invalid`] when `parts` is empty or the lengths differ; a shape error
-    /// when a tensor does not fit its layer.
-    pub(super) fn forward_sum<T: Scalar>(
-        parts: &[&Tiled],
-        xs: &[Tensor<T>],
-        ws: &[Tensor<T>],
-    ) -> Result<Tensor<T>> {
-        let Some(first) = parts.first() else {
-            return Err(crate::Error::invalid("direct_simd", "a sum of no layers"));
-        };
-        if xs.len() != parts.len() || ws.len() != parts.len() {
-            return Err(crate::Error::invalid(
-                "direct_simd",
-                "one input and one weight per summed layer",
-            ));
-        }
-        for ((p, x), w) in parts.iter().zip(xs).zip(ws) {
-            x.expect_shape(&p.conv.x_shape(), "direct_simd summed input")?;
-            w.expect_shape(&p.conv.w_shape(), "direct_simd summed weight")?;
-        }
-        let shape = first.conv.y_shape();
-        let plans: Vec<&Plan> = parts.iter().map(|p| &p.plan).collect();
-        #[cfg(target_arch = "x86_64")]
-        if let Some(eng) = x86::Avx2::of(first.kernels) {
-            if let Some(y) = sum_as::<T, f32>(&eng, &plans, xs, ws) {
-                return Tensor::new(shape, y);
-            }
-            if let Some(y) = sum_as::<T, f64>(&eng, &plans, xs, ws) {
-                return Tensor::new(shape, y);
-            }
-        }
-        let (xs, ws): (Vec<&[T]>, Vec<&[T]>) = (
-            xs.iter().map(|t| t.data()).collect(),
-            ws.iter().map(|t| t.data()).collect(),
-        );
-        Tensor::new(shape, Plan::forward_sum(&Portable, &plans, &xs, &ws))
-    }
-}
-
-/// [`Plan::forward_sum`] on the engine `eng` of `U` when `T` is `U`.
-#[cfg(target_arch = "x86_64")]
-fn sum_as<T: Scalar, U: Scalar>(
-    eng: &impl plan::Engine<U>,
-    plans: &[&Plan],
-    xs: &[Tensor<T>],
-    ws: &[Tensor<T>],
-) -> Option<Vec<T>> {
-    let (xs, ws) = (data_as::<T, U>(xs)?, data_as::<T, U>(ws)?);
-    Some(upcast(Plan::forward_sum(eng, plans, &xs, &ws)))
-}
-
-/// The data of every tensor as `U` values when `T` is `U`.
-#[cfg(target_arch = "x86_64")]
-fn data_as<T: Scalar, U: Scalar>(ts: &[Tensor<T>]) -> Option<Vec<&[U]>> {
-    ts.iter()
-        .map(|t| downcast::<T, U>(t).map(|t| t.data()))
-        .collect()
 }
 
 /// The core `Algorithm::DirectSimd` runs for the layer `g` (planned on `g.as_conv()`):

@@ -88,7 +88,8 @@ pub(super) struct WeightTask<'a, T> {
 pub(super) struct WeightGeom {
     pub(super) x_dims: [usize; 3],
     pub(super) q_dims: [usize; 3],
-    pub(super) e: [usize; 3],
+    /// Offset of `dy` in a cotangent plane.
+    pub(super) dy_at: [usize; 3],
     pub(super) out: [usize; 3],
     pub(super) kernel: [usize; 3],
     pub(super) dilation: [usize; 3],
@@ -105,7 +106,7 @@ impl WeightGeom {
     /// `k2`.
     pub(super) fn rows(&self, o: [usize; 2], k: [usize; 3]) -> (usize, usize) {
         let ([_, x1, x2], [_, q1, q2], [d0, d1, d2], e) =
-            (self.x_dims, self.q_dims, self.dilation, self.e);
+            (self.x_dims, self.q_dims, self.dilation, self.dy_at);
         let x = ((o[0] + k[0] * d0) * x1 + o[1] + k[1] * d1) * x2 + k[2] * d2;
         let q = ((o[0] + e[0]) * q1 + o[1] + e[1]) * q2 + e[2];
         (x, q)
@@ -148,15 +149,18 @@ fn pack<T: Scalar>(
 
 /// The plan of a conv geometry (transposes through their conv).
 pub(super) struct Plan {
-    lay: Layout,
+    pub(super) lay: Layout,
     /// Padding before, per (lifted) axis.
     lo: [usize; 3],
     /// Extents of a padded input plane (row stride widened for the width tiles).
     x_dims: [usize; 3],
-    /// Extents of a padded cotangent plane (`dy` at offset `e`).
+    /// Extents of a padded cotangent plane (`dy` at offset `q_off`).
     q_dims: [usize; 3],
     /// `d·(K-1)` per axis.
     e: [usize; 3],
+    /// Offset of `dy` in a padded cotangent plane: `e`, or more when the plan shares its
+    /// cotangent planes with other layers ([`Plan::shared`]).
+    q_off: [usize; 3],
     /// Zeros after the last plane of a sample (the `∂w` sweep reads past a plane's end).
     slack: usize,
     /// Zero padding (or none): `∂x` is computed on the interior only.
@@ -165,6 +169,37 @@ pub(super) struct Plan {
 
 impl Plan {
     pub(super) fn new(g: &Geometry) -> Self {
+        let c = g.as_conv();
+        let lay = Layout::of(&c);
+        let e = [0, 1, 2].map(|a| lay.dilation[a] * (lay.kernel[a] - 1));
+        Self::build(g, e, 0)
+    }
+
+    /// The plans of layers of one output shape and number of output channels (the classes of
+    /// a polyphase split) that share one padded cotangent: `dy` at the largest `e` of them
+    /// (each `∂x` correlation starts that much later) and one row stride for all.
+    pub(super) fn shared(gs: &[&Geometry]) -> Vec<Plan> {
+        let first: Vec<Plan> = gs.iter().map(|g| Plan::new(g)).collect();
+        let off = [0, 1, 2].map(|a| first.iter().map(|p| p.e[a]).max().unwrap_or(0));
+        let stride = (gs.iter())
+            .map(|g| Self::build(g, off, 0).x_dims[2])
+            .max()
+            .unwrap_or(0);
+        let slack = (gs.iter())
+            .map(|g| Self::build(g, off, stride).slack)
+            .max()
+            .unwrap_or(0);
+        (gs.iter())
+            .map(|g| Plan {
+                slack,
+                ..Self::build(g, off, stride)
+            })
+            .collect()
+    }
+
+    /// The plan with `dy` at offset `q_off` (at least `e`) in its cotangent planes and a row
+    /// stride of at least `min_stride`.
+    fn build(g: &Geometry, q_off: [usize; 3], min_stride: usize) -> Self {
         let c = g.as_conv();
         let lay = Layout::of(&c);
         let d = c.rank();
@@ -187,22 +222,23 @@ impl Plan {
         } else {
             round_up(p2, w_tile)
         };
-        let q2 = (o2 + 2 * e[2])
-            .max(e[2] + round_up(o2, v))
-            .max(dx_read + e[2]);
+        let q2 = (o2 + 2 * q_off[2])
+            .max(q_off[2] + round_up(o2, v))
+            .max(dx_read + q_off[2]);
         // One row stride for both: the `∂w` sweep runs over whole rows back to back (see
         // `WeightGeom::flat_len`), reading zeros of `dy` between them, and up to a vector past
         // the last row: into the zero rows below it when the kernel has more than one row,
         // else into room left at the end of the row.
-        let tail = if e[1] == 0 { e[2] + o2 + v } else { 0 };
-        let stride = x2.max(q2).max(tail);
+        let tail = if e[1] == 0 { q_off[2] + o2 + v } else { 0 };
+        let stride = x2.max(q2).max(tail).max(min_stride);
         Plan {
             x_dims: [p0, p1, stride],
-            q_dims: [o0 + 2 * e[0], o1 + 2 * e[1], stride],
+            q_dims: [o0 + 2 * q_off[0], o1 + 2 * q_off[1], stride],
             slack: stride + (round_up(lay.kernel[2], KB) + 1) * d2 + 2 * w_tile,
             lay,
             lo,
             e,
+            q_off,
             zeros,
         }
     }
@@ -216,7 +252,10 @@ impl Plan {
 
     /// The padded input planes of one sample (`c_in` planes of `x_dims`, zeros outside the
     /// padded box).
-    fn pad_input<T: Scalar>(&self, x: &[T]) -> Vec<T> {
+    pub(super) fn pad_input<T: Scalar>(&self, x: &[T]) -> Vec<T> {
+        if self.zeros {
+            return self.pad_input_zeros(x);
+        }
         let lay = &self.lay;
         let (iv, pv) = (lay.in_vol(), self.x_plane());
         let mut xp = vec![T::zero(); lay.c_in * pv + self.slack];
@@ -245,6 +284,36 @@ impl Plan {
         xp
     }
 
+    /// [`pad_input`](Self::pad_input) under zero padding (or none): every element written
+    /// once, in order (no zeroing pass under the copy).
+    fn pad_input_zeros<T: Scalar>(&self, x: &[T]) -> Vec<T> {
+        let lay = &self.lay;
+        let (iv, pv) = (lay.in_vol(), self.x_plane());
+        let total = lay.c_in * pv + self.slack;
+        let mut xp = Vec::with_capacity(total);
+        let [_, i1, i2] = lay.input;
+        let [x0, x1, x2] = self.x_dims;
+        let lo2 = self.lo[2];
+        let zeros = |xp: &mut Vec<T>, n: usize| xp.resize(xp.len() + n, T::zero());
+        for src in x.chunks(iv).take(lay.c_in) {
+            for p0 in 0..x0 {
+                for p1 in 0..x1 {
+                    let (Some(Some(s0)), Some(Some(s1))) =
+                        (lay.maps[0].get(p0), lay.maps[1].get(p1))
+                    else {
+                        zeros(&mut xp, x2);
+                        continue;
+                    };
+                    zeros(&mut xp, lo2);
+                    xp.extend_from_slice(&src[(s0 * i1 + s1) * i2..][..i2]);
+                    zeros(&mut xp, x2 - lo2 - i2);
+                }
+            }
+        }
+        xp.resize(total, T::zero());
+        xp
+    }
+
     /// The adjoint of the padding of one plane: add every entry of `src` (dense, padded
     /// extents) onto the input position it was read from, in `dst` (one input plane).
     fn fold_plane<T: Scalar>(&self, src: &[T], dst: &mut [T]) {
@@ -268,14 +337,14 @@ impl Plan {
 
     /// The cotangent planes of one sample (`c_out` planes of `q_dims`, `dy` at offset `e` in
     /// zeros), every element written once (no zeroing pass under the copy).
-    fn pad_cotangent<T: Scalar>(&self, dy: &[T]) -> Vec<T> {
+    pub(super) fn pad_cotangent<T: Scalar>(&self, dy: &[T]) -> Vec<T> {
         let lay = &self.lay;
         let (ov, qv) = (lay.out_vol(), self.q_plane());
         let total = lay.c_out * qv + self.slack;
         let mut q = Vec::with_capacity(total);
         let [o0, o1, o2] = lay.output;
         let [q0, q1, q2] = self.q_dims;
-        let e = self.e;
+        let e = self.q_off;
         let zeros = |q: &mut Vec<T>, n: usize| q.resize(q.len() + n, T::zero());
         for src in dy.chunks(ov) {
             for a in 0..q0 {
@@ -322,7 +391,7 @@ impl Plan {
     }
 
     /// The forward correlation and the packed kernel.
-    fn forward_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
+    pub(super) fn forward_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
         let lay = &self.lay;
         let kv = lay.k_vol();
         let block = block_rows(lay.og);
@@ -341,58 +410,6 @@ impl Plan {
         (corr, wp)
     }
 
-    /// The sum of the outputs `(n, c_out, out)` of layers of one output shape, number of
-    /// samples and groups (`plans`, inputs `xs`, weights `ws`): every output tile sums all
-    /// of them in registers, with no output per layer (the classes of a polyphase split).
-    pub(super) fn forward_sum<T: Scalar>(
-        eng: &impl Engine<T>,
-        plans: &[&Plan],
-        xs: &[&[T]],
-        ws: &[&[T]],
-    ) -> Vec<T> {
-        let lay = &plans[0].lay;
-        // Every layer has `og` output channels: one block size for all.
-        let rb = block_rows(lay.og);
-        let (ov, nb) = (lay.out_vol(), lay.og.div_ceil(rb));
-        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
-        let setups: Vec<(Corr, Vec<T>)> = (plans.iter().zip(ws))
-            .map(|(p, w)| p.forward_setup(w))
-            .collect();
-        y.par_chunks_mut(lay.c_out * ov)
-            .enumerate()
-            .for_each(|(i, yn)| {
-                let xps: Vec<Vec<T>> = (plans.iter().zip(xs))
-                    .map(|(p, x)| {
-                        let iv = p.lay.c_in * p.lay.in_vol();
-                        p.pad_input(&x[i * iv..][..iv])
-                    })
-                    .collect();
-                let blocks = yn
-                    .par_chunks_mut(lay.og * ov)
-                    .enumerate()
-                    .flat_map(|(g, dg)| {
-                        dg.par_chunks_mut(rb * ov)
-                            .enumerate()
-                            .map(move |(b, db)| (g, b, db))
-                    });
-                blocks.for_each(|(g, b, db)| {
-                    let srcs: Vec<Source<'_, T>> = (plans.iter().zip(&setups).zip(&xps))
-                        .map(|((p, (corr, wp)), xp)| {
-                            let pv = corr.plane();
-                            let wblock = p.lay.cg * p.lay.k_vol() * rb;
-                            Source {
-                                corr,
-                                src: &xp[g * p.lay.cg * pv..][..p.lay.cg * pv],
-                                wb: &wp[(g * nb + b) * wblock..][..wblock],
-                            }
-                        })
-                        .collect();
-                    eng.correlate(&srcs, db);
-                });
-            });
-        y
-    }
-
     /// The conv's output `(n, c_out, out)`.
     pub(super) fn forward<T: Scalar>(&self, eng: &impl Engine<T>, x: &[T], w: &[T]) -> Vec<T> {
         let lay = &self.lay;
@@ -409,7 +426,7 @@ impl Plan {
     }
 
     /// The `∂x` correlation and the packed flipped kernel.
-    fn input_grad_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
+    pub(super) fn input_grad_setup<T: Scalar>(&self, w: &[T]) -> (Corr, Vec<T>) {
         let lay = &self.lay;
         let kv = lay.k_vol();
         let block = block_rows(lay.cg);
@@ -421,6 +438,9 @@ impl Plan {
         } else {
             ([0; 3], lay.padded)
         };
+        // `dy` sits `q_off - e` further into the cotangent planes than the full correlation
+        // needs.
+        let origin = [0, 1, 2].map(|a| origin[a] + self.q_off[a] - self.e[a]);
         let corr = Corr {
             src_dims: self.q_dims,
             channels: lay.og,
@@ -434,7 +454,7 @@ impl Plan {
     }
 
     /// The input gradient of one sample into `dxn` from its padded cotangent `q`.
-    fn input_grad_sample<T: Scalar>(
+    pub(super) fn input_grad_sample<T: Scalar>(
         &self,
         eng: &impl Engine<T>,
         (corr, wq): &(Corr, Vec<T>),
@@ -470,14 +490,20 @@ impl Plan {
     /// Add the weight gradient of one sample (padded input `xp`, padded cotangent `q`) onto
     /// `dw` `(c_out, cg, k)`; tasks (block of [`R`] output channels, input channel) in
     /// parallel.
-    fn weight_grad_sample<T: Scalar>(&self, eng: &impl Engine<T>, xp: &[T], q: &[T], dw: &mut [T]) {
+    pub(super) fn weight_grad_sample<T: Scalar>(
+        &self,
+        eng: &impl Engine<T>,
+        xp: &[T],
+        q: &[T],
+        dw: &mut [T],
+    ) {
         let lay = &self.lay;
         let (kv, pv, qv) = (lay.k_vol(), self.x_plane(), self.q_plane());
         let nb = lay.og.div_ceil(R);
         let geo = WeightGeom {
             x_dims: self.x_dims,
             q_dims: self.q_dims,
-            e: self.e,
+            dy_at: self.q_off,
             out: lay.output,
             kernel: lay.kernel,
             dilation: lay.dilation,

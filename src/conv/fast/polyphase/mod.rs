@@ -61,7 +61,7 @@ mod split;
 
 pub(crate) use split::Polyphase;
 
-use super::direct_simd::{self, Kernels, Tiled};
+use super::direct_simd::{self, Kernels, TiledSum};
 use crate::conv::driver::{self, ConvCore, Core};
 use crate::conv::spec::{ConvSpec, Geometry};
 use crate::conv::Grads;
@@ -105,8 +105,9 @@ pub(crate) struct PolyphaseCore<T: Scalar> {
     split: Polyphase,
     inner: Vec<Core<T>>,
     /// The class layers on the tiled kernels, when all of them are: the forward pass then
-    /// sums the classes tile by tile ([`direct_simd::Tiled::forward_sum`]).
-    tiled: Option<Vec<Tiled>>,
+    /// sums the classes tile by tile, and the gradients share each sample's padded cotangent
+    /// and fold each sample as it is done ([`TiledSum`]).
+    tiled: Option<TiledSum>,
 }
 
 impl<T: Scalar> PolyphaseCore<T> {
@@ -124,15 +125,20 @@ impl<T: Scalar> PolyphaseCore<T> {
         let inner = (geometries.iter())
             .map(|g| direct_simd::core(g, kernels))
             .collect::<Result<_>>()?;
-        let tiled = (geometries.iter())
-            .map(|g| Tiled::of(g, kernels))
-            .collect::<Option<Vec<_>>>()
-            .filter(|t| !t.is_empty());
+        let tiled = TiledSum::of(&geometries, kernels);
         Ok(PolyphaseCore {
             split,
             inner,
             tiled,
         })
+    }
+
+    /// The folded input gradient of [`TiledSum::grads`] as a tensor.
+    fn folded(&self, dx: Option<Vec<T>>) -> Result<Tensor<T>> {
+        let dx = dx.ok_or_else(|| {
+            crate::Error::invalid("polyphase", "the summed classes returned no ∂x")
+        })?;
+        Tensor::new(self.input_shape(), dx)
     }
 
     fn input_shape(&self) -> Vec<usize> {
@@ -145,8 +151,7 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let lay = &self.split.lay;
         if let Some(tiled) = &self.tiled {
-            let parts: Vec<&Tiled> = tiled.iter().collect();
-            return Tiled::forward_sum(&parts, &self.split.split(x)?, &self.split.split_weight(w)?);
+            return tiled.forward(&self.split.split(x)?, &self.split.split_weight(w)?);
         }
         let parts = (self.inner.par_iter().zip(self.split.split(x)?))
             .zip(self.split.split_weight(w)?)
@@ -157,6 +162,11 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     }
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        if let Some(tiled) = &self.tiled {
+            let ws = self.split.split_weight(w)?;
+            let (dx, _) = tiled.grads(None, Some(&ws), dy, &self.split)?;
+            return self.folded(dx);
+        }
         let u = (self.inner.par_iter().zip(self.split.split_weight(w)?))
             .map(|(core, wc)| core.grad_x(dy, &wc))
             .collect::<Result<Vec<_>>>()?;
@@ -167,6 +177,10 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     }
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
+        if let Some(tiled) = &self.tiled {
+            let (_, dw) = tiled.grads(Some(&self.split.split(x)?), None, dy, &self.split)?;
+            return self.split.fold_weight(&dw.unwrap_or_default());
+        }
         let dw = (self.inner.par_iter().zip(self.split.split(x)?))
             .map(|(core, xc)| core.grad_w(&xc, dy))
             .collect::<Result<Vec<_>>>()?;
@@ -179,6 +193,14 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
         w: &Tensor<T>,
         dy: &Tensor<T>,
     ) -> Result<(Tensor<T>, Tensor<T>)> {
+        if let Some(tiled) = &self.tiled {
+            let (xs, ws) = (self.split.split(x)?, self.split.split_weight(w)?);
+            let (dx, dw) = tiled.grads(Some(&xs), Some(&ws), dy, &self.split)?;
+            return Ok((
+                self.folded(dx)?,
+                self.split.fold_weight(&dw.unwrap_or_default())?,
+            ));
+        }
         let (dx, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split.split(x)?))
             .zip(self.split.split_weight(w)?)
             .map(|((core, xc), wc)| core.grads(&xc, &wc, dy))
@@ -200,6 +222,12 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
         dy: &Tensor<T>,
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         let lay = &self.split.lay;
+        if let Some(tiled) = &self.tiled {
+            let (xs, ws) = (self.split.split(x)?, self.split.split_weight(w)?);
+            let y = tiled.forward(&xs, &ws)?;
+            let (_, dw) = tiled.grads(Some(&xs), None, dy, &self.split)?;
+            return Ok((y, self.split.fold_weight(&dw.unwrap_or_default())?));
+        }
         let (y, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split.split(x)?))
             .zip(self.split.split_weight(w)?)
             .map(|((core, xc), wc)| core.forward_and_grad_w(&xc, &wc, dy))

@@ -3,6 +3,7 @@
 //! `S_w,c` of the module page and their adjoints).
 
 use super::applies;
+use crate::conv::fast::direct_simd::FoldSample;
 use crate::conv::fast::Layout;
 use crate::conv::spec::{ConvSpec, Geometry, Padding};
 use crate::error::{Error, Result};
@@ -226,41 +227,45 @@ impl Polyphase {
         x.expect_shape(&self.input_shape(n, c), "polyphase split input")?;
         let iv = self.lay.in_vol();
         let [_, i1, i2] = self.lay.input;
-        let shapes = self.split_shapes(n, c);
-        self.classes
-            .iter()
-            .zip(shapes)
-            .map(|(k, shape)| {
-                let (ev, p) = (k.ext_vol(), k.phases.len());
-                let [_, e1, e2] = k.ext;
-                let mut out = vec![T::zero(); n * c * p * ev];
-                out.par_chunks_mut(p * ev)
-                    .zip(x.data().par_chunks(iv))
-                    .for_each(|(dst, xs)| {
-                        for (plane, &[r0, r1, r2]) in dst.chunks_mut(ev).zip(&k.phases) {
-                            let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
-                            let run = Run::of(map2);
-                            for (a, s0) in map0.iter().enumerate() {
-                                let Some(s0) = s0 else { continue };
-                                for (b, s1) in map1.iter().enumerate() {
-                                    let Some(s1) = s1 else { continue };
-                                    let srow = &xs[(s0 * i1 + s1) * i2..][..i2];
-                                    let row = &mut plane[(a * e1 + b) * e2..][..e2];
-                                    let (inner, src) = run.parts(row, srow);
-                                    for (v, &x) in inner.iter_mut().zip(src.step_by(run.step)) {
-                                        *v = x;
-                                    }
-                                    for i in run.outside(map2.len()) {
-                                        if let Some(s2) = map2[i] {
-                                            row[i] = srow[s2];
-                                        }
+        let mut outs: Vec<Vec<T>> = (self.classes.iter())
+            .map(|k| vec![T::zero(); n * c * k.phases.len() * k.ext_vol()])
+            .collect();
+        // Plane by plane of `x`, every class from it while it is in cache.
+        let mut planes: Vec<Vec<&mut [T]>> = (0..n * c).map(|_| vec![]).collect();
+        for (k, out) in self.classes.iter().zip(&mut outs) {
+            let len = (k.phases.len() * k.ext_vol()).max(1);
+            for (dsts, chunk) in planes.iter_mut().zip(out.chunks_mut(len)) {
+                dsts.push(chunk);
+            }
+        }
+        (planes.into_par_iter())
+            .zip(x.data().par_chunks(iv.max(1)))
+            .for_each(|(dsts, xs)| {
+                for (k, dst) in self.classes.iter().zip(dsts) {
+                    let ev = k.ext_vol();
+                    let [_, e1, e2] = k.ext;
+                    for (plane, &[r0, r1, r2]) in dst.chunks_mut(ev).zip(&k.phases) {
+                        let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
+                        let run = Run::of(map2);
+                        for (a, s0) in map0.iter().enumerate() {
+                            let Some(s0) = s0 else { continue };
+                            for (b, s1) in map1.iter().enumerate() {
+                                let Some(s1) = s1 else { continue };
+                                let srow = &xs[(s0 * i1 + s1) * i2..][..i2];
+                                let row = &mut plane[(a * e1 + b) * e2..][..e2];
+                                run.gather(row, srow);
+                                for i in run.outside(map2.len()) {
+                                    if let Some(s2) = map2[i] {
+                                        row[i] = srow[s2];
                                     }
                                 }
                             }
                         }
-                    });
-                Tensor::new(shape, out)
-            })
+                    }
+                }
+            });
+        (outs.into_iter().zip(self.split_shapes(n, c)))
+            .map(|(out, shape)| Tensor::new(shape, out))
             .collect()
     }
 
@@ -287,39 +292,51 @@ impl Polyphase {
             t.expect_shape(&shape, "polyphase fold input")?;
         }
         let iv = self.lay.in_vol();
-        let [_, i1, i2] = self.lay.input;
         let mut out = vec![T::zero(); n * c * iv];
-        for (k, uk) in self.classes.iter().zip(u) {
-            let (ev, p) = (k.ext_vol(), k.phases.len());
-            let [_, e1, e2] = k.ext;
-            out.par_chunks_mut(iv)
-                .zip(uk.data().par_chunks(p * ev))
-                .for_each(|(dst, us)| {
-                    for (plane, &[r0, r1, r2]) in us.chunks(ev).zip(&k.phases) {
-                        let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
-                        let run = Run::of(map2);
-                        for (a, s0) in map0.iter().enumerate() {
-                            let Some(s0) = s0 else { continue };
-                            for (b, s1) in map1.iter().enumerate() {
-                                let Some(s1) = s1 else { continue };
-                                let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
-                                let row = &plane[(a * e1 + b) * e2..][..e2];
-                                let inner = &row[run.start..][..run.len];
-                                let dst_run = drow[run.first..].iter_mut().step_by(run.step);
-                                for (d, &v) in dst_run.zip(inner) {
-                                    *d = *d + v;
-                                }
-                                for i in run.outside(map2.len()) {
-                                    if let Some(s2) = map2[i] {
-                                        drow[s2] = drow[s2] + row[i];
-                                    }
+        out.par_chunks_mut((c * iv).max(1))
+            .enumerate()
+            .for_each(|(i, dst)| {
+                let parts: Vec<&[T]> = (self.classes.iter().zip(u))
+                    .map(|(k, uk)| {
+                        let len = c * k.phases.len() * k.ext_vol();
+                        &uk.data()[i * len..][..len]
+                    })
+                    .collect();
+                self.fold_planes(&parts, dst);
+            });
+        Tensor::new(self.input_shape(n, c), out)
+    }
+
+    /// The fold of one sample: `parts` holds each class's `(c·P_c, *E_c)` planes of the
+    /// sample, `dst` its `(c, *input)` planes.
+    fn fold_planes<T: Scalar>(&self, parts: &[&[T]], dst: &mut [T]) {
+        let iv = self.lay.in_vol();
+        let [_, i1, i2] = self.lay.input;
+        for (ch, dst) in dst.chunks_mut(iv).enumerate() {
+            for (k, uk) in self.classes.iter().zip(parts) {
+                let (ev, p) = (k.ext_vol(), k.phases.len());
+                let [_, e1, e2] = k.ext;
+                let us = &uk[ch * p * ev..][..p * ev];
+                for (plane, &[r0, r1, r2]) in us.chunks(ev).zip(&k.phases) {
+                    let [map0, map1, map2] = self.kept(k, [r0, r1, r2]);
+                    let run = Run::of(map2);
+                    for (a, s0) in map0.iter().enumerate() {
+                        let Some(s0) = s0 else { continue };
+                        for (b, s1) in map1.iter().enumerate() {
+                            let Some(s1) = s1 else { continue };
+                            let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
+                            let row = &plane[(a * e1 + b) * e2..][..e2];
+                            run.scatter_add(row, drow);
+                            for i in run.outside(map2.len()) {
+                                if let Some(s2) = map2[i] {
+                                    drow[s2] = drow[s2] + row[i];
                                 }
                             }
                         }
                     }
-                });
+                }
+            }
         }
-        Tensor::new(self.input_shape(n, c), out)
     }
 
     /// Per class, for each (phase `j`, phase-kernel position `q`) in the order of the split
@@ -405,6 +422,15 @@ impl Polyphase {
     }
 }
 
+impl FoldSample for Polyphase {
+    fn sample_len(&self) -> usize {
+        self.lay.c_in * self.lay.in_vol()
+    }
+    fn fold_sample<T: Scalar>(&self, parts: &[&[T]], dst: &mut [T]) {
+        self.fold_planes(parts, dst);
+    }
+}
+
 /// The longest stretch of a row's index map from its first entry that reads `first + step·j`
 /// at position `start + j` (the interior of a phase under zero padding: the whole row), which
 /// the split and fold copy without looking up the map; the other entries go through the map.
@@ -447,14 +473,32 @@ impl Run {
         (0..self.start).chain(self.start + self.len..n)
     }
 
-    /// The run's positions in `row` and the source entries from its first (every `step`-th
-    /// of them is read).
-    fn parts<'a, 'b, T>(
-        &self,
-        row: &'a mut [T],
-        src: &'b [T],
-    ) -> (&'a mut [T], std::slice::Iter<'b, T>) {
-        (&mut row[self.start..][..self.len], src[self.first..].iter())
+    /// Copy the run's source entries (every `step`-th of `src` from `first`) into its
+    /// positions in `row`. (Chunks of `step`, not `step_by`: a plain loop the compiler
+    /// unrolls.)
+    fn gather<T: Copy>(&self, row: &mut [T], src: &[T]) {
+        let inner = &mut row[self.start..][..self.len];
+        if self.step == 1 {
+            inner.copy_from_slice(&src[self.first..][..self.len]);
+            return;
+        }
+        for (v, c) in inner.iter_mut().zip(src[self.first..].chunks(self.step)) {
+            *v = c[0];
+        }
+    }
+
+    /// The adjoint of [`gather`](Self::gather): add the run's positions in `row` onto the
+    /// entries of `dst` they were read from.
+    fn scatter_add<T: Scalar>(&self, row: &[T], dst: &mut [T]) {
+        let inner = &row[self.start..][..self.len];
+        if self.step == 1 {
+            let d = &mut dst[self.first..][..self.len];
+            d.iter_mut().zip(inner).for_each(|(d, &v)| *d = *d + v);
+            return;
+        }
+        for (d, &v) in dst[self.first..].chunks_mut(self.step).zip(inner) {
+            d[0] = d[0] + v;
+        }
     }
 }
 

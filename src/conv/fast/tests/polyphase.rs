@@ -2,8 +2,9 @@
 //! tiled direct kernels agree with the loop witness (`Algorithm::Direct`) on forward, ∂x, ∂w and
 //! ∂b over random strided specs; the split and the weight split are adjoint to their folds
 //! (dot-product tests, and a dense-matrix transpose on a tiny shape); f32 follows f64.
+use crate::conv::driver::ConvCore;
 use crate::conv::fast::direct_simd::Kernels;
-use crate::conv::fast::polyphase::{self, Polyphase};
+use crate::conv::fast::polyphase::{self, Polyphase, PolyphaseCore};
 use crate::conv::{self, Algorithm, ConvKind, ConvSpec, Geometry, Padding};
 use crate::op::PadMode;
 use crate::Tensor;
@@ -106,6 +107,46 @@ fn polyphase_matches_loops_on_random_strided_specs() {
         kinds.iter().all(|&k| k >= 10),
         "generator too one-sided: {kinds:?} (conv, transpose)"
     );
+}
+
+/// The split core's single passes (`grad_x`, `grad_w`, `forward_and_grad_w`; the driver runs
+/// them only inside transposes or not at all) agree with the loops on random conv layers, on
+/// every kernel set: the summed classes with `∂x` or `∂w` alone.
+#[test]
+fn polyphase_core_single_passes_match_loops() {
+    let mut rng = ChaCha8Rng::seed_from_u64(67);
+    let mut checked = 0;
+    while checked < 12 {
+        let (spec, xs, ws) = random_case(&mut rng);
+        if spec.kind != ConvKind::Conv {
+            continue;
+        }
+        let g = spec.geometry(&xs, &ws).unwrap();
+        let r = witness::<f64>(&spec, &xs, &ws, 7 * checked);
+        let (x, w, dy, at) = (&r.x, &r.w, &r.dy, &r.at);
+        for kernels in [Kernels::Detect, Kernels::Portable, Kernels::Avx2Only] {
+            let core = PolyphaseCore::<f64>::new(&g.as_conv(), kernels).unwrap();
+            let (y, want_y) = (
+                core.forward(x, w).unwrap(),
+                conv::forward(&spec, x, w, None, Algorithm::Direct).unwrap(),
+            );
+            let dx = core.grad_x(dy, w).unwrap();
+            let dw = core.grad_w(x, dy).unwrap();
+            let (y2, dw2) = core.forward_and_grad_w(x, w, dy).unwrap();
+            for (name, got, want) in [
+                ("y", &y, &want_y),
+                ("dx", &dx, &r.grads.dx),
+                ("dw", &dw, &r.grads.dw),
+                ("y (with dw)", &y2, &want_y),
+                ("dw (with y)", &dw2, &r.grads.dw),
+            ] {
+                assert_eq!(got.shape(), want.shape(), "{kernels:?} {name} shape: {at}");
+                let e = rel(got, want);
+                assert!(e < 1e-11, "{kernels:?} {name} off by {e:.2e}: {at}");
+            }
+        }
+        checked += 1;
+    }
 }
 
 #[test]
