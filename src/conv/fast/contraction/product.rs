@@ -49,7 +49,7 @@ pub fn contract<T: Scalar>(
     let engine = Engine::detect();
     let out_len = out.group_len();
     let out_spectra = out.count();
-    out.data
+    out.values_mut()
         .par_chunks_mut((per * out_len).max(1))
         .enumerate()
         .for_each(|(r, outs)| {
@@ -249,7 +249,7 @@ fn range<T: Scalar>(
             (t.b_base, t.b_blk) = (g0 * b_len, b_len);
             (t.out_base, t.out_blk) = (0, out_len);
             t.nblk = ngroups;
-            tile(&a.data, &b.data, t, *nr, *nc, p.conj, outs, engine);
+            tile(a.values(), b.values(), t, *nr, *nc, p.conj, outs, engine);
         }
         return;
     }
@@ -267,8 +267,8 @@ fn range<T: Scalar>(
                 } else {
                     (g0 + gi + 1, 0)
                 };
-                prefetch_block(&a.data, ng * a_len, a_len, a_len / a.count().max(1), nb);
-                prefetch_block(&b.data, ng * b_len, b_len, b_len / b.count().max(1), nb);
+                prefetch_block(a.values(), ng * a_len, a_len, a_len / a.count().max(1), nb);
+                prefetch_block(b.values(), ng * b_len, b_len, b_len / b.count().max(1), nb);
                 if ng < g0 + ngroups {
                     let o = (ng - g0) * out_len;
                     prefetch_block(outs, o, out_len, out_len / out_spectra.max(1), nb);
@@ -280,7 +280,7 @@ fn range<T: Scalar>(
                 t.b_base = b_grp + first * 2 * LANES;
                 t.out_base = first * 2 * LANES;
                 t.nblk = nblk;
-                tile(&a.data, &b.data, t, *nr, *nc, p.conj, outs, engine);
+                tile(a.values(), b.values(), t, *nr, *nc, p.conj, outs, engine);
             }
         }
     }
