@@ -61,14 +61,52 @@ pub struct PrunedRfft<T: Scalar> {
 /// the scratch of the 1-D plans.
 pub struct Scratch<T: Scalar> {
     period: [usize; 3],
-    real: Vec<T>,
-    a: Vec<Complex<T>>,
-    b: Vec<Complex<T>>,
-    fft: Vec<Complex<T>>,
+    real: Aligned<T>,
+    a: Aligned<Complex<T>>,
+    b: Aligned<Complex<T>>,
+    fft: Aligned<Complex<T>>,
     r2c: Vec<Complex<T>>,
     c2r: Vec<Complex<T>>,
     /// Work space of the batched rows (`T1·T2/2`, or empty).
-    batch: Vec<Complex<T>>,
+    batch: Aligned<Complex<T>>,
+}
+
+/// A work buffer whose values start on a cache line (malloc's are 16-byte aligned: half the
+/// 32-byte vectors of the transforms would straddle two lines).
+struct Aligned<T> {
+    data: Vec<T>,
+    start: usize,
+    len: usize,
+}
+
+impl<T: Copy> Aligned<T> {
+    fn new(len: usize, v: T) -> Self {
+        let size = std::mem::size_of::<T>().max(1);
+        let data = vec![v; len + 64 / size];
+        let start = (64 - data.as_ptr() as usize % 64) % 64 / size;
+        Aligned { data, start, len }
+    }
+
+    fn empty() -> Self {
+        Aligned {
+            data: Vec::new(),
+            start: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Aligned<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.data[self.start..][..self.len]
+    }
+}
+
+impl<T> std::ops::DerefMut for Aligned<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.data[self.start..][..self.len]
+    }
 }
 
 fn zero<T: Scalar>() -> Complex<T> {
@@ -162,13 +200,13 @@ impl<T: Scalar> PrunedRfft<T> {
             .map_or(0, |r| self.period[1] * r.points());
         Scratch {
             period: self.period,
-            real: vec![T::zero(); self.real_len()],
-            a: vec![zero(); bins],
-            b: vec![zero(); bins],
-            fft: vec![zero(); fft],
+            real: Aligned::new(self.real_len(), T::zero()),
+            a: Aligned::new(bins, zero()),
+            b: Aligned::new(bins, zero()),
+            fft: Aligned::new(fft, zero()),
             r2c: self.r2c.make_scratch_vec(),
             c2r: self.c2r.make_scratch_vec(),
-            batch: vec![zero(); batch],
+            batch: Aligned::new(batch, zero()),
         }
     }
 
@@ -379,13 +417,13 @@ impl<T: Scalar> Scratch<T> {
     fn empty(period: [usize; 3]) -> Self {
         Scratch {
             period,
-            real: Vec::new(),
-            a: Vec::new(),
-            b: Vec::new(),
-            fft: Vec::new(),
+            real: Aligned::empty(),
+            a: Aligned::empty(),
+            b: Aligned::empty(),
+            fft: Aligned::empty(),
             r2c: Vec::new(),
             c2r: Vec::new(),
-            batch: Vec::new(),
+            batch: Aligned::empty(),
         }
     }
 
@@ -469,6 +507,22 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// Every work buffer starts on a cache line and has the planned length.
+    #[test]
+    fn scratch_buffers_start_on_a_cache_line() {
+        for period in [[1, 1, 2], [1, 40, 72], [3, 5, 7], [8, 8, 8]] {
+            let plan = PrunedRfft::<f32>::plan(period);
+            let s = plan.scratch();
+            let line = |p: *const u8| p as usize % 64;
+            assert_eq!(line(s.real.as_ptr().cast()), 0, "{period:?} real");
+            assert_eq!(s.real.len(), plan.real_len());
+            for (name, buf) in [("a", &s.a), ("b", &s.b)] {
+                assert_eq!(line(buf.as_ptr().cast()), 0, "{period:?} {name}");
+                assert_eq!(buf.len(), plan.bins(), "{period:?} {name}");
             }
         }
     }

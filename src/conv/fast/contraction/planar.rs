@@ -4,10 +4,18 @@
 use super::{GROUP, LANES};
 use crate::tensor::Scalar;
 
+/// Bytes of a cache line.
+const LINE: usize = 64;
+
 /// `count` complex spectra of `bins` bins each, planar, in blocks of [`LANES`] frequencies.
 #[derive(Clone, Debug, Default)]
 pub struct Planar<T: Scalar> {
-    pub(super) data: Vec<T>,
+    /// The values from `start` on, the buffer a little longer so that they can start on a
+    /// cache line: a block of `f32` is then one line, not two (a 512-bit load split across
+    /// two lines costs two, and the buffers malloc gives are 16-byte aligned).
+    data: Vec<T>,
+    start: usize,
+    len: usize,
     count: usize,
     bins: usize,
     /// Blocks per group.
@@ -177,7 +185,7 @@ impl<T: Scalar> Planar<T> {
     /// All-zero spectra.
     pub fn zeros(count: usize, bins: usize) -> Self {
         let mut p = Self::dirty(count, bins);
-        p.data.fill(T::zero());
+        p.values_mut().fill(T::zero());
         p
     }
 
@@ -187,8 +195,14 @@ impl<T: Scalar> Planar<T> {
         let blocks = bins.div_ceil(LANES).max(1);
         let group = blocks.min(GROUP);
         let groups = blocks.div_ceil(group);
+        let len = groups * count * part_len(group);
+        let size = std::mem::size_of::<T>();
+        let data: Vec<T> = crate::conv::fast::pool::take_dirty(len + LINE / size);
+        let start = (LINE - data.as_ptr() as usize % LINE) % LINE / size;
         Planar {
-            data: crate::conv::fast::pool::take_dirty(groups * count * part_len(group)),
+            data,
+            start,
+            len,
             count,
             bins,
             group,
@@ -208,7 +222,17 @@ impl<T: Scalar> Planar<T> {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.data.len() * std::mem::size_of::<T>()
+        self.len * std::mem::size_of::<T>()
+    }
+
+    /// The values, groups one after another (see the module notes).
+    pub(super) fn values(&self) -> &[T] {
+        &self.data[self.start..][..self.len]
+    }
+
+    /// The values, for writing.
+    pub(super) fn values_mut(&mut self) -> &mut [T] {
+        &mut self.data[self.start..][..self.len]
     }
 
     /// Whether no spectra are held.
@@ -237,7 +261,7 @@ impl<T: Scalar> Planar<T> {
     /// If `s` or `f` is out of range.
     pub fn get(&self, s: usize, f: usize) -> (T, T) {
         let at = self.at(s, f);
-        (self.data[at], self.data[at + LANES])
+        (self.values()[at], self.values()[at + LANES])
     }
 
     /// Set bin `f` of spectrum `s`.
@@ -246,8 +270,9 @@ impl<T: Scalar> Planar<T> {
     /// If `s` or `f` is out of range.
     pub fn set(&mut self, s: usize, f: usize, v: (T, T)) {
         let at = self.at(s, f);
-        self.data[at] = v.0;
-        self.data[at + LANES] = v.1;
+        let values = self.values_mut();
+        values[at] = v.0;
+        values[at + LANES] = v.1;
     }
 
     /// Writers for every spectrum, in order (each owns its parts of all blocks), for writing
@@ -265,7 +290,7 @@ impl<T: Scalar> Planar<T> {
             part_len(self.group),
             self.group * 2 * LANES,
         );
-        for group in self.data.chunks_mut(group_len.max(1)) {
+        for group in self.values_mut().chunks_mut(group_len.max(1)) {
             for (sig, part) in out.iter_mut().zip(group.chunks_mut(part)) {
                 sig.parts.push(&mut part[..blocks]);
             }
@@ -285,7 +310,7 @@ impl<T: Scalar> Planar<T> {
         #[cfg(target_arch = "x86_64")]
         if is_f32::<T>() && std::is_x86_feature_detected!("avx2") {
             for (g, dst) in dst.chunks_mut(self.group * LANES).enumerate() {
-                let src = &self.data[g * group_len + off..][..part];
+                let src = &self.values()[g * group_len + off..][..part];
                 // SAFETY: `T` is `f32` (same `TypeId`); AVX2 detected.
                 unsafe {
                     merge_part_f32(
@@ -298,7 +323,7 @@ impl<T: Scalar> Planar<T> {
         }
         for (b, chunk) in dst.chunks_mut(LANES).enumerate() {
             let at = (b / self.group) * group_len + off + (b % self.group) * 2 * LANES;
-            let (re, im) = self.data[at..at + 2 * LANES].split_at(LANES);
+            let (re, im) = self.values()[at..at + 2 * LANES].split_at(LANES);
             for ((d, &r), &i) in chunk.iter_mut().zip(re).zip(im) {
                 d.re = r;
                 d.im = i;

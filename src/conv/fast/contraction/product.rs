@@ -48,11 +48,12 @@ pub fn contract<T: Scalar>(
     }
     let engine = Engine::detect();
     let out_len = out.group_len();
-    out.data
+    let out_spectra = out.count();
+    out.values_mut()
         .par_chunks_mut((per * out_len).max(1))
         .enumerate()
         .for_each(|(r, outs)| {
-            range(p, &tab, outs, out_len, r * per, a, b, engine);
+            range(p, &tab, outs, out_len, out_spectra, r * per, a, b, engine);
         });
 }
 
@@ -193,6 +194,7 @@ fn range<T: Scalar>(
     tab: &Tables,
     outs: &mut [T],
     out_len: usize,
+    out_spectra: usize,
     g0: usize,
     a: &Planar<T>,
     b: &Planar<T>,
@@ -247,21 +249,65 @@ fn range<T: Scalar>(
             (t.b_base, t.b_blk) = (g0 * b_len, b_len);
             (t.out_base, t.out_blk) = (0, out_len);
             t.nblk = ngroups;
-            tile(&a.data, &b.data, t, *nr, *nc, p.conj, outs, engine);
+            tile(a.values(), b.values(), t, *nr, *nc, p.conj, outs, engine);
         }
         return;
     }
-    for (gi, outs) in outs.chunks_exact_mut(out_len.max(1)).enumerate() {
+    let ngroups = outs.len() / out_len.max(1);
+    for gi in 0..ngroups {
         let (a_grp, b_grp) = ((g0 + gi) * a_len, (g0 + gi) * b_len);
         for first in (0..group).step_by(step) {
             let nblk = step.min(group - first);
+            if step == 1 {
+                // The next block's operands (the next group's first at the end of a group),
+                // one block of compute ahead: each block's operands are one line per
+                // spectrum, hundreds of strided lines the hardware prefetcher leaves to L3.
+                let (ng, nb) = if first + 1 < group {
+                    (g0 + gi, first + 1)
+                } else {
+                    (g0 + gi + 1, 0)
+                };
+                prefetch_block(a.values(), ng * a_len, a_len, a_len / a.count().max(1), nb);
+                prefetch_block(b.values(), ng * b_len, b_len, b_len / b.count().max(1), nb);
+                if ng < g0 + ngroups {
+                    let o = (ng - g0) * out_len;
+                    prefetch_block(outs, o, out_len, out_len / out_spectra.max(1), nb);
+                }
+            }
+            let outs = &mut outs[gi * out_len..][..out_len];
             for (t, nr, nc) in tiles.iter_mut() {
                 t.a_base = a_grp + first * 2 * LANES;
                 t.b_base = b_grp + first * 2 * LANES;
                 t.out_base = first * 2 * LANES;
                 t.nblk = nblk;
-                tile(&a.data, &b.data, t, *nr, *nc, p.conj, outs, engine);
+                tile(a.values(), b.values(), t, *nr, *nc, p.conj, outs, engine);
             }
         }
     }
+}
+
+/// Ask for block `blk` of every spectrum of the group at `base` (`len` values, spectra
+/// `part` values apart) to be brought into L2; nothing past the end of `data`.
+#[inline]
+fn prefetch_block<T>(data: &[T], base: usize, len: usize, part: usize, blk: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        let line = 64 / std::mem::size_of::<T>().max(1);
+        let block = 2 * LANES;
+        if part == 0 || base + len > data.len() {
+            return;
+        }
+        let mut at = base + blk * block;
+        while at < base + len {
+            for l in (0..block).step_by(line.max(1)) {
+                // SAFETY: `at + l < base + len <= data.len()`: inside the slice. A prefetch
+                // has no architectural effect.
+                unsafe { _mm_prefetch::<_MM_HINT_T1>(data.as_ptr().add(at + l).cast()) };
+            }
+            at += part;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, base, len, part, blk);
 }

@@ -173,10 +173,25 @@ fn portable_and_simd_tiles_agree() {
             for conj in [Conj::None, Conj::A, Conj::B] {
                 let mut portable = vec![0.0f32; rows * cols * entry];
                 let mut fast = portable.clone();
-                tile_portable(&a.data, &b.data, &t, nr, nc, conj, &mut portable);
-                tile(&a.data, &b.data, &t, nr, nc, conj, &mut fast, engine);
+                tile_portable(a.values(), b.values(), &t, nr, nc, conj, &mut portable);
+                tile(a.values(), b.values(), &t, nr, nc, conj, &mut fast, engine);
                 assert_eq!(portable, fast, "{engine:?} {nr}x{nc} {conj:?}");
             }
         }
+    }
+}
+
+/// The values start on a cache line, whatever the buffer the pool hands out (a block of
+/// `f32` is then one line), and the layout round-trips.
+#[test]
+fn planar_values_start_on_a_cache_line() {
+    for (count, bins) in [(1, 1), (3, 37), (256, 1480), (5, 64), (2, 100_000)] {
+        let mut p = Planar::<f32>::dirty(count, bins);
+        assert_eq!(p.values().as_ptr() as usize % 64, 0, "{count} x {bins} f32");
+        p.set(count - 1, bins - 1, (1.5, -2.0));
+        assert_eq!(p.get(count - 1, bins - 1), (1.5, -2.0));
+        let q = Planar::<f64>::zeros(count, bins);
+        assert_eq!(q.values().as_ptr() as usize % 64, 0, "{count} x {bins} f64");
+        assert!(q.values().iter().all(|&v| v == 0.0));
     }
 }

@@ -372,6 +372,25 @@ pub fn flops(g: &Geometry) -> (f64, f64) {
 mod tests {
     use super::*;
 
+    /// The output is left unwritten before the tiles fill it only where they cover it all: the
+    /// planned extent, tiled or not, with tiles that do not divide it; not one past the
+    /// tiles' reach.
+    #[test]
+    fn tiles_cover_exactly_the_planned_output() {
+        let spec = ConvSpec::conv(&[1, 1], crate::conv::Padding::Same, &[1, 1]);
+        for blocks in [[5, 64], [7, 3], [64, 64], [1, 1]] {
+            let layer =
+                FftConv::<f32>::with_blocks(&spec, &[1, 2, 20, 9], &[2, 2, 3, 3], &blocks).unwrap();
+            let out = layer.lay.output;
+            assert!(layer.covers(out), "blocks {blocks:?}: {out:?} not covered");
+            for a in 1..3 {
+                let mut more = out;
+                more[a] = layer.tiling.axes[a].tiles * layer.tiling.axes[a].block + 1;
+                assert!(!layer.covers(more), "blocks {blocks:?}: {more:?} covered");
+            }
+        }
+    }
+
     /// Expanding the runs gives the map back, for contiguous, reflected, circular and mixed maps.
     #[test]
     fn runs_cover_exactly_the_mapped_entries() {

@@ -4,6 +4,19 @@
 //! `∂x`, `∂w`). The parent module plans the layer and runs these in the order a call needs.
 
 use super::*;
+use std::mem::MaybeUninit;
+
+/// `v` as initialised values.
+///
+/// # Safety
+/// Every entry of `v` must have been written.
+unsafe fn assume_init<T>(v: Vec<MaybeUninit<T>>) -> Vec<T> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    let (ptr, len, cap) = (v.as_mut_ptr(), v.len(), v.capacity());
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`; the buffer comes from a `Vec` of the
+    // same allocator, length and capacity, and the caller promises every entry is written.
+    unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, cap) }
+}
 
 impl<T: Scalar> FftConv<T> {
     pub(super) fn spatial(&self, e: [usize; 3]) -> Vec<usize> {
@@ -222,9 +235,17 @@ impl<T: Scalar> FftConv<T> {
         let scale = self.scale();
         let vol: usize = extent.iter().product();
         let shape = [vec![lay.n, co], self.spatial(extent)].concat();
-        let mut y = Tensor::zeros(&shape);
-        y.data_mut()
-            .par_chunks_mut(vol)
+        let len = lay.n * co * vol;
+        let covered = self.covers(extent);
+        let mut y: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
+        if covered {
+            // SAFETY: `MaybeUninit` values need no initialisation; every entry is written
+            // below (the tiles cover the extent) before `assume_init` reads them as `T`.
+            unsafe { y.set_len(len) };
+        } else {
+            y.resize(len, MaybeUninit::new(T::zero()));
+        }
+        y.par_chunks_mut(vol.max(1))
             .enumerate()
             .for_each(|(row, out)| {
                 let mut s = self.fft.local_scratch();
@@ -247,18 +268,35 @@ impl<T: Scalar> FftConv<T> {
                             // Unit stride apart: a strided index does not vectorise.
                             if st[2] == 1 {
                                 for (d, v) in dst.iter_mut().zip(src) {
-                                    *d = *v * scale;
+                                    d.write(*v * scale);
                                 }
                             } else {
                                 for (d, v) in dst.iter_mut().zip(src.iter().step_by(st[2])) {
-                                    *d = *v * scale;
+                                    d.write(*v * scale);
                                 }
                             }
                         }
                     }
                 }
             });
-        y
+        // SAFETY: zeros where the tiles do not cover `extent`; where they do, the loop above
+        // wrote every entry (the tiles' output ranges are disjoint and their counts add up to
+        // the extent, `covers`).
+        let y = unsafe { assume_init(y) };
+        Tensor::new(shape, y).expect("the shape of the planned output")
+    }
+
+    /// Whether the tiles' outputs within `extent` are all of it: tiles cover disjoint ranges
+    /// inside `extent`, so it is enough that their counts add up to its volume.
+    pub(super) fn covers(&self, extent: [usize; 3]) -> bool {
+        let counted: usize = (0..self.tiles())
+            .map(|t| {
+                self.outputs(tile_coords(t, &self.tiling), extent)
+                    .iter()
+                    .product::<usize>()
+            })
+            .sum();
+        counted == extent.iter().product::<usize>()
     }
 
     /// The conv's input gradient from cotangent spectra: each window's gradient folded back
