@@ -90,13 +90,7 @@ struct Written;
 impl<'a, T: Scalar> Fresh<'a, T> {
     /// The plane, zeroed.
     fn zeroed(self) -> (&'a mut [T], Written) {
-        self.0.fill(MaybeUninit::new(T::zero()));
-        // SAFETY: every element was just initialised, and `MaybeUninit<T>` has the layout
-        // of `T`.
-        (
-            unsafe { &mut *(self.0 as *mut [MaybeUninit<T>] as *mut [T]) },
-            Written,
-        )
+        (super::memory::zeroed(self.0), Written)
     }
 
     /// `corr_fresh` of `eng` into the plane, when it runs `c` (else the plane back).

@@ -21,6 +21,7 @@ pub mod direct_simd;
 pub mod fft_conv;
 pub mod gemm;
 pub mod im2col;
+mod memory;
 pub mod polyphase;
 pub mod pool;
 pub mod pruned_fft;

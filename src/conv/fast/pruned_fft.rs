@@ -33,6 +33,7 @@
 //! assert!(back.iter().zip(&x).all(|(b, x)| (b / 24.0 - x).abs() < 1e-12));
 //! ```
 
+use super::memory::Aligned;
 use crate::fft::cached_plan;
 use crate::tensor::Scalar;
 use num_complex::Complex;
@@ -69,44 +70,6 @@ pub struct Scratch<T: Scalar> {
     c2r: Vec<Complex<T>>,
     /// Work space of the batched rows (`T1·T2/2`, or empty).
     batch: Aligned<Complex<T>>,
-}
-
-/// A work buffer whose values start on a cache line (malloc's are 16-byte aligned: half the
-/// 32-byte vectors of the transforms would straddle two lines).
-struct Aligned<T> {
-    data: Vec<T>,
-    start: usize,
-    len: usize,
-}
-
-impl<T: Copy> Aligned<T> {
-    fn new(len: usize, v: T) -> Self {
-        let size = std::mem::size_of::<T>().max(1);
-        let data = vec![v; len + 64 / size];
-        let start = (64 - data.as_ptr() as usize % 64) % 64 / size;
-        Aligned { data, start, len }
-    }
-
-    fn empty() -> Self {
-        Aligned {
-            data: Vec::new(),
-            start: 0,
-            len: 0,
-        }
-    }
-}
-
-impl<T> std::ops::Deref for Aligned<T> {
-    type Target = [T];
-    fn deref(&self) -> &[T] {
-        &self.data[self.start..][..self.len]
-    }
-}
-
-impl<T> std::ops::DerefMut for Aligned<T> {
-    fn deref_mut(&mut self) -> &mut [T] {
-        &mut self.data[self.start..][..self.len]
-    }
 }
 
 fn zero<T: Scalar>() -> Complex<T> {
@@ -417,13 +380,13 @@ impl<T: Scalar> Scratch<T> {
     fn empty(period: [usize; 3]) -> Self {
         Scratch {
             period,
-            real: Aligned::empty(),
-            a: Aligned::empty(),
-            b: Aligned::empty(),
-            fft: Aligned::empty(),
+            real: Aligned::default(),
+            a: Aligned::default(),
+            b: Aligned::default(),
+            fft: Aligned::default(),
             r2c: Vec::new(),
             c2r: Vec::new(),
-            batch: Aligned::empty(),
+            batch: Aligned::default(),
         }
     }
 

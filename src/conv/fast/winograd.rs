@@ -74,6 +74,7 @@ mod grads;
 mod kernels;
 
 use super::direct_simd::{self, Kernels};
+use super::memory::zeroed;
 use super::Layout;
 use crate::conv::driver::{ConvCore, Core};
 use crate::conv::spec::{ConvKind, Geometry};
@@ -519,13 +520,6 @@ impl Corr<'_> {
         unsafe { y.set_len(len) };
         y
     }
-}
-
-/// `chunk` zeroed, as initialised values.
-fn zeroed<T: Scalar>(chunk: &mut [MaybeUninit<T>]) -> &mut [T] {
-    chunk.fill(MaybeUninit::new(T::zero()));
-    // SAFETY: every element was just initialised, and `MaybeUninit<T>` has the layout of `T`.
-    unsafe { &mut *(chunk as *mut [MaybeUninit<T>] as *mut [T]) }
 }
 
 /// The two planes of a 2-D layout (its leading axis has extent 1).

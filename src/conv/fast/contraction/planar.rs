@@ -2,20 +2,14 @@
 //! [`super`]) and its transfers from and to interleaved complex spectra.
 
 use super::{GROUP, LANES};
+use crate::conv::fast::memory::Aligned;
 use crate::tensor::Scalar;
-
-/// Bytes of a cache line.
-const LINE: usize = 64;
 
 /// `count` complex spectra of `bins` bins each, planar, in blocks of [`LANES`] frequencies.
 #[derive(Clone, Debug, Default)]
 pub struct Planar<T: Scalar> {
-    /// The values from `start` on, the buffer a little longer so that they can start on a
-    /// cache line: a block of `f32` is then one line, not two (a 512-bit load split across
-    /// two lines costs two, and the buffers malloc gives are 16-byte aligned).
-    data: Vec<T>,
-    start: usize,
-    len: usize,
+    /// The values, on a cache line: a block of `f32` is then one line, not two.
+    values: Aligned<T>,
     count: usize,
     bins: usize,
     /// Blocks per group.
@@ -196,13 +190,9 @@ impl<T: Scalar> Planar<T> {
         let group = blocks.min(GROUP);
         let groups = blocks.div_ceil(group);
         let len = groups * count * part_len(group);
-        let size = std::mem::size_of::<T>();
-        let data: Vec<T> = crate::conv::fast::pool::take_dirty(len + LINE / size);
-        let start = (LINE - data.as_ptr() as usize % LINE) % LINE / size;
+        let data = crate::conv::fast::pool::take_dirty(len + Aligned::<T>::slack());
         Planar {
-            data,
-            start,
-            len,
+            values: Aligned::within(data, len),
             count,
             bins,
             group,
@@ -222,17 +212,17 @@ impl<T: Scalar> Planar<T> {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.len * std::mem::size_of::<T>()
+        self.values.len() * std::mem::size_of::<T>()
     }
 
     /// The values, groups one after another (see the module notes).
     pub(super) fn values(&self) -> &[T] {
-        &self.data[self.start..][..self.len]
+        &self.values
     }
 
     /// The values, for writing.
     pub(super) fn values_mut(&mut self) -> &mut [T] {
-        &mut self.data[self.start..][..self.len]
+        &mut self.values
     }
 
     /// Whether no spectra are held.
@@ -351,6 +341,6 @@ fn part_len(group: usize) -> usize {
 
 impl<T: Scalar> Drop for Planar<T> {
     fn drop(&mut self) {
-        crate::conv::fast::pool::give(std::mem::take(&mut self.data));
+        crate::conv::fast::pool::give(std::mem::take(&mut self.values).into_vec());
     }
 }

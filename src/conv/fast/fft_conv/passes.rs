@@ -4,19 +4,8 @@
 //! `∂x`, `∂w`). The parent module plans the layer and runs these in the order a call needs.
 
 use super::*;
+use crate::conv::fast::memory::assume_init;
 use std::mem::MaybeUninit;
-
-/// `v` as initialised values.
-///
-/// # Safety
-/// Every entry of `v` must have been written.
-unsafe fn assume_init<T>(v: Vec<MaybeUninit<T>>) -> Vec<T> {
-    let mut v = std::mem::ManuallyDrop::new(v);
-    let (ptr, len, cap) = (v.as_mut_ptr(), v.len(), v.capacity());
-    // SAFETY: `MaybeUninit<T>` has the layout of `T`; the buffer comes from a `Vec` of the
-    // same allocator, length and capacity, and the caller promises every entry is written.
-    unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, cap) }
-}
 
 impl<T: Scalar> FftConv<T> {
     pub(super) fn spatial(&self, e: [usize; 3]) -> Vec<usize> {
