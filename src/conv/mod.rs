@@ -65,18 +65,28 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// The algorithm that runs the forward pass of `g` (`Auto` resolved by the cost model).
+    /// The algorithm that runs the forward pass of `g` (`Auto` resolved by the cost model,
+    /// `Winograd` on a geometry it does not cover resolved to the `DirectSimd` it falls back to).
     pub fn resolve(self, g: &Geometry) -> Algorithm {
         match self {
             Algorithm::Auto => Self::of(fast::cost::choose_forward(g)),
-            a => a,
+            a => a.runs_as(g),
         }
     }
 
-    /// The algorithm that computes the gradients of `g` (`Auto` resolved by the cost model).
+    /// The algorithm that computes the gradients of `g` (resolved as in [`resolve`](Self::resolve)).
     pub fn resolve_backward(self, g: &Geometry) -> Algorithm {
         match self {
             Algorithm::Auto => Self::of(fast::cost::choose_backward(g)),
+            a => a.runs_as(g),
+        }
+    }
+
+    /// What an explicit choice runs on `g`: so that a report (`fftconv bench`) names the code
+    /// that ran, not the one asked for.
+    fn runs_as(self, g: &Geometry) -> Algorithm {
+        match self {
+            Algorithm::Winograd if !fast::winograd::supports(&g.as_conv()) => Algorithm::DirectSimd,
             a => a,
         }
     }

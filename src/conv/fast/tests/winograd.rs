@@ -153,6 +153,16 @@ fn cost_model_sends_resnet_3x3_to_winograd() {
     let resnet = same.geometry(&[4, 64, 56, 56], &[64, 64, 3, 3]).unwrap();
     assert_eq!(choose_forward(&resnet), Choice::Winograd);
     assert_eq!(Algorithm::Auto.resolve(&resnet), Algorithm::Winograd);
+    assert_eq!(Algorithm::Winograd.resolve(&resnet), Algorithm::Winograd);
+    // Asked for where F(4×4, 3×3) does not apply, it names the path that runs instead.
+    let stem = ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1])
+        .geometry(&[2, 3, 128, 128], &[32, 3, 7, 7])
+        .unwrap();
+    assert_eq!(Algorithm::Winograd.resolve(&stem), Algorithm::DirectSimd);
+    assert_eq!(
+        Algorithm::Winograd.resolve_backward(&stem),
+        Algorithm::DirectSimd
+    );
     assert_eq!(choose_backward(&resnet), Choice::Winograd);
     // 16 channels: the transforms cost as much as the products save (measured slower).
     let k3 = same.geometry(&[8, 16, 64, 64], &[16, 16, 3, 3]).unwrap();
