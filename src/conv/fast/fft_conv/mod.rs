@@ -247,7 +247,7 @@ impl<T: Scalar> FftConv<T> {
         let mut y = match g.kind {
             ConvKind::Conv => {
                 self.act_hat = self.input_spectra(x);
-                self.conv_output(&self.act_hat, &self.w_hat, self.lay.output)
+                self.conv_output(&self.act_hat, &self.w_hat, self.lay.output)?
             }
             ConvKind::ConvTranspose => {
                 self.act_hat = self.cotangent_spectra(x);
@@ -288,7 +288,7 @@ impl<T: Scalar> FftConv<T> {
                 let mut extent = [1; 3];
                 extent[3 - g.rank()..].copy_from_slice(&g.input);
                 Grads {
-                    dx: self.conv_output(&dy_hat, &self.w_hat, extent),
+                    dx: self.conv_output(&dy_hat, &self.w_hat, extent)?,
                     dw: self.conv_weight_grad(&self.act_hat, &dy_hat),
                     db,
                 }
@@ -315,7 +315,7 @@ impl<T: Scalar> FftCore<T> {
 impl<T: Scalar> ConvCore<T> for FftCore<T> {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let l = &self.0;
-        Ok(l.conv_output(&l.input_spectra(x), &l.weight_spectra(w), l.lay.output))
+        l.conv_output(&l.input_spectra(x), &l.weight_spectra(w), l.lay.output)
     }
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
@@ -353,7 +353,7 @@ impl<T: Scalar> ConvCore<T> for FftCore<T> {
         let (w_hat, dy_hat) = (l.weight_spectra(w), l.cotangent_spectra(dy));
         let x_hat = l.input_spectra(x);
         Ok((
-            l.conv_output(&x_hat, &w_hat, l.lay.output),
+            l.conv_output(&x_hat, &w_hat, l.lay.output)?,
             l.conv_weight_grad(&dy_hat, &x_hat),
         ))
     }

@@ -198,7 +198,7 @@ impl<T: Scalar> FftConv<T> {
         x_hat: &Planar<T>,
         w_hat: &Planar<T>,
         extent: [usize; 3],
-    ) -> Tensor<T> {
+    ) -> Result<Tensor<T>> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
@@ -272,7 +272,7 @@ impl<T: Scalar> FftConv<T> {
         // wrote every entry (the tiles' output ranges are disjoint and their counts add up to
         // the extent, `covers`).
         let y = unsafe { assume_init(y) };
-        Tensor::new(shape, y).expect("the shape of the planned output")
+        Tensor::new(shape, y)
     }
 
     /// Whether the tiles' outputs within `extent` are all of it: tiles cover disjoint ranges
