@@ -13,7 +13,7 @@
 # that peer's JSON and the table marks it.
 set -e
 OUT=${1:-/tmp/fftconv-compare}
-PEERS=${PEERS:-/work/shared/peers}
+PEERS=${PEERS:-../shared/peers}
 PYTHON=${PYTHON:-python3}
 LAYERS=${LAYERS:-"benches/layers.toml benches/layers-extended.toml"}
 # The same number of timed runs for every tool (median of them); more than the tools' defaults
