@@ -18,7 +18,10 @@ fn keep_large_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         extern "C" {
-            fn mallopt(param: std::os::raw::c_int, value: std::os::raw::c_int) -> std::os::raw::c_int;
+            fn mallopt(
+                param: std::os::raw::c_int,
+                value: std::os::raw::c_int,
+            ) -> std::os::raw::c_int;
         }
         // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
         unsafe {
@@ -233,7 +236,11 @@ fn main() {
             continue;
         }
         for b in &sweeps {
-            report(name, &format!("{b:?}"), time(&spec, &xs, &ws, Some(b), None));
+            report(
+                name,
+                &format!("{b:?}"),
+                time(&spec, &xs, &ws, Some(b), None),
+            );
         }
     }
 }

@@ -30,7 +30,9 @@ pub(super) fn transpose<T: Scalar>(
     );
     let (full_i, full_j) = (n_i / 4 * 4, n_j / 4 * 4);
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && std::is_x86_feature_detected!("avx2") {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        && std::is_x86_feature_detected!("avx2")
+    {
         // SAFETY: `T` is `f32` (same `TypeId`), so `Complex<T>` is `Complex<f32>`; AVX2 was
         // detected; every tile lies inside the bounds asserted above.
         unsafe {
@@ -42,7 +44,14 @@ pub(super) fn transpose<T: Scalar>(
                 [full_i, full_j],
             );
         }
-        edges(src, src_stride, dst, dst_stride, [n_i, n_j], [full_i, full_j]);
+        edges(
+            src,
+            src_stride,
+            dst,
+            dst_stride,
+            [n_i, n_j],
+            [full_i, full_j],
+        );
         return;
     }
     for i0 in (0..full_i).step_by(4) {
@@ -54,7 +63,14 @@ pub(super) fn transpose<T: Scalar>(
             }
         }
     }
-    edges(src, src_stride, dst, dst_stride, [n_i, n_j], [full_i, full_j]);
+    edges(
+        src,
+        src_stride,
+        dst,
+        dst_stride,
+        [n_i, n_j],
+        [full_i, full_j],
+    );
 }
 
 /// The entries of [`transpose`] outside the whole tiles (`i ≥ full_i` or `j ≥ full_j`).
