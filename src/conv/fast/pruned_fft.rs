@@ -42,7 +42,9 @@ use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
 mod halfcomplex;
+mod transpose;
 use halfcomplex::HalfComplex;
+use transpose::transpose;
 
 /// The planned transform for one period (plain data: the plans of each axis).
 pub struct PrunedRfft<T: Scalar> {
@@ -85,11 +87,11 @@ fn transpose_into<T: Scalar>(
     cols: usize,
     dst: &mut [Complex<T>],
 ) {
-    for (j, line) in dst[..rows * cols].chunks_exact_mut(rows).enumerate() {
-        for (i, d) in line[..rows_used].iter_mut().enumerate() {
-            *d = src[i * cols + j];
+    transpose(src, cols, dst, rows, [rows_used, cols]);
+    if rows_used < rows {
+        for line in dst[..rows * cols].chunks_exact_mut(rows) {
+            line[rows_used..].fill(zero());
         }
-        line[rows_used..].fill(zero());
     }
 }
 
@@ -287,11 +289,7 @@ impl<T: Scalar> PrunedRfft<T> {
         // Stage 3 backwards: axis 0 on [m][t0], then back to [t0][m] (rows j0 < r0).
         if let Some(plan) = &self.inverse_axes[0] {
             plan.process_with_scratch(&mut cur[..t0 * m], fft);
-            for j0 in 0..r0 {
-                for (j, d) in other[j0 * m..][..m].iter_mut().enumerate() {
-                    *d = cur[j * t0 + j0];
-                }
-            }
+            transpose(cur, t0, other, m, [m, r0]);
             std::mem::swap(&mut cur, &mut other);
         }
         // Stage 2 backwards: per plane [h][t1] -> [t1][h] (rows j1 < r1).
@@ -299,12 +297,7 @@ impl<T: Scalar> PrunedRfft<T> {
             for j0 in 0..r0 {
                 let plane = &mut cur[j0 * m..][..m];
                 plan.process_with_scratch(plane, fft);
-                let dst = &mut other[j0 * m..][..m];
-                for j1 in 0..r1 {
-                    for (k, d) in dst[j1 * h..][..h].iter_mut().enumerate() {
-                        *d = plane[k * t1 + j1];
-                    }
-                }
+                transpose(plane, t1, &mut other[j0 * m..][..m], h, [h, r1]);
             }
             std::mem::swap(&mut cur, &mut other);
         }

@@ -251,7 +251,7 @@ impl<T: Scalar> FftConv<T> {
             }
             ConvKind::ConvTranspose => {
                 self.act_hat = self.cotangent_spectra(x);
-                self.conv_input_grad(&self.act_hat, &self.w_hat)
+                self.conv_input_grad(&self.act_hat, &self.w_hat)?
             }
         };
         if let Some(b) = b {
@@ -278,7 +278,7 @@ impl<T: Scalar> FftConv<T> {
             ConvKind::Conv => {
                 let dy_hat = self.cotangent_spectra(dy);
                 Grads {
-                    dx: self.conv_input_grad(&dy_hat, &self.w_hat),
+                    dx: self.conv_input_grad(&dy_hat, &self.w_hat)?,
                     dw: self.conv_weight_grad(&dy_hat, &self.act_hat),
                     db,
                 }
@@ -320,7 +320,7 @@ impl<T: Scalar> ConvCore<T> for FftCore<T> {
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let l = &self.0;
-        Ok(l.conv_input_grad(&l.cotangent_spectra(dy), &l.weight_spectra(w)))
+        l.conv_input_grad(&l.cotangent_spectra(dy), &l.weight_spectra(w))
     }
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
@@ -338,7 +338,7 @@ impl<T: Scalar> ConvCore<T> for FftCore<T> {
         let (w_hat, x_hat) = (l.weight_spectra(w), l.input_spectra(x));
         let dy_hat = l.cotangent_spectra(dy);
         Ok((
-            l.conv_input_grad(&dy_hat, &w_hat),
+            l.conv_input_grad(&dy_hat, &w_hat)?,
             l.conv_weight_grad(&dy_hat, &x_hat),
         ))
     }

@@ -4,7 +4,7 @@
 //! `∂x`, `∂w`). The parent module plans the layer and runs these in the order a call needs.
 
 use super::*;
-use crate::conv::fast::memory::assume_init;
+use crate::conv::fast::memory::{assume_init, zeroed};
 use std::mem::MaybeUninit;
 
 impl<T: Scalar> FftConv<T> {
@@ -290,7 +290,11 @@ impl<T: Scalar> FftConv<T> {
 
     /// The conv's input gradient from cotangent spectra: each window's gradient folded back
     /// through the padding and added where windows overlap.
-    pub(super) fn conv_input_grad(&self, g_hat: &Planar<T>, w_hat: &Planar<T>) -> Tensor<T> {
+    pub(super) fn conv_input_grad(
+        &self,
+        g_hat: &Planar<T>,
+        w_hat: &Planar<T>,
+    ) -> Result<Tensor<T>> {
         let lay = &self.lay;
         let nt = self.tiles();
         let tile_runs = self.tile_runs();
@@ -316,11 +320,17 @@ impl<T: Scalar> FftConv<T> {
         let [_, i1, i2] = lay.input;
         let scale = self.scale();
         let shape = [vec![lay.n, ci], self.spatial(lay.input)].concat();
-        let mut dx = Tensor::zeros(&shape);
-        dx.data_mut()
-            .par_chunks_mut(lay.in_vol())
+        let len = lay.n * ci * lay.in_vol();
+        let mut dx: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
+        // SAFETY: `MaybeUninit` values need no initialisation; each task zeroes its chunk
+        // (`zeroed`) before the windows add into it, and `assume_init` comes after.
+        unsafe { dx.set_len(len) };
+        dx.par_chunks_mut(lay.in_vol().max(1))
             .enumerate()
             .for_each(|(row, out)| {
+                // Windows overlap and add: clear this sample-channel's gradient here, in the
+                // cache of the core about to add into it, not in one pass up front.
+                let out = zeroed(out);
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
                 for (tile, runs) in tile_runs.iter().enumerate() {
@@ -346,7 +356,9 @@ impl<T: Scalar> FftConv<T> {
                     }
                 }
             });
-        dx
+        // SAFETY: every chunk was zeroed by its task above.
+        let dx = unsafe { assume_init(dx) };
+        Tensor::new(shape, dx)
     }
 
     /// The conv's weight gradient from cotangent and input spectra (summed over the batch and
