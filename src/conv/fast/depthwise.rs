@@ -20,9 +20,11 @@
 //! loop witness by `conv::fast::tests::depthwise` (the detected, AVX2-only and portable
 //! kernels, f32 and f64, and through `Algorithm::Auto`).
 
+mod in_place;
+
 #[cfg(target_arch = "x86_64")]
 use super::depthwise_kernels::Avx2Dw;
-use super::depthwise_kernels::{Corr2, DwEngine, Portable, Red2, MAX_KB};
+use super::depthwise_kernels::{Corr2, DwEngine, Out, Portable, Red2, DY_ROWS_AROUND, MAX_KB};
 use super::direct_simd::{downcast, upcast, with_engine, Kernels};
 use super::Layout;
 use crate::conv::driver::ConvCore;
@@ -30,6 +32,7 @@ use crate::conv::spec::{ConvKind, Geometry};
 use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
+use in_place::InPlace;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -109,6 +112,23 @@ impl<'a, T: Scalar> Fresh<'a, T> {
             Err(self)
         }
     }
+
+    /// `in_place.run` of `eng` into the plane, when its tiles `c` cover the plane exactly
+    /// and a row-sharing kernel runs them (else the plane back, untouched).
+    fn corr_in_place<E: DwEngine<T>>(
+        self,
+        (eng, in_place): (&E, &InPlace),
+        c: &Corr2,
+        xw: (&[T], &[T]),
+    ) -> std::result::Result<Written, Self> {
+        let exact = c.rows * c.cols == self.0.len() && c.out_stride == c.cols;
+        if exact && in_place.run(eng, c, xw, Out::Fresh(&mut *self.0)) {
+            // `run` returned true: every row and column of `c`, the whole plane, written.
+            Ok(Written)
+        } else {
+            Err(self)
+        }
+    }
 }
 
 /// Ask the cache for `s` ahead of its use: the planes a pass reads (an input or cotangent
@@ -160,8 +180,11 @@ struct Plan {
     dxp: Dims,
     /// Where `∂x`'s output starts in padded coordinates (`lo` or 0).
     dx_origin: [usize; 3],
-    /// `dy` with rows rounded to the lanes (read by `∂w`).
+    /// `dy` with rows rounded to the lanes and `DY_ROWS_AROUND` zero rows above and below
+    /// (read by `∂w`).
     dq: Dims,
+    /// The forward pass reading each input plane in place (2-D layers, zero padding).
+    in_place: Option<InPlace>,
 }
 
 impl Plan {
@@ -197,7 +220,8 @@ impl Plan {
             (o1 + 2 * e[1]).max(dx_origin[1] + dxp.0[1] + e[1]),
             (o2 + 2 * e[2]).max(dx_origin[2] + dxp.0[2] + e[2]),
         ]);
-        let dq = Dims([o0, o1, round_up(o2, lanes)]);
+        let dq = Dims([o0, o1 + 2 * DY_ROWS_AROUND, round_up(o2, lanes)]);
+        let in_place = InPlace::new(&lay, lo, zeros);
         Plan {
             lay,
             lo,
@@ -209,6 +233,7 @@ impl Plan {
             dxp,
             dx_origin,
             dq,
+            in_place,
         }
     }
 
@@ -294,13 +319,34 @@ impl Plan {
             || (Vec::new(), Vec::new()),
             |(xp, yp), plane, dst| {
                 let (n, o) = (plane / lay.c_out, plane % lay.c_out);
-                self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
+                let xs = &x[(n * lay.c_in + o / m) * iv..][..iv];
                 let next = plane + 1;
                 if next < lay.n * lay.c_out && (next % lay.c_out).is_multiple_of(m) {
                     let (n, o) = (next / lay.c_out, next % lay.c_out);
                     prefetch(&x[(n * lay.c_in + o / m) * iv..][..iv]);
                 }
                 let wo = &w[o * kv..][..kv];
+                let c = self.corr2(self.xp, self.yp);
+                let dst = match &self.in_place {
+                    Some(ip) => match dst.corr_in_place((eng, ip), &c, (xs, wo)) {
+                        Ok(done) => return done,
+                        Err(dst) => {
+                            // Tiles past the plane: into `yp`, then the plane out of it.
+                            yp.clear();
+                            yp.resize(self.yp.len(), T::zero());
+                            if ip.run(eng, &c, (xs, wo), Out::Add(yp)) {
+                                let (dst, done) = dst.zeroed();
+                                for (r, row) in dst.chunks_mut(o2).enumerate() {
+                                    row.copy_from_slice(&yp[self.yp.at(r / o1, r % o1)..][..o2]);
+                                }
+                                return done;
+                            }
+                            dst
+                        }
+                    },
+                    None => dst,
+                };
+                self.pad_input(xs, xp);
                 // One kernel slice whose tiles cover the plane exactly (2-D layers): written
                 // straight into `y`, no zeros first.
                 let dst = if self.yp.len() == ov && lay.kernel[0] == 1 {
@@ -415,7 +461,8 @@ impl Plan {
                     }
                     self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
                     fresh(q, self.dq.len());
-                    self.embed(&dy[(n * lay.c_out + o) * ov..][..ov], q, self.dq, [0; 3]);
+                    let at = [0, DY_ROWS_AROUND, 0];
+                    self.embed(&dy[(n * lay.c_out + o) * ov..][..ov], q, self.dq, at);
                     for i0 in 0..lay.output[0] {
                         for a in 0..k0 {
                             let xs = &xp[self.xp.at(i0 + lay.dilation[0] * a, 0)..];
