@@ -13,14 +13,18 @@
 //!   gather that built `x_p`);
 //! - `∂w`, per `o`: `∂w[o, k] = Σ_n Σ_i dy[n, o, i] · x_p[n, o/m, i + d·k]`.
 //!
-//! Planes run in parallel (rayon); every pass builds its padded planes in a per-task buffer a
-//! few tens of KB long (they stay in L1/L2), and asks for the next plane's input while it
-//! correlates the current one. Output planes are cleared by the task that writes them, or not
-//! at all where a kernel writes the whole plane (the 2-D forward pass). Checked against the
+//! Planes run in parallel (rayon); a pass builds its padded planes in a per-task buffer a few
+//! tens of KB long (they stay in L1/L2), and asks for the next plane's input while it
+//! correlates the current one. On 2-D layers under zero padding the row-sharing kernels read
+//! the input plane (forward) and the cotangent plane (`∂x`, channel multiplier 1) in place
+//! instead, with the padding on the fly (`in_place.rs`): no copy at all. Output planes are
+//! cleared by the task that writes them, or not at all where a kernel writes the whole plane
+//! (the 2-D forward pass and `∂x`; `planes.rs`). Checked against the
 //! loop witness by `conv::fast::tests::depthwise` (the detected, AVX2-only and portable
 //! kernels, f32 and f64, and through `Algorithm::Auto`).
 
 mod in_place;
+mod planes;
 
 #[cfg(target_arch = "x86_64")]
 use super::depthwise_kernels::Avx2Dw;
@@ -33,8 +37,8 @@ use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
 use in_place::InPlace;
+use planes::{par_planes, prefetch};
 use rayon::prelude::*;
-use std::mem::MaybeUninit;
 
 /// Whether this path runs `g`: a convolution at stride 1 with one input channel per group.
 pub(crate) fn applies(g: &Geometry) -> bool {
@@ -58,95 +62,6 @@ fn fresh<T: Scalar>(buf: &mut Vec<T>, len: usize) {
     if buf.len() != len {
         buf.clear();
         buf.resize(len, T::zero());
-    }
-}
-
-/// `planes` planes of `len` elements, each written by `fill` in a parallel task, which
-/// initialises every element of its plane (the [`Written`] it returns says so: zeroed first,
-/// or written by a kernel that writes them all): the zeroing happens in the cache of the core that writes the plane next, instead of a
-/// single thread clearing the whole output (megabytes) up front.
-fn par_planes<T, S, I, F>(planes: usize, len: usize, init: I, fill: F) -> Vec<T>
-where
-    T: Scalar,
-    I: Fn() -> S + Sync + Send,
-    F: Fn(&mut S, usize, Fresh<'_, T>) -> Written + Sync + Send,
-{
-    let mut v = Vec::with_capacity(planes * len);
-    v.spare_capacity_mut()[..planes * len]
-        .par_chunks_mut(len)
-        .enumerate()
-        .for_each_init(init, |state, (plane, chunk)| {
-            let Written = fill(state, plane, Fresh(chunk));
-        });
-    // SAFETY: every `fill` returned a `Written` for its plane, which only a plane whose
-    // elements are all initialised gives (a panic in the loop leaves the length 0).
-    unsafe { v.set_len(planes * len) };
-    v
-}
-
-/// An output plane not yet written, handed to a [`par_planes`] task.
-struct Fresh<'a, T>(&'a mut [MaybeUninit<T>]);
-
-/// Proof that a [`Fresh`] plane was initialised (only its methods make one).
-struct Written;
-
-impl<'a, T: Scalar> Fresh<'a, T> {
-    /// The plane, zeroed.
-    fn zeroed(self) -> (&'a mut [T], Written) {
-        (super::memory::zeroed(self.0), Written)
-    }
-
-    /// `corr_fresh` of `eng` into the plane, when it runs `c` (else the plane back).
-    fn corr<E: DwEngine<T>>(
-        self,
-        eng: &E,
-        c: &Corr2,
-        src: &[T],
-        w: &[T],
-    ) -> std::result::Result<Written, Self> {
-        if c.rows * c.cols == self.0.len() && eng.corr_fresh(c, src, w, self.0) {
-            // `DwEngine` (an unsafe trait) promises that `corr_fresh` wrote `rows·cols`
-            // elements when it returns true: the whole plane.
-            Ok(Written)
-        } else {
-            Err(self)
-        }
-    }
-
-    /// `in_place.run` of `eng` into the plane, when its tiles `c` cover the plane exactly
-    /// and a row-sharing kernel runs them (else the plane back, untouched).
-    fn corr_in_place<E: DwEngine<T>>(
-        self,
-        (eng, in_place): (&E, &InPlace),
-        c: &Corr2,
-        xw: (&[T], &[T]),
-    ) -> std::result::Result<Written, Self> {
-        let exact = c.rows * c.cols == self.0.len() && c.out_stride == c.cols;
-        if exact && in_place.run(eng, c, xw, Out::Fresh(&mut *self.0)) {
-            // `run` returned true: every row and column of `c`, the whole plane, written.
-            Ok(Written)
-        } else {
-            Err(self)
-        }
-    }
-}
-
-/// Ask the cache for `s` ahead of its use: the planes a pass reads (an input or cotangent
-/// plane, megabytes apart) are copied into their padded buffers row by row, and that copy
-/// otherwise waits on every cache line in turn. Issued for the next plane while the current
-/// one is correlated, the lines arrive behind the arithmetic.
-#[allow(unused_variables)]
-fn prefetch<T>(s: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        const LINE: usize = 64;
-        let bytes = std::mem::size_of_val(s);
-        let p = s.as_ptr() as *const i8;
-        for off in (0..bytes).step_by(LINE) {
-            // SAFETY: a prefetch is a hint (it never faults), and `off` is inside `s`.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(p.add(off)) };
-        }
     }
 }
 
@@ -185,6 +100,8 @@ struct Plan {
     dq: Dims,
     /// The forward pass reading each input plane in place (2-D layers, zero padding).
     in_place: Option<InPlace>,
+    /// `∂x` reading each cotangent plane in place (likewise, padding within the reach).
+    grad_in_place: Option<InPlace>,
 }
 
 impl Plan {
@@ -222,6 +139,7 @@ impl Plan {
         ]);
         let dq = Dims([o0, o1 + 2 * DY_ROWS_AROUND, round_up(o2, lanes)]);
         let in_place = InPlace::new(&lay, lo, zeros);
+        let grad_in_place = InPlace::for_grad(&lay, lo, zeros);
         Plan {
             lay,
             lo,
@@ -234,6 +152,7 @@ impl Plan {
             dx_origin,
             dq,
             in_place,
+            grad_in_place,
         }
     }
 
@@ -382,14 +301,25 @@ impl Plan {
             lay.n * lay.c_in,
             iv,
             || (Vec::new(), Vec::new(), Vec::new()),
-            |(q, acc, flipped), plane, dst| {
-                let (dst, done) = dst.zeroed();
+            |(q, acc, flipped), plane, mut dst| {
                 let (n, c) = (plane / lay.c_in, plane % lay.c_in);
                 if plane + 1 < lay.n * lay.c_in {
                     prefetch(&dy[(plane + 1) * m * ov..][..m * ov]);
                 }
                 // With zero padding and tiles covering the plane exactly, straight into `∂x`.
                 let direct = self.zeros && self.dxp.len() == iv;
+                // One cotangent plane (no channel multiplier), read in place.
+                if let Some(ip) = self.grad_in_place.as_ref().filter(|_| direct && m == 1) {
+                    flipped.clear();
+                    flipped.extend(w[c * kv..][..kv].iter().rev());
+                    let dyc = &dy[(n * lay.c_out + c) * ov..][..ov];
+                    let corr = self.corr2(self.q, self.dxp);
+                    match dst.corr_in_place((eng, ip), &corr, (dyc, flipped)) {
+                        Ok(done) => return done,
+                        Err(back) => dst = back,
+                    }
+                }
+                let (dst, done) = dst.zeroed();
                 if !direct {
                     acc.clear();
                     acc.resize(self.dxp.len(), T::zero());

@@ -29,6 +29,19 @@ impl InPlace {
         })
     }
 
+    /// The cotangent planes of `∂x` for the same layers, when their padding is within the
+    /// kernel's reach: `∂x` is the correlation of `dy` zero-padded by `d·(K − 1) − lo` with
+    /// the flipped kernel (`None` when a pad exceeds the reach).
+    pub(super) fn for_grad(lay: &Layout, lo: [usize; 3], zeros: bool) -> Option<Self> {
+        let reach = [1, 2].map(|a| lay.dilation[a] * (lay.kernel[a] - 1));
+        let within = reach[0] >= lo[1] && reach[1] >= lo[2];
+        Self::new(lay, lo, zeros && within).map(|_| InPlace {
+            height: lay.output[1],
+            width: lay.output[2],
+            lo: [reach[0] - lo[1], reach[1] - lo[2]],
+        })
+    }
+
     /// `c` (`out (=|+=) corr(x_p, w)`, its rows and columns the tiles) of the input plane `x`
     /// read in place: whether the engine's row-sharing kernels ran it (then every row and
     /// column of `c` was written), else `out` untouched.

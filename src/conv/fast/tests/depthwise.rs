@@ -139,7 +139,8 @@ fn depthwise_row_sharing_kernels() {
 #[test]
 fn depthwise_forward_reads_zero_padded_planes_in_place() {
     // 2-D layers under zero padding (or none, in any mode) run the row-sharing forward pass
-    // on the input plane itself: tiles at the top and bottom skip the rows outside it, strips
+    // on the input plane itself (and `∂x` on the cotangent plane, when the pads are within
+    // the kernel's reach): tiles at the top and bottom skip the rows outside it, strips
     // at the left and right edges load only the lanes inside. Planes narrower than one strip
     // with its reach (no interior strip), lopsided and large pads (strips wholly in the
     // padding), heights off the tiles (the output through a buffer) and on them (written in
@@ -165,7 +166,9 @@ fn depthwise_forward_reads_zero_padded_planes_in_place() {
             padding_mode: mode,
             ..Default::default()
         };
-        let (xs, ws) = ([2, 2, hw[0], hw[1]], [4, 1, k, k.max(2) - 1]);
+        // Channel multipliers 1 (`∂x` reads the cotangent plane in place too) and 2.
+        let m = 1 + i % 2;
+        let (xs, ws) = ([2, 2, hw[0], hw[1]], [2 * m, 1, k, k.max(2) - 1]);
         check::<f32>(&spec, &xs, &ws, 40 + i as u64);
         check::<f64>(&spec, &xs, &ws, 60 + i as u64);
     }
