@@ -136,6 +136,9 @@ fn depthwise_row_sharing_kernels() {
     }
 }
 
+/// Kernel size, input height × width, pads per axis, padding mode, row dilation.
+type InPlaceCase = (usize, [usize; 2], [(usize, usize); 2], PadMode, usize);
+
 #[test]
 fn depthwise_forward_reads_zero_padded_planes_in_place() {
     // 2-D layers under zero padding (or none, in any mode) run the row-sharing forward pass
@@ -146,7 +149,7 @@ fn depthwise_forward_reads_zero_padded_planes_in_place() {
     // padding), heights off the tiles (the output through a buffer) and on them (written in
     // place); `∂w` in blocks of 3 and 2 kernel rows (k = 2..7) at row dilation 1 and one row
     // at a time at 2.
-    let cases: [(usize, [usize; 2], [(usize, usize); 2], PadMode, usize); 10] = [
+    let cases: [InPlaceCase; 10] = [
         (7, [56, 56], [(3, 3), (3, 3)], PadMode::Zeros, 1),
         (7, [14, 5], [(3, 3), (3, 3)], PadMode::Zeros, 1),
         (7, [28, 3], [(0, 6), (6, 0)], PadMode::Zeros, 1),
