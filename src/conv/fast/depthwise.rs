@@ -13,16 +13,22 @@
 //!   gather that built `x_p`);
 //! - `∂w`, per `o`: `∂w[o, k] = Σ_n Σ_i dy[n, o, i] · x_p[n, o/m, i + d·k]`.
 //!
-//! Planes run in parallel (rayon); every pass builds its padded planes in a per-task buffer a
-//! few tens of KB long (they stay in L1/L2), and asks for the next plane's input while it
-//! correlates the current one. Output planes are cleared by the task that writes them, or not
-//! at all where a kernel writes the whole plane (the 2-D forward pass). Checked against the
+//! Planes run in parallel (rayon); a pass builds its padded planes in a per-task buffer a few
+//! tens of KB long (they stay in L1/L2), and asks for the next plane's input while it
+//! correlates the current one. On 2-D layers under zero padding the row-sharing kernels read
+//! the input plane (forward) and the cotangent plane (`∂x`, channel multiplier 1) in place
+//! instead, with the padding on the fly (`in_place.rs`): no copy at all. Output planes are
+//! cleared by the task that writes them, or not at all where a kernel writes the whole plane
+//! (the 2-D forward pass and `∂x`; `planes.rs`). Checked against the
 //! loop witness by `conv::fast::tests::depthwise` (the detected, AVX2-only and portable
 //! kernels, f32 and f64, and through `Algorithm::Auto`).
 
+mod in_place;
+mod planes;
+
 #[cfg(target_arch = "x86_64")]
 use super::depthwise_kernels::Avx2Dw;
-use super::depthwise_kernels::{Corr2, DwEngine, Portable, Red2, MAX_KB};
+use super::depthwise_kernels::{Corr2, DwEngine, Out, Portable, Red2, DY_ROWS_AROUND, MAX_KB};
 use super::direct_simd::{downcast, upcast, with_engine, Kernels};
 use super::Layout;
 use crate::conv::driver::ConvCore;
@@ -30,8 +36,9 @@ use crate::conv::spec::{ConvKind, Geometry};
 use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
+use in_place::InPlace;
+use planes::{par_planes, prefetch};
 use rayon::prelude::*;
-use std::mem::MaybeUninit;
 
 /// Whether this path runs `g`: a convolution at stride 1 with one input channel per group.
 pub(crate) fn applies(g: &Geometry) -> bool {
@@ -55,78 +62,6 @@ fn fresh<T: Scalar>(buf: &mut Vec<T>, len: usize) {
     if buf.len() != len {
         buf.clear();
         buf.resize(len, T::zero());
-    }
-}
-
-/// `planes` planes of `len` elements, each written by `fill` in a parallel task, which
-/// initialises every element of its plane (the [`Written`] it returns says so: zeroed first,
-/// or written by a kernel that writes them all): the zeroing happens in the cache of the core that writes the plane next, instead of a
-/// single thread clearing the whole output (megabytes) up front.
-fn par_planes<T, S, I, F>(planes: usize, len: usize, init: I, fill: F) -> Vec<T>
-where
-    T: Scalar,
-    I: Fn() -> S + Sync + Send,
-    F: Fn(&mut S, usize, Fresh<'_, T>) -> Written + Sync + Send,
-{
-    let mut v = Vec::with_capacity(planes * len);
-    v.spare_capacity_mut()[..planes * len]
-        .par_chunks_mut(len)
-        .enumerate()
-        .for_each_init(init, |state, (plane, chunk)| {
-            let Written = fill(state, plane, Fresh(chunk));
-        });
-    // SAFETY: every `fill` returned a `Written` for its plane, which only a plane whose
-    // elements are all initialised gives (a panic in the loop leaves the length 0).
-    unsafe { v.set_len(planes * len) };
-    v
-}
-
-/// An output plane not yet written, handed to a [`par_planes`] task.
-struct Fresh<'a, T>(&'a mut [MaybeUninit<T>]);
-
-/// Proof that a [`Fresh`] plane was initialised (only its methods make one).
-struct Written;
-
-impl<'a, T: Scalar> Fresh<'a, T> {
-    /// The plane, zeroed.
-    fn zeroed(self) -> (&'a mut [T], Written) {
-        (super::memory::zeroed(self.0), Written)
-    }
-
-    /// `corr_fresh` of `eng` into the plane, when it runs `c` (else the plane back).
-    fn corr<E: DwEngine<T>>(
-        self,
-        eng: &E,
-        c: &Corr2,
-        src: &[T],
-        w: &[T],
-    ) -> std::result::Result<Written, Self> {
-        if c.rows * c.cols == self.0.len() && eng.corr_fresh(c, src, w, self.0) {
-            // `DwEngine` (an unsafe trait) promises that `corr_fresh` wrote `rows·cols`
-            // elements when it returns true: the whole plane.
-            Ok(Written)
-        } else {
-            Err(self)
-        }
-    }
-}
-
-/// Ask the cache for `s` ahead of its use: the planes a pass reads (an input or cotangent
-/// plane, megabytes apart) are copied into their padded buffers row by row, and that copy
-/// otherwise waits on every cache line in turn. Issued for the next plane while the current
-/// one is correlated, the lines arrive behind the arithmetic.
-#[allow(unused_variables)]
-fn prefetch<T>(s: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        const LINE: usize = 64;
-        let bytes = std::mem::size_of_val(s);
-        let p = s.as_ptr() as *const i8;
-        for off in (0..bytes).step_by(LINE) {
-            // SAFETY: a prefetch is a hint (it never faults), and `off` is inside `s`.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(p.add(off)) };
-        }
     }
 }
 
@@ -160,8 +95,13 @@ struct Plan {
     dxp: Dims,
     /// Where `∂x`'s output starts in padded coordinates (`lo` or 0).
     dx_origin: [usize; 3],
-    /// `dy` with rows rounded to the lanes (read by `∂w`).
+    /// `dy` with rows rounded to the lanes and `DY_ROWS_AROUND` zero rows above and below
+    /// (read by `∂w`).
     dq: Dims,
+    /// The forward pass reading each input plane in place (2-D layers, zero padding).
+    in_place: Option<InPlace>,
+    /// `∂x` reading each cotangent plane in place (likewise, padding within the reach).
+    grad_in_place: Option<InPlace>,
 }
 
 impl Plan {
@@ -197,7 +137,9 @@ impl Plan {
             (o1 + 2 * e[1]).max(dx_origin[1] + dxp.0[1] + e[1]),
             (o2 + 2 * e[2]).max(dx_origin[2] + dxp.0[2] + e[2]),
         ]);
-        let dq = Dims([o0, o1, round_up(o2, lanes)]);
+        let dq = Dims([o0, o1 + 2 * DY_ROWS_AROUND, round_up(o2, lanes)]);
+        let in_place = InPlace::new(&lay, lo, zeros);
+        let grad_in_place = InPlace::for_grad(&lay, lo, zeros);
         Plan {
             lay,
             lo,
@@ -209,6 +151,8 @@ impl Plan {
             dxp,
             dx_origin,
             dq,
+            in_place,
+            grad_in_place,
         }
     }
 
@@ -294,13 +238,34 @@ impl Plan {
             || (Vec::new(), Vec::new()),
             |(xp, yp), plane, dst| {
                 let (n, o) = (plane / lay.c_out, plane % lay.c_out);
-                self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
+                let xs = &x[(n * lay.c_in + o / m) * iv..][..iv];
                 let next = plane + 1;
                 if next < lay.n * lay.c_out && (next % lay.c_out).is_multiple_of(m) {
                     let (n, o) = (next / lay.c_out, next % lay.c_out);
                     prefetch(&x[(n * lay.c_in + o / m) * iv..][..iv]);
                 }
                 let wo = &w[o * kv..][..kv];
+                let c = self.corr2(self.xp, self.yp);
+                let dst = match &self.in_place {
+                    Some(ip) => match dst.corr_in_place((eng, ip), &c, (xs, wo)) {
+                        Ok(done) => return done,
+                        Err(dst) => {
+                            // Tiles past the plane: into `yp`, then the plane out of it.
+                            yp.clear();
+                            yp.resize(self.yp.len(), T::zero());
+                            if ip.run(eng, &c, (xs, wo), Out::Add(yp)) {
+                                let (dst, done) = dst.zeroed();
+                                for (r, row) in dst.chunks_mut(o2).enumerate() {
+                                    row.copy_from_slice(&yp[self.yp.at(r / o1, r % o1)..][..o2]);
+                                }
+                                return done;
+                            }
+                            dst
+                        }
+                    },
+                    None => dst,
+                };
+                self.pad_input(xs, xp);
                 // One kernel slice whose tiles cover the plane exactly (2-D layers): written
                 // straight into `y`, no zeros first.
                 let dst = if self.yp.len() == ov && lay.kernel[0] == 1 {
@@ -336,14 +301,25 @@ impl Plan {
             lay.n * lay.c_in,
             iv,
             || (Vec::new(), Vec::new(), Vec::new()),
-            |(q, acc, flipped), plane, dst| {
-                let (dst, done) = dst.zeroed();
+            |(q, acc, flipped), plane, mut dst| {
                 let (n, c) = (plane / lay.c_in, plane % lay.c_in);
                 if plane + 1 < lay.n * lay.c_in {
                     prefetch(&dy[(plane + 1) * m * ov..][..m * ov]);
                 }
                 // With zero padding and tiles covering the plane exactly, straight into `∂x`.
                 let direct = self.zeros && self.dxp.len() == iv;
+                // One cotangent plane (no channel multiplier), read in place.
+                if let Some(ip) = self.grad_in_place.as_ref().filter(|_| direct && m == 1) {
+                    flipped.clear();
+                    flipped.extend(w[c * kv..][..kv].iter().rev());
+                    let dyc = &dy[(n * lay.c_out + c) * ov..][..ov];
+                    let corr = self.corr2(self.q, self.dxp);
+                    match dst.corr_in_place((eng, ip), &corr, (dyc, flipped)) {
+                        Ok(done) => return done,
+                        Err(back) => dst = back,
+                    }
+                }
+                let (dst, done) = dst.zeroed();
                 if !direct {
                     acc.clear();
                     acc.resize(self.dxp.len(), T::zero());
@@ -415,7 +391,8 @@ impl Plan {
                     }
                     self.pad_input(&x[(n * lay.c_in + o / m) * iv..][..iv], xp);
                     fresh(q, self.dq.len());
-                    self.embed(&dy[(n * lay.c_out + o) * ov..][..ov], q, self.dq, [0; 3]);
+                    let at = [0, DY_ROWS_AROUND, 0];
+                    self.embed(&dy[(n * lay.c_out + o) * ov..][..ov], q, self.dq, at);
                     for i0 in 0..lay.output[0] {
                         for a in 0..k0 {
                             let xs = &xp[self.xp.at(i0 + lay.dilation[0] * a, 0)..];

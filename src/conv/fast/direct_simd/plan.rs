@@ -3,11 +3,13 @@
 //! [`Engine`] that runs them, and the passes of a layer sample by sample ([`Plan`]).
 
 use super::{round_up, KB, MAX_V, MAX_W, R};
+use crate::conv::fast::memory::zeroed;
 use crate::conv::fast::Layout;
 use crate::conv::spec::Geometry;
 use crate::op::PadMode;
 use crate::tensor::Scalar;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// One correlation pass: `out[r, o] = Σ_c Σ_k wb[c, k, r] · src[c, o + origin + d·k]`.
 #[derive(Clone, Copy, Debug)]
@@ -114,12 +116,89 @@ impl WeightGeom {
 }
 
 /// The two kernels, for one element type.
-pub(super) trait Engine<T>: Sync {
-    /// One correlation block: `dst` holds up to `block` output planes (extents `out`; both
-    /// the same for every source), the sum of the correlations of the sources.
-    fn correlate(&self, srcs: &[Source<'_, T>], dst: &mut [T]);
+///
+/// # Safety
+/// [`Engine::correlate`] writes every element of `dst` (callers then treat it as initialised).
+pub(super) unsafe trait Engine<T>: Sync {
+    /// One correlation block: `dst` holds up to `block` whole output planes (extents `out`;
+    /// both the same for every source), written (not added onto) with the sum of the
+    /// correlations of the sources.
+    fn correlate(&self, srcs: &[Source<'_, T>], dst: &mut [MaybeUninit<T>]);
     /// One `∂w` task: the `[R][K]` sums `Σ_n Σ_o dy_r[o] · x[o + d·k]`.
     fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T>;
+}
+
+/// Proof that an output chunk handed out uninitialised was written in full: only
+/// [`Written::correlated`] and [`Written::zeroed`] make one.
+pub(super) struct Written(());
+
+impl Written {
+    /// `dst` written by one correlation of `eng` (which writes all of it: [`Engine`]).
+    pub(super) fn correlated<'a, T>(
+        eng: &impl Engine<T>,
+        srcs: &[Source<'_, T>],
+        dst: &'a mut [MaybeUninit<T>],
+    ) -> (&'a mut [T], Written) {
+        eng.correlate(srcs, dst);
+        // SAFETY: `Engine::correlate` wrote every element of `dst` (the trait's contract);
+        // `MaybeUninit<T>` has the layout of `T`.
+        let dst = unsafe { &mut *(dst as *mut [MaybeUninit<T>] as *mut [T]) };
+        (dst, Written(()))
+    }
+
+    /// `dst` zeroed.
+    pub(super) fn zeroed<T: Scalar>(dst: &mut [MaybeUninit<T>]) -> (&mut [T], Written) {
+        (zeroed(dst), Written(()))
+    }
+
+    /// The length `n` of the chunk this token was made for, to add up with the others of a
+    /// buffer ([`Written::tiling`]).
+    pub(super) fn len(self, n: usize) -> usize {
+        n
+    }
+
+    /// `dst` as written, when its disjoint chunks, each written (their lengths from
+    /// [`Written::len`]), add up to `written` elements: all of it (panics otherwise).
+    pub(super) fn tiling<T>(written: usize, dst: &mut [MaybeUninit<T>]) -> (&mut [T], Written) {
+        assert_eq!(written, dst.len(), "every chunk of the output written");
+        // SAFETY: disjoint chunks of `dst`, each written in full, whose lengths add up to
+        // its length (asserted); `MaybeUninit<T>` has the layout of `T`.
+        let dst = unsafe { &mut *(dst as *mut [MaybeUninit<T>] as *mut [T]) };
+        (dst, Written(()))
+    }
+}
+
+/// `len` elements written by `fill` (no zeroing pass).
+pub(super) fn written_vec<T>(
+    len: usize,
+    fill: impl FnOnce(&mut [MaybeUninit<T>]) -> Written,
+) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    let Written(()) = fill(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` returned a `Written` for the `len` elements: all written.
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// `chunks` chunks of `len` elements, chunk `i` written by `fill(i, chunk)` in a parallel
+/// task: the output without a zeroing pass up front (megabytes that a single thread would
+/// clear, and each core would then load back).
+pub(super) fn par_written<T: Send>(
+    chunks: usize,
+    len: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) -> Written + Sync + Send,
+) -> Vec<T> {
+    let mut v = Vec::with_capacity(chunks * len);
+    v.spare_capacity_mut()[..chunks * len]
+        .par_chunks_mut(len.max(1))
+        .enumerate()
+        .for_each(|(i, chunk)| {
+            let Written(()) = fill(i, chunk);
+        });
+    // SAFETY: every chunk was handed to `fill`, which returned a `Written` for it: only a
+    // chunk written in full gives one (a panic above leaves the length 0).
+    unsafe { v.set_len(chunks * len) };
+    v
 }
 
 /// Pack weights for a correlation: for each group and block of `rb` rows, `[col][k][rb]`
@@ -367,27 +446,36 @@ impl Plan {
 
     /// Correlate the `groups × cols` source planes of one sample into its output (`groups ×
     /// rows` planes of `corr.out`), blocks of `corr.block` rows in parallel; `wp` from [`pack`].
-    fn correlate_sample<T: Scalar>(
+    fn correlate_sample<'a, T: Scalar>(
         &self,
         eng: &impl Engine<T>,
         corr: &Corr,
         (rows, cols): (usize, usize),
         src: &[T],
         wp: &[T],
-        dst: &mut [T],
-    ) {
+        dst: &'a mut [MaybeUninit<T>],
+    ) -> (&'a mut [T], Written) {
         let rb = corr.block;
         let (pv, ov, nb) = (corr.plane(), corr.out_vol(), rows.div_ceil(rb));
         let wblock = cols * self.lay.k_vol() * rb;
-        dst.par_chunks_mut(rows * ov)
+        let blocks: usize = dst
+            .par_chunks_mut(rows * ov)
             .enumerate()
-            .for_each(|(g, dg)| {
+            .map(|(g, dg)| {
                 let src = &src[g * cols * pv..][..cols * pv];
-                dg.par_chunks_mut(rb * ov).enumerate().for_each(|(b, db)| {
-                    let wb = &wp[(g * nb + b) * wblock..][..wblock];
-                    eng.correlate(&[Source { corr, src, wb }], db);
-                });
-            });
+                dg.par_chunks_mut(rb * ov)
+                    .enumerate()
+                    .map(|(b, db)| {
+                        let wb = &wp[(g * nb + b) * wblock..][..wblock];
+                        let n = db.len();
+                        Written::correlated(eng, &[Source { corr, src, wb }], db)
+                            .1
+                            .len(n)
+                    })
+                    .sum::<usize>()
+            })
+            .sum();
+        Written::tiling(blocks, dst)
     }
 
     /// The forward correlation and the packed kernel.
@@ -413,16 +501,13 @@ impl Plan {
     /// The conv's output `(n, c_out, out)`.
     pub(super) fn forward<T: Scalar>(&self, eng: &impl Engine<T>, x: &[T], w: &[T]) -> Vec<T> {
         let lay = &self.lay;
-        let ov = lay.out_vol();
-        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
+        let (iv, ov) = (lay.c_in * lay.in_vol(), lay.c_out * lay.out_vol());
         let (corr, wp) = self.forward_setup(w);
-        y.par_chunks_mut(lay.c_out * ov)
-            .zip(x.par_chunks(lay.c_in * lay.in_vol()))
-            .for_each(|(yn, xn)| {
-                let xp = self.pad_input(xn);
-                self.correlate_sample(eng, &corr, (lay.og, lay.cg), &xp, &wp, yn);
-            });
-        y
+        par_written(lay.n, ov, |i, yn| {
+            let xp = self.pad_input(&x[i * iv..][..iv]);
+            self.correlate_sample(eng, &corr, (lay.og, lay.cg), &xp, &wp, yn)
+                .1
+        })
     }
 
     /// The `∂x` correlation and the packed flipped kernel.
@@ -459,32 +544,34 @@ impl Plan {
         eng: &impl Engine<T>,
         (corr, wq): &(Corr, Vec<T>),
         q: &[T],
-        dxn: &mut [T],
-    ) {
+        dxn: &mut [MaybeUninit<T>],
+    ) -> Written {
         let lay = &self.lay;
         if self.zeros {
-            self.correlate_sample(eng, corr, (lay.cg, lay.og), q, wq, dxn);
-            return;
+            return self
+                .correlate_sample(eng, corr, (lay.cg, lay.og), q, wq, dxn)
+                .1;
         }
         let ov = corr.out_vol();
-        let mut full = vec![T::zero(); lay.c_in * ov];
-        self.correlate_sample(eng, corr, (lay.cg, lay.og), q, wq, &mut full);
+        let full = written_vec(lay.c_in * ov, |spare| {
+            (self.correlate_sample(eng, corr, (lay.cg, lay.og), q, wq, spare)).1
+        });
+        let (dxn, done) = Written::zeroed(dxn);
         for (d, f) in dxn.chunks_mut(lay.in_vol()).zip(full.chunks(ov)) {
             self.fold_plane(f, d);
         }
+        done
     }
 
     /// The conv's input gradient `(n, c_in, in)`.
     pub(super) fn input_grad<T: Scalar>(&self, eng: &impl Engine<T>, dy: &[T], w: &[T]) -> Vec<T> {
         let lay = &self.lay;
         let setup = self.input_grad_setup(w);
-        let mut dx = vec![T::zero(); lay.n * lay.c_in * lay.in_vol()];
-        dx.par_chunks_mut(lay.c_in * lay.in_vol())
-            .zip(dy.par_chunks(lay.c_out * lay.out_vol()))
-            .for_each(|(dxn, dyn_)| {
-                self.input_grad_sample(eng, &setup, &self.pad_cotangent(dyn_), dxn);
-            });
-        dx
+        let ov = lay.c_out * lay.out_vol();
+        par_written(lay.n, lay.c_in * lay.in_vol(), |i, dxn| {
+            let q = self.pad_cotangent(&dy[i * ov..][..ov]);
+            self.input_grad_sample(eng, &setup, &q, dxn)
+        })
     }
 
     /// Add the weight gradient of one sample (padded input `xp`, padded cotangent `q`) onto
@@ -549,30 +636,39 @@ impl Plan {
         let (iv, ov) = (lay.c_in * lay.in_vol(), lay.c_out * lay.out_vol());
         let wlen = lay.c_out * lay.cg * lay.k_vol();
         let setup = w.map(|w| self.input_grad_setup(w));
-        // Without `w`, one dummy element per sample.
+        // Without `w`, one dummy element per sample, never written.
         let dx_chunk = if w.is_some() { iv } else { 1 };
-        let mut dx = vec![T::zero(); lay.n * dx_chunk];
-        let dw = dx
+        let mut dx = Vec::with_capacity(lay.n * dx_chunk);
+        let (dw, written) = dx.spare_capacity_mut()[..lay.n * dx_chunk]
             .par_chunks_mut(dx_chunk)
             .zip(x.par_chunks(iv).zip(dy.par_chunks(ov)))
             .fold(
-                || vec![T::zero(); wlen],
-                |mut dw, (dxn, (xn, dyn_))| {
+                || (vec![T::zero(); wlen], 0),
+                |(mut dw, mut written), (dxn, (xn, dyn_))| {
                     let q = self.pad_cotangent(dyn_);
                     if let Some(setup) = &setup {
-                        self.input_grad_sample(eng, setup, &q, dxn);
+                        let Written(()) = self.input_grad_sample(eng, setup, &q, dxn);
+                        written += 1;
                     }
                     self.weight_grad_sample(eng, &self.pad_input(xn), &q, &mut dw);
-                    dw
+                    (dw, written)
                 },
             )
             .reduce(
-                || vec![T::zero(); wlen],
-                |mut a, b| {
+                || (vec![T::zero(); wlen], 0),
+                |(mut a, na), (b, nb)| {
                     a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
-                    a
+                    (a, na + nb)
                 },
             );
-        (w.is_some().then_some(dx), dw)
+        let dx = setup.is_some().then(|| {
+            // Every sample's chunk handed out once, each written (a `Written` counted).
+            assert_eq!(written, lay.n, "every sample's input gradient written");
+            // SAFETY: the `n` chunks of `dx_chunk` elements (all of them, asserted) were
+            // written in full.
+            unsafe { dx.set_len(lay.n * dx_chunk) };
+            dx
+        });
+        (dx, dw)
     }
 }

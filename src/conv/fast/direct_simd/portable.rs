@@ -4,18 +4,24 @@
 use super::plan::{Engine, Source, WeightGeom, WeightTask};
 use super::{KB, R};
 use crate::tensor::Scalar;
+use std::mem::MaybeUninit;
 
 /// The kernels in portable Rust (any target; the compiler may vectorise them).
 pub(super) struct Portable;
 
 impl Portable {
-    fn correlate_w<T: Scalar, const W: usize>(srcs: &[Source<'_, T>], dst: &mut [T]) {
+    /// Writes every element of `dst`: every column of each of its rows.
+    fn correlate_w<T: Scalar, const W: usize>(srcs: &[Source<'_, T>], dst: &mut [MaybeUninit<T>]) {
         let Some(first) = srcs.first() else {
-            dst.fill(T::zero());
+            dst.fill(MaybeUninit::new(T::zero()));
             return;
         };
         let ov = first.corr.out_vol();
         let rows = dst.len() / ov;
+        assert!(
+            dst.len() == rows * ov && rows <= R,
+            "whole output planes of one block"
+        );
         let [o0n, o1n, o2n] = first.corr.out;
         let rows_at: Vec<Vec<usize>> = srcs.iter().map(|s| s.corr.rows_at()).collect();
         for o0 in 0..o0n {
@@ -41,7 +47,10 @@ impl Portable {
                     }
                     let len = W.min(o2n - t);
                     for (r, a) in acc.iter().enumerate().take(rows) {
-                        dst[r * ov + (o0 * o1n + o1) * o2n + t..][..len].copy_from_slice(&a[..len]);
+                        let out = &mut dst[r * ov + (o0 * o1n + o1) * o2n + t..][..len];
+                        for (o, &v) in out.iter_mut().zip(&a[..len]) {
+                            o.write(v);
+                        }
                     }
                 }
             }
@@ -89,8 +98,9 @@ impl Portable {
     }
 }
 
-impl<T: Scalar> Engine<T> for Portable {
-    fn correlate(&self, srcs: &[Source<'_, T>], dst: &mut [T]) {
+// SAFETY: `correlate_w` writes every element of `dst`.
+unsafe impl<T: Scalar> Engine<T> for Portable {
+    fn correlate(&self, srcs: &[Source<'_, T>], dst: &mut [MaybeUninit<T>]) {
         Self::correlate_w::<T, 16>(srcs, dst);
     }
     fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T> {

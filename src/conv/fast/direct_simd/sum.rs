@@ -4,7 +4,7 @@
 //! build each sample's padded cotangent once for all the layers (their plans share its layout:
 //! [`Plan::shared`]) and fold each sample's input gradients as soon as they are computed.
 
-use super::plan::{block_rows, Corr, Engine, Plan, Source};
+use super::plan::{block_rows, par_written, written_vec, Corr, Engine, Plan, Source, Written};
 use super::portable::Portable;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
@@ -202,43 +202,41 @@ impl Plan {
         // Every layer has `og` output channels: one block size for all.
         let rb = block_rows(lay.og);
         let (ov, nb) = (lay.out_vol(), lay.og.div_ceil(rb));
-        let mut y = vec![T::zero(); lay.n * lay.c_out * ov];
         let setups: Vec<(Corr, Vec<T>)> = (plans.iter().zip(ws))
             .map(|(p, w)| p.forward_setup(w))
             .collect();
-        y.par_chunks_mut(lay.c_out * ov)
-            .enumerate()
-            .for_each(|(i, yn)| {
-                let xps: Vec<Vec<T>> = (plans.iter().zip(xs))
-                    .map(|(p, x)| {
-                        let iv = p.lay.c_in * p.lay.in_vol();
-                        p.pad_input(&x[i * iv..][..iv])
+        par_written(lay.n, lay.c_out * ov, |i, yn| {
+            let xps: Vec<Vec<T>> = (plans.iter().zip(xs))
+                .map(|(p, x)| {
+                    let iv = p.lay.c_in * p.lay.in_vol();
+                    p.pad_input(&x[i * iv..][..iv])
+                })
+                .collect();
+            let blocks = yn
+                .par_chunks_mut(lay.og * ov)
+                .enumerate()
+                .flat_map(|(g, dg)| {
+                    dg.par_chunks_mut(rb * ov)
+                        .enumerate()
+                        .map(move |(b, db)| (g, b, db))
+                });
+            let written = blocks.map(|(g, b, db)| {
+                let srcs: Vec<Source<'_, T>> = (plans.iter().zip(&setups).zip(&xps))
+                    .map(|((p, (corr, wp)), xp)| {
+                        let pv = corr.plane();
+                        let wblock = p.lay.cg * p.lay.k_vol() * rb;
+                        Source {
+                            corr,
+                            src: &xp[g * p.lay.cg * pv..][..p.lay.cg * pv],
+                            wb: &wp[(g * nb + b) * wblock..][..wblock],
+                        }
                     })
                     .collect();
-                let blocks = yn
-                    .par_chunks_mut(lay.og * ov)
-                    .enumerate()
-                    .flat_map(|(g, dg)| {
-                        dg.par_chunks_mut(rb * ov)
-                            .enumerate()
-                            .map(move |(b, db)| (g, b, db))
-                    });
-                blocks.for_each(|(g, b, db)| {
-                    let srcs: Vec<Source<'_, T>> = (plans.iter().zip(&setups).zip(&xps))
-                        .map(|((p, (corr, wp)), xp)| {
-                            let pv = corr.plane();
-                            let wblock = p.lay.cg * p.lay.k_vol() * rb;
-                            Source {
-                                corr,
-                                src: &xp[g * p.lay.cg * pv..][..p.lay.cg * pv],
-                                wb: &wp[(g * nb + b) * wblock..][..wblock],
-                            }
-                        })
-                        .collect();
-                    eng.correlate(&srcs, db);
-                });
+                let n = db.len();
+                Written::correlated(eng, &srcs, db).1.len(n)
             });
-        y
+            Written::tiling(written.sum(), yn).1
+        })
     }
 
     /// The input gradient of the sum of the layers `plans` (from [`Plan::shared`]), folded
@@ -293,9 +291,7 @@ impl Plan {
                     let Some(setups) = &setups else {
                         return vec![];
                     };
-                    let mut d = vec![T::zero(); iv];
-                    p.input_grad_sample(eng, &setups[c], &q, &mut d);
-                    d
+                    written_vec(iv, |d| p.input_grad_sample(eng, &setups[c], &q, d))
                 })
                 .collect();
             if setups.is_some() {

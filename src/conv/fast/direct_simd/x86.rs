@@ -4,6 +4,7 @@
 use super::plan::{Engine, Source, WeightGeom, WeightTask};
 use super::{round_up, Kernels, KB, R};
 use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 /// Proof that the CPU has AVX2 and FMA: only [`Avx2::detect`] makes one. `wide`: it also has
 /// AVX-512F and VL, whose 32 vector registers hold wider correlation tiles (still of 256-bit
@@ -48,6 +49,23 @@ pub(in crate::conv::fast) trait Lanes:
     /// Into the first `N` elements of `s` (panics when shorter).
     fn store(v: Self::V, s: &mut [Self]);
     fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The lanes `lo .. hi` of a vector (as a mask for [`Lanes::load_masked`]).
+    fn lanes_between(lo: isize, hi: isize) -> __m256i;
+    /// The lanes of `mask` from `p`, zeros in the others; only the lanes of `mask` are read
+    /// (the others may lie outside any allocation: the load does not touch them).
+    ///
+    /// # Safety
+    /// The lanes of `mask` at `p` must be readable.
+    unsafe fn load_masked(p: *const Self, mask: __m256i) -> Self::V;
+    /// Into the first `N` elements of `s`, which need not be initialised (panics when
+    /// shorter).
+    #[inline(always)]
+    fn store_uninit(v: Self::V, s: &mut [MaybeUninit<Self>]) {
+        let s = &mut s[..Self::N];
+        // SAFETY: `s` holds `N` elements (bounds-checked above), the size of `V`; an
+        // unaligned write, which reads nothing there.
+        unsafe { s.as_mut_ptr().cast::<Self::V>().write_unaligned(v) }
+    }
 }
 
 impl Lanes for f32 {
@@ -67,6 +85,21 @@ impl Lanes for f32 {
     unsafe fn load_ptr(p: *const f32) -> __m256 {
         // SAFETY: readable per the caller; AVX (see the trait).
         unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    fn lanes_between(lo: isize, hi: isize) -> __m256i {
+        // SAFETY: AVX2 (see the trait).
+        unsafe {
+            let at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let lo = _mm256_set1_epi32(lo.clamp(-1, 9) as i32 - 1);
+            let hi = _mm256_set1_epi32(hi.clamp(-1, 9) as i32);
+            _mm256_and_si256(_mm256_cmpgt_epi32(at, lo), _mm256_cmpgt_epi32(hi, at))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_masked(p: *const f32, mask: __m256i) -> __m256 {
+        // SAFETY: the masked lanes readable per the caller; AVX (see the trait).
+        unsafe { _mm256_maskload_ps(p, mask) }
     }
     #[inline(always)]
     fn store(v: __m256, s: &mut [f32]) {
@@ -100,6 +133,21 @@ impl Lanes for f64 {
         unsafe { _mm256_loadu_pd(p) }
     }
     #[inline(always)]
+    fn lanes_between(lo: isize, hi: isize) -> __m256i {
+        // SAFETY: AVX2 (see the trait).
+        unsafe {
+            let at = _mm256_setr_epi64x(0, 1, 2, 3);
+            let lo = _mm256_set1_epi64x(lo.clamp(-1, 5) as i64 - 1);
+            let hi = _mm256_set1_epi64x(hi.clamp(-1, 5) as i64);
+            _mm256_and_si256(_mm256_cmpgt_epi64(at, lo), _mm256_cmpgt_epi64(hi, at))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_masked(p: *const f64, mask: __m256i) -> __m256d {
+        // SAFETY: the masked lanes readable per the caller; AVX (see the trait).
+        unsafe { _mm256_maskload_pd(p, mask) }
+    }
+    #[inline(always)]
     fn store(v: __m256d, s: &mut [f64]) {
         let s = &mut s[..4];
         // SAFETY: `s` holds 4 doubles (bounds-checked above); unaligned store; AVX.
@@ -115,7 +163,7 @@ impl Lanes for f64 {
 /// The correlation of a block with the 16 vector registers of AVX2: tiles of at most 2
 /// vectors for blocks of 4 rows, 3 for blocks of 3 (8 or 9 accumulators).
 #[target_feature(enable = "avx2,fma")]
-fn correlate_narrow<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [L]) {
+fn correlate_narrow<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [MaybeUninit<L>]) {
     match srcs.first().map_or(R, |s| s.corr.block) {
         3 => correlate::<L, 3, 3>(srcs, dst),
         _ => correlate::<L, 2, R>(srcs, dst),
@@ -126,7 +174,7 @@ fn correlate_narrow<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [L]) {
 /// vectors): tiles of up to 4 vectors (16 accumulators, which keep both FMA pipes busy
 /// through the FMA latency with room to spare).
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-fn correlate_wide<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [L]) {
+fn correlate_wide<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [MaybeUninit<L>]) {
     match srcs.first().map_or(R, |s| s.corr.block) {
         3 => correlate::<L, 4, 3>(srcs, dst),
         _ => correlate::<L, 4, R>(srcs, dst),
@@ -135,17 +183,25 @@ fn correlate_wide<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [L]) {
 
 /// The correlation of a block of `RB` rows: every output row in tiles of up to `MAX` vectors
 /// (see [`tile_widths`]), each tile's `RB × NV` accumulators summed over every source, channel
-/// and tap, then stored. Only called from the `#[target_feature]` functions above.
+/// and tap, then stored: every element of `dst` written (its rows of `out_vol` elements, every
+/// column of each). Only called from the `#[target_feature]` functions above.
 #[inline(always)]
-fn correlate<L: Lanes, const MAX: usize, const RB: usize>(srcs: &[Source<'_, L>], dst: &mut [L]) {
+fn correlate<L: Lanes, const MAX: usize, const RB: usize>(
+    srcs: &[Source<'_, L>],
+    dst: &mut [MaybeUninit<L>],
+) {
     let Some(first) = srcs.first() else {
-        dst.fill(L::default());
+        dst.fill(MaybeUninit::new(L::default()));
         return;
     };
     let n = L::N;
     let [o0n, o1n, o2n] = first.corr.out;
     let ov = first.corr.out_vol();
     let rows = dst.len() / ov;
+    assert!(
+        dst.len() == rows * ov && rows <= RB,
+        "whole output planes of one block"
+    );
     let rows_at: Vec<Vec<usize>> = srcs.iter().map(|s| s.corr.rows_at()).collect();
     for (s, at) in srcs.iter().zip(&rows_at) {
         assert_eq!(s.corr.out, first.corr.out, "sources of one output extent");
@@ -217,7 +273,7 @@ type TileArgs<'a, 'b, L> = (&'a [Source<'b, L>], &'a [Vec<usize>], [usize; 3]);
 #[inline(always)]
 fn tile<L: Lanes, const NV: usize, const RB: usize>(
     (srcs, rows_at, [o0, o1, t]): TileArgs<'_, '_, L>,
-    dst: &mut [L],
+    dst: &mut [MaybeUninit<L>],
     (ov, rows, at, len): (usize, usize, usize, usize),
     buf: &mut [L],
 ) {
@@ -238,13 +294,15 @@ fn tile<L: Lanes, const NV: usize, const RB: usize>(
         let out = &mut dst[r * ov + at..][..len];
         if len == NV * n {
             for (v, &a) in ar.iter().enumerate() {
-                L::store(a, &mut out[v * n..]);
+                L::store_uninit(a, &mut out[v * n..]);
             }
         } else {
             for (v, &a) in ar.iter().enumerate() {
                 L::store(a, &mut buf[v * n..]);
             }
-            out.copy_from_slice(&buf[..len]);
+            for (o, &b) in out.iter_mut().zip(&buf[..len]) {
+                o.write(b);
+            }
         }
     }
 }
@@ -344,8 +402,10 @@ fn weight<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) 
     out
 }
 
-impl<L: Lanes> Engine<L> for Avx2 {
-    fn correlate(&self, srcs: &[Source<'_, L>], dst: &mut [L]) {
+// SAFETY: `correlate` writes every element of `dst` (see the kernel's notes: every row of the
+// block, every column of each, stored or copied from the tile's buffer).
+unsafe impl<L: Lanes> Engine<L> for Avx2 {
+    fn correlate(&self, srcs: &[Source<'_, L>], dst: &mut [MaybeUninit<L>]) {
         // SAFETY: an `Avx2` exists only when the CPU has AVX2 and FMA, the only
         // requirement of the `#[target_feature]` kernels (their bodies are safe Rust).
         // The wide kernels also need AVX-512F and VL: `wide` only when the CPU has them.

@@ -136,6 +136,47 @@ fn depthwise_row_sharing_kernels() {
     }
 }
 
+/// Kernel size, input height × width, pads per axis, padding mode, row dilation.
+type InPlaceCase = (usize, [usize; 2], [(usize, usize); 2], PadMode, usize);
+
+#[test]
+fn depthwise_forward_reads_zero_padded_planes_in_place() {
+    // 2-D layers under zero padding (or none, in any mode) run the row-sharing forward pass
+    // on the input plane itself (and `∂x` on the cotangent plane, when the pads are within
+    // the kernel's reach): tiles at the top and bottom skip the rows outside it, strips
+    // at the left and right edges load only the lanes inside. Planes narrower than one strip
+    // with its reach (no interior strip), lopsided and large pads (strips wholly in the
+    // padding), heights off the tiles (the output through a buffer) and on them (written in
+    // place); `∂w` in blocks of 3 and 2 kernel rows (k = 2..7) at row dilation 1 and one row
+    // at a time at 2.
+    let cases: [InPlaceCase; 10] = [
+        (7, [56, 56], [(3, 3), (3, 3)], PadMode::Zeros, 1),
+        (7, [14, 5], [(3, 3), (3, 3)], PadMode::Zeros, 1),
+        (7, [28, 3], [(0, 6), (6, 0)], PadMode::Zeros, 1),
+        (5, [16, 37], [(4, 0), (1, 9)], PadMode::Zeros, 1),
+        (3, [9, 1], [(1, 1), (1, 1)], PadMode::Zeros, 1),
+        (3, [13, 30], [(0, 0), (0, 0)], PadMode::Reflect, 1),
+        (5, [21, 12], [(0, 0), (0, 0)], PadMode::Circular, 2),
+        (4, [10, 19], [(2, 1), (0, 3)], PadMode::Zeros, 1),
+        (2, [7, 9], [(1, 0), (0, 1)], PadMode::Zeros, 1),
+        (7, [42, 17], [(5, 1), (2, 4)], PadMode::Zeros, 2),
+    ];
+    for (i, (k, hw, pads, mode, dil)) in cases.into_iter().enumerate() {
+        let spec = ConvSpec {
+            padding: Padding::Explicit(pads.to_vec()),
+            dilation: vec![dil, 1],
+            groups: 2,
+            padding_mode: mode,
+            ..Default::default()
+        };
+        // Channel multipliers 1 (`∂x` reads the cotangent plane in place too) and 2.
+        let m = 1 + i % 2;
+        let (xs, ws) = ([2, 2, hw[0], hw[1]], [2 * m, 1, k, k.max(2) - 1]);
+        check::<f32>(&spec, &xs, &ws, 40 + i as u64);
+        check::<f64>(&spec, &xs, &ws, 60 + i as u64);
+    }
+}
+
 #[test]
 fn cost_model_sends_convnext_depthwise_to_the_direct_path() {
     let spec = ConvSpec {
