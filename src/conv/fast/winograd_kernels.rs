@@ -10,9 +10,9 @@
 use crate::tensor::Scalar;
 use std::array::from_fn;
 
-/// Outputs per tile and axis.
+/// Outputs per tile and axis of F(4×4, 3×3) (the most of either variant).
 pub(super) const M: usize = 4;
-/// Inputs per tile and axis (`M + 3 − 1`).
+/// Inputs per tile and axis (`m + r − 1` of both variants).
 pub(super) const A: usize = 6;
 /// Transform points per tile (`A²`): the number of independent channel products.
 pub(super) const XI: usize = A * A;
@@ -33,6 +33,60 @@ pub(super) const G: [[f64; 3]; A] = [
     [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
     [0.0, 0.0, 1.0],
 ];
+
+/// The two minimal filterings on the points 0, ±1, ±2, ∞, transpose-duals of each other: both
+/// read 6×6 input tiles through `Bᵀ` and spend 36 channel products per tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Variant {
+    /// F(4×4, 3×3): 3×3 kernels through `G`, 4×4 outputs through `Aᵀ`.
+    F4x3,
+    /// F(3×3, 4×4): 4×4 kernels through `S·A` (`S` the diagonal of `G`'s row scales), 3×3
+    /// outputs through the integer `Ĝᵀ` with `G = S·Ĝ` (the roles of `A` and `G` in the weight
+    /// gradient of F(4×4, 3×3), scales moved to the kernel side).
+    F3x4,
+}
+
+/// The row scales of `G`: `G = diag(S)·Ĝ` with `Ĝ` integer.
+const S: [f64; A] = [1.0 / 4.0, -1.0 / 6.0, -1.0 / 6.0, 1.0 / 24.0, 1.0 / 24.0, 1.0];
+
+/// `A` (6×4), the transpose of `Aᵀ`.
+const A_MAT: [[f64; 4]; A] = [
+    [1.0, 0.0, 0.0, 0.0],
+    [1.0, 1.0, 1.0, 1.0],
+    [1.0, -1.0, 1.0, -1.0],
+    [1.0, 2.0, 4.0, 8.0],
+    [1.0, -2.0, 4.0, -8.0],
+    [0.0, 0.0, 0.0, 1.0],
+];
+
+impl Variant {
+    /// The variant for a square kernel of `r` taps per axis.
+    pub(crate) fn for_taps(r: usize) -> Option<Variant> {
+        match r {
+            3 => Some(Variant::F4x3),
+            4 => Some(Variant::F3x4),
+            _ => None,
+        }
+    }
+    /// Outputs per tile and axis.
+    pub(crate) fn m(self) -> usize {
+        match self {
+            Variant::F4x3 => 4,
+            Variant::F3x4 => 3,
+        }
+    }
+    /// Kernel taps per axis.
+    pub(crate) fn r(self) -> usize {
+        A + 1 - self.m()
+    }
+    /// The kernel transform (6×r, as 6×4 with zero columns past `r`): `U = K k Kᵀ`.
+    pub(super) fn kernel_matrix(self) -> [[f64; 4]; A] {
+        match self {
+            Variant::F4x3 => from_fn(|i| from_fn(|j| if j < 3 { G[i][j] } else { 0.0 })),
+            Variant::F3x4 => from_fn(|i| from_fn(|j| S[i] * A_MAT[i][j])),
+        }
+    }
+}
 
 /// `C` columns of lane vectors (one row of a tile, or a whole tile's rows).
 type Cols<T, const C: usize> = [Lv<T>; C];
@@ -60,12 +114,13 @@ fn bt<T: Scalar, const C: usize>(d: &[Cols<T, C>; A]) -> [Cols<T, C>; A] {
     t
 }
 
-/// `Aᵀ m` on each of the `C` columns of 6 rows (the rows of `Aᵀ`: `[1 1 1 1 1 0]`,
-/// `[0 1 −1 2 −2 0]`, `[0 1 1 4 4 0]`, `[0 1 −1 8 −8 1]`).
+/// `Aᵀ m` (`MO = 4`) or `Ĝᵀ m` (`MO = 3`) on each of the `C` columns of 6 rows (the rows of
+/// `Aᵀ`: `[1 1 1 1 1 0]`, `[0 1 −1 2 −2 0]`, `[0 1 1 4 4 0]`, `[0 1 −1 8 −8 1]`; of `Ĝᵀ`: the
+/// first two, then `[0 1 1 4 4 1]`).
 #[inline(always)]
-fn at<T: Scalar, const C: usize>(m: &[Cols<T, C>; A]) -> [Cols<T, C>; M] {
+fn at<T: Scalar, const C: usize, const MO: usize>(m: &[Cols<T, C>; A]) -> [Cols<T, C>; MO] {
     let (c2, c4, c8) = (T::of(2.0), T::of(4.0), T::of(8.0));
-    let mut y = [[[T::zero(); L]; C]; M];
+    let mut y = [[[T::zero(); L]; C]; MO];
     for s in 0..C {
         for l in 0..L {
             let (m0, m1, m2, m3, m4, m5) = (
@@ -74,22 +129,27 @@ fn at<T: Scalar, const C: usize>(m: &[Cols<T, C>; A]) -> [Cols<T, C>; M] {
             let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
             y[0][s][l] = m0 + s12 + s34;
             y[1][s][l] = d12 + c2 * d34;
-            y[2][s][l] = s12 + c4 * s34;
-            y[3][s][l] = d12 + c8 * d34 + m5;
+            if MO == 4 {
+                y[2][s][l] = s12 + c4 * s34;
+                y[MO - 1][s][l] = d12 + c8 * d34 + m5;
+            } else {
+                y[2][s][l] = s12 + c4 * s34 + m5;
+            }
         }
     }
     y
 }
 
-/// `A y` on each of the `C` columns of 4 rows: the adjoint of [`at`] (the columns of `Aᵀ` as
-/// rows).
+/// `A y` (`MO = 4`) or `Ĝ y` (`MO = 3`) on each of the `C` columns of `MO` rows: the adjoint
+/// of [`at`] (the columns of `Aᵀ` or `Ĝᵀ` as rows).
 #[inline(always)]
-fn a<T: Scalar, const C: usize>(y: &[Cols<T, C>; M]) -> [Cols<T, C>; A] {
+fn a<T: Scalar, const C: usize, const MO: usize>(y: &[Cols<T, C>; MO]) -> [Cols<T, C>; A] {
     let (c2, c4, c8) = (T::of(2.0), T::of(4.0), T::of(8.0));
     let mut m = [[[T::zero(); L]; C]; A];
     for s in 0..C {
         for l in 0..L {
-            let (y0, y1, y2, y3) = (y[0][s][l], y[1][s][l], y[2][s][l], y[3][s][l]);
+            let (y0, y1, y2) = (y[0][s][l], y[1][s][l], y[2][s][l]);
+            let y3 = if MO == 4 { y[MO - 1][s][l] } else { T::zero() };
             let (even, odd) = (y0 + y2, y1 + y3);
             let (even2, odd2) = (y0 + c4 * y2, c2 * y1 + c8 * y3);
             m[0][s][l] = y0;
@@ -97,7 +157,7 @@ fn a<T: Scalar, const C: usize>(y: &[Cols<T, C>; M]) -> [Cols<T, C>; A] {
             m[2][s][l] = even - odd;
             m[3][s][l] = even2 + odd2;
             m[4][s][l] = even2 - odd2;
-            m[5][s][l] = y3;
+            m[5][s][l] = if MO == 4 { y3 } else { y2 };
         }
     }
     m
@@ -136,16 +196,16 @@ pub(super) fn input_tile<T: Scalar>(d: &Tile<T, A, A>) -> Tile<T, A, A> {
     both_axes(d, bt::<T, A>, bt::<T, 1>)
 }
 
-/// `Y = Aᵀ m A` of a 6×6 product tile.
+/// `Y = Aᵀ m A` (`MO = 4`) or `Ĝᵀ m Ĝ` (`MO = 3`) of a 6×6 product tile.
 #[inline(always)]
-pub(super) fn output_tile<T: Scalar>(m: &Tile<T, A, A>) -> Tile<T, M, M> {
-    both_axes(m, at::<T, A>, at::<T, 1>)
+pub(super) fn output_tile<T: Scalar, const MO: usize>(m: &Tile<T, A, A>) -> Tile<T, MO, MO> {
+    both_axes(m, at::<T, A, MO>, at::<T, 1, MO>)
 }
 
-/// `A ∂Y Aᵀ` of a 4×4 cotangent tile: the adjoint of [`output_tile`].
+/// `A ∂Y Aᵀ` (or `Ĝ ∂Y Ĝᵀ`) of an `MO×MO` cotangent tile: the adjoint of [`output_tile`].
 #[inline(always)]
-pub(super) fn cotangent_tile<T: Scalar>(dy: &Tile<T, M, M>) -> Tile<T, A, A> {
-    both_axes(dy, a::<T, M>, a::<T, 1>)
+pub(super) fn cotangent_tile<T: Scalar, const MO: usize>(dy: &Tile<T, MO, MO>) -> Tile<T, A, A> {
+    both_axes(dy, a::<T, MO, MO>, a::<T, 1, MO>)
 }
 
 /// Multiply–add `a·b + c`, fused when `FUSED` (the AVX2 + FMA build; elsewhere `mul_add`

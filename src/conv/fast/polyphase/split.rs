@@ -63,9 +63,9 @@ impl Polyphase {
         Self::plan(g, false)
     }
 
-    #[cfg(test)]
     /// Plan the split of `g` into one class holding every phase, phase kernels padded with
-    /// zero taps to `⌈K/s⌉` (more multiply-adds, but `c·P` channels in one layer).
+    /// zero taps to `⌈K/s⌉` (more multiply-adds, but `c·P` channels in one layer: the shape
+    /// Winograd's filterings take).
     ///
     /// # Errors
     /// As [`new`](Self::new).
