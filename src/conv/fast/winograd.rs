@@ -1,6 +1,7 @@
 //! Winograd's minimal filtering F(4×4, 3×3) for 2-D layers with 3×3 kernels at stride 1 and
 //! dilation 1 (any padding mode, any groups): 36 channel products per 4×4 block of outputs
-//! where the direct loops spend 144.
+//! where the direct loops spend 144; and its dual F(3×3, 4×4) for 4×4 kernels and, through
+//! the polyphase split, stride-2 layers with 5×5 to 8×8 kernels (below).
 //!
 //! For one 6×6 tile `d` of the padded input (tiles overlap by 2, one every 4 outputs), one 3×3
 //! kernel `g` and the 4×4 outputs `Y` of the tile (the correlation `y[i] = Σ_k d[i+k] g[k]` on
@@ -60,8 +61,31 @@
 //! still cost more than the products save (forward 1.1 ms against 0.9 direct), and the cost
 //! model ([`cost`](super::cost)) keeps it direct.
 //!
-//! Other geometries (strides, dilation, other kernel sizes, transposes) go to
-//! [`direct_simd`].
+//! **F(3×3, 4×4)** (`Variant::F3x4`), the transpose-dual (the weight gradient above is one:
+//! 6×6 input tile, 4×4 "kernel" `∂Y`, 3×3 output), runs 2-D 4×4 layers at stride 1 on the same
+//! engine: input transform `Bᵀ`, kernel transform `S·A` and output transform `Ĝᵀ` (`G = S·Ĝ`,
+//! `S` the diagonal of `G`'s row scales, moved to the kernel side so that the output
+//! transform is integer), one 6×6 tile every 3 outputs, 36 channel products per 9 outputs
+//! (derivations/22-winograd.md, WINO-6). Its gradients are the same two adjoints with these
+//! matrices (the cotangent tile through `Ĝ`, `∂k = (S·A)ᵀ ∂U (S·A)`).
+//!
+//! **Strided layers**: a 2-D layer at stride 2 whose kernel has 5–8 taps per axis (dilation 1)
+//! is, by the merged polyphase split (`polyphase::winograd_plan`: every phase kernel padded
+//! with zero taps to `⌈K/2⌉`), one stride-1 layer of `4·c_in` channels with a 3×3 or 4×4 kernel,
+//! which one of the two filterings computes; its input gradient is folded through the split's
+//! adjoint and its weight gradient drops the zero taps. Rounding on the ResNet stem
+//! (2d-stem-s2, batch 1, F(3×3, 4×4)): 5.4e-6 in f32 and 1.2e-14 in f64 against the witness
+//! (`winograd_on_benchmark_layers`). Speed: on that stem it loses to the tiled direct path
+//! (f32 forward 0.87–0.95 ms against 0.48–0.62, forward + gradients 2.6–3.0 against
+//! 1.4–1.7; f64 1.39–1.49 against 0.85–0.88 and 4.3–4.5 against 2.7–2.8;
+//! benches/results/session9-stem.md): with 12 input channels (padded to 16 lanes) and 3×3
+//! output tiles the transforms, copies and output writes cost about three times the
+//! products, which themselves are 36/9·16 = 64 multiply-adds per output and output channel
+//! against the direct path's 147. The cost model keeps the stem direct; `Algorithm::Winograd`
+//! runs it when asked.
+//!
+//! Other geometries (other strides and kernel sizes, dilation, 1-D and 3-D layers) go to
+//! [`direct_simd`]; transposes run as their conv's adjoint.
 
 #[cfg(target_arch = "x86_64")]
 #[path = "winograd_avx512.rs"]
@@ -74,8 +98,8 @@ mod grads;
 mod kernels;
 
 use super::direct_simd::{self, Kernels};
-use super::polyphase::{self, PolyphaseCore};
 use super::memory::zeroed;
+use super::polyphase::{self, PolyphaseCore};
 use super::Layout;
 use crate::conv::driver::{ConvCore, Core};
 use crate::conv::spec::{ConvKind, Geometry};
@@ -84,9 +108,8 @@ use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor, TypedViews};
 use copy::channels_last;
 pub(crate) use kernels::Variant;
-use kernels::{input_tile, output_tile, products, Tile, A, L, M, XI};
+use kernels::{input_tile, output_tile, products, transform_weights, Side, Tile, A, L, M, XI};
 use rayon::prelude::*;
-use std::array::from_fn;
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
@@ -128,9 +151,9 @@ pub fn work(g: &Geometry) -> [(f64, f64); 2] {
     [forward, (dx.0 + dw.0, dx.1 + dw.1)]
 }
 
-/// Whether this path computes `g`: [`variant`] has a filtering for it, or (strided layers)
+/// Whether this path computes `g`: `variant` has a filtering for it, or (strided layers)
 /// the merged polyphase split makes it one layer that has
-/// ([`polyphase::winograd_plan`]).
+/// (`polyphase::winograd_plan`).
 pub fn supports(g: &Geometry) -> bool {
     variant(g).is_some() || polyphase::winograd_plan(g).is_some()
 }
@@ -153,81 +176,6 @@ pub(crate) fn variant(g: &Geometry) -> Option<Variant> {
     }
 }
 
-/// The channels of one side of a correlation: `groups × per`, each group padded to lanes.
-#[derive(Clone, Copy, Debug)]
-struct Side {
-    groups: usize,
-    per: usize,
-    padded: usize,
-}
-
-impl Side {
-    fn new(groups: usize, per: usize) -> Self {
-        Side {
-            groups,
-            per,
-            padded: per.div_ceil(L) * L,
-        }
-    }
-    fn total(&self) -> usize {
-        self.groups * self.per
-    }
-    fn total_padded(&self) -> usize {
-        self.groups * self.padded
-    }
-}
-
-/// `U[g][ξ][s][d] = (K k Kᵀ)_ξ` of the `r×r` kernels `k(g, s, d, a, b)` (source channel `s`,
-/// destination channel `d` of group `g`; `K` the variant's kernel transform), computed in f64.
-fn transform_weights<T: Scalar>(
-    variant: Variant,
-    src: Side,
-    dst: Side,
-    k: impl Fn(usize, usize, usize, usize, usize) -> T + Sync,
-) -> Vec<T> {
-    let (sp, dp) = (src.padded, dst.padded);
-    let (km, r) = (variant.kernel_matrix(), variant.r());
-    // In parallel over source channels (a layer with one group would run on one thread),
-    // first as `[g][s][ξ][d]`, then rearranged plane by plane.
-    let mut by_source = vec![T::zero(); src.groups * sp * XI * dp];
-    by_source
-        .par_chunks_mut(XI * dp)
-        .enumerate()
-        .for_each(|(gs, rows)| {
-            let (g, s) = (gs / sp, gs % sp);
-            if s >= src.per {
-                return;
-            }
-            for d in 0..dst.per {
-                let kk: [[f64; 4]; 4] = from_fn(|a| {
-                    from_fn(|b| {
-                        if a < r && b < r {
-                            k(g, s, d, a, b).as_f64()
-                        } else {
-                            0.0
-                        }
-                    })
-                });
-                let gk: [[f64; 4]; A] =
-                    from_fn(|i| from_fn(|b| (0..r).map(|a| km[i][a] * kk[a][b]).sum()));
-                for (xi, gki) in (0..XI).map(|xi| (xi, gk[xi / A])) {
-                    let v: f64 = (0..r).map(|b| gki[b] * km[xi % A][b]).sum();
-                    rows[xi * dp + d] = T::of(v);
-                }
-            }
-        });
-    let mut u = vec![T::zero(); src.groups * XI * sp * dp];
-    u.par_chunks_mut(sp * dp)
-        .enumerate()
-        .for_each(|(gx, plane)| {
-            let (g, xi) = (gx / XI, gx % XI);
-            for (s, row) in plane.chunks_mut(dp).enumerate() {
-                row.copy_from_slice(&by_source[((g * sp + s) * XI + xi) * dp..][..dp]);
-            }
-        });
-    u
-}
-
 /// A channel-last buffer from [`channels_last`] and the tiling of its planes.
 struct Tiled<'a, T> {
     data: &'a [T],
@@ -248,7 +196,8 @@ impl<T: Scalar> Tiled<'_, T> {
     #[inline(always)]
     fn tile<const R: usize, const C: usize>(&self, t: usize, cb: usize) -> Tile<T, R, C> {
         let (ni, r, c) = self.locate(t);
-        let base = ((ni * self.ext[0] + r * self.step) * self.ext[1] + c * self.step) * self.cp + cb;
+        let base =
+            ((ni * self.ext[0] + r * self.step) * self.ext[1] + c * self.step) * self.cp + cb;
         let mut d = [[[T::zero(); L]; C]; R];
         for (i, row) in d.iter_mut().enumerate() {
             for (j, lanes) in row.iter_mut().enumerate() {
@@ -487,7 +436,9 @@ impl Corr<'_> {
         match isa {
             // SAFETY (both): `Isa::of` found the features the build enables.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { correlate_block_avx512::<T, MO>(self, src, range, out, scratch) },
+            Isa::Avx512 => unsafe {
+                correlate_block_avx512::<T, MO>(self, src, range, out, scratch)
+            },
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { correlate_block_avx2::<T, MO>(self, src, range, out, scratch) },
             _ => correlate_block::<T, false, false, MO>(self, src, range, out, scratch),
@@ -619,12 +570,26 @@ impl<T: Scalar> ConvCore<T> for Winograd {
     }
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
-        let dx = grads::input_grad(&self.g, &self.lay, self.variant, w.data(), dy.data(), self.isa);
+        let dx = grads::input_grad(
+            &self.g,
+            &self.lay,
+            self.variant,
+            w.data(),
+            dy.data(),
+            self.isa,
+        );
         Tensor::new(self.g.x_shape(), dx)
     }
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
-        let dw = grads::weight_grad(&self.g, &self.lay, self.variant, x.data(), dy.data(), self.isa);
+        let dw = grads::weight_grad(
+            &self.g,
+            &self.lay,
+            self.variant,
+            x.data(),
+            dy.data(),
+            self.isa,
+        );
         Tensor::new(self.g.w_shape(), dw)
     }
 }

@@ -8,6 +8,7 @@
 //! quarters of its operations on zeros and ones).
 
 use crate::tensor::Scalar;
+use rayon::prelude::*;
 use std::array::from_fn;
 
 /// Outputs per tile and axis of F(4×4, 3×3) (the most of either variant).
@@ -47,7 +48,14 @@ pub(crate) enum Variant {
 }
 
 /// The row scales of `G`: `G = diag(S)·Ĝ` with `Ĝ` integer.
-const S: [f64; A] = [1.0 / 4.0, -1.0 / 6.0, -1.0 / 6.0, 1.0 / 24.0, 1.0 / 24.0, 1.0];
+const S: [f64; A] = [
+    1.0 / 4.0,
+    -1.0 / 6.0,
+    -1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 24.0,
+    1.0,
+];
 
 /// `A` (6×4), the transpose of `Aᵀ`.
 const A_MAT: [[f64; 4]; A] = [
@@ -265,4 +273,79 @@ pub(super) fn products<T: Scalar, const FUSED: bool, const RT: usize>(
             }
         }
     }
+}
+
+/// The channels of one side of a correlation: `groups × per`, each group padded to lanes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Side {
+    pub(super) groups: usize,
+    pub(super) per: usize,
+    pub(super) padded: usize,
+}
+
+impl Side {
+    pub(super) fn new(groups: usize, per: usize) -> Self {
+        Side {
+            groups,
+            per,
+            padded: per.div_ceil(L) * L,
+        }
+    }
+    pub(super) fn total(&self) -> usize {
+        self.groups * self.per
+    }
+    pub(super) fn total_padded(&self) -> usize {
+        self.groups * self.padded
+    }
+}
+
+/// `U[g][ξ][s][d] = (K k Kᵀ)_ξ` of the `r×r` kernels `k(g, s, d, a, b)` (source channel `s`,
+/// destination channel `d` of group `g`; `K` the variant's kernel transform), computed in f64.
+pub(super) fn transform_weights<T: Scalar>(
+    variant: Variant,
+    src: Side,
+    dst: Side,
+    k: impl Fn(usize, usize, usize, usize, usize) -> T + Sync,
+) -> Vec<T> {
+    let (sp, dp) = (src.padded, dst.padded);
+    let (km, r) = (variant.kernel_matrix(), variant.r());
+    // In parallel over source channels (a layer with one group would run on one thread),
+    // first as `[g][s][ξ][d]`, then rearranged plane by plane.
+    let mut by_source = vec![T::zero(); src.groups * sp * XI * dp];
+    by_source
+        .par_chunks_mut(XI * dp)
+        .enumerate()
+        .for_each(|(gs, rows)| {
+            let (g, s) = (gs / sp, gs % sp);
+            if s >= src.per {
+                return;
+            }
+            for d in 0..dst.per {
+                let kk: [[f64; 4]; 4] = from_fn(|a| {
+                    from_fn(|b| {
+                        if a < r && b < r {
+                            k(g, s, d, a, b).as_f64()
+                        } else {
+                            0.0
+                        }
+                    })
+                });
+                let gk: [[f64; 4]; A] =
+                    from_fn(|i| from_fn(|b| (0..r).map(|a| km[i][a] * kk[a][b]).sum()));
+                for (xi, gki) in (0..XI).map(|xi| (xi, gk[xi / A])) {
+                    let v: f64 = (0..r).map(|b| gki[b] * km[xi % A][b]).sum();
+                    rows[xi * dp + d] = T::of(v);
+                }
+            }
+        });
+    let mut u = vec![T::zero(); src.groups * XI * sp * dp];
+    u.par_chunks_mut(sp * dp)
+        .enumerate()
+        .for_each(|(gx, plane)| {
+            let (g, xi) = (gx / XI, gx % XI);
+            for (s, row) in plane.chunks_mut(dp).enumerate() {
+                row.copy_from_slice(&by_source[((g * sp + s) * XI + xi) * dp..][..dp]);
+            }
+        });
+    u
 }

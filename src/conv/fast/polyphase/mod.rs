@@ -44,6 +44,9 @@
 //!
 //! The class layers run on [`direct_simd`] (AVX2/FMA kernels when the CPU
 //! has them); `Algorithm::DirectSimd` routes a strided layer here when the split applies.
+//! `Algorithm::Winograd` runs the **merged** split instead (`Polyphase::merged`: one class,
+//! every phase kernel padded with zero taps to `⌈K/s⌉`) where that one layer is one of
+//! [`winograd`]'s filterings (`winograd_plan`: stride 2 with 5×5 to 8×8 kernels).
 //!
 //! ```
 //! use fftconv::conv::{self, Algorithm, ConvSpec, Padding};
