@@ -107,8 +107,8 @@ use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor, TypedViews};
 use copy::channels_last;
-pub(crate) use kernels::Variant;
 use kernels::{input_tile, output_tile, products, transform_weights, Side, Tile, A, L, M, XI};
+pub(crate) use kernels::{Isa, Variant};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
@@ -253,41 +253,6 @@ fn block_tiles<T>(total: usize, channels: usize) -> usize {
     let fit = BLOCK_BYTES / (XI * channels * size_of::<T>()).max(1);
     let spread = total.div_ceil(4 * rayon::current_num_threads());
     fit.min(spread).max(1)
-}
-
-/// Which build of the block functions runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Isa {
-    /// The baseline target (what a CPU without AVX2 runs).
-    Portable,
-    /// AVX2 + FMA: the transforms on 256-bit vectors, the products in 6 × 2-vector tiles.
-    Avx2,
-    /// AVX-512 F as well: the products in [`avx512`]'s wider tiles.
-    Avx512,
-}
-
-impl Isa {
-    /// The best this CPU runs, or the portable build.
-    fn of(kernels: Kernels) -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        if kernels == Kernels::Detect
-            && is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-        {
-            return if is_x86_feature_detected!("avx512f") {
-                Isa::Avx512
-            } else {
-                Isa::Avx2
-            };
-        }
-        let _ = kernels;
-        Isa::Portable
-    }
-
-    /// `self`, or the best this CPU runs if that is less.
-    fn at_most(self) -> Isa {
-        self.min(Isa::of(Kernels::Detect))
-    }
 }
 
 /// Scratch buffers per worker thread of the current pool, kept across the tasks of one pass

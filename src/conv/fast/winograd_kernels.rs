@@ -7,6 +7,7 @@
 //! 0, ±1, ±2 and ∞, applied as their sparse rows (a dense 6×6 product would spend three
 //! quarters of its operations on zeros and ones).
 
+use crate::conv::fast::direct_simd::Kernels;
 use crate::tensor::Scalar;
 use rayon::prelude::*;
 use std::array::from_fn;
@@ -348,4 +349,39 @@ pub(super) fn transform_weights<T: Scalar>(
             }
         });
     u
+}
+
+/// Which build of the block functions runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Isa {
+    /// The baseline target (what a CPU without AVX2 runs).
+    Portable,
+    /// AVX2 + FMA: the transforms on 256-bit vectors, the products in 6 × 2-vector tiles.
+    Avx2,
+    /// AVX-512 F as well: the products in `avx512`'s wider tiles.
+    Avx512,
+}
+
+impl Isa {
+    /// The best this CPU runs, or the portable build.
+    pub(super) fn of(kernels: Kernels) -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        if kernels == Kernels::Detect
+            && is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+        {
+            return if is_x86_feature_detected!("avx512f") {
+                Isa::Avx512
+            } else {
+                Isa::Avx2
+            };
+        }
+        let _ = kernels;
+        Isa::Portable
+    }
+
+    /// `self`, or the best this CPU runs if that is less.
+    pub(super) fn at_most(self) -> Isa {
+        self.min(Isa::of(Kernels::Detect))
+    }
 }
