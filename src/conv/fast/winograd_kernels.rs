@@ -385,3 +385,84 @@ impl Isa {
         self.min(Isa::of(Kernels::Detect))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dense matrix of `output_tile::<MO>` (rows: the `MO²` outputs, columns: the 36
+    /// points) and that of `cotangent_tile::<MO>` (rows: the 36 points, columns: the `MO²`
+    /// cotangents), from unit inputs in lane 0.
+    fn dense<const MO: usize>() -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let mut out = vec![vec![0.0; XI]; MO * MO];
+        for xi in 0..XI {
+            let mut m = [[[0.0f64; L]; A]; A];
+            m[xi / A][xi % A][0] = 1.0;
+            for (o, v) in output_tile::<f64, MO>(&m).iter().flatten().enumerate() {
+                out[o][xi] = v[0];
+            }
+        }
+        let mut cot = vec![vec![0.0; MO * MO]; XI];
+        for o in 0..MO * MO {
+            let mut y = [[[0.0f64; L]; MO]; MO];
+            y[o / MO][o % MO][0] = 1.0;
+            for (xi, v) in cotangent_tile::<f64, MO>(&y).iter().flatten().enumerate() {
+                cot[xi][o] = v[0];
+            }
+        }
+        (out, cot)
+    }
+
+    #[test]
+    fn cotangent_tiles_are_the_transposes_of_the_output_tiles() {
+        // Both variants: `Aᵀ · A` (4×4 outputs) and `Ĝᵀ · Ĝ` (3×3); integer entries, so the
+        // dense matrices must agree exactly.
+        let (out4, cot4) = dense::<4>();
+        let (out3, cot3) = dense::<3>();
+        for (out, cot, mo) in [(out4, cot4, 4), (out3, cot3, 3)] {
+            for o in 0..mo * mo {
+                for xi in 0..XI {
+                    assert_eq!(out[o][xi], cot[xi][o], "MO {mo}: output {o}, point {xi}");
+                }
+            }
+        }
+        // Ĝᵀ's third row [0 1 1 4 4 1] along both axes: point (5, 5) reaches output (2, 2)
+        // alone, with weight 1; point (2, 2) reaches every output of F(4×4, 3×3).
+        let (out3, _) = dense::<3>();
+        assert_eq!(out3[8][35], 1.0);
+        assert!((0..8).all(|o| out3[o][35] == 0.0));
+        let (out4, _) = dense::<4>();
+        assert!((0..16).all(|o| out4[o][2 * A + 2] != 0.0));
+    }
+
+    #[test]
+    fn the_dual_filtering_correlates_four_taps() {
+        // F(3, 4) in 1-D through the library's matrices: `Ĝᵀ[(S·A h) ⊙ (Bᵀ d)]` is the valid
+        // correlation of 6 inputs with 4 taps (the tile transforms on one axis: a tile whose
+        // other axis holds d[0]·e_0, read back on row 0).
+        let d = [0.5, -1.25, 2.0, 0.75, -0.5, 1.5];
+        let h = [1.0, -2.0, 0.25, 3.0];
+        let km = Variant::F3x4.kernel_matrix();
+        let u: [f64; A] = from_fn(|i| (0..4).map(|j| km[i][j] * h[j]).sum());
+        let mut tile = [[[0.0f64; L]; A]; A];
+        for (j, &v) in d.iter().enumerate() {
+            tile[0][j][0] = v;
+        }
+        // Bᵀ along rows of a tile whose first row is d: the first column transform is the
+        // identity's first column times Bᵀ[0][0] = 4, so divide it out.
+        let v = input_tile(&tile);
+        let mut m = [[[0.0f64; L]; A]; A];
+        for xi in 0..A {
+            m[0][xi][0] = u[xi] * v[0][xi][0] / 4.0;
+        }
+        let y = output_tile::<f64, 3>(&m);
+        for (o, yo) in y[0].iter().enumerate() {
+            let direct: f64 = (0..4).map(|k| d[o + k] * h[k]).sum();
+            assert!(
+                (yo[0] - direct).abs() < 1e-12,
+                "output {o}: {} vs {direct}",
+                yo[0]
+            );
+        }
+    }
+}

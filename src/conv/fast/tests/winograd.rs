@@ -225,6 +225,13 @@ fn cost_model_sends_resnet_3x3_to_winograd() {
     assert_eq!(Algorithm::Winograd.resolve(&stem), Algorithm::Winograd);
     assert_eq!(choose_forward(&stem), Choice::DirectSimd);
     assert_eq!(choose_backward(&stem), Choice::DirectSimd);
+    // Nor a wide stride-2 5×5 layer (measured slower on the merged split).
+    let wide = ConvSpec::conv(&[2, 2], Padding::Same, &[1, 1])
+        .geometry(&[2, 64, 56, 56], &[64, 64, 5, 5])
+        .unwrap();
+    assert!(winograd::supports(&wide));
+    assert_ne!(choose_forward(&wide), Choice::Winograd);
+    assert_ne!(choose_backward(&wide), Choice::Winograd);
     // Asked for where no filtering applies, it names the path that runs instead.
     let k3s3 = ConvSpec::conv(&[3, 3], Padding::Same, &[1, 1])
         .geometry(&[2, 3, 64, 64], &[8, 3, 3, 3])
