@@ -78,7 +78,7 @@ pub struct Args {
     #[arg(long)]
     only: Option<String>,
     /// Algorithm: auto (the default a user gets), fft (fused FFT layer), direct (im2col +
-    /// GEMM, alias im2col), simd (tiled direct loops), winograd (F(4×4, 3×3) on stride-1 3×3 layers, simd elsewhere: the table names what ran), chain (the operator chain), loops (the loop witness).
+    /// GEMM, alias im2col), simd (tiled direct loops), winograd (F(4×4, 3×3) on stride-1 3×3 layers, F(3×3, 4×4) on stride-1 4×4 and stride-2 5×5 to 8×8 layers, simd elsewhere: the table names what ran), chain (the operator chain), loops (the loop witness).
     #[arg(long, default_value = "auto", value_parser = ["auto", "fft", "direct", "im2col", "simd", "winograd", "chain", "loops"])]
     algo: String,
     /// Timed runs per measurement (the median is reported; at least 5).

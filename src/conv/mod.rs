@@ -55,8 +55,9 @@ pub enum Algorithm {
     /// above 1 through the polyphase split into stride-1 layers, [`fast::polyphase`], or
     /// `Im2col` when a strided axis is dilated).
     DirectSimd,
-    /// Winograd's F(4×4, 3×3) for 2-D 3×3 layers at stride 1 ([`fast::winograd`]; other
-    /// geometries through `DirectSimd`).
+    /// Winograd's F(4×4, 3×3) for 2-D 3×3 layers at stride 1, F(3×3, 4×4) for 4×4 ones and
+    /// for stride-2 layers with 5×5 to 8×8 kernels on their merged polyphase split
+    /// ([`fast::winograd`]; other geometries through `DirectSimd`).
     Winograd,
     /// Whichever of `Fft`, `Im2col`, `DirectSimd` and `Winograd` the cost model ([`fast::cost`]) expects to
     /// be faster, per direction: [`forward`] and [`backward`] may resolve differently.

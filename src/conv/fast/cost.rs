@@ -9,11 +9,14 @@
 //!   unrolled matrix; depthwise layers ([`depthwise`](super::depthwise)) at
 //!   [`DEPTHWISE_RATE`];
 //! - FFT: [`fft_conv::flops`] at [`FFT_RATE`];
-//! - Winograd F(4×4, 3×3) ([`winograd`], 2-D 3×3 layers at stride 1):
+//! - Winograd F(4×4, 3×3) and F(3×3, 4×4) ([`winograd`], 2-D 3×3 and 4×4 layers at stride 1;
+//!   never its strided layers, measured slower):
 //!   [`winograd::work`]: its channel products at [`WINOGRAD_RATE`] and the elements its
 //!   transforms and channel-last copies touch at [`WINOGRAD_ELEMENTS_RATE`]; it runs a
 //!   direction when its estimate is below the direct one (2d-resnet-k3, 64 channels: both
-//!   directions; 2d-k3, 16 channels, where the transforms weigh as much as the products: neither).
+//!   directions; 2d-k3, 16 channels, where the transforms weigh as much as the products: neither;
+//!   the stem 2d-stem-s2, 12 channels on F(3×3, 4×4), measured 1.6–1.8× slower than direct:
+//!   neither).
 //!
 //! When the direct estimate wins and [`direct_simd`](super::direct_simd) runs the layer (its
 //! conv has stride 1, or strides with dilation 1 on the strided axes, which it runs through the
@@ -63,7 +66,8 @@ pub enum Choice {
     /// [`direct_simd`](super::direct_simd): the direct estimate, where it runs the layer
     /// ([`direct_simd::supports`](super::direct_simd::supports)).
     DirectSimd,
-    /// [`winograd`]: 2-D 3×3 layers at stride 1 ([`winograd::supports`]).
+    /// [`winograd`]: 2-D 3×3 and 4×4 layers at stride 1 (the model does not pick its strided
+    /// layers).
     Winograd,
 }
 
@@ -97,7 +101,12 @@ pub fn estimates_by_direction(g: &Geometry) -> Estimates {
         (per_pass, 2.0 * per_pass)
     };
     let (fwd, all) = fft_conv::flops(g);
-    let (winograd_forward, winograd_backward) = if winograd::supports(g) {
+    // Only its stride-1 layers: on the merged polyphase split (strided layers) it measured
+    // slower than, or level with, the direct path on every layer tried (the stem; 5×5 at
+    // stride 2 with 64 channels, 7.3 against 8.8 ms forward + gradients in f32; 7×7 at stride
+    // 2 with 32 → 64 channels, level), which the estimate below does not see (its zero taps,
+    // the split's copies): `Algorithm::Winograd` runs them when asked, the model never picks them.
+    let (winograd_forward, winograd_backward) = if winograd::variant(g).is_some() {
         let time = |(products, elements): (f64, f64)| {
             products / WINOGRAD_RATE + elements / WINOGRAD_ELEMENTS_RATE
         };

@@ -1,6 +1,7 @@
 //! Winograd's minimal filtering F(4×4, 3×3) for 2-D layers with 3×3 kernels at stride 1 and
 //! dilation 1 (any padding mode, any groups): 36 channel products per 4×4 block of outputs
-//! where the direct loops spend 144.
+//! where the direct loops spend 144; and its dual F(3×3, 4×4) for 4×4 kernels and, through
+//! the polyphase split, stride-2 layers with 5×5 to 8×8 kernels (below).
 //!
 //! For one 6×6 tile `d` of the padded input (tiles overlap by 2, one every 4 outputs), one 3×3
 //! kernel `g` and the 4×4 outputs `Y` of the tile (the correlation `y[i] = Σ_k d[i+k] g[k]` on
@@ -60,8 +61,31 @@
 //! still cost more than the products save (forward 1.1 ms against 0.9 direct), and the cost
 //! model ([`cost`](super::cost)) keeps it direct.
 //!
-//! Other geometries (strides, dilation, other kernel sizes, transposes) go to
-//! [`direct_simd`].
+//! **F(3×3, 4×4)** (`Variant::F3x4`), the transpose-dual (the weight gradient above is one:
+//! 6×6 input tile, 4×4 "kernel" `∂Y`, 3×3 output), runs 2-D 4×4 layers at stride 1 on the same
+//! engine: input transform `Bᵀ`, kernel transform `S·A` and output transform `Ĝᵀ` (`G = S·Ĝ`,
+//! `S` the diagonal of `G`'s row scales, moved to the kernel side so that the output
+//! transform is integer), one 6×6 tile every 3 outputs, 36 channel products per 9 outputs
+//! (derivations/22-winograd.md, WINO-6). Its gradients are the same two adjoints with these
+//! matrices (the cotangent tile through `Ĝ`, `∂k = (S·A)ᵀ ∂U (S·A)`).
+//!
+//! **Strided layers**: a 2-D layer at stride 2 whose kernel has 5–8 taps per axis (dilation 1)
+//! is, by the merged polyphase split (`polyphase::winograd_plan`: every phase kernel padded
+//! with zero taps to `⌈K/2⌉`), one stride-1 layer of `4·c_in` channels with a 3×3 or 4×4 kernel,
+//! which one of the two filterings computes; its input gradient is folded through the split's
+//! adjoint and its weight gradient drops the zero taps. Rounding on the ResNet stem
+//! (2d-stem-s2, batch 1, F(3×3, 4×4)): 5.4e-6 in f32 and 1.2e-14 in f64 against the witness
+//! (`winograd_on_benchmark_layers`). Speed: on that stem it loses to the tiled direct path
+//! (f32 forward 0.87–0.95 ms against 0.48–0.62, forward + gradients 2.6–3.0 against
+//! 1.4–1.7; f64 1.39–1.49 against 0.85–0.88 and 4.3–4.5 against 2.7–2.8;
+//! benches/results/session9-stem.md): with 12 input channels (padded to 16 lanes) and 3×3
+//! output tiles the transforms, copies and output writes cost about three times the
+//! products, which themselves are 36/9·16 = 64 multiply-adds per output and output channel
+//! against the direct path's 147. The cost model keeps the stem direct; `Algorithm::Winograd`
+//! runs it when asked.
+//!
+//! Other geometries (other strides and kernel sizes, dilation, 1-D and 3-D layers) go to
+//! [`direct_simd`]; transposes run as their conv's adjoint.
 
 #[cfg(target_arch = "x86_64")]
 #[path = "winograd_avx512.rs"]
@@ -75,6 +99,7 @@ mod kernels;
 
 use super::direct_simd::{self, Kernels};
 use super::memory::zeroed;
+use super::polyphase::{self, PolyphaseCore};
 use super::Layout;
 use crate::conv::driver::{ConvCore, Core};
 use crate::conv::spec::{ConvKind, Geometry};
@@ -82,9 +107,9 @@ use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor, TypedViews};
 use copy::channels_last;
-use kernels::{input_tile, output_tile, products, Tile, A, G, L, M, XI};
+use kernels::{input_tile, output_tile, products, transform_weights, Side, Tile, A, L, M, XI};
+pub(crate) use kernels::{Isa, Variant};
 use rayon::prelude::*;
-use std::array::from_fn;
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
@@ -97,15 +122,24 @@ const BLOCK_BYTES: usize = 512 << 10;
 /// outputs, which the transforms, copies and scatters scale with (the cost model charges each at
 /// its own rate).
 pub fn work(g: &Geometry) -> [(f64, f64); 2] {
+    if variant(g).is_none() {
+        if let Some((_, inner)) = polyphase::winograd_plan(g) {
+            // The split and fold touch the input and the inner layer's input once per pass.
+            let moved = (g.n * g.c_in * g.x_shape()[2..].iter().product::<usize>()) as f64
+                + (inner.n * inner.c_in * inner.x_shape()[2..].iter().product::<usize>()) as f64;
+            return work(&inner).map(|(p, e)| (p, e + moved));
+        }
+    }
+    let m = variant(g).map_or(M, Variant::m);
     let lay = Layout::of(g);
     let (src, dst) = (Side::new(g.groups, lay.cg), Side::new(g.groups, lay.og));
     let products = (2 * XI * g.groups * src.padded * dst.padded) as f64;
     let (cs, cd) = (src.total_padded() as f64, dst.total_padded() as f64);
     // Per sample: tiles, and the tile grid's extent on the input side (`+ 2`) and output side.
     let grid = |out: [usize; 3]| {
-        let t = [out[1].div_ceil(M), out[2].div_ceil(M)];
-        let area = |e: usize| ((t[0] * M + e) * (t[1] * M + e)) as f64;
-        ((t[0] * t[1]) as f64, area(2), area(0))
+        let t = [out[1].div_ceil(m), out[2].div_ceil(m)];
+        let area = |e: usize| ((t[0] * m + e) * (t[1] * m + e)) as f64;
+        ((t[0] * t[1]) as f64, area(A - m), area(0))
     };
     let n = g.n as f64;
     let (t, inp, out) = grid(lay.output);
@@ -117,82 +151,29 @@ pub fn work(g: &Geometry) -> [(f64, f64); 2] {
     [forward, (dx.0 + dw.0, dx.1 + dw.1)]
 }
 
-/// Whether this path computes `g`: a 2-D convolution (not a transpose) with a 3×3 kernel,
-/// stride 1 and dilation 1, and no empty tensor.
+/// Whether this path computes `g`: `variant` has a filtering for it, or (strided layers)
+/// the merged polyphase split makes it one layer that has
+/// (`polyphase::winograd_plan`).
 pub fn supports(g: &Geometry) -> bool {
-    g.kind == ConvKind::Conv
+    variant(g).is_some() || polyphase::winograd_plan(g).is_some()
+}
+
+/// The filtering that computes `g`: a 2-D convolution (not a transpose) at stride 1 and
+/// dilation 1 with no empty tensor, and a 3×3 kernel (F(4×4, 3×3)) or a 4×4 one (F(3×3, 4×4)).
+pub(crate) fn variant(g: &Geometry) -> Option<Variant> {
+    let plain = g.kind == ConvKind::Conv
         && g.rank() == 2
-        && g.kernel == [3, 3]
+        && g.kernel[0] == g.kernel[1]
         && g.stride.iter().all(|&s| s == 1)
         && g.dilation.iter().all(|&d| d == 1)
         && [g.x_shape(), g.w_shape(), g.y_shape()]
             .iter()
-            .all(|s| !s.contains(&0))
-}
-
-/// The channels of one side of a correlation: `groups × per`, each group padded to lanes.
-#[derive(Clone, Copy, Debug)]
-struct Side {
-    groups: usize,
-    per: usize,
-    padded: usize,
-}
-
-impl Side {
-    fn new(groups: usize, per: usize) -> Self {
-        Side {
-            groups,
-            per,
-            padded: per.div_ceil(L) * L,
-        }
+            .all(|s| !s.contains(&0));
+    if plain {
+        Variant::for_taps(g.kernel[0])
+    } else {
+        None
     }
-    fn total(&self) -> usize {
-        self.groups * self.per
-    }
-    fn total_padded(&self) -> usize {
-        self.groups * self.padded
-    }
-}
-
-/// `U[g][ξ][s][d] = (G k Gᵀ)_ξ` of the kernels `k(g, s, d, a, b)` (source channel `s`,
-/// destination channel `d` of group `g`), computed in f64.
-fn transform_weights<T: Scalar>(
-    src: Side,
-    dst: Side,
-    k: impl Fn(usize, usize, usize, usize, usize) -> T + Sync,
-) -> Vec<T> {
-    let (sp, dp) = (src.padded, dst.padded);
-    // In parallel over source channels (a layer with one group would run on one thread),
-    // first as `[g][s][ξ][d]`, then rearranged plane by plane.
-    let mut by_source = vec![T::zero(); src.groups * sp * XI * dp];
-    by_source
-        .par_chunks_mut(XI * dp)
-        .enumerate()
-        .for_each(|(gs, rows)| {
-            let (g, s) = (gs / sp, gs % sp);
-            if s >= src.per {
-                return;
-            }
-            for d in 0..dst.per {
-                let kk: [[f64; 3]; 3] = from_fn(|a| from_fn(|b| k(g, s, d, a, b).as_f64()));
-                let gk: [[f64; 3]; A] =
-                    from_fn(|i| from_fn(|b| (0..3).map(|a| G[i][a] * kk[a][b]).sum()));
-                for (xi, gki) in (0..XI).map(|xi| (xi, gk[xi / A])) {
-                    let v: f64 = (0..3).map(|b| gki[b] * G[xi % A][b]).sum();
-                    rows[xi * dp + d] = T::of(v);
-                }
-            }
-        });
-    let mut u = vec![T::zero(); src.groups * XI * sp * dp];
-    u.par_chunks_mut(sp * dp)
-        .enumerate()
-        .for_each(|(gx, plane)| {
-            let (g, xi) = (gx / XI, gx % XI);
-            for (s, row) in plane.chunks_mut(dp).enumerate() {
-                row.copy_from_slice(&by_source[((g * sp + s) * XI + xi) * dp..][..dp]);
-            }
-        });
-    u
 }
 
 /// A channel-last buffer from [`channels_last`] and the tiling of its planes.
@@ -201,6 +182,8 @@ struct Tiled<'a, T> {
     ext: [usize; 2],
     cp: usize,
     tiles: [usize; 2],
+    /// Positions from one tile to the next (the variant's outputs per tile).
+    step: usize,
 }
 
 impl<T: Scalar> Tiled<'_, T> {
@@ -213,7 +196,8 @@ impl<T: Scalar> Tiled<'_, T> {
     #[inline(always)]
     fn tile<const R: usize, const C: usize>(&self, t: usize, cb: usize) -> Tile<T, R, C> {
         let (ni, r, c) = self.locate(t);
-        let base = ((ni * self.ext[0] + r * M) * self.ext[1] + c * M) * self.cp + cb;
+        let base =
+            ((ni * self.ext[0] + r * self.step) * self.ext[1] + c * self.step) * self.cp + cb;
         let mut d = [[[T::zero(); L]; C]; R];
         for (i, row) in d.iter_mut().enumerate() {
             for (j, lanes) in row.iter_mut().enumerate() {
@@ -252,6 +236,7 @@ fn transform_inputs<T: Scalar>(src: &Tiled<'_, T>, t0: usize, nt: usize, v: &mut
 /// `dst[n, g·cd + d] = Σ_s corr(src_p[n, g·cs + s], k[g, s, d])`, where `src_p` is the
 /// source plane read through per-axis maps, on an `out` grid.
 struct Corr<'a> {
+    variant: Variant,
     n: usize,
     src: Side,
     dst: Side,
@@ -268,41 +253,6 @@ fn block_tiles<T>(total: usize, channels: usize) -> usize {
     let fit = BLOCK_BYTES / (XI * channels * size_of::<T>()).max(1);
     let spread = total.div_ceil(4 * rayon::current_num_threads());
     fit.min(spread).max(1)
-}
-
-/// Which build of the block functions runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Isa {
-    /// The baseline target (what a CPU without AVX2 runs).
-    Portable,
-    /// AVX2 + FMA: the transforms on 256-bit vectors, the products in 6 × 2-vector tiles.
-    Avx2,
-    /// AVX-512 F as well: the products in [`avx512`]'s wider tiles.
-    Avx512,
-}
-
-impl Isa {
-    /// The best this CPU runs, or the portable build.
-    fn of(kernels: Kernels) -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        if kernels == Kernels::Detect
-            && is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-        {
-            return if is_x86_feature_detected!("avx512f") {
-                Isa::Avx512
-            } else {
-                Isa::Avx2
-            };
-        }
-        let _ = kernels;
-        Isa::Portable
-    }
-
-    /// `self`, or the best this CPU runs if that is less.
-    fn at_most(self) -> Isa {
-        self.min(Isa::of(Kernels::Detect))
-    }
 }
 
 /// Scratch buffers per worker thread of the current pool, kept across the tasks of one pass
@@ -342,7 +292,7 @@ struct Band<'a, 'b, T> {
 /// The tiles `t0..t0+nt` of a correlation (in one band): input transform, products, output
 /// transform into the band; `v` and `m` are scratch (reused between blocks).
 #[inline(always)]
-fn correlate_block<T: Scalar, const FUSED: bool, const WIDE: bool>(
+fn correlate_block<T: Scalar, const FUSED: bool, const WIDE: bool, const MO: usize>(
     c: &Corr<'_>,
     (src, u): (&Tiled<'_, T>, &[T]),
     (t0, nt): (usize, usize),
@@ -391,11 +341,11 @@ fn correlate_block<T: Scalar, const FUSED: bool, const WIDE: bool>(
             for (xi, lanes) in mt.iter_mut().flatten().enumerate() {
                 lanes.copy_from_slice(&m[(xi * nt + ti) * cdp + cb..][..L]);
             }
-            let y = output_tile(&mt);
+            let y = output_tile::<T, MO>(&mt);
             let (_, r, col) = src.locate(t0 + ti);
-            let rows = M.min(c.out[0] - r * M);
-            let cols = M.min(c.out[1] - col * M);
-            let at = (r * M - out.row0) * c.out[1] + col * M;
+            let rows = MO.min(c.out[0] - r * MO);
+            let cols = MO.min(c.out[1] - col * MO);
+            let at = (r * MO - out.row0) * c.out[1] + col * MO;
             let (g, k0) = (cb / dp, cb % dp);
             for l in 0..L.min(c.dst.per.saturating_sub(k0)) {
                 let plane = &mut out.planes[g * c.dst.per + k0 + l];
@@ -412,14 +362,14 @@ fn correlate_block<T: Scalar, const FUSED: bool, const WIDE: bool>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn correlate_block_avx2<T: Scalar>(
+fn correlate_block_avx2<T: Scalar, const MO: usize>(
     c: &Corr<'_>,
     src: (&Tiled<'_, T>, &[T]),
     range: (usize, usize),
     out: &mut Band<'_, '_, T>,
     scratch: (&mut Vec<T>, &mut Vec<T>),
 ) {
-    correlate_block::<T, true, false>(c, src, range, out, scratch);
+    correlate_block::<T, true, false, MO>(c, src, range, out, scratch);
 }
 
 /// The AVX2 build with AVX-512 products (`products_f32` / `_f64`, called per transform
@@ -427,32 +377,56 @@ fn correlate_block_avx2<T: Scalar>(
 /// into gathers and scatters.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn correlate_block_avx512<T: Scalar>(
+fn correlate_block_avx512<T: Scalar, const MO: usize>(
     c: &Corr<'_>,
     src: (&Tiled<'_, T>, &[T]),
     range: (usize, usize),
     out: &mut Band<'_, '_, T>,
     scratch: (&mut Vec<T>, &mut Vec<T>),
 ) {
-    correlate_block::<T, true, true>(c, src, range, out, scratch);
+    correlate_block::<T, true, true, MO>(c, src, range, out, scratch);
 }
 
 impl Corr<'_> {
+    /// One block of tiles on the build `isa`, with `MO` outputs per tile and axis.
+    #[inline(always)]
+    fn block<T: Scalar, const MO: usize>(
+        &self,
+        isa: Isa,
+        src: (&Tiled<'_, T>, &[T]),
+        range: (usize, usize),
+        out: &mut Band<'_, '_, T>,
+        scratch: (&mut Vec<T>, &mut Vec<T>),
+    ) {
+        match isa {
+            // SAFETY (both): `Isa::of` found the features the build enables.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe {
+                correlate_block_avx512::<T, MO>(self, src, range, out, scratch)
+            },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { correlate_block_avx2::<T, MO>(self, src, range, out, scratch) },
+            _ => correlate_block::<T, false, false, MO>(self, src, range, out, scratch),
+        }
+    }
+
     fn tiles(&self) -> [usize; 2] {
-        self.out.map(|o| o.div_ceil(M))
+        let m = self.variant.m();
+        self.out.map(|o| o.div_ceil(m))
     }
 
     /// `dst` `(n, dst.total(), out)` from `src` `(n, src.total(), extent)` and `u` from
     /// [`transform_weights`].
     fn run<T: Scalar>(&self, src: &[T], u: &[T], isa: Isa) -> Vec<T> {
-        let tiles = self.tiles();
-        let ext = tiles.map(|t| t * M + 2);
+        let (tiles, m) = (self.tiles(), self.variant.m());
+        let ext = tiles.map(|t| t * m + A - m);
         let xs = channels_last(src, self.n, self.src, self.extent, self.maps, ext, isa);
         let tiled = Tiled {
             data: &xs,
             ext,
             cp: self.src.total_padded(),
             tiles,
+            step: m,
         };
         let per_sample = tiles[0] * tiles[1];
         let tb = block_tiles::<T>(
@@ -479,7 +453,7 @@ impl Corr<'_> {
             let mut per_band: Vec<Vec<&mut [MaybeUninit<T>]>> =
                 (0..bands).map(|_| Vec::new()).collect();
             for plane in sample.chunks_mut(o0 * o1) {
-                for (b, rows) in plane.chunks_mut(band * M * o1).enumerate() {
+                for (b, rows) in plane.chunks_mut(band * m * o1).enumerate() {
                     per_band[b].push(rows);
                 }
             }
@@ -488,29 +462,19 @@ impl Corr<'_> {
         let scratch = Scratch::new();
         tasks.into_par_iter().for_each(|(ni, b, planes)| {
             let mut planes: Vec<&mut [T]> = planes.into_iter().map(zeroed).collect();
-            scratch.with(|v, m| {
+            scratch.with(|v, mb| {
                 let first = ni * per_sample + b * band * tiles[1];
                 let end = ni * per_sample + ((b + 1) * band).min(tiles[0]) * tiles[1];
                 let mut out = Band {
                     planes: &mut planes,
-                    row0: b * band * M,
+                    row0: b * band * m,
                 };
                 for t0 in (first..end).step_by(tb) {
                     let range = (t0, tb.min(end - t0));
-                    let (src, scratch) = ((&tiled, u), (&mut *v, &mut *m));
-                    match isa {
-                        // SAFETY (both): `Isa::of` found the features the build enables.
-                        #[cfg(target_arch = "x86_64")]
-                        Isa::Avx512 => unsafe {
-                            correlate_block_avx512(self, src, range, &mut out, scratch)
-                        },
-                        #[cfg(target_arch = "x86_64")]
-                        Isa::Avx2 => unsafe {
-                            correlate_block_avx2(self, src, range, &mut out, scratch)
-                        },
-                        _ => {
-                            correlate_block::<T, false, false>(self, src, range, &mut out, scratch)
-                        }
+                    let (src, scratch) = ((&tiled, u), (&mut *v, &mut *mb));
+                    match self.variant {
+                        Variant::F4x3 => self.block::<T, 4>(isa, src, range, &mut out, scratch),
+                        Variant::F3x4 => self.block::<T, 3>(isa, src, range, &mut out, scratch),
                     }
                 }
             })
@@ -535,14 +499,17 @@ pub(crate) struct Winograd {
     g: Geometry,
     lay: Layout,
     isa: Isa,
+    variant: Variant,
 }
 
 impl Winograd {
-    fn new(c: &Geometry, isa: Isa) -> Self {
+    /// The core of `c`, which must be [`supported`](supports).
+    fn new(c: &Geometry, variant: Variant, isa: Isa) -> Self {
         Winograd {
             g: c.clone(),
             lay: Layout::of(c),
             isa: isa.at_most(),
+            variant,
         }
     }
 }
@@ -551,11 +518,12 @@ impl<T: Scalar> ConvCore<T> for Winograd {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let (g, lay) = (&self.g, &self.lay);
         let (src, dst) = (Side::new(g.groups, lay.cg), Side::new(g.groups, lay.og));
-        let (wd, cg, og) = (w.data(), lay.cg, lay.og);
-        let u = transform_weights(src, dst, |gr, s, d, a, b| {
-            wd[(((gr * og + d) * cg + s) * 3 + a) * 3 + b]
+        let (wd, cg, og, r) = (w.data(), lay.cg, lay.og, self.variant.r());
+        let u = transform_weights(self.variant, src, dst, |gr, s, d, a, b| {
+            wd[(((gr * og + d) * cg + s) * r + a) * r + b]
         });
         let corr = Corr {
+            variant: self.variant,
             n: g.n,
             src,
             dst,
@@ -567,12 +535,26 @@ impl<T: Scalar> ConvCore<T> for Winograd {
     }
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
-        let dx = grads::input_grad(&self.g, &self.lay, w.data(), dy.data(), self.isa);
+        let dx = grads::input_grad(
+            &self.g,
+            &self.lay,
+            self.variant,
+            w.data(),
+            dy.data(),
+            self.isa,
+        );
         Tensor::new(self.g.x_shape(), dx)
     }
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
-        let dw = grads::weight_grad(&self.g, &self.lay, x.data(), dy.data(), self.isa);
+        let dw = grads::weight_grad(
+            &self.g,
+            &self.lay,
+            self.variant,
+            x.data(),
+            dy.data(),
+            self.isa,
+        );
         Tensor::new(self.g.w_shape(), dw)
     }
 }
@@ -593,8 +575,10 @@ pub(crate) fn core<T: Scalar>(g: &Geometry, kernels: Kernels) -> Result<Core<T>>
 /// Those of [`direct_simd`]'s planner.
 pub(crate) fn core_on<T: Scalar>(g: &Geometry, isa: Isa) -> Result<Core<T>> {
     let c = g.as_conv();
-    if supports(&c) {
-        Ok(Box::new(Winograd::new(&c, isa)))
+    if let Some(v) = variant(&c) {
+        Ok(Box::new(Winograd::new(&c, v, isa)))
+    } else if polyphase::winograd_plan(&c).is_some() {
+        Ok(Box::new(PolyphaseCore::winograd(&c, isa)?))
     } else {
         let kernels = if isa == Isa::Portable {
             Kernels::Portable

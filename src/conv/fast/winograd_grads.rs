@@ -4,10 +4,10 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::avx512;
-use super::kernels::{cotangent_tile, A, G, L, M, XI};
+use super::kernels::{cotangent_tile, A, L, XI};
 use super::{
     block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, Corr, Isa,
-    Side, Tiled,
+    Side, Tiled, Variant,
 };
 use crate::conv::fast::gemm::{gemm, Mat, MatMut};
 use crate::conv::fast::Layout;
@@ -17,14 +17,16 @@ use crate::tensor::{Scalar, TypedViews};
 use rayon::prelude::*;
 use std::array::from_fn;
 
-/// `∂k(g, s, d, a, b) = (Gᵀ ∂U G)_{ab}`: the adjoint of [`transform_weights`], written
-/// through `put`.
+/// `∂k(g, s, d, a, b) = (Kᵀ ∂U K)_{ab}` (`K` the variant's kernel transform): the adjoint of
+/// [`transform_weights`], written through `put`.
 fn untransform_weights<T: Scalar>(
+    variant: Variant,
     du: &[T],
     src: Side,
     dst: Side,
     mut put: impl FnMut(usize, usize, usize, usize, usize, T),
 ) {
+    let (km, r) = (variant.kernel_matrix(), variant.r());
     for g in 0..src.groups {
         for s in 0..src.per {
             // The 36 rows `∂U[g][ξ][s][·]`, read in step over `d` (not 36 entries a plane apart).
@@ -34,16 +36,16 @@ fn untransform_weights<T: Scalar>(
             #[allow(clippy::needless_range_loop)]
             for d in 0..dst.per {
                 let at = |xi: usize| rows[xi][d].as_f64();
-                // Separably: `Gᵀ ∂U` (3×6), then `· G` (3×3).
-                let mut left = [[0.0f64; A]; 3];
-                for (a, row) in left.iter_mut().enumerate() {
+                // Separably: `Kᵀ ∂U` (r×6), then `· K` (r×r).
+                let mut left = [[0.0f64; A]; 4];
+                for (a, row) in left.iter_mut().enumerate().take(r) {
                     for (j, v) in row.iter_mut().enumerate() {
-                        *v = (0..A).map(|i| G[i][a] * at(i * A + j)).sum();
+                        *v = (0..A).map(|i| km[i][a] * at(i * A + j)).sum();
                     }
                 }
-                for (a, row) in left.iter().enumerate() {
-                    for b in 0..3 {
-                        let v: f64 = row.iter().zip(&G).map(|(r, gj)| r * gj[b]).sum();
+                for (a, row) in left.iter().enumerate().take(r) {
+                    for b in 0..r {
+                        let v: f64 = row.iter().zip(&km).map(|(l, kj)| l * kj[b]).sum();
                         put(g, s, d, a, b, T::of(v));
                     }
                 }
@@ -54,7 +56,7 @@ fn untransform_weights<T: Scalar>(
 
 /// The tiles `t0..t0+nt` of the weight gradient: `du[g][ξ] += V[ξ]ᵀ · (A ∂Y Aᵀ)[ξ]`.
 #[inline(always)]
-fn weight_block<T: Scalar, const WIDE: bool>(
+fn weight_block<T: Scalar, const WIDE: bool, const MO: usize>(
     (xs, src): (&Tiled<'_, T>, Side),
     (qs, dst): (&Tiled<'_, T>, Side),
     (t0, nt): (usize, usize),
@@ -68,7 +70,7 @@ fn weight_block<T: Scalar, const WIDE: bool>(
     transform_inputs(xs, t0, nt, v);
     for ti in 0..nt {
         for cb in (0..cdp).step_by(L) {
-            let mt = cotangent_tile(&qs.tile::<M, M>(t0 + ti, cb));
+            let mt = cotangent_tile::<T, MO>(&qs.tile::<MO, MO>(t0 + ti, cb));
             scatter(&mt, dm, (ti, nt, cdp, cb));
         }
     }
@@ -109,43 +111,65 @@ fn weight_block<T: Scalar, const WIDE: bool>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn weight_block_avx2<T: Scalar>(
+fn weight_block_avx2<T: Scalar, const MO: usize>(
     x: (&Tiled<'_, T>, Side),
     q: (&Tiled<'_, T>, Side),
     range: (usize, usize),
     du: &mut [T],
     scratch: (&mut Vec<T>, &mut Vec<T>),
 ) {
-    weight_block::<T, false>(x, q, range, du, scratch);
+    weight_block::<T, false, MO>(x, q, range, du, scratch);
 }
 
 /// The AVX2 build with AVX-512 sums over tiles ([`avx512`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn weight_block_avx512<T: Scalar>(
+fn weight_block_avx512<T: Scalar, const MO: usize>(
     x: (&Tiled<'_, T>, Side),
     q: (&Tiled<'_, T>, Side),
     range: (usize, usize),
     du: &mut [T],
     scratch: (&mut Vec<T>, &mut Vec<T>),
 ) {
-    weight_block::<T, true>(x, q, range, du, scratch);
+    weight_block::<T, true, MO>(x, q, range, du, scratch);
 }
 
-/// `∂x` `(n, c_in, in)`: the correlation of `∂y` zero-padded by 2 with the flipped,
+/// One block of the weight gradient on the build `isa`, with `MO` outputs per tile and axis.
+#[inline(always)]
+fn weight_block_on<T: Scalar, const MO: usize>(
+    isa: Isa,
+    x: (&Tiled<'_, T>, Side),
+    q: (&Tiled<'_, T>, Side),
+    range: (usize, usize),
+    du: &mut [T],
+    scratch: (&mut Vec<T>, &mut Vec<T>),
+) {
+    match isa {
+        // SAFETY (both): `Isa::of` found the features the build enables.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { weight_block_avx512::<T, MO>(x, q, range, du, scratch) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { weight_block_avx2::<T, MO>(x, q, range, du, scratch) },
+        _ => weight_block::<T, false, MO>(x, q, range, du, scratch),
+    }
+}
+
+/// `∂x` `(n, c_in, in)`: the correlation of `∂y` zero-padded by `r − 1` with the flipped,
 /// channel-transposed kernel, on the interior (zero padding) or on the whole padded grid,
 /// folded back through the padding maps.
 pub(super) fn input_grad<T: Scalar>(
     g: &Geometry,
     lay: &Layout,
+    variant: Variant,
     w: &[T],
     dy: &[T],
     isa: Isa,
 ) -> Vec<T> {
     let (cg, og) = (lay.cg, lay.og);
     let (src, dst) = (Side::new(g.groups, og), Side::new(g.groups, cg));
-    let u = transform_weights(src, dst, |gr, s, d, a, b| {
-        w[(((gr * og + s) * cg + d) * 3 + 2 - a) * 3 + 2 - b]
+    let r = variant.r();
+    let u = transform_weights(variant, src, dst, |gr, s, d, a, b| {
+        w[(((gr * og + s) * cg + d) * r + r - 1 - a) * r + r - 1 - b]
     });
     let zeros = g.padding_mode == PadMode::Zeros || g.pads.iter().all(|&p| p == (0, 0));
     let o = plane(lay.output);
@@ -155,11 +179,12 @@ pub(super) fn input_grad<T: Scalar>(
         (plane(lay.padded), [0, 0])
     };
     let maps: [Vec<Option<usize>>; 2] = from_fn(|a| {
-        (0..out[a] + 2)
-            .map(|p| (p + origin[a]).checked_sub(2).filter(|&q| q < o[a]))
+        (0..out[a] + r - 1)
+            .map(|p| (p + origin[a]).checked_sub(r - 1).filter(|&q| q < o[a]))
             .collect()
     });
     let corr = Corr {
+        variant,
         n: g.n,
         src,
         dst,
@@ -190,25 +215,27 @@ pub(super) fn input_grad<T: Scalar>(
     dx
 }
 
-/// `∂w` `(c_out, c_in / groups, 3, 3)`.
+/// `∂w` `(c_out, c_in / groups, r, r)`.
 pub(super) fn weight_grad<T: Scalar>(
     g: &Geometry,
     lay: &Layout,
+    variant: Variant,
     x: &[T],
     dy: &[T],
     isa: Isa,
 ) -> Vec<T> {
-    let (cg, og) = (lay.cg, lay.og);
+    let (cg, og, r) = (lay.cg, lay.og, variant.r());
     let (src, dst) = (Side::new(g.groups, cg), Side::new(g.groups, og));
     let o = plane(lay.output);
-    let tiles = o.map(|v| v.div_ceil(M));
+    let m = variant.m();
+    let tiles = o.map(|v| v.div_ceil(m));
     let xs = channels_last(
         x,
         g.n,
         src,
         plane(lay.input),
         [&lay.maps[1], &lay.maps[2]],
-        tiles.map(|t| t * M + 2),
+        tiles.map(|t| t * m + A - m),
         isa,
     );
     let ident: [Vec<Option<usize>>; 2] = from_fn(|a| (0..o[a]).map(Some).collect());
@@ -218,20 +245,22 @@ pub(super) fn weight_grad<T: Scalar>(
         dst,
         o,
         [&ident[0], &ident[1]],
-        tiles.map(|t| t * M),
+        tiles.map(|t| t * m),
         isa,
     );
     let xt = Tiled {
         data: &xs,
-        ext: tiles.map(|t| t * M + 2),
+        ext: tiles.map(|t| t * m + A - m),
         cp: src.total_padded(),
         tiles,
+        step: m,
     };
     let qt = Tiled {
         data: &qs,
-        ext: tiles.map(|t| t * M),
+        ext: tiles.map(|t| t * m),
         cp: dst.total_padded(),
         tiles,
+        step: m,
     };
     let total = g.n * tiles[0] * tiles[1];
     let tb = block_tiles::<T>(total, src.total_padded() + dst.total_padded());
@@ -248,13 +277,9 @@ pub(super) fn weight_grad<T: Scalar>(
             for b in p * per..((p + 1) * per).min(blocks) {
                 let range = (b * tb, tb.min(total - b * tb));
                 let (x, q, scratch) = ((&xt, src), (&qt, dst), (&mut v, &mut dm));
-                match isa {
-                    // SAFETY (both): `Isa::of` found the features the build enables.
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => unsafe { weight_block_avx512(x, q, range, &mut du, scratch) },
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => unsafe { weight_block_avx2(x, q, range, &mut du, scratch) },
-                    _ => weight_block::<T, false>(x, q, range, &mut du, scratch),
+                match variant {
+                    Variant::F4x3 => weight_block_on::<T, 4>(isa, x, q, range, &mut du, scratch),
+                    Variant::F3x4 => weight_block_on::<T, 3>(isa, x, q, range, &mut du, scratch),
                 }
             }
             du
@@ -264,9 +289,9 @@ pub(super) fn weight_grad<T: Scalar>(
             a
         })
         .unwrap_or_else(|| vec![T::zero(); du_len]);
-    let mut dw = vec![T::zero(); g.c_out * cg * 9];
-    untransform_weights(&du, src, dst, |gr, s, d, a, b, v| {
-        dw[(((gr * og + d) * cg + s) * 3 + a) * 3 + b] = v;
+    let mut dw = vec![T::zero(); g.c_out * cg * r * r];
+    untransform_weights(variant, &du, src, dst, |gr, s, d, a, b, v| {
+        dw[(((gr * og + d) * cg + s) * r + a) * r + b] = v;
     });
     dw
 }

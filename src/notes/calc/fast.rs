@@ -144,13 +144,13 @@ fn polyphase(f: &str, args: &[Val]) -> R<Val> {
 }
 
 /// The library's Winograd path (`Algorithm::Winograd`) on a layer it computes itself (its
-/// conv is 2-D, 3×3, stride 1, dilation 1: no silent fallback to another path).
+/// conv is one `winograd::supports`: no silent fallback to another path).
 fn winograd(f: &str, args: &[Val]) -> R<Val> {
     let l = layer_of(arg(args, 0, f)?)?;
     let g = l.geometry().map_err(|e| e.to_string())?;
     if !winograd::supports(&g.as_conv()) {
         return Err(format!(
-            "`{f}` needs a 2-D layer with a 3×3 kernel, stride 1 and dilation 1"
+            "`{f}` needs a 2-D layer with a 3×3 or 4×4 kernel at stride 1, or 5×5 to 8×8 at stride 2"
         ));
     }
     let x = tensor(arg(args, 1, f)?, &l.x_shape)?;

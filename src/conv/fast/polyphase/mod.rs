@@ -44,6 +44,9 @@
 //!
 //! The class layers run on [`direct_simd`] (AVX2/FMA kernels when the CPU
 //! has them); `Algorithm::DirectSimd` routes a strided layer here when the split applies.
+//! `Algorithm::Winograd` runs the **merged** split instead (`Polyphase::merged`: one class,
+//! every phase kernel padded with zero taps to `⌈K/s⌉`) where that one layer is one of
+//! [`winograd`]'s filterings (`winograd_plan`: stride 2 with 5×5 to 8×8 kernels).
 //!
 //! ```
 //! use fftconv::conv::{self, Algorithm, ConvSpec, Padding};
@@ -62,6 +65,7 @@ mod split;
 pub(crate) use split::Polyphase;
 
 use super::direct_simd::{self, Kernels, TiledSum};
+use super::winograd::{self, Isa};
 use crate::conv::driver::{self, ConvCore, Core};
 use crate::conv::spec::{ConvSpec, Geometry};
 use crate::conv::Grads;
@@ -80,6 +84,24 @@ pub(crate) fn applies(g: &Geometry) -> bool {
             .iter()
             .zip(&c.dilation)
             .all(|(&s, &d)| s == 1 || d == 1)
+}
+
+/// The merged split of `g` ([`Polyphase::merged`]) and its one inner stride-1 geometry, when
+/// the split applies to `g` and the inner layer is one Winograd's filterings compute
+/// ([`winograd::variant`]: 2-D, 3×3 or 4×4 phase kernels, e.g. 5×5 to 8×8 kernels at stride 2).
+pub(crate) fn winograd_plan(g: &Geometry) -> Option<(Polyphase, Geometry)> {
+    let c = g.as_conv();
+    if !applies(&c) || c.rank() != 2 {
+        return None;
+    }
+    let split = Polyphase::merged(&c).ok()?;
+    let [class] = split.classes.as_slice() else {
+        return None;
+    };
+    let xs = split.split_shapes(c.n, c.c_in).pop()?;
+    let ws = split.split_weight_shapes().pop()?;
+    let inner = class.inner.geometry(&xs, &ws).ok()?;
+    winograd::variant(&inner).map(|_| (split, inner))
 }
 
 /// The sum of the (equally shaped) class results; zeros of `shape` when there are none.
@@ -130,6 +152,25 @@ impl<T: Scalar> PolyphaseCore<T> {
             split,
             inner,
             tiled,
+        })
+    }
+
+    /// Plan the merged split of the conv geometry `c` ([`winograd_plan`]) with its one layer
+    /// on Winograd's path (the build `isa`, or the best this CPU runs if less).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when [`winograd_plan`] has no plan for `c`.
+    pub(crate) fn winograd(c: &Geometry, isa: Isa) -> Result<Self> {
+        let (split, inner) = winograd_plan(c).ok_or_else(|| {
+            crate::Error::invalid(
+                "polyphase",
+                "the merged split of this layer is no Winograd layer; use DirectSimd",
+            )
+        })?;
+        Ok(PolyphaseCore {
+            split,
+            inner: vec![winograd::core_on(&inner, isa)?],
+            tiled: None,
         })
     }
 

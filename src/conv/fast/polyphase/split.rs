@@ -4,12 +4,14 @@
 
 use super::applies;
 use crate::conv::fast::direct_simd::FoldSample;
+use crate::conv::fast::memory::{assume_init, zeroed};
 use crate::conv::fast::Layout;
 use crate::conv::spec::{ConvSpec, Geometry, Padding};
 use crate::error::{Error, Result};
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// The phases with the same phase-kernel extents: the input of one stride-1 layer.
 #[derive(Clone, Debug)]
@@ -63,9 +65,9 @@ impl Polyphase {
         Self::plan(g, false)
     }
 
-    #[cfg(test)]
     /// Plan the split of `g` into one class holding every phase, phase kernels padded with
-    /// zero taps to `⌈K/s⌉` (more multiply-adds, but `c·P` channels in one layer).
+    /// zero taps to `⌈K/s⌉` (more multiply-adds, but `c·P` channels in one layer: the shape
+    /// Winograd's filterings take).
     ///
     /// # Errors
     /// As [`new`](Self::new).
@@ -227,11 +229,18 @@ impl Polyphase {
         x.expect_shape(&self.input_shape(n, c), "polyphase split input")?;
         let iv = self.lay.in_vol();
         let [_, i1, i2] = self.lay.input;
-        let mut outs: Vec<Vec<T>> = (self.classes.iter())
-            .map(|k| vec![T::zero(); n * c * k.phases.len() * k.ext_vol()])
+        // Uninitialised: each task clears the planes it fills just before filling them (in its
+        // core's cache) instead of one thread clearing them all up front.
+        let mut outs: Vec<Vec<MaybeUninit<T>>> = (self.classes.iter())
+            .map(|k| {
+                let len = n * c * k.phases.len() * k.ext_vol();
+                let mut v = Vec::with_capacity(len);
+                v.resize_with(len, MaybeUninit::uninit);
+                v
+            })
             .collect();
         // Plane by plane of `x`, every class from it while it is in cache.
-        let mut planes: Vec<Vec<&mut [T]>> = (0..n * c).map(|_| vec![]).collect();
+        let mut planes: Vec<Vec<&mut [MaybeUninit<T>]>> = (0..n * c).map(|_| vec![]).collect();
         for (k, out) in self.classes.iter().zip(&mut outs) {
             let len = (k.phases.len() * k.ext_vol()).max(1);
             for (dsts, chunk) in planes.iter_mut().zip(out.chunks_mut(len)) {
@@ -242,6 +251,7 @@ impl Polyphase {
             .zip(x.data().par_chunks(iv.max(1)))
             .for_each(|(dsts, xs)| {
                 for (k, dst) in self.classes.iter().zip(dsts) {
+                    let dst = zeroed(dst);
                     let ev = k.ext_vol();
                     let [_, e1, e2] = k.ext;
                     for (plane, &[r0, r1, r2]) in dst.chunks_mut(ev).zip(&k.phases) {
@@ -264,8 +274,11 @@ impl Polyphase {
                     }
                 }
             });
+        // The tasks cover every plane of every class (`n·c` of them, each class's planes of one
+        // `x` plane in one chunk).
         (outs.into_iter().zip(self.split_shapes(n, c)))
-            .map(|(out, shape)| Tensor::new(shape, out))
+            // SAFETY: every chunk was zeroed by its task (a panic in one never reaches here).
+            .map(|(out, shape)| Tensor::new(shape, unsafe { assume_init(out) }))
             .collect()
     }
 
@@ -478,12 +491,15 @@ impl Run {
     /// unrolls.)
     fn gather<T: Copy>(&self, row: &mut [T], src: &[T]) {
         let inner = &mut row[self.start..][..self.len];
-        if self.step == 1 {
-            inner.copy_from_slice(&src[self.first..][..self.len]);
-            return;
-        }
-        for (v, c) in inner.iter_mut().zip(src[self.first..].chunks(self.step)) {
-            *v = c[0];
+        match self.step {
+            1 => inner.copy_from_slice(&src[self.first..][..self.len]),
+            // The stride of the stems: a constant step the compiler vectorises (shuffles).
+            2 => gather_every::<T, 2>(inner, &src[self.first..]),
+            _ => {
+                for (v, c) in inner.iter_mut().zip(src[self.first..].chunks(self.step)) {
+                    *v = c[0];
+                }
+            }
         }
     }
 
@@ -491,14 +507,43 @@ impl Run {
     /// entries of `dst` they were read from.
     fn scatter_add<T: Scalar>(&self, row: &[T], dst: &mut [T]) {
         let inner = &row[self.start..][..self.len];
-        if self.step == 1 {
-            let d = &mut dst[self.first..][..self.len];
-            d.iter_mut().zip(inner).for_each(|(d, &v)| *d = *d + v);
-            return;
+        match self.step {
+            1 => {
+                let d = &mut dst[self.first..][..self.len];
+                d.iter_mut().zip(inner).for_each(|(d, &v)| *d = *d + v);
+            }
+            2 => scatter_add_every::<T, 2>(inner, &mut dst[self.first..]),
+            _ => {
+                for (d, &v) in dst[self.first..].chunks_mut(self.step).zip(inner) {
+                    d[0] = d[0] + v;
+                }
+            }
         }
-        for (d, &v) in dst[self.first..].chunks_mut(self.step).zip(inner) {
-            d[0] = d[0] + v;
-        }
+    }
+}
+
+/// `row[j] = src[S·j]`: whole chunks of `S`, then the last entry alone (`src` may end right
+/// after it).
+#[inline(always)]
+fn gather_every<T: Copy, const S: usize>(row: &mut [T], src: &[T]) {
+    let whole = row.len().saturating_sub(1);
+    for (v, c) in row.iter_mut().zip(src.chunks_exact(S)).take(whole) {
+        *v = c[0];
+    }
+    if let Some(last) = row.last_mut() {
+        *last = src[S * whole];
+    }
+}
+
+/// `dst[S·j] += row[j]`: the adjoint of [`gather_every`].
+#[inline(always)]
+fn scatter_add_every<T: Scalar, const S: usize>(row: &[T], dst: &mut [T]) {
+    let whole = row.len().saturating_sub(1);
+    for (&v, d) in row.iter().zip(dst.chunks_exact_mut(S)).take(whole) {
+        d[0] = d[0] + v;
+    }
+    if let Some(&last) = row.last() {
+        dst[S * whole] = dst[S * whole] + last;
     }
 }
 
