@@ -49,6 +49,7 @@
 mod plan;
 mod portable;
 mod sum;
+mod written;
 #[cfg(target_arch = "x86_64")]
 pub(in crate::conv::fast) mod x86;
 

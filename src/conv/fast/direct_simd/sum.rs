@@ -4,8 +4,9 @@
 //! build each sample's padded cotangent once for all the layers (their plans share its layout:
 //! [`Plan::shared`]) and fold each sample's input gradients as soon as they are computed.
 
-use super::plan::{block_rows, par_written, written_vec, Corr, Engine, Plan, Source, Written};
+use super::plan::{block_rows, Corr, Engine, Plan, Source};
 use super::portable::Portable;
+use super::written::{par_written, written_vec, Written};
 #[cfg(target_arch = "x86_64")]
 use super::x86;
 use super::{depthwise, downcast, stride_one, upcast, Kernels};
