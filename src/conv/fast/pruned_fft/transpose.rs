@@ -30,7 +30,7 @@ pub(super) fn transpose<T: Scalar>(
     );
     let (full_i, full_j) = (n_i / 4 * 4, n_j / 4 * 4);
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+    let tiled = if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
         && std::is_x86_feature_detected!("avx2")
     {
         // SAFETY: `T` is `f32` (same `TypeId`), so `Complex<T>` is `Complex<f32>`; AVX2 was
@@ -44,21 +44,19 @@ pub(super) fn transpose<T: Scalar>(
                 [full_i, full_j],
             );
         }
-        edges(
-            src,
-            src_stride,
-            dst,
-            dst_stride,
-            [n_i, n_j],
-            [full_i, full_j],
-        );
-        return;
-    }
-    for i0 in (0..full_i).step_by(4) {
-        for j0 in (0..full_j).step_by(4) {
-            for j in j0..j0 + 4 {
-                for i in i0..i0 + 4 {
-                    dst[j * dst_stride + i] = src[i * src_stride + j];
+        true
+    } else {
+        false
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let tiled = false;
+    if !tiled {
+        for i0 in (0..full_i).step_by(4) {
+            for j0 in (0..full_j).step_by(4) {
+                for j in j0..j0 + 4 {
+                    for i in i0..i0 + 4 {
+                        dst[j * dst_stride + i] = src[i * src_stride + j];
+                    }
                 }
             }
         }
