@@ -47,9 +47,9 @@
 //!
 //! Rounding: the transforms have entries up to 8 (`Aᵀ`) and 5 (`Bᵀ`), so F(4×4, 3×3) loses
 //! about an order of magnitude over the direct sum. Measured against the f64 loop witness
-//! (`tests/winograd.rs`, `winograd_on_benchmark_layers`), the largest error relative to the
+//! (`src/conv/fast/tests/winograd.rs`, `winograd_on_benchmark_layers`), the largest error relative to the
 //! largest entry over `y`, `∂x`, `∂w` and `∂b` is 7.7e-6 in f32 on 2d-resnet-k3 (64 channels)
-//! and 5.4e-6 on 2d-k3 (16 channels), forward alone about 4e-6 (the direct loops: 2e-7;
+//! and 6.6e-6 on 2d-k3 (16 channels), forward alone about 4e-6 (the direct loops: 2e-7;
 //! F(2×2, 3×3), checked in a prototype: 2e-7),
 //! and 1.2e-14 in f64: inside the fast paths' tolerance (2e-4 in f32, `tests/fast_paths.rs`),
 //! so F(4×4, 3×3) runs in both precisions.

@@ -198,7 +198,12 @@ fn winograd_on_benchmark_layers() {
         let e32 = check::<f32>(&same, &xs, &ws, 7);
         let e64 = check::<f64>(&same, &xs, &ws, 8);
         eprintln!("{xs:?}: largest relative error f32 {e32:.2e}, f64 {e64:.2e}");
-        assert!(e32 < 2e-5, "f32 error {e32:.2e} above the documented 8e-6");
+        // Documented: 6.6e-6 (2d-k3) and 7.7e-6 (resnet); the bound leaves room for a
+        // change of summation order, not for a lost order of magnitude.
+        assert!(
+            e32 < 2e-5,
+            "f32 error {e32:.2e}: over 2e-5, the documented figures are 6.6e-6 and 7.7e-6"
+        );
     }
     // The stem (batch cut to 1) on F(3×3, 4×4) over its merged split.
     let stem = ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1]);
@@ -206,7 +211,10 @@ fn winograd_on_benchmark_layers() {
     let e32 = check::<f32>(&stem, &xs, &ws, 9);
     let e64 = check::<f64>(&stem, &xs, &ws, 10);
     eprintln!("stem: largest relative error f32 {e32:.2e}, f64 {e64:.2e}");
-    assert!(e32 < 2e-5, "f32 error {e32:.2e} above the documented 5e-6");
+    assert!(
+        e32 < 2e-5,
+        "f32 error {e32:.2e}: over 2e-5, the documented figure is 5.4e-6"
+    );
 }
 
 #[test]
