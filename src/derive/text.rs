@@ -2,7 +2,14 @@
 //! table of shapes after each operator of a final chain, labelled with the layer's named
 //! extents (`S`, `S_p`, `K_d`, `P`, …; notes 06, 09, 13).
 
-use super::*;
+use crate::conv::Geometry;
+use crate::error::Result;
+use crate::expr::adjoint::Step;
+use crate::expr::print::{render, Style};
+use crate::expr::shape::boundaries;
+use crate::expr::{Env, Expr, Kind};
+use crate::spec::{ConvKind, Period};
+use std::fmt::Write;
 
 pub(super) fn shape_text(s: &[usize]) -> String {
     format!(
