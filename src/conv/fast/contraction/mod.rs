@@ -1,10 +1,11 @@
 //! The channel contraction of the FFT layer: per frequency, a small complex matrix product,
-//! computed on spectra stored *planar* (real parts apart from imaginary parts) and
-//! *frequency-block-major*, so that everything one block of frequencies needs is contiguous
-//! and reused from L1/L2.
+//! computed on spectra stored *frequency-block-major*, so that everything one block of
+//! frequencies needs is contiguous and reused from L1/L2.
 //!
-//! A [`Planar`] holds `count` spectra of `bins` bins in blocks of [`LANES`] frequencies, a
-//! block being `LANES` real parts then `LANES` imaginary parts. Blocks are grouped by up to
+//! A [`BlockedSpectra`] holds `count` spectra of `bins` bins in blocks of [`LANES`]
+//! frequencies, a block holding them interleaved (`re0 im0 re1 im1 …`, the transforms'
+//! layout: a spectrum moves in and out by plain copies; the kernels pair the real and
+//! imaginary parts with an in-register swap, as many multiply-adds as a planar layout). Blocks are grouped by up to
 //! [`GROUP`] consecutive ones: a group holds, for every spectrum in turn, its blocks of that
 //! group (the last group padded with zeros). A kernel call thus finds the operands of a block
 //! close together, and a transform writing one spectrum writes runs of `GROUP` blocks. A
@@ -14,7 +15,7 @@
 //! C_{g,i,j}(f) = \sum_{k} \operatorname{op}_A(A_{g,i,k}(f))\,\operatorname{op}_B(B_{g,k,j}(f))
 //! ```
 //!
-//! where each of `$A, B, C$` entries is a spectrum of a [`Planar`] picked by an index map, and
+//! where each of `$A, B, C$` entries is a spectrum of a [`BlockedSpectra`] picked by an index map, and
 //! `$\operatorname{op}$` is the identity or complex conjugation ([`Conj`]). The three products of
 //! a conv layer are all of this form (see [`super::fft_conv`]).
 //!
@@ -24,31 +25,31 @@
 //! time with those features and chosen at run time.
 //!
 //! ```
-//! use fftconv::conv::fast::contraction::{contract, Conj, Planar, Product};
-//! let mut a = Planar::<f64>::zeros(1, 3);
-//! let mut b = Planar::<f64>::zeros(1, 3);
+//! use fftconv::conv::fast::contraction::{contract, Conj, BlockedSpectra, Product};
+//! let mut a = BlockedSpectra::<f64>::zeros(1, 3);
+//! let mut b = BlockedSpectra::<f64>::zeros(1, 3);
 //! a.set(0, 1, (1.0, 2.0));
 //! b.set(0, 1, (3.0, 1.0));
-//! let mut c = Planar::<f64>::zeros(1, 3);
+//! let mut c = BlockedSpectra::<f64>::zeros(1, 3);
 //! let p = Product { groups: 1, rows: 1, cols: 1, depth: 1, conj: Conj::B };
 //! contract(&p, &mut c, |_, _, _| 0, &a, |_, _, _| 0, &b, |_, _, _| 0);
 //! assert_eq!(c.get(0, 1), (5.0, 5.0)); // (1+2i)·conj(3+i)
 //! ```
 //!
-//! Files: `planar.rs` (the layout and its transfers), `product.rs` (the driver: index tables,
+//! Files: `blocked.rs` (the layout and its transfers), `product.rs` (the driver: index tables,
 //! work split, tiles), `portable.rs`, `avx2.rs`, `avx512.rs` (the tile kernels), `tests.rs`.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
-mod planar;
+mod blocked;
 mod portable;
 mod product;
 #[cfg(test)]
 mod tests;
 
-pub use planar::{Planar, SignalMut};
+pub use blocked::{BlockedSpectra, SignalMut};
 pub use product::contract;
 
 /// Frequencies per block: the accumulator of one entry is `2·LANES` values in registers. Eight:

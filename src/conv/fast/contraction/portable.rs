@@ -1,4 +1,5 @@
-//! The portable tile kernel (any target; the reference the SIMD kernels are tested against).
+//! The portable tile kernel (any target; the reference the SIMD kernels are tested against),
+//! on interleaved blocks (`re0 im0 re1 im1 …`).
 
 use super::product::Tile;
 use super::{Conj, LANES};
@@ -40,15 +41,15 @@ pub(super) fn tile_portable<T: Scalar>(
                 for l in 0..LANES {
                     let mut acc = (T::zero(), T::zero());
                     for k in 0..depth {
-                        let ao = t.a_base + blk * t.a_blk + t.a_offs[r][k] + l;
-                        let bo = t.b_base + blk * t.b_blk + t.b_offs[k * t.b_step + c] + l;
-                        let x = (a[ao], a[ao + LANES]);
-                        let y = (b[bo], b[bo + LANES]);
+                        let ao = t.a_base + blk * t.a_blk + t.a_offs[r][k] + 2 * l;
+                        let bo = t.b_base + blk * t.b_blk + t.b_offs[k * t.b_step + c] + 2 * l;
+                        let x = (a[ao], a[ao + 1]);
+                        let y = (b[bo], b[bo + 1]);
                         term(conj, x, y, &mut acc);
                     }
-                    let o = t.out_base + t.out_offs[r][c] + blk * t.out_blk + l;
+                    let o = t.out_base + t.out_offs[r][c] + blk * t.out_blk + 2 * l;
                     out[o] = acc.0;
-                    out[o + LANES] = acc.1;
+                    out[o + 1] = acc.1;
                 }
             }
         }

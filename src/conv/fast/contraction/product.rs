@@ -4,7 +4,7 @@
 use super::portable::tile_portable;
 #[cfg(target_arch = "x86_64")]
 use super::{avx2, avx512};
-use super::{Conj, Planar, Product, LANES};
+use super::{Conj, BlockedSpectra, Product, LANES};
 use crate::tensor::Scalar;
 use rayon::prelude::*;
 
@@ -12,14 +12,14 @@ use rayon::prelude::*;
 /// Every `out` spectrum not named by `c` is left as it was.
 ///
 /// # Panics
-/// If the planar sets have different bin counts or an index map leaves its set.
+/// If the sets have different bin counts or an index map leaves its set.
 pub fn contract<T: Scalar>(
     p: &Product,
-    out: &mut Planar<T>,
+    out: &mut BlockedSpectra<T>,
     c: impl Fn(usize, usize, usize) -> usize + Sync,
-    a: &Planar<T>,
+    a: &BlockedSpectra<T>,
     ai: impl Fn(usize, usize, usize) -> usize + Sync,
-    b: &Planar<T>,
+    b: &BlockedSpectra<T>,
     bi: impl Fn(usize, usize, usize) -> usize + Sync,
 ) {
     assert!(
@@ -59,7 +59,7 @@ pub fn contract<T: Scalar>(
 
 /// The index maps of a product as tables: `a[(g·rows + i)·depth + k]`,
 /// `b[(g·depth + k)·cols + j]` and `c[(g·rows + i)·cols + j]` are offsets of spectra inside a
-/// group of their planar sets.
+/// group of their sets.
 struct Tables {
     a: Vec<usize>,
     b: Vec<usize>,
@@ -73,8 +73,8 @@ pub(super) enum Engine {
     Portable,
     /// AVX2 + FMA: 2×2 tiles.
     Avx2,
-    /// AVX-512 (F, DQ) as well: `f32` in 4×3 tiles, a block (8 real then 8 imaginary parts)
-    /// one 512-bit register; `f64` as `Avx2`.
+    /// AVX-512 (F, DQ) as well: `f32` in 4×2 tiles, a block (8 interleaved frequencies) one
+    /// 512-bit register; `f64` as `Avx2`.
     Avx512,
 }
 
@@ -152,7 +152,7 @@ pub(super) fn tile<T: Scalar>(
         macro_rules! shapes {
             ($m:ident :: $f:ident, $a:expr, $b:expr, $o:expr; $(($r:literal, $c:literal)),*) => {
                 // SAFETY: `engine` says the CPU has the kernel's features; the offsets come
-                // from `Planar::offset` (whole parts of a group) and `range` keeps the blocks
+                // from `BlockedSpectra::offset` (whole parts of a group) and `range` keeps the blocks
                 // inside the sets.
                 unsafe {
                     match (rows, cols, cj) {
@@ -196,8 +196,8 @@ fn range<T: Scalar>(
     out_len: usize,
     out_spectra: usize,
     g0: usize,
-    a: &Planar<T>,
-    b: &Planar<T>,
+    a: &BlockedSpectra<T>,
+    b: &BlockedSpectra<T>,
     engine: Engine,
 ) {
     let (rows, cols, depth) = (p.rows, p.cols, p.depth);

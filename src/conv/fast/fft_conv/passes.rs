@@ -1,6 +1,6 @@
 //! The passes of the fused FFT layer ([`FftConv`]): where each tile's window sits, the
 //! spectra of the input, the weights and the cotangent (pruned real transforms into the
-//! planar layout), and the three channel contractions with their inverse transforms (forward,
+//! blocked layout), and the three channel contractions with their inverse transforms (forward,
 //! `∂x`, `∂w`). The parent module plans the layer and runs these in the order a call needs.
 
 use super::*;
@@ -51,14 +51,14 @@ impl<T: Scalar> FftConv<T> {
     }
 
     /// Spectra of the padded conv input's tile windows, one per `(n, c, tile)`.
-    pub(super) fn input_spectra(&self, x: &Tensor<T>) -> Planar<T> {
+    pub(super) fn input_spectra(&self, x: &Tensor<T>) -> BlockedSpectra<T> {
         let lay = &self.lay;
         let tile_runs = self.tile_runs();
         let nt = self.tiles();
         let [_, t1, t2] = self.tiling.period();
         let i2 = lay.input[2];
         let i12 = lay.input[1] * i2;
-        let mut out = Planar::dirty(lay.n * lay.c_in * nt, self.fft.bins());
+        let mut out = BlockedSpectra::dirty(lay.n * lay.c_in * nt, self.fft.bins());
         out.signals_mut()
             .into_par_iter()
             .chunks(nt)
@@ -98,12 +98,12 @@ impl<T: Scalar> FftConv<T> {
     }
 
     /// Spectra of the dilated kernels placed at the origin of a tile, one per `(o, c)`.
-    pub(super) fn weight_spectra(&self, w: &Tensor<T>) -> Planar<T> {
+    pub(super) fn weight_spectra(&self, w: &Tensor<T>) -> BlockedSpectra<T> {
         let lay = &self.lay;
         let [_, t1, t2] = self.tiling.period();
         let (k, dl) = (lay.kernel, lay.dilation);
         let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
-        let mut out = Planar::dirty(lay.c_out * lay.cg, self.fft.bins());
+        let mut out = BlockedSpectra::dirty(lay.c_out * lay.cg, self.fft.bins());
         out.signals_mut()
             .into_par_iter()
             .zip(w.data().par_chunks(lay.k_vol()))
@@ -130,7 +130,7 @@ impl<T: Scalar> FftConv<T> {
     /// Spectra of conv output cotangents, zero-inserted at the strided positions of each tile,
     /// one per `(n, o, tile)`; `t` may be shorter than the conv output on any axis (missing
     /// entries are zeros).
-    pub(super) fn cotangent_spectra(&self, t: &Tensor<T>) -> Planar<T> {
+    pub(super) fn cotangent_spectra(&self, t: &Tensor<T>) -> BlockedSpectra<T> {
         let lay = &self.lay;
         let nt = self.tiles();
         let [_, t1, t2] = self.tiling.period();
@@ -138,7 +138,7 @@ impl<T: Scalar> FftConv<T> {
         let mut e = [1; 3];
         e[3 - self.geometry.rank()..].copy_from_slice(&t.shape()[2..]);
         let vol: usize = e.iter().product();
-        let mut out = Planar::dirty(lay.n * lay.c_out * nt, self.fft.bins());
+        let mut out = BlockedSpectra::dirty(lay.n * lay.c_out * nt, self.fft.bins());
         out.signals_mut()
             .into_par_iter()
             .chunks(nt)
@@ -180,7 +180,7 @@ impl<T: Scalar> FftConv<T> {
     pub(super) fn invert<'s>(
         &self,
         s: &'s mut Scratch<T>,
-        spectra: &Planar<T>,
+        spectra: &BlockedSpectra<T>,
         sig: usize,
         rows: [usize; 2],
     ) -> &'s [T] {
@@ -195,14 +195,14 @@ impl<T: Scalar> FftConv<T> {
     /// The conv's output from input spectra, read at the strided positions within `extent`.
     pub(super) fn conv_output(
         &self,
-        x_hat: &Planar<T>,
-        w_hat: &Planar<T>,
+        x_hat: &BlockedSpectra<T>,
+        w_hat: &BlockedSpectra<T>,
         extent: [usize; 3],
     ) -> Result<Tensor<T>> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut y_hat = Planar::dirty(lay.n * co * nt, self.fft.bins());
+        let mut y_hat = BlockedSpectra::dirty(lay.n * co * nt, self.fft.bins());
         let p = Product {
             groups: lay.groups,
             rows: lay.n * nt,
@@ -292,14 +292,14 @@ impl<T: Scalar> FftConv<T> {
     /// through the padding and added where windows overlap.
     pub(super) fn conv_input_grad(
         &self,
-        g_hat: &Planar<T>,
-        w_hat: &Planar<T>,
+        g_hat: &BlockedSpectra<T>,
+        w_hat: &BlockedSpectra<T>,
     ) -> Result<Tensor<T>> {
         let lay = &self.lay;
         let nt = self.tiles();
         let tile_runs = self.tile_runs();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut dx_hat = Planar::dirty(lay.n * ci * nt, self.fft.bins());
+        let mut dx_hat = BlockedSpectra::dirty(lay.n * ci * nt, self.fft.bins());
         let p = Product {
             groups: lay.groups,
             rows: lay.n * nt,
@@ -363,11 +363,11 @@ impl<T: Scalar> FftConv<T> {
 
     /// The conv's weight gradient from cotangent and input spectra (summed over the batch and
     /// the tiles before one inverse transform per weight).
-    pub(super) fn conv_weight_grad(&self, g_hat: &Planar<T>, x_hat: &Planar<T>) -> Tensor<T> {
+    pub(super) fn conv_weight_grad(&self, g_hat: &BlockedSpectra<T>, x_hat: &BlockedSpectra<T>) -> Tensor<T> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut dw_hat = Planar::dirty(co * cg, self.fft.bins());
+        let mut dw_hat = BlockedSpectra::dirty(co * cg, self.fft.bins());
         let p = Product {
             groups: lay.groups,
             rows: og,
