@@ -198,6 +198,60 @@ impl<T: Scalar> PrunedRfft<T> {
     /// # Panics
     /// If `nonzero` exceeds the period or `s` belongs to another plan.
     pub fn forward<'s>(&self, s: &'s mut Scratch<T>, nonzero: [usize; 2]) -> &'s [Complex<T>] {
+        let Scratch {
+            real,
+            a,
+            b,
+            fft,
+            r2c,
+            batch,
+            ..
+        } = s;
+        let bins = self.bins();
+        let (a, b) = (&mut a[..bins], &mut b[..bins]);
+        self.forward_stages(real, a, b, fft, r2c, batch, nonzero)
+    }
+
+    /// [`forward`](Self::forward) with the spectrum written into `dst` (`bins()` values; the
+    /// scratch's planes are the other work space).
+    ///
+    /// # Panics
+    /// As `forward`; if `dst` is shorter than `bins()`.
+    pub fn forward_into(&self, s: &mut Scratch<T>, nonzero: [usize; 2], dst: &mut [Complex<T>]) {
+        let Scratch {
+            real,
+            a,
+            fft,
+            r2c,
+            batch,
+            ..
+        } = s;
+        let bins = self.bins();
+        let (a, dst) = (&mut a[..bins], &mut dst[..bins]);
+        // Each stage after the rows moves the planes to the other buffer: start where an
+        // even number of moves ends in `dst`.
+        let moves = self.forward_axes.iter().flatten().count();
+        let out = if moves % 2 == 0 {
+            self.forward_stages(real, dst, a, fft, r2c, batch, nonzero)
+        } else {
+            self.forward_stages(real, a, dst, fft, r2c, batch, nonzero)
+        };
+        debug_assert!(out.len() == bins);
+    }
+
+    /// The stages of the forward transform, the rows written into `cur`, each later stage
+    /// moving the planes to the other buffer; returns the one holding the spectrum.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_stages<'x>(
+        &self,
+        real: &mut [T],
+        mut cur: &'x mut [Complex<T>],
+        mut other: &'x mut [Complex<T>],
+        fft: &mut [Complex<T>],
+        r2c: &mut [Complex<T>],
+        batch_work: &mut [Complex<T>],
+        nonzero: [usize; 2],
+    ) -> &'x mut [Complex<T>] {
         let [t0, t1, t2] = self.period;
         let h = self.half;
         let [e0, e1] = nonzero;
@@ -205,21 +259,12 @@ impl<T: Scalar> PrunedRfft<T> {
             e0 <= t0 && e1 <= t1,
             "nonzero extent {nonzero:?} exceeds the period"
         );
-        let Scratch {
-            real,
-            a,
-            b,
-            fft,
-            r2c,
-            batch: batch_work,
-            ..
-        } = s;
-        // Stage 1: rows, real to complex, into a = [t0][t1][h] (rows j0 < e0 only). Lines
+        // Stage 1: rows, real to complex, into cur = [t0][t1][h] (rows j0 < e0 only). Lines
         // j1 ≥ e1 are zero; stage 2 reads only lines j1 < e1, so they are written only where
         // there is no stage 2.
         let zero_lines = self.forward_axes[1].is_none();
         for j0 in 0..e0 {
-            let plane = &mut a[j0 * t1 * h..][..t1 * h];
+            let plane = &mut cur[j0 * t1 * h..][..t1 * h];
             if let Some(batch) = self.batch.as_ref().filter(|_| e1 > 0) {
                 let signal = &mut real[j0 * t1 * t2..][..e1 * t2];
                 batch.forward(signal, batch_work, plane, h, fft);
@@ -235,8 +280,7 @@ impl<T: Scalar> PrunedRfft<T> {
                 plane[e1 * h..].fill(zero());
             }
         }
-        // Stage 2: axis 1 per plane, [t1][h] -> [h][t1], into b = [t0][h][t1].
-        let (mut cur, mut other) = (a, b);
+        // Stage 2: axis 1 per plane, [t1][h] -> [h][t1], into [t0][h][t1].
         if let Some(plan) = &self.forward_axes[1] {
             for j0 in 0..e0 {
                 let plane = &cur[j0 * t1 * h..][..t1 * h];
@@ -253,7 +297,7 @@ impl<T: Scalar> PrunedRfft<T> {
             plan.process_with_scratch(&mut other[..t0 * m], fft);
             std::mem::swap(&mut cur, &mut other);
         }
-        &cur[..t0 * t1 * h]
+        cur
     }
 
     /// The buffer the inverse transform reads its spectrum from (`bins()` long, plan order).
@@ -271,21 +315,63 @@ impl<T: Scalar> PrunedRfft<T> {
     /// # Panics
     /// If `rows` exceeds the period or `s` belongs to another plan.
     pub fn inverse<'s>(&self, s: &'s mut Scratch<T>, rows: [usize; 2]) -> &'s [T] {
-        let [t0, t1, t2] = self.period;
-        let h = self.half;
-        let [r0, r1] = rows;
-        assert!(r0 <= t0 && r1 <= t1, "rows {rows:?} exceed the period");
         let Scratch {
             real,
             a,
             b,
             fft,
             c2r,
-            batch: batch_work,
+            batch,
             ..
         } = s;
+        let bins = self.bins();
+        self.inverse_stages(real, &mut a[..bins], &mut b[..bins], fft, c2r, batch, rows);
+        real
+    }
+
+    /// [`inverse`](Self::inverse) of the spectrum in `spectrum` (`bins()` values, used as
+    /// work space: it is left overwritten).
+    ///
+    /// # Panics
+    /// As `inverse`; if `spectrum` is shorter than `bins()`.
+    pub fn inverse_from<'s>(
+        &self,
+        s: &'s mut Scratch<T>,
+        spectrum: &mut [Complex<T>],
+        rows: [usize; 2],
+    ) -> &'s [T] {
+        let Scratch {
+            real,
+            a,
+            fft,
+            c2r,
+            batch,
+            ..
+        } = s;
+        let bins = self.bins();
+        let (spectrum, a) = (&mut spectrum[..bins], &mut a[..bins]);
+        self.inverse_stages(real, spectrum, a, fft, c2r, batch, rows);
+        real
+    }
+
+    /// The stages of the inverse transform from the spectrum in `cur`, `other` the second
+    /// work space; the rows land in `real`.
+    #[allow(clippy::too_many_arguments)]
+    fn inverse_stages<'x>(
+        &self,
+        real: &mut [T],
+        mut cur: &'x mut [Complex<T>],
+        mut other: &'x mut [Complex<T>],
+        fft: &mut [Complex<T>],
+        c2r: &mut [Complex<T>],
+        batch_work: &mut [Complex<T>],
+        rows: [usize; 2],
+    ) {
+        let [t0, t1, t2] = self.period;
+        let h = self.half;
+        let [r0, r1] = rows;
+        assert!(r0 <= t0 && r1 <= t1, "rows {rows:?} exceed the period");
         let m = h * t1;
-        let (mut cur, mut other) = (a, b);
         // Stage 3 backwards: axis 0 on [m][t0], then back to [t0][m] (rows j0 < r0).
         if let Some(plan) = &self.inverse_axes[0] {
             plan.process_with_scratch(&mut cur[..t0 * m], fft);
@@ -324,7 +410,6 @@ impl<T: Scalar> PrunedRfft<T> {
                 batch.inverse(lines, h, batch_work, signal, fft);
             }
         }
-        real
     }
 }
 
@@ -395,7 +480,9 @@ mod tests {
     use crate::fft::RealFftNd;
 
     /// Every period shape (1-D, 2-D, 3-D, odd/even, with pruning) against the plain n-D FFT
-    /// in f64, in `T` (f32 runs its even rows through [`halfcomplex`] where the CPU has AVX2).
+    /// in f64, in `T` (f32 runs its even rows through [`halfcomplex`] where the CPU has AVX2);
+    /// `forward_into` and `inverse_from` (zero, one and two plane moves) as the scratch
+    /// versions.
     fn matches_plain_fft_with_pruning<T: Scalar>(tol: f64) {
         for (period, nz, rows) in [
             ([1, 1, 2], [1, 1], [1, 1]),
@@ -434,6 +521,15 @@ mod tests {
                 *r = T::of(*v);
             }
             let spec = plan.forward(&mut s, nz).to_vec();
+            // The same transform written elsewhere, over junk: the same values.
+            for (r, v) in s.real_mut().iter_mut().zip(&input) {
+                *r = T::of(*v);
+            }
+            let junk = Complex::new(T::of(3e9), T::of(-1e9));
+            let mut elsewhere = vec![junk; plan.bins() + 3];
+            plan.forward_into(&mut s, nz, &mut elsewhere);
+            assert_eq!(elsewhere[..plan.bins()], spec[..], "period {period:?} forward_into");
+            assert!(elsewhere[plan.bins()..].iter().all(|v| *v == junk));
             let reference = RealFftNd::<f64>::plan(&period).forward(&x);
             let (t0, t1, h) = (period[0], period[1], period[2] / 2 + 1);
             for k2 in 0..h {
@@ -449,8 +545,19 @@ mod tests {
                     }
                 }
             }
+            let mut from = spec.clone();
+            let back_from = plan.inverse_from(&mut s, &mut from, rows).to_vec();
             plan.spectrum_mut(&mut s).copy_from_slice(&spec);
             let back = plan.inverse(&mut s, rows);
+            for j0 in 0..rows[0] {
+                let at = j0 * period[1] * period[2];
+                let n = rows[1] * period[2];
+                assert_eq!(
+                    back[at..][..n],
+                    back_from[at..][..n],
+                    "period {period:?} inverse_from"
+                );
+            }
             for j0 in 0..rows[0] {
                 for j1 in 0..rows[1] {
                     for j2 in 0..period[2] {

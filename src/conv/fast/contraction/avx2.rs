@@ -2,7 +2,7 @@
 //! vector of frequencies, up to 2×2 entries with two accumulators each in registers, each
 //! term two fused multiply-adds (by `y` and by `y` with its pairs swapped, as the AVX-512
 //! kernel: see the table there) on one load of `a` and one of `b`.
-use super::product::Tile;
+use super::product::{Out, Tile};
 use super::LANES;
 use std::arch::x86_64::*;
 
@@ -34,14 +34,15 @@ macro_rules! tile_kernel {
     ($name:ident, $t:ty, $v:ty, $w:expr, $zero:ident, $load:ident, $store:ident,
      $fmadd:ident, $add:ident, $sub:ident, $swap:ident, $blend:ident) => {
         /// # Safety
-        /// The CPU must support AVX2 and FMA; every offset in `t` must be that of a whole
-        /// spectrum part (`2·LANES` values) inside the `nblk` blocks of `a` or `b`.
+        /// The CPU must support AVX2 and FMA; every offset in `t` must be that of a spectrum
+        /// whose `nblk` blocks from the bases are inside `a` or `b`; no other thread may
+        /// write the output blocks.
         #[target_feature(enable = "avx2,fma")]
         pub unsafe fn $name<const R: usize, const C: usize, const CJ: u8>(
             a: &[$t],
             b: &[$t],
             t: &Tile<'_>,
-            out: &mut [$t],
+            out: Out<'_, $t>,
         ) {
             let depth = t.a_offs[0].len();
             // Vectors per block: 2 for f32, 4 for f64.
@@ -90,8 +91,8 @@ macro_rules! tile_kernel {
                             _ => ($add(p, ps), $sub(q, qs)),
                         };
                         let o = t.out_base + t.out_offs[r][c] + blk * t.out_blk + lane;
-                        // A bounds-checked slice of one vector.
-                        $store(out[o..][..$w].as_mut_ptr(), $blend(re, im));
+                        // Bounds-checked by `at`; this task's block (see `Out`).
+                        $store(out.at(o, $w), $blend(re, im));
                     }
                 }
             }

@@ -12,7 +12,7 @@
 //!
 //! Up to 4×2 entries: 16 accumulators, 2 `y` and 2 `ỹ`, one `x`; per term 6 loads and 2
 //! permutes feed 16 multiply-adds.
-use super::product::Tile;
+use super::product::{Out, Tile};
 use super::LANES;
 use std::arch::x86_64::*;
 
@@ -25,14 +25,15 @@ unsafe fn swap_pairs(v: __m512) -> __m512 {
 }
 
 /// # Safety
-/// The CPU must support AVX-512 F and DQ; every offset in `t` must be that of a whole
-/// spectrum part (`2·LANES` values) inside the `nblk` blocks of `a` or `b`.
+/// The CPU must support AVX-512 F and DQ; every offset in `t` must be that of a spectrum
+/// whose `nblk` blocks from the bases are inside `a` or `b`; no other thread may write the
+/// output blocks.
 #[target_feature(enable = "avx512f,avx512dq")]
 pub unsafe fn tile_f32<const R: usize, const C: usize, const CJ: u8>(
     a: &[f32],
     b: &[f32],
     t: &Tile<'_>,
-    out: &mut [f32],
+    out: Out<'_, f32>,
 ) {
     let depth = t.a_offs[0].len();
     let (ap, bp) = (a.as_ptr(), b.as_ptr());
@@ -75,8 +76,8 @@ pub unsafe fn tile_f32<const R: usize, const C: usize, const CJ: u8>(
                 };
                 let v = _mm512_mask_blend_ps(0b1010_1010_1010_1010, re, im);
                 let o = t.out_base + t.out_offs[r][c] + blk * t.out_blk;
-                // A bounds-checked slice of one vector.
-                _mm512_storeu_ps(out[o..][..2 * LANES].as_mut_ptr(), v);
+                // Bounds-checked by `at`; this task's block (see `Out`).
+                _mm512_storeu_ps(out.at(o, 2 * LANES), v);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The portable tile kernel (any target; the reference the SIMD kernels are tested against),
 //! on interleaved blocks (`re0 im0 re1 im1 …`).
 
-use super::product::Tile;
+use super::product::{Out, Tile};
 use super::{Conj, LANES};
 use crate::tensor::Scalar;
 
@@ -32,7 +32,7 @@ pub(super) fn tile_portable<T: Scalar>(
     rows: usize,
     cols: usize,
     conj: Conj,
-    out: &mut [T],
+    out: Out<'_, T>,
 ) {
     let depth = t.a_offs[0].len();
     for r in 0..rows {
@@ -48,8 +48,12 @@ pub(super) fn tile_portable<T: Scalar>(
                         term(conj, x, y, &mut acc);
                     }
                     let o = t.out_base + t.out_offs[r][c] + blk * t.out_blk + 2 * l;
-                    out[o] = acc.0;
-                    out[o + 1] = acc.1;
+                    let at = out.at(o, 2);
+                    // SAFETY: `at` checked the two values are inside the output; no other
+                    // task writes this block (see `Out`).
+                    unsafe { at.write(acc.0) };
+                    // SAFETY: as above.
+                    unsafe { at.add(1).write(acc.1) };
                 }
             }
         }

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::conv::fast::memory::{assume_init, zeroed};
+use num_complex::Complex;
 use std::mem::MaybeUninit;
 
 impl<T: Scalar> FftConv<T> {
@@ -59,14 +60,14 @@ impl<T: Scalar> FftConv<T> {
         let i2 = lay.input[2];
         let i12 = lay.input[1] * i2;
         let mut out = BlockedSpectra::dirty(lay.n * lay.c_in * nt, self.fft.bins());
-        out.signals_mut()
+        out.spectra_mut()
             .into_par_iter()
             .chunks(nt)
             .zip(x.data().par_chunks(lay.in_vol()))
             .for_each(|(sigs, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for (t, mut sig) in sigs.into_iter().enumerate() {
+                for (t, sig) in sigs.into_iter().enumerate() {
                     let start = self.window_start(tile_coords(t, &self.tiling));
                     let [e0, e1, _] = self.window(start);
                     let runs = &tile_runs[t];
@@ -91,7 +92,7 @@ impl<T: Scalar> FftConv<T> {
                             }
                         }
                     }
-                    sig.store(self.fft.forward(s, [e0, e1]));
+                    self.fft.forward_into(s, [e0, e1], sig);
                 }
             });
         out
@@ -104,10 +105,10 @@ impl<T: Scalar> FftConv<T> {
         let (k, dl) = (lay.kernel, lay.dilation);
         let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
         let mut out = BlockedSpectra::dirty(lay.c_out * lay.cg, self.fft.bins());
-        out.signals_mut()
+        out.spectra_mut()
             .into_par_iter()
             .zip(w.data().par_chunks(lay.k_vol()))
-            .for_each(|(mut sig, ch)| {
+            .for_each(|(sig, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
                 let real = s.real_mut();
@@ -122,7 +123,7 @@ impl<T: Scalar> FftConv<T> {
                         }
                     }
                 }
-                sig.store(self.fft.forward(s, [ke[0], ke[1]]));
+                self.fft.forward_into(s, [ke[0], ke[1]], sig);
             });
         out
     }
@@ -139,18 +140,20 @@ impl<T: Scalar> FftConv<T> {
         e[3 - self.geometry.rank()..].copy_from_slice(&t.shape()[2..]);
         let vol: usize = e.iter().product();
         let mut out = BlockedSpectra::dirty(lay.n * lay.c_out * nt, self.fft.bins());
-        out.signals_mut()
+        out.spectra_mut()
             .into_par_iter()
             .chunks(nt)
             .zip(t.data().par_chunks(vol))
             .for_each(|(sigs, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for (tile, mut sig) in sigs.into_iter().enumerate() {
+                for (tile, sig) in sigs.into_iter().enumerate() {
                     let tc = tile_coords(tile, &self.tiling);
                     let cnt = self.outputs(tc, e);
                     if cnt.contains(&0) {
-                        continue; // an all-zero window: its spectrum stays zero
+                        // An all-zero window: so is its spectrum.
+                        sig.fill(Complex::new(T::zero(), T::zero()));
+                        continue;
                     }
                     let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
                     let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
@@ -169,23 +172,21 @@ impl<T: Scalar> FftConv<T> {
                             }
                         }
                     }
-                    sig.store(self.fft.forward(s, [rows[0], rows[1]]));
+                    self.fft.forward_into(s, [rows[0], rows[1]], sig);
                 }
             });
         out
     }
 
-    /// Inverse transform of spectrum `sig` of `spectra` into the scratch's real buffer,
-    /// computing rows `rows`; returns the buffer and the normalisation `1/ΠT`.
+    /// Inverse transform of `spectrum` (overwritten) into the scratch's real buffer,
+    /// computing rows `rows`; returns the buffer (to be scaled by [`scale`](Self::scale)).
     pub(super) fn invert<'s>(
         &self,
         s: &'s mut Scratch<T>,
-        spectra: &BlockedSpectra<T>,
-        sig: usize,
+        spectrum: &mut [Complex<T>],
         rows: [usize; 2],
     ) -> &'s [T] {
-        spectra.load(sig, self.fft.spectrum_mut(s));
-        self.fft.inverse(s, rows)
+        self.fft.inverse_from(s, spectrum, rows)
     }
 
     pub(super) fn scale(&self) -> T {
@@ -234,12 +235,13 @@ impl<T: Scalar> FftConv<T> {
         } else {
             y.resize(len, MaybeUninit::new(T::zero()));
         }
+        let mut spectra = y_hat.spectra_mut();
         y.par_chunks_mut(vol.max(1))
-            .enumerate()
-            .for_each(|(row, out)| {
+            .zip(spectra.par_chunks_mut(nt))
+            .for_each(|(out, tiles)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for tile in 0..nt {
+                for (tile, spectrum) in tiles.iter_mut().enumerate() {
                     let tc = tile_coords(tile, &self.tiling);
                     let cnt = self.outputs(tc, extent);
                     if cnt.contains(&0) {
@@ -247,7 +249,7 @@ impl<T: Scalar> FftConv<T> {
                     }
                     let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
                     let rows = [(cnt[0] - 1) * st[0] + 1, (cnt[1] - 1) * st[1] + 1];
-                    let full = self.invert(s, &y_hat, row * nt + tile, rows);
+                    let full = self.invert(s, spectrum, rows);
                     for i0 in 0..cnt[0] {
                         for i1 in 0..cnt[1] {
                             let src = &full[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
@@ -325,18 +327,19 @@ impl<T: Scalar> FftConv<T> {
         // SAFETY: `MaybeUninit` values need no initialisation; each task zeroes its chunk
         // (`zeroed`) before the windows add into it, and `assume_init` comes after.
         unsafe { dx.set_len(len) };
+        let mut spectra = dx_hat.spectra_mut();
         dx.par_chunks_mut(lay.in_vol().max(1))
-            .enumerate()
-            .for_each(|(row, out)| {
+            .zip(spectra.par_chunks_mut(nt))
+            .for_each(|(out, tiles)| {
                 // Windows overlap and add: clear this sample-channel's gradient here, in the
                 // cache of the core about to add into it, not in one pass up front.
                 let out = zeroed(out);
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for (tile, runs) in tile_runs.iter().enumerate() {
+                for (tile, (runs, spectrum)) in tile_runs.iter().zip(tiles.iter_mut()).enumerate() {
                     let start = self.window_start(tile_coords(tile, &self.tiling));
                     let [e0, e1, e2] = self.window(start);
-                    let full = self.invert(s, &dx_hat, row * nt + tile, [e0, e1]);
+                    let full = self.invert(s, spectrum, [e0, e1]);
                     for j0 in 0..e0 {
                         let Some(s0) = lay.maps[0][start[0] + j0] else {
                             continue;
@@ -392,11 +395,11 @@ impl<T: Scalar> FftConv<T> {
         let mut dw = Tensor::zeros(&shape);
         dw.data_mut()
             .par_chunks_mut(lay.k_vol())
-            .enumerate()
-            .for_each(|(row, out)| {
+            .zip(dw_hat.spectra_mut())
+            .for_each(|(out, spectrum)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                let full = self.invert(s, &dw_hat, row, [ke[0], ke[1]]);
+                let full = self.invert(s, spectrum, [ke[0], ke[1]]);
                 for k0 in 0..k[0] {
                     for k1 in 0..k[1] {
                         let src = &full[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
