@@ -3,7 +3,7 @@
 //! layers (forward + both gradients) by FFT and im2col.
 //! Run: `cargo bench --bench fast_conv`.
 use criterion::{criterion_group, criterion_main, Criterion};
-use fftconv::conv::fast::contraction::{contract, Conj, BlockedSpectra, Product};
+use fftconv::conv::fast::contraction::{contract, BlockedSpectra, Conj, Product};
 use fftconv::conv::fast::pruned_fft::PrunedRfft;
 use fftconv::conv::fast::FftConv;
 use fftconv::conv::{self, Algorithm, ConvSpec, Padding};

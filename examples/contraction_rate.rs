@@ -1,6 +1,6 @@
 //! Rate of the channel contraction alone (complex multiply-adds per second) on the shapes of
 //! the 2d-k7 benchmark layer's forward product. `cargo run --release --example contraction_rate`
-use fftconv::conv::fast::contraction::{contract, Conj, BlockedSpectra, Product};
+use fftconv::conv::fast::contraction::{contract, BlockedSpectra, Conj, Product};
 use std::time::Instant;
 
 fn main() {

@@ -231,7 +231,7 @@ impl<T: Scalar> PrunedRfft<T> {
         // Each stage after the rows moves the planes to the other buffer: start where an
         // even number of moves ends in `dst`.
         let moves = self.forward_axes.iter().flatten().count();
-        let out = if moves % 2 == 0 {
+        let out = if moves.is_multiple_of(2) {
             self.forward_stages(real, dst, a, fft, r2c, batch, nonzero)
         } else {
             self.forward_stages(real, a, dst, fft, r2c, batch, nonzero)
@@ -528,7 +528,11 @@ mod tests {
             let junk = Complex::new(T::of(3e9), T::of(-1e9));
             let mut elsewhere = vec![junk; plan.bins() + 3];
             plan.forward_into(&mut s, nz, &mut elsewhere);
-            assert_eq!(elsewhere[..plan.bins()], spec[..], "period {period:?} forward_into");
+            assert_eq!(
+                elsewhere[..plan.bins()],
+                spec[..],
+                "period {period:?} forward_into"
+            );
             assert!(elsewhere[plan.bins()..].iter().all(|v| *v == junk));
             let reference = RealFftNd::<f64>::plan(&period).forward(&x);
             let (t0, t1, h) = (period[0], period[1], period[2] / 2 + 1);

@@ -4,7 +4,7 @@
 use super::portable::tile_portable;
 #[cfg(target_arch = "x86_64")]
 use super::{avx2, avx512};
-use super::{Conj, BlockedSpectra, Product, LANES};
+use super::{BlockedSpectra, Conj, Product, LANES};
 use crate::tensor::Scalar;
 use rayon::prelude::*;
 
@@ -48,13 +48,11 @@ pub fn contract<T: Scalar>(
     let engine = Engine::detect();
     let out_stride = out.stride();
     let outs = Out::new(out.values_mut());
-    (0..blocks.div_ceil(per))
-        .into_par_iter()
-        .for_each(|r| {
-            let first = r * per;
-            let span = (first, per.min(blocks - first));
-            range(p, &tab, outs, out_stride, span, a, b, engine);
-        });
+    (0..blocks.div_ceil(per)).into_par_iter().for_each(|r| {
+        let first = r * per;
+        let span = (first, per.min(blocks - first));
+        range(p, &tab, outs, out_stride, span, a, b, engine);
+    });
 }
 
 /// The values of a product's output set, shared by the tasks of [`contract`]: each writes

@@ -87,13 +87,7 @@ fn matches_per_bin_loop() {
 /// Spectra written through `spectra_mut` come back from `load` and `get`, for
 /// bin counts with and without a part-filled last block and group, in f64 and f32.
 fn round_trip<T: Scalar>() {
-    for (count, bins) in [
-        (3, 1),
-        (2, LANES),
-        (5, 37),
-        (2, 8 * LANES + 3),
-        (1, 300),
-    ] {
+    for (count, bins) in [(3, 1), (2, LANES), (5, 37), (2, 8 * LANES + 3), (1, 300)] {
         let mut p = BlockedSpectra::<T>::dirty(count, bins);
         let spectra: Vec<Vec<Complex<T>>> = (0..count)
             .map(|s| {
@@ -172,8 +166,25 @@ fn tiles_agree<T: Scalar>() {
             for conj in [Conj::None, Conj::A, Conj::B] {
                 let mut portable = vec![T::zero(); rows * cols * entry];
                 let mut fast = portable.clone();
-                tile_portable(a.values(), b.values(), &t, nr, nc, conj, Out::new(&mut portable));
-                tile(a.values(), b.values(), &t, nr, nc, conj, Out::new(&mut fast), engine);
+                tile_portable(
+                    a.values(),
+                    b.values(),
+                    &t,
+                    nr,
+                    nc,
+                    conj,
+                    Out::new(&mut portable),
+                );
+                tile(
+                    a.values(),
+                    b.values(),
+                    &t,
+                    nr,
+                    nc,
+                    conj,
+                    Out::new(&mut fast),
+                    engine,
+                );
                 assert_eq!(portable, fast, "{} {engine:?} {nr}x{nc} {conj:?}", T::NAME);
             }
         }

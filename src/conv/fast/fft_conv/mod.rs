@@ -35,7 +35,7 @@
 //! assert_eq!(grads.dw.shape(), w.shape());
 //! ```
 
-use super::contraction::{contract, Conj, BlockedSpectra, Product};
+use super::contraction::{contract, BlockedSpectra, Conj, Product};
 use super::pruned_fft::{PrunedRfft, Scratch};
 use super::tiling::Tiling;
 use super::{bias_grad, Layout};

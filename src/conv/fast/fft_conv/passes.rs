@@ -366,7 +366,11 @@ impl<T: Scalar> FftConv<T> {
 
     /// The conv's weight gradient from cotangent and input spectra (summed over the batch and
     /// the tiles before one inverse transform per weight).
-    pub(super) fn conv_weight_grad(&self, g_hat: &BlockedSpectra<T>, x_hat: &BlockedSpectra<T>) -> Tensor<T> {
+    pub(super) fn conv_weight_grad(
+        &self,
+        g_hat: &BlockedSpectra<T>,
+        x_hat: &BlockedSpectra<T>,
+    ) -> Tensor<T> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
