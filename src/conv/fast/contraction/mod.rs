@@ -14,9 +14,9 @@
 //! C_{g,i,j}(f) = \sum_{k} \operatorname{op}_A(A_{g,i,k}(f))\,\operatorname{op}_B(B_{g,k,j}(f))
 //! ```
 //!
-//! where each of `$A, B, C$` entries is a spectrum of a [`BlockedSpectra`] picked by an index map, and
-//! `$\operatorname{op}$` is the identity or complex conjugation ([`Conj`]). The three products of
-//! a conv layer are all of this form (see [`super::fft_conv`]).
+//! where each of `$A, B, C$` entries is a spectrum of a [`BlockedSpectra`] picked by an index
+//! map, and `$\operatorname{op}$` is the identity or complex conjugation ([`Conj`]). The three
+//! products of a conv layer are all of this form (see [`super::fft_conv`]).
 //!
 //! Work is split over ranges of blocks (rayon); inside a range, blocks are taken one at a time
 //! (several for products with few terms) and the whole product is computed on them in tiles
