@@ -8,7 +8,7 @@ use crate::tensor::Scalar;
 use num_complex::Complex;
 
 /// `count` complex spectra of `bins` bins each, interleaved, in blocks of [`LANES`]
-/// frequencies, spectra [`stride`](Self::stride) values apart.
+/// frequencies, each spectrum starting an odd number of blocks after the previous one.
 #[derive(Clone, Debug, Default)]
 pub struct BlockedSpectra<T: Scalar> {
     /// The values, on a cache line: a block of `f32` is then one line, not two.
