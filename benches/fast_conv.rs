@@ -3,7 +3,7 @@
 //! layers (forward + both gradients) by FFT and im2col.
 //! Run: `cargo bench --bench fast_conv`.
 use criterion::{criterion_group, criterion_main, Criterion};
-use fftconv::conv::fast::contraction::{contract, Conj, Planar, Product};
+use fftconv::conv::fast::contraction::{contract, BlockedSpectra, Conj, Product};
 use fftconv::conv::fast::pruned_fft::PrunedRfft;
 use fftconv::conv::fast::FftConv;
 use fftconv::conv::{self, Algorithm, ConvSpec, Padding};
@@ -39,9 +39,9 @@ fn transforms(c: &mut Criterion) {
 fn contraction(c: &mut Criterion) {
     // The forward product of the 2d-k7 layer: 8 images × 3 tiles, 16 → 16 channels.
     let (rows, ci, co, bins) = (24, 16, 16, 28 * 36);
-    let a = Planar::<f32>::zeros(rows * ci, bins);
-    let w = Planar::<f32>::zeros(co * ci, bins);
-    let mut out = Planar::<f32>::zeros(rows * co, bins);
+    let a = BlockedSpectra::<f32>::zeros(rows * ci, bins);
+    let w = BlockedSpectra::<f32>::zeros(co * ci, bins);
+    let mut out = BlockedSpectra::<f32>::zeros(rows * co, bins);
     let p = Product {
         groups: 1,
         rows,

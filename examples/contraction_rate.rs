@@ -1,6 +1,6 @@
 //! Rate of the channel contraction alone (complex multiply-adds per second) on the shapes of
 //! the 2d-k7 benchmark layer's forward product. `cargo run --release --example contraction_rate`
-use fftconv::conv::fast::contraction::{contract, Conj, Planar, Product};
+use fftconv::conv::fast::contraction::{contract, BlockedSpectra, Conj, Product};
 use std::time::Instant;
 
 fn main() {
@@ -13,9 +13,9 @@ fn main() {
     } else {
         (8, 3, 16, 16, 1008)
     };
-    let a = Planar::<f32>::zeros(n * nt * c, bins);
-    let b = Planar::<f32>::zeros(o * c, bins);
-    let mut out = Planar::<f32>::zeros(n * nt * o, bins);
+    let a = BlockedSpectra::<f32>::zeros(n * nt * c, bins);
+    let b = BlockedSpectra::<f32>::zeros(o * c, bins);
+    let mut out = BlockedSpectra::<f32>::zeros(n * nt * o, bins);
     let p = Product {
         groups: 1,
         rows: n * nt,

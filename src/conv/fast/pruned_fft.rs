@@ -198,6 +198,60 @@ impl<T: Scalar> PrunedRfft<T> {
     /// # Panics
     /// If `nonzero` exceeds the period or `s` belongs to another plan.
     pub fn forward<'s>(&self, s: &'s mut Scratch<T>, nonzero: [usize; 2]) -> &'s [Complex<T>] {
+        let Scratch {
+            real,
+            a,
+            b,
+            fft,
+            r2c,
+            batch,
+            ..
+        } = s;
+        let bins = self.bins();
+        let (a, b) = (&mut a[..bins], &mut b[..bins]);
+        self.forward_stages(real, a, b, fft, r2c, batch, nonzero)
+    }
+
+    /// [`forward`](Self::forward) with the spectrum written into `dst` (`bins()` values; the
+    /// scratch's planes are the other work space).
+    ///
+    /// # Panics
+    /// As `forward`; if `dst` is shorter than `bins()`.
+    pub fn forward_into(&self, s: &mut Scratch<T>, nonzero: [usize; 2], dst: &mut [Complex<T>]) {
+        let Scratch {
+            real,
+            a,
+            fft,
+            r2c,
+            batch,
+            ..
+        } = s;
+        let bins = self.bins();
+        let (a, dst) = (&mut a[..bins], &mut dst[..bins]);
+        // Each stage after the rows moves the planes to the other buffer: start where an
+        // even number of moves ends in `dst`.
+        let moves = self.forward_axes.iter().flatten().count();
+        let out = if moves.is_multiple_of(2) {
+            self.forward_stages(real, dst, a, fft, r2c, batch, nonzero)
+        } else {
+            self.forward_stages(real, a, dst, fft, r2c, batch, nonzero)
+        };
+        debug_assert!(out.len() == bins);
+    }
+
+    /// The stages of the forward transform, the rows written into `cur`, each later stage
+    /// moving the planes to the other buffer; returns the one holding the spectrum.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_stages<'x>(
+        &self,
+        real: &mut [T],
+        mut cur: &'x mut [Complex<T>],
+        mut other: &'x mut [Complex<T>],
+        fft: &mut [Complex<T>],
+        r2c: &mut [Complex<T>],
+        batch_work: &mut [Complex<T>],
+        nonzero: [usize; 2],
+    ) -> &'x mut [Complex<T>] {
         let [t0, t1, t2] = self.period;
         let h = self.half;
         let [e0, e1] = nonzero;
@@ -205,21 +259,12 @@ impl<T: Scalar> PrunedRfft<T> {
             e0 <= t0 && e1 <= t1,
             "nonzero extent {nonzero:?} exceeds the period"
         );
-        let Scratch {
-            real,
-            a,
-            b,
-            fft,
-            r2c,
-            batch: batch_work,
-            ..
-        } = s;
-        // Stage 1: rows, real to complex, into a = [t0][t1][h] (rows j0 < e0 only). Lines
+        // Stage 1: rows, real to complex, into cur = [t0][t1][h] (rows j0 < e0 only). Lines
         // j1 ≥ e1 are zero; stage 2 reads only lines j1 < e1, so they are written only where
         // there is no stage 2.
         let zero_lines = self.forward_axes[1].is_none();
         for j0 in 0..e0 {
-            let plane = &mut a[j0 * t1 * h..][..t1 * h];
+            let plane = &mut cur[j0 * t1 * h..][..t1 * h];
             if let Some(batch) = self.batch.as_ref().filter(|_| e1 > 0) {
                 let signal = &mut real[j0 * t1 * t2..][..e1 * t2];
                 batch.forward(signal, batch_work, plane, h, fft);
@@ -235,8 +280,7 @@ impl<T: Scalar> PrunedRfft<T> {
                 plane[e1 * h..].fill(zero());
             }
         }
-        // Stage 2: axis 1 per plane, [t1][h] -> [h][t1], into b = [t0][h][t1].
-        let (mut cur, mut other) = (a, b);
+        // Stage 2: axis 1 per plane, [t1][h] -> [h][t1], into [t0][h][t1].
         if let Some(plan) = &self.forward_axes[1] {
             for j0 in 0..e0 {
                 let plane = &cur[j0 * t1 * h..][..t1 * h];
@@ -253,7 +297,7 @@ impl<T: Scalar> PrunedRfft<T> {
             plan.process_with_scratch(&mut other[..t0 * m], fft);
             std::mem::swap(&mut cur, &mut other);
         }
-        &cur[..t0 * t1 * h]
+        cur
     }
 
     /// The buffer the inverse transform reads its spectrum from (`bins()` long, plan order).
@@ -271,21 +315,63 @@ impl<T: Scalar> PrunedRfft<T> {
     /// # Panics
     /// If `rows` exceeds the period or `s` belongs to another plan.
     pub fn inverse<'s>(&self, s: &'s mut Scratch<T>, rows: [usize; 2]) -> &'s [T] {
-        let [t0, t1, t2] = self.period;
-        let h = self.half;
-        let [r0, r1] = rows;
-        assert!(r0 <= t0 && r1 <= t1, "rows {rows:?} exceed the period");
         let Scratch {
             real,
             a,
             b,
             fft,
             c2r,
-            batch: batch_work,
+            batch,
             ..
         } = s;
+        let bins = self.bins();
+        self.inverse_stages(real, &mut a[..bins], &mut b[..bins], fft, c2r, batch, rows);
+        real
+    }
+
+    /// [`inverse`](Self::inverse) of the spectrum in `spectrum` (`bins()` values, used as
+    /// work space: it is left overwritten).
+    ///
+    /// # Panics
+    /// As `inverse`; if `spectrum` is shorter than `bins()`.
+    pub fn inverse_from<'s>(
+        &self,
+        s: &'s mut Scratch<T>,
+        spectrum: &mut [Complex<T>],
+        rows: [usize; 2],
+    ) -> &'s [T] {
+        let Scratch {
+            real,
+            a,
+            fft,
+            c2r,
+            batch,
+            ..
+        } = s;
+        let bins = self.bins();
+        let (spectrum, a) = (&mut spectrum[..bins], &mut a[..bins]);
+        self.inverse_stages(real, spectrum, a, fft, c2r, batch, rows);
+        real
+    }
+
+    /// The stages of the inverse transform from the spectrum in `cur`, `other` the second
+    /// work space; the rows land in `real`.
+    #[allow(clippy::too_many_arguments)]
+    fn inverse_stages<'x>(
+        &self,
+        real: &mut [T],
+        mut cur: &'x mut [Complex<T>],
+        mut other: &'x mut [Complex<T>],
+        fft: &mut [Complex<T>],
+        c2r: &mut [Complex<T>],
+        batch_work: &mut [Complex<T>],
+        rows: [usize; 2],
+    ) {
+        let [t0, t1, t2] = self.period;
+        let h = self.half;
+        let [r0, r1] = rows;
+        assert!(r0 <= t0 && r1 <= t1, "rows {rows:?} exceed the period");
         let m = h * t1;
-        let (mut cur, mut other) = (a, b);
         // Stage 3 backwards: axis 0 on [m][t0], then back to [t0][m] (rows j0 < r0).
         if let Some(plan) = &self.inverse_axes[0] {
             plan.process_with_scratch(&mut cur[..t0 * m], fft);
@@ -324,7 +410,6 @@ impl<T: Scalar> PrunedRfft<T> {
                 batch.inverse(lines, h, batch_work, signal, fft);
             }
         }
-        real
     }
 }
 
@@ -390,106 +475,4 @@ impl<T: Scalar> Scratch<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fft::RealFftNd;
-
-    /// Every period shape (1-D, 2-D, 3-D, odd/even, with pruning) against the plain n-D FFT
-    /// in f64, in `T` (f32 runs its even rows through [`halfcomplex`] where the CPU has AVX2).
-    fn matches_plain_fft_with_pruning<T: Scalar>(tol: f64) {
-        for (period, nz, rows) in [
-            ([1, 1, 2], [1, 1], [1, 1]),
-            ([1, 1, 20], [1, 1], [1, 1]),
-            ([1, 5, 18], [1, 2], [1, 5]),
-            ([3, 1, 12], [2, 1], [2, 1]),
-            ([2, 4, 16], [2, 0], [2, 3]),
-            ([1, 1, 9], [1, 1], [1, 1]),
-            ([1, 6, 8], [1, 3], [1, 4]),
-            ([1, 7, 5], [1, 7], [1, 2]),
-            ([4, 3, 6], [2, 2], [3, 1]),
-            ([5, 1, 7], [3, 1], [5, 1]),
-        ] {
-            let plan = PrunedRfft::<T>::plan(period);
-            let mut s = plan.scratch();
-            let len = plan.real_len();
-            let mut x = vec![0.0; len];
-            for j0 in 0..nz[0] {
-                for j1 in 0..nz[1] {
-                    for j2 in 0..period[2] {
-                        let at = (j0 * period[1] + j1) * period[2] + j2;
-                        x[at] = ((at * 37 + 11) % 17) as f64 - 8.0;
-                    }
-                }
-            }
-            // Junk outside the promised extent must not be read.
-            let mut input = x.clone();
-            for j0 in 0..period[0] {
-                for j1 in 0..period[1] {
-                    if j0 >= nz[0] || j1 >= nz[1] {
-                        input[(j0 * period[1] + j1) * period[2]..][..period[2]].fill(1e9);
-                    }
-                }
-            }
-            for (r, v) in s.real_mut().iter_mut().zip(&input) {
-                *r = T::of(*v);
-            }
-            let spec = plan.forward(&mut s, nz).to_vec();
-            let reference = RealFftNd::<f64>::plan(&period).forward(&x);
-            let (t0, t1, h) = (period[0], period[1], period[2] / 2 + 1);
-            for k2 in 0..h {
-                for k1 in 0..t1 {
-                    for k0 in 0..t0 {
-                        let got = spec[(k2 * t1 + k1) * t0 + k0];
-                        let want = reference[(k0 * t1 + k1) * h + k2];
-                        let err = (got.re.as_f64() - want.re).hypot(got.im.as_f64() - want.im);
-                        assert!(
-                            err < tol * len as f64,
-                            "period {period:?} bin ({k0},{k1},{k2}): {got} vs {want}"
-                        );
-                    }
-                }
-            }
-            plan.spectrum_mut(&mut s).copy_from_slice(&spec);
-            let back = plan.inverse(&mut s, rows);
-            for j0 in 0..rows[0] {
-                for j1 in 0..rows[1] {
-                    for j2 in 0..period[2] {
-                        let at = (j0 * period[1] + j1) * period[2] + j2;
-                        let got = back[at].as_f64() / len as f64;
-                        assert!(
-                            (got - x[at]).abs() < tol * len as f64,
-                            "period {period:?} sample ({j0},{j1},{j2}): {got} vs {}",
-                            x[at]
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// Every work buffer starts on a cache line and has the planned length.
-    #[test]
-    fn scratch_buffers_start_on_a_cache_line() {
-        for period in [[1, 1, 2], [1, 40, 72], [3, 5, 7], [8, 8, 8]] {
-            let plan = PrunedRfft::<f32>::plan(period);
-            let s = plan.scratch();
-            let line = |p: *const u8| p as usize % 64;
-            assert_eq!(line(s.real.as_ptr().cast()), 0, "{period:?} real");
-            assert_eq!(s.real.len(), plan.real_len());
-            for (name, buf) in [("a", &s.a), ("b", &s.b)] {
-                assert_eq!(line(buf.as_ptr().cast()), 0, "{period:?} {name}");
-                assert_eq!(buf.len(), plan.bins(), "{period:?} {name}");
-            }
-        }
-    }
-
-    #[test]
-    fn matches_plain_fft_with_pruning_f64() {
-        matches_plain_fft_with_pruning::<f64>(1e-12);
-    }
-
-    #[test]
-    fn matches_plain_fft_with_pruning_f32() {
-        matches_plain_fft_with_pruning::<f32>(1e-6);
-    }
-}
+mod tests;

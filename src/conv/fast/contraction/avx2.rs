@@ -1,85 +1,98 @@
-//! The tile with AVX2 + FMA intrinsics: per vector of frequencies, up to 2×2 entries with
-//! their real and imaginary accumulators in registers (8), each term four fused
-//! multiply-adds on two loads of `a` and two of `b`.
-use super::product::Tile;
-use super::{Conj, LANES};
+//! The tile with AVX2 + FMA intrinsics, on interleaved blocks (`re0 im0 re1 im1 …`): per
+//! vector of frequencies, up to 2×2 entries with two accumulators each in registers, each
+//! term two fused multiply-adds (by `y` and by `y` with its pairs swapped, as the AVX-512
+//! kernel: see the table there) on one load of `a` and one of `b`.
+use super::product::{Out, Tile};
+use super::LANES;
 use std::arch::x86_64::*;
+
+/// Swap the real and imaginary part of each interleaved complex.
+#[inline(always)]
+unsafe fn swap_f32(v: __m256) -> __m256 {
+    _mm256_permute_ps::<0b10_11_00_01>(v)
+}
+
+/// The even lanes of `re` and the odd lanes of `im`.
+#[inline(always)]
+unsafe fn blend_f32(re: __m256, im: __m256) -> __m256 {
+    _mm256_blend_ps::<0b1010_1010>(re, im)
+}
+
+/// Swap the real and imaginary part of each interleaved complex.
+#[inline(always)]
+unsafe fn swap_f64(v: __m256d) -> __m256d {
+    _mm256_permute_pd::<0b0101>(v)
+}
+
+/// The even lanes of `re` and the odd lanes of `im`.
+#[inline(always)]
+unsafe fn blend_f64(re: __m256d, im: __m256d) -> __m256d {
+    _mm256_blend_pd::<0b1010>(re, im)
+}
 
 macro_rules! tile_kernel {
     ($name:ident, $t:ty, $v:ty, $w:expr, $zero:ident, $load:ident, $store:ident,
-     $fmadd:ident, $fnmadd:ident) => {
+     $fmadd:ident, $add:ident, $sub:ident, $swap:ident, $blend:ident) => {
         /// # Safety
-        /// The CPU must support AVX2 and FMA; every offset in `t` must be that of a whole
-        /// spectrum part (`2·LANES` values) inside the `nblk` blocks of `a` or `b`.
+        /// The CPU must support AVX2 and FMA; every offset in `t` must be that of a spectrum
+        /// whose `nblk` blocks from the bases are inside `a` or `b`; no other thread may
+        /// write the output blocks.
         #[target_feature(enable = "avx2,fma")]
         pub unsafe fn $name<const R: usize, const C: usize, const CJ: u8>(
             a: &[$t],
             b: &[$t],
             t: &Tile<'_>,
-            out: &mut [$t],
+            out: Out<'_, $t>,
         ) {
-            // CJ: 0 = no conjugate, 1 = conj(a), 2 = conj(b) (a constant: no branch).
-            let conj = [Conj::None, Conj::A, Conj::B][CJ as usize];
             let depth = t.a_offs[0].len();
-            let span = t.nblk * LANES;
-            // Vectors per block: 1 for f32 (then `u % 1` is 0: fine), 2 for f64.
-            let per_block = LANES / $w;
+            // Vectors per block: 2 for f32, 4 for f64.
+            let per_block = 2 * LANES / $w;
             let (ap, bp) = (a.as_ptr(), b.as_ptr());
             debug_assert!(t
                 .a_offs
                 .iter()
                 .flat_map(|o| o.iter())
                 .all(|&o| { t.a_base + (t.nblk - 1) * t.a_blk + o + 2 * LANES <= a.len() }));
-            for u in 0..span / $w {
+            for u in 0..t.nblk * per_block {
                 let (blk, lane) = (u / per_block, (u % per_block) * $w);
                 let a0 = t.a_base + blk * t.a_blk + lane;
                 let b0 = t.b_base + blk * t.b_blk + lane;
-                let mut acc: [[[$v; 2]; C]; R] = [[[$zero(); 2]; C]; R];
+                let mut p: [[$v; C]; R] = [[$zero(); C]; R];
+                let mut q: [[$v; C]; R] = [[$zero(); C]; R];
                 for k in 0..depth {
                     let mut y: [[$v; 2]; C] = [[$zero(); 2]; C];
                     for (c, y) in y.iter_mut().enumerate() {
                         let bo = b0 + t.b_offs[k * t.b_step + c];
-                        debug_assert!(bo + LANES + $w <= b.len());
+                        debug_assert!(bo + $w <= b.len());
                         // SAFETY: the caller guarantees every offset names a whole
                         // spectrum part inside `b`.
-                        *y = [$load(bp.add(bo)), $load(bp.add(bo + LANES))];
+                        let v = $load(bp.add(bo));
+                        *y = [v, $swap(v)];
                     }
-                    for (r, acc) in acc.iter_mut().enumerate() {
+                    for r in 0..R {
                         let ao = a0 + t.a_offs[r][k];
-                        debug_assert!(ao + LANES + $w <= a.len());
+                        debug_assert!(ao + $w <= a.len());
                         // SAFETY: as above, for `a`.
-                        let (xr, xi) = ($load(ap.add(ao)), $load(ap.add(ao + LANES)));
-                        for (acc, y) in acc.iter_mut().zip(&y) {
-                            let [yr, yi] = *y;
-                            match conj {
-                                Conj::None => {
-                                    acc[0] = $fmadd(xr, yr, acc[0]);
-                                    acc[0] = $fnmadd(xi, yi, acc[0]);
-                                    acc[1] = $fmadd(xr, yi, acc[1]);
-                                    acc[1] = $fmadd(xi, yr, acc[1]);
-                                }
-                                Conj::A => {
-                                    acc[0] = $fmadd(xr, yr, acc[0]);
-                                    acc[0] = $fmadd(xi, yi, acc[0]);
-                                    acc[1] = $fmadd(xr, yi, acc[1]);
-                                    acc[1] = $fnmadd(xi, yr, acc[1]);
-                                }
-                                Conj::B => {
-                                    acc[0] = $fmadd(xr, yr, acc[0]);
-                                    acc[0] = $fmadd(xi, yi, acc[0]);
-                                    acc[1] = $fmadd(xi, yr, acc[1]);
-                                    acc[1] = $fnmadd(xr, yi, acc[1]);
-                                }
-                            }
+                        let x = $load(ap.add(ao));
+                        for c in 0..C {
+                            p[r][c] = $fmadd(x, y[c][0], p[r][c]);
+                            q[r][c] = $fmadd(x, y[c][1], q[r][c]);
                         }
                     }
                 }
-                for (r, acc) in acc.iter().enumerate() {
-                    for (c, acc) in acc.iter().enumerate() {
+                for r in 0..R {
+                    for c in 0..C {
+                        let (p, q) = (p[r][c], q[r][c]);
+                        let (ps, qs) = ($swap(p), $swap(q));
+                        // Real parts from the even lanes, imaginary from the odd.
+                        let (re, im) = match CJ {
+                            0 => ($sub(p, ps), $add(q, qs)),
+                            1 => ($add(p, ps), $sub(qs, q)),
+                            _ => ($add(p, ps), $sub(q, qs)),
+                        };
                         let o = t.out_base + t.out_offs[r][c] + blk * t.out_blk + lane;
-                        // Bounds-checked slices of one vector each.
-                        $store(out[o..][..$w].as_mut_ptr(), acc[0]);
-                        $store(out[o + LANES..][..$w].as_mut_ptr(), acc[1]);
+                        // Bounds-checked by `at`; this task's block (see `Out`).
+                        $store(out.at(o, $w), $blend(re, im));
                     }
                 }
             }
@@ -96,7 +109,10 @@ tile_kernel!(
     _mm256_loadu_ps,
     _mm256_storeu_ps,
     _mm256_fmadd_ps,
-    _mm256_fnmadd_ps
+    _mm256_add_ps,
+    _mm256_sub_ps,
+    swap_f32,
+    blend_f32
 );
 tile_kernel!(
     tile_f64,
@@ -107,5 +123,8 @@ tile_kernel!(
     _mm256_loadu_pd,
     _mm256_storeu_pd,
     _mm256_fmadd_pd,
-    _mm256_fnmadd_pd
+    _mm256_add_pd,
+    _mm256_sub_pd,
+    swap_f64,
+    blend_f64
 );

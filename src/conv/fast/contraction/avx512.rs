@@ -1,32 +1,39 @@
-//! The `f32` tile with AVX-512: a block of [`LANES`] = 8 frequencies (8 real parts, then 8
-//! imaginary parts) is one 512-bit register `x = [xr | xi]`. With `y = [yr | yi]` and its
-//! halves swapped `ỹ = [yi | yr]`, two fused multiply-adds per term accumulate
-//! `P = Σ [xr·yr | xi·yi]` and `Q = Σ [xr·yi | xi·yr]`; the conjugations only change how
-//! the halves combine at the end:
+//! The `f32` tile with AVX-512: a block of [`LANES`] = 8 frequencies, interleaved
+//! (`re0 im0 re1 im1 …`), is one 512-bit register `x`. With `y` and its pairs swapped `ỹ`
+//! (`im0 re0 im1 re1 …`, an in-lane permute), two fused multiply-adds per term accumulate
+//! `P = Σ x·y` (even lanes `xr·yr`, odd lanes `xi·yi`) and `Q = Σ x·ỹ` (even `xr·yi`, odd
+//! `xi·yr`); the conjugations only change how the lanes of each pair combine at the end:
 //!
 //! | terms | real part | imaginary part |
 //! |---|---|---|
-//! | `x·y` | `P.lo − P.hi` | `Q.lo + Q.hi` |
-//! | `conj(x)·y` | `P.lo + P.hi` | `Q.lo − Q.hi` |
-//! | `x·conj(y)` | `P.lo + P.hi` | `Q.hi − Q.lo` |
+//! | `x·y` | `P.even − P.odd` | `Q.even + Q.odd` |
+//! | `conj(x)·y` | `P.even + P.odd` | `Q.even − Q.odd` |
+//! | `x·conj(y)` | `P.even + P.odd` | `Q.odd − Q.even` |
 //!
-//! Up to 4×3 entries: 24 accumulators, 3 `y` and 3 `ỹ`, one `x` (31 of 32 registers); per
-//! term 7 loads and 3 shuffles feed 24 multiply-adds.
-use super::product::Tile;
+//! Up to 4×2 entries: 16 accumulators, 2 `y` and 2 `ỹ`, one `x`; per term 6 loads and 2
+//! permutes feed 16 multiply-adds.
+use super::product::{Out, Tile};
 use super::LANES;
 use std::arch::x86_64::*;
 
 const _: () = assert!(LANES == 8, "an f32 block must be one 512-bit register");
 
+/// Swap the real and imaginary part of each interleaved complex.
+#[inline(always)]
+unsafe fn swap_pairs(v: __m512) -> __m512 {
+    _mm512_permute_ps::<0b10_11_00_01>(v)
+}
+
 /// # Safety
-/// The CPU must support AVX-512 F and DQ; every offset in `t` must be that of a whole
-/// spectrum part (`2·LANES` values) inside the `nblk` blocks of `a` or `b`.
+/// The CPU must support AVX-512 F and DQ; every offset in `t` must be that of a spectrum
+/// whose `nblk` blocks from the bases are inside `a` or `b`; no other thread may write the
+/// output blocks.
 #[target_feature(enable = "avx512f,avx512dq")]
 pub unsafe fn tile_f32<const R: usize, const C: usize, const CJ: u8>(
     a: &[f32],
     b: &[f32],
     t: &Tile<'_>,
-    out: &mut [f32],
+    out: Out<'_, f32>,
 ) {
     let depth = t.a_offs[0].len();
     let (ap, bp) = (a.as_ptr(), b.as_ptr());
@@ -44,7 +51,7 @@ pub unsafe fn tile_f32<const R: usize, const C: usize, const CJ: u8>(
                 // SAFETY: the caller guarantees every offset names a whole spectrum part
                 // inside `b`.
                 y[c] = _mm512_loadu_ps(bp.add(bo));
-                ys[c] = _mm512_shuffle_f32x4::<0b01_00_11_10>(y[c], y[c]);
+                ys[c] = swap_pairs(y[c]);
             }
             for r in 0..R {
                 let ao = a0 + t.a_offs[r][k];
@@ -59,23 +66,18 @@ pub unsafe fn tile_f32<const R: usize, const C: usize, const CJ: u8>(
         }
         for r in 0..R {
             for c in 0..C {
-                let (plo, phi) = (
-                    _mm512_castps512_ps256(p[r][c]),
-                    _mm512_extractf32x8_ps::<1>(p[r][c]),
-                );
-                let (qlo, qhi) = (
-                    _mm512_castps512_ps256(q[r][c]),
-                    _mm512_extractf32x8_ps::<1>(q[r][c]),
-                );
+                let (p, q) = (p[r][c], q[r][c]);
+                let (ps, qs) = (swap_pairs(p), swap_pairs(q));
+                // The real parts are read from the even lanes, the imaginary from the odd.
                 let (re, im) = match CJ {
-                    0 => (_mm256_sub_ps(plo, phi), _mm256_add_ps(qlo, qhi)),
-                    1 => (_mm256_add_ps(plo, phi), _mm256_sub_ps(qlo, qhi)),
-                    _ => (_mm256_add_ps(plo, phi), _mm256_sub_ps(qhi, qlo)),
+                    0 => (_mm512_sub_ps(p, ps), _mm512_add_ps(q, qs)),
+                    1 => (_mm512_add_ps(p, ps), _mm512_sub_ps(qs, q)),
+                    _ => (_mm512_add_ps(p, ps), _mm512_sub_ps(q, qs)),
                 };
+                let v = _mm512_mask_blend_ps(0b1010_1010_1010_1010, re, im);
                 let o = t.out_base + t.out_offs[r][c] + blk * t.out_blk;
-                // Bounds-checked slices of one vector each.
-                _mm256_storeu_ps(out[o..][..LANES].as_mut_ptr(), re);
-                _mm256_storeu_ps(out[o + LANES..][..LANES].as_mut_ptr(), im);
+                // Bounds-checked by `at`; this task's block (see `Out`).
+                _mm512_storeu_ps(out.at(o, 2 * LANES), v);
             }
         }
     }

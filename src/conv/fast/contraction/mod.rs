@@ -1,54 +1,54 @@
 //! The channel contraction of the FFT layer: per frequency, a small complex matrix product,
-//! computed on spectra stored *planar* (real parts apart from imaginary parts) and
-//! *frequency-block-major*, so that everything one block of frequencies needs is contiguous
-//! and reused from L1/L2.
+//! computed on spectra stored *frequency-block-major*, so that everything one block of
+//! frequencies needs is contiguous and reused from L1/L2.
 //!
-//! A [`Planar`] holds `count` spectra of `bins` bins in blocks of [`LANES`] frequencies, a
-//! block being `LANES` real parts then `LANES` imaginary parts. Blocks are grouped by up to
-//! [`GROUP`] consecutive ones: a group holds, for every spectrum in turn, its blocks of that
-//! group (the last group padded with zeros). A kernel call thus finds the operands of a block
-//! close together, and a transform writing one spectrum writes runs of `GROUP` blocks. A
+//! A [`BlockedSpectra`] holds `count` spectra of `bins` bins, each contiguous and
+//! interleaved (`re0 im0 re1 im1 …`) as the transforms read and write them — they work on
+//! the set in place, no copy in or out — and read by the kernels in blocks of [`LANES`]
+//! frequencies (the kernels pair the real and imaginary parts with an in-register swap: as
+//! many multiply-adds as a planar layout). A kernel call finds the operands of one block as
+//! one line per spectrum, fetched ahead by software prefetches. A
 //! [`Product`] names, per group `g`, a matrix product over frequencies `$f$`
 //!
 //! ```math
 //! C_{g,i,j}(f) = \sum_{k} \operatorname{op}_A(A_{g,i,k}(f))\,\operatorname{op}_B(B_{g,k,j}(f))
 //! ```
 //!
-//! where each of `$A, B, C$` entries is a spectrum of a [`Planar`] picked by an index map, and
-//! `$\operatorname{op}$` is the identity or complex conjugation ([`Conj`]). The three products of
-//! a conv layer are all of this form (see [`super::fft_conv`]).
+//! where each of `$A, B, C$` entries is a spectrum of a [`BlockedSpectra`] picked by an index
+//! map, and `$\operatorname{op}$` is the identity or complex conjugation ([`Conj`]). The three
+//! products of a conv layer are all of this form (see [`super::fft_conv`]).
 //!
 //! Work is split over ranges of blocks (rayon); inside a range, blocks are taken one at a time
-//! (several for products with few terms) and the whole product is computed on them in 2×2
-//! tiles of entries, the accumulators in registers. On x86-64 with AVX2 and FMA the same code is compiled a second
-//! time with those features and chosen at run time.
+//! (several for products with few terms) and the whole product is computed on them in tiles
+//! of entries, the accumulators in registers. On x86-64 the tiles run with AVX2 + FMA or
+//! AVX-512 intrinsics, chosen at run time.
 //!
 //! ```
-//! use fftconv::conv::fast::contraction::{contract, Conj, Planar, Product};
-//! let mut a = Planar::<f64>::zeros(1, 3);
-//! let mut b = Planar::<f64>::zeros(1, 3);
+//! use fftconv::conv::fast::contraction::{contract, Conj, BlockedSpectra, Product};
+//! let mut a = BlockedSpectra::<f64>::zeros(1, 3);
+//! let mut b = BlockedSpectra::<f64>::zeros(1, 3);
 //! a.set(0, 1, (1.0, 2.0));
 //! b.set(0, 1, (3.0, 1.0));
-//! let mut c = Planar::<f64>::zeros(1, 3);
+//! let mut c = BlockedSpectra::<f64>::zeros(1, 3);
 //! let p = Product { groups: 1, rows: 1, cols: 1, depth: 1, conj: Conj::B };
 //! contract(&p, &mut c, |_, _, _| 0, &a, |_, _, _| 0, &b, |_, _, _| 0);
 //! assert_eq!(c.get(0, 1), (5.0, 5.0)); // (1+2i)·conj(3+i)
 //! ```
 //!
-//! Files: `planar.rs` (the layout and its transfers), `product.rs` (the driver: index tables,
+//! Files: `blocked.rs` (the layout and its transfers), `product.rs` (the driver: index tables,
 //! work split, tiles), `portable.rs`, `avx2.rs`, `avx512.rs` (the tile kernels), `tests.rs`.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
-mod planar;
+mod blocked;
 mod portable;
 mod product;
 #[cfg(test)]
 mod tests;
 
-pub use planar::{Planar, SignalMut};
+pub use blocked::BlockedSpectra;
 pub use product::contract;
 
 /// Frequencies per block: the accumulator of one entry is `2·LANES` values in registers. Eight:
@@ -56,9 +56,6 @@ pub use product::contract;
 /// block of a 16×16×16 product (2 × 256 spectra) fill 32 KB and stay in L1 while the tiles
 /// sweep them (16 lanes: 1.5× slower, the operands spilled to L2; `examples/contraction_rate`).
 pub const LANES: usize = 8;
-
-/// Blocks per group (at most).
-pub const GROUP: usize = 8;
 
 /// Which factor of each term is conjugated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

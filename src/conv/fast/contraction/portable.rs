@@ -1,6 +1,7 @@
-//! The portable tile kernel (any target; the reference the SIMD kernels are tested against).
+//! The portable tile kernel (any target; the reference the SIMD kernels are tested against),
+//! on interleaved blocks (`re0 im0 re1 im1 …`).
 
-use super::product::Tile;
+use super::product::{Out, Tile};
 use super::{Conj, LANES};
 use crate::tensor::Scalar;
 
@@ -31,7 +32,7 @@ pub(super) fn tile_portable<T: Scalar>(
     rows: usize,
     cols: usize,
     conj: Conj,
-    out: &mut [T],
+    out: Out<'_, T>,
 ) {
     let depth = t.a_offs[0].len();
     for r in 0..rows {
@@ -40,15 +41,19 @@ pub(super) fn tile_portable<T: Scalar>(
                 for l in 0..LANES {
                     let mut acc = (T::zero(), T::zero());
                     for k in 0..depth {
-                        let ao = t.a_base + blk * t.a_blk + t.a_offs[r][k] + l;
-                        let bo = t.b_base + blk * t.b_blk + t.b_offs[k * t.b_step + c] + l;
-                        let x = (a[ao], a[ao + LANES]);
-                        let y = (b[bo], b[bo + LANES]);
+                        let ao = t.a_base + blk * t.a_blk + t.a_offs[r][k] + 2 * l;
+                        let bo = t.b_base + blk * t.b_blk + t.b_offs[k * t.b_step + c] + 2 * l;
+                        let x = (a[ao], a[ao + 1]);
+                        let y = (b[bo], b[bo + 1]);
                         term(conj, x, y, &mut acc);
                     }
-                    let o = t.out_base + t.out_offs[r][c] + blk * t.out_blk + l;
-                    out[o] = acc.0;
-                    out[o + LANES] = acc.1;
+                    let o = t.out_base + t.out_offs[r][c] + blk * t.out_blk + 2 * l;
+                    let at = out.at(o, 2);
+                    // SAFETY: `at` checked the two values are inside the output; no other
+                    // task writes this block (see `Out`).
+                    unsafe { at.write(acc.0) };
+                    // SAFETY: as above.
+                    unsafe { at.add(1).write(acc.1) };
                 }
             }
         }

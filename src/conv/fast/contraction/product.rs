@@ -4,7 +4,7 @@
 use super::portable::tile_portable;
 #[cfg(target_arch = "x86_64")]
 use super::{avx2, avx512};
-use super::{Conj, Planar, Product, LANES};
+use super::{BlockedSpectra, Conj, Product, LANES};
 use crate::tensor::Scalar;
 use rayon::prelude::*;
 
@@ -12,24 +12,23 @@ use rayon::prelude::*;
 /// Every `out` spectrum not named by `c` is left as it was.
 ///
 /// # Panics
-/// If the planar sets have different bin counts or an index map leaves its set.
+/// If the sets have different bin counts or an index map leaves its set.
 pub fn contract<T: Scalar>(
     p: &Product,
-    out: &mut Planar<T>,
+    out: &mut BlockedSpectra<T>,
     c: impl Fn(usize, usize, usize) -> usize + Sync,
-    a: &Planar<T>,
+    a: &BlockedSpectra<T>,
     ai: impl Fn(usize, usize, usize) -> usize + Sync,
-    b: &Planar<T>,
+    b: &BlockedSpectra<T>,
     bi: impl Fn(usize, usize, usize) -> usize + Sync,
 ) {
     assert!(
-        (a.group, a.groups) == (out.group, out.groups)
-            && (b.group, b.groups) == (out.group, out.groups),
+        a.blocks == out.blocks && b.blocks == out.blocks,
         "contraction operands of different bin counts"
     );
-    let groups = out.groups;
-    let tasks = (4 * rayon::current_num_threads()).clamp(1, groups.max(1));
-    let per = groups.div_ceil(tasks).max(1);
+    let blocks = out.blocks;
+    let tasks = (4 * rayon::current_num_threads()).clamp(1, blocks.max(1));
+    let per = blocks.div_ceil(tasks).max(1);
     // The index maps, tabulated once (the kernel then reads offsets, never divides).
     let (gs, rows, cols, depth) = (p.groups, p.rows, p.cols, p.depth);
     let mut tab = Tables {
@@ -47,19 +46,72 @@ pub fn contract<T: Scalar>(
         }
     }
     let engine = Engine::detect();
-    let out_len = out.group_len();
-    let out_spectra = out.count();
-    out.values_mut()
-        .par_chunks_mut((per * out_len).max(1))
-        .enumerate()
-        .for_each(|(r, outs)| {
-            range(p, &tab, outs, out_len, out_spectra, r * per, a, b, engine);
-        });
+    let out_stride = out.stride();
+    let outs = Out::new(out.values_mut());
+    (0..blocks.div_ceil(per)).into_par_iter().for_each(|r| {
+        let first = r * per;
+        let span = (first, per.min(blocks - first));
+        range(p, &tab, outs, out_stride, span, a, b, engine);
+    });
+}
+
+/// The values of a product's output set, shared by the tasks of [`contract`]: each writes
+/// the blocks of its own range of frequencies in every spectrum, so no value is written by
+/// two tasks.
+#[derive(Clone, Copy)]
+pub(super) struct Out<'o, T> {
+    ptr: *mut T,
+    len: usize,
+    _values: std::marker::PhantomData<&'o mut [T]>,
+}
+
+// SAFETY: the tasks holding copies write disjoint values (see the type's notes); `T` is plain
+// data.
+unsafe impl<T: Send> Send for Out<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Out<'_, T> {}
+
+impl<'o, T: 'static> Out<'o, T> {
+    /// The same values seen as `U`.
+    ///
+    /// # Panics
+    /// If `U` is not `T`.
+    pub(super) fn typed<U: 'static>(self) -> Out<'o, U> {
+        assert!(
+            std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>(),
+            "output values of another type"
+        );
+        Out {
+            ptr: self.ptr.cast(),
+            len: self.len,
+            _values: std::marker::PhantomData,
+        }
+    }
+
+    /// The output values, borrowed for as long as any copy lives.
+    pub(super) fn new(values: &'o mut [T]) -> Self {
+        Out {
+            ptr: values.as_mut_ptr(),
+            len: values.len(),
+            _values: std::marker::PhantomData,
+        }
+    }
+
+    /// Where the `n` values from `at` on start.
+    ///
+    /// # Panics
+    /// If they are not all inside the output.
+    #[inline(always)]
+    pub(super) fn at(self, at: usize, n: usize) -> *mut T {
+        assert!(at + n <= self.len, "output values {at}+{n} of {}", self.len);
+        // SAFETY: in bounds, checked above.
+        unsafe { self.ptr.add(at) }
+    }
 }
 
 /// The index maps of a product as tables: `a[(g·rows + i)·depth + k]`,
 /// `b[(g·depth + k)·cols + j]` and `c[(g·rows + i)·cols + j]` are offsets of spectra inside a
-/// group of their planar sets.
+/// group of their sets.
 struct Tables {
     a: Vec<usize>,
     b: Vec<usize>,
@@ -73,8 +125,8 @@ pub(super) enum Engine {
     Portable,
     /// AVX2 + FMA: 2×2 tiles.
     Avx2,
-    /// AVX-512 (F, DQ) as well: `f32` in 4×3 tiles, a block (8 real then 8 imaginary parts)
-    /// one 512-bit register; `f64` as `Avx2`.
+    /// AVX-512 (F, DQ) as well: `f32` in 4×2 tiles, a block (8 interleaved frequencies) one
+    /// 512-bit register; `f64` as `Avx2`.
     Avx512,
 }
 
@@ -139,7 +191,7 @@ pub(super) fn tile<T: Scalar>(
     rows: usize,
     cols: usize,
     conj: Conj,
-    out: &mut [T],
+    out: Out<'_, T>,
     engine: Engine,
 ) {
     #[cfg(target_arch = "x86_64")]
@@ -152,8 +204,8 @@ pub(super) fn tile<T: Scalar>(
         macro_rules! shapes {
             ($m:ident :: $f:ident, $a:expr, $b:expr, $o:expr; $(($r:literal, $c:literal)),*) => {
                 // SAFETY: `engine` says the CPU has the kernel's features; the offsets come
-                // from `Planar::offset` (whole parts of a group) and `range` keeps the blocks
-                // inside the sets.
+                // from `BlockedSpectra::offset` (starts of spectra) and `range` keeps the
+                // blocks inside the sets.
                 unsafe {
                     match (rows, cols, cj) {
                         $(
@@ -166,16 +218,19 @@ pub(super) fn tile<T: Scalar>(
                 }
             };
         }
-        match T::views(a, b, out) {
-            crate::tensor::TypedViews::F32(a, b, o) if engine == Engine::Avx512 => {
+        // `views` names the element type of `a` and `b`; `out` is the same type.
+        match T::views(a, b, &mut []) {
+            crate::tensor::TypedViews::F32(a, b, _) if engine == Engine::Avx512 => {
+                let o = out.typed::<f32>();
                 shapes!(avx512::tile_f32, a, b, o;
-                    (1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3),
-                    (3, 1), (3, 2), (3, 3), (4, 1), (4, 2), (4, 3));
+                    (1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2), (4, 1), (4, 2));
             }
-            crate::tensor::TypedViews::F32(a, b, o) => {
+            crate::tensor::TypedViews::F32(a, b, _) => {
+                let o = out.typed::<f32>();
                 shapes!(avx2::tile_f32, a, b, o; (1, 1), (1, 2), (2, 1), (2, 2));
             }
-            crate::tensor::TypedViews::F64(a, b, o) => {
+            crate::tensor::TypedViews::F64(a, b, _) => {
+                let o = out.typed::<f64>();
                 shapes!(avx2::tile_f64, a, b, o; (1, 1), (1, 2), (2, 1), (2, 2));
             }
             crate::tensor::TypedViews::Other => unreachable!("Scalar is f32 or f64"),
@@ -186,29 +241,27 @@ pub(super) fn tile<T: Scalar>(
     tile_portable(a, b, t, rows, cols, conj, out);
 }
 
-/// The product on the output groups `outs` (`out_len` values each), the first of which is
-/// group `g0` of the sets, in tiles of the engine's size.
+/// The product on the blocks `first .. first + count` of every spectrum (`out_stride` values
+/// apart in `outs`), in tiles of the engine's size.
 #[allow(clippy::too_many_arguments)]
 fn range<T: Scalar>(
     p: &Product,
     tab: &Tables,
-    outs: &mut [T],
-    out_len: usize,
-    out_spectra: usize,
-    g0: usize,
-    a: &Planar<T>,
-    b: &Planar<T>,
+    outs: Out<'_, T>,
+    out_stride: usize,
+    (first, count): (usize, usize),
+    a: &BlockedSpectra<T>,
+    b: &BlockedSpectra<T>,
     engine: Engine,
 ) {
     let (rows, cols, depth) = (p.rows, p.cols, p.depth);
     let (tr, tc) = engine.tile_dims::<T>();
-    let group = a.group;
     // Blocks per kernel call: one when each entry has many terms (the operands of a block
-    // stay in L1 across entries), the whole group when it has few (depthwise layers), so
+    // stay in L1 across entries), the whole range when it has few (depthwise layers), so
     // that the call overhead is spread.
-    let step = if depth * cols.min(2) >= 8 { 1 } else { group };
-    let (a_len, b_len) = (a.group_len(), b.group_len());
-    // The tiles, laid out once (offsets inside a group); per block only the bases move.
+    let step = if depth * cols.min(2) >= 8 { 1 } else { count };
+    let (a_stride, b_stride) = (a.stride(), b.stride());
+    // The tiles, laid out once (offsets of spectra); per call only the bases move.
     let mut tiles: Vec<(Tile<'_>, usize, usize)> = Vec::new();
     for g in 0..p.groups {
         for i in (0..rows).step_by(tr) {
@@ -240,74 +293,51 @@ fn range<T: Scalar>(
             }
         }
     }
-    if step == group && group == 1 {
-        // Few terms and one block per group: each kernel call strides over all the groups of
-        // this range at once.
-        let ngroups = outs.len() / out_len.max(1);
-        for (t, nr, nc) in tiles.iter_mut() {
-            (t.a_base, t.a_blk) = (g0 * a_len, a_len);
-            (t.b_base, t.b_blk) = (g0 * b_len, b_len);
-            (t.out_base, t.out_blk) = (0, out_len);
-            t.nblk = ngroups;
-            tile(a.values(), b.values(), t, *nr, *nc, p.conj, outs, engine);
+    for blk in (first..first + count).step_by(step.max(1)) {
+        let nblk = step.min(first + count - blk);
+        if step == 1 && blk + 1 < first + count {
+            // The next block's operands, one block of compute ahead: each block's operands
+            // are one line per spectrum, hundreds of strided lines the hardware prefetcher
+            // leaves to L3.
+            let (a, b) = (a.values(), b.values());
+            prefetch_block(a.as_ptr(), a.len(), a_stride, blk + 1);
+            prefetch_block(b.as_ptr(), b.len(), b_stride, blk + 1);
+            prefetch_block(outs.ptr, outs.len, out_stride, blk + 1);
         }
-        return;
-    }
-    let ngroups = outs.len() / out_len.max(1);
-    for gi in 0..ngroups {
-        let (a_grp, b_grp) = ((g0 + gi) * a_len, (g0 + gi) * b_len);
-        for first in (0..group).step_by(step) {
-            let nblk = step.min(group - first);
-            if step == 1 {
-                // The next block's operands (the next group's first at the end of a group),
-                // one block of compute ahead: each block's operands are one line per
-                // spectrum, hundreds of strided lines the hardware prefetcher leaves to L3.
-                let (ng, nb) = if first + 1 < group {
-                    (g0 + gi, first + 1)
-                } else {
-                    (g0 + gi + 1, 0)
-                };
-                prefetch_block(a.values(), ng * a_len, a_len, a_len / a.count().max(1), nb);
-                prefetch_block(b.values(), ng * b_len, b_len, b_len / b.count().max(1), nb);
-                if ng < g0 + ngroups {
-                    let o = (ng - g0) * out_len;
-                    prefetch_block(outs, o, out_len, out_len / out_spectra.max(1), nb);
-                }
-            }
-            let outs = &mut outs[gi * out_len..][..out_len];
-            for (t, nr, nc) in tiles.iter_mut() {
-                t.a_base = a_grp + first * 2 * LANES;
-                t.b_base = b_grp + first * 2 * LANES;
-                t.out_base = first * 2 * LANES;
-                t.nblk = nblk;
-                tile(a.values(), b.values(), t, *nr, *nc, p.conj, outs, engine);
-            }
+        for (t, nr, nc) in tiles.iter_mut() {
+            t.a_base = blk * 2 * LANES;
+            t.b_base = blk * 2 * LANES;
+            t.out_base = blk * 2 * LANES;
+            t.nblk = nblk;
+            tile(a.values(), b.values(), t, *nr, *nc, p.conj, outs, engine);
         }
     }
 }
 
-/// Ask for block `blk` of every spectrum of the group at `base` (`len` values, spectra
-/// `part` values apart) to be brought into L2; nothing past the end of `data`.
+/// Ask for block `blk` of every spectrum (`stride` values apart) of the `len` values at
+/// `data` to be brought into L2.
 #[inline]
-fn prefetch_block<T>(data: &[T], base: usize, len: usize, part: usize, blk: usize) {
+fn prefetch_block<T>(data: *const T, len: usize, stride: usize, blk: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
         let line = 64 / std::mem::size_of::<T>().max(1);
         let block = 2 * LANES;
-        if part == 0 || base + len > data.len() {
+        if stride == 0 {
             return;
         }
-        let mut at = base + blk * block;
-        while at < base + len {
+        let mut at = blk * block;
+        while at + block <= len {
             for l in (0..block).step_by(line.max(1)) {
-                // SAFETY: `at + l < base + len <= data.len()`: inside the slice. A prefetch
-                // has no architectural effect.
-                unsafe { _mm_prefetch::<_MM_HINT_T1>(data.as_ptr().add(at + l).cast()) };
+                // A prefetch has no architectural effect; the address is inside the values
+                // (`at + l < len`), so the offset does not overflow the allocation.
+                let p = data.wrapping_add(at + l);
+                // SAFETY: prefetching any address is safe; this one is in bounds.
+                unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) };
             }
-            at += part;
+            at += stride;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, base, len, part, blk);
+    let _ = (data, len, stride, blk);
 }

@@ -2,7 +2,7 @@
 //! portable tile against the SIMD ones.
 
 use super::portable::tile_portable;
-use super::product::{tile, Engine, Tile, TILE_C, TILE_R};
+use super::product::{tile, Engine, Out, Tile, TILE_C, TILE_R};
 use super::*;
 use crate::tensor::Scalar;
 use num_complex::Complex;
@@ -17,8 +17,8 @@ fn value(s: usize, f: usize, salt: usize) -> (f64, f64) {
 fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins: usize) {
     let na = groups * rows * depth;
     let nb = groups * depth * cols;
-    let mut a = Planar::<T>::dirty(na, bins);
-    let mut b = Planar::<T>::dirty(nb, bins);
+    let mut a = BlockedSpectra::<T>::dirty(na, bins);
+    let mut b = BlockedSpectra::<T>::dirty(nb, bins);
     for f in 0..bins {
         let of = |v: (f64, f64)| (T::of(v.0), T::of(v.1));
         (0..na).for_each(|s| a.set(s, f, of(value(s, f, 1))));
@@ -35,7 +35,7 @@ fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins:
             depth,
             conj,
         };
-        let mut out = Planar::<T>::dirty(groups * rows * cols, bins);
+        let mut out = BlockedSpectra::<T>::dirty(groups * rows * cols, bins);
         contract(&p, &mut out, ci, &a, ai, &b, bi);
         for g in 0..groups {
             for i in 0..rows {
@@ -84,18 +84,11 @@ fn matches_per_bin_loop() {
     }
 }
 
-/// `store` then `load` gives every spectrum back, and `get` sees what `store` wrote, for
-/// bin counts with and without a part-filled last block and group, in f64 and f32 (whose
-/// whole blocks take the AVX2 path where the CPU has it).
+/// Spectra written through `spectra_mut` come back from `load` and `get`, for
+/// bin counts with and without a part-filled last block and group, in f64 and f32.
 fn round_trip<T: Scalar>() {
-    for (count, bins) in [
-        (3, 1),
-        (2, LANES),
-        (5, 37),
-        (2, GROUP * LANES + 3),
-        (1, 300),
-    ] {
-        let mut p = Planar::<T>::dirty(count, bins);
+    for (count, bins) in [(3, 1), (2, LANES), (5, 37), (2, 8 * LANES + 3), (1, 300)] {
+        let mut p = BlockedSpectra::<T>::dirty(count, bins);
         let spectra: Vec<Vec<Complex<T>>> = (0..count)
             .map(|s| {
                 (0..bins)
@@ -103,8 +96,8 @@ fn round_trip<T: Scalar>() {
                     .collect()
             })
             .collect();
-        for (mut sig, spec) in p.signals_mut().into_iter().zip(&spectra) {
-            sig.store(spec);
+        for (sig, spec) in p.spectra_mut().into_iter().zip(&spectra) {
+            sig.copy_from_slice(spec);
         }
         for (s, spec) in spectra.iter().enumerate() {
             let mut back = vec![Complex::new(T::of(f64::NAN), T::of(f64::NAN)); bins];
@@ -128,27 +121,27 @@ fn round_trip<T: Scalar>() {
 }
 
 #[test]
-fn store_and_load_round_trip() {
+fn written_spectra_load_back() {
     round_trip::<f64>();
     round_trip::<f32>();
 }
 
-/// The portable tile equals the SIMD tiles of every engine this CPU has, bit for bit on
-/// integers, on every tile shape the engine computes.
-#[test]
-fn portable_and_simd_tiles_agree() {
+/// The portable tile equals the SIMD tiles of every engine this CPU has (for `f32` the
+/// AVX-512 and the AVX2 kernel, for `f64` the AVX2 one), bit for bit on integers, on every
+/// tile shape the engine computes, over several blocks.
+fn tiles_agree<T: Scalar>() {
     let (rows, cols, depth, bins) = (TILE_R, TILE_C, 3, 64);
-    let mut a = Planar::<f32>::dirty(rows * depth, bins);
-    let mut b = Planar::<f32>::dirty(depth * cols, bins);
+    let mut a = BlockedSpectra::<T>::dirty(rows * depth, bins);
+    let mut b = BlockedSpectra::<T>::dirty(depth * cols, bins);
     for f in 0..bins {
-        let of = |v: (f64, f64)| (v.0 as f32, v.1 as f32);
+        let of = |v: (f64, f64)| (T::of(v.0), T::of(v.1));
         (0..rows * depth).for_each(|s| a.set(s, f, of(value(s, f, 3))));
         (0..depth * cols).for_each(|s| b.set(s, f, of(value(s, f, 4))));
     }
     let a_offs: Vec<usize> = (0..rows * depth).map(|s| a.offset(s)).collect();
     let b_offs: Vec<usize> = (0..depth * cols).map(|s| b.offset(s)).collect();
     let nblk = 4;
-    // The entries side by side, each `nblk` blocks of re/im.
+    // The entries side by side, each `nblk` blocks.
     let entry = nblk * 2 * LANES;
     let t = Tile {
         a_offs: [0, 1, 2, 3].map(|r| &a_offs[r * depth..][..depth]),
@@ -168,29 +161,52 @@ fn portable_and_simd_tiles_agree() {
         engines.push(Engine::Avx2);
     }
     for engine in engines {
-        let (tr, tc) = engine.tile_dims::<f32>();
+        let (tr, tc) = engine.tile_dims::<T>();
         for (nr, nc) in (1..=tr).flat_map(|r| (1..=tc).map(move |c| (r, c))) {
             for conj in [Conj::None, Conj::A, Conj::B] {
-                let mut portable = vec![0.0f32; rows * cols * entry];
+                let mut portable = vec![T::zero(); rows * cols * entry];
                 let mut fast = portable.clone();
-                tile_portable(a.values(), b.values(), &t, nr, nc, conj, &mut portable);
-                tile(a.values(), b.values(), &t, nr, nc, conj, &mut fast, engine);
-                assert_eq!(portable, fast, "{engine:?} {nr}x{nc} {conj:?}");
+                tile_portable(
+                    a.values(),
+                    b.values(),
+                    &t,
+                    nr,
+                    nc,
+                    conj,
+                    Out::new(&mut portable),
+                );
+                tile(
+                    a.values(),
+                    b.values(),
+                    &t,
+                    nr,
+                    nc,
+                    conj,
+                    Out::new(&mut fast),
+                    engine,
+                );
+                assert_eq!(portable, fast, "{} {engine:?} {nr}x{nc} {conj:?}", T::NAME);
             }
         }
     }
 }
 
+#[test]
+fn portable_and_simd_tiles_agree() {
+    tiles_agree::<f32>();
+    tiles_agree::<f64>();
+}
+
 /// The values start on a cache line, whatever the buffer the pool hands out (a block of
 /// `f32` is then one line), and the layout round-trips.
 #[test]
-fn planar_values_start_on_a_cache_line() {
+fn block_values_start_on_a_cache_line() {
     for (count, bins) in [(1, 1), (3, 37), (256, 1480), (5, 64), (2, 100_000)] {
-        let mut p = Planar::<f32>::dirty(count, bins);
+        let mut p = BlockedSpectra::<f32>::dirty(count, bins);
         assert_eq!(p.values().as_ptr() as usize % 64, 0, "{count} x {bins} f32");
         p.set(count - 1, bins - 1, (1.5, -2.0));
         assert_eq!(p.get(count - 1, bins - 1), (1.5, -2.0));
-        let q = Planar::<f64>::zeros(count, bins);
+        let q = BlockedSpectra::<f64>::zeros(count, bins);
         assert_eq!(q.values().as_ptr() as usize % 64, 0, "{count} x {bins} f64");
         assert!(q.values().iter().all(|&v| v == 0.0));
     }

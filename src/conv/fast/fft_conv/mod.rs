@@ -17,7 +17,7 @@
 //! `$\hat x$` and `$\hat h$` are computed once by [`FftConv::forward`] and reused by
 //! [`FftConv::backward`]. Transforms skip the rows known to be zero and the rows nobody reads
 //! ([`super::pruned_fft`]). The contraction over channels is, per frequency, a small complex
-//! matrix product per group, on planar spectra blocked over frequencies
+//! matrix product per group, on spectra blocked over frequencies
 //! ([`super::contraction`]); depthwise layers (`groups = channels`) contract over a single
 //! channel. A transpose is the input-adjoint of its [`Geometry::as_conv`]: its forward
 //! is that conv's `∂x`, its `∂x` that conv's forward, its `∂w` that conv's `∂w` with the roles
@@ -35,7 +35,7 @@
 //! assert_eq!(grads.dw.shape(), w.shape());
 //! ```
 
-use super::contraction::{contract, Conj, Planar, Product};
+use super::contraction::{contract, BlockedSpectra, Conj, Product};
 use super::pruned_fft::{PrunedRfft, Scratch};
 use super::tiling::Tiling;
 use super::{bias_grad, Layout};
@@ -58,9 +58,9 @@ pub struct FftConv<T: Scalar> {
     fft: Arc<PrunedRfft<T>>,
     /// Spectra of the conv's input windows (Conv: x) or its output cotangent (transpose: x),
     /// one per `(n, c, tile)`.
-    act_hat: Planar<T>,
+    act_hat: BlockedSpectra<T>,
     /// Spectra of the weights, one per `(o, c)` in the conv's layout.
-    w_hat: Planar<T>,
+    w_hat: BlockedSpectra<T>,
 }
 
 /// Where tile `t` sits: its index per axis.
@@ -197,8 +197,8 @@ impl<T: Scalar> FftConv<T> {
             lay,
             tiling,
             fft,
-            act_hat: Planar::default(),
-            w_hat: Planar::default(),
+            act_hat: BlockedSpectra::default(),
+            w_hat: BlockedSpectra::default(),
         }
     }
 

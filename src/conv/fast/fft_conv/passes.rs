@@ -1,10 +1,11 @@
 //! The passes of the fused FFT layer ([`FftConv`]): where each tile's window sits, the
 //! spectra of the input, the weights and the cotangent (pruned real transforms into the
-//! planar layout), and the three channel contractions with their inverse transforms (forward,
+//! blocked layout), and the three channel contractions with their inverse transforms (forward,
 //! `∂x`, `∂w`). The parent module plans the layer and runs these in the order a call needs.
 
 use super::*;
 use crate::conv::fast::memory::{assume_init, zeroed};
+use num_complex::Complex;
 use std::mem::MaybeUninit;
 
 impl<T: Scalar> FftConv<T> {
@@ -51,22 +52,22 @@ impl<T: Scalar> FftConv<T> {
     }
 
     /// Spectra of the padded conv input's tile windows, one per `(n, c, tile)`.
-    pub(super) fn input_spectra(&self, x: &Tensor<T>) -> Planar<T> {
+    pub(super) fn input_spectra(&self, x: &Tensor<T>) -> BlockedSpectra<T> {
         let lay = &self.lay;
         let tile_runs = self.tile_runs();
         let nt = self.tiles();
         let [_, t1, t2] = self.tiling.period();
         let i2 = lay.input[2];
         let i12 = lay.input[1] * i2;
-        let mut out = Planar::dirty(lay.n * lay.c_in * nt, self.fft.bins());
-        out.signals_mut()
+        let mut out = BlockedSpectra::dirty(lay.n * lay.c_in * nt, self.fft.bins());
+        out.spectra_mut()
             .into_par_iter()
             .chunks(nt)
             .zip(x.data().par_chunks(lay.in_vol()))
             .for_each(|(sigs, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for (t, mut sig) in sigs.into_iter().enumerate() {
+                for (t, sig) in sigs.into_iter().enumerate() {
                     let start = self.window_start(tile_coords(t, &self.tiling));
                     let [e0, e1, _] = self.window(start);
                     let runs = &tile_runs[t];
@@ -91,23 +92,23 @@ impl<T: Scalar> FftConv<T> {
                             }
                         }
                     }
-                    sig.store(self.fft.forward(s, [e0, e1]));
+                    self.fft.forward_into(s, [e0, e1], sig);
                 }
             });
         out
     }
 
     /// Spectra of the dilated kernels placed at the origin of a tile, one per `(o, c)`.
-    pub(super) fn weight_spectra(&self, w: &Tensor<T>) -> Planar<T> {
+    pub(super) fn weight_spectra(&self, w: &Tensor<T>) -> BlockedSpectra<T> {
         let lay = &self.lay;
         let [_, t1, t2] = self.tiling.period();
         let (k, dl) = (lay.kernel, lay.dilation);
         let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
-        let mut out = Planar::dirty(lay.c_out * lay.cg, self.fft.bins());
-        out.signals_mut()
+        let mut out = BlockedSpectra::dirty(lay.c_out * lay.cg, self.fft.bins());
+        out.spectra_mut()
             .into_par_iter()
             .zip(w.data().par_chunks(lay.k_vol()))
-            .for_each(|(mut sig, ch)| {
+            .for_each(|(sig, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
                 let real = s.real_mut();
@@ -122,7 +123,7 @@ impl<T: Scalar> FftConv<T> {
                         }
                     }
                 }
-                sig.store(self.fft.forward(s, [ke[0], ke[1]]));
+                self.fft.forward_into(s, [ke[0], ke[1]], sig);
             });
         out
     }
@@ -130,7 +131,7 @@ impl<T: Scalar> FftConv<T> {
     /// Spectra of conv output cotangents, zero-inserted at the strided positions of each tile,
     /// one per `(n, o, tile)`; `t` may be shorter than the conv output on any axis (missing
     /// entries are zeros).
-    pub(super) fn cotangent_spectra(&self, t: &Tensor<T>) -> Planar<T> {
+    pub(super) fn cotangent_spectra(&self, t: &Tensor<T>) -> BlockedSpectra<T> {
         let lay = &self.lay;
         let nt = self.tiles();
         let [_, t1, t2] = self.tiling.period();
@@ -138,19 +139,21 @@ impl<T: Scalar> FftConv<T> {
         let mut e = [1; 3];
         e[3 - self.geometry.rank()..].copy_from_slice(&t.shape()[2..]);
         let vol: usize = e.iter().product();
-        let mut out = Planar::dirty(lay.n * lay.c_out * nt, self.fft.bins());
-        out.signals_mut()
+        let mut out = BlockedSpectra::dirty(lay.n * lay.c_out * nt, self.fft.bins());
+        out.spectra_mut()
             .into_par_iter()
             .chunks(nt)
             .zip(t.data().par_chunks(vol))
             .for_each(|(sigs, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for (tile, mut sig) in sigs.into_iter().enumerate() {
+                for (tile, sig) in sigs.into_iter().enumerate() {
                     let tc = tile_coords(tile, &self.tiling);
                     let cnt = self.outputs(tc, e);
                     if cnt.contains(&0) {
-                        continue; // an all-zero window: its spectrum stays zero
+                        // An all-zero window: so is its spectrum.
+                        sig.fill(Complex::new(T::zero(), T::zero()));
+                        continue;
                     }
                     let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
                     let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
@@ -169,23 +172,21 @@ impl<T: Scalar> FftConv<T> {
                             }
                         }
                     }
-                    sig.store(self.fft.forward(s, [rows[0], rows[1]]));
+                    self.fft.forward_into(s, [rows[0], rows[1]], sig);
                 }
             });
         out
     }
 
-    /// Inverse transform of spectrum `sig` of `spectra` into the scratch's real buffer,
-    /// computing rows `rows`; returns the buffer and the normalisation `1/ΠT`.
+    /// Inverse transform of `spectrum` (overwritten) into the scratch's real buffer,
+    /// computing rows `rows`; returns the buffer (to be scaled by [`scale`](Self::scale)).
     pub(super) fn invert<'s>(
         &self,
         s: &'s mut Scratch<T>,
-        spectra: &Planar<T>,
-        sig: usize,
+        spectrum: &mut [Complex<T>],
         rows: [usize; 2],
     ) -> &'s [T] {
-        spectra.load(sig, self.fft.spectrum_mut(s));
-        self.fft.inverse(s, rows)
+        self.fft.inverse_from(s, spectrum, rows)
     }
 
     pub(super) fn scale(&self) -> T {
@@ -195,14 +196,14 @@ impl<T: Scalar> FftConv<T> {
     /// The conv's output from input spectra, read at the strided positions within `extent`.
     pub(super) fn conv_output(
         &self,
-        x_hat: &Planar<T>,
-        w_hat: &Planar<T>,
+        x_hat: &BlockedSpectra<T>,
+        w_hat: &BlockedSpectra<T>,
         extent: [usize; 3],
     ) -> Result<Tensor<T>> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut y_hat = Planar::dirty(lay.n * co * nt, self.fft.bins());
+        let mut y_hat = BlockedSpectra::dirty(lay.n * co * nt, self.fft.bins());
         let p = Product {
             groups: lay.groups,
             rows: lay.n * nt,
@@ -234,12 +235,13 @@ impl<T: Scalar> FftConv<T> {
         } else {
             y.resize(len, MaybeUninit::new(T::zero()));
         }
+        let mut spectra = y_hat.spectra_mut();
         y.par_chunks_mut(vol.max(1))
-            .enumerate()
-            .for_each(|(row, out)| {
+            .zip(spectra.par_chunks_mut(nt))
+            .for_each(|(out, tiles)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for tile in 0..nt {
+                for (tile, spectrum) in tiles.iter_mut().enumerate() {
                     let tc = tile_coords(tile, &self.tiling);
                     let cnt = self.outputs(tc, extent);
                     if cnt.contains(&0) {
@@ -247,7 +249,7 @@ impl<T: Scalar> FftConv<T> {
                     }
                     let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
                     let rows = [(cnt[0] - 1) * st[0] + 1, (cnt[1] - 1) * st[1] + 1];
-                    let full = self.invert(s, &y_hat, row * nt + tile, rows);
+                    let full = self.invert(s, spectrum, rows);
                     for i0 in 0..cnt[0] {
                         for i1 in 0..cnt[1] {
                             let src = &full[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
@@ -292,14 +294,14 @@ impl<T: Scalar> FftConv<T> {
     /// through the padding and added where windows overlap.
     pub(super) fn conv_input_grad(
         &self,
-        g_hat: &Planar<T>,
-        w_hat: &Planar<T>,
+        g_hat: &BlockedSpectra<T>,
+        w_hat: &BlockedSpectra<T>,
     ) -> Result<Tensor<T>> {
         let lay = &self.lay;
         let nt = self.tiles();
         let tile_runs = self.tile_runs();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut dx_hat = Planar::dirty(lay.n * ci * nt, self.fft.bins());
+        let mut dx_hat = BlockedSpectra::dirty(lay.n * ci * nt, self.fft.bins());
         let p = Product {
             groups: lay.groups,
             rows: lay.n * nt,
@@ -325,18 +327,19 @@ impl<T: Scalar> FftConv<T> {
         // SAFETY: `MaybeUninit` values need no initialisation; each task zeroes its chunk
         // (`zeroed`) before the windows add into it, and `assume_init` comes after.
         unsafe { dx.set_len(len) };
+        let mut spectra = dx_hat.spectra_mut();
         dx.par_chunks_mut(lay.in_vol().max(1))
-            .enumerate()
-            .for_each(|(row, out)| {
+            .zip(spectra.par_chunks_mut(nt))
+            .for_each(|(out, tiles)| {
                 // Windows overlap and add: clear this sample-channel's gradient here, in the
                 // cache of the core about to add into it, not in one pass up front.
                 let out = zeroed(out);
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                for (tile, runs) in tile_runs.iter().enumerate() {
+                for (tile, (runs, spectrum)) in tile_runs.iter().zip(tiles.iter_mut()).enumerate() {
                     let start = self.window_start(tile_coords(tile, &self.tiling));
                     let [e0, e1, e2] = self.window(start);
-                    let full = self.invert(s, &dx_hat, row * nt + tile, [e0, e1]);
+                    let full = self.invert(s, spectrum, [e0, e1]);
                     for j0 in 0..e0 {
                         let Some(s0) = lay.maps[0][start[0] + j0] else {
                             continue;
@@ -363,11 +366,15 @@ impl<T: Scalar> FftConv<T> {
 
     /// The conv's weight gradient from cotangent and input spectra (summed over the batch and
     /// the tiles before one inverse transform per weight).
-    pub(super) fn conv_weight_grad(&self, g_hat: &Planar<T>, x_hat: &Planar<T>) -> Tensor<T> {
+    pub(super) fn conv_weight_grad(
+        &self,
+        g_hat: &BlockedSpectra<T>,
+        x_hat: &BlockedSpectra<T>,
+    ) -> Tensor<T> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut dw_hat = Planar::dirty(co * cg, self.fft.bins());
+        let mut dw_hat = BlockedSpectra::dirty(co * cg, self.fft.bins());
         let p = Product {
             groups: lay.groups,
             rows: og,
@@ -392,11 +399,11 @@ impl<T: Scalar> FftConv<T> {
         let mut dw = Tensor::zeros(&shape);
         dw.data_mut()
             .par_chunks_mut(lay.k_vol())
-            .enumerate()
-            .for_each(|(row, out)| {
+            .zip(dw_hat.spectra_mut())
+            .for_each(|(out, spectrum)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                let full = self.invert(s, &dw_hat, row, [ke[0], ke[1]]);
+                let full = self.invert(s, spectrum, [ke[0], ke[1]]);
                 for k0 in 0..k[0] {
                     for k1 in 0..k[1] {
                         let src = &full[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
