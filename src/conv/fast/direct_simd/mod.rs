@@ -67,7 +67,7 @@ use crate::tensor::{Scalar, Tensor};
 use plan::Plan;
 use portable::Portable;
 use std::any::Any;
-pub(crate) use sum::{FoldSample, TiledSum};
+pub(crate) use sum::{SampleSplit, TiledSum};
 
 /// Output channels per register tile.
 pub(crate) const R: usize = 4;

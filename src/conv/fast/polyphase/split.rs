@@ -3,7 +3,7 @@
 //! `S_w,c` of the module page and their adjoints).
 
 use super::applies;
-use crate::conv::fast::direct_simd::FoldSample;
+use crate::conv::fast::direct_simd::SampleSplit;
 use crate::conv::fast::memory::{assume_init, zeroed};
 use crate::conv::fast::Layout;
 use crate::conv::spec::{ConvSpec, Geometry, Padding};
@@ -53,6 +53,9 @@ pub(crate) struct Polyphase {
     /// Per lifted axis and phase `r`: for each phase position `i`, the input position of
     /// `x_p[s·i + r]`.
     src: [Vec<Vec<Option<usize>>>; 3],
+    /// Per class and phase, the [`Run`] of its kept positions along the last axis (one per
+    /// plane, looked up by every row the split fills).
+    runs: Vec<Vec<Run>>,
 }
 
 impl Polyphase {
@@ -160,13 +163,22 @@ impl Polyphase {
                 })
             })
             .collect();
-        Ok(Polyphase {
+        let mut split = Polyphase {
             lay,
             rank,
             s,
             classes,
             src,
-        })
+            runs: vec![],
+        };
+        split.runs = (split.classes.iter())
+            .map(|k| {
+                (k.phases.iter())
+                    .map(|&r| Run::of(split.kept(k, r)[2]))
+                    .collect()
+            })
+            .collect();
+        Ok(split)
     }
 
     #[cfg(test)]
@@ -435,10 +447,30 @@ impl Polyphase {
     }
 }
 
-impl FoldSample for Polyphase {
+impl SampleSplit for Polyphase {
     fn sample_len(&self) -> usize {
         self.lay.c_in * self.lay.in_vol()
     }
+
+    /// Row `[a, b]` of the inner channel `ch` (input channel `ch / P`, phase `ch % P`) of
+    /// class `class`: the row of [`split`](Self::split), read from the sample `x`.
+    fn split_row<T: Scalar>(&self, class: usize, x: &[T], ch: usize, [a, b]: [usize; 2], row: &mut [T]) {
+        let k = &self.classes[class];
+        let p = k.phases.len();
+        let [map0, map1, map2] = self.kept(k, k.phases[ch % p]);
+        let (Some(s0), Some(s1)) = (map0[a], map1[b]) else {
+            row.fill(T::zero());
+            return;
+        };
+        let [_, i1, i2] = self.lay.input;
+        let srow = &x[(ch / p) * self.lay.in_vol() + (s0 * i1 + s1) * i2..][..i2];
+        let run = self.runs[class][ch % p];
+        run.gather(row, srow);
+        for i in run.outside(map2.len()) {
+            row[i] = map2[i].map_or(T::zero(), |s| srow[s]);
+        }
+    }
+
     fn fold_sample<T: Scalar>(&self, parts: &[&[T]], dst: &mut [T]) {
         self.fold_planes(parts, dst);
     }
@@ -489,12 +521,17 @@ impl Run {
     /// Copy the run's source entries (every `step`-th of `src` from `first`) into its
     /// positions in `row`. (Chunks of `step`, not `step_by`: a plain loop the compiler
     /// unrolls.)
-    fn gather<T: Copy>(&self, row: &mut [T], src: &[T]) {
+    fn gather<T: Copy + 'static>(&self, row: &mut [T], src: &[T]) {
         let inner = &mut row[self.start..][..self.len];
         match self.step {
             1 => inner.copy_from_slice(&src[self.first..][..self.len]),
-            // The stride of the stems: a constant step the compiler vectorises (shuffles).
-            2 => gather_every::<T, 2>(inner, &src[self.first..]),
+            // The stride of the stems: AVX2 shuffles for `f32` and `f64`, else a constant
+            // step.
+            2 => {
+                if !super::gather::gather_even(inner, &src[self.first..]) {
+                    gather_every::<T, 2>(inner, &src[self.first..]);
+                }
+            }
             _ => {
                 for (v, c) in inner.iter_mut().zip(src[self.first..].chunks(self.step)) {
                     *v = c[0];
