@@ -106,6 +106,27 @@ impl WeightGeom {
         let [_, o1, o2] = self.out;
         round_up((o1 - 1) * self.x_dims[2] + o2, v)
     }
+    /// The `∂w` sweep of one output slab in vectors of `v`: `(segments, elements per segment,
+    /// offset between segments)`. Row by row when the rows' vectors are fewer than those of
+    /// the flat sweep ([`flat_len`](Self::flat_len)), whose columns between rows multiply
+    /// zeros (9 % of a stem's sweep); else the flat sweep as one segment. A row's last vector
+    /// reads into the zero columns after `dy` in its row (the row stride leaves room for a
+    /// whole vector), which may reach past the flat sweep's end: see
+    /// [`sweep_len`](Self::sweep_len).
+    pub(super) fn sweep(&self, v: usize) -> (usize, usize, usize) {
+        let [_, o1, o2] = self.out;
+        let flat = self.flat_len(v);
+        if round_up(o2, v) * o1 < flat {
+            (o1, round_up(o2, v), self.x_dims[2])
+        } else {
+            (1, flat, 0)
+        }
+    }
+    /// Elements from the first to the last read of the sweep of [`sweep`](Self::sweep).
+    pub(super) fn sweep_len(&self, v: usize) -> usize {
+        let (segs, seg_len, step) = self.sweep(v);
+        self.flat_len(v).max((segs - 1) * step + seg_len)
+    }
     /// Row offsets `(x, dy)` of output row `(o0, o1)` for kernel row `(k0, k1)` and first tap
     /// `k2`.
     pub(super) fn rows(&self, o: [usize; 2], k: [usize; 3]) -> (usize, usize) {
@@ -484,5 +505,37 @@ impl Plan {
             dx
         });
         (dx, dw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WeightGeom;
+
+    fn geom(out: [usize; 3], stride: usize) -> WeightGeom {
+        WeightGeom {
+            x_dims: [out[0], out[1] + 6, stride],
+            q_dims: [out[0], out[1] + 6, stride],
+            dy_at: [0, 3, 3],
+            out,
+            kernel: [1, 4, 4],
+            dilation: [1, 1, 1],
+        }
+    }
+
+    #[test]
+    fn the_weight_sweep_skips_the_columns_between_rows_when_that_is_shorter() {
+        // A stem's phase layer: 64 rows of 64 at a stride of 70 (flat: 63·70 + 64 = 4474).
+        let stem = geom([1, 64, 64], 70);
+        assert_eq!(stem.sweep(8), (64, 64, 70));
+        assert_eq!(stem.sweep_len(8), 4480);
+        // Rows of 20 at a stride of 22: 5 rows of 24 read more than the flat 112.
+        let narrow = geom([1, 5, 20], 22);
+        assert_eq!(narrow.sweep(8), (1, 112, 0));
+        assert_eq!(narrow.sweep_len(8), 112);
+        // The last row's vector may end past the flat sweep: 4 rows of 10 at a stride of 30.
+        let tail = geom([1, 4, 10], 30);
+        assert_eq!(tail.sweep(8), (4, 16, 30));
+        assert_eq!(tail.sweep_len(8), 3 * 30 + 16);
     }
 }

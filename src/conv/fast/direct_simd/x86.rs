@@ -365,19 +365,8 @@ fn weight<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) 
     let o0n = geo.out[0];
     let d2 = geo.dilation[2];
     let kv = k0n * k1n * k2n;
-    let len = geo.flat_len(n);
-    // Row by row when the rows' vectors are fewer than the flat sweep's (whose columns
-    // between rows multiply zeros: 9 % of the stem's sweep): (segments, elements per
-    // segment, stride). A row's last vector reads into the zero columns after `dy` in its
-    // row (the row stride leaves room for a whole vector), which may reach past the flat
-    // sweep's end: the slices below are sized for it (and bounds-checked).
-    let [_, o1n, o2n] = geo.out;
-    let (segs, seg_len, seg_step) = if round_up(o2n, n) * o1n < len {
-        (o1n, round_up(o2n, n), geo.x_dims[2])
-    } else {
-        (1, len, 0)
-    };
-    let len = len.max((segs - 1) * seg_step + seg_len);
+    let (segs, seg_len, seg_step) = geo.sweep(n);
+    let len = geo.sweep_len(n);
     let mut out = vec![L::default(); R * kv];
     let mut lanes = vec![L::default(); n];
     for k0 in 0..k0n {

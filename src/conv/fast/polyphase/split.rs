@@ -549,7 +549,11 @@ impl Run {
                 let d = &mut dst[self.first..][..self.len];
                 d.iter_mut().zip(inner).for_each(|(d, &v)| *d = *d + v);
             }
-            2 => scatter_add_every::<T, 2>(inner, &mut dst[self.first..]),
+            2 => {
+                if !super::gather::scatter_add_even(inner, &mut dst[self.first..]) {
+                    scatter_add_every::<T, 2>(inner, &mut dst[self.first..]);
+                }
+            }
             _ => {
                 for (d, &v) in dst[self.first..].chunks_mut(self.step).zip(inner) {
                     d[0] = d[0] + v;
