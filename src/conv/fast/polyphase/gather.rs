@@ -175,7 +175,11 @@ mod tests {
     fn check<T: Copy + PartialEq + std::fmt::Debug + From<u16> + 'static>() {
         for n in 0..40 {
             for extra in 0..3 {
-                let len = if n == 0 { extra } else { 2 * (n - 1) + 1 + extra };
+                let len = if n == 0 {
+                    extra
+                } else {
+                    2 * (n - 1) + 1 + extra
+                };
                 let src: Vec<T> = (0..len as u16).map(T::from).collect();
                 let mut row = vec![T::from(999); n];
                 if gather_even(&mut row, &src) {
@@ -189,9 +193,17 @@ mod tests {
     fn check_scatter<T: crate::tensor::Scalar + From<u16>>() {
         for n in 0..40 {
             for extra in 0..3 {
-                let len = if n == 0 { extra } else { 2 * (n - 1) + 1 + extra };
-                let row: Vec<T> = (0..n as u16).map(|v| <T as From<u16>>::from(v + 1)).collect();
-                let start: Vec<T> = (0..len as u16).map(|v| <T as From<u16>>::from(1000 + v)).collect();
+                let len = if n == 0 {
+                    extra
+                } else {
+                    2 * (n - 1) + 1 + extra
+                };
+                let row: Vec<T> = (0..n as u16)
+                    .map(|v| <T as From<u16>>::from(v + 1))
+                    .collect();
+                let start: Vec<T> = (0..len as u16)
+                    .map(|v| <T as From<u16>>::from(1000 + v))
+                    .collect();
                 let mut dst = start.clone();
                 if super::scatter_add_even(&row, &mut dst) {
                     let mut want = start;

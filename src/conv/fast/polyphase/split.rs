@@ -454,7 +454,14 @@ impl SampleSplit for Polyphase {
 
     /// Row `[a, b]` of the inner channel `ch` (input channel `ch / P`, phase `ch % P`) of
     /// class `class`: the row of [`split`](Self::split), read from the sample `x`.
-    fn split_row<T: Scalar>(&self, class: usize, x: &[T], ch: usize, [a, b]: [usize; 2], row: &mut [T]) {
+    fn split_row<T: Scalar>(
+        &self,
+        class: usize,
+        x: &[T],
+        ch: usize,
+        [a, b]: [usize; 2],
+        row: &mut [T],
+    ) {
         let k = &self.classes[class];
         let p = k.phases.len();
         let [map0, map1, map2] = self.kept(k, k.phases[ch % p]);

@@ -59,7 +59,10 @@ impl Plan {
         &self,
         mut fill: impl FnMut(usize, [usize; 2], &mut [T]),
     ) -> Vec<T> {
-        assert!(self.zeros, "rows fill the padded planes under zero padding only");
+        assert!(
+            self.zeros,
+            "rows fill the padded planes under zero padding only"
+        );
         let lay = &self.lay;
         let total = lay.c_in * self.x_plane() + self.slack;
         let mut xp = Vec::with_capacity(total);
