@@ -1,8 +1,121 @@
-//! The stride-2 gather of the split (`row[j] = src[2·j]`, the stems' phases) and its adjoint,
-//! the fold's scatter-add, on AVX2 vectors: the scalar loops cost about a cycle per element.
+//! The row copies of the split and the fold: a row's run of positions read at a constant step
+//! ([`Run`]), with the stride-2 gather (`row[j] = src[2·j]`, the stems' phases) and its adjoint,
+//! the fold's scatter-add, on AVX2 vectors (the scalar loops cost about a cycle per element).
 
 use crate::tensor::Scalar;
 use std::any::TypeId;
+
+/// The longest stretch of a row's index map from its first entry that reads `first + step·j`
+/// at position `start + j` (the interior of a phase under zero padding: the whole row), which
+/// the split and fold copy without looking up the map; the other entries go through the map.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Run {
+    start: usize,
+    len: usize,
+    first: usize,
+    step: usize,
+}
+
+impl Run {
+    pub(super) fn of(map: &[Option<usize>]) -> Run {
+        let Some(start) = map.iter().position(Option::is_some) else {
+            return Run {
+                start: 0,
+                len: 0,
+                first: 0,
+                step: 1,
+            };
+        };
+        let first = map[start].unwrap_or(0);
+        let step = match map.get(start + 1) {
+            Some(&Some(next)) if next > first => next - first,
+            _ => 1,
+        };
+        let len = (map[start..].iter().enumerate())
+            .take_while(|&(j, m)| *m == Some(first + step * j))
+            .count();
+        Run {
+            start,
+            len,
+            first,
+            step,
+        }
+    }
+
+    /// The positions of a row of `n` outside the run.
+    pub(super) fn outside(&self, n: usize) -> impl Iterator<Item = usize> {
+        (0..self.start).chain(self.start + self.len..n)
+    }
+
+    /// Copy the run's source entries (every `step`-th of `src` from `first`) into its
+    /// positions in `row`. (Chunks of `step`, not `step_by`: a plain loop the compiler
+    /// unrolls.)
+    pub(super) fn gather<T: Copy + 'static>(&self, row: &mut [T], src: &[T]) {
+        let inner = &mut row[self.start..][..self.len];
+        match self.step {
+            1 => inner.copy_from_slice(&src[self.first..][..self.len]),
+            // The stride of the stems: AVX2 shuffles for `f32` and `f64`, else a constant
+            // step.
+            2 => {
+                if !gather_even(inner, &src[self.first..]) {
+                    gather_every::<T, 2>(inner, &src[self.first..]);
+                }
+            }
+            _ => {
+                for (v, c) in inner.iter_mut().zip(src[self.first..].chunks(self.step)) {
+                    *v = c[0];
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`gather`](Self::gather): add the run's positions in `row` onto the
+    /// entries of `dst` they were read from.
+    pub(super) fn scatter_add<T: Scalar>(&self, row: &[T], dst: &mut [T]) {
+        let inner = &row[self.start..][..self.len];
+        match self.step {
+            1 => {
+                let d = &mut dst[self.first..][..self.len];
+                d.iter_mut().zip(inner).for_each(|(d, &v)| *d = *d + v);
+            }
+            2 => {
+                if !scatter_add_even(inner, &mut dst[self.first..]) {
+                    scatter_add_every::<T, 2>(inner, &mut dst[self.first..]);
+                }
+            }
+            _ => {
+                for (d, &v) in dst[self.first..].chunks_mut(self.step).zip(inner) {
+                    d[0] = d[0] + v;
+                }
+            }
+        }
+    }
+}
+
+/// `row[j] = src[S·j]`: whole chunks of `S`, then the last entry alone (`src` may end right
+/// after it).
+#[inline(always)]
+fn gather_every<T: Copy, const S: usize>(row: &mut [T], src: &[T]) {
+    let whole = row.len().saturating_sub(1);
+    for (v, c) in row.iter_mut().zip(src.chunks_exact(S)).take(whole) {
+        *v = c[0];
+    }
+    if let Some(last) = row.last_mut() {
+        *last = src[S * whole];
+    }
+}
+
+/// `dst[S·j] += row[j]`: the adjoint of [`gather_every`].
+#[inline(always)]
+fn scatter_add_every<T: Scalar, const S: usize>(row: &[T], dst: &mut [T]) {
+    let whole = row.len().saturating_sub(1);
+    for (&v, d) in row.iter().zip(dst.chunks_exact_mut(S)).take(whole) {
+        d[0] = d[0] + v;
+    }
+    if let Some(&last) = row.last() {
+        dst[S * whole] = dst[S * whole] + last;
+    }
+}
 
 /// `row[j] = src[2·j]` for every `j` when `T` is `f32` or `f64` and the CPU has AVX2 (then
 /// `true`); `false`, with nothing written, otherwise. `src` needs `2·(row.len() - 1) + 1`
