@@ -16,17 +16,17 @@
 //!     computed, straight into `dx`);
 //! - a **reduction** for `∂w[co, ci, k] = Σ_n Σ_o dy[n, co, o] · x_p[n, ci, o + d·k]`: per
 //!   (block of `R` output channels, input channel, kernel row, `KB` taps of the row),
-//!   `R × KB` vector accumulators sweep the output rows back to back (both planes share one
-//!   row stride; the columns between rows read zeros of the padded `dy`) and are summed
-//!   horizontally once per sample.
+//!   `R × KB` vector accumulators sweep the output rows, one by one or back to back
+//!   (both planes share one row stride; the columns between rows read zeros of the padded
+//!   `dy`), whichever is fewer vectors, and are summed horizontally once per sample.
 //!
 //! Samples run in parallel (rayon), and within a sample the output-channel blocks (∂w: block ×
 //! input channel); each sample's `∂w` is added onto a per-thread sum. The kernels run through an
 //! `Engine`: on x86-64 with AVX2 and FMA (checked at run time; `Kernels`) explicit 256-bit
 //! vector kernels for `f32` and `f64`, elsewhere portable Rust loops.
 //!
-//! The files: `plan.rs` (the padded planes and the passes of a layer), `sum.rs` (sums of
-//! layers of one output shape: the classes of a polyphase split), `portable.rs` and
+//! The files: `plan.rs` (the passes of a layer; `plan/pad.rs` its padded planes), `sum.rs`
+//! (sums of layers of one output shape: the classes of a polyphase split), `portable.rs` and
 //! `x86.rs` (the kernels per instruction set), and this one, the routing: `Algorithm::DirectSimd`
 //! runs depthwise layers on [`depthwise`], strides above 1 as stride-1 layers
 //! over the phases of the input ([`polyphase`]) when every strided axis has dilation 1, other
@@ -67,7 +67,7 @@ use crate::tensor::{Scalar, Tensor};
 use plan::Plan;
 use portable::Portable;
 use std::any::Any;
-pub(crate) use sum::{FoldSample, TiledSum};
+pub(crate) use sum::{SampleSplit, TiledSum};
 
 /// Output channels per register tile.
 pub(crate) const R: usize = 4;

@@ -11,6 +11,8 @@ use crate::tensor::Scalar;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
+mod pad;
+
 /// One correlation pass: `out[r, o] = Σ_c Σ_k wb[c, k, r] · src[c, o + origin + d·k]`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Corr {
@@ -103,6 +105,27 @@ impl WeightGeom {
     pub(super) fn flat_len(&self, v: usize) -> usize {
         let [_, o1, o2] = self.out;
         round_up((o1 - 1) * self.x_dims[2] + o2, v)
+    }
+    /// The `∂w` sweep of one output slab in vectors of `v`: `(segments, elements per segment,
+    /// offset between segments)`. Row by row when the rows' vectors are fewer than those of
+    /// the flat sweep ([`flat_len`](Self::flat_len)), whose columns between rows multiply
+    /// zeros (9 % of a stem's sweep); else the flat sweep as one segment. A row's last vector
+    /// reads into the zero columns after `dy` in its row (the row stride leaves room for a
+    /// whole vector), which may reach past the flat sweep's end: see
+    /// [`sweep_len`](Self::sweep_len).
+    pub(super) fn sweep(&self, v: usize) -> (usize, usize, usize) {
+        let [_, o1, o2] = self.out;
+        let flat = self.flat_len(v);
+        if round_up(o2, v) * o1 < flat {
+            (o1, round_up(o2, v), self.x_dims[2])
+        } else {
+            (1, flat, 0)
+        }
+    }
+    /// Elements from the first to the last read of the sweep of [`sweep`](Self::sweep).
+    pub(super) fn sweep_len(&self, v: usize) -> usize {
+        let (segs, seg_len, step) = self.sweep(v);
+        self.flat_len(v).max((segs - 1) * step + seg_len)
     }
     /// Row offsets `(x, dy)` of output row `(o0, o1)` for kernel row `(k0, k1)` and first tap
     /// `k2`.
@@ -254,121 +277,6 @@ impl Plan {
     }
     fn q_plane(&self) -> usize {
         self.q_dims.iter().product()
-    }
-
-    /// The padded input planes of one sample (`c_in` planes of `x_dims`, zeros outside the
-    /// padded box).
-    pub(super) fn pad_input<T: Scalar>(&self, x: &[T]) -> Vec<T> {
-        if self.zeros {
-            return self.pad_input_zeros(x);
-        }
-        let lay = &self.lay;
-        let (iv, pv) = (lay.in_vol(), self.x_plane());
-        let mut xp = vec![T::zero(); lay.c_in * pv + self.slack];
-        let [_, i1, i2] = lay.input;
-        let [_, x1, x2] = self.x_dims;
-        let lo2 = self.lo[2];
-        for (dst, src) in xp.chunks_mut(pv).zip(x.chunks(iv)) {
-            for (p0, s0) in lay.maps[0].iter().enumerate() {
-                for (p1, s1) in lay.maps[1].iter().enumerate() {
-                    let (Some(s0), Some(s1)) = (s0, s1) else {
-                        continue;
-                    };
-                    let row = &mut dst[(p0 * x1 + p1) * x2..][..lay.padded[2]];
-                    let srow = &src[(s0 * i1 + s1) * i2..][..i2];
-                    row[lo2..lo2 + i2].copy_from_slice(srow);
-                    if !self.zeros {
-                        for (p2, s2) in lay.maps[2].iter().enumerate() {
-                            if p2 < lo2 || p2 >= lo2 + i2 {
-                                row[p2] = s2.map_or(T::zero(), |s| srow[s]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        xp
-    }
-
-    /// [`pad_input`](Self::pad_input) under zero padding (or none): every element written
-    /// once, in order (no zeroing pass under the copy).
-    fn pad_input_zeros<T: Scalar>(&self, x: &[T]) -> Vec<T> {
-        let lay = &self.lay;
-        let (iv, pv) = (lay.in_vol(), self.x_plane());
-        let total = lay.c_in * pv + self.slack;
-        let mut xp = Vec::with_capacity(total);
-        let [_, i1, i2] = lay.input;
-        let [x0, x1, x2] = self.x_dims;
-        let lo2 = self.lo[2];
-        let zeros = |xp: &mut Vec<T>, n: usize| xp.resize(xp.len() + n, T::zero());
-        for src in x.chunks(iv).take(lay.c_in) {
-            for p0 in 0..x0 {
-                for p1 in 0..x1 {
-                    let (Some(Some(s0)), Some(Some(s1))) =
-                        (lay.maps[0].get(p0), lay.maps[1].get(p1))
-                    else {
-                        zeros(&mut xp, x2);
-                        continue;
-                    };
-                    zeros(&mut xp, lo2);
-                    xp.extend_from_slice(&src[(s0 * i1 + s1) * i2..][..i2]);
-                    zeros(&mut xp, x2 - lo2 - i2);
-                }
-            }
-        }
-        xp.resize(total, T::zero());
-        xp
-    }
-
-    /// The adjoint of the padding of one plane: add every entry of `src` (dense, padded
-    /// extents) onto the input position it was read from, in `dst` (one input plane).
-    fn fold_plane<T: Scalar>(&self, src: &[T], dst: &mut [T]) {
-        let lay = &self.lay;
-        let [_, p1, p2] = lay.padded;
-        let [_, i1, i2] = lay.input;
-        for (a, s0) in lay.maps[0].iter().enumerate() {
-            let Some(s0) = s0 else { continue };
-            for (b, s1) in lay.maps[1].iter().enumerate() {
-                let Some(s1) = s1 else { continue };
-                let row = &src[(a * p1 + b) * p2..][..p2];
-                let drow = &mut dst[(s0 * i1 + s1) * i2..][..i2];
-                for (&v, s2) in row.iter().zip(&lay.maps[2]) {
-                    if let Some(s) = s2 {
-                        drow[*s] = drow[*s] + v;
-                    }
-                }
-            }
-        }
-    }
-
-    /// The cotangent planes of one sample (`c_out` planes of `q_dims`, `dy` at offset `e` in
-    /// zeros), every element written once (no zeroing pass under the copy).
-    pub(super) fn pad_cotangent<T: Scalar>(&self, dy: &[T]) -> Vec<T> {
-        let lay = &self.lay;
-        let (ov, qv) = (lay.out_vol(), self.q_plane());
-        let total = lay.c_out * qv + self.slack;
-        let mut q = Vec::with_capacity(total);
-        let [o0, o1, o2] = lay.output;
-        let [q0, q1, q2] = self.q_dims;
-        let e = self.q_off;
-        let zeros = |q: &mut Vec<T>, n: usize| q.resize(q.len() + n, T::zero());
-        for src in dy.chunks(ov) {
-            for a in 0..q0 {
-                if !(e[0]..e[0] + o0).contains(&a) {
-                    zeros(&mut q, q1 * q2);
-                    continue;
-                }
-                zeros(&mut q, e[1] * q2);
-                for srow in src[(a - e[0]) * o1 * o2..][..o1 * o2].chunks(o2) {
-                    zeros(&mut q, e[2]);
-                    q.extend_from_slice(srow);
-                    zeros(&mut q, q2 - e[2] - o2);
-                }
-                zeros(&mut q, (q1 - e[1] - o1) * q2);
-            }
-        }
-        q.resize(total, T::zero());
-        q
     }
 
     /// Correlate the `groups × cols` source planes of one sample into its output (`groups ×
@@ -597,5 +505,37 @@ impl Plan {
             dx
         });
         (dx, dw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WeightGeom;
+
+    fn geom(out: [usize; 3], stride: usize) -> WeightGeom {
+        WeightGeom {
+            x_dims: [out[0], out[1] + 6, stride],
+            q_dims: [out[0], out[1] + 6, stride],
+            dy_at: [0, 3, 3],
+            out,
+            kernel: [1, 4, 4],
+            dilation: [1, 1, 1],
+        }
+    }
+
+    #[test]
+    fn the_weight_sweep_skips_the_columns_between_rows_when_that_is_shorter() {
+        // A stem's phase layer: 64 rows of 64 at a stride of 70 (flat: 63·70 + 64 = 4474).
+        let stem = geom([1, 64, 64], 70);
+        assert_eq!(stem.sweep(8), (64, 64, 70));
+        assert_eq!(stem.sweep_len(8), 4480);
+        // Rows of 20 at a stride of 22: 5 rows of 24 read more than the flat 112.
+        let narrow = geom([1, 5, 20], 22);
+        assert_eq!(narrow.sweep(8), (1, 112, 0));
+        assert_eq!(narrow.sweep_len(8), 112);
+        // The last row's vector may end past the flat sweep: 4 rows of 10 at a stride of 30.
+        let tail = geom([1, 4, 10], 30);
+        assert_eq!(tail.sweep(8), (4, 16, 30));
+        assert_eq!(tail.sweep_len(8), 3 * 30 + 16);
     }
 }

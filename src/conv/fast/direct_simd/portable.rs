@@ -62,7 +62,8 @@ impl Portable {
         let o0n = geo.out[0];
         let d2 = geo.dilation[2];
         let kv = k0n * k1n * k2n;
-        let len = geo.flat_len(V);
+        let (segs, seg_len, seg_step) = geo.sweep(V);
+        let len = geo.sweep_len(V);
         let mut out = vec![T::zero(); R * kv];
         for k0 in 0..k0n {
             for k1 in 0..k1n {
@@ -76,9 +77,16 @@ impl Portable {
                                 let drow = &dy[qo..][..len];
                                 for (kb, a) in ar.iter_mut().enumerate() {
                                     let xs = &xrow[kb * d2..][..len];
-                                    for (dc, xc) in drow.chunks_exact(V).zip(xs.chunks_exact(V)) {
-                                        for l in 0..V {
-                                            a[l] = a[l] + dc[l] * xc[l];
+                                    for seg in 0..segs {
+                                        let at = seg * seg_step;
+                                        let (dseg, xseg) =
+                                            (&drow[at..][..seg_len], &xs[at..][..seg_len]);
+                                        for (dc, xc) in
+                                            dseg.chunks_exact(V).zip(xseg.chunks_exact(V))
+                                        {
+                                            for l in 0..V {
+                                                a[l] = a[l] + dc[l] * xc[l];
+                                            }
                                         }
                                     }
                                 }

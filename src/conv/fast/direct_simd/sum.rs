@@ -2,7 +2,10 @@
 //! classes of a [`polyphase`](super::super::polyphase) split. The forward pass sums every
 //! output tile over the layers in registers (no output per layer, no sum pass); the gradients
 //! build each sample's padded cotangent once for all the layers (their plans share its layout:
-//! [`Plan::shared`]) and fold each sample's input gradients as soon as they are computed.
+//! [`Plan::shared`]) and fold each sample's input gradients as soon as they are computed. The
+//! layers' inputs are never materialised: each sample's padded planes are filled row by row
+//! from the outer layer's input ([`SampleSplit::split_row`]), one pass instead of a split, a
+//! zeroing and a copy.
 
 use super::plan::{block_rows, Corr, Engine, Plan, Source};
 use super::portable::Portable;
@@ -15,11 +18,14 @@ use crate::error::{Error, Result};
 use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
 
-/// Adds one sample's input gradients of the summed layers onto the sample's input gradient
-/// (the polyphase fold of one sample).
-pub(crate) trait FoldSample: Sync {
-    /// Elements of one sample's input gradient.
+/// The map from one sample of the outer layer's input to the inputs of the summed layers (the
+/// polyphase split of one sample) and its adjoint.
+pub(crate) trait SampleSplit: Sync {
+    /// Elements of one sample of the outer input (and of its gradient).
     fn sample_len(&self) -> usize;
+    /// Write row `ab` (indices along the first two lifted axes) of channel `ch` of layer
+    /// `layer`'s input, from the outer sample `x`, into `row` (the row's full width).
+    fn split_row<T: Scalar>(&self, layer: usize, x: &[T], ch: usize, ab: [usize; 2], row: &mut [T]);
     /// Add `parts` (per layer, the sample's input-gradient planes) onto `dst`.
     fn fold_sample<T: Scalar>(&self, parts: &[&[T]], dst: &mut [T]);
 }
@@ -65,54 +71,67 @@ impl TiledSum {
         Ok(())
     }
 
-    /// The sum of the layers' outputs on their inputs `xs` and weights `ws`.
+    /// The outer input `x` holds `n` samples of the split's length.
+    fn check_input<T: Scalar, S: SampleSplit>(&self, x: &Tensor<T>, split: &S) -> Result<()> {
+        if x.data().len() != self.convs[0].n * split.sample_len() {
+            return Err(Error::invalid(
+                "direct_simd sum",
+                "the input does not hold one split sample per sample of the summed layers",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sum of the layers' outputs on the inputs `split` makes of `x` and the weights `ws`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when the lengths differ from the number of layers; a shape error
-    /// when a tensor does not fit its layer.
-    pub(crate) fn forward<T: Scalar>(
+    /// [`Error::Invalid`] when the lengths differ from the number of layers or `x` from the
+    /// split's samples; a shape error when a weight does not fit its layer.
+    pub(crate) fn forward<T: Scalar, S: SampleSplit>(
         &self,
-        xs: &[Tensor<T>],
+        x: &Tensor<T>,
+        split: &S,
         ws: &[Tensor<T>],
     ) -> Result<Tensor<T>> {
-        self.check(xs, Geometry::x_shape)?;
+        self.check_input(x, split)?;
         self.check(ws, Geometry::w_shape)?;
         let shape = self.convs[0].y_shape();
         let plans: Vec<&Plan> = self.plans.iter().collect();
         #[cfg(target_arch = "x86_64")]
         if let Some(eng) = x86::Avx2::of(self.kernels) {
-            if let Some(y) = forward_on::<T, f32>(&eng, &plans, xs, ws) {
+            if let Some(y) = forward_on::<T, f32, S>(&eng, &plans, x, split, ws) {
                 return Tensor::new(shape, y);
             }
-            if let Some(y) = forward_on::<T, f64>(&eng, &plans, xs, ws) {
+            if let Some(y) = forward_on::<T, f64, S>(&eng, &plans, x, split, ws) {
                 return Tensor::new(shape, y);
             }
         }
-        let y = forward_on::<T, T>(&Portable, &plans, xs, ws)
+        let y = forward_on::<T, T, S>(&Portable, &plans, x, split, ws)
             .ok_or_else(|| Error::invalid("direct_simd sum", "element type mismatch"))?;
         Tensor::new(shape, y)
     }
 
-    /// The input gradient of the sum (folded by `fold`, with the weights `ws`) and the weight
-    /// gradient of every layer (with the inputs `xs`), from the cotangent `dy` of the sum.
+    /// The input gradient of the sum (folded by `split`, with the weights `ws`) and the weight
+    /// gradient of every layer (with the inputs `split` makes of `x`), from the cotangent `dy`
+    /// of the sum.
     ///
     /// # Errors
     /// As [`forward`](Self::forward); a shape error when `dy` is not of the output shape.
-    pub(crate) fn grads<T: Scalar, F: FoldSample>(
+    pub(crate) fn grads<T: Scalar, S: SampleSplit>(
         &self,
-        xs: Option<&[Tensor<T>]>,
+        x: Option<&Tensor<T>>,
         ws: Option<&[Tensor<T>]>,
         dy: &Tensor<T>,
-        fold: &F,
+        split: &S,
     ) -> Result<TensorGrads<T>> {
-        if let Some(xs) = xs {
-            self.check(xs, Geometry::x_shape)?;
+        if let Some(x) = x {
+            self.check_input(x, split)?;
         }
         if let Some(ws) = ws {
             self.check(ws, Geometry::w_shape)?;
         }
         dy.expect_shape(&self.convs[0].y_shape(), "direct_simd summed cotangent")?;
-        let (dx, dw) = self.grads_any(xs, ws, dy, fold)?;
+        let (dx, dw) = self.grads_any(x, ws, dy, split)?;
         let dw = dw
             .map(|dw| {
                 (dw.into_iter().zip(&self.convs))
@@ -123,24 +142,24 @@ impl TiledSum {
         Ok((dx, dw))
     }
 
-    fn grads_any<T: Scalar, F: FoldSample>(
+    fn grads_any<T: Scalar, S: SampleSplit>(
         &self,
-        xs: Option<&[Tensor<T>]>,
+        x: Option<&Tensor<T>>,
         ws: Option<&[Tensor<T>]>,
         dy: &Tensor<T>,
-        fold: &F,
+        split: &S,
     ) -> Result<SumGrads<T>> {
         let plans = &self.plans[..];
         #[cfg(target_arch = "x86_64")]
         if let Some(eng) = x86::Avx2::of(self.kernels) {
-            if let Some(g) = grads_on::<T, f32, F>(&eng, plans, (xs, ws, dy), fold) {
+            if let Some(g) = grads_on::<T, f32, S>(&eng, plans, (x, ws, dy), split) {
                 return Ok(g);
             }
-            if let Some(g) = grads_on::<T, f64, F>(&eng, plans, (xs, ws, dy), fold) {
+            if let Some(g) = grads_on::<T, f64, S>(&eng, plans, (x, ws, dy), split) {
                 return Ok(g);
             }
         }
-        grads_on::<T, T, F>(&Portable, plans, (xs, ws, dy), fold)
+        grads_on::<T, T, S>(&Portable, plans, (x, ws, dy), split)
             .ok_or_else(|| Error::invalid("direct_simd sum", "element type mismatch"))
     }
 }
@@ -152,51 +171,69 @@ fn data_as<T: Scalar, U: Scalar>(ts: &[Tensor<T>]) -> Option<Vec<&[U]>> {
         .collect()
 }
 
-/// [`Plan::forward_sum`] on the engine `eng` of `U` when `T` is `U`.
-fn forward_on<T: Scalar, U: Scalar>(
-    eng: &impl Engine<U>,
-    plans: &[&Plan],
-    xs: &[Tensor<T>],
-    ws: &[Tensor<T>],
-) -> Option<Vec<T>> {
-    let (xs, ws) = (data_as::<T, U>(xs)?, data_as::<T, U>(ws)?);
-    Some(upcast(Plan::forward_sum(eng, plans, &xs, &ws)))
+/// The padded planes of sample `i` of layer `c`, split from the outer input `x`.
+fn split_planes<'a, U: Scalar, S: SampleSplit>(
+    plans: &'a [&'a Plan],
+    x: &'a [U],
+    split: &'a S,
+) -> impl Fn(usize, usize) -> Vec<U> + Sync + 'a {
+    let len = split.sample_len();
+    move |i, c| {
+        let xn = &x[i * len..][..len];
+        plans[c].pad_rows(|ch, ab, row| split.split_row(c, xn, ch, ab, row))
+    }
 }
 
-/// The inputs, weights and cotangent of [`Plan::grads_sum`].
+/// [`Plan::forward_sum`] on the engine `eng` of `U` when `T` is `U`.
+fn forward_on<T: Scalar, U: Scalar, S: SampleSplit>(
+    eng: &impl Engine<U>,
+    plans: &[&Plan],
+    x: &Tensor<T>,
+    split: &S,
+    ws: &[Tensor<T>],
+) -> Option<Vec<T>> {
+    let (x, ws) = (downcast::<T, U>(x)?.data(), data_as::<T, U>(ws)?);
+    let planes = split_planes(plans, x, split);
+    Some(upcast(Plan::forward_sum(eng, plans, &planes, &ws)))
+}
+
+/// The input, weights and cotangent of [`Plan::grads_sum`].
 type GradArgs<'a, T> = (
-    Option<&'a [Tensor<T>]>,
+    Option<&'a Tensor<T>>,
     Option<&'a [Tensor<T>]>,
     &'a Tensor<T>,
 );
 
 /// [`Plan::grads_sum`] on the engine `eng` of `U` when `T` is `U`.
-fn grads_on<T: Scalar, U: Scalar, F: FoldSample>(
+fn grads_on<T: Scalar, U: Scalar, S: SampleSplit>(
     eng: &impl Engine<U>,
     plans: &[Plan],
-    (xs, ws, dy): GradArgs<'_, T>,
-    fold: &F,
+    (x, ws, dy): GradArgs<'_, T>,
+    split: &S,
 ) -> Option<SumGrads<T>> {
-    let xs = xs.map(data_as::<T, U>);
+    let x = x.map(downcast::<T, U>);
     let ws = ws.map(data_as::<T, U>);
     // `None` inside: the type is not `U`.
-    let (xs, ws) = (
-        xs.map(|v| v.ok_or(())).transpose().ok()?,
+    let (x, ws) = (
+        x.map(|v| v.ok_or(())).transpose().ok()?,
         ws.map(|v| v.ok_or(())).transpose().ok()?,
     );
     let dy = downcast::<T, U>(dy)?.data();
-    let g = Plan::grads_sum(eng, plans, xs.as_deref(), ws.as_deref(), dy, fold);
+    let refs: Vec<&Plan> = plans.iter().collect();
+    let planes = x.map(|x| split_planes(&refs, x.data(), split));
+    let g = Plan::grads_sum(eng, plans, planes.as_ref(), ws.as_deref(), dy, split);
     Some(upcast(g))
 }
 
 impl Plan {
     /// The sum of the outputs `(n, c_out, out)` of layers of one output shape, number of
-    /// samples and groups (`plans`, inputs `xs`, weights `ws`): every output tile sums all
-    /// of them in registers, with no output per layer (the classes of a polyphase split).
+    /// samples and groups (`plans`, padded input planes `planes(sample, layer)`, weights
+    /// `ws`): every output tile sums all of them in registers, with no output per layer (the
+    /// classes of a polyphase split).
     pub(super) fn forward_sum<T: Scalar>(
         eng: &impl Engine<T>,
         plans: &[&Plan],
-        xs: &[&[T]],
+        planes: &(impl Fn(usize, usize) -> Vec<T> + Sync),
         ws: &[&[T]],
     ) -> Vec<T> {
         let lay = &plans[0].lay;
@@ -207,12 +244,7 @@ impl Plan {
             .map(|(p, w)| p.forward_setup(w))
             .collect();
         par_written(lay.n, lay.c_out * ov, |i, yn| {
-            let xps: Vec<Vec<T>> = (plans.iter().zip(xs))
-                .map(|(p, x)| {
-                    let iv = p.lay.c_in * p.lay.in_vol();
-                    p.pad_input(&x[i * iv..][..iv])
-                })
-                .collect();
+            let xps: Vec<Vec<T>> = (0..plans.len()).map(|c| planes(i, c)).collect();
             let blocks = yn
                 .par_chunks_mut(lay.og * ov)
                 .enumerate()
@@ -242,13 +274,13 @@ impl Plan {
 
     /// The input gradient of the sum of the layers `plans` (from [`Plan::shared`]), folded
     /// sample by sample by `fold`, when given their weights `ws`, and the weight gradient of
-    /// each layer when given their inputs `xs`, from the cotangent `dy` of the sum. Each
-    /// sample's padded cotangent is built once for all the layers; samples and layers run in
-    /// parallel.
-    pub(super) fn grads_sum<T: Scalar, F: FoldSample>(
+    /// each layer when given their padded input planes `planes(sample, layer)`, from the
+    /// cotangent `dy` of the sum. Each sample's padded cotangent is built once for all the
+    /// layers; samples and layers run in parallel.
+    pub(super) fn grads_sum<T: Scalar, F: SampleSplit>(
         eng: &impl Engine<T>,
         plans: &[Plan],
-        xs: Option<&[&[T]]>,
+        planes: Option<&(impl Fn(usize, usize) -> Vec<T> + Sync)>,
         ws: Option<&[&[T]]>,
         dy: &[T],
         fold: &F,
@@ -268,7 +300,7 @@ impl Plan {
         let mut dx = vec![T::zero(); lay.n * dx_len];
         let zero_dw = || -> Vec<Vec<T>> {
             (plans.iter())
-                .map(|p| match xs {
+                .map(|p| match planes {
                     Some(_) => vec![T::zero(); p.lay.c_out * p.lay.cg * p.lay.k_vol()],
                     None => vec![],
                 })
@@ -285,9 +317,8 @@ impl Plan {
                 .enumerate()
                 .map(|(c, (p, dwc))| {
                     let iv = p.lay.c_in * p.lay.in_vol();
-                    if let Some(xs) = xs {
-                        let xp = p.pad_input(&xs[c][i * iv..][..iv]);
-                        p.weight_grad_sample(eng, &xp, &q, dwc);
+                    if let Some(planes) = planes {
+                        p.weight_grad_sample(eng, &planes(i, c), &q, dwc);
                     }
                     let Some(setups) = &setups else {
                         return vec![];
@@ -307,6 +338,6 @@ impl Plan {
             }
             a
         });
-        (ws.is_some().then_some(dx), xs.is_some().then_some(dw))
+        (ws.is_some().then_some(dx), planes.is_some().then_some(dw))
     }
 }

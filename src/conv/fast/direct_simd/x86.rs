@@ -171,12 +171,14 @@ fn correlate_narrow<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [MaybeUninit<L>]
 }
 
 /// The correlation of a block with the 32 vector registers of AVX-512VL (still 256-bit
-/// vectors): tiles of up to 4 vectors (16 accumulators, which keep both FMA pipes busy
-/// through the FMA latency with room to spare).
+/// vectors): tiles of up to 4 vectors for blocks of 4 rows (16 accumulators, which keep both
+/// FMA pipes busy through the FMA latency with room to spare), 8 for blocks of 3 (24: a
+/// stem's `∂x` row of 64 floats in one tile, each weight broadcast feeding 8 FMAs instead of
+/// 4; measured 2–5 % faster on the stem's fwd+bwd than 4).
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
 fn correlate_wide<L: Lanes>(srcs: &[Source<'_, L>], dst: &mut [MaybeUninit<L>]) {
     match srcs.first().map_or(R, |s| s.corr.block) {
-        3 => correlate::<L, 4, 3>(srcs, dst),
+        3 => correlate::<L, 8, 3>(srcs, dst),
         _ => correlate::<L, 4, R>(srcs, dst),
     }
 }
@@ -236,6 +238,10 @@ fn correlate<L: Lanes, const MAX: usize, const RB: usize>(
                 let len = (nv * n).min(o2n - t);
                 let at = (ov, rows, out + t, len);
                 match nv {
+                    8 => tile::<L, 8, RB>(args, dst, at, buf),
+                    7 => tile::<L, 7, RB>(args, dst, at, buf),
+                    6 => tile::<L, 6, RB>(args, dst, at, buf),
+                    5 => tile::<L, 5, RB>(args, dst, at, buf),
                     4 => tile::<L, 4, RB>(args, dst, at, buf),
                     3 => tile::<L, 3, RB>(args, dst, at, buf),
                     2 => tile::<L, 2, RB>(args, dst, at, buf),
@@ -322,14 +328,14 @@ fn taps<L: Lanes, const NV: usize, const RB: usize, const K2: usize>(
         let row = s.src[base + off..].as_ptr();
         let wk = &s.wb[j * k2n * RB..];
         for k2 in 0..k2n {
-            // SAFETY: in bounds by the assertion of `correlate`.
-            let xs: [L::V; NV] =
-                std::array::from_fn(|v| unsafe { L::load_ptr(row.add(k2 * d2 + v * L::N)) });
-            for (r, ar) in acc.iter_mut().enumerate() {
-                // SAFETY: `j·k2n·RB + k2·RB + r < rows_at.len()·k2n·RB ≤ wb.len()` (asserted).
-                let wr = L::splat(unsafe { *wk.get_unchecked(k2 * RB + r) });
-                for (a, &x) in ar.iter_mut().zip(&xs) {
-                    *a = L::fma(x, wr, *a);
+            // SAFETY: `j·k2n·RB + k2·RB + r < rows_at.len()·k2n·RB ≤ wb.len()` (asserted).
+            let wr: [L::V; RB] =
+                std::array::from_fn(|r| L::splat(unsafe { *wk.get_unchecked(k2 * RB + r) }));
+            for v in 0..NV {
+                // SAFETY: in bounds by the assertion of `correlate`.
+                let x = unsafe { L::load_ptr(row.add(k2 * d2 + v * L::N)) };
+                for (ar, &w) in acc.iter_mut().zip(&wr) {
+                    ar[v] = L::fma(x, w, ar[v]);
                 }
             }
         }
@@ -359,7 +365,8 @@ fn weight<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) 
     let o0n = geo.out[0];
     let d2 = geo.dilation[2];
     let kv = k0n * k1n * k2n;
-    let len = geo.flat_len(n);
+    let (segs, seg_len, seg_step) = geo.sweep(n);
+    let len = geo.sweep_len(n);
     let mut out = vec![L::default(); R * kv];
     let mut lanes = vec![L::default(); n];
     for k0 in 0..k0n {
@@ -371,21 +378,25 @@ fn weight<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) 
                         let (xo, qo) = geo.rows([o0, 0], [k0, k1, k2c]);
                         let xs = &xp[xo..][..len + (B - 1) * d2];
                         let ds: [&[L]; R] = std::array::from_fn(|r| &dys[r][qo..][..len]);
-                        let mut i = 0;
-                        while i < len {
-                            // SAFETY: `i + N ≤ len` (`len` is a multiple of N), the length
-                            // of every `ds[r]`; `xs` holds `len + (B-1)·d2` elements.
-                            let xv: [L::V; B] = std::array::from_fn(|kb| unsafe {
-                                L::load_ptr(xs.as_ptr().add(i + kb * d2))
-                            });
-                            for (ar, d) in acc.iter_mut().zip(&ds) {
-                                // SAFETY: as above.
-                                let dv = unsafe { L::load_ptr(d.as_ptr().add(i)) };
-                                for (a, &x) in ar.iter_mut().zip(&xv) {
-                                    *a = L::fma(dv, x, *a);
+                        for seg in 0..segs {
+                            let mut i = seg * seg_step;
+                            let end = i + seg_len;
+                            while i < end {
+                                // SAFETY: `i + N ≤ end ≤ len` (`seg_len` is a multiple of
+                                // N), the length of every `ds[r]`; `xs` holds
+                                // `len + (B-1)·d2` elements.
+                                let xv: [L::V; B] = std::array::from_fn(|kb| unsafe {
+                                    L::load_ptr(xs.as_ptr().add(i + kb * d2))
+                                });
+                                for (ar, d) in acc.iter_mut().zip(&ds) {
+                                    // SAFETY: as above.
+                                    let dv = unsafe { L::load_ptr(d.as_ptr().add(i)) };
+                                    for (a, &x) in ar.iter_mut().zip(&xv) {
+                                        *a = L::fma(dv, x, *a);
+                                    }
                                 }
+                                i += n;
                             }
-                            i += n;
                         }
                     }
                 }

@@ -60,6 +60,7 @@
 //! assert!(y.sub(&y_loops).unwrap().max_abs() < 1e-12);
 //! ```
 
+mod gather;
 mod split;
 
 pub(crate) use split::Polyphase;
@@ -192,7 +193,7 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let lay = &self.split.lay;
         if let Some(tiled) = &self.tiled {
-            return tiled.forward(&self.split.split(x)?, &self.split.split_weight(w)?);
+            return tiled.forward(x, &self.split, &self.split.split_weight(w)?);
         }
         let parts = (self.inner.par_iter().zip(self.split.split(x)?))
             .zip(self.split.split_weight(w)?)
@@ -219,7 +220,7 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
         if let Some(tiled) = &self.tiled {
-            let (_, dw) = tiled.grads(Some(&self.split.split(x)?), None, dy, &self.split)?;
+            let (_, dw) = tiled.grads(Some(x), None, dy, &self.split)?;
             return self.split.fold_weight(&dw.unwrap_or_default());
         }
         let dw = (self.inner.par_iter().zip(self.split.split(x)?))
@@ -235,8 +236,8 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
         dy: &Tensor<T>,
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         if let Some(tiled) = &self.tiled {
-            let (xs, ws) = (self.split.split(x)?, self.split.split_weight(w)?);
-            let (dx, dw) = tiled.grads(Some(&xs), Some(&ws), dy, &self.split)?;
+            let ws = self.split.split_weight(w)?;
+            let (dx, dw) = tiled.grads(Some(x), Some(&ws), dy, &self.split)?;
             return Ok((
                 self.folded(dx)?,
                 self.split.fold_weight(&dw.unwrap_or_default())?,
@@ -264,9 +265,9 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         let lay = &self.split.lay;
         if let Some(tiled) = &self.tiled {
-            let (xs, ws) = (self.split.split(x)?, self.split.split_weight(w)?);
-            let y = tiled.forward(&xs, &ws)?;
-            let (_, dw) = tiled.grads(Some(&xs), None, dy, &self.split)?;
+            let ws = self.split.split_weight(w)?;
+            let y = tiled.forward(x, &self.split, &ws)?;
+            let (_, dw) = tiled.grads(Some(x), None, dy, &self.split)?;
             return Ok((y, self.split.fold_weight(&dw.unwrap_or_default())?));
         }
         let (y, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split.split(x)?))

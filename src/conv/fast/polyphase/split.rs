@@ -3,7 +3,8 @@
 //! `S_w,c` of the module page and their adjoints).
 
 use super::applies;
-use crate::conv::fast::direct_simd::FoldSample;
+use super::gather::Run;
+use crate::conv::fast::direct_simd::SampleSplit;
 use crate::conv::fast::memory::{assume_init, zeroed};
 use crate::conv::fast::Layout;
 use crate::conv::spec::{ConvSpec, Geometry, Padding};
@@ -53,6 +54,9 @@ pub(crate) struct Polyphase {
     /// Per lifted axis and phase `r`: for each phase position `i`, the input position of
     /// `x_p[s·i + r]`.
     src: [Vec<Vec<Option<usize>>>; 3],
+    /// Per class and phase, the [`Run`] of its kept positions along the last axis (one per
+    /// plane, looked up by every row the split fills).
+    runs: Vec<Vec<Run>>,
 }
 
 impl Polyphase {
@@ -160,13 +164,22 @@ impl Polyphase {
                 })
             })
             .collect();
-        Ok(Polyphase {
+        let mut split = Polyphase {
             lay,
             rank,
             s,
             classes,
             src,
-        })
+            runs: vec![],
+        };
+        split.runs = (split.classes.iter())
+            .map(|k| {
+                (k.phases.iter())
+                    .map(|&r| Run::of(split.kept(k, r)[2]))
+                    .collect()
+            })
+            .collect();
+        Ok(split)
     }
 
     #[cfg(test)]
@@ -435,115 +448,39 @@ impl Polyphase {
     }
 }
 
-impl FoldSample for Polyphase {
+impl SampleSplit for Polyphase {
     fn sample_len(&self) -> usize {
         self.lay.c_in * self.lay.in_vol()
     }
+
+    /// Row `[a, b]` of the inner channel `ch` (input channel `ch / P`, phase `ch % P`) of
+    /// class `class`: the row of [`split`](Self::split), read from the sample `x`.
+    fn split_row<T: Scalar>(
+        &self,
+        class: usize,
+        x: &[T],
+        ch: usize,
+        [a, b]: [usize; 2],
+        row: &mut [T],
+    ) {
+        let k = &self.classes[class];
+        let p = k.phases.len();
+        let [map0, map1, map2] = self.kept(k, k.phases[ch % p]);
+        let (Some(s0), Some(s1)) = (map0[a], map1[b]) else {
+            row.fill(T::zero());
+            return;
+        };
+        let [_, i1, i2] = self.lay.input;
+        let srow = &x[(ch / p) * self.lay.in_vol() + (s0 * i1 + s1) * i2..][..i2];
+        let run = self.runs[class][ch % p];
+        run.gather(row, srow);
+        for i in run.outside(map2.len()) {
+            row[i] = map2[i].map_or(T::zero(), |s| srow[s]);
+        }
+    }
+
     fn fold_sample<T: Scalar>(&self, parts: &[&[T]], dst: &mut [T]) {
         self.fold_planes(parts, dst);
-    }
-}
-
-/// The longest stretch of a row's index map from its first entry that reads `first + step·j`
-/// at position `start + j` (the interior of a phase under zero padding: the whole row), which
-/// the split and fold copy without looking up the map; the other entries go through the map.
-#[derive(Clone, Copy, Debug)]
-struct Run {
-    start: usize,
-    len: usize,
-    first: usize,
-    step: usize,
-}
-
-impl Run {
-    fn of(map: &[Option<usize>]) -> Run {
-        let Some(start) = map.iter().position(Option::is_some) else {
-            return Run {
-                start: 0,
-                len: 0,
-                first: 0,
-                step: 1,
-            };
-        };
-        let first = map[start].unwrap_or(0);
-        let step = match map.get(start + 1) {
-            Some(&Some(next)) if next > first => next - first,
-            _ => 1,
-        };
-        let len = (map[start..].iter().enumerate())
-            .take_while(|&(j, m)| *m == Some(first + step * j))
-            .count();
-        Run {
-            start,
-            len,
-            first,
-            step,
-        }
-    }
-
-    /// The positions of a row of `n` outside the run.
-    fn outside(&self, n: usize) -> impl Iterator<Item = usize> {
-        (0..self.start).chain(self.start + self.len..n)
-    }
-
-    /// Copy the run's source entries (every `step`-th of `src` from `first`) into its
-    /// positions in `row`. (Chunks of `step`, not `step_by`: a plain loop the compiler
-    /// unrolls.)
-    fn gather<T: Copy>(&self, row: &mut [T], src: &[T]) {
-        let inner = &mut row[self.start..][..self.len];
-        match self.step {
-            1 => inner.copy_from_slice(&src[self.first..][..self.len]),
-            // The stride of the stems: a constant step the compiler vectorises (shuffles).
-            2 => gather_every::<T, 2>(inner, &src[self.first..]),
-            _ => {
-                for (v, c) in inner.iter_mut().zip(src[self.first..].chunks(self.step)) {
-                    *v = c[0];
-                }
-            }
-        }
-    }
-
-    /// The adjoint of [`gather`](Self::gather): add the run's positions in `row` onto the
-    /// entries of `dst` they were read from.
-    fn scatter_add<T: Scalar>(&self, row: &[T], dst: &mut [T]) {
-        let inner = &row[self.start..][..self.len];
-        match self.step {
-            1 => {
-                let d = &mut dst[self.first..][..self.len];
-                d.iter_mut().zip(inner).for_each(|(d, &v)| *d = *d + v);
-            }
-            2 => scatter_add_every::<T, 2>(inner, &mut dst[self.first..]),
-            _ => {
-                for (d, &v) in dst[self.first..].chunks_mut(self.step).zip(inner) {
-                    d[0] = d[0] + v;
-                }
-            }
-        }
-    }
-}
-
-/// `row[j] = src[S·j]`: whole chunks of `S`, then the last entry alone (`src` may end right
-/// after it).
-#[inline(always)]
-fn gather_every<T: Copy, const S: usize>(row: &mut [T], src: &[T]) {
-    let whole = row.len().saturating_sub(1);
-    for (v, c) in row.iter_mut().zip(src.chunks_exact(S)).take(whole) {
-        *v = c[0];
-    }
-    if let Some(last) = row.last_mut() {
-        *last = src[S * whole];
-    }
-}
-
-/// `dst[S·j] += row[j]`: the adjoint of [`gather_every`].
-#[inline(always)]
-fn scatter_add_every<T: Scalar, const S: usize>(row: &[T], dst: &mut [T]) {
-    let whole = row.len().saturating_sub(1);
-    for (&v, d) in row.iter().zip(dst.chunks_exact_mut(S)).take(whole) {
-        d[0] = d[0] + v;
-    }
-    if let Some(&last) = row.last() {
-        dst[S * whole] = dst[S * whole] + last;
     }
 }
 

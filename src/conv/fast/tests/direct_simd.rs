@@ -132,3 +132,15 @@ fn direct_simd_on_benchmark_like_layers() {
     check::<f64>(&valid, &[2, 3, 4, 5, 13], &[5, 3, 2, 1, 3], 6);
     check::<f32>(&valid, &[2, 3, 4, 5, 13], &[5, 3, 2, 1, 3], 7);
 }
+
+/// The stem at full width (3 input channels, 7×7 at stride 2 on rows of 128, and an odd
+/// width): `∂x` in blocks of 3 rows with tiles of 8 vectors, `∂w` swept row by row, the
+/// phase classes' planes split row by row from `x`.
+#[test]
+fn direct_simd_on_the_stem_at_full_width() {
+    let stem = ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1]);
+    check::<f32>(&stem, &[1, 3, 12, 128], &[6, 3, 7, 7], 40);
+    check::<f64>(&stem, &[1, 3, 12, 128], &[6, 3, 7, 7], 41);
+    check::<f32>(&stem, &[2, 3, 9, 117], &[5, 3, 7, 7], 42);
+    check::<f64>(&stem, &[2, 3, 9, 117], &[5, 3, 7, 7], 43);
+}
