@@ -20,7 +20,6 @@ mod operator;
 mod text;
 
 pub use layer::{CheckReport, Gradient, LayerDerivation};
-pub use operator::rewrite_vs_library;
 
 use layer::derive_layer;
 use operator::derive_operator;

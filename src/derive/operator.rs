@@ -9,7 +9,6 @@ use crate::expr::lower::lower;
 use crate::expr::print::{render, Style};
 use crate::expr::shape::check;
 use crate::expr::{Env, Expr};
-use crate::op::Op;
 use std::fmt::Write;
 
 pub(super) fn derive_operator(
@@ -65,31 +64,4 @@ pub(super) fn derive_operator(
         );
     }
     Ok((out, ok))
-}
-
-/// Check an operator lowered from `e` against `LinearOp::adjoint` — used by tests.
-///
-/// # Errors
-/// Shape and lowering errors.
-pub fn rewrite_vs_library(e: &Expr, shape: &[usize], env: &Env) -> Result<f64> {
-    let typed = check(e, Some(shape), None, env, "expression")?;
-    let (result, _) = adjoint::derive(&typed.expr);
-    let result = check(
-        &result,
-        Some(&typed.codomain),
-        Some(&typed.domain),
-        env,
-        "adjoint",
-    )?
-    .expr;
-    let fwd: Op<f64> = lower(
-        &typed.expr,
-        &typed.domain,
-        &typed.codomain,
-        env,
-        "expression",
-    )?;
-    let back: Op<f64> = lower(&result, &typed.codomain, &typed.domain, env, "adjoint")?;
-    let lib = fwd.adjoint();
-    numeric::operator_distance(back.as_ref(), lib.as_ref(), 7)
 }
