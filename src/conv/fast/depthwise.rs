@@ -171,14 +171,7 @@ impl Plan {
                 };
                 let row = &mut buf[self.xp.at(p0, p1)..][..lay.padded[2]];
                 let srow = &x[(s0 * i1 + s1) * i2..][..i2];
-                row[lo2..lo2 + i2].copy_from_slice(srow);
-                if !self.zeros {
-                    for (p2, s2) in lay.maps[2].iter().enumerate() {
-                        if p2 < lo2 || p2 >= lo2 + i2 {
-                            row[p2] = s2.map_or(T::zero(), |s| srow[s]);
-                        }
-                    }
-                }
+                lay.pad_row(row, srow, lo2, self.zeros);
             }
         }
     }

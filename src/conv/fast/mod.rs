@@ -155,6 +155,22 @@ impl Layout {
         }
     }
 
+    /// One row of a padded plane (its last axis, `padded[2]` long) from the input row `src`:
+    /// the interior copied from `lo` on, the edges read through the last axis's padding map.
+    /// `edges_zero`: the row already holds zeros there (zero padding into a cleared buffer),
+    /// so the edges are left alone.
+    pub(crate) fn pad_row<T: Scalar>(&self, row: &mut [T], src: &[T], lo: usize, edges_zero: bool) {
+        let inner = src.len();
+        row[lo..lo + inner].copy_from_slice(src);
+        if !edges_zero {
+            for (p, s) in self.maps[2].iter().enumerate() {
+                if p < lo || p >= lo + inner {
+                    row[p] = s.map_or(T::zero(), |s| src[s]);
+                }
+            }
+        }
+    }
+
     pub(crate) fn in_vol(&self) -> usize {
         self.input.iter().product()
     }

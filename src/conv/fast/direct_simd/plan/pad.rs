@@ -25,14 +25,7 @@ impl Plan {
                     };
                     let row = &mut dst[(p0 * x1 + p1) * x2..][..lay.padded[2]];
                     let srow = &src[(s0 * i1 + s1) * i2..][..i2];
-                    row[lo2..lo2 + i2].copy_from_slice(srow);
-                    if !self.zeros {
-                        for (p2, s2) in lay.maps[2].iter().enumerate() {
-                            if p2 < lo2 || p2 >= lo2 + i2 {
-                                row[p2] = s2.map_or(T::zero(), |s| srow[s]);
-                            }
-                        }
-                    }
+                    lay.pad_row(row, srow, lo2, self.zeros);
                 }
             }
         }
