@@ -43,8 +43,42 @@ use std::sync::Arc;
 
 mod halfcomplex;
 mod transpose;
+mod vertical;
 use halfcomplex::HalfComplex;
 use transpose::transpose;
+use vertical::Vertical;
+
+/// How the column stages (axes 1 and 0) of a [`PrunedRfft`] run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Columns {
+    /// Each stage transposes its planes and transforms the contiguous lines with rustfft;
+    /// the spectrum's order is `[H][T1][T0]`.
+    Transposed,
+    /// In place across the rows ([`vertical`]), no transposes; the spectrum's order is
+    /// `[T0][T1][H]` with axes 0 and 1 digit-reversed. Needs extents with no prime factor
+    /// above 3.
+    Vertical,
+}
+
+impl Columns {
+    /// The faster of the two for `T` on this CPU and `period` (measured in
+    /// `examples/fft_columns.rs`): the vertical passes where their AVX-512 kernels run and the
+    /// extents allow.
+    fn chosen<T: Scalar>(period: [usize; 3]) -> Self {
+        if vertical::avx512_f32::<T>() && Self::fits(period) {
+            Columns::Vertical
+        } else {
+            Columns::Transposed
+        }
+    }
+
+    /// Whether the vertical passes can transform the column axes of `period`.
+    fn fits(period: [usize; 3]) -> bool {
+        period[..2]
+            .iter()
+            .all(|&t| t == 1 || Vertical::<f64>::plan(t, false).is_some())
+    }
+}
 
 /// The planned transform for one period (plain data: the plans of each axis).
 pub struct PrunedRfft<T: Scalar> {
@@ -55,9 +89,14 @@ pub struct PrunedRfft<T: Scalar> {
     /// The rows as batches of half-length complex lines where that runs faster than realfft
     /// (`f32` with AVX2: [`halfcomplex`]).
     batch: Option<HalfComplex<T>>,
-    /// Complex plans of axes 0 and 1 (`None` where the extent is 1).
+    /// Complex plans of axes 0 and 1 (`None` where the extent is 1 or the columns run
+    /// vertically).
     forward_axes: [Option<Arc<dyn Fft<T>>>; 2],
     inverse_axes: [Option<Arc<dyn Fft<T>>>; 2],
+    /// The vertical passes of axes 0 and 1 (`None` where the extent is 1 or the columns are
+    /// transposed).
+    vertical_axes: [Option<Vertical<T>>; 2],
+    columns: Columns,
 }
 
 /// Work buffers of one thread for a [`PrunedRfft`]: the real signal, two complex planes and
@@ -103,10 +142,28 @@ impl<T: Scalar> PrunedRfft<T> {
     pub fn plan(period: [usize; 3]) -> Arc<Self> {
         assert!(period.iter().all(|&p| p > 0), "FFT period {period:?}");
         cached_plan(&period, || {
+            Self::plan_columns(period, Columns::chosen::<T>(period))
+        })
+    }
+
+    /// A new (uncached) plan for `period` whose column stages run as `columns` asks where
+    /// the extents allow (else [`Columns::Transposed`]); [`PrunedRfft::plan`] picks the
+    /// faster.
+    ///
+    /// # Panics
+    /// If an extent is 0.
+    pub fn plan_columns(period: [usize; 3], columns: Columns) -> Self {
+        assert!(period.iter().all(|&p| p > 0), "FFT period {period:?}");
+        let columns = match columns {
+            Columns::Vertical if Columns::fits(period) => Columns::Vertical,
+            _ => Columns::Transposed,
+        };
+        let vertical = columns == Columns::Vertical;
+        {
             let mut real = RealFftPlanner::<T>::new();
             let mut cplx = FftPlanner::<T>::new();
             let axis = |n: usize, planner: &mut FftPlanner<T>, fwd: bool| {
-                (n > 1).then(|| {
+                (n > 1 && !vertical).then(|| {
                     if fwd {
                         planner.plan_fft_forward(n)
                     } else {
@@ -128,8 +185,35 @@ impl<T: Scalar> PrunedRfft<T> {
                     axis(period[0], &mut cplx, false),
                     axis(period[1], &mut cplx, false),
                 ],
+                vertical_axes: [0, 1].map(|a| {
+                    (vertical && period[a] > 1)
+                        .then(|| Vertical::plan(period[a], true))
+                        .flatten()
+                }),
+                columns,
             }
-        })
+        }
+    }
+
+    /// How the column stages run.
+    pub fn columns(&self) -> Columns {
+        self.columns
+    }
+
+    /// Where bin `k = (k0, k1, k2)` (`k2 < T2/2+1`) lies in the spectrum of this plan.
+    ///
+    /// # Panics
+    /// If `k` is outside the half spectrum (in debug builds).
+    pub fn bin(&self, k: [usize; 3]) -> usize {
+        let [t0, t1, _] = self.period;
+        debug_assert!(k[0] < t0 && k[1] < t1 && k[2] < self.half, "bin {k:?}");
+        match self.columns {
+            Columns::Transposed => (k[2] * t1 + k[1]) * t0 + k[0],
+            Columns::Vertical => {
+                let at = |a: usize| self.vertical_axes[a].as_ref().map_or(0, |v| v.position(k[a]));
+                (at(0) * t1 + at(1)) * self.half + k[2]
+            }
+        }
     }
 
     /// The period.
@@ -167,7 +251,15 @@ impl<T: Scalar> PrunedRfft<T> {
             period: self.period,
             real: Aligned::new(self.real_len(), T::zero()),
             a: Aligned::new(bins, zero()),
-            b: Aligned::new(bins, zero()),
+            // Only transposed stages move the planes to a second buffer.
+            b: Aligned::new(
+                if self.columns == Columns::Transposed {
+                    bins
+                } else {
+                    0
+                },
+                zero(),
+            ),
             fft: Aligned::new(fft, zero()),
             r2c: self.r2c.make_scratch_vec(),
             c2r: self.c2r.make_scratch_vec(),
@@ -208,7 +300,8 @@ impl<T: Scalar> PrunedRfft<T> {
             ..
         } = s;
         let bins = self.bins();
-        let (a, b) = (&mut a[..bins], &mut b[..bins]);
+        let b_len = bins.min(b.len());
+        let (a, b) = (&mut a[..bins], &mut b[..b_len]);
         self.forward_stages(real, a, b, fft, r2c, batch, nonzero)
     }
 
@@ -228,8 +321,8 @@ impl<T: Scalar> PrunedRfft<T> {
         } = s;
         let bins = self.bins();
         let (a, dst) = (&mut a[..bins], &mut dst[..bins]);
-        // Each stage after the rows moves the planes to the other buffer: start where an
-        // even number of moves ends in `dst`.
+        // Each transposed stage after the rows moves the planes to the other buffer: start
+        // where an even number of moves ends in `dst` (vertical stages move none).
         let moves = self.forward_axes.iter().flatten().count();
         let out = if moves.is_multiple_of(2) {
             self.forward_stages(real, dst, a, fft, r2c, batch, nonzero)
@@ -260,8 +353,8 @@ impl<T: Scalar> PrunedRfft<T> {
             "nonzero extent {nonzero:?} exceeds the period"
         );
         // Stage 1: rows, real to complex, into cur = [t0][t1][h] (rows j0 < e0 only). Lines
-        // j1 ≥ e1 are zero; stage 2 reads only lines j1 < e1, so they are written only where
-        // there is no stage 2.
+        // j1 ≥ e1 are zero; a transposed stage 2 reads only lines j1 < e1, so they are written
+        // only where there is none.
         let zero_lines = self.forward_axes[1].is_none();
         for j0 in 0..e0 {
             let plane = &mut cur[j0 * t1 * h..][..t1 * h];
@@ -279,6 +372,20 @@ impl<T: Scalar> PrunedRfft<T> {
             if zero_lines {
                 plane[e1 * h..].fill(zero());
             }
+        }
+        if self.columns == Columns::Vertical {
+            // Stages 2 and 3 in place: axis 1 per plane, then axis 0 over planes, the planes
+            // j0 ≥ e0 as zeros.
+            if let Some(plan) = &self.vertical_axes[1] {
+                for j0 in 0..e0 {
+                    plan.forward(&mut cur[j0 * t1 * h..][..t1 * h], h, h);
+                }
+            }
+            if let Some(plan) = &self.vertical_axes[0] {
+                cur[e0 * t1 * h..].fill(zero());
+                plan.forward(cur, t1 * h, t1 * h);
+            }
+            return cur;
         }
         // Stage 2: axis 1 per plane, [t1][h] -> [h][t1], into [t0][h][t1].
         if let Some(plan) = &self.forward_axes[1] {
@@ -325,7 +432,9 @@ impl<T: Scalar> PrunedRfft<T> {
             ..
         } = s;
         let bins = self.bins();
-        self.inverse_stages(real, &mut a[..bins], &mut b[..bins], fft, c2r, batch, rows);
+        let b_len = bins.min(b.len());
+        let b = &mut b[..b_len];
+        self.inverse_stages(real, &mut a[..bins], b, fft, c2r, batch, rows);
         real
     }
 
@@ -372,6 +481,16 @@ impl<T: Scalar> PrunedRfft<T> {
         let [r0, r1] = rows;
         assert!(r0 <= t0 && r1 <= t1, "rows {rows:?} exceed the period");
         let m = h * t1;
+        if self.columns == Columns::Vertical {
+            if let Some(plan) = &self.vertical_axes[0] {
+                plan.inverse(cur, m, m);
+            }
+            if let Some(plan) = &self.vertical_axes[1] {
+                for j0 in 0..r0 {
+                    plan.inverse(&mut cur[j0 * m..][..m], h, h);
+                }
+            }
+        }
         // Stage 3 backwards: axis 0 on [m][t0], then back to [t0][m] (rows j0 < r0).
         if let Some(plan) = &self.inverse_axes[0] {
             plan.process_with_scratch(&mut cur[..t0 * m], fft);

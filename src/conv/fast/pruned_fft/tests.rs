@@ -4,10 +4,11 @@ use super::*;
 use crate::fft::RealFftNd;
 
 /// Every period shape (1-D, 2-D, 3-D, odd/even, with pruning) against the plain n-D FFT
-/// in f64, in `T` (f32 runs its even rows through [`halfcomplex`] where the CPU has AVX2);
-/// `forward_into` and `inverse_from` (zero, one and two plane moves) as the scratch
-/// versions.
-fn matches_plain_fft_with_pruning<T: Scalar>(tol: f64) {
+/// in f64, in `T` (f32 runs its even rows through [`halfcomplex`] where the CPU has AVX2),
+/// the columns as `columns` asks (vertically where the extents allow: radices 4, 3, 2 and
+/// their fused pairs); `forward_into` and `inverse_from` (zero, one and two plane moves) as
+/// the scratch versions.
+fn matches_plain_fft_with_pruning<T: Scalar>(columns: Columns, tol: f64) {
     for (period, nz, rows) in [
         ([1, 1, 2], [1, 1], [1, 1]),
         ([1, 1, 20], [1, 1], [1, 1]),
@@ -19,8 +20,20 @@ fn matches_plain_fft_with_pruning<T: Scalar>(tol: f64) {
         ([1, 7, 5], [1, 7], [1, 2]),
         ([4, 3, 6], [2, 2], [3, 1]),
         ([5, 1, 7], [3, 1], [5, 1]),
+        ([16, 12, 10], [5, 7], [9, 12]),
+        ([9, 8, 6], [9, 3], [4, 8]),
+        ([1, 96, 14], [1, 50], [1, 61]),
+        ([1, 64, 18], [1, 34], [1, 64]),
+        ([6, 2, 4], [6, 2], [1, 2]),
+        ([3, 7, 4], [2, 5], [3, 6]),
     ] {
-        let plan = PrunedRfft::<T>::plan(period);
+        let plan = PrunedRfft::<T>::plan_columns(period, columns);
+        let vertical = period[..2].iter().all(|&t| [1, 2, 3, 4, 6, 8, 9, 12, 16, 64, 96].contains(&t));
+        assert_eq!(
+            plan.columns() == Columns::Vertical,
+            columns == Columns::Vertical && vertical,
+            "period {period:?}"
+        );
         let mut s = plan.scratch();
         let len = plan.real_len();
         let mut x = vec![0.0; len];
@@ -63,7 +76,7 @@ fn matches_plain_fft_with_pruning<T: Scalar>(tol: f64) {
         for k2 in 0..h {
             for k1 in 0..t1 {
                 for k0 in 0..t0 {
-                    let got = spec[(k2 * t1 + k1) * t0 + k0];
+                    let got = spec[plan.bin([k0, k1, k2])];
                     let want = reference[(k0 * t1 + k1) * h + k2];
                     let err = (got.re.as_f64() - want.re).hypot(got.im.as_f64() - want.im);
                     assert!(
@@ -111,19 +124,55 @@ fn scratch_buffers_start_on_a_cache_line() {
         let line = |p: *const u8| p as usize % 64;
         assert_eq!(line(s.real.as_ptr().cast()), 0, "{period:?} real");
         assert_eq!(s.real.len(), plan.real_len());
-        for (name, buf) in [("a", &s.a), ("b", &s.b)] {
-            assert_eq!(line(buf.as_ptr().cast()), 0, "{period:?} {name}");
-            assert_eq!(buf.len(), plan.bins(), "{period:?} {name}");
+        assert_eq!(line(s.a.as_ptr().cast()), 0, "{period:?} a");
+        assert_eq!(s.a.len(), plan.bins(), "{period:?} a");
+        // The second plane only where transposed stages move the planes.
+        if plan.columns() == Columns::Transposed {
+            assert_eq!(line(s.b.as_ptr().cast()), 0, "{period:?} b");
+            assert_eq!(s.b.len(), plan.bins(), "{period:?} b");
         }
     }
 }
 
 #[test]
 fn matches_plain_fft_with_pruning_f64() {
-    matches_plain_fft_with_pruning::<f64>(1e-12);
+    matches_plain_fft_with_pruning::<f64>(Columns::Transposed, 1e-12);
 }
 
 #[test]
 fn matches_plain_fft_with_pruning_f32() {
-    matches_plain_fft_with_pruning::<f32>(1e-6);
+    matches_plain_fft_with_pruning::<f32>(Columns::Transposed, 1e-6);
+}
+
+/// The portable vertical loops in f64.
+#[test]
+fn vertical_columns_match_plain_fft_f64() {
+    matches_plain_fft_with_pruning::<f64>(Columns::Vertical, 1e-12);
+}
+
+/// The AVX-512 kernels (single and fused passes) where the CPU has them, else the portable
+/// loops.
+#[test]
+fn vertical_columns_match_plain_fft_f32() {
+    matches_plain_fft_with_pruning::<f32>(Columns::Vertical, 1e-6);
+}
+
+/// The cached plan's bin order is its own: DC first, every bin once.
+#[test]
+fn bins_are_a_permutation() {
+    for period in [[1, 1, 8], [1, 64, 64], [16, 36, 36], [1, 40, 72], [3, 5, 7]] {
+        let plan = PrunedRfft::<f32>::plan(period);
+        let h = period[2] / 2 + 1;
+        let mut seen = vec![false; plan.bins()];
+        for k0 in 0..period[0] {
+            for k1 in 0..period[1] {
+                for k2 in 0..h {
+                    let at = plan.bin([k0, k1, k2]);
+                    assert!(!seen[at], "{period:?}: bin ({k0},{k1},{k2}) twice at {at}");
+                    seen[at] = true;
+                }
+            }
+        }
+        assert_eq!(plan.bin([0, 0, 0]), 0);
+    }
 }

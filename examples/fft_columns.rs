@@ -1,0 +1,63 @@
+//! Microseconds per forward + inverse pruned transform, the column stages transposed for
+//! rustfft against run vertically in place, on the periods of the FFT layers: the measurement
+//! behind `Columns::chosen` (`conv::fast::pruned_fft`).
+//! `cargo run --release --example fft_columns [f64]`
+use fftconv::conv::fast::pruned_fft::{Columns, PrunedRfft};
+use fftconv::tensor::Scalar;
+use num_complex::Complex;
+use std::time::Instant;
+
+/// Forward into a spectrum buffer and back, as the layers call them, `reps` times; the
+/// fastest of 7 timings, per transform pair, in µs.
+fn time<T: Scalar>(period: [usize; 3], nonzero: [usize; 2], columns: Columns) -> (f64, Columns) {
+    let plan = PrunedRfft::<T>::plan_columns(period, columns);
+    let mut s = plan.scratch();
+    for (i, v) in s.real_mut().iter_mut().enumerate() {
+        *v = T::of((i % 13) as f64 - 6.0);
+    }
+    let mut spectrum = vec![Complex::new(T::zero(), T::zero()); plan.bins()];
+    let reps = (1 << 22) / plan.real_len() + 1;
+    let best = (0..7)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..reps {
+                plan.forward_into(&mut s, nonzero, &mut spectrum);
+                std::hint::black_box(plan.inverse_from(&mut s, &mut spectrum, nonzero));
+            }
+            start.elapsed().as_secs_f64() * 1e6 / reps as f64
+        })
+        .fold(f64::INFINITY, f64::min);
+    (best, plan.columns())
+}
+
+fn run<T: Scalar>(name: &str) {
+    println!("{name}: period  nonzero  transposed µs  vertical µs  ratio");
+    for (period, nonzero) in [
+        ([1, 64, 64], [1, 34]),
+        ([1, 96, 96], [1, 66]),
+        ([16, 36, 36], [12, 32]),
+        ([1, 32, 80], [1, 22]),
+        ([1, 48, 80], [1, 34]),
+        ([1, 40, 72], [1, 34]),
+    ] {
+        let (old, _) = time::<T>(period, nonzero, Columns::Transposed);
+        let (new, mode) = time::<T>(period, nonzero, Columns::Vertical);
+        println!(
+            "{period:?} {nonzero:?}  {old:.1}  {new:.1} ({mode:?})  {:.2}",
+            old / new
+        );
+        // No rows (the row stages skip them): the column stages alone.
+        let cols_only = [nonzero[0], 0];
+        let (old, _) = time::<T>(period, cols_only, Columns::Transposed);
+        let (new, _) = time::<T>(period, cols_only, Columns::Vertical);
+        println!("  columns only {cols_only:?}  {old:.1}  {new:.1}  {:.2}", old / new);
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "f64") {
+        run::<f64>("f64");
+    } else {
+        run::<f32>("f32");
+    }
+}
