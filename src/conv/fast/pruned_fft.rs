@@ -61,11 +61,16 @@ pub enum Columns {
 }
 
 impl Columns {
-    /// The faster of the two for `T` on this CPU and `period` (measured in
-    /// `examples/fft_columns.rs`): the vertical passes where their AVX-512 kernels run and the
-    /// extents allow.
+    /// The faster of the two for `T` on this CPU and `period`, as `examples/fft_columns.rs`
+    /// measured them (`benches/results/session11-columns.md`): vertical where the AVX-512
+    /// kernels run, the extents allow, and the period is 3-D (no transpose of the whole
+    /// volume for axis 0) or its columns are longer than 64 (past rustfft's single-kernel
+    /// butterflies, which the vertical passes did not beat on 32, 48 and 64).
     fn chosen<T: Scalar>(period: [usize; 3]) -> Self {
-        if vertical::avx512_f32::<T>() && Self::fits(period) {
+        if vertical::avx512_f32::<T>()
+            && Self::fits(period)
+            && (period[0] > 1 || period[1] > 64)
+        {
             Columns::Vertical
         } else {
             Columns::Transposed

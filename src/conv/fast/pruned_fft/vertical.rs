@@ -147,50 +147,34 @@ impl<T: Scalar> Vertical<T> {
     /// One pass, or two fused (then the vector kernels run), forward or backwards.
     fn run(&self, passes: &[Pass<T>], data: &mut [Complex<T>], stride: usize, cols: usize, inv: bool) {
         #[cfg(target_arch = "x86_64")]
-        if let [a, b] = passes {
-            // SAFETY: pairs are formed only where `avx512` is set, so `T` is `f32` (the casts
-            // reinterpret `Complex<f32>`) and AVX-512F was detected; `check` bounded every row.
-            unsafe {
-                let tw = |p: &Pass<T>| {
-                    std::slice::from_raw_parts(p.twiddles.as_ptr().cast(), p.twiddles.len())
-                };
-                avx512::fused_pass(
-                    data.as_mut_ptr().cast(),
-                    stride,
-                    cols,
-                    self.n,
-                    [a.radix, b.radix],
-                    a.span,
-                    [tw(a), tw(b)],
-                    inv,
-                );
-            }
-            return;
-        }
-        let pass = &passes[0];
-        #[cfg(target_arch = "x86_64")]
         if self.avx512 {
-            // SAFETY: `avx512` is set only where `T` is `f32` (same `TypeId`, so the casts
-            // reinterpret `Complex<f32>`) and AVX-512F was detected; `check` bounded every
-            // row the pass touches.
+            let tw = |p: &Pass<T>| {
+                // SAFETY: `avx512` is set only where `T` is `f32` (same `TypeId`), so this
+                // reinterprets `Complex<f32>` as itself.
+                unsafe { std::slice::from_raw_parts(p.twiddles.as_ptr().cast(), p.twiddles.len()) }
+            };
+            let k = passes.len();
+            let radices = [0, 1].map(|i| passes.get(i).map_or(0, |p| p.radix));
+            let twiddles = [0, 1].map(|i| passes.get(i).map_or(&[][..], tw));
+            // SAFETY: as above, and AVX-512F was detected;
+            // `check` bounded every row of the passes.
             unsafe {
-                avx512::pass(
+                avx512::run(
                     data.as_mut_ptr().cast(),
                     stride,
                     cols,
                     self.n,
-                    pass.radix,
-                    pass.span,
-                    std::slice::from_raw_parts(
-                        pass.twiddles.as_ptr().cast(),
-                        pass.twiddles.len(),
-                    ),
+                    &radices[..k],
+                    passes[0].span,
+                    &twiddles[..k],
                     inv,
                 );
             }
             return;
         }
-        portable_pass(pass, data, stride, cols, self.n, inv);
+        for pass in passes {
+            portable_pass(pass, data, stride, cols, self.n, inv);
+        }
     }
 }
 

@@ -1,54 +1,163 @@
 //! The passes of [`super::Vertical`] for complex `f32` with AVX-512: a 512-bit vector holds
 //! eight adjacent columns of one row (interleaved re, im), the last columns of a row under a
-//! mask.
+//! mask. The kernels are written over [`Lanes`]: 256-bit vectors with AVX-512VL masks (less
+//! of the last vector wasted on rows of an odd number of columns) ran them at the same speed
+//! on the AMD EPYC (Zen 4) of `benches/results/session11-columns.md`, so only 512 bits are
+//! instantiated.
 
 use num_complex::Complex;
 use std::arch::x86_64::*;
 
+/// One vector of complex `f32` and its operations.
+pub(super) trait Lanes: Copy {
+    /// Complex values per vector.
+    const WIDTH: usize;
+    type Mask: Copy;
+    /// The mask of the first `n < WIDTH` complex values.
+    fn mask(n: usize) -> Self::Mask;
+    unsafe fn load(p: *const f32) -> Self;
+    unsafe fn load_masked(m: Self::Mask, p: *const f32) -> Self;
+    unsafe fn store(self, p: *mut f32);
+    unsafe fn store_masked(self, m: Self::Mask, p: *mut f32);
+    unsafe fn splat(v: f32) -> Self;
+    unsafe fn zero() -> Self;
+    unsafe fn add(self, o: Self) -> Self;
+    unsafe fn sub(self, o: Self) -> Self;
+    unsafe fn mul(self, o: Self) -> Self;
+    /// Real and imaginary parts exchanged.
+    unsafe fn swap(self) -> Self;
+    /// `a·b − c` in even lanes, `a·b + c` in odd ones.
+    unsafe fn fmaddsub(a: Self, b: Self, c: Self) -> Self;
+    /// `a·b + c` in even lanes, `a·b − c` in odd ones.
+    unsafe fn fmsubadd(a: Self, b: Self, c: Self) -> Self;
+    /// `c − a·b`.
+    unsafe fn fnmadd(a: Self, b: Self, c: Self) -> Self;
+}
+
+macro_rules! lanes {
+    ($v:ty, $width:literal, $mask:ty, $load:ident, $load_masked:ident, $store:ident,
+     $store_masked:ident, $splat:ident, $zero:ident, $add:ident, $sub:ident, $mul:ident,
+     $permute:ident, $fmaddsub:ident, $fmsubadd:ident, $fnmadd:ident) => {
+        impl Lanes for $v {
+            const WIDTH: usize = $width;
+            type Mask = $mask;
+            #[inline(always)]
+            fn mask(n: usize) -> $mask {
+                ((1u32 << (2 * n)) - 1) as $mask
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> Self {
+                $load(p)
+            }
+            #[inline(always)]
+            unsafe fn load_masked(m: $mask, p: *const f32) -> Self {
+                $load_masked(m, p)
+            }
+            #[inline(always)]
+            unsafe fn store(self, p: *mut f32) {
+                $store(p, self)
+            }
+            #[inline(always)]
+            unsafe fn store_masked(self, m: $mask, p: *mut f32) {
+                $store_masked(p, m, self)
+            }
+            #[inline(always)]
+            unsafe fn splat(v: f32) -> Self {
+                $splat(v)
+            }
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                $zero()
+            }
+            #[inline(always)]
+            unsafe fn add(self, o: Self) -> Self {
+                $add(self, o)
+            }
+            #[inline(always)]
+            unsafe fn sub(self, o: Self) -> Self {
+                $sub(self, o)
+            }
+            #[inline(always)]
+            unsafe fn mul(self, o: Self) -> Self {
+                $mul(self, o)
+            }
+            #[inline(always)]
+            unsafe fn swap(self) -> Self {
+                $permute::<0xB1>(self)
+            }
+            #[inline(always)]
+            unsafe fn fmaddsub(a: Self, b: Self, c: Self) -> Self {
+                $fmaddsub(a, b, c)
+            }
+            #[inline(always)]
+            unsafe fn fmsubadd(a: Self, b: Self, c: Self) -> Self {
+                $fmsubadd(a, b, c)
+            }
+            #[inline(always)]
+            unsafe fn fnmadd(a: Self, b: Self, c: Self) -> Self {
+                $fnmadd(a, b, c)
+            }
+        }
+    };
+}
+
+lanes!(__m512, 8, __mmask16, _mm512_loadu_ps, _mm512_maskz_loadu_ps, _mm512_storeu_ps, _mm512_mask_storeu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps, _mm512_permute_ps, _mm512_fmaddsub_ps, _mm512_fmsubadd_ps, _mm512_fnmadd_ps);
+
 /// `x · (wr + i wi)` for eight complex values and a broadcast twiddle.
 #[inline(always)]
-unsafe fn cmul(x: __m512, wr: __m512, wi: __m512) -> __m512 {
-    let swapped = _mm512_permute_ps::<0xB1>(x);
+unsafe fn cmul<V: Lanes>(x: V, wr: V, wi: V) -> V {
+    let swapped = V::swap(x);
     // Even lanes x.re·wr − x.im·wi, odd lanes x.im·wr + x.re·wi.
-    _mm512_fmaddsub_ps(x, wr, _mm512_mul_ps(swapped, wi))
+    V::fmaddsub(x, wr, V::mul(swapped, wi))
 }
 
 /// `a − i b` forward (`a + i b` backwards), as `(a.re + b.im, a.im − b.re)`.
 #[inline(always)]
-unsafe fn minus_i<const INV: bool>(a: __m512, b: __m512, one: __m512) -> __m512 {
-    let swapped = _mm512_permute_ps::<0xB1>(b);
+unsafe fn minus_i<V: Lanes, const INV: bool>(a: V, b: V, one: V) -> V {
+    let swapped = V::swap(b);
     if INV {
         // Even lanes a − swapped, odd lanes a + swapped.
-        _mm512_fmaddsub_ps(one, a, swapped)
+        V::fmaddsub(one, a, swapped)
     } else {
-        _mm512_fmsubadd_ps(one, a, swapped)
+        V::fmsubadd(one, a, swapped)
+    }
+}
+
+/// `a + i b` forward (`a − i b` backwards): [`minus_i`] of the other direction.
+#[inline(always)]
+unsafe fn plus_i<V: Lanes, const INV: bool>(a: V, b: V, one: V) -> V {
+    let swapped = V::swap(b);
+    if INV {
+        V::fmsubadd(one, a, swapped)
+    } else {
+        V::fmaddsub(one, a, swapped)
     }
 }
 
 /// The `R`-point DFT of `x` in place (forward, or backwards unnormalised).
 #[inline(always)]
-unsafe fn dft<const R: usize, const INV: bool>(x: &mut [__m512; 4], one: __m512) {
+unsafe fn dft<V: Lanes, const R: usize, const INV: bool>(x: &mut [V; 4], one: V) {
     match R {
         2 => {
             let (a, b) = (x[0], x[1]);
-            x[0] = _mm512_add_ps(a, b);
-            x[1] = _mm512_sub_ps(a, b);
+            x[0] = V::add(a, b);
+            x[1] = V::sub(a, b);
         }
         3 => {
-            let (s, d) = (_mm512_add_ps(x[1], x[2]), _mm512_sub_ps(x[1], x[2]));
-            let t = _mm512_fnmadd_ps(_mm512_set1_ps(0.5), s, x[0]);
-            let u = _mm512_mul_ps(d, _mm512_set1_ps(0.75f32.sqrt()));
-            x[0] = _mm512_add_ps(x[0], s);
-            x[1] = minus_i::<INV>(t, u, one);
-            x[2] = minus_i::<INV>(t, _mm512_sub_ps(_mm512_setzero_ps(), u), one);
+            let (s, d) = (V::add(x[1], x[2]), V::sub(x[1], x[2]));
+            let t = V::fnmadd(V::splat(0.5), s, x[0]);
+            let u = V::mul(d, V::splat(0.75f32.sqrt()));
+            x[0] = V::add(x[0], s);
+            x[1] = minus_i::<V, INV>(t, u, one);
+            x[2] = plus_i::<V, INV>(t, u, one);
         }
         _ => {
-            let (s0, d0) = (_mm512_add_ps(x[0], x[2]), _mm512_sub_ps(x[0], x[2]));
-            let (s1, d1) = (_mm512_add_ps(x[1], x[3]), _mm512_sub_ps(x[1], x[3]));
-            x[0] = _mm512_add_ps(s0, s1);
-            x[2] = _mm512_sub_ps(s0, s1);
-            x[1] = minus_i::<INV>(d0, d1, one);
-            x[3] = minus_i::<INV>(d0, _mm512_sub_ps(_mm512_setzero_ps(), d1), one);
+            let (s0, d0) = (V::add(x[0], x[2]), V::sub(x[0], x[2]));
+            let (s1, d1) = (V::add(x[1], x[3]), V::sub(x[1], x[3]));
+            x[0] = V::add(s0, s1);
+            x[2] = V::sub(s0, s1);
+            x[1] = minus_i::<V, INV>(d0, d1, one);
+            x[3] = plus_i::<V, INV>(d0, d1, one);
         }
     }
 }
@@ -60,7 +169,7 @@ unsafe fn dft<const R: usize, const INV: bool>(x: &mut [__m512; 4], one: __m512)
 /// holds `(span / R)·(R − 1)` values.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn radix<const R: usize, const INV: bool>(
+unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
     data: *mut f32,
     stride: usize,
     cols: usize,
@@ -69,32 +178,32 @@ unsafe fn radix<const R: usize, const INV: bool>(
     twiddles: &[Complex<f32>],
 ) {
     let m = span / R;
-    let one = _mm512_set1_ps(1.0);
-    let tail = (cols % 8) as u32;
-    let tail_mask: __mmask16 = ((1u32 << (2 * tail)) - 1) as __mmask16;
-    let chunks = cols.div_ceil(8);
-    let mut x = [_mm512_setzero_ps(); 4];
+    let one = V::splat(1.0);
+    let tail = cols % V::WIDTH;
+    let tail_mask = V::mask(tail);
+    let chunks = cols.div_ceil(V::WIDTH);
+    let mut x = [V::zero(); 4];
     for block in (0..n).step_by(span) {
         for j in 0..m {
             let mut wr = [one; 3];
-            let mut wi = [_mm512_setzero_ps(); 3];
+            let mut wi = [V::zero(); 3];
             for q in 1..R {
                 let w = twiddles[j * (R - 1) + q - 1];
-                wr[q - 1] = _mm512_set1_ps(w.re);
-                wi[q - 1] = _mm512_set1_ps(if INV { -w.im } else { w.im });
+                wr[q - 1] = V::splat(w.re);
+                wi[q - 1] = V::splat(if INV { -w.im } else { w.im });
             }
             let base = data.add(2 * (block + j) * stride);
             let row_step = 2 * m * stride;
             // Whole vectors unmasked (masked stores are slow on some CPUs), the tail masked.
             for c in 0..chunks {
-                let at = base.add(16 * c);
+                let at = base.add(2 * V::WIDTH * c);
                 if c + 1 == chunks && tail != 0 {
                     for (q, v) in x[..R].iter_mut().enumerate() {
-                        *v = _mm512_maskz_loadu_ps(tail_mask, at.add(q * row_step));
+                        *v = V::load_masked(tail_mask, at.add(q * row_step));
                     }
                 } else {
                     for (q, v) in x[..R].iter_mut().enumerate() {
-                        *v = _mm512_loadu_ps(at.add(q * row_step));
+                        *v = V::load(at.add(q * row_step));
                     }
                 }
                 if INV && j > 0 {
@@ -102,7 +211,7 @@ unsafe fn radix<const R: usize, const INV: bool>(
                         x[q] = cmul(x[q], wr[q - 1], wi[q - 1]);
                     }
                 }
-                dft::<R, INV>(&mut x, one);
+                dft::<V, R, INV>(&mut x, one);
                 if !INV && j > 0 {
                     for q in 1..R {
                         x[q] = cmul(x[q], wr[q - 1], wi[q - 1]);
@@ -110,11 +219,11 @@ unsafe fn radix<const R: usize, const INV: bool>(
                 }
                 if c + 1 == chunks && tail != 0 {
                     for (q, v) in x[..R].iter().enumerate() {
-                        _mm512_mask_storeu_ps(at.add(q * row_step), tail_mask, *v);
+                        v.store_masked(tail_mask, at.add(q * row_step));
                     }
                 } else {
                     for (q, v) in x[..R].iter().enumerate() {
-                        _mm512_storeu_ps(at.add(q * row_step), *v);
+                        v.store(at.add(q * row_step));
                     }
                 }
             }
@@ -124,34 +233,34 @@ unsafe fn radix<const R: usize, const INV: bool>(
 
 /// A twiddle broadcast, conjugated backwards.
 #[inline(always)]
-unsafe fn twiddle<const INV: bool>(w: Complex<f32>) -> (__m512, __m512) {
+unsafe fn twiddle<V: Lanes, const INV: bool>(w: Complex<f32>) -> (V, V) {
     (
-        _mm512_set1_ps(w.re),
-        _mm512_set1_ps(if INV { -w.im } else { w.im }),
+        V::splat(w.re),
+        V::splat(if INV { -w.im } else { w.im }),
     )
 }
 
 /// The first of two fused passes on the group `j`: one radix-`RA` butterfly per `qb`.
 #[inline(always)]
-unsafe fn pass_a<const RA: usize, const RB: usize, const INV: bool>(
-    x: &mut [[__m512; 4]; 4],
+unsafe fn pass_a<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
+    x: &mut [[V; 4]; 4],
     j: usize,
     m_b: usize,
     tw: &[Complex<f32>],
 ) {
-    let one = _mm512_set1_ps(1.0);
+    let one = V::splat(1.0);
     for (qb, xb) in x[..RB].iter_mut().enumerate() {
         let j1 = j + qb * m_b;
         if INV && j1 > 0 {
             for q in 1..RA {
-                let (wr, wi) = twiddle::<INV>(tw[j1 * (RA - 1) + q - 1]);
+                let (wr, wi) = twiddle::<V, INV>(tw[j1 * (RA - 1) + q - 1]);
                 xb[q] = cmul(xb[q], wr, wi);
             }
         }
-        dft::<RA, INV>(xb, one);
+        dft::<V, RA, INV>(xb, one);
         if !INV && j1 > 0 {
             for q in 1..RA {
-                let (wr, wi) = twiddle::<INV>(tw[j1 * (RA - 1) + q - 1]);
+                let (wr, wi) = twiddle::<V, INV>(tw[j1 * (RA - 1) + q - 1]);
                 xb[q] = cmul(xb[q], wr, wi);
             }
         }
@@ -160,24 +269,24 @@ unsafe fn pass_a<const RA: usize, const RB: usize, const INV: bool>(
 
 /// The second of two fused passes on the group `j`: one radix-`RB` butterfly per `qa`.
 #[inline(always)]
-unsafe fn pass_b<const RA: usize, const RB: usize, const INV: bool>(
-    x: &mut [[__m512; 4]; 4],
+unsafe fn pass_b<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
+    x: &mut [[V; 4]; 4],
     j: usize,
     tw: &[Complex<f32>],
 ) {
-    let one = _mm512_set1_ps(1.0);
+    let one = V::splat(1.0);
     for qa in 0..RA {
         let mut y = [x[0][qa], x[1][qa], x[2][qa], x[3][qa]];
         if INV && j > 0 {
             for q in 1..RB {
-                let (wr, wi) = twiddle::<INV>(tw[j * (RB - 1) + q - 1]);
+                let (wr, wi) = twiddle::<V, INV>(tw[j * (RB - 1) + q - 1]);
                 y[q] = cmul(y[q], wr, wi);
             }
         }
-        dft::<RB, INV>(&mut y, one);
+        dft::<V, RB, INV>(&mut y, one);
         if !INV && j > 0 {
             for q in 1..RB {
-                let (wr, wi) = twiddle::<INV>(tw[j * (RB - 1) + q - 1]);
+                let (wr, wi) = twiddle::<V, INV>(tw[j * (RB - 1) + q - 1]);
                 y[q] = cmul(y[q], wr, wi);
             }
         }
@@ -194,7 +303,7 @@ unsafe fn pass_b<const RA: usize, const RB: usize, const INV: bool>(
 /// As [`radix`]; `tw_a` and `tw_b` are the two passes' twiddles.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn fused<const RA: usize, const RB: usize, const INV: bool>(
+unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
     data: *mut f32,
     stride: usize,
     cols: usize,
@@ -205,42 +314,42 @@ unsafe fn fused<const RA: usize, const RB: usize, const INV: bool>(
 ) {
     let m_a = span / RA;
     let m_b = m_a / RB;
-    let tail = (cols % 8) as u32;
-    let tail_mask: __mmask16 = ((1u32 << (2 * tail)) - 1) as __mmask16;
-    let chunks = cols.div_ceil(8);
+    let tail = cols % V::WIDTH;
+    let tail_mask = V::mask(tail);
+    let chunks = cols.div_ceil(V::WIDTH);
     // x[qb][qa] is row j + qb·m_b + qa·m_a of the group.
-    let mut x = [[_mm512_setzero_ps(); 4]; 4];
+    let mut x = [[V::zero(); 4]; 4];
     for block in (0..n).step_by(span) {
         for j in 0..m_b {
             let base = data.add(2 * (block + j) * stride);
             let row = |qa: usize, qb: usize| 2 * (qa * m_a + qb * m_b) * stride;
             for c in 0..chunks {
-                let at = base.add(16 * c);
+                let at = base.add(2 * V::WIDTH * c);
                 let masked = c + 1 == chunks && tail != 0;
                 for (qb, xb) in x[..RB].iter_mut().enumerate() {
                     for (qa, v) in xb[..RA].iter_mut().enumerate() {
                         let p = at.add(row(qa, qb));
                         *v = if masked {
-                            _mm512_maskz_loadu_ps(tail_mask, p)
+                            V::load_masked(tail_mask, p)
                         } else {
-                            _mm512_loadu_ps(p)
+                            V::load(p)
                         };
                     }
                 }
                 if INV {
-                    pass_b::<RA, RB, INV>(&mut x, j, tw_b);
-                    pass_a::<RA, RB, INV>(&mut x, j, m_b, tw_a);
+                    pass_b::<V, RA, RB, INV>(&mut x, j, tw_b);
+                    pass_a::<V, RA, RB, INV>(&mut x, j, m_b, tw_a);
                 } else {
-                    pass_a::<RA, RB, INV>(&mut x, j, m_b, tw_a);
-                    pass_b::<RA, RB, INV>(&mut x, j, tw_b);
+                    pass_a::<V, RA, RB, INV>(&mut x, j, m_b, tw_a);
+                    pass_b::<V, RA, RB, INV>(&mut x, j, tw_b);
                 }
                 for (qb, xb) in x[..RB].iter().enumerate() {
                     for (qa, v) in xb[..RA].iter().enumerate() {
                         let p = at.add(row(qa, qb));
                         if masked {
-                            _mm512_mask_storeu_ps(p, tail_mask, *v);
+                            v.store_masked(tail_mask, p);
                         } else {
-                            _mm512_storeu_ps(p, *v);
+                            v.store(p);
                         }
                     }
                 }
@@ -249,59 +358,66 @@ unsafe fn fused<const RA: usize, const RB: usize, const INV: bool>(
     }
 }
 
-/// Two passes of [`super::Vertical`] fused ([`fused`]), radices `radix_a` then `radix_b`.
+/// One pass of [`super::Vertical`] (`twiddles` one slice) or two fused (two slices), on complex
+/// `f32` as interleaved floats.
 ///
 /// # Safety
-/// AVX-512F; as [`fused`], the radices among 2, 3, 4.
+/// AVX-512F; `n` rows of `stride` complex values from `data`, `cols ≤ stride`; each slice of
+/// `twiddles` its pass's, the radices among 2, 3, 4.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn fused_pass(
+pub(super) unsafe fn run(
     data: *mut f32,
     stride: usize,
     cols: usize,
     n: usize,
-    [radix_a, radix_b]: [usize; 2],
+    radices: &[usize],
     span: usize,
-    [tw_a, tw_b]: [&[Complex<f32>]; 2],
+    twiddles: &[&[Complex<f32>]],
     inv: bool,
 ) {
-    macro_rules! go {
-        ($($a:literal $b:literal),*) => {
-            match (radix_a, radix_b, inv) {
+    dispatch::<__m512>(data, stride, cols, n, radices, span, twiddles, inv);
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dispatch<V: Lanes>(
+    data: *mut f32,
+    stride: usize,
+    cols: usize,
+    n: usize,
+    radices: &[usize],
+    span: usize,
+    twiddles: &[&[Complex<f32>]],
+    inv: bool,
+) {
+    macro_rules! one {
+        ($($r:literal),*) => {
+            match (radices[0], inv) {
                 $(
-                    ($a, $b, false) => fused::<$a, $b, false>(data, stride, cols, n, span, tw_a, tw_b),
-                    ($a, $b, true) => fused::<$a, $b, true>(data, stride, cols, n, span, tw_a, tw_b),
+                    ($r, false) => radix::<V, $r, false>(data, stride, cols, n, span, twiddles[0]),
+                    ($r, true) => radix::<V, $r, true>(data, stride, cols, n, span, twiddles[0]),
                 )*
-                _ => unreachable!("radices {radix_a}, {radix_b}"),
+                _ => unreachable!("radix {radices:?}"),
             }
         };
     }
-    go!(4 4, 4 3, 4 2, 3 3, 3 2, 2 2);
-}
-
-/// One pass of [`super::Vertical`] for complex `f32` (`data` as interleaved floats).
-///
-/// # Safety
-/// AVX-512F; as [`radix`], `radix_n` one of 2, 3, 4.
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn pass(
-    data: *mut f32,
-    stride: usize,
-    cols: usize,
-    n: usize,
-    radix_n: usize,
-    span: usize,
-    twiddles: &[Complex<f32>],
-    inv: bool,
-) {
-    match (radix_n, inv) {
-        (2, false) => radix::<2, false>(data, stride, cols, n, span, twiddles),
-        (2, true) => radix::<2, true>(data, stride, cols, n, span, twiddles),
-        (3, false) => radix::<3, false>(data, stride, cols, n, span, twiddles),
-        (3, true) => radix::<3, true>(data, stride, cols, n, span, twiddles),
-        (4, false) => radix::<4, false>(data, stride, cols, n, span, twiddles),
-        (4, true) => radix::<4, true>(data, stride, cols, n, span, twiddles),
-        _ => unreachable!("radix {radix_n}"),
+    macro_rules! two {
+        ($($a:literal $b:literal),*) => {
+            match (radices[0], radices[1], inv) {
+                $(
+                    ($a, $b, false) => fused::<V, $a, $b, false>(
+                        data, stride, cols, n, span, twiddles[0], twiddles[1]),
+                    ($a, $b, true) => fused::<V, $a, $b, true>(
+                        data, stride, cols, n, span, twiddles[0], twiddles[1]),
+                )*
+                _ => unreachable!("radices {radices:?}"),
+            }
+        };
+    }
+    if radices.len() == 1 {
+        one!(2, 3, 4);
+    } else {
+        two!(4 4, 4 3, 4 2, 3 3, 3 2, 2 2);
     }
 }
