@@ -50,7 +50,10 @@ fn run<T: Scalar>(name: &str) {
         let cols_only = [nonzero[0], 0];
         let (old, _) = time::<T>(period, cols_only, Columns::Transposed);
         let (new, _) = time::<T>(period, cols_only, Columns::Vertical);
-        println!("  columns only {cols_only:?}  {old:.1}  {new:.1}  {:.2}", old / new);
+        println!(
+            "  columns only {cols_only:?}  {old:.1}  {new:.1}  {:.2}",
+            old / new
+        );
     }
 }
 

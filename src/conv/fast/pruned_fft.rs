@@ -17,6 +17,12 @@
 //! stages backwards and computes only the output rows `$j_0 < r_0$`, `$j_1 < r_1$` the caller asks
 //! for. It is unnormalised: `inverse(forward(x)) = (Π T_a) · x` on the rows computed.
 //!
+//! Where it measured faster ([`Columns`]: `f32` with AVX-512, 3-smooth column extents, a 3-D
+//! period or columns longer than 64) stages 2 and 3 run instead *vertically* in place
+//! (`pruned_fft/vertical.rs`): each butterfly combines whole rows of `$[T_0][T_1][H]$`, so neither
+//! transpose is needed, and the spectrum stays in that layout with axes 0 and 1 in
+//! digit-reversed order ([`PrunedRfft::bin`] maps a bin to its place).
+//!
 //! Pruning pays where the signal is small in its period: a 7×7 kernel in a 70×70 period needs
 //! 7 of the 70 row transforms forward, and its gradient 7 of the 70 rows back.
 //!
@@ -54,7 +60,7 @@ pub enum Columns {
     /// Each stage transposes its planes and transforms the contiguous lines with rustfft;
     /// the spectrum's order is `[H][T1][T0]`.
     Transposed,
-    /// In place across the rows ([`vertical`]), no transposes; the spectrum's order is
+    /// In place across the rows (`pruned_fft/vertical.rs`), no transposes; the spectrum's order is
     /// `[T0][T1][H]` with axes 0 and 1 digit-reversed. Needs extents with no prime factor
     /// above 3.
     Vertical,
@@ -67,10 +73,7 @@ impl Columns {
     /// volume for axis 0) or its columns are longer than 64 (past rustfft's single-kernel
     /// butterflies, which the vertical passes did not beat on 32, 48 and 64).
     fn chosen<T: Scalar>(period: [usize; 3]) -> Self {
-        if vertical::avx512_f32::<T>()
-            && Self::fits(period)
-            && (period[0] > 1 || period[1] > 64)
-        {
+        if vertical::avx512_f32::<T>() && Self::fits(period) && (period[0] > 1 || period[1] > 64) {
             Columns::Vertical
         } else {
             Columns::Transposed
@@ -215,7 +218,11 @@ impl<T: Scalar> PrunedRfft<T> {
         match self.columns {
             Columns::Transposed => (k[2] * t1 + k[1]) * t0 + k[0],
             Columns::Vertical => {
-                let at = |a: usize| self.vertical_axes[a].as_ref().map_or(0, |v| v.position(k[a]));
+                let at = |a: usize| {
+                    self.vertical_axes[a]
+                        .as_ref()
+                        .map_or(0, |v| v.position(k[a]))
+                };
                 (at(0) * t1 + at(1)) * self.half + k[2]
             }
         }

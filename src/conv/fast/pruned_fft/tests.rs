@@ -28,7 +28,9 @@ fn matches_plain_fft_with_pruning<T: Scalar>(columns: Columns, tol: f64) {
         ([3, 7, 4], [2, 5], [3, 6]),
     ] {
         let plan = PrunedRfft::<T>::plan_columns(period, columns);
-        let vertical = period[..2].iter().all(|&t| [1, 2, 3, 4, 6, 8, 9, 12, 16, 64, 96].contains(&t));
+        let vertical = period[..2]
+            .iter()
+            .all(|&t| [1, 2, 3, 4, 6, 8, 9, 12, 16, 64, 96].contains(&t));
         assert_eq!(
             plan.columns() == Columns::Vertical,
             columns == Columns::Vertical && vertical,

@@ -145,7 +145,14 @@ impl<T: Scalar> Vertical<T> {
     }
 
     /// One pass, or two fused (then the vector kernels run), forward or backwards.
-    fn run(&self, passes: &[Pass<T>], data: &mut [Complex<T>], stride: usize, cols: usize, inv: bool) {
+    fn run(
+        &self,
+        passes: &[Pass<T>],
+        data: &mut [Complex<T>],
+        stride: usize,
+        cols: usize,
+        inv: bool,
+    ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx512 {
             let tw = |p: &Pass<T>| {
@@ -190,7 +197,11 @@ fn portable_pass<T: Scalar>(
     let (r, span) = (pass.radix, pass.span);
     let m = span / r;
     let half = T::of(0.5);
-    let s3 = T::of(if inv { 0.75f64.sqrt() } else { -(0.75f64.sqrt()) });
+    let s3 = T::of(if inv {
+        0.75f64.sqrt()
+    } else {
+        -(0.75f64.sqrt())
+    });
     // Multiplication by -i forward, +i backwards.
     let rot = |v: Complex<T>| {
         if inv {
@@ -204,7 +215,10 @@ fn portable_pass<T: Scalar>(
         for j in 0..m {
             let tw = &pass.twiddles[j * (r - 1)..][..r - 1];
             let tw: [Complex<T>; 3] = std::array::from_fn(|q| {
-                let w = tw.get(q).copied().unwrap_or(Complex::new(T::one(), T::zero()));
+                let w = tw
+                    .get(q)
+                    .copied()
+                    .unwrap_or(Complex::new(T::one(), T::zero()));
                 if inv {
                     w.conj()
                 } else {

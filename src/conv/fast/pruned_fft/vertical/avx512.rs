@@ -101,7 +101,24 @@ macro_rules! lanes {
     };
 }
 
-lanes!(__m512, 8, __mmask16, _mm512_loadu_ps, _mm512_maskz_loadu_ps, _mm512_storeu_ps, _mm512_mask_storeu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps, _mm512_permute_ps, _mm512_fmaddsub_ps, _mm512_fmsubadd_ps, _mm512_fnmadd_ps);
+lanes!(
+    __m512,
+    8,
+    __mmask16,
+    _mm512_loadu_ps,
+    _mm512_maskz_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_mask_storeu_ps,
+    _mm512_set1_ps,
+    _mm512_setzero_ps,
+    _mm512_add_ps,
+    _mm512_sub_ps,
+    _mm512_mul_ps,
+    _mm512_permute_ps,
+    _mm512_fmaddsub_ps,
+    _mm512_fmsubadd_ps,
+    _mm512_fnmadd_ps
+);
 
 /// `x · (wr + i wi)` for eight complex values and a broadcast twiddle.
 #[inline(always)]
@@ -234,10 +251,7 @@ unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
 /// A twiddle broadcast, conjugated backwards.
 #[inline(always)]
 unsafe fn twiddle<V: Lanes, const INV: bool>(w: Complex<f32>) -> (V, V) {
-    (
-        V::splat(w.re),
-        V::splat(if INV { -w.im } else { w.im }),
-    )
+    (V::splat(w.re), V::splat(if INV { -w.im } else { w.im }))
 }
 
 /// The first of two fused passes on the group `j`: one radix-`RA` butterfly per `qb`.
@@ -275,6 +289,8 @@ unsafe fn pass_b<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
     tw: &[Complex<f32>],
 ) {
     let one = V::splat(1.0);
+    // `qa` picks the same entry of every row of `x` (a column of the 4×4 block).
+    #[allow(clippy::needless_range_loop)]
     for qa in 0..RA {
         let mut y = [x[0][qa], x[1][qa], x[2][qa], x[3][qa]];
         if INV && j > 0 {
