@@ -46,6 +46,11 @@ fn radices(mut n: usize) -> Option<Vec<usize>> {
     (n == 1).then_some(out)
 }
 
+/// Whether columns of length `n` can run vertically (no prime factor above 3).
+pub(super) fn fits(n: usize) -> bool {
+    n >= 2 && radices(n).is_some()
+}
+
 /// Whether the AVX-512 kernels can run for `T` on this CPU.
 pub(super) fn avx512_f32<T: Scalar>() -> bool {
     #[cfg(target_arch = "x86_64")]

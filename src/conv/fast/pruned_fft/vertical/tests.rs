@@ -101,6 +101,10 @@ fn vector_matches_naive_dft_f32() {
 fn lengths_with_other_primes_are_refused() {
     for n in [5, 7, 10, 14, 22, 98] {
         assert!(Vertical::<f32>::plan(n, true).is_none(), "{n}");
+        assert!(!fits(n), "{n}");
+    }
+    for n in [2, 3, 16, 36, 64, 96] {
+        assert!(fits(n), "{n}");
     }
     assert!(radices(96).is_some_and(|r| r == [4, 4, 3, 2]));
 }

@@ -1,0 +1,36 @@
+//! The choice between the two ways of running the column stages of a [`super::PrunedRfft`].
+
+use super::vertical;
+use crate::tensor::Scalar;
+
+/// How the column stages (axes 1 and 0) of a [`super::PrunedRfft`] run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Columns {
+    /// Each stage transposes its planes and transforms the contiguous lines with rustfft;
+    /// the spectrum's order is `[H][T1][T0]`.
+    Transposed,
+    /// In place across the rows (`pruned_fft/vertical.rs`), no transposes; the spectrum's
+    /// order is `[T0][T1][H]` with axes 0 and 1 digit-reversed. Needs extents with no prime
+    /// factor above 3.
+    Vertical,
+}
+
+impl Columns {
+    /// The faster of the two for `T` on this CPU and `period`, as `examples/fft_columns.rs`
+    /// measured them (`benches/results/session11-columns.md`): vertical where the AVX-512
+    /// kernels run, the extents allow, and the period is 3-D (no transpose of the whole
+    /// volume for axis 0) or its columns are longer than 64 (past rustfft's single-kernel
+    /// butterflies, which the vertical passes did not beat on 32, 48 and 64).
+    pub(super) fn chosen<T: Scalar>(period: [usize; 3]) -> Self {
+        if vertical::avx512_f32::<T>() && Self::fits(period) && (period[0] > 1 || period[1] > 64) {
+            Columns::Vertical
+        } else {
+            Columns::Transposed
+        }
+    }
+
+    /// Whether the vertical passes can transform the column axes of `period`.
+    pub(super) fn fits(period: [usize; 3]) -> bool {
+        period[..2].iter().all(|&t| t == 1 || vertical::fits(t))
+    }
+}
