@@ -142,6 +142,18 @@ impl<T: Scalar> BlockedSpectra<T> {
             .collect()
     }
 
+    /// Spectrum `s` (`bins` values).
+    ///
+    /// # Panics
+    /// If `s` is out of range.
+    pub fn spectrum(&self, s: usize) -> &[Complex<T>] {
+        let at = self.offset(s);
+        let values = &self.values()[at..][..2 * self.bins];
+        // SAFETY: `Complex<T>` is `repr(C)` `{ re, im }` of two `T` with `T`'s alignment:
+        // `2n` values are `n` complex, borrowed as the values are.
+        unsafe { std::slice::from_raw_parts(values.as_ptr().cast(), self.bins) }
+    }
+
     /// Copy spectrum `s` into `dst` (`bins` values).
     ///
     /// # Panics

@@ -48,6 +48,7 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 mod passes;
+mod pointwise;
 
 /// A planned FFT conv layer for fixed shapes, holding the spectra of the last forward pass.
 pub struct FftConv<T: Scalar> {
@@ -245,6 +246,11 @@ impl<T: Scalar> FftConv<T> {
         }
         self.w_hat = self.weight_spectra(w);
         let mut y = match g.kind {
+            ConvKind::Conv if self.pointwise() => {
+                let (x_hat, y) = self.pointwise_forward(x, &self.w_hat, true)?;
+                self.act_hat = x_hat;
+                y
+            }
             ConvKind::Conv => {
                 self.act_hat = self.input_spectra(x);
                 self.conv_output(&self.act_hat, &self.w_hat, self.lay.output)?
@@ -275,6 +281,10 @@ impl<T: Scalar> FftConv<T> {
         dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
         let db = with_bias.then(|| bias_grad(dy));
         Ok(match g.kind {
+            ConvKind::Conv if self.pointwise() => {
+                let (dx, dw) = self.pointwise_backward(dy, &self.act_hat, &self.w_hat)?;
+                Grads { dx, dw, db }
+            }
             ConvKind::Conv => {
                 let dy_hat = self.cotangent_spectra(dy);
                 Grads {
@@ -315,6 +325,9 @@ impl<T: Scalar> FftCore<T> {
 impl<T: Scalar> ConvCore<T> for FftCore<T> {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let l = &self.0;
+        if l.pointwise() {
+            return Ok(l.pointwise_forward(x, &l.weight_spectra(w), false)?.1);
+        }
         l.conv_output(&l.input_spectra(x), &l.weight_spectra(w), l.lay.output)
     }
 
@@ -336,6 +349,9 @@ impl<T: Scalar> ConvCore<T> for FftCore<T> {
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         let l = &self.0;
         let (w_hat, x_hat) = (l.weight_spectra(w), l.input_spectra(x));
+        if l.pointwise() {
+            return l.pointwise_backward(dy, &x_hat, &w_hat);
+        }
         let dy_hat = l.cotangent_spectra(dy);
         Ok((
             l.conv_input_grad(&dy_hat, &w_hat)?,
