@@ -56,7 +56,7 @@ impl<T: Scalar> BlockedSpectra<T> {
         let blocks = bins.div_ceil(LANES).max(1);
         let stride = stride_blocks(blocks) * 2 * LANES;
         let len = count * stride;
-        let data = crate::conv::fast::pool::take_dirty(len + Aligned::<T>::slack());
+        let data = crate::conv::fast::pool::take_at_least(len + Aligned::<T>::slack());
         let mut p = BlockedSpectra {
             values: Aligned::within(data, len),
             count,

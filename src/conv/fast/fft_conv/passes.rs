@@ -134,14 +134,14 @@ impl<T: Scalar> FftConv<T> {
         let (k, dl) = (self.lay.kernel, self.lay.dilation);
         let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
         for j0 in 0..ke[0] {
-            real[j0 * t1 * t2..][..ke[1] * t2].fill(T::zero());
-        }
-        for k0 in 0..k[0] {
-            for k1 in 0..k[1] {
-                let row = &mut real[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
-                for k2 in 0..k[2] {
-                    row[k2 * dl[2]] = ch[(k0 * k[1] + k1) * k[2] + k2];
+            for j1 in 0..ke[1] {
+                let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+                if !(j0.is_multiple_of(dl[0]) && j1.is_multiple_of(dl[1])) {
+                    row.fill(T::zero());
+                    continue;
                 }
+                let taps = &ch[((j0 / dl[0]) * k[1] + j1 / dl[1]) * k[2]..][..k[2]];
+                spread(taps, dl[2], row);
             }
         }
         [ke[0], ke[1]]
@@ -195,16 +195,16 @@ impl<T: Scalar> FftConv<T> {
         let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
         let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
         for j0 in 0..rows[0] {
-            real[j0 * t1 * t2..][..rows[1] * t2].fill(T::zero());
-        }
-        for i0 in 0..cnt[0] {
-            for i1 in 0..cnt[1] {
-                let row = &mut real[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
+            for j1 in 0..rows[1] {
+                let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+                if !(j0.is_multiple_of(st[0]) && j1.is_multiple_of(st[1])) {
+                    row.fill(T::zero());
+                    continue;
+                }
+                let (i0, i1) = (j0 / st[0], j1 / st[1]);
                 let src =
                     &ch[((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2]..][..cnt[2]];
-                for (i2, &v) in src.iter().enumerate() {
-                    row[i2 * st[2]] = v;
-                }
+                spread(src, st[2], row);
             }
         }
         Some([rows[0], rows[1]])
@@ -488,6 +488,22 @@ impl<T: Scalar> FftConv<T> {
                     out[(k0 * k[1] + k1) * k[2] + k2] = src[k2 * dl[2]] * scale;
                 }
             }
+        }
+    }
+}
+
+/// `row` holding `values` every `step` entries from its start and zeros elsewhere, each entry
+/// written once (a zeroing pass and then the values was a memset and a store stall per row on
+/// the 2d-k31-dense weights).
+fn spread<T: Scalar>(values: &[T], step: usize, row: &mut [T]) {
+    if step == 1 {
+        let (head, tail) = row.split_at_mut(values.len());
+        head.copy_from_slice(values);
+        tail.fill(T::zero());
+    } else {
+        row.fill(T::zero());
+        for (d, &v) in row.iter_mut().step_by(step).zip(values) {
+            *d = v;
         }
     }
 }

@@ -132,13 +132,13 @@ impl<T: Scalar> FftConv<T> {
                     let cot = &dy.data()[nc * dy_vol..][..dy_vol];
                     for (t, runs) in tile_runs.iter().enumerate() {
                         // A window past the cotangent adds nothing.
-                        let Some(rows) = self.fill_cotangent_window(s.real_mut(), cot, t, e)
-                        else {
+                        let Some(rows) = self.fill_cotangent_window(s.real_mut(), cot, t, e) else {
                             continue;
                         };
                         self.fft.forward_into(s, rows, &mut g);
                         let xs = x_hat.spectrum(nc * nt + t);
-                        for ((gf, xf), (hf, wf)) in g.iter_mut().zip(xs).zip(dw_hat.iter_mut().zip(w))
+                        for ((gf, xf), (hf, wf)) in
+                            g.iter_mut().zip(xs).zip(dw_hat.iter_mut().zip(w))
                         {
                             *hf = *hf + gf.conj() * xf;
                             *gf = *gf * wf;
