@@ -187,11 +187,14 @@ mod tests {
         d / n.max(f64::MIN_POSITIVE)
     }
 
+    /// A layer: spec (its groups set to the channels), x shape, w shape, tile blocks.
+    type Case = (ConvSpec, Vec<usize>, Vec<usize>, Vec<usize>);
+
     /// The fused passes equal the general ones (transforms, [`contract`], inverses) on
     /// depthwise layers: tiled and not, strided, dilated, padded by every mode, 1-D to 3-D,
     /// with windows past the cotangent.
     fn fused_matches_general<T: Scalar>(tol: f64) {
-        let cases: Vec<(ConvSpec, Vec<usize>, Vec<usize>, Vec<usize>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 ConvSpec::conv(&[1], Padding::Explicit(vec![(6, 0)]), &[1]),
                 vec![2, 8, 40],
