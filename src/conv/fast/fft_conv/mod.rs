@@ -19,9 +19,11 @@
 //! ([`super::pruned_fft`]). The contraction over channels is, per frequency, a small complex
 //! matrix product per group, on spectra blocked over frequencies
 //! ([`super::contraction`]); depthwise layers (`groups = channels`) contract over a single
-//! channel. A transpose is the input-adjoint of its [`Geometry::as_conv`]: its forward
-//! is that conv's `∂x`, its `∂x` that conv's forward, its `∂w` that conv's `∂w` with the roles
-//! of input and cotangent swapped.
+//! channel, and from 8 channels on run fused passes (`pointwise.rs`: each spectrum multiplied
+//! and inverted while it is in cache, the y, dy and dx spectra never stored). A transpose is
+//! the input-adjoint of its [`Geometry::as_conv`]: its forward is that conv's `∂x`, its `∂x`
+//! that conv's forward, its `∂w` that conv's `∂w` with the roles of input and cotangent
+//! swapped.
 //!
 //! ```
 //! use fftconv::conv::{fast::FftConv, ConvSpec, Padding};
