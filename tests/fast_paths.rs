@@ -148,6 +148,14 @@ fn depthwise_and_large_kernels_agree() {
     };
     check_all::<f64>(&dw, &[2, 4, 20, 18], &[4, 1, 9, 9], 1);
     check_all::<f32>(&dw, &[2, 4, 20, 18], &[4, 1, 9, 9], 2);
+    // Eight channels and more: the FFT layer's fused depthwise passes.
+    let dw8 = ConvSpec {
+        groups: 8,
+        stride: vec![1, 2],
+        ..ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1])
+    };
+    check_all::<f64>(&dw8, &[2, 8, 13, 16], &[8, 1, 5, 7], 9);
+    check_all::<f32>(&dw8, &[2, 8, 13, 16], &[8, 1, 5, 7], 10);
     // Channel counts large enough for the packed GEMM kernels (every extent above 5).
     let dense = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
     check_all::<f64>(&dense, &[2, 8, 10, 9], &[7, 8, 3, 3], 5);

@@ -3,8 +3,8 @@
 //! them again: with the system allocator, the page faults, page clearing and TLB shootdowns
 //! of that round trip cost as much as the transforms on the benchmark layers.
 //!
-//! [`take`] hands out a zeroed buffer (reusing the smallest pooled one that is large enough);
-//! [`give`] returns one. The pool keeps at most [`MAX_BUFFERS`] buffers and
+//! [`take`] hands out a zeroed buffer (reusing the smallest pooled one that is large enough),
+//! [`take_dirty`] and [`take_at_least`] one holding earlier values; [`give`] returns one. The pool keeps at most [`MAX_BUFFERS`] buffers and
 //! [`MAX_POOLED_BYTES`] bytes; [`release`] empties it.
 //!
 //! ```
@@ -52,6 +52,16 @@ pub fn take<T: Scalar>(len: usize) -> Vec<T> {
 /// A buffer of `len` values that may be left over from an earlier use (finite numbers or
 /// zeros, never uninitialised memory): for callers that overwrite every entry they read.
 pub fn take_dirty<T: Scalar>(len: usize) -> Vec<T> {
+    let mut v = take_at_least(len);
+    v.truncate(len);
+    v
+}
+
+/// A buffer of at least `len` values left over from an earlier use, as [`take_dirty`], but
+/// with all the values the pooled buffer holds: a buffer cut to a shorter length and pooled
+/// again would otherwise have its cut-off tail zeroed when taken for a longer one (a
+/// `memset` of megabytes: ~1 % of the 1d-long-dw profile).
+pub fn take_at_least<T: Scalar>(len: usize) -> Vec<T> {
     let bytes = len * std::mem::size_of::<T>();
     if bytes >= MIN_POOLED_BYTES {
         let mut pool = lock();
@@ -67,8 +77,9 @@ pub fn take_dirty<T: Scalar>(len: usize) -> Vec<T> {
             pool.bytes -= cap;
             drop(pool);
             if let Ok(mut v) = b.downcast::<Vec<T>>() {
-                v.truncate(len);
-                v.resize(len, T::zero());
+                if v.len() < len {
+                    v.resize(len, T::zero());
+                }
                 return *v;
             }
         }
@@ -94,4 +105,34 @@ pub fn release() {
     let mut pool = lock();
     pool.buffers.clear();
     pool.bytes = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pooled buffer comes back whole from `take_at_least` (its values kept), cut to length
+    /// from `take_dirty`, and zeroed from `take`. One test: the pool is process-wide.
+    #[test]
+    fn taken_buffers_have_the_asked_lengths_and_values() {
+        let n = MIN_POOLED_BYTES / 8 + 100;
+        let mut v: Vec<f64> = take_dirty(2 * n);
+        assert_eq!(v.len(), 2 * n);
+        v.fill(3.0);
+        give(v);
+        let w: Vec<f64> = take_at_least(n);
+        // Another test's buffer may have been taken instead; ours is the only one of 3s.
+        if w.iter().all(|&x| x == 3.0) {
+            assert_eq!(w.len(), 2 * n);
+        }
+        assert!(w.len() >= n);
+        give(w);
+        let d: Vec<f64> = take_dirty(n);
+        assert_eq!(d.len(), n);
+        assert!(d.iter().all(|x| x.is_finite()));
+        give(d);
+        let z: Vec<f64> = take(2 * n);
+        assert_eq!(z.len(), 2 * n);
+        assert!(z.iter().all(|&x| x == 0.0));
+    }
 }

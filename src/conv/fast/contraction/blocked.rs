@@ -56,7 +56,7 @@ impl<T: Scalar> BlockedSpectra<T> {
         let blocks = bins.div_ceil(LANES).max(1);
         let stride = stride_blocks(blocks) * 2 * LANES;
         let len = count * stride;
-        let data = crate::conv::fast::pool::take_dirty(len + Aligned::<T>::slack());
+        let data = crate::conv::fast::pool::take_at_least(len + Aligned::<T>::slack());
         let mut p = BlockedSpectra {
             values: Aligned::within(data, len),
             count,
@@ -140,6 +140,18 @@ impl<T: Scalar> BlockedSpectra<T> {
             .chunks_exact_mut(stride.max(1))
             .map(|s| complex_mut(&mut s[..2 * bins]))
             .collect()
+    }
+
+    /// Spectrum `s` (`bins` values).
+    ///
+    /// # Panics
+    /// If `s` is out of range.
+    pub fn spectrum(&self, s: usize) -> &[Complex<T>] {
+        let at = self.offset(s);
+        let values = &self.values()[at..][..2 * self.bins];
+        // SAFETY: `Complex<T>` is `repr(C)` `{ re, im }` of two `T` with `T`'s alignment:
+        // `2n` values are `n` complex, borrowed as the values are.
+        unsafe { std::slice::from_raw_parts(values.as_ptr().cast(), self.bins) }
     }
 
     /// Copy spectrum `s` into `dst` (`bins` values).

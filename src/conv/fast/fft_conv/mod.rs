@@ -19,9 +19,11 @@
 //! ([`super::pruned_fft`]). The contraction over channels is, per frequency, a small complex
 //! matrix product per group, on spectra blocked over frequencies
 //! ([`super::contraction`]); depthwise layers (`groups = channels`) contract over a single
-//! channel. A transpose is the input-adjoint of its [`Geometry::as_conv`]: its forward
-//! is that conv's `∂x`, its `∂x` that conv's forward, its `∂w` that conv's `∂w` with the roles
-//! of input and cotangent swapped.
+//! channel, and from 8 channels on run fused passes (`pointwise.rs`: each spectrum multiplied
+//! and inverted while it is in cache, the y, dy and dx spectra never stored). A transpose is
+//! the input-adjoint of its [`Geometry::as_conv`]: its forward is that conv's `∂x`, its `∂x`
+//! that conv's forward, its `∂w` that conv's `∂w` with the roles of input and cotangent
+//! swapped.
 //!
 //! ```
 //! use fftconv::conv::{fast::FftConv, ConvSpec, Padding};
@@ -48,6 +50,7 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 mod passes;
+mod pointwise;
 
 /// A planned FFT conv layer for fixed shapes, holding the spectra of the last forward pass.
 pub struct FftConv<T: Scalar> {
@@ -245,6 +248,11 @@ impl<T: Scalar> FftConv<T> {
         }
         self.w_hat = self.weight_spectra(w);
         let mut y = match g.kind {
+            ConvKind::Conv if self.pointwise() => {
+                let (x_hat, y) = self.pointwise_forward(x, &self.w_hat, true)?;
+                self.act_hat = x_hat;
+                y
+            }
             ConvKind::Conv => {
                 self.act_hat = self.input_spectra(x);
                 self.conv_output(&self.act_hat, &self.w_hat, self.lay.output)?
@@ -275,6 +283,10 @@ impl<T: Scalar> FftConv<T> {
         dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
         let db = with_bias.then(|| bias_grad(dy));
         Ok(match g.kind {
+            ConvKind::Conv if self.pointwise() => {
+                let (dx, dw) = self.pointwise_backward(dy, &self.act_hat, &self.w_hat)?;
+                Grads { dx, dw, db }
+            }
             ConvKind::Conv => {
                 let dy_hat = self.cotangent_spectra(dy);
                 Grads {
@@ -315,6 +327,9 @@ impl<T: Scalar> FftCore<T> {
 impl<T: Scalar> ConvCore<T> for FftCore<T> {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let l = &self.0;
+        if l.pointwise() {
+            return Ok(l.pointwise_forward(x, &l.weight_spectra(w), false)?.1);
+        }
         l.conv_output(&l.input_spectra(x), &l.weight_spectra(w), l.lay.output)
     }
 
@@ -336,6 +351,9 @@ impl<T: Scalar> ConvCore<T> for FftCore<T> {
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         let l = &self.0;
         let (w_hat, x_hat) = (l.weight_spectra(w), l.input_spectra(x));
+        if l.pointwise() {
+            return l.pointwise_backward(dy, &x_hat, &w_hat);
+        }
         let dy_hat = l.cotangent_spectra(dy);
         Ok((
             l.conv_input_grad(&dy_hat, &w_hat)?,

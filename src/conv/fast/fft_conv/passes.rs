@@ -56,9 +56,6 @@ impl<T: Scalar> FftConv<T> {
         let lay = &self.lay;
         let tile_runs = self.tile_runs();
         let nt = self.tiles();
-        let [_, t1, t2] = self.tiling.period();
-        let i2 = lay.input[2];
-        let i12 = lay.input[1] * i2;
         let mut out = BlockedSpectra::dirty(lay.n * lay.c_in * nt, self.fft.bins());
         out.spectra_mut()
             .into_par_iter()
@@ -68,42 +65,55 @@ impl<T: Scalar> FftConv<T> {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
                 for (t, sig) in sigs.into_iter().enumerate() {
-                    let start = self.window_start(tile_coords(t, &self.tiling));
-                    let [e0, e1, _] = self.window(start);
-                    let runs = &tile_runs[t];
-                    let real = s.real_mut();
-                    for j0 in 0..e0 {
-                        let s0 = lay.maps[0][start[0] + j0];
-                        for j1 in 0..e1 {
-                            let s1 = lay.maps[1][start[1] + j1];
-                            let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
-                            if let (Some(s0), Some(s1)) = (s0, s1) {
-                                let src = &ch[s0 * i12 + s1 * i2..][..i2];
-                                // Runs are in window order: zero only the gaps between them.
-                                let mut end = 0;
-                                for &Run { at, from, len } in runs {
-                                    row[end..at].fill(T::zero());
-                                    row[at..at + len].copy_from_slice(&src[from..from + len]);
-                                    end = at + len;
-                                }
-                                row[end..].fill(T::zero());
-                            } else {
-                                row.fill(T::zero());
-                            }
-                        }
-                    }
+                    let [e0, e1] = self.fill_input_window(s.real_mut(), ch, t, &tile_runs[t]);
                     self.fft.forward_into(s, [e0, e1], sig);
                 }
             });
         out
     }
 
+    /// Fill the real buffer with tile `t`'s window of one sample-channel `ch` of the conv
+    /// input (through the padding maps; `runs` its last axis, [`tile_runs`](Self::tile_runs));
+    /// returns the rows `[e0, e1]` the window has (every other row is left unread).
+    pub(super) fn fill_input_window(
+        &self,
+        real: &mut [T],
+        ch: &[T],
+        t: usize,
+        runs: &[Run],
+    ) -> [usize; 2] {
+        let lay = &self.lay;
+        let [_, t1, t2] = self.tiling.period();
+        let i2 = lay.input[2];
+        let i12 = lay.input[1] * i2;
+        let start = self.window_start(tile_coords(t, &self.tiling));
+        let [e0, e1, _] = self.window(start);
+        for j0 in 0..e0 {
+            let s0 = lay.maps[0][start[0] + j0];
+            for j1 in 0..e1 {
+                let s1 = lay.maps[1][start[1] + j1];
+                let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+                if let (Some(s0), Some(s1)) = (s0, s1) {
+                    let src = &ch[s0 * i12 + s1 * i2..][..i2];
+                    // Runs are in window order: zero only the gaps between them.
+                    let mut end = 0;
+                    for &Run { at, from, len } in runs {
+                        row[end..at].fill(T::zero());
+                        row[at..at + len].copy_from_slice(&src[from..from + len]);
+                        end = at + len;
+                    }
+                    row[end..].fill(T::zero());
+                } else {
+                    row.fill(T::zero());
+                }
+            }
+        }
+        [e0, e1]
+    }
+
     /// Spectra of the dilated kernels placed at the origin of a tile, one per `(o, c)`.
     pub(super) fn weight_spectra(&self, w: &Tensor<T>) -> BlockedSpectra<T> {
         let lay = &self.lay;
-        let [_, t1, t2] = self.tiling.period();
-        let (k, dl) = (lay.kernel, lay.dilation);
-        let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
         let mut out = BlockedSpectra::dirty(lay.c_out * lay.cg, self.fft.bins());
         out.spectra_mut()
             .into_par_iter()
@@ -111,21 +121,30 @@ impl<T: Scalar> FftConv<T> {
             .for_each(|(sig, ch)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                let real = s.real_mut();
-                for j0 in 0..ke[0] {
-                    real[j0 * t1 * t2..][..ke[1] * t2].fill(T::zero());
-                }
-                for k0 in 0..k[0] {
-                    for k1 in 0..k[1] {
-                        let row = &mut real[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
-                        for k2 in 0..k[2] {
-                            row[k2 * dl[2]] = ch[(k0 * k[1] + k1) * k[2] + k2];
-                        }
-                    }
-                }
-                self.fft.forward_into(s, [ke[0], ke[1]], sig);
+                let rows = self.fill_kernel(s.real_mut(), ch);
+                self.fft.forward_into(s, rows, sig);
             });
         out
+    }
+
+    /// The real buffer holding the dilated kernel `ch` (one `(o, c)`) at the origin; returns
+    /// its nonzero rows.
+    pub(super) fn fill_kernel(&self, real: &mut [T], ch: &[T]) -> [usize; 2] {
+        let [_, t1, t2] = self.tiling.period();
+        let (k, dl) = (self.lay.kernel, self.lay.dilation);
+        let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
+        for j0 in 0..ke[0] {
+            for j1 in 0..ke[1] {
+                let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+                if !(j0.is_multiple_of(dl[0]) && j1.is_multiple_of(dl[1])) {
+                    row.fill(T::zero());
+                    continue;
+                }
+                let taps = &ch[((j0 / dl[0]) * k[1] + j1 / dl[1]) * k[2]..][..k[2]];
+                spread(taps, dl[2], row);
+            }
+        }
+        [ke[0], ke[1]]
     }
 
     /// Spectra of conv output cotangents, zero-inserted at the strided positions of each tile,
@@ -134,8 +153,6 @@ impl<T: Scalar> FftConv<T> {
     pub(super) fn cotangent_spectra(&self, t: &Tensor<T>) -> BlockedSpectra<T> {
         let lay = &self.lay;
         let nt = self.tiles();
-        let [_, t1, t2] = self.tiling.period();
-        let st = lay.stride;
         let mut e = [1; 3];
         e[3 - self.geometry.rank()..].copy_from_slice(&t.shape()[2..]);
         let vol: usize = e.iter().product();
@@ -148,34 +165,49 @@ impl<T: Scalar> FftConv<T> {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
                 for (tile, sig) in sigs.into_iter().enumerate() {
-                    let tc = tile_coords(tile, &self.tiling);
-                    let cnt = self.outputs(tc, e);
-                    if cnt.contains(&0) {
+                    match self.fill_cotangent_window(s.real_mut(), ch, tile, e) {
+                        Some(rows) => self.fft.forward_into(s, rows, sig),
                         // An all-zero window: so is its spectrum.
-                        sig.fill(Complex::new(T::zero(), T::zero()));
-                        continue;
+                        None => sig.fill(Complex::new(T::zero(), T::zero())),
                     }
-                    let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
-                    let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
-                    let real = s.real_mut();
-                    for j0 in 0..rows[0] {
-                        real[j0 * t1 * t2..][..rows[1] * t2].fill(T::zero());
-                    }
-                    for i0 in 0..cnt[0] {
-                        for i1 in 0..cnt[1] {
-                            let row = &mut real[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
-                            let src = &ch
-                                [((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2]..]
-                                [..cnt[2]];
-                            for (i2, &v) in src.iter().enumerate() {
-                                row[i2 * st[2]] = v;
-                            }
-                        }
-                    }
-                    self.fft.forward_into(s, [rows[0], rows[1]], sig);
                 }
             });
         out
+    }
+
+    /// The real buffer holding tile `tile`'s window of one sample-channel `ch` of a cotangent
+    /// of extent `e`, zero-inserted at the strided positions; returns its nonzero rows, or
+    /// `None` where the tile lies past the cotangent (an all-zero window, left unfilled).
+    pub(super) fn fill_cotangent_window(
+        &self,
+        real: &mut [T],
+        ch: &[T],
+        tile: usize,
+        e: [usize; 3],
+    ) -> Option<[usize; 2]> {
+        let [_, t1, t2] = self.tiling.period();
+        let st = self.lay.stride;
+        let tc = tile_coords(tile, &self.tiling);
+        let cnt = self.outputs(tc, e);
+        if cnt.contains(&0) {
+            return None;
+        }
+        let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
+        let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
+        for j0 in 0..rows[0] {
+            for j1 in 0..rows[1] {
+                let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+                if !(j0.is_multiple_of(st[0]) && j1.is_multiple_of(st[1])) {
+                    row.fill(T::zero());
+                    continue;
+                }
+                let (i0, i1) = (j0 / st[0], j1 / st[1]);
+                let src =
+                    &ch[((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2]..][..cnt[2]];
+                spread(src, st[2], row);
+            }
+        }
+        Some([rows[0], rows[1]])
     }
 
     /// Inverse transform of `spectrum` (overwritten) into the scratch's real buffer,
@@ -220,21 +252,9 @@ impl<T: Scalar> FftConv<T> {
             w_hat,
             |g, k, j| (g * og + j) * cg + k,
         );
-        let [_, t1, t2] = self.tiling.period();
-        let st = lay.stride;
-        let scale = self.scale();
         let vol: usize = extent.iter().product();
         let shape = [vec![lay.n, co], self.spatial(extent)].concat();
-        let len = lay.n * co * vol;
-        let covered = self.covers(extent);
-        let mut y: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
-        if covered {
-            // SAFETY: `MaybeUninit` values need no initialisation; every entry is written
-            // below (the tiles cover the extent) before `assume_init` reads them as `T`.
-            unsafe { y.set_len(len) };
-        } else {
-            y.resize(len, MaybeUninit::new(T::zero()));
-        }
+        let mut y = self.output_buffer(lay.n * co * vol, extent);
         let mut spectra = y_hat.spectra_mut();
         y.par_chunks_mut(vol.max(1))
             .zip(spectra.par_chunks_mut(nt))
@@ -242,32 +262,7 @@ impl<T: Scalar> FftConv<T> {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
                 for (tile, spectrum) in tiles.iter_mut().enumerate() {
-                    let tc = tile_coords(tile, &self.tiling);
-                    let cnt = self.outputs(tc, extent);
-                    if cnt.contains(&0) {
-                        continue;
-                    }
-                    let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
-                    let rows = [(cnt[0] - 1) * st[0] + 1, (cnt[1] - 1) * st[1] + 1];
-                    let full = self.invert(s, spectrum, rows);
-                    for i0 in 0..cnt[0] {
-                        for i1 in 0..cnt[1] {
-                            let src = &full[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
-                            let dst = &mut out[((first[0] + i0) * extent[1] + first[1] + i1)
-                                * extent[2]
-                                + first[2]..][..cnt[2]];
-                            // Unit stride apart: a strided index does not vectorise.
-                            if st[2] == 1 {
-                                for (d, v) in dst.iter_mut().zip(src) {
-                                    d.write(*v * scale);
-                                }
-                            } else {
-                                for (d, v) in dst.iter_mut().zip(src.iter().step_by(st[2])) {
-                                    d.write(*v * scale);
-                                }
-                            }
-                        }
-                    }
+                    self.write_output_tile(s, spectrum, tile, extent, out);
                 }
             });
         // SAFETY: zeros where the tiles do not cover `extent`; where they do, the loop above
@@ -275,6 +270,61 @@ impl<T: Scalar> FftConv<T> {
         // the extent, `covers`).
         let y = unsafe { assume_init(y) };
         Tensor::new(shape, y)
+    }
+
+    /// The buffer of a conv output of `len` values within `extent`: zeros where the tiles do
+    /// not cover it, else left for [`write_output_tile`](Self::write_output_tile) to write.
+    pub(super) fn output_buffer(&self, len: usize, extent: [usize; 3]) -> Vec<MaybeUninit<T>> {
+        let mut y: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
+        if self.covers(extent) {
+            // SAFETY: `MaybeUninit` values need no initialisation; the callers write every
+            // entry (the tiles cover the extent) before `assume_init` reads them as `T`.
+            unsafe { y.set_len(len) };
+        } else {
+            y.resize(len, MaybeUninit::new(T::zero()));
+        }
+        y
+    }
+
+    /// Invert tile `tile`'s output spectrum (overwritten) and write its outputs within
+    /// `extent`, read at the strided positions and scaled, into one sample-channel `out`.
+    pub(super) fn write_output_tile(
+        &self,
+        s: &mut Scratch<T>,
+        spectrum: &mut [Complex<T>],
+        tile: usize,
+        extent: [usize; 3],
+        out: &mut [MaybeUninit<T>],
+    ) {
+        let [_, t1, t2] = self.tiling.period();
+        let st = self.lay.stride;
+        let scale = self.scale();
+        let tc = tile_coords(tile, &self.tiling);
+        let cnt = self.outputs(tc, extent);
+        if cnt.contains(&0) {
+            return;
+        }
+        let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
+        let rows = [(cnt[0] - 1) * st[0] + 1, (cnt[1] - 1) * st[1] + 1];
+        let full = self.invert(s, spectrum, rows);
+        for i0 in 0..cnt[0] {
+            for i1 in 0..cnt[1] {
+                let src = &full[(i0 * st[0] * t1 + i1 * st[1]) * t2..];
+                let dst = &mut out
+                    [((first[0] + i0) * extent[1] + first[1] + i1) * extent[2] + first[2]..]
+                    [..cnt[2]];
+                // Unit stride apart: a strided index does not vectorise.
+                if st[2] == 1 {
+                    for (d, v) in dst.iter_mut().zip(src) {
+                        d.write(*v * scale);
+                    }
+                } else {
+                    for (d, v) in dst.iter_mut().zip(src.iter().step_by(st[2])) {
+                        d.write(*v * scale);
+                    }
+                }
+            }
+        }
     }
 
     /// Whether the tiles' outputs within `extent` are all of it: tiles cover disjoint ranges
@@ -318,9 +368,6 @@ impl<T: Scalar> FftConv<T> {
             w_hat,
             |g, k, j| (g * og + k) * cg + j,
         );
-        let [_, t1, t2] = self.tiling.period();
-        let [_, i1, i2] = lay.input;
-        let scale = self.scale();
         let shape = [vec![lay.n, ci], self.spatial(lay.input)].concat();
         let len = lay.n * ci * lay.in_vol();
         let mut dx: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
@@ -337,31 +384,48 @@ impl<T: Scalar> FftConv<T> {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
                 for (tile, (runs, spectrum)) in tile_runs.iter().zip(tiles.iter_mut()).enumerate() {
-                    let start = self.window_start(tile_coords(tile, &self.tiling));
-                    let [e0, e1, e2] = self.window(start);
-                    let full = self.invert(s, spectrum, [e0, e1]);
-                    for j0 in 0..e0 {
-                        let Some(s0) = lay.maps[0][start[0] + j0] else {
-                            continue;
-                        };
-                        for j1 in 0..e1 {
-                            let Some(s1) = lay.maps[1][start[1] + j1] else {
-                                continue;
-                            };
-                            let src = &full[(j0 * t1 + j1) * t2..][..e2];
-                            let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
-                            for &Run { at, from, len } in runs {
-                                for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
-                                    *d = *d + *v * scale;
-                                }
-                            }
-                        }
-                    }
+                    self.add_input_grad_tile(s, spectrum, tile, runs, out);
                 }
             });
         // SAFETY: every chunk was zeroed by its task above.
         let dx = unsafe { assume_init(dx) };
         Tensor::new(shape, dx)
+    }
+
+    /// Invert tile `tile`'s input-gradient spectrum (overwritten) and add its window, folded
+    /// back through the padding (`runs` its last axis), into one sample-channel `out`.
+    pub(super) fn add_input_grad_tile(
+        &self,
+        s: &mut Scratch<T>,
+        spectrum: &mut [Complex<T>],
+        tile: usize,
+        runs: &[Run],
+        out: &mut [T],
+    ) {
+        let lay = &self.lay;
+        let [_, t1, t2] = self.tiling.period();
+        let [_, i1, i2] = lay.input;
+        let scale = self.scale();
+        let start = self.window_start(tile_coords(tile, &self.tiling));
+        let [e0, e1, e2] = self.window(start);
+        let full = self.invert(s, spectrum, [e0, e1]);
+        for j0 in 0..e0 {
+            let Some(s0) = lay.maps[0][start[0] + j0] else {
+                continue;
+            };
+            for j1 in 0..e1 {
+                let Some(s1) = lay.maps[1][start[1] + j1] else {
+                    continue;
+                };
+                let src = &full[(j0 * t1 + j1) * t2..][..e2];
+                let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
+                for &Run { at, from, len } in runs {
+                    for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
+                        *d = *d + *v * scale;
+                    }
+                }
+            }
+        }
     }
 
     /// The conv's weight gradient from cotangent and input spectra (summed over the batch and
@@ -391,10 +455,6 @@ impl<T: Scalar> FftConv<T> {
             x_hat,
             |g, k, j| ((k / nt) * ci + g * cg + j) * nt + k % nt,
         );
-        let [_, t1, t2] = self.tiling.period();
-        let (k, dl) = (lay.kernel, lay.dilation);
-        let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
-        let scale = self.scale();
         let shape = [vec![co, cg], self.spatial(lay.kernel)].concat();
         let mut dw = Tensor::zeros(&shape);
         dw.data_mut()
@@ -403,16 +463,47 @@ impl<T: Scalar> FftConv<T> {
             .for_each(|(out, spectrum)| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                let full = self.invert(s, spectrum, [ke[0], ke[1]]);
-                for k0 in 0..k[0] {
-                    for k1 in 0..k[1] {
-                        let src = &full[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
-                        for k2 in 0..k[2] {
-                            out[(k0 * k[1] + k1) * k[2] + k2] = src[k2 * dl[2]] * scale;
-                        }
-                    }
-                }
+                self.write_kernel_grad(s, spectrum, out);
             });
         dw
+    }
+
+    /// Invert one weight-gradient spectrum (overwritten) and write the kernel taps it holds,
+    /// scaled, into `out` (one `(o, c)`).
+    pub(super) fn write_kernel_grad(
+        &self,
+        s: &mut Scratch<T>,
+        spectrum: &mut [Complex<T>],
+        out: &mut [T],
+    ) {
+        let [_, t1, t2] = self.tiling.period();
+        let (k, dl) = (self.lay.kernel, self.lay.dilation);
+        let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
+        let scale = self.scale();
+        let full = self.invert(s, spectrum, [ke[0], ke[1]]);
+        for k0 in 0..k[0] {
+            for k1 in 0..k[1] {
+                let src = &full[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
+                for k2 in 0..k[2] {
+                    out[(k0 * k[1] + k1) * k[2] + k2] = src[k2 * dl[2]] * scale;
+                }
+            }
+        }
+    }
+}
+
+/// `row` holding `values` every `step` entries from its start and zeros elsewhere, each entry
+/// written once (a zeroing pass and then the values was a memset and a store stall per row on
+/// the 2d-k31-dense weights).
+fn spread<T: Scalar>(values: &[T], step: usize, row: &mut [T]) {
+    if step == 1 {
+        let (head, tail) = row.split_at_mut(values.len());
+        head.copy_from_slice(values);
+        tail.fill(T::zero());
+    } else {
+        row.fill(T::zero());
+        for (d, &v) in row.iter_mut().step_by(step).zip(values) {
+            *d = v;
+        }
     }
 }
