@@ -22,6 +22,22 @@ pub fn contract<T: Scalar>(
     b: &BlockedSpectra<T>,
     bi: impl Fn(usize, usize, usize) -> usize + Sync,
 ) {
+    contract_on(Engine::detect(), p, out, c, a, ai, b, bi);
+}
+
+/// [`contract`] on the tile kernels of `engine` (the tests force each one this CPU has, so
+/// the whole driver, not only its tiles, runs on the portable and AVX2 kernels here too).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn contract_on<T: Scalar>(
+    engine: Engine,
+    p: &Product,
+    out: &mut BlockedSpectra<T>,
+    c: impl Fn(usize, usize, usize) -> usize + Sync,
+    a: &BlockedSpectra<T>,
+    ai: impl Fn(usize, usize, usize) -> usize + Sync,
+    b: &BlockedSpectra<T>,
+    bi: impl Fn(usize, usize, usize) -> usize + Sync,
+) {
     assert!(
         a.blocks == out.blocks && b.blocks == out.blocks,
         "contraction operands of different bin counts"
@@ -45,7 +61,6 @@ pub fn contract<T: Scalar>(
             tab.b.extend((0..cols).map(|j| b.offset(bi(g, k, j))));
         }
     }
-    let engine = Engine::detect();
     let out_stride = out.stride();
     let outs = Out::new(out.values_mut());
     (0..blocks.div_ceil(per)).into_par_iter().for_each(|r| {

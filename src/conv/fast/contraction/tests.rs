@@ -2,7 +2,7 @@
 //! portable tile against the SIMD ones.
 
 use super::portable::tile_portable;
-use super::product::{tile, Engine, Out, Tile, TILE_C, TILE_R};
+use super::product::{contract_on, tile, Engine, Out, Tile, TILE_C, TILE_R};
 use super::*;
 use crate::tensor::Scalar;
 use num_complex::Complex;
@@ -12,8 +12,18 @@ fn value(s: usize, f: usize, salt: usize) -> (f64, f64) {
     (h as f64 - 11.0, ((h * 5) % 13) as f64 - 6.0)
 }
 
-/// All three conjugation modes against a per-bin complex loop, for one shape. The values
-/// are small integers, so every sum is exact in f32 too.
+/// The tile kernels this CPU can run: the detected ones and every narrower one.
+fn engines() -> Vec<Engine> {
+    match Engine::detect() {
+        Engine::Avx512 => vec![Engine::Avx512, Engine::Avx2, Engine::Portable],
+        Engine::Avx2 => vec![Engine::Avx2, Engine::Portable],
+        Engine::Portable => vec![Engine::Portable],
+    }
+}
+
+/// All three conjugation modes against a per-bin complex loop, for one shape, through the
+/// whole driver on every engine this CPU has. The values are small integers, so every sum is
+/// exact in f32 too.
 fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins: usize) {
     let na = groups * rows * depth;
     let nb = groups * depth * cols;
@@ -27,7 +37,10 @@ fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins:
     let ai = |g: usize, i: usize, k: usize| (g * rows + i) * depth + k;
     let bi = |g: usize, k: usize, j: usize| (g * depth + k) * cols + j;
     let ci = |g: usize, i: usize, j: usize| (g * rows + i) * cols + j;
-    for conj in [Conj::None, Conj::A, Conj::B] {
+    for (engine, conj) in engines()
+        .into_iter()
+        .flat_map(|e| [Conj::None, Conj::A, Conj::B].map(|c| (e, c)))
+    {
         let p = Product {
             groups,
             rows,
@@ -36,7 +49,7 @@ fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins:
             conj,
         };
         let mut out = BlockedSpectra::<T>::dirty(groups * rows * cols, bins);
-        contract(&p, &mut out, ci, &a, ai, &b, bi);
+        contract_on(engine, &p, &mut out, ci, &a, ai, &b, bi);
         for g in 0..groups {
             for i in 0..rows {
                 for j in 0..cols {
@@ -57,7 +70,7 @@ fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins:
                         let got = (got.0.as_f64(), got.1.as_f64());
                         assert!(
                             got.0 == want.re && got.1 == want.im,
-                            "{} {conj:?} {groups}x{rows}x{cols}x{depth} over {bins} bins: \
+                            "{} {engine:?} {conj:?} {groups}x{rows}x{cols}x{depth} over {bins} bins: \
                              group {g} entry ({i},{j}) bin {f}: {got:?} vs {want}",
                             T::NAME
                         );
@@ -70,7 +83,7 @@ fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins:
 
 /// Odd entry counts (tails of the 2×2 tiles), bin counts that leave the last block and the
 /// last group part-filled, few terms (several blocks per kernel call) and many; f32 and
-/// f64 (the SIMD kernels where the CPU has them, else the portable one).
+/// f64, on every engine this CPU has (on AVX-512: AVX-512, AVX2 and the portable loops).
 #[test]
 fn matches_per_bin_loop() {
     for (groups, rows, cols, depth, bins) in [
@@ -156,11 +169,7 @@ fn tiles_agree<T: Scalar>() {
         out_base: 0,
         out_blk: rows * cols * 2 * LANES,
     };
-    let mut engines = vec![Engine::detect()];
-    if engines[0] == Engine::Avx512 {
-        engines.push(Engine::Avx2);
-    }
-    for engine in engines {
+    for engine in engines() {
         let (tr, tc) = engine.tile_dims::<T>();
         for (nr, nc) in (1..=tr).flat_map(|r| (1..=tc).map(move |c| (r, c))) {
             for conj in [Conj::None, Conj::A, Conj::B] {
