@@ -130,21 +130,13 @@ impl<T: Scalar> FftConv<T> {
     /// The real buffer holding the dilated kernel `ch` (one `(o, c)`) at the origin; returns
     /// its nonzero rows.
     pub(super) fn fill_kernel(&self, real: &mut [T], ch: &[T]) -> [usize; 2] {
-        let [_, t1, t2] = self.tiling.period();
         let (k, dl) = (self.lay.kernel, self.lay.dilation);
         let ke = [0, 1, 2].map(|a| (k[a] - 1) * dl[a] + 1);
-        for j0 in 0..ke[0] {
-            for j1 in 0..ke[1] {
-                let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
-                if !(j0.is_multiple_of(dl[0]) && j1.is_multiple_of(dl[1])) {
-                    row.fill(T::zero());
-                    continue;
-                }
-                let taps = &ch[((j0 / dl[0]) * k[1] + j1 / dl[1]) * k[2]..][..k[2]];
-                spread(taps, dl[2], row);
-            }
-        }
-        [ke[0], ke[1]]
+        let rows = [ke[0], ke[1]];
+        place_zero_inserted(real, self.tiling.period(), rows, dl, |i0, i1| {
+            &ch[(i0 * k[1] + i1) * k[2]..][..k[2]]
+        });
+        rows
     }
 
     /// Spectra of conv output cotangents, zero-inserted at the strided positions of each tile,
@@ -185,7 +177,6 @@ impl<T: Scalar> FftConv<T> {
         tile: usize,
         e: [usize; 3],
     ) -> Option<[usize; 2]> {
-        let [_, t1, t2] = self.tiling.period();
         let st = self.lay.stride;
         let tc = tile_coords(tile, &self.tiling);
         let cnt = self.outputs(tc, e);
@@ -193,21 +184,11 @@ impl<T: Scalar> FftConv<T> {
             return None;
         }
         let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
-        let rows = [0, 1, 2].map(|a| (cnt[a] - 1) * st[a] + 1);
-        for j0 in 0..rows[0] {
-            for j1 in 0..rows[1] {
-                let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
-                if !(j0.is_multiple_of(st[0]) && j1.is_multiple_of(st[1])) {
-                    row.fill(T::zero());
-                    continue;
-                }
-                let (i0, i1) = (j0 / st[0], j1 / st[1]);
-                let src =
-                    &ch[((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2]..][..cnt[2]];
-                spread(src, st[2], row);
-            }
-        }
-        Some([rows[0], rows[1]])
+        let rows = [0, 1].map(|a| (cnt[a] - 1) * st[a] + 1);
+        place_zero_inserted(real, self.tiling.period(), rows, st, |i0, i1| {
+            &ch[((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2]..][..cnt[2]]
+        });
+        Some(rows)
     }
 
     /// Inverse transform of `spectrum` (overwritten) into the scratch's real buffer,
@@ -487,6 +468,29 @@ impl<T: Scalar> FftConv<T> {
                 for k2 in 0..k[2] {
                     out[(k0 * k[1] + k1) * k[2] + k2] = src[k2 * dl[2]] * scale;
                 }
+            }
+        }
+    }
+}
+
+/// Rows `(j0, j1)` below `rows` of a period's real buffer (`[T0][T1][T2]`) from source rows
+/// zero-inserted at `step` (a kernel's dilation, a cotangent's stride): where `j0` and `j1`
+/// are multiples of their steps the row is `src(j0 / step0, j1 / step1)` [`spread`] at
+/// `step2`, every other row zeros. Each row is written once.
+fn place_zero_inserted<'a, T: Scalar>(
+    real: &mut [T],
+    [_, t1, t2]: [usize; 3],
+    rows: [usize; 2],
+    step: [usize; 3],
+    src: impl Fn(usize, usize) -> &'a [T],
+) {
+    for j0 in 0..rows[0] {
+        for j1 in 0..rows[1] {
+            let row = &mut real[(j0 * t1 + j1) * t2..][..t2];
+            if j0.is_multiple_of(step[0]) && j1.is_multiple_of(step[1]) {
+                spread(src(j0 / step[0], j1 / step[1]), step[2], row);
+            } else {
+                row.fill(T::zero());
             }
         }
     }
