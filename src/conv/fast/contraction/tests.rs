@@ -169,7 +169,8 @@ fn tiles_agree<T: Scalar>() {
         out_base: 0,
         out_blk: rows * cols * 2 * LANES,
     };
-    for engine in engines() {
+    // The portable engine's tile is the reference itself: comparing it would prove nothing.
+    for engine in engines().into_iter().filter(|&e| e != Engine::Portable) {
         let (tr, tc) = engine.tile_dims::<T>();
         for (nr, nc) in (1..=tr).flat_map(|r| (1..=tc).map(move |c| (r, c))) {
             for conj in [Conj::None, Conj::A, Conj::B] {
