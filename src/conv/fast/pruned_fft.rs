@@ -49,10 +49,12 @@ use std::sync::Arc;
 
 mod columns;
 mod halfcomplex;
+mod paired;
+mod rows;
 mod transpose;
 mod vertical;
 pub use columns::Columns;
-use halfcomplex::HalfComplex;
+use rows::RowBatch;
 use transpose::transpose;
 use vertical::Vertical;
 
@@ -62,9 +64,9 @@ pub struct PrunedRfft<T: Scalar> {
     half: usize,
     r2c: Arc<dyn RealToComplex<T>>,
     c2r: Arc<dyn ComplexToReal<T>>,
-    /// The rows as batches of half-length complex lines where that runs faster than realfft
-    /// (`f32` with AVX2: [`halfcomplex`]).
-    batch: Option<HalfComplex<T>>,
+    /// The rows in batches of complex lines where that runs faster than realfft (`f32` with
+    /// AVX2: [`halfcomplex`], or [`paired`] lines on the lengths where that pays).
+    batch: Option<RowBatch<T>>,
     /// Complex plans of axes 0 and 1 (`None` where the extent is 1 or the columns run
     /// vertically).
     forward_axes: [Option<Arc<dyn Fft<T>>>; 2],
@@ -85,7 +87,7 @@ pub struct Scratch<T: Scalar> {
     fft: Aligned<Complex<T>>,
     r2c: Vec<Complex<T>>,
     c2r: Vec<Complex<T>>,
-    /// Work space of the batched rows (`T1·T2/2`, or empty).
+    /// Work space of the batched rows (about `T1·T2/2`, or empty).
     batch: Aligned<Complex<T>>,
 }
 
@@ -152,7 +154,7 @@ impl<T: Scalar> PrunedRfft<T> {
                 half: period[2] / 2 + 1,
                 r2c: real.plan_fft_forward(period[2]),
                 c2r: real.plan_fft_inverse(period[2]),
-                batch: HalfComplex::plan(period[2], &mut cplx),
+                batch: RowBatch::plan(period[2], &mut cplx),
                 forward_axes: [
                     axis(period[0], &mut cplx, true),
                     axis(period[1], &mut cplx, true),
@@ -220,13 +222,13 @@ impl<T: Scalar> PrunedRfft<T> {
             .chain(&self.inverse_axes)
             .flatten()
             .map(|p| p.get_inplace_scratch_len())
-            .chain(self.batch.as_ref().map(HalfComplex::scratch_len))
+            .chain(self.batch.as_ref().map(RowBatch::scratch_len))
             .max()
             .unwrap_or(0);
         let batch = self
             .batch
             .as_ref()
-            .map_or(0, |r| self.period[1] * r.points());
+            .map_or(0, |r| r.work_len(self.period[1]));
         Scratch {
             period: self.period,
             real: Aligned::new(self.real_len(), T::zero()),

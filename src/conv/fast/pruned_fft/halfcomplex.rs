@@ -33,7 +33,7 @@ pub(super) struct HalfComplex<T: Scalar> {
 }
 
 /// Whether the vector passes run for `T` on this CPU.
-fn vector_passes<T: Scalar>() -> bool {
+pub(super) fn vector_passes<T: Scalar>() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         TypeId::of::<T>() == TypeId::of::<f32>()
@@ -175,14 +175,14 @@ fn merge<T: Scalar>(x: &[Complex<T>], tw: &[Complex<T>], z: &mut [Complex<T>]) {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn cast<T: Scalar>(v: &[Complex<T>]) -> &[Complex<f32>] {
+pub(super) fn cast<T: Scalar>(v: &[Complex<T>]) -> &[Complex<f32>] {
     assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>());
     // SAFETY: `T` is `f32`, checked above.
     unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
 }
 
 #[cfg(target_arch = "x86_64")]
-fn cast_mut<T: Scalar>(v: &mut [Complex<T>]) -> &mut [Complex<f32>] {
+pub(super) fn cast_mut<T: Scalar>(v: &mut [Complex<T>]) -> &mut [Complex<f32>] {
     assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>());
     // SAFETY: `T` is `f32`, checked above.
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), v.len()) }
@@ -194,7 +194,7 @@ fn cast_mut<T: Scalar>(v: &mut [Complex<T>]) -> &mut [Complex<f32>] {
 /// AVX2; `p` points at four readable complex values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn load_reversed(p: *const Complex<f32>) -> std::arch::x86_64::__m256 {
+pub(super) unsafe fn load_reversed(p: *const Complex<f32>) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
     let v = _mm256_loadu_ps(p.cast());
     let v = _mm256_permute2f128_ps::<0x01>(v, v);

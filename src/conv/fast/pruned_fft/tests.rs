@@ -4,7 +4,8 @@ use super::*;
 use crate::fft::RealFftNd;
 
 /// Every period shape (1-D, 2-D, 3-D, odd/even, with pruning) against the plain n-D FFT
-/// in f64, in `T` (f32 runs its even rows through [`halfcomplex`] where the CPU has AVX2),
+/// in f64, in `T` (f32 runs its even rows through [`halfcomplex`] or [`paired`] where the CPU has
+/// AVX2),
 /// the columns as `columns` asks (vertically where the extents allow: radices 4, 3, 2 and
 /// their fused pairs); `forward_into` and `inverse_from` (zero, one and two plane moves) as
 /// the scratch versions.
@@ -26,6 +27,9 @@ fn matches_plain_fft_with_pruning<T: Scalar>(columns: Columns, tol: f64) {
         ([1, 64, 18], [1, 34], [1, 64]),
         ([6, 2, 4], [6, 2], [1, 2]),
         ([3, 7, 4], [2, 5], [3, 6]),
+        ([2, 5, 36], [2, 5], [2, 3]),
+        ([2, 6, 36], [1, 6], [2, 5]),
+        ([1, 4, 40], [1, 4], [1, 3]),
     ] {
         let plan = PrunedRfft::<T>::plan_columns(period, columns);
         let vertical = period[..2]

@@ -1,0 +1,75 @@
+//! The batched row transforms of a [`super::PrunedRfft`]: each real line as a half-length
+//! complex line ([`HalfComplex`]), or two lines as one complex line of their length
+//! ([`Paired`]) where rustfft runs that length much faster ([`paired::pays`]).
+
+use super::halfcomplex::{self, HalfComplex};
+use super::paired::{self, Paired};
+use crate::tensor::Scalar;
+use num_complex::Complex;
+use rustfft::FftPlanner;
+
+/// Real lines of one even length, transformed in batches.
+pub(super) enum RowBatch<T: Scalar> {
+    Half(HalfComplex<T>),
+    Paired(Paired<T>),
+}
+
+impl<T: Scalar> RowBatch<T> {
+    /// The batches for lines of length `n` where the vector passes run for `T` and `n` is
+    /// even; else `None` (the caller keeps realfft's lines).
+    pub(super) fn plan(n: usize, planner: &mut FftPlanner<T>) -> Option<Self> {
+        if halfcomplex::vector_passes::<T>() && paired::pays(n) {
+            Some(RowBatch::Paired(Paired::plan(n, planner)))
+        } else {
+            HalfComplex::plan(n, planner).map(RowBatch::Half)
+        }
+    }
+
+    /// Scratch the FFT calls need.
+    pub(super) fn scratch_len(&self) -> usize {
+        match self {
+            RowBatch::Half(h) => h.scratch_len(),
+            RowBatch::Paired(p) => p.scratch_len(),
+        }
+    }
+
+    /// Complex work space for `lines` lines.
+    pub(super) fn work_len(&self, lines: usize) -> usize {
+        match self {
+            RowBatch::Half(h) => lines * h.points(),
+            RowBatch::Paired(p) => p.work_len(lines),
+        }
+    }
+
+    /// Half spectra (`N/2 + 1` bins each, `stride` apart in `out`) of the real lines in
+    /// `real` (used as work space); `z` holds [`work_len`](Self::work_len) values.
+    pub(super) fn forward(
+        &self,
+        real: &mut [T],
+        z: &mut [Complex<T>],
+        out: &mut [Complex<T>],
+        stride: usize,
+        scratch: &mut [Complex<T>],
+    ) {
+        match self {
+            RowBatch::Half(h) => h.forward(real, z, out, stride, scratch),
+            RowBatch::Paired(p) => p.forward(real, z, out, stride, scratch),
+        }
+    }
+
+    /// The real lines (unnormalised: `N` times the signal) of the half spectra in
+    /// `spectra` (`stride` apart; the imaginary parts of the DC and Nyquist bins zero).
+    pub(super) fn inverse(
+        &self,
+        spectra: &[Complex<T>],
+        stride: usize,
+        z: &mut [Complex<T>],
+        real: &mut [T],
+        scratch: &mut [Complex<T>],
+    ) {
+        match self {
+            RowBatch::Half(h) => h.inverse(spectra, stride, z, real, scratch),
+            RowBatch::Paired(p) => p.inverse(spectra, stride, z, real, scratch),
+        }
+    }
+}
