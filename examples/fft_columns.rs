@@ -1,5 +1,6 @@
 //! Microseconds per forward + inverse pruned transform, the column stages transposed for
-//! rustfft against run vertically in place, on the periods of the FFT layers: the measurement
+//! rustfft against run vertically in place (and, on 3-D periods, mixed: axis 1 transposed,
+//! axis 0 vertical), on the periods of the FFT layers: the measurement
 //! behind `Columns::chosen` (`conv::fast::pruned_fft`).
 //! `cargo run --release --example fft_columns [f64]`
 use fftconv::conv::fast::pruned_fft::{Columns, PrunedRfft};
@@ -46,6 +47,8 @@ fn run<T: Scalar>(name: &str) {
             "{period:?} {nonzero:?}  {old:.1}  {new:.1} ({mode:?})  {:.2}",
             old / new
         );
+        let (mixed, mode) = time::<T>(period, nonzero, Columns::Mixed);
+        println!("  mixed ({mode:?}) {mixed:.1}  {:.2}", old / mixed);
         // No rows (the row stages skip them): the column stages alone.
         let cols_only = [nonzero[0], 0];
         let (old, _) = time::<T>(period, cols_only, Columns::Transposed);

@@ -134,14 +134,17 @@ impl<T: Scalar> PrunedRfft<T> {
         assert!(period.iter().all(|&p| p > 0), "FFT period {period:?}");
         let columns = match columns {
             Columns::Vertical if Columns::fits(period) => Columns::Vertical,
+            Columns::Mixed if Columns::fits_mixed(period) => Columns::Mixed,
             _ => Columns::Transposed,
         };
-        let vertical = columns == Columns::Vertical;
+        // Per axis (0, 1): whether it runs vertically.
+        let vertical = [columns != Columns::Transposed, columns == Columns::Vertical];
         {
             let mut real = RealFftPlanner::<T>::new();
             let mut cplx = FftPlanner::<T>::new();
-            let axis = |n: usize, planner: &mut FftPlanner<T>, fwd: bool| {
-                (n > 1 && !vertical).then(|| {
+            let axis = |a: usize, planner: &mut FftPlanner<T>, fwd: bool| {
+                let n = period[a];
+                (n > 1 && !vertical[a]).then(|| {
                     if fwd {
                         planner.plan_fft_forward(n)
                     } else {
@@ -155,16 +158,10 @@ impl<T: Scalar> PrunedRfft<T> {
                 r2c: real.plan_fft_forward(period[2]),
                 c2r: real.plan_fft_inverse(period[2]),
                 batch: RowBatch::plan(period[2], &mut cplx),
-                forward_axes: [
-                    axis(period[0], &mut cplx, true),
-                    axis(period[1], &mut cplx, true),
-                ],
-                inverse_axes: [
-                    axis(period[0], &mut cplx, false),
-                    axis(period[1], &mut cplx, false),
-                ],
+                forward_axes: [axis(0, &mut cplx, true), axis(1, &mut cplx, true)],
+                inverse_axes: [axis(0, &mut cplx, false), axis(1, &mut cplx, false)],
                 vertical_axes: [0, 1].map(|a| {
-                    (vertical && period[a] > 1)
+                    (vertical[a] && period[a] > 1)
                         .then(|| Vertical::plan(period[a], true))
                         .flatten()
                 }),
@@ -185,16 +182,15 @@ impl<T: Scalar> PrunedRfft<T> {
     pub fn bin(&self, k: [usize; 3]) -> usize {
         let [t0, t1, _] = self.period;
         debug_assert!(k[0] < t0 && k[1] < t1 && k[2] < self.half, "bin {k:?}");
+        let at = |a: usize| {
+            self.vertical_axes[a]
+                .as_ref()
+                .map_or(0, |v| v.position(k[a]))
+        };
         match self.columns {
             Columns::Transposed => (k[2] * t1 + k[1]) * t0 + k[0],
-            Columns::Vertical => {
-                let at = |a: usize| {
-                    self.vertical_axes[a]
-                        .as_ref()
-                        .map_or(0, |v| v.position(k[a]))
-                };
-                (at(0) * t1 + at(1)) * self.half + k[2]
-            }
+            Columns::Vertical => (at(0) * t1 + at(1)) * self.half + k[2],
+            Columns::Mixed => (at(0) * self.half + k[2]) * t1 + k[1],
         }
     }
 
@@ -221,7 +217,10 @@ impl<T: Scalar> PrunedRfft<T> {
             .iter()
             .chain(&self.inverse_axes)
             .flatten()
-            .map(|p| p.get_inplace_scratch_len())
+            .map(|p| {
+                p.get_inplace_scratch_len()
+                    .max(p.get_outofplace_scratch_len())
+            })
             .chain(self.batch.as_ref().map(RowBatch::scratch_len))
             .max()
             .unwrap_or(0);
@@ -233,12 +232,13 @@ impl<T: Scalar> PrunedRfft<T> {
             period: self.period,
             real: Aligned::new(self.real_len(), T::zero()),
             a: Aligned::new(bins, zero()),
-            // Only transposed stages move the planes to a second buffer.
+            // Only transposed stages move the planes to a second buffer; mixed ones move one
+            // plane at a time.
             b: Aligned::new(
-                if self.columns == Columns::Transposed {
-                    bins
-                } else {
-                    0
+                match self.columns {
+                    Columns::Transposed => bins,
+                    Columns::Mixed => self.period[1] * self.half,
+                    Columns::Vertical => 0,
                 },
                 zero(),
             ),
@@ -305,7 +305,11 @@ impl<T: Scalar> PrunedRfft<T> {
         let (a, dst) = (&mut a[..bins], &mut dst[..bins]);
         // Each transposed stage after the rows moves the planes to the other buffer: start
         // where an even number of moves ends in `dst` (vertical stages move none).
-        let moves = self.forward_axes.iter().flatten().count();
+        let moves = match self.columns {
+            Columns::Transposed => self.forward_axes.iter().flatten().count(),
+            // Each plane goes out to the other buffer and back.
+            Columns::Mixed | Columns::Vertical => 0,
+        };
         let out = if moves.is_multiple_of(2) {
             self.forward_stages(real, dst, a, fft, r2c, batch, nonzero)
         } else {
@@ -361,6 +365,23 @@ impl<T: Scalar> PrunedRfft<T> {
             if let Some(plan) = &self.vertical_axes[1] {
                 for j0 in 0..e0 {
                     plan.forward(&mut cur[j0 * t1 * h..][..t1 * h], h, h);
+                }
+            }
+            if let Some(plan) = &self.vertical_axes[0] {
+                cur[e0 * t1 * h..].fill(zero());
+                plan.forward(cur, t1 * h, t1 * h);
+            }
+            return cur;
+        }
+        if self.columns == Columns::Mixed {
+            // Stage 2 per plane out to `other` and back, [t1][h] -> [h][t1]; stage 3
+            // vertically in place.
+            if let Some(plan) = &self.forward_axes[1] {
+                let tmp = &mut other[..t1 * h];
+                for j0 in 0..e0 {
+                    let plane = &mut cur[j0 * t1 * h..][..t1 * h];
+                    transpose_into(plane, t1, e1, h, tmp);
+                    plan.process_outofplace_with_scratch(tmp, plane, fft);
                 }
             }
             if let Some(plan) = &self.vertical_axes[0] {
@@ -463,7 +484,7 @@ impl<T: Scalar> PrunedRfft<T> {
         let [r0, r1] = rows;
         assert!(r0 <= t0 && r1 <= t1, "rows {rows:?} exceed the period");
         let m = h * t1;
-        if self.columns == Columns::Vertical {
+        if self.columns != Columns::Transposed {
             if let Some(plan) = &self.vertical_axes[0] {
                 plan.inverse(cur, m, m);
             }
@@ -473,14 +494,25 @@ impl<T: Scalar> PrunedRfft<T> {
                 }
             }
         }
+        if self.columns == Columns::Mixed {
+            // Stage 2 backwards per plane out to `other` and back: [h][t1] -> [t1][h].
+            if let Some(plan) = &self.inverse_axes[1] {
+                let tmp = &mut other[..m];
+                for j0 in 0..r0 {
+                    let plane = &mut cur[j0 * m..][..m];
+                    plan.process_outofplace_with_scratch(plane, tmp, fft);
+                    transpose(tmp, t1, plane, h, [h, r1]);
+                }
+            }
+        }
         // Stage 3 backwards: axis 0 on [m][t0], then back to [t0][m] (rows j0 < r0).
-        if let Some(plan) = &self.inverse_axes[0] {
+        if let (Some(plan), Columns::Transposed) = (&self.inverse_axes[0], self.columns) {
             plan.process_with_scratch(&mut cur[..t0 * m], fft);
             transpose(cur, t0, other, m, [m, r0]);
             std::mem::swap(&mut cur, &mut other);
         }
         // Stage 2 backwards: per plane [h][t1] -> [t1][h] (rows j1 < r1).
-        if let Some(plan) = &self.inverse_axes[1] {
+        if let (Some(plan), Columns::Transposed) = (&self.inverse_axes[1], self.columns) {
             for j0 in 0..r0 {
                 let plane = &mut cur[j0 * m..][..m];
                 plan.process_with_scratch(plane, fft);

@@ -13,6 +13,11 @@ pub enum Columns {
     /// order is `[T0][T1][H]` with axes 0 and 1 digit-reversed. Needs extents with no prime
     /// factor above 3.
     Vertical,
+    /// Axis 1 per plane transposed for rustfft (its single-kernel butterflies, such as
+    /// `Butterfly36Avx`, outrun the vertical radix-4/3 passes on short columns), axis 0
+    /// vertically across the planes (no transpose of the whole volume); the spectrum's order is
+    /// `[T0][H][T1]` with axis 0 digit-reversed. Needs a 3-smooth `T0 > 1`.
+    Mixed,
 }
 
 impl Columns {
@@ -20,10 +25,17 @@ impl Columns {
     /// measured them (`benches/results/session11-columns.md`): vertical where the AVX-512
     /// kernels run, the extents allow, and the period is 3-D (no transpose of the whole
     /// volume for axis 0) or its columns are longer than 64 (past rustfft's single-kernel
-    /// butterflies, which the vertical passes did not beat on 32, 48 and 64).
+    /// butterflies, which the vertical passes did not beat on 32, 48 and 64); of a 3-D period
+    /// with columns of at most 64 only axis 0 runs vertically ([`Columns::Mixed`]: 16x36x36
+    /// forward + inverse 30.6–30.8 µs against 33.3 all vertical and 37.0 all transposed,
+    /// session 12).
     pub(super) fn chosen<T: Scalar>(period: [usize; 3]) -> Self {
         if vertical::avx512_f32::<T>() && Self::fits(period) && (period[0] > 1 || period[1] > 64) {
-            Columns::Vertical
+            if period[0] > 1 && period[1] <= 64 {
+                Columns::Mixed
+            } else {
+                Columns::Vertical
+            }
         } else {
             Columns::Transposed
         }
@@ -32,5 +44,10 @@ impl Columns {
     /// Whether the vertical passes can transform the column axes of `period`.
     pub(super) fn fits(period: [usize; 3]) -> bool {
         period[..2].iter().all(|&t| t == 1 || vertical::fits(t))
+    }
+
+    /// Whether `period` can run [`Columns::Mixed`].
+    pub(super) fn fits_mixed(period: [usize; 3]) -> bool {
+        period[0] > 1 && vertical::fits(period[0])
     }
 }

@@ -30,16 +30,17 @@ fn matches_plain_fft_with_pruning<T: Scalar>(columns: Columns, tol: f64) {
         ([2, 5, 36], [2, 5], [2, 3]),
         ([2, 6, 36], [1, 6], [2, 5]),
         ([1, 4, 40], [1, 4], [1, 3]),
+        ([4, 36, 36], [3, 32], [2, 30]),
+        ([16, 36, 36], [12, 32], [16, 32]),
     ] {
         let plan = PrunedRfft::<T>::plan_columns(period, columns);
-        let vertical = period[..2]
-            .iter()
-            .all(|&t| [1, 2, 3, 4, 6, 8, 9, 12, 16, 64, 96].contains(&t));
-        assert_eq!(
-            plan.columns() == Columns::Vertical,
-            columns == Columns::Vertical && vertical,
-            "period {period:?}"
-        );
+        let smooth = |t: usize| [1, 2, 3, 4, 6, 8, 9, 12, 16, 36, 64, 96].contains(&t);
+        let expected = match columns {
+            Columns::Vertical if period[..2].iter().all(|&t| smooth(t)) => Columns::Vertical,
+            Columns::Mixed if period[0] > 1 && smooth(period[0]) => Columns::Mixed,
+            _ => Columns::Transposed,
+        };
+        assert_eq!(plan.columns(), expected, "period {period:?}");
         let mut s = plan.scratch();
         let len = plan.real_len();
         let mut x = vec![0.0; len];
@@ -121,6 +122,17 @@ fn matches_plain_fft_with_pruning<T: Scalar>(columns: Columns, tol: f64) {
     }
 }
 
+/// Axis 1 transposed per plane, axis 0 vertically across the planes.
+#[test]
+fn mixed_columns_match_plain_fft_f64() {
+    matches_plain_fft_with_pruning::<f64>(Columns::Mixed, 1e-12);
+}
+
+#[test]
+fn mixed_columns_match_plain_fft_f32() {
+    matches_plain_fft_with_pruning::<f32>(Columns::Mixed, 1e-6);
+}
+
 /// Every work buffer starts on a cache line and has the planned length.
 #[test]
 fn scratch_buffers_start_on_a_cache_line() {
@@ -163,11 +175,13 @@ fn vertical_columns_match_plain_fft_f32() {
     matches_plain_fft_with_pruning::<f32>(Columns::Vertical, 1e-6);
 }
 
-/// The cached plan's bin order is its own: DC first, every bin once.
+/// Each plan's bin order is its own: DC first, every bin once.
 #[test]
 fn bins_are_a_permutation() {
-    for period in [[1, 1, 8], [1, 64, 64], [16, 36, 36], [1, 40, 72], [3, 5, 7]] {
-        let plan = PrunedRfft::<f32>::plan(period);
+    let periods = [[1, 1, 8], [1, 64, 64], [16, 36, 36], [1, 40, 72], [3, 5, 7]];
+    let columns = [Columns::Transposed, Columns::Vertical, Columns::Mixed];
+    for (period, columns) in periods.into_iter().flat_map(|p| columns.map(|c| (p, c))) {
+        let plan = PrunedRfft::<f32>::plan_columns(period, columns);
         let h = period[2] / 2 + 1;
         let mut seen = vec![false; plan.bins()];
         for k0 in 0..period[0] {
