@@ -21,7 +21,9 @@
 //! period or columns longer than 64) stages 2 and 3 run instead *vertically* in place
 //! (`pruned_fft/vertical.rs`): each butterfly combines whole rows of `$[T_0][T_1][H]$`, so neither
 //! transpose is needed, and the spectrum stays in that layout with axes 0 and 1 in
-//! digit-reversed order ([`PrunedRfft::bin`] maps a bin to its place).
+//! digit-reversed order ([`PrunedRfft::bin`] maps a bin to its place). On 3-D periods with
+//! columns of at most 64 only stage 3 runs vertically ([`Columns::Mixed`]): stage 2 transposes
+//! each plane out and transforms it back with rustfft, leaving `$[T_0][H][T_1]$`.
 //!
 //! Pruning pays where the signal is small in its period: a 7×7 kernel in a 70×70 period needs
 //! 7 of the 70 row transforms forward, and its gradient 7 of the 70 rows back.
@@ -51,10 +53,12 @@ mod columns;
 mod halfcomplex;
 mod paired;
 mod rows;
+mod scratch;
 mod transpose;
 mod vertical;
 pub use columns::Columns;
 use rows::RowBatch;
+pub use scratch::LocalScratch;
 use transpose::transpose;
 use vertical::Vertical;
 
@@ -247,21 +251,6 @@ impl<T: Scalar> PrunedRfft<T> {
             c2r: self.c2r.make_scratch_vec(),
             batch: Aligned::new(batch, zero()),
         }
-    }
-
-    /// Work buffers for this plan kept by the calling thread: taken from the thread's spares
-    /// (or made), and given back to them when the guard drops — so that a layer's many tasks
-    /// do not allocate and free them over and over.
-    pub fn local_scratch(&self) -> LocalScratch<T> {
-        let found = SPARE.with(|spare| {
-            let mut spare = spare.borrow_mut();
-            let at = spare.iter().position(|b| {
-                b.downcast_ref::<Scratch<T>>()
-                    .is_some_and(|s| s.period == self.period)
-            })?;
-            spare.swap_remove(at).downcast::<Scratch<T>>().ok()
-        });
-        LocalScratch(found.map_or_else(|| self.scratch(), |b| *b))
     }
 
     /// Forward transform of the real signal in [`Scratch::real_mut`], whose rows
@@ -543,67 +532,6 @@ impl<T: Scalar> PrunedRfft<T> {
                 batch.inverse(lines, h, batch_work, signal, fft);
             }
         }
-    }
-}
-
-thread_local! {
-    /// Spare work buffers of this thread, any plan and type.
-    static SPARE: std::cell::RefCell<Vec<Box<dyn std::any::Any>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Spare buffers a thread keeps at most.
-const MAX_SPARE: usize = 4;
-
-/// A thread's [`Scratch`], given back to the thread's spares on drop.
-pub struct LocalScratch<T: Scalar>(Scratch<T>);
-
-impl<T: Scalar> std::ops::Deref for LocalScratch<T> {
-    type Target = Scratch<T>;
-    fn deref(&self) -> &Scratch<T> {
-        &self.0
-    }
-}
-
-impl<T: Scalar> std::ops::DerefMut for LocalScratch<T> {
-    fn deref_mut(&mut self) -> &mut Scratch<T> {
-        &mut self.0
-    }
-}
-
-impl<T: Scalar> Drop for LocalScratch<T> {
-    fn drop(&mut self) {
-        // Leave empty buffers behind (no allocation) and keep the real ones.
-        let period = self.0.period;
-        let s = std::mem::replace(&mut self.0, Scratch::empty(period));
-        SPARE.with(|spare| {
-            let mut spare = spare.borrow_mut();
-            if spare.len() >= MAX_SPARE {
-                spare.remove(0);
-            }
-            spare.push(Box::new(s));
-        });
-    }
-}
-
-impl<T: Scalar> Scratch<T> {
-    /// Buffers of no length (allocate nothing).
-    fn empty(period: [usize; 3]) -> Self {
-        Scratch {
-            period,
-            real: Aligned::default(),
-            a: Aligned::default(),
-            b: Aligned::default(),
-            fft: Aligned::default(),
-            r2c: Vec::new(),
-            c2r: Vec::new(),
-            batch: Aligned::default(),
-        }
-    }
-
-    /// The real signal buffer (`T0·T1·T2`, row-major) that [`PrunedRfft::forward`] reads.
-    pub fn real_mut(&mut self) -> &mut [T] {
-        &mut self.real
     }
 }
 
