@@ -172,6 +172,17 @@ fn depthwise_and_large_kernels_agree() {
     let wide = ConvSpec::conv(&[1], Padding::Same, &[1]);
     check_all::<f64>(&wide, &[2, 3, 300], &[5, 3, 33], 3);
     check_all::<f32>(&wide, &[2, 3, 300], &[5, 3, 33], 4);
+    // A 3-D period of rows of 36: paired rows and mixed columns where the CPU runs them (f32
+    // with AVX2 and AVX-512F).
+    let cube = ConvSpec::conv(&[1, 1, 1], Padding::Same, &[1, 1, 1]);
+    let (xs, ws) = ([1, 2, 8, 16, 32], [2, 2, 3, 3, 5]);
+    let g = cube.geometry(&xs, &ws).unwrap();
+    let period = fftconv::conv::fast::tiling::Tiling::for_geometry(&g)
+        .axes
+        .map(|a| a.period);
+    assert_eq!(period, [6, 8, 36]);
+    check_all::<f64>(&cube, &xs, &ws, 11);
+    check_all::<f32>(&cube, &xs, &ws, 12);
 }
 
 #[test]
