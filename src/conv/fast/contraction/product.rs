@@ -61,12 +61,11 @@ pub(super) fn contract_on<T: Scalar>(
             tab.b.extend((0..cols).map(|j| b.offset(bi(g, k, j))));
         }
     }
-    let out_stride = out.stride();
     let outs = Out::new(out.values_mut());
     (0..blocks.div_ceil(per)).into_par_iter().for_each(|r| {
         let first = r * per;
         let span = (first, per.min(blocks - first));
-        range(p, &tab, outs, out_stride, span, a, b, engine);
+        range(p, &tab, outs, span, a, b, engine);
     });
 }
 
@@ -127,10 +126,21 @@ impl<'o, T: 'static> Out<'o, T> {
 /// The index maps of a product as tables: `a[(g·rows + i)·depth + k]`,
 /// `b[(g·depth + k)·cols + j]` and `c[(g·rows + i)·cols + j]` are offsets of spectra inside a
 /// group of their sets.
-struct Tables {
-    a: Vec<usize>,
-    b: Vec<usize>,
-    c: Vec<usize>,
+pub(super) struct Tables {
+    pub(super) a: Vec<usize>,
+    pub(super) b: Vec<usize>,
+    pub(super) c: Vec<usize>,
+}
+
+impl Tables {
+    /// The distinct offsets of `offs` (the spectra a product reads or writes), for the
+    /// prefetches.
+    fn distinct(offs: &[usize]) -> Vec<usize> {
+        let mut d = offs.to_vec();
+        d.sort_unstable();
+        d.dedup();
+        d
+    }
 }
 
 /// The tile kernels this CPU runs.
@@ -256,14 +266,13 @@ pub(super) fn tile<T: Scalar>(
     tile_portable(a, b, t, rows, cols, conj, out);
 }
 
-/// The product on the blocks `first .. first + count` of every spectrum (`out_stride` values
-/// apart in `outs`), in tiles of the engine's size.
+/// The product on the blocks `first .. first + count` of every spectrum (at the offsets of
+/// `tab`), in tiles of the engine's size.
 #[allow(clippy::too_many_arguments)]
-fn range<T: Scalar>(
+pub(super) fn range<T: Scalar>(
     p: &Product,
     tab: &Tables,
     outs: Out<'_, T>,
-    out_stride: usize,
     (first, count): (usize, usize),
     a: &BlockedSpectra<T>,
     b: &BlockedSpectra<T>,
@@ -275,7 +284,13 @@ fn range<T: Scalar>(
     // stay in L1 across entries), the whole range when it has few (depthwise layers), so
     // that the call overhead is spread.
     let step = if depth * cols.min(2) >= 8 { 1 } else { count };
-    let (a_stride, b_stride) = (a.stride(), b.stride());
+    // The spectra this range's tiles touch (a part of each set when the caller computes a
+    // part of the product, `contract_each`): only those are prefetched.
+    let used = if step == 1 {
+        [&tab.a, &tab.b, &tab.c].map(|t| Tables::distinct(t))
+    } else {
+        Default::default()
+    };
     // The tiles, laid out once (offsets of spectra); per call only the bases move.
     let mut tiles: Vec<(Tile<'_>, usize, usize)> = Vec::new();
     for g in 0..p.groups {
@@ -315,9 +330,9 @@ fn range<T: Scalar>(
             // are one line per spectrum, hundreds of strided lines the hardware prefetcher
             // leaves to L3.
             let (a, b) = (a.values(), b.values());
-            prefetch_block(a.as_ptr(), a.len(), a_stride, blk + 1);
-            prefetch_block(b.as_ptr(), b.len(), b_stride, blk + 1);
-            prefetch_block(outs.ptr, outs.len, out_stride, blk + 1);
+            prefetch_block(a.as_ptr(), a.len(), &used[0], blk + 1);
+            prefetch_block(b.as_ptr(), b.len(), &used[1], blk + 1);
+            prefetch_block(outs.ptr, outs.len, &used[2], blk + 1);
         }
         for (t, nr, nc) in tiles.iter_mut() {
             t.a_base = blk * 2 * LANES;
@@ -329,20 +344,20 @@ fn range<T: Scalar>(
     }
 }
 
-/// Ask for block `blk` of every spectrum (`stride` values apart) of the `len` values at
+/// Ask for block `blk` of the spectra starting at offsets `spectra` of the `len` values at
 /// `data` to be brought into L2.
 #[inline]
-fn prefetch_block<T>(data: *const T, len: usize, stride: usize, blk: usize) {
+fn prefetch_block<T>(data: *const T, len: usize, spectra: &[usize], blk: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
         let line = 64 / std::mem::size_of::<T>().max(1);
         let block = 2 * LANES;
-        if stride == 0 {
-            return;
-        }
-        let mut at = blk * block;
-        while at + block <= len {
+        for &s in spectra {
+            let at = s + blk * block;
+            if at + block > len {
+                continue;
+            }
             for l in (0..block).step_by(line.max(1)) {
                 // A prefetch has no architectural effect; the address is inside the values
                 // (`at + l < len`), so the offset does not overflow the allocation.
@@ -350,9 +365,8 @@ fn prefetch_block<T>(data: *const T, len: usize, stride: usize, blk: usize) {
                 // SAFETY: prefetching any address is safe; this one is in bounds.
                 unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) };
             }
-            at += stride;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, len, stride, blk);
+    let _ = (data, len, spectra, blk);
 }

@@ -415,38 +415,74 @@ impl<T: Scalar> FftConv<T> {
         &self,
         g_hat: &BlockedSpectra<T>,
         x_hat: &BlockedSpectra<T>,
-    ) -> Tensor<T> {
+    ) -> Result<Tensor<T>> {
+        let lay = &self.lay;
+        let p = Product {
+            groups: lay.groups,
+            rows: lay.og,
+            cols: lay.cg,
+            depth: lay.n * self.tiles(),
+            conj: Conj::A,
+        };
+        self.weight_grad_by(g_hat, x_hat, &p, each_pays(&p))
+    }
+
+    /// [`conv_weight_grad`](Self::conv_weight_grad) for its product `p`, each spectrum
+    /// inverted as it is computed when `stream` (else from the stored set of them).
+    pub(super) fn weight_grad_by(
+        &self,
+        g_hat: &BlockedSpectra<T>,
+        x_hat: &BlockedSpectra<T>,
+        p: &Product,
+        stream: bool,
+    ) -> Result<Tensor<T>> {
         let lay = &self.lay;
         let nt = self.tiles();
         let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut dw_hat = BlockedSpectra::dirty(co * cg, self.fft.bins());
-        let p = Product {
-            groups: lay.groups,
-            rows: og,
-            cols: cg,
-            depth: lay.n * nt,
-            conj: Conj::A,
-        };
-        contract(
-            &p,
-            &mut dw_hat,
-            |g, i, j| (g * og + i) * cg + j,
-            g_hat,
-            |g, i, k| ((k / nt) * co + g * og + i) * nt + k % nt,
-            x_hat,
-            |g, k, j| ((k / nt) * ci + g * cg + j) * nt + k % nt,
-        );
+        let g_at = |g: usize, i: usize, k: usize| ((k / nt) * co + g * og + i) * nt + k % nt;
+        let x_at = |g: usize, k: usize, j: usize| ((k / nt) * ci + g * cg + j) * nt + k % nt;
         let shape = [vec![co, cg], self.spatial(lay.kernel)].concat();
-        let mut dw = Tensor::zeros(&shape);
-        dw.data_mut()
-            .par_chunks_mut(lay.k_vol())
-            .zip(dw_hat.spectra_mut())
-            .for_each(|(out, spectrum)| {
+        let len = co * cg * lay.k_vol();
+        let mut dw: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
+        // SAFETY: `MaybeUninit` values need no initialisation; `write_kernel_grad` writes every
+        // tap of each `(o, c)` chunk, and every chunk is handed to it once below.
+        unsafe { dw.set_len(len) };
+        if stream {
+            // Few terms per output: invert each spectrum as it is computed (see
+            // `contract_each`) rather than store the set of `co · cg` spectra.
+            let outs: Vec<std::sync::Mutex<&mut [MaybeUninit<T>]>> = dw
+                .chunks_mut(lay.k_vol().max(1))
+                .map(std::sync::Mutex::new)
+                .collect();
+            contract_each(p, g_hat, g_at, x_hat, x_at, |g, i, j, spectrum| {
+                let mut out = outs[(g * og + i) * cg + j]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 let mut s = self.fft.local_scratch();
-                let s = &mut *s;
-                self.write_kernel_grad(s, spectrum, out);
+                self.write_kernel_grad(&mut s, spectrum, &mut out);
             });
-        dw
+        } else {
+            let mut dw_hat = BlockedSpectra::dirty(co * cg, self.fft.bins());
+            contract(
+                p,
+                &mut dw_hat,
+                |g, i, j| (g * og + i) * cg + j,
+                g_hat,
+                g_at,
+                x_hat,
+                x_at,
+            );
+            dw.par_chunks_mut(lay.k_vol().max(1))
+                .zip(dw_hat.spectra_mut())
+                .for_each(|(out, spectrum)| {
+                    let mut s = self.fft.local_scratch();
+                    let s = &mut *s;
+                    self.write_kernel_grad(s, spectrum, out);
+                });
+        }
+        // SAFETY: every chunk was written by `write_kernel_grad` above.
+        let dw = unsafe { assume_init(dw) };
+        Tensor::new(shape, dw)
     }
 
     /// Invert one weight-gradient spectrum (overwritten) and write the kernel taps it holds,
@@ -455,7 +491,7 @@ impl<T: Scalar> FftConv<T> {
         &self,
         s: &mut Scratch<T>,
         spectrum: &mut [Complex<T>],
-        out: &mut [T],
+        out: &mut [MaybeUninit<T>],
     ) {
         let [_, t1, t2] = self.tiling.period();
         let (k, dl) = (self.lay.kernel, self.lay.dilation);
@@ -465,8 +501,15 @@ impl<T: Scalar> FftConv<T> {
         for k0 in 0..k[0] {
             for k1 in 0..k[1] {
                 let src = &full[(k0 * dl[0] * t1 + k1 * dl[1]) * t2..];
-                for k2 in 0..k[2] {
-                    out[(k0 * k[1] + k1) * k[2] + k2] = src[k2 * dl[2]] * scale;
+                let dst = &mut out[(k0 * k[1] + k1) * k[2]..][..k[2]];
+                if dl[2] == 1 {
+                    for (d, v) in dst.iter_mut().zip(src) {
+                        d.write(*v * scale);
+                    }
+                } else {
+                    for (d, v) in dst.iter_mut().zip(src.iter().step_by(dl[2])) {
+                        d.write(*v * scale);
+                    }
                 }
             }
         }

@@ -127,9 +127,12 @@ impl<T: Scalar> FftConv<T> {
         for (i, chunk) in dx.chunks_mut(in_vol).enumerate() {
             by_channel[i % c].push(chunk);
         }
-        let mut dw = Tensor::zeros(&[vec![c, 1], self.spatial(lay.kernel)].concat());
-        dw.data_mut()
-            .par_chunks_mut(lay.k_vol())
+        let dw_len = c * lay.k_vol();
+        let mut dw: Vec<MaybeUninit<T>> = Vec::with_capacity(dw_len);
+        // SAFETY: `MaybeUninit` values need no initialisation; each channel's task ends with
+        // `write_kernel_grad`, which writes every tap of its chunk.
+        unsafe { dw.set_len(dw_len) };
+        dw.par_chunks_mut(lay.k_vol().max(1))
             .zip(by_channel.par_iter_mut())
             .enumerate()
             .for_each_init(
@@ -167,6 +170,9 @@ impl<T: Scalar> FftConv<T> {
         // SAFETY: every chunk was zeroed by its channel's task above.
         let dx = unsafe { assume_init(dx) };
         let dx = Tensor::new([vec![n, c], self.spatial(lay.input)].concat(), dx)?;
+        // SAFETY: every channel's chunk was written by `write_kernel_grad` above.
+        let dw = unsafe { assume_init(dw) };
+        let dw = Tensor::new([vec![c, 1], self.spatial(lay.kernel)].concat(), dw)?;
         Ok((dx, dw))
     }
 }
@@ -256,7 +262,7 @@ mod tests {
             let (_, y_unkept) = layer.pointwise_forward(&x, &w_hat, false).unwrap();
             let dy_hat = layer.cotangent_spectra(&dy);
             let dx = layer.conv_input_grad(&dy_hat, &w_hat).unwrap();
-            let dw = layer.conv_weight_grad(&dy_hat, &x_hat);
+            let dw = layer.conv_weight_grad(&dy_hat, &x_hat).unwrap();
             let (dx_fused, dw_fused) = layer.pointwise_backward(&dy, &kept, &w_hat).unwrap();
             let at = format!("{} {spec:?} x {xs:?} w {ws:?} blocks {blocks:?}", T::NAME);
             for (name, got, want) in [
