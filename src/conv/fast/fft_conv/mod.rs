@@ -51,6 +51,7 @@ use std::sync::Arc;
 
 mod passes;
 mod pointwise;
+mod spectral;
 
 /// A planned FFT conv layer for fixed shapes, holding the spectra of the last forward pass.
 pub struct FftConv<T: Scalar> {

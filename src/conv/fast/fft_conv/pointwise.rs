@@ -15,6 +15,7 @@
 //! The products are those of [`super::passes`] with the same conjugations, the sums over the
 //! batch and tiles in the same order.
 
+use super::spectral;
 use super::*;
 use crate::conv::fast::memory::{assume_init, zeroed};
 use num_complex::Complex;
@@ -84,9 +85,7 @@ impl<T: Scalar> FftConv<T> {
                         };
                         let rows = self.fill_input_window(s.real_mut(), ch, t, runs);
                         self.fft.forward_into(s, rows, sig);
-                        for ((p, a), b) in product.iter_mut().zip(sig.iter()).zip(w) {
-                            *p = a * b.conj();
-                        }
+                        spectral::mul_conj(product, sig, w);
                         self.write_output_tile(s, product, t, extent, out);
                     }
                 },
@@ -154,12 +153,7 @@ impl<T: Scalar> FftConv<T> {
                             };
                             self.fft.forward_into(s, rows, g);
                             let xs = x_hat.spectrum(nc * nt + t);
-                            for ((gf, xf), (hf, wf)) in
-                                g.iter_mut().zip(xs).zip(dw_hat.iter_mut().zip(w))
-                            {
-                                *hf = *hf + gf.conj() * xf;
-                                *gf = *gf * wf;
-                            }
+                            spectral::grad_step(g, xs, dw_hat, w);
                             self.add_input_grad_tile(s, g, t, runs, dx_out);
                         }
                     }
