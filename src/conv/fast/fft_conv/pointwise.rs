@@ -56,6 +56,7 @@ impl<T: Scalar> FftConv<T> {
         let vol: usize = extent.iter().product();
         let shape = [vec![lay.n, lay.c_out], self.spatial(extent)].concat();
         let mut y = self.output_buffer(lay.n * lay.c_out * vol, extent);
+        let in_vol = lay.in_vol().max(1);
         let mut x_hat = BlockedSpectra::dirty(if keep { lay.n * lay.c_in * nt } else { 0 }, bins);
         let mut spectra = x_hat.spectra_mut();
         let mut kept: Vec<Option<&mut [&mut [Complex<T>]]>> = if keep {
@@ -64,7 +65,7 @@ impl<T: Scalar> FftConv<T> {
             (0..lay.n * lay.c_in).map(|_| None).collect()
         };
         y.par_chunks_mut(vol.max(1))
-            .zip(x.data().par_chunks(lay.in_vol().max(1)))
+            .zip(x.data().par_chunks(in_vol))
             .zip(kept.par_iter_mut())
             .enumerate()
             .for_each_init(
@@ -73,6 +74,7 @@ impl<T: Scalar> FftConv<T> {
                 || (vec![zero(); bins], Vec::new()),
                 |(product, local), (nc, ((out, ch), kept))| {
                     let w = w_hat.spectrum(nc % lay.c_in);
+                    let next = x.data().get((nc + 1) * in_vol..(nc + 2) * in_vol);
                     let mut s = self.fft.local_scratch();
                     let s = &mut *s;
                     for (t, runs) in tile_runs.iter().enumerate() {
@@ -83,7 +85,7 @@ impl<T: Scalar> FftConv<T> {
                                 local
                             }
                         };
-                        let rows = self.fill_input_window(s.real_mut(), ch, t, runs);
+                        let rows = self.fill_input_window(s.real_mut(), ch, next, t, runs);
                         self.fft.forward_into(s, rows, sig);
                         spectral::mul_conj(product, sig, w);
                         self.write_output_tile(s, product, t, extent, out);
