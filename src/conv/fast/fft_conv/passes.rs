@@ -163,12 +163,14 @@ impl<T: Scalar> FftConv<T> {
         out.spectra_mut()
             .into_par_iter()
             .chunks(nt)
-            .zip(t.data().par_chunks(vol))
-            .for_each(|(sigs, ch)| {
+            .zip(t.data().par_chunks(vol.max(1)))
+            .enumerate()
+            .for_each(|(nc, (sigs, ch))| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
+                let next = t.data().get((nc + 1) * vol..(nc + 2) * vol);
                 for (tile, sig) in sigs.into_iter().enumerate() {
-                    match self.fill_cotangent_window(s.real_mut(), ch, tile, e) {
+                    match self.fill_cotangent_window(s.real_mut(), ch, next, tile, e) {
                         Some(rows) => self.fft.forward_into(s, rows, sig),
                         // An all-zero window: so is its spectrum.
                         None => sig.fill(Complex::new(T::zero(), T::zero())),
@@ -180,11 +182,14 @@ impl<T: Scalar> FftConv<T> {
 
     /// The real buffer holding tile `tile`'s window of one sample-channel `ch` of a cotangent
     /// of extent `e`, zero-inserted at the strided positions; returns its nonzero rows, or
-    /// `None` where the tile lies past the cotangent (an all-zero window, left unfilled).
+    /// `None` where the tile lies past the cotangent (an all-zero window, left unfilled). The
+    /// same rows of `next` (the sample-channel filled next) are prefetched, as in
+    /// [`fill_input_window`](Self::fill_input_window).
     pub(super) fn fill_cotangent_window(
         &self,
         real: &mut [T],
         ch: &[T],
+        next: Option<&[T]>,
         tile: usize,
         e: [usize; 3],
     ) -> Option<[usize; 2]> {
@@ -197,7 +202,11 @@ impl<T: Scalar> FftConv<T> {
         let first = [0, 1, 2].map(|a| tc[a] * self.tiling.axes[a].block);
         let rows = [0, 1].map(|a| (cnt[a] - 1) * st[a] + 1);
         place_zero_inserted(real, self.tiling.period(), rows, st, |i0, i1| {
-            &ch[((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2]..][..cnt[2]]
+            let at = ((first[0] + i0) * e[1] + first[1] + i1) * e[2] + first[2];
+            if let Some(next) = next {
+                prefetch_lines(&next[at..][..cnt[2]]);
+            }
+            &ch[at..][..cnt[2]]
         });
         Some(rows)
     }

@@ -147,9 +147,12 @@ impl<T: Scalar> FftConv<T> {
                         let dx_out = zeroed(dx_chunk);
                         let nc = i * c + ch;
                         let cot = &dy.data()[nc * dy_vol..][..dy_vol];
+                        // This channel's next sample.
+                        let next = dy.data().get((nc + c) * dy_vol..(nc + c + 1) * dy_vol);
                         for (t, runs) in tile_runs.iter().enumerate() {
                             // A window past the cotangent adds nothing.
-                            let Some(rows) = self.fill_cotangent_window(s.real_mut(), cot, t, e)
+                            let Some(rows) =
+                                self.fill_cotangent_window(s.real_mut(), cot, next, t, e)
                             else {
                                 continue;
                             };
