@@ -8,7 +8,7 @@
 //! costs more than the products. Here the operands are read again per task instead (from
 //! L2/L3: a task reads `depth` spectra per row and per column of its outputs).
 
-use super::product::{range, Engine, Out, Tables, TILE_C, TILE_R};
+use super::product::{prefetched, range, spectrum_lines, Engine, Out, Tables, TILE_C, TILE_R};
 use super::{BlockedSpectra, Product};
 use crate::tensor::Scalar;
 use num_complex::Complex;
@@ -73,7 +73,7 @@ pub(super) fn contract_each_on<T: Scalar>(
             let j0 = task % c_tasks * c_chunk;
             let (nr, nc) = (r_chunk.min(rows - i0), c_chunk.min(cols - j0));
             let mut out = BlockedSpectra::dirty(nr * nc, a.bins());
-            let tab = Tables {
+            let mut tab = Tables {
                 a: (0..nr)
                     .flat_map(|r| (0..depth).map(move |k| (r, k)))
                     .map(|(r, k)| a.offset(ai(g, i0 + r, k)))
@@ -83,6 +83,7 @@ pub(super) fn contract_each_on<T: Scalar>(
                     .map(|(k, c)| b.offset(bi(g, k, j0 + c)))
                     .collect(),
                 c: (0..nr * nc).map(|s| out.offset(s)).collect(),
+                lines: Vec::new(),
             };
             let part = Product {
                 groups: 1,
@@ -91,6 +92,13 @@ pub(super) fn contract_each_on<T: Scalar>(
                 depth,
                 conj: p.conj,
             };
+            if prefetched(&part) {
+                let (av, bv) = (a.values().as_ptr(), b.values().as_ptr());
+                spectrum_lines(av, a.stride(), a.count(), &tab.a, &mut tab.lines);
+                spectrum_lines(bv, b.stride(), b.count(), &tab.b, &mut tab.lines);
+                let o = out.values().as_ptr();
+                spectrum_lines(o, out.stride(), out.count(), &tab.c, &mut tab.lines);
+            }
             let blocks = out.blocks;
             range(
                 &part,

@@ -51,6 +51,7 @@ pub(super) fn contract_on<T: Scalar>(
         a: Vec::with_capacity(gs * rows * depth),
         b: Vec::with_capacity(gs * depth * cols),
         c: Vec::with_capacity(gs * rows * cols),
+        lines: Vec::new(),
     };
     for g in 0..gs {
         for i in 0..rows {
@@ -60,6 +61,26 @@ pub(super) fn contract_on<T: Scalar>(
         for k in 0..depth {
             tab.b.extend((0..cols).map(|j| b.offset(bi(g, k, j))));
         }
+    }
+    if prefetched(p) {
+        let mut lines = Vec::new();
+        spectrum_lines(
+            a.values().as_ptr(),
+            a.stride(),
+            a.count(),
+            &tab.a,
+            &mut lines,
+        );
+        spectrum_lines(
+            b.values().as_ptr(),
+            b.stride(),
+            b.count(),
+            &tab.b,
+            &mut lines,
+        );
+        let o = out.values().as_ptr();
+        spectrum_lines(o, out.stride(), out.count(), &tab.c, &mut lines);
+        tab.lines = lines;
     }
     let outs = Out::new(out.values_mut());
     (0..blocks.div_ceil(per)).into_par_iter().for_each(|r| {
@@ -130,16 +151,36 @@ pub(super) struct Tables {
     pub(super) a: Vec<usize>,
     pub(super) b: Vec<usize>,
     pub(super) c: Vec<usize>,
+    /// Addresses of the first line(s) of block 0 of each distinct spectrum the tables name,
+    /// when the product is prefetched ([`prefetched`]); else empty.
+    pub(super) lines: Vec<usize>,
 }
 
-impl Tables {
-    /// The distinct offsets of `offs` (the spectra a product reads or writes), for the
-    /// prefetches.
-    fn distinct(offs: &[usize]) -> Vec<usize> {
-        let mut d = offs.to_vec();
-        d.sort_unstable();
-        d.dedup();
-        d
+/// Whether a product's kernel calls take one block each, the next one prefetched (many
+/// terms per entry), rather than the whole range at once.
+pub(super) fn prefetched(p: &Product) -> bool {
+    p.depth * p.cols.min(2) >= 8
+}
+
+/// Append to `lines` the addresses of block 0 of each distinct spectrum at offsets `offs`
+/// of a set of `count` spectra `stride` values apart from `base` (a bitmap, not a sort: the
+/// tables of a batch of tiles run to tens of thousands of entries).
+pub(super) fn spectrum_lines<T>(
+    base: *const T,
+    stride: usize,
+    count: usize,
+    offs: &[usize],
+    lines: &mut Vec<usize>,
+) {
+    let line = (64 / std::mem::size_of::<T>().max(1)).max(1);
+    let mut seen = vec![false; count];
+    for &o in offs {
+        let s = o / stride.max(1);
+        if !std::mem::replace(&mut seen[s], true) {
+            for l in (0..2 * LANES).step_by(line) {
+                lines.push(base.wrapping_add(o + l) as usize);
+            }
+        }
     }
 }
 
@@ -283,28 +324,11 @@ pub(super) fn range<T: Scalar>(
     // Blocks per kernel call: one when each entry has many terms (the operands of a block
     // stay in L1 across entries), the whole range when it has few (depthwise layers), so
     // that the call overhead is spread.
-    let step = if depth * cols.min(2) >= 8 { 1 } else { count };
-    // The first line of block 0 of each spectrum this range's tiles touch (a part of each
-    // set when the caller computes a part of the product, `contract_each`): the next block's
-    // lines are prefetched a few before each tile call, not all at once (a burst of
-    // hundreds of prefetches stalls on the miss buffers: 5–10 % of the 2-D layers'
-    // profiles sat on them).
-    let lines: Vec<*const u8> = if step == 1 {
-        let line = 64 / std::mem::size_of::<T>().max(1);
-        let (av, bv) = (a.values().as_ptr(), b.values().as_ptr());
-        let sets = [(av, &tab.a), (bv, &tab.b), (outs.ptr.cast_const(), &tab.c)];
-        sets.into_iter()
-            .flat_map(|(base, offs)| {
-                Tables::distinct(offs).into_iter().flat_map(move |s| {
-                    (0..2 * LANES)
-                        .step_by(line.max(1))
-                        .map(move |l| base.wrapping_add(s + l).cast::<u8>())
-                })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let step = if prefetched(p) { 1 } else { count };
+    // The next block's lines (`tab.lines`) are prefetched a few before each tile call, not
+    // all at once (a burst of hundreds of prefetches stalls on the miss buffers: 5–10 % of
+    // the 2-D layers' profiles sat on them).
+    let lines = &tab.lines;
     // The tiles, laid out once (offsets of spectra); per call only the bases move.
     let mut tiles: Vec<(Tile<'_>, usize, usize)> = Vec::new();
     for g in 0..p.groups {
@@ -352,7 +376,7 @@ pub(super) fn range<T: Scalar>(
         for (n, (t, nr, nc)) in tiles.iter_mut().enumerate() {
             if ahead != usize::MAX {
                 for &l in lines.iter().skip(n * per_tile).take(per_tile) {
-                    prefetch(l.wrapping_add(ahead));
+                    prefetch(l.wrapping_add(ahead) as *const u8);
                 }
             }
             t.a_base = blk * 2 * LANES;

@@ -51,6 +51,17 @@ impl<T: Scalar> FftConv<T> {
             .collect()
     }
 
+    /// Sample-channel `i` of `data` (`vol` values each) for the window fills to prefetch, if
+    /// there is one and the layer has more than one spatial axis: a 1-D window is one
+    /// contiguous run, which the hardware prefetcher streams (prefetching it measured slower
+    /// on 1d-k65).
+    pub(super) fn next_channel<'d>(&self, data: &'d [T], i: usize, vol: usize) -> Option<&'d [T]> {
+        if self.geometry.rank() < 2 {
+            return None;
+        }
+        data.get(i * vol..(i + 1) * vol)
+    }
+
     /// Spectra of the padded conv input's tile windows, one per `(n, c, tile)`.
     pub(super) fn input_spectra(&self, x: &Tensor<T>) -> BlockedSpectra<T> {
         let lay = &self.lay;
@@ -66,7 +77,7 @@ impl<T: Scalar> FftConv<T> {
             .for_each(|(nc, (sigs, ch))| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                let next = x.data().get((nc + 1) * in_vol..(nc + 2) * in_vol);
+                let next = self.next_channel(x.data(), nc + 1, in_vol);
                 for (t, sig) in sigs.into_iter().enumerate() {
                     let runs = &tile_runs[t];
                     let [e0, e1] = self.fill_input_window(s.real_mut(), ch, next, t, runs);
@@ -168,7 +179,7 @@ impl<T: Scalar> FftConv<T> {
             .for_each(|(nc, (sigs, ch))| {
                 let mut s = self.fft.local_scratch();
                 let s = &mut *s;
-                let next = t.data().get((nc + 1) * vol..(nc + 2) * vol);
+                let next = self.next_channel(t.data(), nc + 1, vol);
                 for (tile, sig) in sigs.into_iter().enumerate() {
                     match self.fill_cotangent_window(s.real_mut(), ch, next, tile, e) {
                         Some(rows) => self.fft.forward_into(s, rows, sig),

@@ -74,7 +74,7 @@ impl<T: Scalar> FftConv<T> {
                 || (vec![zero(); bins], Vec::new()),
                 |(product, local), (nc, ((out, ch), kept))| {
                     let w = w_hat.spectrum(nc % lay.c_in);
-                    let next = x.data().get((nc + 1) * in_vol..(nc + 2) * in_vol);
+                    let next = self.next_channel(x.data(), nc + 1, in_vol);
                     let mut s = self.fft.local_scratch();
                     let s = &mut *s;
                     for (t, runs) in tile_runs.iter().enumerate() {
@@ -148,7 +148,7 @@ impl<T: Scalar> FftConv<T> {
                         let nc = i * c + ch;
                         let cot = &dy.data()[nc * dy_vol..][..dy_vol];
                         // This channel's next sample.
-                        let next = dy.data().get((nc + c) * dy_vol..(nc + c + 1) * dy_vol);
+                        let next = self.next_channel(dy.data(), nc + c, dy_vol);
                         for (t, runs) in tile_runs.iter().enumerate() {
                             // A window past the cotangent adds nothing.
                             let Some(rows) =
