@@ -426,7 +426,9 @@ mod tests {
     /// dilated, 1-D to 3-D; and every tap of it is written (the buffer starts as NaN).
     fn streamed_weight_grad_matches<T: Scalar>(tol: f64) {
         use crate::conv::{Algorithm, Padding};
-        let cases: Vec<(ConvSpec, Vec<usize>, Vec<usize>, Vec<usize>)> = vec![
+        // Spec, x shape, w shape, tile blocks.
+        type Case = (ConvSpec, Vec<usize>, Vec<usize>, Vec<usize>);
+        let cases: Vec<Case> = vec![
             (
                 ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]),
                 vec![1, 8, 12, 10],
