@@ -81,6 +81,25 @@ pub(crate) fn zeroed<T: Scalar>(chunk: &mut [MaybeUninit<T>]) -> &mut [T] {
     unsafe { &mut *(chunk as *mut [MaybeUninit<T>] as *mut [T]) }
 }
 
+/// Ask for every cache line of `values` to be brought into L2 (no architectural effect).
+#[inline]
+pub(crate) fn prefetch_lines<T>(values: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let line = (LINE / std::mem::size_of::<T>().max(1)).max(1);
+        for at in (0..values.len()).step_by(line) {
+            // SAFETY: a prefetch has no architectural effect; the address is in `values`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
+                    values.as_ptr().add(at).cast(),
+                )
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values;
+}
+
 /// `v` as initialised values.
 ///
 /// # Safety

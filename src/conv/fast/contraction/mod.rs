@@ -36,19 +36,22 @@
 //! ```
 //!
 //! Files: `blocked.rs` (the layout and its transfers), `product.rs` (the driver: index tables,
-//! work split, tiles), `portable.rs`, `avx2.rs`, `avx512.rs` (the tile kernels), `tests.rs`.
+//! work split, tiles), `each.rs` (products whose outputs are consumed one by one),
+//! `portable.rs`, `avx2.rs`, `avx512.rs` (the tile kernels), `tests.rs`.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod blocked;
+mod each;
 mod portable;
 mod product;
 #[cfg(test)]
 mod tests;
 
 pub use blocked::BlockedSpectra;
+pub use each::{contract_each, each_pays};
 pub use product::contract;
 
 /// Frequencies per block: the accumulator of one entry is `2·LANES` values in registers. Eight:

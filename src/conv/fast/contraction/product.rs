@@ -51,6 +51,7 @@ pub(super) fn contract_on<T: Scalar>(
         a: Vec::with_capacity(gs * rows * depth),
         b: Vec::with_capacity(gs * depth * cols),
         c: Vec::with_capacity(gs * rows * cols),
+        lines: Vec::new(),
     };
     for g in 0..gs {
         for i in 0..rows {
@@ -61,12 +62,31 @@ pub(super) fn contract_on<T: Scalar>(
             tab.b.extend((0..cols).map(|j| b.offset(bi(g, k, j))));
         }
     }
-    let out_stride = out.stride();
+    if prefetched(p) {
+        let mut lines = Vec::new();
+        spectrum_lines(
+            a.values().as_ptr(),
+            a.stride(),
+            a.count(),
+            &tab.a,
+            &mut lines,
+        );
+        spectrum_lines(
+            b.values().as_ptr(),
+            b.stride(),
+            b.count(),
+            &tab.b,
+            &mut lines,
+        );
+        let o = out.values().as_ptr();
+        spectrum_lines(o, out.stride(), out.count(), &tab.c, &mut lines);
+        tab.lines = lines;
+    }
     let outs = Out::new(out.values_mut());
     (0..blocks.div_ceil(per)).into_par_iter().for_each(|r| {
         let first = r * per;
         let span = (first, per.min(blocks - first));
-        range(p, &tab, outs, out_stride, span, a, b, engine);
+        range(p, &tab, outs, span, a, b, engine);
     });
 }
 
@@ -127,10 +147,41 @@ impl<'o, T: 'static> Out<'o, T> {
 /// The index maps of a product as tables: `a[(g·rows + i)·depth + k]`,
 /// `b[(g·depth + k)·cols + j]` and `c[(g·rows + i)·cols + j]` are offsets of spectra inside a
 /// group of their sets.
-struct Tables {
-    a: Vec<usize>,
-    b: Vec<usize>,
-    c: Vec<usize>,
+pub(super) struct Tables {
+    pub(super) a: Vec<usize>,
+    pub(super) b: Vec<usize>,
+    pub(super) c: Vec<usize>,
+    /// Addresses of the first line(s) of block 0 of each distinct spectrum the tables name,
+    /// when the product is prefetched ([`prefetched`]); else empty.
+    pub(super) lines: Vec<usize>,
+}
+
+/// Whether a product's kernel calls take one block each, the next one prefetched (many
+/// terms per entry), rather than the whole range at once.
+pub(super) fn prefetched(p: &Product) -> bool {
+    p.depth * p.cols.min(2) >= 8
+}
+
+/// Append to `lines` the addresses of block 0 of each distinct spectrum at offsets `offs`
+/// of a set of `count` spectra `stride` values apart from `base` (a bitmap, not a sort: the
+/// tables of a batch of tiles run to tens of thousands of entries).
+pub(super) fn spectrum_lines<T>(
+    base: *const T,
+    stride: usize,
+    count: usize,
+    offs: &[usize],
+    lines: &mut Vec<usize>,
+) {
+    let line = (64 / std::mem::size_of::<T>().max(1)).max(1);
+    let mut seen = vec![false; count];
+    for &o in offs {
+        let s = o / stride.max(1);
+        if !std::mem::replace(&mut seen[s], true) {
+            for l in (0..2 * LANES).step_by(line) {
+                lines.push(base.wrapping_add(o + l) as usize);
+            }
+        }
+    }
 }
 
 /// The tile kernels this CPU runs.
@@ -256,14 +307,13 @@ pub(super) fn tile<T: Scalar>(
     tile_portable(a, b, t, rows, cols, conj, out);
 }
 
-/// The product on the blocks `first .. first + count` of every spectrum (`out_stride` values
-/// apart in `outs`), in tiles of the engine's size.
+/// The product on the blocks `first .. first + count` of every spectrum (at the offsets of
+/// `tab`), in tiles of the engine's size.
 #[allow(clippy::too_many_arguments)]
-fn range<T: Scalar>(
+pub(super) fn range<T: Scalar>(
     p: &Product,
     tab: &Tables,
     outs: Out<'_, T>,
-    out_stride: usize,
     (first, count): (usize, usize),
     a: &BlockedSpectra<T>,
     b: &BlockedSpectra<T>,
@@ -274,8 +324,11 @@ fn range<T: Scalar>(
     // Blocks per kernel call: one when each entry has many terms (the operands of a block
     // stay in L1 across entries), the whole range when it has few (depthwise layers), so
     // that the call overhead is spread.
-    let step = if depth * cols.min(2) >= 8 { 1 } else { count };
-    let (a_stride, b_stride) = (a.stride(), b.stride());
+    let step = if prefetched(p) { 1 } else { count };
+    // The next block's lines (`tab.lines`) are prefetched a few before each tile call, not
+    // all at once (a burst of hundreds of prefetches stalls on the miss buffers: 5–10 % of
+    // the 2-D layers' profiles sat on them).
+    let lines = &tab.lines;
     // The tiles, laid out once (offsets of spectra); per call only the bases move.
     let mut tiles: Vec<(Tile<'_>, usize, usize)> = Vec::new();
     for g in 0..p.groups {
@@ -308,18 +361,24 @@ fn range<T: Scalar>(
             }
         }
     }
+    let per_tile = lines.len().div_ceil(tiles.len().max(1));
+    let block_bytes = 2 * LANES * std::mem::size_of::<T>();
     for blk in (first..first + count).step_by(step.max(1)) {
         let nblk = step.min(first + count - blk);
-        if step == 1 && blk + 1 < first + count {
-            // The next block's operands, one block of compute ahead: each block's operands
-            // are one line per spectrum, hundreds of strided lines the hardware prefetcher
-            // leaves to L3.
-            let (a, b) = (a.values(), b.values());
-            prefetch_block(a.as_ptr(), a.len(), a_stride, blk + 1);
-            prefetch_block(b.as_ptr(), b.len(), b_stride, blk + 1);
-            prefetch_block(outs.ptr, outs.len, out_stride, blk + 1);
-        }
-        for (t, nr, nc) in tiles.iter_mut() {
+        // The next block's operands, one block of compute ahead: each block's operands are
+        // one line per spectrum, hundreds of strided lines the hardware prefetcher leaves
+        // to L3. Every spectrum holds the block (`blk + 1 < first + count ≤ blocks`).
+        let ahead = if step == 1 && blk + 1 < first + count {
+            (blk + 1) * block_bytes
+        } else {
+            usize::MAX
+        };
+        for (n, (t, nr, nc)) in tiles.iter_mut().enumerate() {
+            if ahead != usize::MAX {
+                for &l in lines.iter().skip(n * per_tile).take(per_tile) {
+                    prefetch(l.wrapping_add(ahead) as *const u8);
+                }
+            }
             t.a_base = blk * 2 * LANES;
             t.b_base = blk * 2 * LANES;
             t.out_base = blk * 2 * LANES;
@@ -329,30 +388,15 @@ fn range<T: Scalar>(
     }
 }
 
-/// Ask for block `blk` of every spectrum (`stride` values apart) of the `len` values at
-/// `data` to be brought into L2.
-#[inline]
-fn prefetch_block<T>(data: *const T, len: usize, stride: usize, blk: usize) {
+/// Ask for the line at `p` to be brought into L2.
+#[inline(always)]
+fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        let line = 64 / std::mem::size_of::<T>().max(1);
-        let block = 2 * LANES;
-        if stride == 0 {
-            return;
-        }
-        let mut at = blk * block;
-        while at + block <= len {
-            for l in (0..block).step_by(line.max(1)) {
-                // A prefetch has no architectural effect; the address is inside the values
-                // (`at + l < len`), so the offset does not overflow the allocation.
-                let p = data.wrapping_add(at + l);
-                // SAFETY: prefetching any address is safe; this one is in bounds.
-                unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) };
-            }
-            at += stride;
-        }
-    }
+    // SAFETY: prefetching any address is safe (no architectural effect); the callers' lines
+    // are inside their sets.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(p.cast())
+    };
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, len, stride, blk);
+    let _ = p;
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the contraction: against a per-bin loop, layout round trips, and the
 //! portable tile against the SIMD ones.
 
+use super::each::contract_each_on;
 use super::portable::tile_portable;
 use super::product::{contract_on, tile, Engine, Out, Tile, TILE_C, TILE_R};
 use super::*;
@@ -50,6 +51,28 @@ fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins:
         };
         let mut out = BlockedSpectra::<T>::dirty(groups * rows * cols, bins);
         contract_on(engine, &p, &mut out, ci, &a, ai, &b, bi);
+        // The same product with each output handed over as computed: every output once.
+        let handed = std::sync::Mutex::new(Vec::new());
+        contract_each_on(engine, &p, &a, ai, &b, bi, |g, i, j, spectrum| {
+            handed
+                .lock()
+                .unwrap()
+                .push((ci(g, i, j), spectrum.to_vec()));
+        });
+        let mut handed = handed.into_inner().unwrap();
+        handed.sort_by_key(|h| h.0);
+        assert_eq!(
+            handed.iter().map(|h| h.0).collect::<Vec<_>>(),
+            (0..groups * rows * cols).collect::<Vec<_>>(),
+            "contract_each {engine:?}: outputs not handed over once each"
+        );
+        let mut each_out = BlockedSpectra::<T>::zeros(groups * rows * cols, bins);
+        for (s, spectrum) in &handed {
+            assert_eq!(spectrum.len(), bins);
+            for (f, v) in spectrum.iter().enumerate() {
+                each_out.set(*s, f, (v.re, v.im));
+            }
+        }
         for g in 0..groups {
             for i in 0..rows {
                 for j in 0..cols {
@@ -66,14 +89,17 @@ fn check<T: Scalar>(groups: usize, rows: usize, cols: usize, depth: usize, bins:
                             }
                             want += x * y;
                         }
-                        let got = out.get(ci(g, i, j), f);
-                        let got = (got.0.as_f64(), got.1.as_f64());
-                        assert!(
-                            got.0 == want.re && got.1 == want.im,
-                            "{} {engine:?} {conj:?} {groups}x{rows}x{cols}x{depth} over {bins} bins: \
-                             group {g} entry ({i},{j}) bin {f}: {got:?} vs {want}",
-                            T::NAME
-                        );
+                        for (how, set) in [("contract", &out), ("contract_each", &each_out)] {
+                            let got = set.get(ci(g, i, j), f);
+                            let got = (got.0.as_f64(), got.1.as_f64());
+                            assert!(
+                                got.0 == want.re && got.1 == want.im,
+                                "{how} {} {engine:?} {conj:?} {groups}x{rows}x{cols}x{depth} \
+                                 over {bins} bins: group {g} entry ({i},{j}) bin {f}: \
+                                 {got:?} vs {want}",
+                                T::NAME
+                            );
+                        }
                     }
                 }
             }
@@ -91,6 +117,8 @@ fn matches_per_bin_loop() {
         (1, 5, 3, 16, 300),
         (4, 3, 1, 1, 200),
         (1, 2, 2, 2, 5),
+        // More outputs than one `contract_each` task takes (spectra of 17 KB in f32).
+        (1, 9, 40, 2, 2112),
     ] {
         check::<f64>(groups, rows, cols, depth, bins);
         check::<f32>(groups, rows, cols, depth, bins);

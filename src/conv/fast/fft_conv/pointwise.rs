@@ -15,6 +15,7 @@
 //! The products are those of [`super::passes`] with the same conjugations, the sums over the
 //! batch and tiles in the same order.
 
+use super::spectral;
 use super::*;
 use crate::conv::fast::memory::{assume_init, zeroed};
 use num_complex::Complex;
@@ -55,6 +56,7 @@ impl<T: Scalar> FftConv<T> {
         let vol: usize = extent.iter().product();
         let shape = [vec![lay.n, lay.c_out], self.spatial(extent)].concat();
         let mut y = self.output_buffer(lay.n * lay.c_out * vol, extent);
+        let in_vol = lay.in_vol().max(1);
         let mut x_hat = BlockedSpectra::dirty(if keep { lay.n * lay.c_in * nt } else { 0 }, bins);
         let mut spectra = x_hat.spectra_mut();
         let mut kept: Vec<Option<&mut [&mut [Complex<T>]]>> = if keep {
@@ -63,7 +65,7 @@ impl<T: Scalar> FftConv<T> {
             (0..lay.n * lay.c_in).map(|_| None).collect()
         };
         y.par_chunks_mut(vol.max(1))
-            .zip(x.data().par_chunks(lay.in_vol().max(1)))
+            .zip(x.data().par_chunks(in_vol))
             .zip(kept.par_iter_mut())
             .enumerate()
             .for_each_init(
@@ -72,6 +74,7 @@ impl<T: Scalar> FftConv<T> {
                 || (vec![zero(); bins], Vec::new()),
                 |(product, local), (nc, ((out, ch), kept))| {
                     let w = w_hat.spectrum(nc % lay.c_in);
+                    let next = self.next_channel(x.data(), nc + 1, in_vol);
                     let mut s = self.fft.local_scratch();
                     let s = &mut *s;
                     for (t, runs) in tile_runs.iter().enumerate() {
@@ -82,11 +85,9 @@ impl<T: Scalar> FftConv<T> {
                                 local
                             }
                         };
-                        let rows = self.fill_input_window(s.real_mut(), ch, t, runs);
+                        let rows = self.fill_input_window(s.real_mut(), ch, next, t, runs);
                         self.fft.forward_into(s, rows, sig);
-                        for ((p, a), b) in product.iter_mut().zip(sig.iter()).zip(w) {
-                            *p = a * b.conj();
-                        }
+                        spectral::mul_conj(product, sig, w);
                         self.write_output_tile(s, product, t, extent, out);
                     }
                 },
@@ -127,9 +128,12 @@ impl<T: Scalar> FftConv<T> {
         for (i, chunk) in dx.chunks_mut(in_vol).enumerate() {
             by_channel[i % c].push(chunk);
         }
-        let mut dw = Tensor::zeros(&[vec![c, 1], self.spatial(lay.kernel)].concat());
-        dw.data_mut()
-            .par_chunks_mut(lay.k_vol())
+        let dw_len = c * lay.k_vol();
+        let mut dw: Vec<MaybeUninit<T>> = Vec::with_capacity(dw_len);
+        // SAFETY: `MaybeUninit` values need no initialisation; each channel's task ends with
+        // `write_kernel_grad`, which writes every tap of its chunk.
+        unsafe { dw.set_len(dw_len) };
+        dw.par_chunks_mut(lay.k_vol().max(1))
             .zip(by_channel.par_iter_mut())
             .enumerate()
             .for_each_init(
@@ -143,20 +147,18 @@ impl<T: Scalar> FftConv<T> {
                         let dx_out = zeroed(dx_chunk);
                         let nc = i * c + ch;
                         let cot = &dy.data()[nc * dy_vol..][..dy_vol];
+                        // This channel's next sample.
+                        let next = self.next_channel(dy.data(), nc + c, dy_vol);
                         for (t, runs) in tile_runs.iter().enumerate() {
                             // A window past the cotangent adds nothing.
-                            let Some(rows) = self.fill_cotangent_window(s.real_mut(), cot, t, e)
+                            let Some(rows) =
+                                self.fill_cotangent_window(s.real_mut(), cot, next, t, e)
                             else {
                                 continue;
                             };
                             self.fft.forward_into(s, rows, g);
                             let xs = x_hat.spectrum(nc * nt + t);
-                            for ((gf, xf), (hf, wf)) in
-                                g.iter_mut().zip(xs).zip(dw_hat.iter_mut().zip(w))
-                            {
-                                *hf = *hf + gf.conj() * xf;
-                                *gf = *gf * wf;
-                            }
+                            spectral::grad_step(g, xs, dw_hat, w);
                             self.add_input_grad_tile(s, g, t, runs, dx_out);
                         }
                     }
@@ -167,6 +169,9 @@ impl<T: Scalar> FftConv<T> {
         // SAFETY: every chunk was zeroed by its channel's task above.
         let dx = unsafe { assume_init(dx) };
         let dx = Tensor::new([vec![n, c], self.spatial(lay.input)].concat(), dx)?;
+        // SAFETY: every channel's chunk was written by `write_kernel_grad` above.
+        let dw = unsafe { assume_init(dw) };
+        let dw = Tensor::new([vec![c, 1], self.spatial(lay.kernel)].concat(), dw)?;
         Ok((dx, dw))
     }
 }
@@ -256,7 +261,7 @@ mod tests {
             let (_, y_unkept) = layer.pointwise_forward(&x, &w_hat, false).unwrap();
             let dy_hat = layer.cotangent_spectra(&dy);
             let dx = layer.conv_input_grad(&dy_hat, &w_hat).unwrap();
-            let dw = layer.conv_weight_grad(&dy_hat, &x_hat);
+            let dw = layer.conv_weight_grad(&dy_hat, &x_hat).unwrap();
             let (dx_fused, dw_fused) = layer.pointwise_backward(&dy, &kept, &w_hat).unwrap();
             let at = format!("{} {spec:?} x {xs:?} w {ws:?} blocks {blocks:?}", T::NAME);
             for (name, got, want) in [
