@@ -390,6 +390,7 @@ pub fn flops(g: &Geometry) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conv::fast::tests::rel;
 
     /// The output is left unwritten before the tiles fill it only where they cover it all: the
     /// planned extent, tiled or not, with tiles that do not divide it; not one past the
@@ -408,16 +409,6 @@ mod tests {
                 assert!(!layer.covers(more), "blocks {blocks:?}: {more:?} covered");
             }
         }
-    }
-
-    fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
-        assert_eq!(a.shape(), b.shape());
-        let (mut d, mut n) = (0.0f64, 0.0f64);
-        for (x, y) in a.data().iter().zip(b.data()) {
-            d = d.max((x.as_f64() - y.as_f64()).abs());
-            n = n.max(y.as_f64().abs());
-        }
-        d / n.max(f64::MIN_POSITIVE)
     }
 
     /// The weight gradient with each spectrum inverted as it is computed (`contract_each`)

@@ -179,18 +179,9 @@ impl<T: Scalar> FftConv<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conv::fast::tests::rel;
     use crate::conv::Padding;
     use crate::op::PadMode;
-
-    fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
-        assert_eq!(a.shape(), b.shape());
-        let (mut d, mut n) = (0.0f64, 0.0f64);
-        for (x, y) in a.data().iter().zip(b.data()) {
-            d = d.max((x.as_f64() - y.as_f64()).abs());
-            n = n.max(y.as_f64().abs());
-        }
-        d / n.max(f64::MIN_POSITIVE)
-    }
 
     /// A layer: spec (its groups set to the channels), x shape, w shape, tile blocks.
     type Case = (ConvSpec, Vec<usize>, Vec<usize>, Vec<usize>);

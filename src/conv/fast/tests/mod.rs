@@ -11,7 +11,7 @@ mod winograd;
 use crate::tensor::{Scalar, Tensor};
 
 /// max |a - b| / max |b|: the relative error the fast-path tests bound.
-fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
+pub(crate) fn rel<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> f64 {
     a.sub(b).unwrap().max_abs() / b.max_abs().max(1e-300)
 }
 
