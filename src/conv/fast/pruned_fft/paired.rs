@@ -420,10 +420,4 @@ mod tests {
     fn paired_lines_match_realfft_f64() {
         matches_realfft::<f64>(1e-12);
     }
-
-    #[test]
-    fn pays_only_on_measured_even_lengths() {
-        assert!(pays(36) && pays(40) && pays(180));
-        assert!(!pays(72) && !pays(64) && !pays(35) && !pays(18));
-    }
 }

@@ -73,3 +73,36 @@ impl<T: Scalar> RowBatch<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which rows a plan pairs: in `f32` with the vector passes, the even lengths whose
+    /// doubled line measured faster (36, 40, …, 180) and no other; half-length lines for the
+    /// other even lengths; odd lengths and `f64` never pair (realfft's lines or the half ones).
+    #[test]
+    fn pairs_exactly_the_paying_lengths_in_f32() {
+        let mut p32 = FftPlanner::<f32>::new();
+        let mut p64 = FftPlanner::<f64>::new();
+        let vector = halfcomplex::vector_passes::<f32>();
+        let mut paired = Vec::new();
+        for n in 1..=200 {
+            match RowBatch::plan(n, &mut p32) {
+                Some(RowBatch::Paired(_)) => paired.push(n),
+                Some(RowBatch::Half(_)) => assert!(vector && n % 2 == 0, "n {n}: half lines"),
+                None => assert!(!vector || n % 2 == 1 || n < 2, "n {n}: no batch"),
+            }
+            assert!(
+                !matches!(RowBatch::plan(n, &mut p64), Some(RowBatch::Paired(_))),
+                "n {n}: f64 rows paired"
+            );
+        }
+        let want: Vec<usize> = if vector {
+            vec![36, 40, 56, 60, 84, 180]
+        } else {
+            vec![]
+        };
+        assert_eq!(paired, want);
+    }
+}
