@@ -321,65 +321,6 @@ fn bench_layer<T: Scalar>(l: &BenchLayer, algo: Algorithm, repeats: usize) -> Re
     })
 }
 
-/// `count` independent FMA chains of 8 lanes over `iters` rounds (AVX2/FMA); returns the sum
-/// so that the work is not optimised away.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn fma_burst(iters: usize) -> f32 {
-    use std::arch::x86_64::*;
-    let mut acc = [_mm256_set1_ps(1.0); 12];
-    let (a, b) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
-    for _ in 0..iters {
-        for v in acc.iter_mut() {
-            *v = _mm256_fmadd_ps(*v, a, b);
-        }
-    }
-    let mut lanes = [0.0f32; 8];
-    let sum = acc
-        .iter()
-        .fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
-    // SAFETY: `lanes` holds 8 floats; unaligned store.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
-    lanes.iter().sum()
-}
-
-/// The f32 FMA peak: 12 independent 8-lane FMA chains per thread (enough to cover the FMA
-/// latency on two pipes), the best of many ~2 ms bursts, on one thread and on every rayon
-/// thread at once.
-fn fma_peak() -> Result<()> {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        let iters = 200_000;
-        let flops = (iters * 12 * 8 * 2) as f64;
-        // SAFETY (both calls): AVX2 and FMA detected above.
-        let burst = || std::hint::black_box(unsafe { fma_burst(iters) });
-        let best = |f: &dyn Fn() -> f64| (0..200).map(|_| f()).fold(f64::MAX, f64::min);
-        let one = best(&|| {
-            let t = Instant::now();
-            burst();
-            t.elapsed().as_secs_f64()
-        });
-        let threads = rayon::current_num_threads();
-        let all = best(&|| {
-            let t = Instant::now();
-            (0..threads).into_par_iter().for_each(|_| {
-                burst();
-            });
-            t.elapsed().as_secs_f64()
-        });
-        println!(
-            "f32 FMA peak (AVX2, 8 lanes): one core {:.1} GFLOP/s, {:.1} GFLOP/s on all cores ({threads} threads)",
-            flops / one / 1e9,
-            threads as f64 * flops / all / 1e9
-        );
-        return Ok(());
-    }
-    Err(Error::invalid(
-        "--peak",
-        "measures AVX2/FMA throughput; this CPU has neither (use --gemm)",
-    ))
-}
-
 fn gemm_rate(repeats: usize) -> Result<()> {
     let n = 1024;
     let a = Tensor::<f32>::randn(&[n, n], 1).into_data();
@@ -428,7 +369,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     BEST.store(args.stat == "best", Ordering::Relaxed);
     CPU.store(args.stat == "cpu", Ordering::Relaxed);
     if args.peak {
-        fma_peak()?;
+        super::peak::fma_peak()?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.gemm {

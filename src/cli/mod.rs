@@ -14,6 +14,7 @@ mod figure;
 mod hunt;
 mod malloc;
 mod notes;
+mod peak;
 mod train;
 mod verify;
 
