@@ -49,12 +49,9 @@ use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
 
-mod pairs;
 mod passes;
 mod pointwise;
 mod spectral;
-
-use pairs::PairPlan;
 
 /// A planned FFT conv layer for fixed shapes, holding the spectra of the last forward pass.
 pub struct FftConv<T: Scalar> {
@@ -68,9 +65,6 @@ pub struct FftConv<T: Scalar> {
     act_hat: BlockedSpectra<T>,
     /// Spectra of the weights, one per `(o, c)` in the conv's layout.
     w_hat: BlockedSpectra<T>,
-    /// The complex transforms of the period where the depthwise passes run on packed pairs
-    /// of samples (`pairs.rs`); `act_hat` then holds the pairs' spectra.
-    pairs: Option<Arc<PairPlan<T>>>,
 }
 
 /// Where tile `t` sits: its index per axis.
@@ -202,19 +196,14 @@ impl<T: Scalar> FftConv<T> {
 
     fn with_layout(geometry: Geometry, lay: Layout, tiling: Tiling) -> Self {
         let fft = PrunedRfft::plan(tiling.period());
-        let mut layer = FftConv {
+        FftConv {
             geometry,
             lay,
             tiling,
             fft,
             act_hat: BlockedSpectra::default(),
             w_hat: BlockedSpectra::default(),
-            pairs: None,
-        };
-        if layer.pairs_pay() {
-            layer.pairs = Some(Arc::new(PairPlan::new(layer.tiling.period()[2])));
         }
-        layer
     }
 
     /// The resolved geometry.
@@ -260,12 +249,6 @@ impl<T: Scalar> FftConv<T> {
         }
         self.w_hat = self.weight_spectra(w);
         let mut y = match g.kind {
-            ConvKind::Conv if self.pairs.is_some() => {
-                let plan = self.pairs.clone().ok_or_else(|| Error::invalid("FftConv", "no pair plan"))?;
-                let (x_hat, y) = self.pair_forward(&plan, x, Some(&self.w_hat), true)?;
-                self.act_hat = x_hat;
-                y.ok_or_else(|| Error::invalid("FftConv", "pair_forward without an output"))?
-            }
             ConvKind::Conv if self.pointwise() => {
                 let (x_hat, y) = self.pointwise_forward(x, &self.w_hat, true)?;
                 self.act_hat = x_hat;
@@ -301,11 +284,6 @@ impl<T: Scalar> FftConv<T> {
         dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
         let db = with_bias.then(|| bias_grad(dy));
         Ok(match g.kind {
-            ConvKind::Conv if self.pairs.is_some() => {
-                let plan = self.pairs.as_ref().ok_or_else(|| Error::invalid("FftConv", "no pair plan"))?;
-                let (dx, dw) = self.pair_backward(plan, dy, &self.act_hat, &self.w_hat)?;
-                Grads { dx, dw, db }
-            }
             ConvKind::Conv if self.pointwise() => {
                 let (dx, dw) = self.pointwise_backward(dy, &self.act_hat, &self.w_hat)?;
                 Grads { dx, dw, db }
@@ -350,10 +328,6 @@ impl<T: Scalar> FftCore<T> {
 impl<T: Scalar> ConvCore<T> for FftCore<T> {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let l = &self.0;
-        if let Some(plan) = &l.pairs {
-            let (_, y) = l.pair_forward(plan, x, Some(&l.weight_spectra(w)), false)?;
-            return y.ok_or_else(|| Error::invalid("FftConv", "pair_forward without an output"));
-        }
         if l.pointwise() {
             return Ok(l.pointwise_forward(x, &l.weight_spectra(w), false)?.1);
         }
@@ -377,10 +351,6 @@ impl<T: Scalar> ConvCore<T> for FftCore<T> {
         dy: &Tensor<T>,
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         let l = &self.0;
-        if let Some(plan) = &l.pairs {
-            let (x_hat, _) = l.pair_forward(plan, x, None, true)?;
-            return l.pair_backward(plan, dy, &x_hat, &l.weight_spectra(w));
-        }
         let (w_hat, x_hat) = (l.weight_spectra(w), l.input_spectra(x));
         if l.pointwise() {
             return l.pointwise_backward(dy, &x_hat, &w_hat);
