@@ -210,8 +210,8 @@ pub(super) unsafe fn load_reversed(p: *const Complex<f32>) -> std::arch::x86_64:
 }
 
 /// The bins `k` and `M − k` of [`split`] from one pair of loads, four of each at a time from
-/// `k = 1` while the two blocks stay apart; returns the first bin `k` not computed (every bin
-/// in `k ..= M − k` is left to the caller). With `E`, `O` of bin `k` and `T = W^k O`, bin
+/// `k = 1` while `k ≤ M − k` and the loads stay inside; returns the first bin `k` not
+/// computed (every bin in `k ..= M − k` is left to the caller). With `E`, `O` of bin `k` and `T = W^k O`, bin
 /// `M − k` is `conj(E − T)` (`E_{M−k} = conj E_k`, `O_{M−k} = conj O_k`,
 /// `W^{M−k} = −conj W^k`): half the loads and products of computing each bin on its own.
 ///
@@ -226,9 +226,10 @@ unsafe fn split_f32(z: &[Complex<f32>], tw: &[Complex<f32>], x: &mut [Complex<f3
     let conj = _mm256_setr_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
     let half = _mm256_set1_ps(0.5);
     let mut k = 1;
-    // Reads z[k .. k + 4] and z[m - k - 3 ..= m - k], writes x at the same bins; the blocks
-    // do not meet while k + 4 <= m - k - 3.
-    while 2 * k + 7 <= m {
+    // Reads z[k .. k + 4] and z[m - k - 3 ..= m - k], all inside 1 ..= m - 1, writes x at the
+    // same bins. The last pair of blocks may overlap in the middle: both write the same
+    // values there (into `x`, which is not read), so the scalar tail is at most 3 bins.
+    while k + 4 <= m && 2 * k <= m {
         let a = _mm256_loadu_ps(z.as_ptr().add(k).cast());
         let b = _mm256_xor_ps(load_reversed(z.as_ptr().add(m - k - 3)), conj);
         let e = _mm256_mul_ps(_mm256_add_ps(a, b), half);
@@ -260,7 +261,7 @@ unsafe fn store_reversed(p: *mut Complex<f32>, v: std::arch::x86_64::__m256) {
 }
 
 /// The points `k` and `M − k` of [`merge`] from one pair of loads, four of each at a time
-/// from `k = 1` while the two blocks stay apart; returns the first point `k` not computed
+/// from `k = 1` while `k ≤ M − k`; returns the first point `k` not computed
 /// (point 0 and every point in `k ..= M − k` are left to the caller). With `S`, `V` of point
 /// `k` (`2Z_k = S + iV`), `2Z_{M−k} = conj(S − iV)` (as in [`split_f32`]).
 ///
@@ -275,8 +276,9 @@ unsafe fn merge_f32(x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f3
     let conj = _mm256_setr_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
     let neg_re = _mm256_setr_ps(-0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0);
     let mut k = 1;
-    // Reads x[k .. k + 4] and x[m - k - 3 ..= m - k], writes z at the same points.
-    while 2 * k + 7 <= m {
+    // Reads x[k .. k + 4] and x[m - k - 3 ..= m - k], writes z at the same points (inside
+    // 1 ..= m - 1); the last pair of blocks may overlap, as in `split_f32`.
+    while k + 4 <= m && 2 * k <= m {
         let a = _mm256_loadu_ps(x.as_ptr().add(k).cast());
         let b = _mm256_xor_ps(load_reversed(x.as_ptr().add(m - k - 3)), conj);
         let s = _mm256_add_ps(a, b);
