@@ -177,8 +177,8 @@ fn merge<T: Scalar>(x: &[Complex<T>], tw: &[Complex<T>], z: &mut [Complex<T>]) {
     }
     // The vector pass leaves `k ..= M − k` (everything from 1 without it).
     let end = if k > 1 { m - k + 1 } else { m };
-    for k in k..end {
-        z[k] = one(k);
+    for (j, zj) in z.iter_mut().enumerate().take(end).skip(k) {
+        *zj = one(j);
     }
 }
 
