@@ -148,7 +148,9 @@ fn split<T: Scalar>(z: &[Complex<T>], tw: &[Complex<T>], x: &mut [Complex<T>]) {
         k = unsafe { split_f32(cast(z), cast(tw), cast_mut(x)) };
     }
     let half = T::of(0.5);
-    for k in k..m {
+    // The vector pass leaves `k ..= M − k` (everything from 1 without it).
+    let end = if k > 1 { m - k + 1 } else { m };
+    for k in k..end {
         let (a, b) = (z[k], z[m - k].conj());
         let e = (a + b) * half;
         let d = (a - b) * half;
@@ -160,17 +162,23 @@ fn split<T: Scalar>(z: &[Complex<T>], tw: &[Complex<T>], x: &mut [Complex<T>]) {
 /// `2Z` (`M` points) from `X` (`M + 1` bins, the imaginary parts of bins `0` and `M` zero).
 fn merge<T: Scalar>(x: &[Complex<T>], tw: &[Complex<T>], z: &mut [Complex<T>]) {
     let m = z.len();
-    let mut k = 0;
+    let one = |k: usize| {
+        let (a, b) = (x[k], x[m - k].conj());
+        let s = a + b;
+        let v = tw[k].conj() * (a - b);
+        Complex::new(s.re - v.im, s.im + v.re)
+    };
+    z[0] = one(0);
+    let mut k = 1;
     #[cfg(target_arch = "x86_64")]
     if vector_passes::<T>() {
         // SAFETY: as in `split`.
         k = unsafe { merge_f32(cast(x), cast(tw), cast_mut(z)) };
     }
-    for k in k..m {
-        let (a, b) = (x[k], x[m - k].conj());
-        let s = a + b;
-        let v = tw[k].conj() * (a - b);
-        z[k] = Complex::new(s.re - v.im, s.im + v.re);
+    // The vector pass leaves `k ..= M − k` (everything from 1 without it).
+    let end = if k > 1 { m - k + 1 } else { m };
+    for (j, zj) in z.iter_mut().enumerate().take(end).skip(k) {
+        *zj = one(j);
     }
 }
 
@@ -201,8 +209,11 @@ pub(super) unsafe fn load_reversed(p: *const Complex<f32>) -> std::arch::x86_64:
     _mm256_permute_ps::<0b01_00_11_10>(v)
 }
 
-/// The bins `1 ≤ k` of [`split`] four at a time while `k + 4 ≤ M`; returns the first bin
-/// not computed.
+/// The bins `k` and `M − k` of [`split`] from one pair of loads, four of each at a time from
+/// `k = 1` while `k ≤ M − k` and the loads stay inside; returns the first bin `k` not
+/// computed (every bin in `k ..= M − k` is left to the caller). With `E`, `O` of bin `k` and `T = W^k O`, bin
+/// `M − k` is `conj(E − T)` (`E_{M−k} = conj E_k`, `O_{M−k} = conj O_k`,
+/// `W^{M−k} = −conj W^k`): half the loads and products of computing each bin on its own.
 ///
 /// # Safety
 /// AVX2 and FMA; `z` and `tw` of `M` values, `x` of `M + 1`.
@@ -215,8 +226,10 @@ unsafe fn split_f32(z: &[Complex<f32>], tw: &[Complex<f32>], x: &mut [Complex<f3
     let conj = _mm256_setr_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
     let half = _mm256_set1_ps(0.5);
     let mut k = 1;
-    // Reads z[k .. k + 4] and z[m - k - 3 ..= m - k], all inside 1 ..= m - 1.
-    while k + 4 <= m {
+    // Reads z[k .. k + 4] and z[m - k - 3 ..= m - k], all inside 1 ..= m - 1, writes x at the
+    // same bins. The last pair of blocks may overlap in the middle: both write the same
+    // values there (into `x`, which is not read), so the scalar tail is at most 3 bins.
+    while k + 4 <= m && 2 * k <= m {
         let a = _mm256_loadu_ps(z.as_ptr().add(k).cast());
         let b = _mm256_xor_ps(load_reversed(z.as_ptr().add(m - k - 3)), conj);
         let e = _mm256_mul_ps(_mm256_add_ps(a, b), half);
@@ -228,13 +241,29 @@ unsafe fn split_f32(z: &[Complex<f32>], tw: &[Complex<f32>], x: &mut [Complex<f3
         let o_swapped = _mm256_permute_ps::<0b10_11_00_01>(o);
         let t = _mm256_fmaddsub_ps(wr, o, _mm256_mul_ps(wi, o_swapped));
         _mm256_storeu_ps(x.as_mut_ptr().add(k).cast(), _mm256_add_ps(e, t));
+        let mirror = _mm256_xor_ps(_mm256_sub_ps(e, t), conj);
+        store_reversed(x.as_mut_ptr().add(m - k - 3), mirror);
         k += 4;
     }
     k
 }
 
-/// The points `k` of [`merge`] four at a time from 0 while `k + 4 ≤ M`; returns the first
-/// point not computed.
+/// Four complex `f32` stored at `p` in reverse order (`v`'s last value at `p[0]`).
+///
+/// # Safety
+/// AVX2; `p` points at four writable complex values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn store_reversed(p: *mut Complex<f32>, v: std::arch::x86_64::__m256) {
+    use std::arch::x86_64::*;
+    let v = _mm256_permute2f128_ps::<0x01>(v, v);
+    _mm256_storeu_ps(p.cast(), _mm256_permute_ps::<0b01_00_11_10>(v));
+}
+
+/// The points `k` and `M − k` of [`merge`] from one pair of loads, four of each at a time
+/// from `k = 1` while `k ≤ M − k`; returns the first point `k` not computed
+/// (point 0 and every point in `k ..= M − k` are left to the caller). With `S`, `V` of point
+/// `k` (`2Z_k = S + iV`), `2Z_{M−k} = conj(S − iV)` (as in [`split_f32`]).
 ///
 /// # Safety
 /// AVX2 and FMA; `x` of `M + 1` values, `tw` and `z` of `M`.
@@ -246,9 +275,10 @@ unsafe fn merge_f32(x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f3
     assert!(tw.len() >= m && x.len() > m);
     let conj = _mm256_setr_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
     let neg_re = _mm256_setr_ps(-0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0);
-    let mut k = 0;
-    // Reads x[k .. k + 4] and x[m - k - 3 ..= m - k], all inside 0 ..= m.
-    while k + 4 <= m {
+    let mut k = 1;
+    // Reads x[k .. k + 4] and x[m - k - 3 ..= m - k], writes z at the same points (inside
+    // 1 ..= m - 1); the last pair of blocks may overlap, as in `split_f32`.
+    while k + 4 <= m && 2 * k <= m {
         let a = _mm256_loadu_ps(x.as_ptr().add(k).cast());
         let b = _mm256_xor_ps(load_reversed(x.as_ptr().add(m - k - 3)), conj);
         let s = _mm256_add_ps(a, b);
@@ -261,6 +291,8 @@ unsafe fn merge_f32(x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f3
         // i·v = (−v.im, v.re).
         let iv = _mm256_xor_ps(_mm256_permute_ps::<0b10_11_00_01>(v), neg_re);
         _mm256_storeu_ps(z.as_mut_ptr().add(k).cast(), _mm256_add_ps(s, iv));
+        let mirror = _mm256_xor_ps(_mm256_sub_ps(s, iv), conj);
+        store_reversed(z.as_mut_ptr().add(m - k - 3), mirror);
         k += 4;
     }
     k
@@ -281,7 +313,7 @@ mod tests {
     /// and back, in `f32` (the vector passes, where the CPU has them) and `f64` (the scalar
     /// ones).
     fn matches_realfft<T: Scalar>(tol: f64) {
-        for n in [2, 4, 6, 8, 10, 14, 36, 40, 72, 80] {
+        for n in [2, 4, 6, 8, 10, 14, 16, 18, 36, 40, 72, 80, 202, 8192] {
             let count = 3;
             let stride = n / 2 + 3;
             let plan = HalfComplex::<T>::plan_any(n, &mut FftPlanner::new());
