@@ -98,7 +98,8 @@ fn round_up(v: usize, m: usize) -> usize {
 /// Which kernels run the layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Kernels {
-    /// AVX2 + FMA when the CPU has them (checked at run time), else portable.
+    /// The widest the CPU has (checked at run time): 512-bit vectors with AVX-512F and VL,
+    /// else AVX2 + FMA, else portable.
     #[default]
     Detect,
     /// The portable Rust kernels (what a CPU without AVX2 runs; only the tests choose them).
@@ -108,6 +109,11 @@ pub(crate) enum Kernels {
     /// CPU runs; only the tests choose them).
     #[cfg_attr(not(test), allow(dead_code))]
     Avx2Only,
+    /// 256-bit vectors in AVX-512VL's 32 registers even when the CPU has AVX-512F (the
+    /// engine before the 512-bit tiles: only the tests choose it); AVX2 tiles on a CPU
+    /// without AVX-512.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Avx512Ymm,
 }
 
 /// `t` as a `Tensor<U>` when `T` is `U`.
