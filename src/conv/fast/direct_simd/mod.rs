@@ -22,8 +22,9 @@
 //!
 //! Samples run in parallel (rayon), and within a sample the output-channel blocks (∂w: block ×
 //! input channel); each sample's `∂w` is added onto a per-thread sum. The kernels run through an
-//! `Engine`: on x86-64 with AVX2 and FMA (checked at run time; `Kernels`) explicit 256-bit
-//! vector kernels for `f32` and `f64`, elsewhere portable Rust loops.
+//! `Engine`: on x86-64 with AVX2 and FMA (checked at run time; `Kernels`) explicit vector
+//! kernels for `f32` and `f64` (the correlations in 512-bit vectors when the CPU also has
+//! AVX-512F and VL, else 256-bit; `∂w` 256-bit), elsewhere portable Rust loops.
 //!
 //! The files: `plan.rs` (the passes of a layer; `plan/pad.rs` its padded planes), `sum.rs`
 //! (sums of layers of one output shape: the classes of a polyphase split), `portable.rs` and
