@@ -21,7 +21,7 @@ impl Avx2Dw {
     /// The engine `kernels` selects: none for the portable kernels, the 16-register tiles
     /// only for [`Kernels::Avx2Only`].
     pub(in crate::conv::fast) fn of(kernels: Kernels) -> Option<Avx2Dw> {
-        let wide = kernels == Kernels::Detect
+        let wide = matches!(kernels, Kernels::Detect | Kernels::Avx512Ymm)
             && is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512vl");
         Avx2::of(kernels).map(|cpu| Avx2Dw { _cpu: cpu, wide })

@@ -22,8 +22,9 @@
 //!
 //! Samples run in parallel (rayon), and within a sample the output-channel blocks (∂w: block ×
 //! input channel); each sample's `∂w` is added onto a per-thread sum. The kernels run through an
-//! `Engine`: on x86-64 with AVX2 and FMA (checked at run time; `Kernels`) explicit 256-bit
-//! vector kernels for `f32` and `f64`, elsewhere portable Rust loops.
+//! `Engine`: on x86-64 with AVX2 and FMA (checked at run time; `Kernels`) explicit vector
+//! kernels for `f32` and `f64` (the correlations in 512-bit vectors when the CPU also has
+//! AVX-512F and VL, else 256-bit; `∂w` 256-bit), elsewhere portable Rust loops.
 //!
 //! The files: `plan.rs` (the passes of a layer; `plan/pad.rs` its padded planes), `sum.rs`
 //! (sums of layers of one output shape: the classes of a polyphase split), `portable.rs` and
@@ -98,7 +99,8 @@ fn round_up(v: usize, m: usize) -> usize {
 /// Which kernels run the layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Kernels {
-    /// AVX2 + FMA when the CPU has them (checked at run time), else portable.
+    /// The widest the CPU has (checked at run time): 512-bit vectors with AVX-512F and VL,
+    /// else AVX2 + FMA, else portable.
     #[default]
     Detect,
     /// The portable Rust kernels (what a CPU without AVX2 runs; only the tests choose them).
@@ -108,6 +110,11 @@ pub(crate) enum Kernels {
     /// CPU runs; only the tests choose them).
     #[cfg_attr(not(test), allow(dead_code))]
     Avx2Only,
+    /// 256-bit vectors in AVX-512VL's 32 registers even when the CPU has AVX-512F (the
+    /// engine before the 512-bit tiles: only the tests choose it); AVX2 tiles on a CPU
+    /// without AVX-512.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Avx512Ymm,
 }
 
 /// `t` as a `Tensor<U>` when `T` is `U`.

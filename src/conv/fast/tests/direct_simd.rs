@@ -2,7 +2,8 @@
 //! forward, ∂x, ∂w and ∂b: random stride-1 specs (the geometry it computes itself: dilation,
 //! groups, every padding mode, transposes, 1-D to 3-D, widths and channel counts off its tile
 //! sizes) in f64 and f32, plus strided specs (its fallback); the detected, portable and
-//! AVX2-only kernels.
+//! AVX2-only kernels, and the 256-bit ones in AVX-512's registers (the detected kernels are
+//! 512-bit ones on a CPU with AVX-512F).
 use crate::conv::fast::direct_simd::{self, Kernels};
 use crate::conv::{self, Algorithm, ConvSpec, Padding};
 use crate::op::PadMode;
@@ -77,11 +78,18 @@ fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
         .unwrap_or_else(|e| panic!("AVX2-only forward failed ({e}): {at}"));
     let ga = direct_simd::backward_using(spec, x, w, dy, true, Kernels::Avx2Only)
         .unwrap_or_else(|e| panic!("AVX2-only backward failed ({e}): {at}"));
+    // The 256-bit vectors in AVX-512VL's 32 registers, which a CPU with AVX-512F would not
+    // run otherwise (it runs 512-bit vectors: "detected").
+    let yw = direct_simd::forward_using(spec, x, w, Some(b), Kernels::Avx512Ymm)
+        .unwrap_or_else(|e| panic!("AVX-512 ymm forward failed ({e}): {at}"));
+    let gw = direct_simd::backward_using(spec, x, w, dy, true, Kernels::Avx512Ymm)
+        .unwrap_or_else(|e| panic!("AVX-512 ymm backward failed ({e}): {at}"));
     let t = tol::<T>();
     for (kernels, y, gr) in [
         ("detected", &y, &gr),
         ("portable", &yp, &gp),
         ("AVX2 only", &ya, &ga),
+        ("AVX-512 ymm", &yw, &gw),
     ] {
         r.assert_agrees(&format!("DirectSimd ({kernels})"), y, gr, t);
     }
@@ -121,8 +129,9 @@ fn direct_simd_on_benchmark_like_layers() {
         ..Default::default()
     };
     check::<f32>(&circular, &[2, 6, 13, 24], &[9, 6, 5, 3], 5);
-    // Rows of 1 to 17 vectors: every split into tiles of 1 to 4 vectors, and short last tiles.
-    for (i, width) in [4, 8, 24, 40, 60, 64, 68].into_iter().enumerate() {
+    // Rows of 1 to 17 vectors of 8 (1 to 9 of 16): every split into tiles of 1 to 4 vectors,
+    // and short last tiles.
+    for (i, width) in [4, 8, 24, 40, 60, 64, 68, 100, 136].into_iter().enumerate() {
         let seed = 10 + 2 * i as u64;
         check::<f32>(&same, &[1, 3, 2, width], &[5, 3, 3, 3], seed);
         check::<f64>(&same, &[1, 3, 2, width], &[5, 3, 3, 3], seed + 1);

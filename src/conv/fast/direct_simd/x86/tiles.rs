@@ -1,0 +1,250 @@
+//! The tiled kernels, generic over the vector width ([`Simd`]): the correlation of a block in
+//! register tiles, and the `∂w` reduction. Only called from the `#[target_feature]` entry
+//! points of `x86.rs`, which enable what `L` needs.
+
+use super::super::plan::{Source, WeightGeom, WeightTask};
+use super::super::{round_up, R};
+use super::simd::Simd;
+use std::mem::MaybeUninit;
+
+/// The correlation of a block of `RB` rows: every output row in tiles of up to `MAX` vectors
+/// (see [`tile_widths`]), each tile's `RB × NV` accumulators summed over every source, channel
+/// and tap, then stored: every element of `dst` written (its rows of `out_vol` elements, every
+/// column of each). Only called from the `#[target_feature]` functions above.
+#[inline(always)]
+pub(super) fn correlate<L: Simd, const MAX: usize, const RB: usize>(
+    srcs: &[Source<'_, L::E>],
+    dst: &mut [MaybeUninit<L::E>],
+) {
+    let Some(first) = srcs.first() else {
+        dst.fill(MaybeUninit::new(L::E::default()));
+        return;
+    };
+    let n = L::N;
+    let [o0n, o1n, o2n] = first.corr.out;
+    let ov = first.corr.out_vol();
+    let rows = dst.len() / ov;
+    assert!(
+        dst.len() == rows * ov && rows <= RB,
+        "whole output planes of one block"
+    );
+    let rows_at: Vec<Vec<usize>> = srcs.iter().map(|s| s.corr.rows_at()).collect();
+    for (s, at) in srcs.iter().zip(&rows_at) {
+        assert_eq!(s.corr.out, first.corr.out, "sources of one output extent");
+        assert_eq!(s.corr.block, RB, "sources of one block size");
+        assert!(
+            s.wb.len() >= at.len() * s.corr.kernel[2] * RB,
+            "packed weights too short"
+        );
+    }
+    let mut tile_buf = vec![L::E::default(); MAX * n];
+    for o0 in 0..o0n {
+        for o1 in 0..o1n {
+            for (s, at) in srcs.iter().zip(&rows_at) {
+                // Every read of `tile` is at `row_base + off + t + k2·d2 + v·N + (0..N)` with
+                // `off ≤ last`, `t + NV·N ≤ round_up(o2n, N)`, `k2 < K2`: in bounds.
+                let c = s.corr;
+                let last = at.last().copied().unwrap_or(0);
+                assert!(
+                    c.row_base(o0, o1)
+                        + last
+                        + round_up(o2n, n)
+                        + (c.kernel[2] - 1) * c.dilation[2]
+                        <= s.src.len(),
+                    "source planes too short"
+                );
+            }
+            let out = (o0 * o1n + o1) * o2n;
+            let mut t = 0;
+            for nv in tile_widths(o2n.div_ceil(n), MAX) {
+                let args = (srcs, &rows_at[..], [o0, o1, t]);
+                let (dst, buf) = (&mut *dst, &mut tile_buf[..]);
+                let len = (nv * n).min(o2n - t);
+                let at = (ov, rows, out + t, len);
+                match nv {
+                    8 => tile::<L, 8, RB>(args, dst, at, buf),
+                    7 => tile::<L, 7, RB>(args, dst, at, buf),
+                    6 => tile::<L, 6, RB>(args, dst, at, buf),
+                    5 => tile::<L, 5, RB>(args, dst, at, buf),
+                    4 => tile::<L, 4, RB>(args, dst, at, buf),
+                    3 => tile::<L, 3, RB>(args, dst, at, buf),
+                    2 => tile::<L, 2, RB>(args, dst, at, buf),
+                    _ => tile::<L, 1, RB>(args, dst, at, buf),
+                }
+                t += nv * n;
+            }
+        }
+    }
+}
+
+/// The widths (vectors) of the tiles of a row of `nvec` vectors: `max` at a time, but never
+/// leaving a last tile of one vector behind a wider one (its accumulators would wait on the
+/// FMA latency).
+pub(super) fn tile_widths(nvec: usize, max: usize) -> impl Iterator<Item = usize> {
+    let mut left = nvec;
+    std::iter::from_fn(move || {
+        let mut nv = left.min(max);
+        if nv == 0 {
+            return None;
+        }
+        if left - nv == 1 && nv > 2 {
+            nv -= 1;
+        }
+        left -= nv;
+        Some(nv)
+    })
+}
+
+/// The arguments of a tile: the sources, their row offsets, and the output row and column.
+type TileArgs<'a, 'b, E> = (&'a [Source<'b, E>], &'a [Vec<usize>], [usize; 3]);
+
+/// One tile of `NV` vectors: accumulate every source, store the first `len` elements of
+/// the first `rows` accumulator rows at `dst[r·ov + at..]` (via `buf` when short).
+#[inline(always)]
+fn tile<L: Simd, const NV: usize, const RB: usize>(
+    (srcs, rows_at, [o0, o1, t]): TileArgs<'_, '_, L::E>,
+    dst: &mut [MaybeUninit<L::E>],
+    (ov, rows, at, len): (usize, usize, usize, usize),
+    buf: &mut [L::E],
+) {
+    let mut acc = [[L::zero(); NV]; RB];
+    for (s, offs) in srcs.iter().zip(rows_at) {
+        let base = s.corr.row_base(o0, o1) + t;
+        match s.corr.kernel[2] {
+            1 => taps::<L, NV, RB, 1>(&mut acc, s, offs, base),
+            2 => taps::<L, NV, RB, 2>(&mut acc, s, offs, base),
+            3 => taps::<L, NV, RB, 3>(&mut acc, s, offs, base),
+            // Phase kernels of 7-tap kernels at stride 2 (`polyphase`).
+            4 => taps::<L, NV, RB, 4>(&mut acc, s, offs, base),
+            _ => taps::<L, NV, RB, 0>(&mut acc, s, offs, base),
+        }
+    }
+    let n = L::N;
+    for (r, ar) in acc.iter().enumerate().take(rows) {
+        let out = &mut dst[r * ov + at..][..len];
+        if len == NV * n {
+            for (v, &a) in ar.iter().enumerate() {
+                L::store_uninit(a, &mut out[v * n..]);
+            }
+        } else {
+            for (v, &a) in ar.iter().enumerate() {
+                L::store(a, &mut buf[v * n..]);
+            }
+            for (o, &b) in out.iter_mut().zip(&buf[..len]) {
+                o.write(b);
+            }
+        }
+    }
+}
+
+/// Add one source's taps onto the tile's accumulators: `K2` is the kernel width when known at
+/// compile time (the tap loop unrolls), 0 otherwise; `base` the source offset of the tile.
+#[inline(always)]
+fn taps<L: Simd, const NV: usize, const RB: usize, const K2: usize>(
+    acc: &mut [[L::V; NV]; RB],
+    s: &Source<'_, L::E>,
+    offs: &[usize],
+    base: usize,
+) {
+    let k2n = if K2 == 0 { s.corr.kernel[2] } else { K2 };
+    let d2 = s.corr.dilation[2];
+    for (j, &off) in offs.iter().enumerate() {
+        let row = s.src[base + off..].as_ptr();
+        let wk = &s.wb[j * k2n * RB..];
+        for k2 in 0..k2n {
+            // SAFETY: `j·k2n·RB + k2·RB + r < rows_at.len()·k2n·RB ≤ wb.len()` (asserted).
+            let wr: [L::V; RB] =
+                std::array::from_fn(|r| L::splat(unsafe { *wk.get_unchecked(k2 * RB + r) }));
+            for v in 0..NV {
+                // SAFETY: in bounds by the assertion of `correlate`.
+                let x = unsafe { L::load_ptr(row.add(k2 * d2 + v * L::N)) };
+                for (ar, &w) in acc.iter_mut().zip(&wr) {
+                    ar[v] = L::fma(x, w, ar[v]);
+                }
+            }
+        }
+    }
+}
+
+/// The `∂w` task with `R × B` vector accumulators. Only called from the `#[target_feature]`
+/// functions above.
+#[inline(always)]
+pub(super) fn weight<L: Simd, const B: usize>(
+    geo: &WeightGeom,
+    task: &WeightTask<'_, L::E>,
+) -> Vec<L::E> {
+    let n = L::N;
+    let [k0n, k1n, k2n] = geo.kernel;
+    let o0n = geo.out[0];
+    let d2 = geo.dilation[2];
+    let kv = k0n * k1n * k2n;
+    let (segs, seg_len, seg_step) = geo.sweep(n);
+    let len = geo.sweep_len(n);
+    let mut out = vec![L::E::default(); R * kv];
+    let mut lanes = vec![L::E::default(); n];
+    for k0 in 0..k0n {
+        for k1 in 0..k1n {
+            for k2c in (0..k2n).step_by(B) {
+                let mut acc = [[L::zero(); B]; R];
+                for (xp, dys) in task.x.iter().zip(&task.dy) {
+                    for o0 in 0..o0n {
+                        let (xo, qo) = geo.rows([o0, 0], [k0, k1, k2c]);
+                        let xs = &xp[xo..][..len + (B - 1) * d2];
+                        let ds: [&[L::E]; R] = std::array::from_fn(|r| &dys[r][qo..][..len]);
+                        for seg in 0..segs {
+                            let mut i = seg * seg_step;
+                            let end = i + seg_len;
+                            while i < end {
+                                // SAFETY: `i + N ≤ end ≤ len` (`seg_len` is a multiple of
+                                // N), the length of every `ds[r]`; `xs` holds
+                                // `len + (B-1)·d2` elements.
+                                let xv: [L::V; B] = std::array::from_fn(|kb| unsafe {
+                                    L::load_ptr(xs.as_ptr().add(i + kb * d2))
+                                });
+                                for (ar, d) in acc.iter_mut().zip(&ds) {
+                                    // SAFETY: as above.
+                                    let dv = unsafe { L::load_ptr(d.as_ptr().add(i)) };
+                                    for (a, &x) in ar.iter_mut().zip(&xv) {
+                                        *a = L::fma(dv, x, *a);
+                                    }
+                                }
+                                i += n;
+                            }
+                        }
+                    }
+                }
+                for (r, ar) in acc.iter().enumerate() {
+                    for (kb, &a) in ar.iter().enumerate().take(k2n - k2c) {
+                        L::store(a, &mut lanes);
+                        out[r * kv + (k0 * k1n + k1) * k2n + k2c + kb] =
+                            lanes.iter().fold(L::E::default(), |s, &v| s + v);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tile_widths;
+
+    #[test]
+    fn tiles_cover_the_row_without_a_lone_last_vector() {
+        for max in [2, 4] {
+            for nvec in 0..40 {
+                let w: Vec<usize> = tile_widths(nvec, max).collect();
+                assert_eq!(w.iter().sum::<usize>(), nvec, "max {max}: {w:?}");
+                assert!(
+                    w.iter().all(|&v| (1..=max).contains(&v)),
+                    "max {max}: {w:?}"
+                );
+                // (With tiles of 2, an odd row ends in 1 either way.)
+                if max > 2 && w.len() > 1 {
+                    assert!(w[w.len() - 1] > 1, "max {max}, {nvec} vectors: {w:?}");
+                }
+            }
+        }
+    }
+}
