@@ -301,13 +301,7 @@ unsafe fn merge_f32(x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use realfft::RealFftPlanner;
-
-    fn signal(n: usize, seed: usize) -> Vec<f64> {
-        (0..n)
-            .map(|i| ((i * 37 + seed * 11 + 5) % 23) as f64 - 11.0)
-            .collect()
-    }
+    use crate::conv::fast::pruned_fft::tests::{assert_half_spectra, assert_round_trip, signal};
 
     /// Batches of lines of even lengths (vector body and scalar tail) against realfft in f64
     /// and back, in `f32` (the vector passes, where the CPU has them) and `f64` (the scalar
@@ -323,26 +317,10 @@ mod tests {
             let mut real: Vec<T> = x.iter().map(|&v| T::of(v)).collect();
             let mut spectra = vec![Complex::new(T::of(7.0), T::of(7.0)); count * stride];
             plan.forward(&mut real, &mut z, &mut spectra, stride, &mut scratch);
-            let r2c = RealFftPlanner::<f64>::new().plan_fft_forward(n);
-            for r in 0..count {
-                let mut line = x[r * n..][..n].to_vec();
-                let mut want = r2c.make_output_vec();
-                r2c.process(&mut line, &mut want).unwrap();
-                for (k, w) in want.iter().enumerate() {
-                    let got = spectra[r * stride + k];
-                    let err = (got.re.as_f64() - w.re).hypot(got.im.as_f64() - w.im);
-                    assert!(err < tol * n as f64, "n {n} line {r} bin {k}: {got} vs {w}");
-                }
-            }
+            assert_half_spectra(&x, n, &spectra, stride, tol);
             let mut back = vec![T::zero(); count * n];
             plan.inverse(&spectra, stride, &mut z, &mut back, &mut scratch);
-            for (i, (b, v)) in back.iter().zip(&x).enumerate() {
-                let got = b.as_f64() / n as f64;
-                assert!(
-                    (got - v).abs() < tol * n as f64,
-                    "n {n} sample {i}: {got} vs {v}"
-                );
-            }
+            assert_round_trip(&x, &back, n, tol);
         }
     }
 

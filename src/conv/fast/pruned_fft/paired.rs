@@ -351,13 +351,7 @@ unsafe fn combine_f32(a: &[Complex<f32>], b: &[Complex<f32>], z: &mut [Complex<f
 #[cfg(test)]
 mod tests {
     use super::*;
-    use realfft::RealFftPlanner;
-
-    fn signal(n: usize, seed: usize) -> Vec<f64> {
-        (0..n)
-            .map(|i| ((i * 37 + seed * 13 + 5) % 23) as f64 - 11.0)
-            .collect()
-    }
+    use crate::conv::fast::pruned_fft::tests::{assert_half_spectra, assert_round_trip, signal};
 
     /// Even and odd numbers of lines (the odd one out paired with zeros) of lengths with and
     /// without a vector body and tail against realfft in f64 and back, in `f32` (the vector
@@ -375,16 +369,8 @@ mod tests {
                 let real: Vec<T> = x.iter().map(|&v| T::of(v)).collect();
                 let mut spectra = vec![Complex::new(T::of(7.0), T::of(7.0)); count * stride];
                 plan.forward(&real, &mut z, &mut spectra, stride, &mut scratch);
-                let r2c = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+                assert_half_spectra(&x, n, &spectra, stride, tol);
                 for r in 0..count {
-                    let mut line = x[r * n..][..n].to_vec();
-                    let mut want = r2c.make_output_vec();
-                    r2c.process(&mut line, &mut want).unwrap();
-                    for (k, w) in want.iter().enumerate() {
-                        let got = spectra[r * stride + k];
-                        let err = (got.re.as_f64() - w.re).hypot(got.im.as_f64() - w.im);
-                        assert!(err < tol * n as f64, "n {n} line {r} bin {k}: {got} vs {w}");
-                    }
                     // Past the half spectrum, the gap before the next line is left alone.
                     assert_eq!(
                         spectra[r * stride + h],
@@ -399,13 +385,7 @@ mod tests {
                     &mut back[..count * n],
                     &mut scratch,
                 );
-                for (i, (b, v)) in back.iter().zip(&x).enumerate() {
-                    let got = b.as_f64() / n as f64;
-                    assert!(
-                        (got - v).abs() < tol * n as f64,
-                        "n {n} sample {i}: {got} vs {v}"
-                    );
-                }
+                assert_round_trip(&x, &back, n, tol);
                 assert!(back[count * n..].iter().all(|&v| v == T::of(5.0)));
             }
         }

@@ -196,3 +196,44 @@ fn bins_are_a_permutation() {
         assert_eq!(plan.bin([0, 0, 0]), 0);
     }
 }
+
+/// A test row of `n` samples in −11 ..= 11, different for each `seed`.
+pub(super) fn signal(n: usize, seed: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| ((i * 37 + seed * 11 + 5) % 23) as f64 - 11.0)
+        .collect()
+}
+
+/// The rows of `x` (`n` samples each) transformed by a row plan: `spectra` holds, `stride`
+/// apart, the half spectrum realfft computes in f64 for each, within `tol · n`.
+pub(super) fn assert_half_spectra<T: Scalar>(
+    x: &[f64],
+    n: usize,
+    spectra: &[Complex<T>],
+    stride: usize,
+    tol: f64,
+) {
+    let r2c = realfft::RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    for (r, row) in x.chunks_exact(n).enumerate() {
+        let mut line = row.to_vec();
+        let mut want = r2c.make_output_vec();
+        r2c.process(&mut line, &mut want)
+            .unwrap_or_else(|e| panic!("realfft of {n}: {e}"));
+        for (k, w) in want.iter().enumerate() {
+            let got = spectra[r * stride + k];
+            let err = (got.re.as_f64() - w.re).hypot(got.im.as_f64() - w.im);
+            assert!(err < tol * n as f64, "n {n} line {r} bin {k}: {got} vs {w}");
+        }
+    }
+}
+
+/// The unnormalised inverse of a row plan: `back / n` equals `x` within `tol · n`.
+pub(super) fn assert_round_trip<T: Scalar>(x: &[f64], back: &[T], n: usize, tol: f64) {
+    for (i, (b, v)) in back.iter().zip(x).enumerate() {
+        let got = b.as_f64() / n as f64;
+        assert!(
+            (got - v).abs() < tol * n as f64,
+            "n {n} sample {i}: {got} vs {v}"
+        );
+    }
+}
