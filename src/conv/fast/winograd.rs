@@ -96,6 +96,9 @@ mod copy;
 mod grads;
 #[path = "winograd_kernels.rs"]
 mod kernels;
+#[cfg(target_arch = "x86_64")]
+#[path = "winograd_transforms512.rs"]
+mod transforms512;
 
 use super::direct_simd::{self, Kernels};
 use super::memory::zeroed;
@@ -232,6 +235,24 @@ fn transform_inputs<T: Scalar>(src: &Tiled<'_, T>, t0: usize, nt: usize, v: &mut
     }
 }
 
+/// The input transform on 512-bit vectors when `WIDE` (the AVX-512 builds) and the channels
+/// fill them; `false` if it did not run.
+#[inline(always)]
+fn wide_inputs<T: Scalar, const WIDE: bool>(
+    src: &Tiled<'_, T>,
+    range: (usize, usize),
+    v: &mut [T],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // SAFETY: `WIDE` blocks run only inside functions the caller enters after `Isa::of`
+        // found AVX-512 F.
+        return unsafe { transforms512::inputs(src, range, v) };
+    }
+    let _ = (src, range, v);
+    false
+}
+
 /// One Winograd correlation of 3×3 kernels:
 /// `dst[n, g·cd + d] = Σ_s corr(src_p[n, g·cs + s], k[g, s, d])`, where `src_p` is the
 /// source plane read through per-axis maps, on an `out` grid.
@@ -303,7 +324,9 @@ fn correlate_block<T: Scalar, const FUSED: bool, const WIDE: bool, const MO: usi
     // Every entry is written before it is read: no clearing between blocks.
     v.resize(XI * nt * csp, T::zero());
     m.resize(XI * nt * cdp, T::zero());
-    transform_inputs(src, t0, nt, v);
+    if !wide_inputs::<T, WIDE>(src, (t0, nt), v) {
+        transform_inputs(src, t0, nt, v);
+    }
     let (sp, dp) = (c.src.padded, c.dst.padded);
     for g in 0..c.src.groups {
         for xi in 0..XI {
@@ -334,6 +357,11 @@ fn correlate_block<T: Scalar, const FUSED: bool, const WIDE: bool, const MO: usi
                 products::<T, FUSED, 3>(args.0, args.1, args.2, nt);
             }
         }
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `WIDE` runs only inside `correlate_block_avx512` (AVX-512 F, as above).
+    if WIDE && MO == 4 && unsafe { transforms512::outputs(c, src, (t0, nt), m, out) } {
+        return;
     }
     let mut mt = [[[T::zero(); L]; A]; A];
     for ti in 0..nt {
