@@ -27,7 +27,10 @@
 //! `Kernels::Portable` forces the baseline): AVX2 + FMA runs the transforms on 256-bit lane
 //! vectors and the products in 6 tiles × 16 channels; with AVX-512 F the products (and the
 //! weight gradient's sums over tiles) run in `winograd_avx512.rs`'s 6 tiles × 64 channels
-//! (f32; 32 in f64), where the AVX2 kernel waits on its loads.
+//! (f32; 32 in f64), where the AVX2 kernel waits on its loads, and the input transform and
+//! F(4×4, 3×3)'s output transform run on 512-bit vectors of 16 f32 or 8 f64 channels
+//! (`winograd_transforms512.rs`; f32 where the padded channels are a multiple of 16): on the
+//! Xeon the 8-lane transforms, moved through the stack, took longer than the products.
 //!
 //! The gradients are the adjoints of the same three linear steps, in reverse:
 //!
@@ -60,6 +63,10 @@
 //! copies, transforms and output writes take about as long again. On 2d-k3 (16 channels) they
 //! still cost more than the products save (forward 1.1 ms against 0.9 direct), and the cost
 //! model ([`cost`](super::cost)) keeps it direct.
+//! On 2 cores of an Intel Xeon (Emerald Rapids) with the 512-bit transforms, under load
+//! (`benches/results/session14-wino.md`): f32 forward 2.16–2.48 ms (8-lane transforms:
+//! 3.05–3.64), forward + gradients 7.06–8.00 (9.50–10.19); f64 5.46–5.87 and 18.4–19.5 (7.4–7.7
+//! and 23.1–24.0); 2d-k3 still loses to the direct path (0.92–0.97 ms against 0.62–0.69).
 //!
 //! **F(3×3, 4×4)** (`Variant::F3x4`), the transpose-dual (the weight gradient above is one:
 //! 6×6 input tile, 4×4 "kernel" `∂Y`, 3×3 output), runs 2-D 4×4 layers at stride 1 on the same
@@ -96,6 +103,9 @@ mod copy;
 mod grads;
 #[path = "winograd_kernels.rs"]
 mod kernels;
+#[cfg(target_arch = "x86_64")]
+#[path = "winograd_transforms512.rs"]
+mod transforms512;
 
 use super::direct_simd::{self, Kernels};
 use super::memory::zeroed;
@@ -232,6 +242,24 @@ fn transform_inputs<T: Scalar>(src: &Tiled<'_, T>, t0: usize, nt: usize, v: &mut
     }
 }
 
+/// The input transform on 512-bit vectors when `WIDE` (the AVX-512 builds) and the channels
+/// fill them; `false` if it did not run.
+#[inline(always)]
+fn wide_inputs<T: Scalar, const WIDE: bool>(
+    src: &Tiled<'_, T>,
+    range: (usize, usize),
+    v: &mut [T],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // SAFETY: `WIDE` blocks run only inside functions the caller enters after `Isa::of`
+        // found AVX-512 F.
+        return unsafe { transforms512::inputs(src, range, v) };
+    }
+    let _ = (src, range, v);
+    false
+}
+
 /// One Winograd correlation of 3×3 kernels:
 /// `dst[n, g·cd + d] = Σ_s corr(src_p[n, g·cs + s], k[g, s, d])`, where `src_p` is the
 /// source plane read through per-axis maps, on an `out` grid.
@@ -303,7 +331,9 @@ fn correlate_block<T: Scalar, const FUSED: bool, const WIDE: bool, const MO: usi
     // Every entry is written before it is read: no clearing between blocks.
     v.resize(XI * nt * csp, T::zero());
     m.resize(XI * nt * cdp, T::zero());
-    transform_inputs(src, t0, nt, v);
+    if !wide_inputs::<T, WIDE>(src, (t0, nt), v) {
+        transform_inputs(src, t0, nt, v);
+    }
     let (sp, dp) = (c.src.padded, c.dst.padded);
     for g in 0..c.src.groups {
         for xi in 0..XI {
@@ -334,6 +364,11 @@ fn correlate_block<T: Scalar, const FUSED: bool, const WIDE: bool, const MO: usi
                 products::<T, FUSED, 3>(args.0, args.1, args.2, nt);
             }
         }
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `WIDE` runs only inside `correlate_block_avx512` (AVX-512 F, as above).
+    if WIDE && MO == 4 && unsafe { transforms512::outputs(c, src, (t0, nt), m, out) } {
+        return;
     }
     let mut mt = [[[T::zero(); L]; A]; A];
     for ti in 0..nt {
@@ -373,8 +408,9 @@ fn correlate_block_avx2<T: Scalar, const MO: usize>(
 }
 
 /// The AVX2 build with AVX-512 products (`products_f32` / `_f64`, called per transform
-/// point). The transforms stay at AVX2: under AVX-512 the compiler turns their lane moves
-/// into gathers and scatters.
+/// point) and, where the channels fill 512-bit vectors, `transforms512`'s transforms (written
+/// with intrinsics: under AVX-512 the compiler turns the portable transforms' lane moves into
+/// gathers and scatters, so this build's portable fallback stays at AVX2).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn correlate_block_avx512<T: Scalar, const MO: usize>(

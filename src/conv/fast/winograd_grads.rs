@@ -6,8 +6,8 @@
 use super::avx512;
 use super::kernels::{cotangent_tile, A, L, XI};
 use super::{
-    block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, Corr, Isa,
-    Side, Tiled, Variant,
+    block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, wide_inputs,
+    Corr, Isa, Side, Tiled, Variant,
 };
 use crate::conv::fast::gemm::{gemm, Mat, MatMut};
 use crate::conv::fast::Layout;
@@ -67,7 +67,9 @@ fn weight_block<T: Scalar, const WIDE: bool, const MO: usize>(
     // Every entry is written before it is read: no clearing between blocks.
     v.resize(XI * nt * csp, T::zero());
     dm.resize(XI * nt * cdp, T::zero());
-    transform_inputs(xs, t0, nt, v);
+    if !wide_inputs::<T, WIDE>(xs, (t0, nt), v) {
+        transform_inputs(xs, t0, nt, v);
+    }
     for ti in 0..nt {
         for cb in (0..cdp).step_by(L) {
             let mt = cotangent_tile::<T, MO>(&qs.tile::<MO, MO>(t0 + ti, cb));

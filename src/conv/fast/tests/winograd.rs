@@ -187,6 +187,41 @@ fn winograd_matches_loops_with_many_channels() {
 }
 
 #[test]
+fn winograd_wide_transforms_match_loops() {
+    // The 512-bit transforms run where the padded channels fill 16-lane f32 vectors (every
+    // f64 layer): 16–48 channels, 16-channel blocks spanning two groups of 8 (or four of 4,
+    // padded to 8), partial edge tiles (extents off the 4-output grid), every padding mode,
+    // forward (output transform), ∂x (both transforms on the cotangent) and ∂w (input
+    // transform), f32 and f64.
+    let layers: [(usize, usize, usize, [usize; 2]); 5] = [
+        (16, 16, 1, [9, 13]),
+        (16, 32, 2, [7, 5]),
+        (16, 16, 4, [11, 6]),
+        (48, 16, 1, [5, 10]),
+        (24, 40, 2, [4, 8]),
+    ];
+    for (i, (c_in, c_out, groups, [h, w])) in layers.into_iter().enumerate() {
+        for (j, mode) in super::MODES.into_iter().enumerate() {
+            let padding = if j % 2 == 0 {
+                Padding::Same
+            } else {
+                Padding::Explicit(vec![(2, 1), (0, 3)])
+            };
+            let spec = ConvSpec {
+                padding,
+                groups,
+                padding_mode: mode,
+                ..Default::default()
+            };
+            let (xs, ws) = ([2, c_in, h, w], [c_out, c_in / groups, 3, 3]);
+            let seed = 9000 + 10 * i as u64 + j as u64;
+            check::<f64>(&spec, &xs, &ws, seed);
+            check::<f32>(&spec, &xs, &ws, seed + 100);
+        }
+    }
+}
+
+#[test]
 fn winograd_on_benchmark_layers() {
     // 2d-k3 and 2d-resnet-k3 (batch cut to 1 for the witness's sake); the errors are the
     // figures quoted in the module's documentation.
