@@ -78,7 +78,7 @@ pub(crate) const KB: usize = 3;
 /// The widest output tile of any engine (elements); planes are widened for it.
 const MAX_W: usize = 16;
 /// The widest `∂w` vector of any engine (elements).
-const MAX_V: usize = 8;
+const MAX_V: usize = 16;
 
 /// Whether this path computes `g` itself: stride 1 on every axis of its conv, or strides that
 /// the [`polyphase`] split turns into stride 1 (dilation 1 on every strided

@@ -13,6 +13,8 @@ use std::mem::MaybeUninit;
 
 mod pad;
 
+pub(super) use pad::Planes;
+
 /// One correlation pass: `out[r, o] = Σ_c Σ_k wb[c, k, r] · src[c, o + origin + d·k]`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Corr {
@@ -260,6 +262,13 @@ impl Plan {
         // else into room left at the end of the row.
         let tail = if e[1] == 0 { q_off[2] + o2 + v } else { 0 };
         let stride = x2.max(q2).max(tail).max(min_stride);
+        // Wide rows at a multiple of 16 elements (at most a quarter longer): with the planes'
+        // alignment (`Planes`) every row's `dy` and first input column start a cache line.
+        let stride = if stride >= 64 {
+            round_up(stride, 16)
+        } else {
+            stride
+        };
         Plan {
             x_dims: [p0, p1, stride],
             q_dims: [o0 + 2 * q_off[0], o1 + 2 * q_off[1], stride],

@@ -7,7 +7,7 @@
 //! from the outer layer's input ([`SampleSplit::split_row`]), one pass instead of a split, a
 //! zeroing and a copy.
 
-use super::plan::{block_rows, Corr, Engine, Plan, Source};
+use super::plan::{block_rows, Corr, Engine, Plan, Planes, Source};
 use super::portable::Portable;
 use super::written::{par_written, written_vec, Written};
 #[cfg(target_arch = "x86_64")]
@@ -176,7 +176,7 @@ fn split_planes<'a, U: Scalar, S: SampleSplit>(
     plans: &'a [&'a Plan],
     x: &'a [U],
     split: &'a S,
-) -> impl Fn(usize, usize) -> Vec<U> + Sync + 'a {
+) -> impl Fn(usize, usize) -> Planes<U> + Sync + 'a {
     let len = split.sample_len();
     move |i, c| {
         let xn = &x[i * len..][..len];
@@ -233,7 +233,7 @@ impl Plan {
     pub(super) fn forward_sum<T: Scalar>(
         eng: &impl Engine<T>,
         plans: &[&Plan],
-        planes: &(impl Fn(usize, usize) -> Vec<T> + Sync),
+        planes: &(impl Fn(usize, usize) -> Planes<T> + Sync),
         ws: &[&[T]],
     ) -> Vec<T> {
         let lay = &plans[0].lay;
@@ -244,7 +244,7 @@ impl Plan {
             .map(|(p, w)| p.forward_setup(w))
             .collect();
         par_written(lay.n, lay.c_out * ov, |i, yn| {
-            let xps: Vec<Vec<T>> = (0..plans.len()).map(|c| planes(i, c)).collect();
+            let xps: Vec<Planes<T>> = (0..plans.len()).map(|c| planes(i, c)).collect();
             let blocks = yn
                 .par_chunks_mut(lay.og * ov)
                 .enumerate()
@@ -280,7 +280,7 @@ impl Plan {
     pub(super) fn grads_sum<T: Scalar, F: SampleSplit>(
         eng: &impl Engine<T>,
         plans: &[Plan],
-        planes: Option<&(impl Fn(usize, usize) -> Vec<T> + Sync)>,
+        planes: Option<&(impl Fn(usize, usize) -> Planes<T> + Sync)>,
         ws: Option<&[&[T]]>,
         dy: &[T],
         fold: &F,

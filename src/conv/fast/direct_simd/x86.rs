@@ -224,6 +224,13 @@ fn weight_wide<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_,
     weight::<Ymm<L>, B>(geo, task)
 }
 
+/// The `∂w` task in 512-bit vectors (AVX-512F), `R × B` accumulators; the planes cover a
+/// sweep of 512-bit vectors (`MAX_V`).
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+fn weight_zmm<L: Lanes, const B: usize>(geo: &WeightGeom, task: &WeightTask<'_, L>) -> Vec<L> {
+    weight::<L::Wide, B>(geo, task)
+}
+
 // SAFETY: `correlate` writes every element of `dst` (see the kernel's notes: every row of the
 // block, every column of each, stored or copied from the tile's buffer).
 unsafe impl<L: Lanes> Engine<L> for Avx2 {
@@ -246,8 +253,12 @@ unsafe impl<L: Lanes> Engine<L> for Avx2 {
         // The wide kernels only when the CPU has AVX-512F and VL (not `Narrow`). (Four taps
         // at once read no further than `KB` by `KB` either.)
         let wide = self.tiles != Tiles::Narrow;
+        let zmm = self.tiles == Tiles::Zmm;
         unsafe {
             match geo.kernel[2] {
+                4 if zmm => weight_zmm::<L, 4>(geo, task),
+                2 if zmm => weight_zmm::<L, 2>(geo, task),
+                _ if zmm => weight_zmm::<L, KB>(geo, task),
                 4 if wide => weight_wide::<L, 4>(geo, task),
                 2 | 4 => weight_narrow::<L, 2>(geo, task),
                 _ if wide => weight_wide::<L, KB>(geo, task),

@@ -153,3 +153,19 @@ fn direct_simd_on_the_stem_at_full_width() {
     check::<f32>(&stem, &[2, 3, 9, 117], &[5, 3, 7, 7], 42);
     check::<f64>(&stem, &[2, 3, 9, 117], &[5, 3, 7, 7], 43);
 }
+
+/// Planes longer than one `∂w` chunk (4 KB of a plane: 1024 floats, 512 doubles): the stem's
+/// row sweep over 20 output rows of 64 (two or three chunks of whole rows), and a 1-D layer's
+/// single row of 2100 outputs (the flat sweep cut into pieces, a short last one).
+#[test]
+fn direct_simd_weight_sweep_in_chunks() {
+    let stem = ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1]);
+    check::<f32>(&stem, &[2, 3, 40, 128], &[5, 3, 7, 7], 50);
+    check::<f64>(&stem, &[1, 3, 40, 128], &[6, 3, 7, 7], 51);
+    let same = ConvSpec::conv(&[1], Padding::Same, &[1]);
+    check::<f32>(&same, &[1, 3, 2100], &[5, 3, 7], 52);
+    check::<f64>(&same, &[2, 2, 2100], &[4, 2, 4], 53);
+    let strided = ConvSpec::conv(&[2], Padding::Explicit(vec![(3, 3)]), &[1]);
+    check::<f32>(&strided, &[1, 3, 4200], &[5, 3, 7], 54);
+    check::<f64>(&strided, &[1, 3, 4200], &[5, 3, 7], 55);
+}

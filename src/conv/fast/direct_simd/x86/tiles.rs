@@ -166,8 +166,47 @@ fn taps<L: Simd, const NV: usize, const RB: usize, const K2: usize>(
     }
 }
 
-/// The `∂w` task with `R × B` vector accumulators. Only called from the `#[target_feature]`
-/// functions above.
+/// Bytes of one cotangent plane a `∂w` chunk sweeps: the `R` planes' chunks and the input rows
+/// under them (all kernel rows) stay in L1 while every kernel row sweeps them. Sweeping the
+/// whole plane per kernel row streamed the `R` planes (80 KB for a stem class) from L2 once
+/// per kernel row, which bounded the 512-bit sweep.
+const CHUNK_BYTES: usize = 4096;
+
+/// The spans `(start, len)` of the sweep `(segments, elements per segment, offset between
+/// segments)` of [`WeightGeom::sweep`], a single segment cut into pieces of at most `piece`
+/// elements (a multiple of `n`, as every span's length), grouped into chunks of about
+/// `piece` elements (at least one span each).
+fn weight_chunks(
+    (segs, seg_len, step): (usize, usize, usize),
+    piece: usize,
+) -> (Vec<(usize, usize)>, Vec<std::ops::Range<usize>>) {
+    let spans: Vec<(usize, usize)> = if segs > 1 {
+        (0..segs).map(|s| (s * step, seg_len)).collect()
+    } else {
+        (0..seg_len)
+            .step_by(piece)
+            .map(|i| (i, piece.min(seg_len - i)))
+            .collect()
+    };
+    let mut chunks = vec![];
+    let (mut first, mut elems) = (0, 0);
+    for (j, &(_, l)) in spans.iter().enumerate() {
+        if elems > 0 && elems + l > piece {
+            chunks.push(first..j);
+            (first, elems) = (j, 0);
+        }
+        elems += l;
+    }
+    if first < spans.len() {
+        chunks.push(first..spans.len());
+    }
+    (spans, chunks)
+}
+
+/// The `∂w` task with `R × B` vector accumulators per kernel row and block of `B` taps, the
+/// sweep in chunks of [`CHUNK_BYTES`] per plane, each chunk swept by every kernel row before
+/// the next (the accumulators wait in memory between chunks). Only called from the
+/// `#[target_feature]` functions above.
 #[inline(always)]
 pub(super) fn weight<L: Simd, const B: usize>(
     geo: &WeightGeom,
@@ -178,48 +217,59 @@ pub(super) fn weight<L: Simd, const B: usize>(
     let o0n = geo.out[0];
     let d2 = geo.dilation[2];
     let kv = k0n * k1n * k2n;
-    let (segs, seg_len, seg_step) = geo.sweep(n);
+    let k2b = k2n.div_ceil(B);
     let len = geo.sweep_len(n);
-    let mut out = vec![L::E::default(); R * kv];
-    let mut lanes = vec![L::E::default(); n];
-    for k0 in 0..k0n {
-        for k1 in 0..k1n {
-            for k2c in (0..k2n).step_by(B) {
-                let mut acc = [[L::zero(); B]; R];
-                for (xp, dys) in task.x.iter().zip(&task.dy) {
-                    for o0 in 0..o0n {
-                        let (xo, qo) = geo.rows([o0, 0], [k0, k1, k2c]);
-                        let xs = &xp[xo..][..len + (B - 1) * d2];
-                        let ds: [&[L::E]; R] = std::array::from_fn(|r| &dys[r][qo..][..len]);
-                        for seg in 0..segs {
-                            let mut i = seg * seg_step;
-                            let end = i + seg_len;
-                            while i < end {
-                                // SAFETY: `i + N ≤ end ≤ len` (`seg_len` is a multiple of
-                                // N), the length of every `ds[r]`; `xs` holds
-                                // `len + (B-1)·d2` elements.
-                                let xv: [L::V; B] = std::array::from_fn(|kb| unsafe {
-                                    L::load_ptr(xs.as_ptr().add(i + kb * d2))
-                                });
-                                for (ar, d) in acc.iter_mut().zip(&ds) {
-                                    // SAFETY: as above.
-                                    let dv = unsafe { L::load_ptr(d.as_ptr().add(i)) };
-                                    for (a, &x) in ar.iter_mut().zip(&xv) {
-                                        *a = L::fma(dv, x, *a);
+    let piece = (CHUNK_BYTES / std::mem::size_of::<L::E>() / n).max(1) * n;
+    let (spans, chunks) = weight_chunks(geo.sweep(n), piece);
+    let mut accs = vec![[[L::zero(); B]; R]; k0n * k1n * k2b];
+    for (xp, dys) in task.x.iter().zip(&task.dy) {
+        for o0 in 0..o0n {
+            let (_, qo) = geo.rows([o0, 0], [0, 0, 0]);
+            let ds: [&[L::E]; R] = std::array::from_fn(|r| &dys[r][qo..][..len]);
+            for chunk in &chunks {
+                let spans = &spans[chunk.clone()];
+                for k0 in 0..k0n {
+                    for k1 in 0..k1n {
+                        for kc in 0..k2b {
+                            let (xo, _) = geo.rows([o0, 0], [k0, k1, kc * B]);
+                            let xs = &xp[xo..][..len + (B - 1) * d2];
+                            let slot = &mut accs[(k0 * k1n + k1) * k2b + kc];
+                            let mut acc = *slot;
+                            for &(start, l) in spans {
+                                let mut i = start;
+                                while i < start + l {
+                                    // SAFETY: `i + N ≤ start + l ≤ len` (every span is a
+                                    // multiple of N inside the sweep), the length of every
+                                    // `ds[r]`; `xs` holds `len + (B-1)·d2` elements.
+                                    let xv: [L::V; B] = std::array::from_fn(|kb| unsafe {
+                                        L::load_ptr(xs.as_ptr().add(i + kb * d2))
+                                    });
+                                    for (ar, d) in acc.iter_mut().zip(&ds) {
+                                        // SAFETY: as above.
+                                        let dv = unsafe { L::load_ptr(d.as_ptr().add(i)) };
+                                        for (a, &x) in ar.iter_mut().zip(&xv) {
+                                            *a = L::fma(dv, x, *a);
+                                        }
                                     }
+                                    i += n;
                                 }
-                                i += n;
                             }
+                            *slot = acc;
                         }
                     }
                 }
-                for (r, ar) in acc.iter().enumerate() {
-                    for (kb, &a) in ar.iter().enumerate().take(k2n - k2c) {
-                        L::store(a, &mut lanes);
-                        out[r * kv + (k0 * k1n + k1) * k2n + k2c + kb] =
-                            lanes.iter().fold(L::E::default(), |s, &v| s + v);
-                    }
-                }
+            }
+        }
+    }
+    let mut out = vec![L::E::default(); R * kv];
+    let mut lanes = vec![L::E::default(); n];
+    for (k, acc) in accs.iter().enumerate() {
+        let (row, k2c) = (k / k2b, (k % k2b) * B);
+        for (r, ar) in acc.iter().enumerate() {
+            for (kb, &a) in ar.iter().enumerate().take(k2n - k2c) {
+                L::store(a, &mut lanes);
+                out[r * kv + row * k2n + k2c + kb] =
+                    lanes.iter().fold(L::E::default(), |s, &v| s + v);
             }
         }
     }
@@ -228,7 +278,23 @@ pub(super) fn weight<L: Simd, const B: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::tile_widths;
+    use super::{tile_widths, weight_chunks};
+
+    #[test]
+    fn weight_chunks_cover_the_sweep_in_order() {
+        // Rows of 64 at a stride of 70, chunks of up to 1024 elements: 16 rows each.
+        let (spans, chunks) = weight_chunks((40, 64, 70), 1024);
+        assert_eq!(spans.len(), 40);
+        assert_eq!(spans[39], (39 * 70, 64));
+        assert_eq!(chunks, vec![0..16, 16..32, 32..40]);
+        // Rows longer than a chunk: one row each.
+        let (_, chunks) = weight_chunks((3, 2048, 2100), 1024);
+        assert_eq!(chunks, vec![0..1, 1..2, 2..3]);
+        // One flat segment: pieces of 1024 and a short last one, one per chunk.
+        let (spans, chunks) = weight_chunks((1, 2112, 0), 1024);
+        assert_eq!(spans, vec![(0, 1024), (1024, 1024), (2048, 64)]);
+        assert_eq!(chunks, vec![0..1, 1..2, 2..3]);
+    }
 
     #[test]
     fn tiles_cover_the_row_without_a_lone_last_vector() {
