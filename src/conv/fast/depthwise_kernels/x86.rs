@@ -5,7 +5,7 @@ mod reduce;
 mod rows;
 mod vectors;
 
-use reduce::{reduce, reduce_wide, row_blocks};
+use reduce::{reduce, reduce_wide, reduce_zmm, row_blocks};
 use rows::{shared_rows, wide_rows, Src, Width};
 use std::mem::MaybeUninit;
 use vectors::DwLanes;
@@ -96,7 +96,7 @@ impl Avx2Dw {
     }
 
     /// The kernel rows `a0 .. a0 + a` of `r` in one block.
-    fn reduce_block<L: Lanes>(
+    fn reduce_block<L: DwLanes>(
         &self,
         r: &Red2,
         xq: (&[L], &[L]),
@@ -118,14 +118,17 @@ impl Avx2Dw {
                 }
             };
         }
-        // SAFETY (each call): an `Avx2Dw` exists only when the CPU has AVX2 and FMA, and
-        // `wide` only when it has AVX-512F and VL too; blocks of more than one row only
-        // come from `row_blocks` with `wide`.
+        // SAFETY (each call): an `Avx2Dw` exists only when the CPU has AVX2 and FMA, and a
+        // `width` other than `Narrow` only when it has AVX-512F and VL too; blocks of more
+        // than one row only come from `row_blocks` with such a width.
         unsafe {
-            match (a, self.wide()) {
-                (3, true) => taps!(reduce_wide, 3),
-                (2, true) => taps!(reduce_wide, 2),
-                (_, true) => taps!(reduce_wide, 1),
+            match (a, self.width) {
+                (3, Width::Zmm) => taps!(reduce_zmm, 3),
+                (2, Width::Zmm) => taps!(reduce_zmm, 2),
+                (_, Width::Zmm) => taps!(reduce_zmm, 1),
+                (3, Width::Wide) => taps!(reduce_wide, 3),
+                (2, Width::Wide) => taps!(reduce_wide, 2),
+                (_, Width::Wide) => taps!(reduce_wide, 1),
                 _ => taps!(reduce, 1),
             }
         }
