@@ -2,8 +2,9 @@
 //! through `Algorithm::DirectSimd` and `Algorithm::Auto`) agrees with the loop witness
 //! (`Direct`) on forward, ∂x, ∂w and ∂b: random depthwise specs (channel multipliers,
 //! dilation, every padding mode, 1-D to 3-D, widths off the register tiles) in f64 and f32,
-//! with the detected kernels (AVX-512VL's taller tiles where the CPU has it), the 16-register
-//! AVX2 ones and the portable ones; and the cost model
+//! with the detected kernels (512-bit row-sharing kernels where the CPU has AVX-512F and VL),
+//! the 256-bit ones in AVX-512VL's 32 registers (`Avx512Ymm`), the 16-register AVX2 ones and
+//! the portable ones; and the cost model
 //! sends ConvNeXt's depthwise 7×7 to it.
 use crate::conv::fast::direct_simd::{self, Kernels};
 use crate::conv::fast::{choose_backward, choose_forward, Choice};
@@ -60,7 +61,13 @@ fn random_case(rng: &mut ChaCha8Rng) -> (ConvSpec, Vec<usize>, Vec<usize>) {
 fn check<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) {
     let r = witness::<T>(spec, xs, ws, seed);
     let (x, w, b, dy) = (&r.x, &r.w, &r.b, &r.dy);
-    for kernels in [Kernels::Detect, Kernels::Avx2Only, Kernels::Portable] {
+    let all = [
+        Kernels::Detect,
+        Kernels::Avx512Ymm,
+        Kernels::Avx2Only,
+        Kernels::Portable,
+    ];
+    for kernels in all {
         let y = direct_simd::forward_using(spec, x, w, Some(b), kernels).unwrap();
         let gr = direct_simd::backward_using(spec, x, w, dy, true, kernels).unwrap();
         r.assert_agrees(&format!("{kernels:?}"), &y, &gr, tol::<T>());
@@ -147,9 +154,9 @@ fn depthwise_forward_reads_zero_padded_planes_in_place() {
     // at the left and right edges load only the lanes inside. Planes narrower than one strip
     // with its reach (no interior strip), lopsided and large pads (strips wholly in the
     // padding), heights off the tiles (the output through a buffer) and on them (written in
-    // place); `∂w` in blocks of 3 and 2 kernel rows (k = 2..7) at row dilation 1 and one row
-    // at a time at 2.
-    let cases: [InPlaceCase; 10] = [
+    // place), planes several 512-bit strips wide; `∂w` in blocks of 3 and 2 kernel rows
+    // (k = 2..7) at row dilation 1 and one row at a time at 2.
+    let cases: [InPlaceCase; 12] = [
         (7, [56, 56], [(3, 3), (3, 3)], PadMode::Zeros, 1),
         (7, [14, 5], [(3, 3), (3, 3)], PadMode::Zeros, 1),
         (7, [28, 3], [(0, 6), (6, 0)], PadMode::Zeros, 1),
@@ -160,6 +167,9 @@ fn depthwise_forward_reads_zero_padded_planes_in_place() {
         (4, [10, 19], [(2, 1), (0, 3)], PadMode::Zeros, 1),
         (2, [7, 9], [(1, 0), (0, 1)], PadMode::Zeros, 1),
         (7, [42, 17], [(5, 1), (2, 4)], PadMode::Zeros, 2),
+        // Several interior 512-bit strips, with and without a 256-bit strip after them.
+        (7, [14, 70], [(3, 3), (3, 3)], PadMode::Zeros, 1),
+        (3, [16, 64], [(1, 1), (1, 1)], PadMode::Zeros, 1),
     ];
     for (i, (k, hw, pads, mode, dil)) in cases.into_iter().enumerate() {
         let spec = ConvSpec {
