@@ -25,6 +25,14 @@
 //! outside it masked off the loads): 1.20–1.21 ms against 1.43–1.97 ms for the copy (one
 //! thread, best of 15, same loaded machine). The `∂w` reduction takes kernel rows 3 or 2 at a
 //! time with AVX-512VL, sharing each input vector between them (see `x86/reduce.rs`).
+//!
+//! Since session 14 the row-sharing kernel and `∂w` run 512-bit vectors where the CPU has
+//! AVX-512F and VL (`x86/rows.rs`, `x86/reduce.rs`): 16-float strips up to the last multiple
+//! of 16 columns and one 256-bit strip for the rest (56 = 3·16 + 8), edge strips through native
+//! mask registers. On an Intel Xeon with two 512-bit FMA pipes that took dw7's forward from
+//! 0.85–0.97 to 0.66–0.72 ms in f32 and 1.71–1.75 to 1.10–1.17 in f64 (CPU time, 2 threads,
+//! loaded machine; `benches/results/session14-dw.md`). The 256-bit kernels stay for AVX2-only
+//! CPUs, and the tests run both (`Kernels::Avx512Ymm`, `Kernels::Avx2Only`).
 
 use crate::tensor::Scalar;
 use std::mem::MaybeUninit;
