@@ -38,11 +38,6 @@ impl<T: Scalar> Planes<T> {
         p.buf.resize(lead, T::zero());
         p
     }
-
-    /// Planes built elsewhere, unaligned.
-    fn unaligned(buf: Vec<T>) -> Self {
-        Planes { buf, lead: 0 }
-    }
 }
 
 impl Plan {
@@ -54,7 +49,11 @@ impl Plan {
         }
         let lay = &self.lay;
         let (iv, pv) = (lay.in_vol(), self.x_plane());
-        let mut xp = vec![T::zero(); lay.c_in * pv + self.slack];
+        let total = lay.c_in * pv + self.slack;
+        let mut planes = Planes::with_room(total, 0);
+        planes.buf.resize(planes.lead + total, T::zero());
+        let lead = planes.lead;
+        let xp = &mut planes.buf[lead..];
         let [_, i1, i2] = lay.input;
         let [_, x1, x2] = self.x_dims;
         let lo2 = self.lo[2];
@@ -70,7 +69,7 @@ impl Plan {
                 }
             }
         }
-        Planes::unaligned(xp)
+        planes
     }
 
     /// [`pad_input`](Self::pad_input) under zero padding (or none).
