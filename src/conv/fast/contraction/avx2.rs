@@ -45,6 +45,7 @@ macro_rules! tile_kernel {
             out: Out<'_, $t>,
         ) {
             let depth = t.a_offs[0].len();
+            let (a_offs, b_offs) = t.offsets::<R, C>();
             // Vectors per block: 2 for f32, 4 for f64.
             let per_block = 2 * LANES / $w;
             let (ap, bp) = (a.as_ptr(), b.as_ptr());
@@ -62,7 +63,8 @@ macro_rules! tile_kernel {
                 for k in 0..depth {
                     let mut y: [[$v; 2]; C] = [[$zero(); 2]; C];
                     for (c, y) in y.iter_mut().enumerate() {
-                        let bo = b0 + t.b_offs[k * t.b_step + c];
+                        // SAFETY: `offsets` checked that the table holds every `(k, c)`.
+                        let bo = b0 + *b_offs.get_unchecked(k * t.b_step + c);
                         debug_assert!(bo + $w <= b.len());
                         // SAFETY: the caller guarantees every offset names a whole
                         // spectrum part inside `b`.
@@ -70,7 +72,9 @@ macro_rules! tile_kernel {
                         *y = [v, $swap(v)];
                     }
                     for r in 0..R {
-                        let ao = a0 + t.a_offs[r][k];
+                        // SAFETY: `offsets` checked that each row's table holds `depth`
+                        // offsets.
+                        let ao = a0 + *a_offs[r].get_unchecked(k);
                         debug_assert!(ao + $w <= a.len());
                         // SAFETY: as above, for `a`.
                         let x = $load(ap.add(ao));

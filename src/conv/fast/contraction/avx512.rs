@@ -36,6 +36,7 @@ pub unsafe fn tile_f32<const R: usize, const C: usize, const CJ: u8>(
     out: Out<'_, f32>,
 ) {
     let depth = t.a_offs[0].len();
+    let (a_offs, b_offs) = t.offsets::<R, C>();
     let (ap, bp) = (a.as_ptr(), b.as_ptr());
     for blk in 0..t.nblk {
         let a0 = t.a_base + blk * t.a_blk;
@@ -46,7 +47,8 @@ pub unsafe fn tile_f32<const R: usize, const C: usize, const CJ: u8>(
             let mut y = [_mm512_setzero_ps(); C];
             let mut ys = [_mm512_setzero_ps(); C];
             for c in 0..C {
-                let bo = b0 + t.b_offs[k * t.b_step + c];
+                // SAFETY: `offsets` checked that the table holds every `(k, c)`.
+                let bo = b0 + *b_offs.get_unchecked(k * t.b_step + c);
                 debug_assert!(bo + 2 * LANES <= b.len());
                 // SAFETY: the caller guarantees every offset names a whole spectrum part
                 // inside `b`.
@@ -54,7 +56,8 @@ pub unsafe fn tile_f32<const R: usize, const C: usize, const CJ: u8>(
                 ys[c] = swap_pairs(y[c]);
             }
             for r in 0..R {
-                let ao = a0 + t.a_offs[r][k];
+                // SAFETY: `offsets` checked that each row's table holds `depth` offsets.
+                let ao = a0 + *a_offs[r].get_unchecked(k);
                 debug_assert!(ao + 2 * LANES <= a.len());
                 // SAFETY: as above, for `a`.
                 let x = _mm512_loadu_ps(ap.add(ao));
