@@ -66,6 +66,12 @@ pub(super) fn fits(n: usize) -> bool {
     n >= 2 && radices(n).is_some()
 }
 
+/// Whether `n` runs a radix-8 or radix-5 pass, the ones that beat rustfft's single-kernel
+/// butterflies on 2-D columns of at most 64 (`Columns::chosen`).
+pub(super) fn long_radix(n: usize) -> bool {
+    radices(n).is_some_and(|r| r.iter().any(|&r| r >= 5))
+}
+
 /// Whether the AVX-512 kernels can run for `T` on this CPU.
 pub(super) fn avx512_f32<T: Scalar>() -> bool {
     #[cfg(target_arch = "x86_64")]
