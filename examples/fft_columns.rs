@@ -40,6 +40,8 @@ fn run<T: Scalar>(name: &str) {
         ([1, 32, 80], [1, 22]),
         ([1, 48, 80], [1, 34]),
         ([1, 40, 72], [1, 34]),
+        ([1, 72, 72], [1, 40]),
+        ([1, 80, 80], [1, 48]),
     ] {
         let (old, _) = time::<T>(period, nonzero, Columns::Transposed);
         let (new, mode) = time::<T>(period, nonzero, Columns::Vertical);

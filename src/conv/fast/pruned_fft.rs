@@ -17,8 +17,8 @@
 //! stages backwards and computes only the output rows `$j_0 < r_0$`, `$j_1 < r_1$` the caller asks
 //! for. It is unnormalised: `inverse(forward(x)) = (Π T_a) · x` on the rows computed.
 //!
-//! Where it measured faster ([`Columns`]: `f32` with AVX-512, 3-smooth column extents, a 3-D
-//! period or columns longer than 64) stages 2 and 3 run instead *vertically* in place
+//! Where it measured faster ([`Columns`]: `f32` with AVX-512, 5-smooth column extents) stages
+//! 2 and 3 run instead *vertically* in place
 //! (`pruned_fft/vertical.rs`): each butterfly combines whole rows of `$[T_0][T_1][H]$`, so neither
 //! transpose is needed, and the spectrum stays in that layout with axes 0 and 1 in
 //! digit-reversed order ([`PrunedRfft::bin`] maps a bin to its place). On 3-D periods with

@@ -11,33 +11,41 @@ pub enum Columns {
     Transposed,
     /// In place across the rows (`pruned_fft/vertical.rs`), no transposes; the spectrum's
     /// order is `[T0][T1][H]` with axes 0 and 1 digit-reversed. Needs extents with no prime
-    /// factor above 3.
+    /// factor above 5.
     Vertical,
     /// Axis 1 per plane transposed for rustfft (its single-kernel butterflies, such as
-    /// `Butterfly36Avx`, outrun the vertical radix-4/3 passes on short columns), axis 0
+    /// `Butterfly36Avx`, outrun the vertical radix-4/3 passes on 36), axis 0
     /// vertically across the planes (no transpose of the whole volume); the spectrum's order is
-    /// `[T0][H][T1]` with axis 0 digit-reversed. Needs a 3-smooth `T0 > 1`.
+    /// `[T0][H][T1]` with axis 0 digit-reversed. Needs a 5-smooth `T0 > 1`.
     Mixed,
 }
 
 impl Columns {
-    /// The faster of the two for `T` on this CPU and `period`, as `examples/fft_columns.rs`
-    /// measured them (`benches/results/session11-columns.md`): vertical where the AVX-512
-    /// kernels run, the extents allow, and the period is 3-D (no transpose of the whole
-    /// volume for axis 0) or its columns are longer than 64 (past rustfft's single-kernel
-    /// butterflies, which the vertical passes did not beat on 32, 48 and 64); of a 3-D period
-    /// with columns of at most 64 only axis 0 runs vertically ([`Columns::Mixed`]: 16x36x36
-    /// forward + inverse 30.6–30.8 µs against 33.3 all vertical and 37.0 all transposed,
-    /// session 12).
+    /// The fastest for `T` on this CPU and `period`, as `examples/fft_columns.rs` measured
+    /// them: vertical where the AVX-512 kernels run and the extents allow (5-smooth), except
+    /// - of a 3-D period with columns of at most 64 only axis 0 runs vertically
+    ///   ([`Columns::Mixed`]: 16x36x36 forward + inverse 30.6–30.8 µs against 33.3 all
+    ///   vertical and 37.0 all transposed, session 12);
+    /// - 2-D columns of at most 64 with neither a radix-8 nor a radix-5 pass (36, 48: 4s, 3s
+    ///   and 2s) stay transposed: rustfft's single-kernel butterflies beat the radix-4/3 passes
+    ///   there (session 11) or ran even (48, session 15); so do columns shorter than 32, not
+    ///   measured.
+    ///
+    /// With the radix-8 and radix-5 passes the 2-D columns of 32 (8·4), 40 (8·5), 64 (8·8),
+    /// 72 (8·3·3) and 80 (4·4·5) ran 1.1–2.1× rustfft's alone
+    /// (`benches/results/session15-vertical.md`).
     pub(super) fn chosen<T: Scalar>(period: [usize; 3]) -> Self {
-        if vertical::avx512_f32::<T>() && Self::fits(period) && (period[0] > 1 || period[1] > 64) {
-            if period[0] > 1 && period[1] <= 64 {
-                Columns::Mixed
-            } else {
-                Columns::Vertical
-            }
-        } else {
+        if !(vertical::avx512_f32::<T>() && Self::fits(period)) {
             Columns::Transposed
+        } else if period[0] > 1 && period[1] <= 64 {
+            Columns::Mixed
+        } else if period[0] == 1
+            && period[1] <= 64
+            && !(period[1] >= 32 && vertical::long_radix(period[1]))
+        {
+            Columns::Transposed
+        } else {
+            Columns::Vertical
         }
     }
 

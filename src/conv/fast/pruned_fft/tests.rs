@@ -6,8 +6,8 @@ use crate::fft::RealFftNd;
 /// Every period shape (1-D, 2-D, 3-D, odd/even, with pruning) against the plain n-D FFT
 /// in f64, in `T` (f32 runs its even rows through [`halfcomplex`] or [`paired`] where the CPU has
 /// AVX2),
-/// the columns as `columns` asks (vertically where the extents allow: radices 4, 3, 2 and
-/// their fused pairs); `forward_into` and `inverse_from` (zero, one and two plane moves) as
+/// the columns as `columns` asks (vertically where the extents allow: radices 8, 5, 4, 3, 2
+/// and their fused pairs); `forward_into` and `inverse_from` (zero, one and two plane moves) as
 /// the scratch versions.
 fn matches_plain_fft_with_pruning<T: Scalar>(columns: Columns, tol: f64) {
     for (period, nz, rows) in [
@@ -32,9 +32,22 @@ fn matches_plain_fft_with_pruning<T: Scalar>(columns: Columns, tol: f64) {
         ([1, 4, 40], [1, 4], [1, 3]),
         ([4, 36, 36], [3, 32], [2, 30]),
         ([16, 36, 36], [12, 32], [16, 32]),
+        ([1, 40, 72], [1, 34], [1, 34]),
+        ([1, 80, 20], [1, 48], [1, 70]),
+        ([1, 120, 10], [1, 100], [1, 120]),
+        ([2, 40, 12], [2, 30], [1, 40]),
+        ([40, 5, 6], [27, 5], [40, 3]),
+        ([10, 45, 8], [6, 40], [9, 45]),
     ] {
         let plan = PrunedRfft::<T>::plan_columns(period, columns);
-        let smooth = |t: usize| [1, 2, 3, 4, 6, 8, 9, 12, 16, 36, 64, 96].contains(&t);
+        let smooth = |mut t: usize| {
+            for p in [2, 3, 5] {
+                while t.is_multiple_of(p) {
+                    t /= p;
+                }
+            }
+            t == 1
+        };
         let expected = match columns {
             Columns::Vertical if period[..2].iter().all(|&t| smooth(t)) => Columns::Vertical,
             Columns::Mixed if period[0] > 1 && smooth(period[0]) => Columns::Mixed,

@@ -5,7 +5,7 @@
 //! The column stages of [`super::PrunedRfft`] transposed each plane so that rustfft could
 //! transform its columns one contiguous line at a time, and transposed the result again for
 //! the next axis; the passes here read the rows where the earlier stage left them. They are a
-//! mixed-radix decimation in frequency (radices 4, 3 and 2) forward, which leaves the bins of a
+//! mixed-radix decimation in frequency (radices 8, 5, 4, 3 and 2) forward, which leaves the bins of a
 //! column in digit-reversed order, and its exact adjoint backwards (decimation in time from
 //! that order), so that `inverse(forward(x)) = N x` with no reordering pass: only the product
 //! of spectra sits between the two, and it is pointwise.
@@ -33,22 +33,43 @@ pub(super) struct Vertical<T: Scalar> {
     avx512: bool,
 }
 
-/// The radices of `n`, pass 1 first (fours, then threes, then a two), or `None` if `n` has
-/// another prime factor.
+/// The radices of `n`, pass 1 first, or `None` if `n` has a prime factor above 5: the power
+/// of two as eights (a radix-8 butterfly's internal twiddles are ±i and (±1 ± i)/√2, cheaper
+/// than a pass of twiddles), with a four or two fours where three does not divide the exponent
+/// (4·4 does less work than 8·2), then fives, threes and a last two.
 fn radices(mut n: usize) -> Option<Vec<usize>> {
-    let mut out = Vec::new();
-    for r in [4, 3, 2] {
+    let mut twos = 0;
+    while n.is_multiple_of(2) {
+        twos += 1;
+        n /= 2;
+    }
+    let mut out = match twos % 3 {
+        _ if twos == 1 => vec![],
+        0 => vec![8; twos / 3],
+        1 => [vec![8; (twos - 4) / 3], vec![4, 4]].concat(),
+        _ => [vec![8; twos / 3], vec![4]].concat(),
+    };
+    for r in [5, 3] {
         while n.is_multiple_of(r) {
             out.push(r);
             n /= r;
         }
     }
+    if twos == 1 {
+        out.push(2);
+    }
     (n == 1).then_some(out)
 }
 
-/// Whether columns of length `n` can run vertically (no prime factor above 3).
+/// Whether columns of length `n` can run vertically (no prime factor above 5).
 pub(super) fn fits(n: usize) -> bool {
     n >= 2 && radices(n).is_some()
+}
+
+/// Whether `n` runs a radix-8 or radix-5 pass, the ones that beat rustfft's single-kernel
+/// butterflies on 2-D columns of at most 64 (`Columns::chosen`).
+pub(super) fn long_radix(n: usize) -> bool {
+    radices(n).is_some_and(|r| r.iter().any(|&r| r >= 5))
 }
 
 /// Whether the AVX-512 kernels can run for `T` on this CPU.
@@ -65,7 +86,7 @@ pub(super) fn avx512_f32<T: Scalar>() -> bool {
 }
 
 impl<T: Scalar> Vertical<T> {
-    /// The columns of length `n` (`n ≥ 2`), or `None` if `n` has a prime factor above 3.
+    /// The columns of length `n` (`n ≥ 2`), or `None` if `n` has a prime factor above 5.
     /// `vector` asks for the AVX-512 kernels where they run (else the portable loops).
     pub(super) fn plan(n: usize, vector: bool) -> Option<Self> {
         let mut span = n;
@@ -114,7 +135,7 @@ impl<T: Scalar> Vertical<T> {
     /// If `data` is shorter than the rows or `cols > stride`.
     pub(super) fn forward(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
         self.check(data, stride, cols);
-        for passes in self.passes.chunks(self.fuse()) {
+        for passes in self.groups() {
             self.run(passes, data, stride, cols, false);
         }
     }
@@ -125,8 +146,7 @@ impl<T: Scalar> Vertical<T> {
     /// As `forward`.
     pub(super) fn inverse(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
         self.check(data, stride, cols);
-        let groups: Vec<&[Pass<T>]> = self.passes.chunks(self.fuse()).collect();
-        for passes in groups.into_iter().rev() {
+        for passes in self.groups().into_iter().rev() {
             self.run(passes, data, stride, cols, true);
         }
     }
@@ -140,13 +160,23 @@ impl<T: Scalar> Vertical<T> {
         );
     }
 
-    /// Passes run together: the AVX-512 kernels keep two passes' rows in registers.
-    fn fuse(&self) -> usize {
-        if self.avx512 {
-            2
-        } else {
-            1
+    /// The passes run together, pass 1 first: the AVX-512 kernels keep two consecutive
+    /// passes' rows in registers where [`avx512::fuses`] allows
+    /// (beyond, the 32 vector registers spill).
+    fn groups(&self) -> Vec<&[Pass<T>]> {
+        let mut out = Vec::new();
+        let mut rest = &self.passes[..];
+        while !rest.is_empty() {
+            let take = match rest {
+                #[cfg(target_arch = "x86_64")]
+                [a, b, ..] if self.avx512 && avx512::fuses(a.radix, b.radix) => 2,
+                _ => 1,
+            };
+            let (group, tail) = rest.split_at(take);
+            out.push(group);
+            rest = tail;
         }
+        out
     }
 
     /// One pass, or two fused (then the vector kernels run), forward or backwards.
@@ -190,6 +220,84 @@ impl<T: Scalar> Vertical<T> {
     }
 }
 
+/// `cos` and `sin` of `2π/5` and `4π/5`, the radix-5 butterfly's constants.
+fn five() -> [f64; 4] {
+    let a = 0.4 * std::f64::consts::PI;
+    [a.cos(), (2.0 * a).cos(), a.sin(), (2.0 * a).sin()]
+}
+
+/// The `r`-point DFT of `x[..r]` in place, forward or backwards (unnormalised).
+fn small_dft<T: Scalar>(x: &mut [Complex<T>; 8], r: usize, inv: bool) {
+    // `a + ρ b`, ρ = −i forward and +i backwards (the direction's quarter root).
+    let rot = |a: Complex<T>, b: Complex<T>| {
+        if inv {
+            Complex::new(a.re - b.im, a.im + b.re)
+        } else {
+            Complex::new(a.re + b.im, a.im - b.re)
+        }
+    };
+    let neg = |v: Complex<T>| Complex::new(-v.re, -v.im);
+    match r {
+        2 => {
+            let (a, b) = (x[0], x[1]);
+            x[0] = a + b;
+            x[1] = a - b;
+        }
+        3 => {
+            let s3 = T::of(0.75f64.sqrt());
+            let (s, d) = (x[1] + x[2], x[1] - x[2]);
+            let t = x[0] - s * T::of(0.5);
+            let u = d * s3;
+            x[0] = x[0] + s;
+            x[1] = rot(t, u);
+            x[2] = rot(t, neg(u));
+        }
+        4 => {
+            let (s0, d0) = (x[0] + x[2], x[0] - x[2]);
+            let (s1, d1) = (x[1] + x[3], x[1] - x[3]);
+            x[0] = s0 + s1;
+            x[2] = s0 - s1;
+            x[1] = rot(d0, d1);
+            x[3] = rot(d0, neg(d1));
+        }
+        5 => {
+            let [c1, c2, n1, n2] = five().map(T::of);
+            let (s1, d1) = (x[1] + x[4], x[1] - x[4]);
+            let (s2, d2) = (x[2] + x[3], x[2] - x[3]);
+            let t1 = x[0] + s1 * c1 + s2 * c2;
+            let t2 = x[0] + s1 * c2 + s2 * c1;
+            let u1 = d1 * n1 + d2 * n2;
+            let u2 = d1 * n2 - d2 * n1;
+            x[0] = x[0] + s1 + s2;
+            x[1] = rot(t1, u1);
+            x[4] = rot(t1, neg(u1));
+            x[2] = rot(t2, u2);
+            x[3] = rot(t2, neg(u2));
+        }
+        _ => {
+            // Two radix-4 halves after one radix-2 step, whose twiddles ρ^{k/2} are
+            // ρ, and (1 + ρ)/√2 and −(1 − ρ)/√2 (one multiply each by 1/√2).
+            let h = T::of(0.5f64.sqrt());
+            let a: [Complex<T>; 4] = std::array::from_fn(|k| x[k] + x[k + 4]);
+            let b: [Complex<T>; 4] = std::array::from_fn(|k| x[k] - x[k + 4]);
+            let p = rot(b[1], b[1]);
+            let q = rot(b[3], neg(b[3]));
+            let (s1, d1) = ((p - q) * h, (p + q) * h);
+            let (s0, d0) = (rot(b[0], b[2]), rot(b[0], neg(b[2])));
+            let mut even = [a[0], a[1], a[2], a[3], a[0], a[0], a[0], a[0]];
+            small_dft(&mut even, 4, inv);
+            x[0] = even[0];
+            x[2] = even[1];
+            x[4] = even[2];
+            x[6] = even[3];
+            x[1] = s0 + s1;
+            x[5] = s0 - s1;
+            x[3] = rot(d0, d1);
+            x[7] = rot(d0, neg(d1));
+        }
+    }
+}
+
 /// One pass in plain loops over the columns (innermost, for LLVM to vectorise).
 fn portable_pass<T: Scalar>(
     pass: &Pass<T>,
@@ -201,25 +309,11 @@ fn portable_pass<T: Scalar>(
 ) {
     let (r, span) = (pass.radix, pass.span);
     let m = span / r;
-    let half = T::of(0.5);
-    let s3 = T::of(if inv {
-        0.75f64.sqrt()
-    } else {
-        -(0.75f64.sqrt())
-    });
-    // Multiplication by -i forward, +i backwards.
-    let rot = |v: Complex<T>| {
-        if inv {
-            Complex::new(-v.im, v.re)
-        } else {
-            Complex::new(v.im, -v.re)
-        }
-    };
-    let mut x = [Complex::new(T::zero(), T::zero()); 4];
+    let mut x = [Complex::new(T::zero(), T::zero()); 8];
     for block in (0..n).step_by(span) {
         for j in 0..m {
             let tw = &pass.twiddles[j * (r - 1)..][..r - 1];
-            let tw: [Complex<T>; 3] = std::array::from_fn(|q| {
+            let tw: [Complex<T>; 7] = std::array::from_fn(|q| {
                 let w = tw
                     .get(q)
                     .copied()
@@ -240,22 +334,7 @@ fn portable_pass<T: Scalar>(
                         x[q] = x[q] * tw[q - 1];
                     }
                 }
-                match r {
-                    2 => x = [x[0] + x[1], x[0] - x[1], x[2], x[3]],
-                    3 => {
-                        let (s, d) = (x[1] + x[2], x[1] - x[2]);
-                        let t = x[0] - s * half;
-                        // ±i·(√3/2)·(x1 − x2), the sign of the direction's root.
-                        let u = Complex::new(-d.im * s3, d.re * s3);
-                        x = [x[0] + s, t + u, t - u, x[3]];
-                    }
-                    _ => {
-                        let (s0, d0) = (x[0] + x[2], x[0] - x[2]);
-                        let (s1, d1) = (x[1] + x[3], x[1] - x[3]);
-                        let d1 = rot(d1);
-                        x = [s0 + s1, d0 + d1, s0 - s1, d0 - d1];
-                    }
-                }
+                small_dft(&mut x, r, inv);
                 if !inv {
                     for q in 1..r {
                         x[q] = x[q] * tw[q - 1];

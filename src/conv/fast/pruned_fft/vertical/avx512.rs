@@ -153,7 +153,7 @@ unsafe fn plus_i<V: Lanes, const INV: bool>(a: V, b: V, one: V) -> V {
 
 /// The `R`-point DFT of `x` in place (forward, or backwards unnormalised).
 #[inline(always)]
-unsafe fn dft<V: Lanes, const R: usize, const INV: bool>(x: &mut [V; 4], one: V) {
+unsafe fn dft<V: Lanes, const R: usize, const INV: bool>(x: &mut [V; 8], one: V) {
     match R {
         2 => {
             let (a, b) = (x[0], x[1]);
@@ -168,13 +168,51 @@ unsafe fn dft<V: Lanes, const R: usize, const INV: bool>(x: &mut [V; 4], one: V)
             x[1] = minus_i::<V, INV>(t, u, one);
             x[2] = plus_i::<V, INV>(t, u, one);
         }
-        _ => {
+        4 => {
             let (s0, d0) = (V::add(x[0], x[2]), V::sub(x[0], x[2]));
             let (s1, d1) = (V::add(x[1], x[3]), V::sub(x[1], x[3]));
             x[0] = V::add(s0, s1);
             x[2] = V::sub(s0, s1);
             x[1] = minus_i::<V, INV>(d0, d1, one);
             x[3] = plus_i::<V, INV>(d0, d1, one);
+        }
+        5 => {
+            let [c1, c2, n1, n2] = super::five().map(|v| v as f32);
+            // `x0 + c·s` as `x0 − (−c)·s`.
+            let [m1, m2, n1, n2, mn2] = [-c1, -c2, n1, n2, -n2].map(|v| V::splat(v));
+            let (s1, d1) = (V::add(x[1], x[4]), V::sub(x[1], x[4]));
+            let (s2, d2) = (V::add(x[2], x[3]), V::sub(x[2], x[3]));
+            let t1 = V::fnmadd(m1, s1, V::fnmadd(m2, s2, x[0]));
+            let t2 = V::fnmadd(m2, s1, V::fnmadd(m1, s2, x[0]));
+            let u1 = V::fnmadd(mn2, d2, V::mul(d1, n1));
+            let u2 = V::fnmadd(n1, d2, V::mul(d1, n2));
+            x[0] = V::add(x[0], V::add(s1, s2));
+            x[1] = minus_i::<V, INV>(t1, u1, one);
+            x[4] = plus_i::<V, INV>(t1, u1, one);
+            x[2] = minus_i::<V, INV>(t2, u2, one);
+            x[3] = plus_i::<V, INV>(t2, u2, one);
+        }
+        _ => {
+            // A radix-2 step, then two radix-4 halves; the step's twiddles ρ^{k/2} (ρ the
+            // direction's quarter root) are ρ, (1 + ρ)/√2 and −(1 − ρ)/√2.
+            let a: [V; 4] = std::array::from_fn(|k| V::add(x[k], x[k + 4]));
+            let b: [V; 4] = std::array::from_fn(|k| V::sub(x[k], x[k + 4]));
+            let h = V::splat(0.5f32.sqrt());
+            let p = minus_i::<V, INV>(b[1], b[1], one);
+            let q = plus_i::<V, INV>(b[3], b[3], one);
+            let (s1, d1) = (V::mul(V::sub(p, q), h), V::mul(V::add(p, q), h));
+            let s0 = minus_i::<V, INV>(b[0], b[2], one);
+            let d0 = plus_i::<V, INV>(b[0], b[2], one);
+            let (sa0, da0) = (V::add(a[0], a[2]), V::sub(a[0], a[2]));
+            let (sa1, da1) = (V::add(a[1], a[3]), V::sub(a[1], a[3]));
+            x[0] = V::add(sa0, sa1);
+            x[4] = V::sub(sa0, sa1);
+            x[2] = minus_i::<V, INV>(da0, da1, one);
+            x[6] = plus_i::<V, INV>(da0, da1, one);
+            x[1] = V::add(s0, s1);
+            x[5] = V::sub(s0, s1);
+            x[3] = minus_i::<V, INV>(d0, d1, one);
+            x[7] = plus_i::<V, INV>(d0, d1, one);
         }
     }
 }
@@ -199,11 +237,11 @@ unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
     let tail = cols % V::WIDTH;
     let tail_mask = V::mask(tail);
     let chunks = cols.div_ceil(V::WIDTH);
-    let mut x = [V::zero(); 4];
+    let mut x = [V::zero(); 8];
     for block in (0..n).step_by(span) {
         for j in 0..m {
-            let mut wr = [one; 3];
-            let mut wi = [V::zero(); 3];
+            let mut wr = [one; 7];
+            let mut wi = [V::zero(); 7];
             for q in 1..R {
                 let w = twiddles[j * (R - 1) + q - 1];
                 wr[q - 1] = V::splat(w.re);
@@ -257,7 +295,7 @@ unsafe fn twiddle<V: Lanes, const INV: bool>(w: Complex<f32>) -> (V, V) {
 /// The first of two fused passes on the group `j`: one radix-`RA` butterfly per `qb`.
 #[inline(always)]
 unsafe fn pass_a<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
-    x: &mut [[V; 4]; 4],
+    x: &mut [[V; 8]; 8],
     j: usize,
     m_b: usize,
     tw: &[Complex<f32>],
@@ -284,15 +322,15 @@ unsafe fn pass_a<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
 /// The second of two fused passes on the group `j`: one radix-`RB` butterfly per `qa`.
 #[inline(always)]
 unsafe fn pass_b<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
-    x: &mut [[V; 4]; 4],
+    x: &mut [[V; 8]; 8],
     j: usize,
     tw: &[Complex<f32>],
 ) {
     let one = V::splat(1.0);
-    // `qa` picks the same entry of every row of `x` (a column of the 4×4 block).
+    // `qa` picks the same entry of every row of `x` (a column of the block).
     #[allow(clippy::needless_range_loop)]
     for qa in 0..RA {
-        let mut y = [x[0][qa], x[1][qa], x[2][qa], x[3][qa]];
+        let mut y: [V; 8] = std::array::from_fn(|qb| x[qb][qa]);
         if INV && j > 0 {
             for q in 1..RB {
                 let (wr, wi) = twiddle::<V, INV>(tw[j * (RB - 1) + q - 1]);
@@ -334,7 +372,7 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
     let tail_mask = V::mask(tail);
     let chunks = cols.div_ceil(V::WIDTH);
     // x[qb][qa] is row j + qb·m_b + qa·m_a of the group.
-    let mut x = [[V::zero(); 4]; 4];
+    let mut x = [[V::zero(); 8]; 8];
     for block in (0..n).step_by(span) {
         for j in 0..m_b {
             let base = data.add(2 * (block + j) * stride);
@@ -379,7 +417,7 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
 ///
 /// # Safety
 /// AVX-512F; `n` rows of `stride` complex values from `data`, `cols ≤ stride`; each slice of
-/// `twiddles` its pass's, the radices among 2, 3, 4.
+/// `twiddles` its pass's, the radices among 2, 3, 4, 5, 8, two of them only as [`fuses`].
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn run(
@@ -432,8 +470,27 @@ unsafe fn dispatch<V: Lanes>(
         };
     }
     if radices.len() == 1 {
-        one!(2, 3, 4);
+        one!(2, 3, 4, 5, 8);
     } else {
-        two!(4 4, 4 3, 4 2, 3 3, 3 2, 2 2);
+        two!(4 4, 4 5, 4 3, 4 2, 5 5, 5 3, 5 2, 3 3, 3 2, 8 2, 2 2);
     }
+}
+
+/// Whether the passes of radices `a` then `b` run fused (the pairs `dispatch` instantiates:
+/// those whose `a·b` rows fit the 32 vector registers with their twiddles).
+pub(super) fn fuses(a: usize, b: usize) -> bool {
+    matches!(
+        (a, b),
+        (4, 4)
+            | (4, 5)
+            | (4, 3)
+            | (4, 2)
+            | (5, 5)
+            | (5, 3)
+            | (5, 2)
+            | (3, 3)
+            | (3, 2)
+            | (8, 2)
+            | (2, 2)
+    )
 }

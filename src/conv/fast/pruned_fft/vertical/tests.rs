@@ -17,13 +17,19 @@ fn naive_dft(x: &[Complex<f64>], inverse: bool) -> Vec<Complex<f64>> {
         .collect()
 }
 
+/// Every radix alone, every pair that fuses or not, and the periods the layers use.
+const LENGTHS: [usize; 29] = [
+    2, 3, 4, 5, 6, 8, 9, 10, 12, 15, 16, 18, 20, 24, 25, 30, 32, 36, 40, 45, 48, 60, 64, 72, 80,
+    96, 120, 128, 256,
+];
+
 /// Lengths with every radix and mixture (the periods the layers use among them), column
 /// counts below, at and above a vector of eight, strides longer than the columns: the forward
 /// transform puts bin `k` of each column at `position(k)`; the inverse of any spectrum in that
 /// order is the naive inverse DFT; values beyond the columns are untouched.
 fn matches_naive_dft<T: Scalar>(vector: bool, tol: f64) {
-    for n in [2, 3, 4, 6, 8, 9, 12, 16, 18, 24, 36, 64, 96] {
-        let plan = Vertical::<T>::plan(n, vector).expect("3-smooth length");
+    for n in LENGTHS {
+        let plan = Vertical::<T>::plan(n, vector).expect("5-smooth length");
         let mut seen: Vec<usize> = (0..n).map(|k| plan.position(k)).collect();
         seen.sort_unstable();
         assert!(seen.iter().copied().eq(0..n), "n {n}: positions {seen:?}");
@@ -97,14 +103,110 @@ fn vector_matches_naive_dft_f32() {
     matches_naive_dft::<f32>(true, 1e-6);
 }
 
+/// The inverse is the adjoint of the forward transform: `⟨F x, y⟩ = ⟨x, F^H y⟩` for random
+/// columns (the contract the gradients rely on).
+fn inverse_is_adjoint<T: Scalar>(vector: bool, tol: f64) {
+    let (cols, stride) = (11, 13);
+    for n in LENGTHS {
+        let plan = Vertical::<T>::plan(n, vector).expect("5-smooth length");
+        let mut seed = n as u64 * 7919;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            T::of(((seed >> 33) % 2001) as f64 / 1000.0 - 1.0)
+        };
+        let x: Vec<Complex<T>> = (0..n * stride)
+            .map(|_| Complex::new(next(), next()))
+            .collect();
+        let y: Vec<Complex<T>> = (0..n * stride)
+            .map(|_| Complex::new(next(), next()))
+            .collect();
+        let (mut fx, mut fy) = (x.clone(), y.clone());
+        plan.forward(&mut fx, stride, cols);
+        plan.inverse(&mut fy, stride, cols);
+        let dot = |a: &[Complex<T>], b: &[Complex<T>]| {
+            (0..n)
+                .flat_map(|i| (0..cols).map(move |c| i * stride + c))
+                .map(|i| {
+                    let (a, b) = (a[i], b[i]);
+                    Complex::new(a.re.as_f64(), a.im.as_f64())
+                        * Complex::new(b.re.as_f64(), -b.im.as_f64())
+                })
+                .sum::<Complex<f64>>()
+        };
+        let (lhs, rhs) = (dot(&fx, &y), dot(&x, &fy));
+        let scale = (n * cols) as f64 * (n as f64).sqrt();
+        assert!(
+            (lhs - rhs).norm() < tol * scale * 20.0,
+            "n {n}: {lhs} vs {rhs}"
+        );
+    }
+}
+
+#[test]
+fn inverse_is_adjoint_f64() {
+    inverse_is_adjoint::<f64>(false, 1e-15);
+}
+
+#[test]
+fn inverse_is_adjoint_f32() {
+    inverse_is_adjoint::<f32>(false, 1e-6);
+    inverse_is_adjoint::<f32>(true, 1e-6);
+}
+
+/// The AVX-512 kernels give the portable loops' values (to rounding), every length.
+#[test]
+fn vector_matches_portable_f32() {
+    let (cols, stride) = (21, 21);
+    for n in LENGTHS {
+        let (a, b) = (
+            Vertical::<f32>::plan(n, true).expect("5-smooth"),
+            Vertical::<f32>::plan(n, false).expect("5-smooth"),
+        );
+        let x: Vec<Complex<f32>> = (0..n * stride)
+            .map(|i| Complex::new((i % 17) as f32 - 8.0, (i % 11) as f32 * 0.5 - 2.0))
+            .collect();
+        for inv in [false, true] {
+            let (mut u, mut v) = (x.clone(), x.clone());
+            if inv {
+                a.inverse(&mut u, stride, cols);
+                b.inverse(&mut v, stride, cols);
+            } else {
+                a.forward(&mut u, stride, cols);
+                b.forward(&mut v, stride, cols);
+            }
+            let big = v.iter().map(|z| z.norm()).fold(1.0f32, f32::max);
+            for (i, (p, q)) in u.iter().zip(&v).enumerate() {
+                assert!(
+                    (p - q).norm() <= 1e-5 * big,
+                    "n {n} inv {inv} at {i}: {p} vs {q}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn lengths_with_other_primes_are_refused() {
-    for n in [5, 7, 10, 14, 22, 98] {
+    for n in [7, 14, 22, 49, 98] {
         assert!(Vertical::<f32>::plan(n, true).is_none(), "{n}");
         assert!(!fits(n), "{n}");
     }
-    for n in [2, 3, 16, 36, 64, 96] {
+    for n in [2, 3, 5, 16, 36, 40, 64, 80, 96] {
         assert!(fits(n), "{n}");
     }
-    assert!(radices(96).is_some_and(|r| r == [4, 4, 3, 2]));
+    for (n, want) in [
+        (96, &[8, 4, 3][..]),
+        (40, &[8, 5]),
+        (64, &[8, 8]),
+        (72, &[8, 3, 3]),
+        (80, &[4, 4, 5]),
+        (48, &[4, 4, 3]),
+        (32, &[8, 4]),
+        (2, &[2]),
+        (30, &[5, 3, 2]),
+    ] {
+        assert_eq!(radices(n).as_deref(), Some(want), "{n}");
+    }
 }
