@@ -49,6 +49,7 @@
 
 mod plan;
 mod portable;
+mod scratch;
 mod sum;
 mod written;
 #[cfg(target_arch = "x86_64")]
