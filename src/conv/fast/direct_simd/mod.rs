@@ -50,6 +50,7 @@
 mod plan;
 mod portable;
 mod scratch;
+pub(crate) use scratch::release as release_spares;
 mod sum;
 mod written;
 #[cfg(target_arch = "x86_64")]

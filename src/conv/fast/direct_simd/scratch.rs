@@ -89,6 +89,22 @@ pub(super) fn give<T: 'static>(v: Vec<T>) {
     });
 }
 
+/// Drop the spare buffers of this thread and of every thread of rayon's global pool, so
+/// that a measurement of a call's peak memory (`fftconv bench`'s peak column, through
+/// [`crate::conv::fast::pool::release`]) sees its planes allocated afresh.
+pub(crate) fn release() {
+    fn clear() {
+        let dropped = SPARE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            s.bytes = 0;
+            std::mem::take(&mut s.buffers)
+        });
+        drop(dropped);
+    }
+    clear();
+    rayon::broadcast(|_| clear());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +125,22 @@ mod tests {
         give(w);
         let big: Vec<f32> = take(20_000);
         assert!(big.capacity() >= 20_000);
+    }
+
+    /// In a private pool, so that no other test's work gives buffers back meanwhile
+    /// (`rayon::broadcast` reaches the pool it is called from).
+    #[test]
+    fn release_empties_every_thread() {
+        let kept = || SPARE.with(|s| s.borrow().buffers.len());
+        let threads = rayon::ThreadPoolBuilder::new().num_threads(2).build();
+        let threads = threads.expect("a test thread pool");
+        threads.install(|| {
+            give(Vec::<f32>::with_capacity(MIN_SPARE_BYTES));
+            rayon::broadcast(|_| give(Vec::<f32>::with_capacity(MIN_SPARE_BYTES)));
+            assert!(rayon::broadcast(|_| kept()).iter().all(|&n| n > 0));
+            release();
+            assert!(rayon::broadcast(|_| kept()).iter().all(|&n| n == 0));
+        });
     }
 
     #[test]
