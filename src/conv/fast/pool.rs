@@ -100,8 +100,9 @@ pub fn give<T: Scalar>(v: Vec<T>) {
     }
 }
 
-/// Free every pooled buffer.
+/// Free every pooled buffer, and the direct path's per-thread spare planes.
 pub fn release() {
+    super::direct_simd::release_spares();
     let mut pool = lock();
     pool.buffers.clear();
     pool.bytes = 0;

@@ -49,6 +49,8 @@
 
 mod plan;
 mod portable;
+mod scratch;
+pub(crate) use scratch::release as release_spares;
 mod sum;
 mod written;
 #[cfg(target_arch = "x86_64")]

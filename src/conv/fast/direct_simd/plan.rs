@@ -2,7 +2,8 @@
 //! is copied into, the two kernel passes over them ([`Corr`], [`WeightGeom`]) and the
 //! [`Engine`] that runs them, and the passes of a layer sample by sample ([`Plan`]).
 
-use super::written::{par_written, written_vec, Written};
+use super::scratch;
+use super::written::{par_written, written_spare, Written};
 use super::{round_up, KB, MAX_V, MAX_W, R};
 use crate::conv::fast::Layout;
 use crate::conv::spec::Geometry;
@@ -397,13 +398,14 @@ impl Plan {
                 .1;
         }
         let ov = corr.out_vol();
-        let full = written_vec(lay.c_in * ov, |spare| {
+        let full = written_spare(lay.c_in * ov, |spare| {
             (self.correlate_sample(eng, corr, (lay.cg, lay.og), q, wq, spare)).1
         });
         let (dxn, done) = Written::zeroed(dxn);
         for (d, f) in dxn.chunks_mut(lay.in_vol()).zip(full.chunks(ov)) {
             self.fold_plane(f, d);
         }
+        scratch::give(full);
         done
     }
 

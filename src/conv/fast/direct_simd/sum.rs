@@ -9,7 +9,8 @@
 
 use super::plan::{block_rows, Corr, Engine, Plan, Planes, Source};
 use super::portable::Portable;
-use super::written::{par_written, written_vec, Written};
+use super::scratch;
+use super::written::{par_written, written_spare, Written};
 #[cfg(target_arch = "x86_64")]
 use super::x86;
 use super::{depthwise, downcast, stride_one, upcast, Kernels};
@@ -323,13 +324,14 @@ impl Plan {
                     let Some(setups) = &setups else {
                         return vec![];
                     };
-                    written_vec(iv, |d| p.input_grad_sample(eng, &setups[c], &q, d))
+                    written_spare(iv, |d| p.input_grad_sample(eng, &setups[c], &q, d))
                 })
                 .collect();
             if setups.is_some() {
-                let parts: Vec<&[T]> = parts.iter().map(Vec::as_slice).collect();
-                fold.fold_sample(&parts, dxn);
+                let refs: Vec<&[T]> = parts.iter().map(Vec::as_slice).collect();
+                fold.fold_sample(&refs, dxn);
             }
+            parts.into_iter().for_each(scratch::give);
             dw
         })
         .reduce(zero_dw, |mut a, b| {

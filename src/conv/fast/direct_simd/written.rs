@@ -1,8 +1,9 @@
 //! Outputs written without a zeroing pass first: a [`Written`] token is the proof that a chunk
-//! handed out uninitialised was written in full, and [`written_vec`] / [`par_written`] only
+//! handed out uninitialised was written in full, and [`written_spare`] / [`par_written`] only
 //! take a buffer as initialised once every chunk returned one.
 
 use super::plan::{Engine, Source};
+use super::scratch;
 use crate::conv::fast::memory::zeroed;
 use crate::tensor::Scalar;
 use rayon::prelude::*;
@@ -48,12 +49,13 @@ impl Written {
     }
 }
 
-/// `len` elements written by `fill` (no zeroing pass).
-pub(super) fn written_vec<T>(
+/// `len` elements written by `fill` (no zeroing pass), in one of the thread's spare buffers
+/// ([`scratch`]): for work buffers, handed back with [`scratch::give`] when done.
+pub(super) fn written_spare<T: 'static>(
     len: usize,
     fill: impl FnOnce(&mut [MaybeUninit<T>]) -> Written,
 ) -> Vec<T> {
-    let mut v = Vec::with_capacity(len);
+    let mut v = scratch::take(len);
     let Written(()) = fill(&mut v.spare_capacity_mut()[..len]);
     // SAFETY: `fill` returned a `Written` for the `len` elements: all written.
     unsafe { v.set_len(len) };

@@ -169,3 +169,80 @@ fn direct_simd_weight_sweep_in_chunks() {
     check::<f32>(&strided, &[1, 3, 4200], &[5, 3, 7], 54);
     check::<f64>(&strided, &[1, 3, 4200], &[5, 3, 7], 55);
 }
+
+/// Blocks of 3 output planes (a stem's `∂x`, forward passes with 3, 5 or 6 output channels)
+/// run two output rows per 512-bit tile: every count of rows (a last odd one alone), rows of
+/// 1 to 5 vectors, under zero and reflect padding and through the polyphase split.
+#[test]
+fn direct_simd_pairs_of_output_rows() {
+    let same = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
+    let reflect = ConvSpec {
+        padding: Padding::Same,
+        padding_mode: PadMode::Reflect,
+        ..Default::default()
+    };
+    let mut seed = 60;
+    for rows in [1, 2, 3, 4, 5, 8] {
+        for width in [5, 16, 40, 64, 70] {
+            check::<f32>(&same, &[1, 3, rows, width], &[3, 3, 3, 3], seed);
+            check::<f64>(&same, &[1, 3, rows, width], &[6, 3, 3, 3], seed + 1);
+            seed += 2;
+        }
+        check::<f32>(&reflect, &[2, 3, rows + 2, 33], &[5, 3, 3, 3], seed);
+        check::<f64>(&reflect, &[1, 3, rows + 2, 33], &[3, 3, 3, 3], seed + 1);
+        seed += 2;
+    }
+    let stem = ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1]);
+    for rows in [7, 8, 11] {
+        check::<f32>(&stem, &[1, 3, rows, 64], &[3, 3, 7, 7], seed);
+        check::<f64>(&stem, &[1, 3, rows, 64], &[4, 3, 7, 7], seed + 1);
+        seed += 2;
+    }
+}
+
+/// The per-thread spare buffers of the planes are reused across calls of different shapes,
+/// dtypes and padding modes: every call gives what it gives alone (bit for bit) and agrees
+/// with the loop witness.
+#[test]
+fn direct_simd_spare_buffers_across_calls() {
+    let stem = ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1]);
+    let reflect = ConvSpec {
+        padding: Padding::Same,
+        padding_mode: PadMode::Reflect,
+        ..Default::default()
+    };
+    let same = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
+    let layers: [(&ConvSpec, [usize; 4], [usize; 4]); 4] = [
+        (&stem, [2, 3, 64, 64], [8, 3, 7, 7]),
+        (&same, [1, 5, 9, 13], [4, 5, 3, 3]),
+        (&reflect, [2, 4, 40, 50], [6, 4, 3, 3]),
+        (&stem, [1, 3, 30, 90], [5, 3, 7, 7]),
+    ];
+    fn run<T: Scalar>(spec: &ConvSpec, xs: &[usize], ws: &[usize], seed: u64) -> Vec<Vec<T>> {
+        let r = witness::<T>(spec, xs, ws, seed);
+        let y = conv::forward(spec, &r.x, &r.w, Some(&r.b), Algorithm::DirectSimd).unwrap();
+        let g = conv::backward(spec, &r.x, &r.w, &r.dy, true, Algorithm::DirectSimd).unwrap();
+        r.assert_agrees("DirectSimd after other layers", &y, &g, tol::<T>());
+        [y, g.dx, g.dw].map(|t| t.data().to_vec()).to_vec()
+    }
+    let first32: Vec<_> = (layers.iter().enumerate())
+        .map(|(i, (s, xs, ws))| run::<f32>(s, xs, ws, 70 + i as u64))
+        .collect();
+    let first64: Vec<_> = (layers.iter().enumerate())
+        .map(|(i, (s, xs, ws))| run::<f64>(s, xs, ws, 80 + i as u64))
+        .collect();
+    // Again in the reverse order, the dtypes interleaved: the buffers now hold the others'
+    // values.
+    for (i, (s, xs, ws)) in layers.iter().enumerate().rev() {
+        assert_eq!(
+            run::<f32>(s, xs, ws, 70 + i as u64),
+            first32[i],
+            "f32 layer {i}"
+        );
+        assert_eq!(
+            run::<f64>(s, xs, ws, 80 + i as u64),
+            first64[i],
+            "f64 layer {i}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The padded planes of a [`Plan`]: a sample's input and cotangent copied into planes with
 //! the plan's row stride and zeros around them, and the adjoint of the input's padding.
 
+use super::super::scratch;
 use super::Plan;
 use crate::tensor::Scalar;
 use std::ops::Deref;
@@ -11,13 +12,20 @@ const ALIGN: usize = 64;
 /// A sample's padded planes (the slice they deref to), placed in their buffer so that one
 /// column of every row lies on a cache-line boundary (with the plan's row stride a multiple of
 /// 16 elements): the `∂w` sweep's loads of `dy` and of the input's first tap, and the
-/// correlations' loads of the first tap, are then not split across two cache lines.
-pub(in crate::conv::fast::direct_simd) struct Planes<T> {
+/// correlations' loads of the first tap, are then not split across two cache lines. The
+/// buffer comes from, and goes back to, the thread's spare buffers ([`scratch`]).
+pub(in crate::conv::fast::direct_simd) struct Planes<T: 'static> {
     buf: Vec<T>,
     lead: usize,
 }
 
-impl<T> Deref for Planes<T> {
+impl<T: 'static> Drop for Planes<T> {
+    fn drop(&mut self) {
+        scratch::give(std::mem::take(&mut self.buf));
+    }
+}
+
+impl<T: 'static> Deref for Planes<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
         &self.buf[self.lead..]
@@ -30,7 +38,9 @@ impl<T: Scalar> Planes<T> {
     fn with_room(len: usize, col: usize) -> Self {
         let size = std::mem::size_of::<T>().max(1);
         let m = (ALIGN / size).max(1);
-        let buf = Vec::with_capacity(len + m);
+        // Every element up to `lead + len` is written by the caller: a reused buffer's old
+        // values are never read.
+        let buf = scratch::take(len + m);
         // A `Vec<T>`'s buffer is aligned to `T`: counted in elements, the lead is exact.
         let at = buf.as_ptr() as usize / size + col;
         let lead = (m - at % m) % m;

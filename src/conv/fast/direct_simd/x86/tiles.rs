@@ -10,9 +10,11 @@ use std::mem::MaybeUninit;
 /// The correlation of a block of `RB` rows: every output row in tiles of up to `MAX` vectors
 /// (see [`tile_widths`]), each tile's `RB × NV` accumulators summed over every source, channel
 /// and tap, then stored: every element of `dst` written (its rows of `out_vol` elements, every
-/// column of each). Only called from the `#[target_feature]` functions above.
+/// column of each). With `ROWS` = 2, two consecutive output rows at a time (`2 × RB × NV`
+/// accumulators; a last odd row alone): each broadcast weight feeds twice the FMAs. Only
+/// called from the `#[target_feature]` functions above.
 #[inline(always)]
-pub(super) fn correlate<L: Simd, const MAX: usize, const RB: usize>(
+pub(super) fn correlate<L: Simd, const MAX: usize, const RB: usize, const ROWS: usize>(
     srcs: &[Source<'_, L::E>],
     dst: &mut [MaybeUninit<L::E>],
 ) {
@@ -39,14 +41,18 @@ pub(super) fn correlate<L: Simd, const MAX: usize, const RB: usize>(
     }
     let mut tile_buf = vec![L::E::default(); MAX * n];
     for o0 in 0..o0n {
-        for o1 in 0..o1n {
+        let mut o1 = 0;
+        while o1 < o1n {
+            let pair = ROWS == 2 && MAX <= 4 && o1 + 1 < o1n;
+            let last_row = if pair { o1 + 1 } else { o1 };
             for (s, at) in srcs.iter().zip(&rows_at) {
                 // Every read of `tile` is at `row_base + off + t + k2·d2 + v·N + (0..N)` with
-                // `off ≤ last`, `t + NV·N ≤ round_up(o2n, N)`, `k2 < K2`: in bounds.
+                // `off ≤ last`, `t + NV·N ≤ round_up(o2n, N)`, `k2 < K2`, for the tile's
+                // rows up to `last_row`: in bounds.
                 let c = s.corr;
                 let last = at.last().copied().unwrap_or(0);
                 assert!(
-                    c.row_base(o0, o1)
+                    c.row_base(o0, last_row)
                         + last
                         + round_up(o2n, n)
                         + (c.kernel[2] - 1) * c.dilation[2]
@@ -61,18 +67,30 @@ pub(super) fn correlate<L: Simd, const MAX: usize, const RB: usize>(
                 let (dst, buf) = (&mut *dst, &mut tile_buf[..]);
                 let len = (nv * n).min(o2n - t);
                 let at = (ov, rows, out + t, len);
+                if pair {
+                    // The next row's outputs follow at `o2n`, its sources at the row stride.
+                    match nv {
+                        4 => tile::<L, 4, RB, 2>(args, dst, at, buf),
+                        3 => tile::<L, 3, RB, 2>(args, dst, at, buf),
+                        2 => tile::<L, 2, RB, 2>(args, dst, at, buf),
+                        _ => tile::<L, 1, RB, 2>(args, dst, at, buf),
+                    }
+                    t += nv * n;
+                    continue;
+                }
                 match nv {
-                    8 => tile::<L, 8, RB>(args, dst, at, buf),
-                    7 => tile::<L, 7, RB>(args, dst, at, buf),
-                    6 => tile::<L, 6, RB>(args, dst, at, buf),
-                    5 => tile::<L, 5, RB>(args, dst, at, buf),
-                    4 => tile::<L, 4, RB>(args, dst, at, buf),
-                    3 => tile::<L, 3, RB>(args, dst, at, buf),
-                    2 => tile::<L, 2, RB>(args, dst, at, buf),
-                    _ => tile::<L, 1, RB>(args, dst, at, buf),
+                    8 => tile::<L, 8, RB, 1>(args, dst, at, buf),
+                    7 => tile::<L, 7, RB, 1>(args, dst, at, buf),
+                    6 => tile::<L, 6, RB, 1>(args, dst, at, buf),
+                    5 => tile::<L, 5, RB, 1>(args, dst, at, buf),
+                    4 => tile::<L, 4, RB, 1>(args, dst, at, buf),
+                    3 => tile::<L, 3, RB, 1>(args, dst, at, buf),
+                    2 => tile::<L, 2, RB, 1>(args, dst, at, buf),
+                    _ => tile::<L, 1, RB, 1>(args, dst, at, buf),
                 }
                 t += nv * n;
             }
+            o1 = last_row + 1;
         }
     }
 }
@@ -98,56 +116,64 @@ pub(super) fn tile_widths(nvec: usize, max: usize) -> impl Iterator<Item = usize
 /// The arguments of a tile: the sources, their row offsets, and the output row and column.
 type TileArgs<'a, 'b, E> = (&'a [Source<'b, E>], &'a [Vec<usize>], [usize; 3]);
 
-/// One tile of `NV` vectors: accumulate every source, store the first `len` elements of
-/// the first `rows` accumulator rows at `dst[r·ov + at..]` (via `buf` when short).
+/// One tile of `NV` vectors on `P` consecutive output rows: accumulate every source, store
+/// the first `len` elements of the first `rows` accumulator rows at `dst[r·ov + at + p·o2..]`
+/// (via `buf` when short).
 #[inline(always)]
-fn tile<L: Simd, const NV: usize, const RB: usize>(
+fn tile<L: Simd, const NV: usize, const RB: usize, const P: usize>(
     (srcs, rows_at, [o0, o1, t]): TileArgs<'_, '_, L::E>,
     dst: &mut [MaybeUninit<L::E>],
     (ov, rows, at, len): (usize, usize, usize, usize),
     buf: &mut [L::E],
 ) {
-    let mut acc = [[L::zero(); NV]; RB];
+    let mut acc = [[[L::zero(); NV]; RB]; P];
     for (s, offs) in srcs.iter().zip(rows_at) {
         let base = s.corr.row_base(o0, o1) + t;
+        let acc = &mut acc;
         match s.corr.kernel[2] {
-            1 => taps::<L, NV, RB, 1>(&mut acc, s, offs, base),
-            2 => taps::<L, NV, RB, 2>(&mut acc, s, offs, base),
-            3 => taps::<L, NV, RB, 3>(&mut acc, s, offs, base),
+            1 => taps::<L, NV, RB, 1, P>(acc, s, offs, base),
+            2 => taps::<L, NV, RB, 2, P>(acc, s, offs, base),
+            3 => taps::<L, NV, RB, 3, P>(acc, s, offs, base),
             // Phase kernels of 7-tap kernels at stride 2 (`polyphase`).
-            4 => taps::<L, NV, RB, 4>(&mut acc, s, offs, base),
-            _ => taps::<L, NV, RB, 0>(&mut acc, s, offs, base),
+            4 => taps::<L, NV, RB, 4, P>(acc, s, offs, base),
+            _ => taps::<L, NV, RB, 0, P>(acc, s, offs, base),
         }
     }
     let n = L::N;
-    for (r, ar) in acc.iter().enumerate().take(rows) {
-        let out = &mut dst[r * ov + at..][..len];
-        if len == NV * n {
-            for (v, &a) in ar.iter().enumerate() {
-                L::store_uninit(a, &mut out[v * n..]);
-            }
-        } else {
-            for (v, &a) in ar.iter().enumerate() {
-                L::store(a, &mut buf[v * n..]);
-            }
-            for (o, &b) in out.iter_mut().zip(&buf[..len]) {
-                o.write(b);
+    let o2 = srcs.first().map_or(0, |s| s.corr.out[2]);
+    // Plain nested loops over the arrays: iterator adaptors here (a flattened zip) kept the
+    // accumulators in memory, spilling them in the tap loop (2.5× slower).
+    for (p, ap) in acc.iter().enumerate() {
+        for (r, ar) in ap.iter().enumerate().take(rows) {
+            let out = &mut dst[r * ov + at + p * o2..][..len];
+            if len == NV * n {
+                for (v, &a) in ar.iter().enumerate() {
+                    L::store_uninit(a, &mut out[v * n..]);
+                }
+            } else {
+                for (v, &a) in ar.iter().enumerate() {
+                    L::store(a, &mut buf[v * n..]);
+                }
+                for (o, &b) in out.iter_mut().zip(&buf[..len]) {
+                    o.write(b);
+                }
             }
         }
     }
 }
 
 /// Add one source's taps onto the tile's accumulators: `K2` is the kernel width when known at
-/// compile time (the tap loop unrolls), 0 otherwise; `base` the source offset of the tile.
+/// compile time (the tap loop unrolls), 0 otherwise; `base` the source offset of the tile's
+/// first row (the next `P - 1` rows follow at the source's row stride).
 #[inline(always)]
-fn taps<L: Simd, const NV: usize, const RB: usize, const K2: usize>(
-    acc: &mut [[L::V; NV]; RB],
+fn taps<L: Simd, const NV: usize, const RB: usize, const K2: usize, const P: usize>(
+    acc: &mut [[[L::V; NV]; RB]; P],
     s: &Source<'_, L::E>,
     offs: &[usize],
     base: usize,
 ) {
     let k2n = if K2 == 0 { s.corr.kernel[2] } else { K2 };
-    let d2 = s.corr.dilation[2];
+    let (d2, stride) = (s.corr.dilation[2], s.corr.src_dims[2]);
     for (j, &off) in offs.iter().enumerate() {
         let row = s.src[base + off..].as_ptr();
         let wk = &s.wb[j * k2n * RB..];
@@ -155,11 +181,14 @@ fn taps<L: Simd, const NV: usize, const RB: usize, const K2: usize>(
             // SAFETY: `j·k2n·RB + k2·RB + r < rows_at.len()·k2n·RB ≤ wb.len()` (asserted).
             let wr: [L::V; RB] =
                 std::array::from_fn(|r| L::splat(unsafe { *wk.get_unchecked(k2 * RB + r) }));
-            for v in 0..NV {
-                // SAFETY: in bounds by the assertion of `correlate`.
-                let x = unsafe { L::load_ptr(row.add(k2 * d2 + v * L::N)) };
-                for (ar, &w) in acc.iter_mut().zip(&wr) {
-                    ar[v] = L::fma(x, w, ar[v]);
+            for (p, ap) in acc.iter_mut().enumerate() {
+                for v in 0..NV {
+                    // SAFETY: in bounds by the assertion of `correlate` (rows up to the
+                    // tile's last).
+                    let x = unsafe { L::load_ptr(row.add(p * stride + k2 * d2 + v * L::N)) };
+                    for (ar, &w) in ap.iter_mut().zip(&wr) {
+                        ar[v] = L::fma(x, w, ar[v]);
+                    }
                 }
             }
         }
