@@ -204,32 +204,54 @@ const CHUNK_BYTES: usize = 4096;
 /// The spans `(start, len)` of the sweep `(segments, elements per segment, offset between
 /// segments)` of [`WeightGeom::sweep`], a single segment cut into pieces of at most `piece`
 /// elements (a multiple of `n`, as every span's length), grouped into chunks of about
-/// `piece` elements (at least one span each).
-fn weight_chunks(
-    (segs, seg_len, step): (usize, usize, usize),
+/// `piece` elements (at least one span each). Computed per span rather than listed: a stem's
+/// `∂w` runs ~200 small tasks per step, each of which built these lists.
+#[derive(Clone, Copy, Debug)]
+struct Spans {
+    segs: usize,
+    seg_len: usize,
+    step: usize,
     piece: usize,
-) -> (Vec<(usize, usize)>, Vec<std::ops::Range<usize>>) {
-    let spans: Vec<(usize, usize)> = if segs > 1 {
-        (0..segs).map(|s| (s * step, seg_len)).collect()
-    } else {
-        (0..seg_len)
-            .step_by(piece)
-            .map(|i| (i, piece.min(seg_len - i)))
-            .collect()
-    };
-    let mut chunks = vec![];
-    let (mut first, mut elems) = (0, 0);
-    for (j, &(_, l)) in spans.iter().enumerate() {
-        if elems > 0 && elems + l > piece {
-            chunks.push(first..j);
-            (first, elems) = (j, 0);
+}
+
+impl Spans {
+    fn new((segs, seg_len, step): (usize, usize, usize), piece: usize) -> Self {
+        Spans {
+            segs,
+            seg_len,
+            step,
+            piece: piece.max(1),
         }
-        elems += l;
     }
-    if first < spans.len() {
-        chunks.push(first..spans.len());
+    /// Number of spans.
+    fn len(&self) -> usize {
+        if self.segs > 1 {
+            self.segs
+        } else {
+            self.seg_len.div_ceil(self.piece)
+        }
     }
-    (spans, chunks)
+    /// Span `j`: `(start, len)`.
+    #[inline(always)]
+    fn at(&self, j: usize) -> (usize, usize) {
+        if self.segs > 1 {
+            (j * self.step, self.seg_len)
+        } else {
+            let start = j * self.piece;
+            (start, self.piece.min(self.seg_len - start))
+        }
+    }
+    /// The chunks, as ranges of span indices: whole segments up to `piece` elements together
+    /// (at least one), or one piece each.
+    fn chunks(&self) -> impl Iterator<Item = std::ops::Range<usize>> {
+        let per = if self.segs > 1 {
+            (self.piece / self.seg_len.max(1)).max(1)
+        } else {
+            1
+        };
+        let n = self.len();
+        (0..n).step_by(per).map(move |j| j..(j + per).min(n))
+    }
 }
 
 /// The `∂w` task with `R × B` vector accumulators per kernel row and block of `B` taps, the
@@ -249,14 +271,13 @@ pub(super) fn weight<L: Simd, const B: usize>(
     let k2b = k2n.div_ceil(B);
     let len = geo.sweep_len(n);
     let piece = (CHUNK_BYTES / std::mem::size_of::<L::E>() / n).max(1) * n;
-    let (spans, chunks) = weight_chunks(geo.sweep(n), piece);
+    let spans = Spans::new(geo.sweep(n), piece);
     let mut accs = vec![[[L::zero(); B]; R]; k0n * k1n * k2b];
     for (xp, dys) in task.x.iter().zip(&task.dy) {
         for o0 in 0..o0n {
             let (_, qo) = geo.rows([o0, 0], [0, 0, 0]);
             let ds: [&[L::E]; R] = std::array::from_fn(|r| &dys[r][qo..][..len]);
-            for chunk in &chunks {
-                let spans = &spans[chunk.clone()];
+            for chunk in spans.chunks() {
                 for k0 in 0..k0n {
                     for k1 in 0..k1n {
                         for kc in 0..k2b {
@@ -264,7 +285,8 @@ pub(super) fn weight<L: Simd, const B: usize>(
                             let xs = &xp[xo..][..len + (B - 1) * d2];
                             let slot = &mut accs[(k0 * k1n + k1) * k2b + kc];
                             let mut acc = *slot;
-                            for &(start, l) in spans {
+                            for j in chunk.clone() {
+                                let (start, l) = spans.at(j);
                                 let mut i = start;
                                 while i < start + l {
                                     // SAFETY: `i + N ≤ start + l ≤ len` (every span is a
@@ -291,23 +313,54 @@ pub(super) fn weight<L: Simd, const B: usize>(
         }
     }
     let mut out = vec![L::E::default(); R * kv];
-    let mut lanes = vec![L::E::default(); n];
     for (k, acc) in accs.iter().enumerate() {
         let (row, k2c) = (k / k2b, (k % k2b) * B);
         for (r, ar) in acc.iter().enumerate() {
             for (kb, &a) in ar.iter().enumerate().take(k2n - k2c) {
-                L::store(a, &mut lanes);
-                out[r * kv + row * k2n + k2c + kb] =
-                    lanes.iter().fold(L::E::default(), |s, &v| s + v);
+                out[r * kv + row * k2n + k2c + kb] = lane_sum::<L>(a);
             }
         }
     }
     out
 }
 
+/// The sum of a vector's lanes, pairwise (halves added until one is left): a chain of
+/// `log2 N` adds rather than `N` one after the other, which left the stem's `∂w` tasks ~10 %
+/// of their time in the serial sums of their 256 accumulators.
+#[inline(always)]
+fn lane_sum<L: Simd>(a: L::V) -> L::E {
+    let mut lanes = [L::E::default(); 16];
+    let n = L::N.min(16);
+    L::store(a, &mut lanes[..]);
+    let mut h = n;
+    while h > 1 {
+        let half = h / 2;
+        for i in 0..half {
+            lanes[i] = lanes[i] + lanes[i + half];
+        }
+        if h % 2 == 1 {
+            lanes[0] = lanes[0] + lanes[h - 1];
+        }
+        h = half;
+    }
+    lanes[0]
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{tile_widths, weight_chunks};
+    use super::{tile_widths, Spans};
+
+    /// The spans and the chunks of [`Spans`] as lists.
+    fn weight_chunks(
+        sweep: (usize, usize, usize),
+        piece: usize,
+    ) -> (Vec<(usize, usize)>, Vec<std::ops::Range<usize>>) {
+        let s = Spans::new(sweep, piece);
+        (
+            (0..s.len()).map(|j| s.at(j)).collect(),
+            s.chunks().collect(),
+        )
+    }
 
     #[test]
     fn weight_chunks_cover_the_sweep_in_order() {
