@@ -63,7 +63,7 @@ impl<T: Scalar> HalfComplex<T> {
 
     /// The lines of even length `n` whatever the CPU (the scalar passes where no vector ones
     /// run).
-    fn plan_any(n: usize, planner: &mut FftPlanner<T>) -> Self {
+    pub(super) fn plan_any(n: usize, planner: &mut FftPlanner<T>) -> Self {
         let m = n / 2;
         let twiddles = (0..m)
             .map(|k| {

@@ -1,10 +1,15 @@
 //! The batched row transforms of a [`super::PrunedRfft`]: each real line as a half-length
 //! complex line ([`HalfComplex`]), or two lines as one complex line of their length
-//! ([`Paired`]) where rustfft runs that length much faster ([`paired::pays`]).
+//! ([`Paired`]) where rustfft runs that length much faster ([`paired::pays`]), or many lines
+//! at once down the columns of their transpose ([`Across`]) where AVX-512 runs and the half
+//! length is one the f32 layers' tiles use ([`across::pays`]).
+
+mod across;
 
 use super::halfcomplex::{self, HalfComplex};
 use super::paired::{self, Paired};
 use crate::tensor::Scalar;
+use across::Across;
 use num_complex::Complex;
 use rustfft::FftPlanner;
 
@@ -12,12 +17,18 @@ use rustfft::FftPlanner;
 pub(super) enum RowBatch<T: Scalar> {
     Half(HalfComplex<T>),
     Paired(Paired<T>),
+    Across(Across<T>),
 }
 
 impl<T: Scalar> RowBatch<T> {
     /// The batches for lines of length `n` where the vector passes run for `T` and `n` is
     /// even; else `None` (the caller keeps realfft's lines).
     pub(super) fn plan(n: usize, planner: &mut FftPlanner<T>) -> Option<Self> {
+        if across::pays::<T>(n) {
+            if let Some(a) = Across::plan(n, true, planner) {
+                return Some(RowBatch::Across(a));
+            }
+        }
         if halfcomplex::vector_passes::<T>() && paired::pays(n) {
             Some(RowBatch::Paired(Paired::plan(n, planner)))
         } else {
@@ -30,6 +41,7 @@ impl<T: Scalar> RowBatch<T> {
         match self {
             RowBatch::Half(h) => h.scratch_len(),
             RowBatch::Paired(p) => p.scratch_len(),
+            RowBatch::Across(a) => a.scratch_len(),
         }
     }
 
@@ -38,6 +50,7 @@ impl<T: Scalar> RowBatch<T> {
         match self {
             RowBatch::Half(h) => lines * h.points(),
             RowBatch::Paired(p) => p.work_len(lines),
+            RowBatch::Across(a) => a.work_len(lines),
         }
     }
 
@@ -54,6 +67,7 @@ impl<T: Scalar> RowBatch<T> {
         match self {
             RowBatch::Half(h) => h.forward(real, z, out, stride, scratch),
             RowBatch::Paired(p) => p.forward(real, z, out, stride, scratch),
+            RowBatch::Across(a) => a.forward(real, z, out, stride, scratch),
         }
     }
 
@@ -70,6 +84,7 @@ impl<T: Scalar> RowBatch<T> {
         match self {
             RowBatch::Half(h) => h.inverse(spectra, stride, z, real, scratch),
             RowBatch::Paired(p) => p.inverse(spectra, stride, z, real, scratch),
+            RowBatch::Across(a) => a.inverse(spectra, stride, z, real, scratch),
         }
     }
 }
@@ -91,6 +106,9 @@ mod tests {
             match RowBatch::plan(n, &mut p32) {
                 Some(RowBatch::Paired(_)) => paired.push(n),
                 Some(RowBatch::Half(_)) => assert!(vector && n % 2 == 0, "n {n}: half lines"),
+                Some(RowBatch::Across(_)) => {
+                    assert!(across::pays::<f32>(n), "n {n}: lines across")
+                }
                 None => assert!(!vector || n % 2 == 1 || n < 2, "n {n}: no batch"),
             }
             assert!(
