@@ -1,8 +1,8 @@
 //! The batched row transforms of a [`super::PrunedRfft`]: each real line as a half-length
 //! complex line ([`HalfComplex`]), or two lines as one complex line of their length
 //! ([`Paired`]) where rustfft runs that length much faster ([`paired::pays`]), or many lines
-//! at once down the columns of their transpose ([`Across`]) where AVX-512 runs and the half
-//! length is one the f32 layers' tiles use ([`across::pays`]).
+//! at once down the columns of their transpose ([`Across`]) where [`across::pays`] (no length
+//! yet: slower than rustfft's lines on 2d-k7, the transposes eat the gain).
 
 mod across;
 

@@ -6,10 +6,11 @@
 //! row, broadcast) and a last transpose writes each line's half spectrum. The inverse is the
 //! same backwards.
 //!
-//! This replaces, for the row lengths of the f32 FFT layers (`M` of 36 and 40), rustfft's
+//! Meant to replace, for the row lengths of the f32 FFT layers (`M` of 36 and 40), rustfft's
 //! 256-bit `Butterfly36Avx` one line at a time plus a split pass per line: the vertical passes
 //! need no shuffles inside a butterfly, and the split reads bins `k` and `M − k` of eight lines
-//! as two aligned loads instead of a load and a reversing permute.
+//! as two loads instead of a load and a reversing permute. Not planned for any length yet
+//! ([`pays`]): the transposes cost more than it saves.
 //!
 //! The vertical forward leaves bin `k` at row [`Vertical::position`]`(k)`, so the split reads
 //! its two inputs from there, and the merge writes there for the inverse: no reordering pass.
@@ -21,8 +22,13 @@ use crate::tensor::Scalar;
 use num_complex::Complex;
 use rustfft::FftPlanner;
 
-/// Half lengths `M` run across the lines where AVX-512 runs (`examples/fft_rows.rs`).
-const ACROSS_HALVES: [usize; 2] = [36, 40];
+/// Half lengths `M` run across the lines where AVX-512 runs: none. On 2d-k7 (rows of 72)
+/// the lines across ran slower than rustfft's lines (session 16, fwd+bwd 4.04–4.23 ms CPU
+/// against 3.21–3.77, 3 rounds interleaved): the four transposes in and out took ~12 % of the
+/// profile and the vertical passes of 36 cost about what `Butterfly36Avx` did, while the split
+/// and merge across the lines cost ~⅓ of the per-line ones
+/// (benches/results/session16-rows.md). Kept, tested, for a version with the transposes fused.
+const ACROSS_HALVES: [usize; 0] = [];
 
 /// Fewer lines than this run as [`HalfComplex`] lines: the vertical passes fill eight lanes.
 const MIN_LINES: usize = 8;
@@ -248,6 +254,18 @@ fn cast_one<T: Scalar>(w: Complex<T>) -> Complex<f32> {
     cast(std::slice::from_ref(&w))[0]
 }
 
+/// `a ^ b` bitwise in AVX-512F (`_mm512_xor_ps` is AVX-512DQ, not enabled here, so it was an
+/// out-of-line call per use).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn xor(a: std::arch::x86_64::__m512, b: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    _mm512_castsi512_ps(_mm512_xor_si512(
+        _mm512_castps_si512(a),
+        _mm512_castps_si512(b),
+    ))
+}
+
 /// Bins `k` and `M − k` of eight lines per vector: with `a = Z_k`, `b = conj Z_{M−k}`,
 /// `d = a − b`, `t = (W^k/2)(d/i)`, `X_k = (a + b)/2 + t`, `X_{M−k} = conj((a + b)/2 − t)`.
 /// `d/i = (d.im, −d.re)` and `i·(d/i) = d`, so `t = w.re·(d/i) + w.im·d`.
@@ -271,15 +289,15 @@ unsafe fn split_f32(
     let half = _mm512_set1_ps(0.5);
     for r in (0..l).step_by(LANES) {
         let a = _mm512_loadu_ps(za.as_ptr().add(r).cast());
-        let b = _mm512_xor_ps(_mm512_loadu_ps(zb.as_ptr().add(r).cast()), conj);
+        let b = xor(_mm512_loadu_ps(zb.as_ptr().add(r).cast()), conj);
         let e = _mm512_mul_ps(_mm512_add_ps(a, b), half);
         let d = _mm512_sub_ps(a, b);
         // d/i: swap re and im, negate the new im.
-        let o = _mm512_xor_ps(_mm512_permute_ps::<0b10_11_00_01>(d), conj);
+        let o = xor(_mm512_permute_ps::<0b10_11_00_01>(d), conj);
         let t = _mm512_fmadd_ps(wr, o, _mm512_mul_ps(wi, d));
         _mm512_storeu_ps(
             xm.as_mut_ptr().add(r).cast(),
-            _mm512_xor_ps(_mm512_sub_ps(e, t), conj),
+            xor(_mm512_sub_ps(e, t), conj),
         );
         _mm512_storeu_ps(xk.as_mut_ptr().add(r).cast(), _mm512_add_ps(e, t));
     }
@@ -309,15 +327,15 @@ unsafe fn merge_f32(
     let (wr, wi) = (_mm512_set1_ps(w.re), _mm512_set1_ps(w.im));
     for r in (0..l).step_by(LANES) {
         let a = _mm512_loadu_ps(xk.as_ptr().add(r).cast());
-        let b = _mm512_xor_ps(_mm512_loadu_ps(xm.as_ptr().add(r).cast()), conj);
+        let b = xor(_mm512_loadu_ps(xm.as_ptr().add(r).cast()), conj);
         let s = _mm512_add_ps(a, b);
         let d = _mm512_sub_ps(a, b);
-        let id = _mm512_xor_ps(_mm512_permute_ps::<0b10_11_00_01>(d), neg_re);
+        let id = xor(_mm512_permute_ps::<0b10_11_00_01>(d), neg_re);
         let v = _mm512_fmadd_ps(wr, d, _mm512_mul_ps(wi, id));
-        let iv = _mm512_xor_ps(_mm512_permute_ps::<0b10_11_00_01>(v), neg_re);
+        let iv = xor(_mm512_permute_ps::<0b10_11_00_01>(v), neg_re);
         _mm512_storeu_ps(
             zb.as_mut_ptr().add(r).cast(),
-            _mm512_xor_ps(_mm512_sub_ps(s, iv), conj),
+            xor(_mm512_sub_ps(s, iv), conj),
         );
         _mm512_storeu_ps(za.as_mut_ptr().add(r).cast(), _mm512_add_ps(s, iv));
     }
