@@ -144,8 +144,12 @@ fn split<T: Scalar>(z: &[Complex<T>], tw: &[Complex<T>], x: &mut [Complex<T>]) {
     let mut k = 1;
     #[cfg(target_arch = "x86_64")]
     if vector_passes::<T>() {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: `T` is `f32` (same `TypeId`) and AVX-512F was detected.
+            k = unsafe { split_f32_512(cast(z), cast(tw), cast_mut(x)) };
+        }
         // SAFETY: `T` is `f32` (same `TypeId`) and AVX2 and FMA were detected.
-        k = unsafe { split_f32(cast(z), cast(tw), cast_mut(x)) };
+        k = unsafe { split_f32(k, cast(z), cast(tw), cast_mut(x)) };
     }
     let half = T::of(0.5);
     // The vector pass leaves `k ..= M − k` (everything from 1 without it).
@@ -172,8 +176,12 @@ fn merge<T: Scalar>(x: &[Complex<T>], tw: &[Complex<T>], z: &mut [Complex<T>]) {
     let mut k = 1;
     #[cfg(target_arch = "x86_64")]
     if vector_passes::<T>() {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: as in `split`.
+            k = unsafe { merge_f32_512(cast(x), cast(tw), cast_mut(z)) };
+        }
         // SAFETY: as in `split`.
-        k = unsafe { merge_f32(cast(x), cast(tw), cast_mut(z)) };
+        k = unsafe { merge_f32(k, cast(x), cast(tw), cast_mut(z)) };
     }
     // The vector pass leaves `k ..= M − k` (everything from 1 without it).
     let end = if k > 1 { m - k + 1 } else { m };
@@ -210,7 +218,7 @@ pub(super) unsafe fn load_reversed(p: *const Complex<f32>) -> std::arch::x86_64:
 }
 
 /// The bins `k` and `M − k` of [`split`] from one pair of loads, four of each at a time from
-/// `k = 1` while `k ≤ M − k` and the loads stay inside; returns the first bin `k` not
+/// the given `k` (≥ 1, everything below done) while `k ≤ M − k` and the loads stay inside; returns the first bin `k` not
 /// computed (every bin in `k ..= M − k` is left to the caller). With `E`, `O` of bin `k` and `T = W^k O`, bin
 /// `M − k` is `conj(E − T)` (`E_{M−k} = conj E_k`, `O_{M−k} = conj O_k`,
 /// `W^{M−k} = −conj W^k`): half the loads and products of computing each bin on its own.
@@ -219,13 +227,17 @@ pub(super) unsafe fn load_reversed(p: *const Complex<f32>) -> std::arch::x86_64:
 /// AVX2 and FMA; `z` and `tw` of `M` values, `x` of `M + 1`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn split_f32(z: &[Complex<f32>], tw: &[Complex<f32>], x: &mut [Complex<f32>]) -> usize {
+unsafe fn split_f32(
+    mut k: usize,
+    z: &[Complex<f32>],
+    tw: &[Complex<f32>],
+    x: &mut [Complex<f32>],
+) -> usize {
     use std::arch::x86_64::*;
     let m = z.len();
-    assert!(tw.len() >= m && x.len() > m);
+    assert!(tw.len() >= m && x.len() > m && k >= 1);
     let conj = _mm256_setr_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
     let half = _mm256_set1_ps(0.5);
-    let mut k = 1;
     // Reads z[k .. k + 4] and z[m - k - 3 ..= m - k], all inside 1 ..= m - 1, writes x at the
     // same bins. The last pair of blocks may overlap in the middle: both write the same
     // values there (into `x`, which is not read), so the scalar tail is at most 3 bins.
@@ -261,7 +273,7 @@ unsafe fn store_reversed(p: *mut Complex<f32>, v: std::arch::x86_64::__m256) {
 }
 
 /// The points `k` and `M − k` of [`merge`] from one pair of loads, four of each at a time
-/// from `k = 1` while `k ≤ M − k`; returns the first point `k` not computed
+/// from the given `k` (≥ 1, everything below done) while `k ≤ M − k`; returns the first point `k` not computed
 /// (point 0 and every point in `k ..= M − k` are left to the caller). With `S`, `V` of point
 /// `k` (`2Z_k = S + iV`), `2Z_{M−k} = conj(S − iV)` (as in [`split_f32`]).
 ///
@@ -269,13 +281,17 @@ unsafe fn store_reversed(p: *mut Complex<f32>, v: std::arch::x86_64::__m256) {
 /// AVX2 and FMA; `x` of `M + 1` values, `tw` and `z` of `M`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn merge_f32(x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f32>]) -> usize {
+unsafe fn merge_f32(
+    mut k: usize,
+    x: &[Complex<f32>],
+    tw: &[Complex<f32>],
+    z: &mut [Complex<f32>],
+) -> usize {
     use std::arch::x86_64::*;
     let m = z.len();
-    assert!(tw.len() >= m && x.len() > m);
+    assert!(tw.len() >= m && x.len() > m && k >= 1);
     let conj = _mm256_setr_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
     let neg_re = _mm256_setr_ps(-0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0);
-    let mut k = 1;
     // Reads x[k .. k + 4] and x[m - k - 3 ..= m - k], writes z at the same points (inside
     // 1 ..= m - 1); the last pair of blocks may overlap, as in `split_f32`.
     while k + 4 <= m && 2 * k <= m {
@@ -296,6 +312,102 @@ unsafe fn merge_f32(x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f3
         k += 4;
     }
     k
+}
+
+/// [`split_f32`] eight bins at a time in 512-bit vectors, from `k = 1`; returns the first bin
+/// not computed (the 256-bit loop and the scalar tail take the rest). For rows of 72 (`M` 36)
+/// that is three iterations, the last overlapping, instead of five.
+///
+/// # Safety
+/// AVX-512F; `z` and `tw` of `M` values, `x` of `M + 1`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn split_f32_512(z: &[Complex<f32>], tw: &[Complex<f32>], x: &mut [Complex<f32>]) -> usize {
+    use std::arch::x86_64::*;
+    let m = z.len();
+    assert!(tw.len() >= m && x.len() > m);
+    let conj = _mm512_castsi512_ps(_mm512_set1_epi64(i64::MIN));
+    let half = _mm512_set1_ps(0.5);
+    let mut k = 1;
+    // As in `split_f32`: reads z[k .. k + 8] and z[m - k - 7 ..= m - k], inside 1 ..= m - 1.
+    while k + 8 <= m && 2 * k <= m {
+        let a = _mm512_loadu_ps(z.as_ptr().add(k).cast());
+        let b = xor512(load_reversed_512(z.as_ptr().add(m - k - 7)), conj);
+        let e = _mm512_mul_ps(_mm512_add_ps(a, b), half);
+        let d = _mm512_mul_ps(_mm512_sub_ps(a, b), half);
+        let o = xor512(_mm512_permute_ps::<0b10_11_00_01>(d), conj);
+        let w = _mm512_loadu_ps(tw.as_ptr().add(k).cast());
+        let (wr, wi) = (_mm512_moveldup_ps(w), _mm512_movehdup_ps(w));
+        let o_swapped = _mm512_permute_ps::<0b10_11_00_01>(o);
+        let t = _mm512_fmaddsub_ps(wr, o, _mm512_mul_ps(wi, o_swapped));
+        _mm512_storeu_ps(x.as_mut_ptr().add(k).cast(), _mm512_add_ps(e, t));
+        let mirror = xor512(_mm512_sub_ps(e, t), conj);
+        _mm512_storeu_ps(x.as_mut_ptr().add(m - k - 7).cast(), reverse_512(mirror));
+        k += 8;
+    }
+    k
+}
+
+/// [`merge_f32`] eight points at a time in 512-bit vectors, from `k = 1`; returns the first
+/// point not computed.
+///
+/// # Safety
+/// AVX-512F; `x` of `M + 1` values, `tw` and `z` of `M`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn merge_f32_512(x: &[Complex<f32>], tw: &[Complex<f32>], z: &mut [Complex<f32>]) -> usize {
+    use std::arch::x86_64::*;
+    let m = z.len();
+    assert!(tw.len() >= m && x.len() > m);
+    let conj = _mm512_castsi512_ps(_mm512_set1_epi64(i64::MIN));
+    let neg_re = _mm512_castsi512_ps(_mm512_set1_epi64(0x8000_0000));
+    let mut k = 1;
+    while k + 8 <= m && 2 * k <= m {
+        let a = _mm512_loadu_ps(x.as_ptr().add(k).cast());
+        let b = xor512(load_reversed_512(x.as_ptr().add(m - k - 7)), conj);
+        let s = _mm512_add_ps(a, b);
+        let d = _mm512_sub_ps(a, b);
+        let w = _mm512_loadu_ps(tw.as_ptr().add(k).cast());
+        let (wr, wi) = (_mm512_moveldup_ps(w), _mm512_movehdup_ps(w));
+        let d_swapped = _mm512_permute_ps::<0b10_11_00_01>(d);
+        let v = _mm512_fmsubadd_ps(wr, d, _mm512_mul_ps(wi, d_swapped));
+        let iv = xor512(_mm512_permute_ps::<0b10_11_00_01>(v), neg_re);
+        _mm512_storeu_ps(z.as_mut_ptr().add(k).cast(), _mm512_add_ps(s, iv));
+        let mirror = xor512(_mm512_sub_ps(s, iv), conj);
+        _mm512_storeu_ps(z.as_mut_ptr().add(m - k - 7).cast(), reverse_512(mirror));
+        k += 8;
+    }
+    k
+}
+
+/// The eight complex values of `v` in reverse order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn reverse_512(v: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let idx = _mm512_setr_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    _mm512_castpd_ps(_mm512_permutexvar_pd(idx, _mm512_castps_pd(v)))
+}
+
+/// Eight complex `f32` loaded from `p`, in reverse order.
+///
+/// # Safety
+/// AVX-512F; `p` points at eight readable complex values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn load_reversed_512(p: *const Complex<f32>) -> std::arch::x86_64::__m512 {
+    reverse_512(std::arch::x86_64::_mm512_loadu_ps(p.cast()))
+}
+
+/// `a ^ b` bitwise in AVX-512F (`_mm512_xor_ps` needs AVX-512DQ).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn xor512(a: std::arch::x86_64::__m512, b: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    _mm512_castsi512_ps(_mm512_xor_si512(
+        _mm512_castps_si512(a),
+        _mm512_castps_si512(b),
+    ))
 }
 
 #[cfg(test)]
