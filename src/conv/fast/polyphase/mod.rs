@@ -222,7 +222,7 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         let lay = &self.split.lay;
         if let Some(tiled) = &self.tiled {
-            return tiled.forward(x, &self.split, &self.split.split_weight(w)?);
+            return tiled.forward(x, &*self.split, &self.split.split_weight(w)?);
         }
         let parts = (self.inner.par_iter().zip(self.split.split(x)?))
             .zip(self.split.split_weight(w)?)
@@ -235,7 +235,7 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         if let Some(tiled) = &self.tiled {
             let ws = self.split.split_weight(w)?;
-            let (dx, _) = tiled.grads(None, Some(&ws), dy, &self.split)?;
+            let (dx, _) = tiled.grads(None, Some(&ws), dy, &*self.split)?;
             return self.folded(dx);
         }
         let u = (self.inner.par_iter().zip(self.split.split_weight(w)?))
@@ -249,7 +249,7 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
         if let Some(tiled) = &self.tiled {
-            let (_, dw) = tiled.grads(Some(x), None, dy, &self.split)?;
+            let (_, dw) = tiled.grads(Some(x), None, dy, &*self.split)?;
             return self.split.fold_weight(&dw.unwrap_or_default());
         }
         let dw = (self.inner.par_iter().zip(self.split.split(x)?))
@@ -266,7 +266,7 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         if let Some(tiled) = &self.tiled {
             let ws = self.split.split_weight(w)?;
-            let (dx, dw) = tiled.grads(Some(x), Some(&ws), dy, &self.split)?;
+            let (dx, dw) = tiled.grads(Some(x), Some(&ws), dy, &*self.split)?;
             return Ok((
                 self.folded(dx)?,
                 self.split.fold_weight(&dw.unwrap_or_default())?,
@@ -295,8 +295,8 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
         let lay = &self.split.lay;
         if let Some(tiled) = &self.tiled {
             let ws = self.split.split_weight(w)?;
-            let y = tiled.forward(x, &self.split, &ws)?;
-            let (_, dw) = tiled.grads(Some(x), None, dy, &self.split)?;
+            let y = tiled.forward(x, &*self.split, &ws)?;
+            let (_, dw) = tiled.grads(Some(x), None, dy, &*self.split)?;
             return Ok((y, self.split.fold_weight(&dw.unwrap_or_default())?));
         }
         let (y, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split.split(x)?))
