@@ -29,6 +29,8 @@ struct Pass<T: Scalar> {
 pub(super) struct Vertical<T: Scalar> {
     n: usize,
     passes: Vec<Pass<T>>,
+    /// The passes run together ([`groups`](Self::groups)).
+    groups: Vec<std::ops::Range<usize>>,
     /// Whether the AVX-512 `f32` kernels run (`T` is `f32` on a CPU with AVX-512F).
     avx512: bool,
 }
@@ -90,7 +92,7 @@ impl<T: Scalar> Vertical<T> {
     /// `vector` asks for the AVX-512 kernels where they run (else the portable loops).
     pub(super) fn plan(n: usize, vector: bool) -> Option<Self> {
         let mut span = n;
-        let passes = radices(n)?
+        let passes: Vec<Pass<T>> = radices(n)?
             .into_iter()
             .map(|radix| {
                 let m = span / radix;
@@ -110,10 +112,12 @@ impl<T: Scalar> Vertical<T> {
                 pass
             })
             .collect();
+        let avx512 = vector && avx512_f32::<T>();
         Some(Vertical {
             n,
+            groups: Self::groups(&passes, avx512),
             passes,
-            avx512: vector && avx512_f32::<T>(),
+            avx512,
         })
     }
 
@@ -135,8 +139,8 @@ impl<T: Scalar> Vertical<T> {
     /// If `data` is shorter than the rows or `cols > stride`.
     pub(super) fn forward(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
         self.check(data, stride, cols);
-        for passes in self.groups() {
-            self.run(passes, data, stride, cols, false);
+        for g in &self.groups {
+            self.run(&self.passes[g.clone()], data, stride, cols, false);
         }
     }
 
@@ -146,8 +150,8 @@ impl<T: Scalar> Vertical<T> {
     /// As `forward`.
     pub(super) fn inverse(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
         self.check(data, stride, cols);
-        for passes in self.groups().into_iter().rev() {
-            self.run(passes, data, stride, cols, true);
+        for g in self.groups.iter().rev() {
+            self.run(&self.passes[g.clone()], data, stride, cols, true);
         }
     }
 
@@ -160,21 +164,23 @@ impl<T: Scalar> Vertical<T> {
         );
     }
 
-    /// The passes run together, pass 1 first: the AVX-512 kernels keep two consecutive
-    /// passes' rows in registers where [`avx512::fuses`] allows
-    /// (beyond, the 32 vector registers spill).
-    fn groups(&self) -> Vec<&[Pass<T>]> {
+    /// The passes run together, pass 1 first, as ranges of `passes`: the AVX-512 kernels keep
+    /// two consecutive passes' rows in registers where [`avx512::fuses`] allows (beyond, the
+    /// 32 vector registers spill). Computed once per plan: a list built per transform was an
+    /// allocation per call (1.5 % of the 2d-k7 step under the bench's counting allocator,
+    /// whose shared counters the two threads contend for).
+    fn groups(passes: &[Pass<T>], avx512: bool) -> Vec<std::ops::Range<usize>> {
+        let _ = avx512;
         let mut out = Vec::new();
-        let mut rest = &self.passes[..];
-        while !rest.is_empty() {
-            let take = match rest {
+        let mut at = 0;
+        while at < passes.len() {
+            let take = match &passes[at..] {
                 #[cfg(target_arch = "x86_64")]
-                [a, b, ..] if self.avx512 && avx512::fuses(a.radix, b.radix) => 2,
+                [a, b, ..] if avx512 && avx512::fuses(a.radix, b.radix) => 2,
                 _ => 1,
             };
-            let (group, tail) = rest.split_at(take);
-            out.push(group);
-            rest = tail;
+            out.push(at..at + take);
+            at += take;
         }
         out
     }
