@@ -110,6 +110,7 @@ mod kernels;
 mod transforms512;
 
 use super::direct_simd::{self, Kernels};
+use super::memory::zeroed;
 use super::polyphase::{self, PolyphaseCore};
 use super::Layout;
 use crate::conv::driver::{ConvCore, Core};

@@ -12,7 +12,6 @@ use super::{Isa, Side};
 use crate::tensor::{Scalar, TypedViews};
 use rayon::prelude::*;
 use std::array::from_fn;
-use std::mem::MaybeUninit;
 
 /// Runs `(p, s, len)` of consecutive positions `p..p+len` of `map` (among the first `ext`)
 /// that read the consecutive source positions `s..s+len`.
@@ -44,23 +43,17 @@ pub(super) fn channels_last<T: Scalar>(
     let plane = extent[0] * extent[1];
     let runs = runs(maps[1], ext[1]);
     let len = n * ext[0] * row_len;
-    // Written straight into unwritten memory: each row's zeros (the padding positions, the
-    // padded channels, rows the map leaves out) are written by the task that copies the rest of
-    // the row, once (clearing whole rows first, then copying over them, was ~3 % of a pass).
+    // Each row is cleared by the task that fills it (in its core's cache, on both cores).
     let mut out: Vec<T> = Vec::with_capacity(len);
-    #[cfg(test)]
-    super::correlate::poison(&mut out.spare_capacity_mut()[..len]);
     out.spare_capacity_mut()[..len]
         .par_chunks_mut(row_len)
         .enumerate()
         .for_each(|(r, row)| {
-            let zero = MaybeUninit::new(T::zero());
+            let row = super::zeroed(row);
             let (ni, p0) = (r / ext[0], r % ext[0]);
             let Some(&Some(s0)) = maps[0].get(p0) else {
-                row.fill(zero);
                 return;
             };
-            zero_gaps(row, side, &runs, ext[1]);
             let srow =
                 |c: usize| &src[(ni * side.total() + c) * plane + s0 * extent[1]..][..extent[1]];
             for g in 0..side.groups {
@@ -78,45 +71,17 @@ pub(super) fn channels_last<T: Scalar>(
                         for j in done..len {
                             let dst = &mut row[(p + j) * cp + ci..][..lanes];
                             for (d, r) in dst.iter_mut().zip(&rows) {
-                                d.write(r[s + j]);
+                                *d = r[s + j];
                             }
                         }
                     }
                 }
             }
         });
-    // SAFETY: every row of the first `len` elements was written: rows the map leaves out
-    // filled with zeros; in the others, `zero_gaps` wrote the positions outside `runs` and the
-    // padded channels `per..padded` of each group at the positions in them, and the copy
-    // wrote channels `0..per` of each group at every position of `runs` (`transpose_run`'s
-    // `done` columns, the loop the rest). A panic in a task never reaches this line.
+    // SAFETY: the loop zeroed every row of the first `len` elements (a panic in it never
+    // reaches this line).
     unsafe { out.set_len(len) };
     out
-}
-
-/// Zeros into the parts of a channel-last row of `ext` positions that the copy does not write:
-/// the positions outside `runs` (padding), and the padded channels of each group elsewhere.
-fn zero_gaps<T: Scalar>(
-    row: &mut [MaybeUninit<T>],
-    side: Side,
-    runs: &[(usize, usize, usize)],
-    ext: usize,
-) {
-    let zero = MaybeUninit::new(T::zero());
-    let cp = side.total_padded();
-    let mut next = 0;
-    for &(p, _, len) in runs {
-        row[next * cp..p * cp].fill(zero);
-        if side.per < side.padded {
-            for q in p..p + len {
-                for g in 0..side.groups {
-                    row[q * cp + g * side.padded + side.per..][..side.padded - side.per].fill(zero);
-                }
-            }
-        }
-        next = p + len;
-    }
-    row[next.min(ext) * cp..ext * cp].fill(zero);
 }
 
 /// Copies the first whole 8-column blocks of `rows[l][s..s + len]` to `dst[j·cp + l]` when
@@ -125,7 +90,7 @@ fn zero_gaps<T: Scalar>(
 fn transpose_run<T: Scalar>(
     rows: &[&[T]; L],
     (s, len): (usize, usize),
-    dst: &mut [MaybeUninit<T>],
+    dst: &mut [T],
     cp: usize,
 ) -> usize {
     let blocks = len / 8;
@@ -142,13 +107,13 @@ fn transpose_run<T: Scalar>(
             _ => return 0,
         }
     }
-    // `T` is `f32` here (`views` typed the rows above), so `dst`'s slots hold `f32`s.
-    let dst = dst.as_mut_ptr().cast::<f32>();
-    for b in 0..blocks {
-        // SAFETY: `Isa::of` found AVX2 (the caller's `isa`); `src` rows hold `8·blocks`
-        // values, `dst` was checked to hold the last block's last lane vector.
-        unsafe { transpose8(&src, b * 8, dst.add(b * 8 * cp), cp) };
-        done += 8;
+    if let TypedViews::F32(_, _, dst) = T::views(&[], &[], dst) {
+        for b in 0..blocks {
+            // SAFETY: `Isa::of` found AVX2 (the caller's `isa`); `src` rows hold `8·blocks`
+            // values, `dst` was checked to hold the last block's last lane vector.
+            unsafe { transpose8(&src, b * 8, &mut dst[b * 8 * cp..], cp) };
+            done += 8;
+        }
     }
     done
 }
@@ -156,14 +121,13 @@ fn transpose_run<T: Scalar>(
 /// `dst[j·cp + l] = src[l][at + j]` for `j, l < 8`: an 8×8 transpose in registers.
 ///
 /// # Safety
-/// AVX2; every `src[l]` holds `at + 8` values and `dst` is valid for writes of `7·cp + 8`
-/// (it may point into unwritten memory).
+/// AVX2; every `src[l]` holds `at + 8` values and `dst` `7·cp + 8`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn transpose8(src: &[&[f32]; L], at: usize, dst: *mut f32, cp: usize) {
+unsafe fn transpose8(src: &[&[f32]; L], at: usize, dst: &mut [f32], cp: usize) {
     use std::arch::x86_64::*;
-    assert!(src.iter().all(|r| r.len() >= at + 8));
-    // SAFETY: `src` lengths asserted above, `dst`'s by the caller.
+    assert!(src.iter().all(|r| r.len() >= at + 8) && dst.len() >= 7 * cp + 8);
+    // SAFETY: lengths asserted above.
     unsafe {
         let r: [__m256; 8] = from_fn(|l| _mm256_loadu_ps(src[l].as_ptr().add(at)));
         let t0 = _mm256_unpacklo_ps(r[0], r[1]);
@@ -192,8 +156,9 @@ unsafe fn transpose8(src: &[&[f32]; L], at: usize, dst: *mut f32, cp: usize) {
             _mm256_permute2f128_ps::<0x31>(s2, s6),
             _mm256_permute2f128_ps::<0x31>(s3, s7),
         ];
+        let d = dst.as_mut_ptr();
         for (j, v) in out.iter().enumerate() {
-            _mm256_storeu_ps(dst.add(j * cp), *v);
+            _mm256_storeu_ps(d.add(j * cp), *v);
         }
     }
 }

@@ -12,7 +12,6 @@ use super::kernels::{A, XI};
 use super::{Band, Corr, Tiled};
 use crate::tensor::{Scalar, TypedViews};
 use std::arch::x86_64::*;
-use std::mem::MaybeUninit;
 
 /// `Bᵀ d` and `Aᵀ m` on 6 vectors, for one vector type (`Bᵀ`, `Aᵀ`: `winograd_kernels.rs`).
 macro_rules! one_d {
@@ -259,19 +258,15 @@ fn transpose_pd(y: [__m512d; 16], out: &mut [[f64; 16]; 8]) {
     }
 }
 
-/// Channel-major 4×4 blocks into the band's output planes (unwritten memory: every output
-/// is written once, by the tile that covers it).
-fn put<T: Copy>(
-    plane: &mut [MaybeUninit<T>],
-    (at, o1, rows, cols): (usize, usize, usize, usize),
-    y: &[T; 16],
-) {
-    for a in 0..rows {
-        for (o, &v) in plane[at + a * o1..][..cols]
-            .iter_mut()
-            .zip(&y[a * 4..][..cols])
-        {
-            o.write(v);
+/// Channel-major 4×4 blocks into the band's output planes.
+fn put<E: Copy>(plane: &mut [E], (at, o1, rows, cols): (usize, usize, usize, usize), y: &[E; 16]) {
+    if rows == 4 && cols == 4 {
+        for a in 0..4 {
+            plane[at + a * o1..][..4].copy_from_slice(&y[a * 4..][..4]);
+        }
+    } else {
+        for a in 0..rows {
+            plane[at + a * o1..][..cols].copy_from_slice(&y[a * 4..][..cols]);
         }
     }
 }
@@ -324,9 +319,8 @@ pub(super) unsafe fn outputs<T: Scalar>(
     };
     assert!(m.len() >= XI * nt * cdp, "m too short");
     let o1 = c.out[1];
-    // The transposed blocks, typed as `T` (seen as `f32`/`f64` through `views`) so that `put`
-    // writes the band's unwritten memory without a cast.
-    let mut yt = [[T::zero(); 16]; 16];
+    let mut y32 = [[0f32; 16]; 16];
+    let mut y64 = [[0f64; 16]; 8];
     for ti in 0..nt {
         let (_, r, col) = src.locate(t0 + ti);
         let rows = 4.min(c.out[0] - r * 4);
@@ -335,21 +329,13 @@ pub(super) unsafe fn outputs<T: Scalar>(
         for cb in (0..cdp).step_by(w) {
             // SAFETY (both): the caller's AVX-512 F; `m` holds `XI·nt·cdp` (asserted) and
             // `cb + w ≤ cdp`.
-            match T::views(m, &[], yt.as_flattened_mut()) {
-                TypedViews::F32(m, _, y) => {
-                    let Ok(y) = <&mut [[f32; 16]; 16]>::try_from(y.as_chunks_mut::<16>().0) else {
-                        return false;
-                    };
-                    unsafe { transpose_ps(output_ps(m.as_ptr(), (ti, nt, cdp, cb)), y) }
-                }
-                TypedViews::F64(m, _, y) => {
-                    let Ok(y) =
-                        <&mut [[f64; 16]; 8]>::try_from(&mut y.as_chunks_mut::<16>().0[..8])
-                    else {
-                        return false;
-                    };
-                    unsafe { transpose_pd(output_pd(m.as_ptr(), (ti, nt, cdp, cb)), y) }
-                }
+            match T::views(m, &[], &mut []) {
+                TypedViews::F32(m, _, _) => unsafe {
+                    transpose_ps(output_ps(m.as_ptr(), (ti, nt, cdp, cb)), &mut y32)
+                },
+                TypedViews::F64(m, _, _) => unsafe {
+                    transpose_pd(output_pd(m.as_ptr(), (ti, nt, cdp, cb)), &mut y64)
+                },
                 TypedViews::Other => return false,
             }
             for l in 0..w {
@@ -357,7 +343,13 @@ pub(super) unsafe fn outputs<T: Scalar>(
                 if k >= per {
                     continue;
                 }
-                put(&mut *out.planes[g * per + k], (at, o1, rows, cols), &yt[l]);
+                let plane = &mut *out.planes[g * per + k];
+                let place = (at, o1, rows, cols);
+                match T::views(&[], &[], plane) {
+                    TypedViews::F32(_, _, p) => put(p, place, &y32[l]),
+                    TypedViews::F64(_, _, p) => put(p, place, &y64[l]),
+                    TypedViews::Other => {}
+                }
             }
         }
     }
