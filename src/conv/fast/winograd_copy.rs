@@ -15,7 +15,7 @@ use std::array::from_fn;
 
 /// Runs `(p, s, len)` of consecutive positions `p..p+len` of `map` (among the first `ext`)
 /// that read the consecutive source positions `s..s+len`.
-pub(super) fn runs(map: &[Option<usize>], ext: usize) -> Vec<(usize, usize, usize)> {
+fn runs(map: &[Option<usize>], ext: usize) -> Vec<(usize, usize, usize)> {
     let mut out: Vec<(usize, usize, usize)> = Vec::new();
     for (p, s) in map.iter().enumerate().take(ext) {
         let Some(s) = *s else { continue };
@@ -27,20 +27,8 @@ pub(super) fn runs(map: &[Option<usize>], ext: usize) -> Vec<(usize, usize, usiz
     out
 }
 
-/// Where and how a channel-last copy reads: planes `(n, side.total(), extent)` of `src`,
-/// position `p` of axis `a` reading `maps[a][p]` (`None`, or past the map: a zero), `ext`
-/// positions per axis.
-#[derive(Clone, Copy)]
-pub(super) struct Source<'a, T> {
-    pub(super) src: &'a [T],
-    pub(super) side: Side,
-    pub(super) extent: [usize; 2],
-    pub(super) maps: [&'a [Option<usize>]; 2],
-    pub(super) ext: [usize; 2],
-    pub(super) isa: Isa,
-}
-
-/// The planes of `s` channel-last: `[n][ext₀][ext₁][side.total_padded()]`.
+/// Planes `(n, side.total(), extent)` channel-last: `[n][ext₀][ext₁][side.total_padded()]`,
+/// position `p` of axis `a` reading `maps[a][p]` (`None`, or past the map: a zero).
 pub(super) fn channels_last<T: Scalar>(
     src: &[T],
     n: usize,
@@ -50,15 +38,9 @@ pub(super) fn channels_last<T: Scalar>(
     ext: [usize; 2],
     isa: Isa,
 ) -> Vec<T> {
-    let s = Source {
-        src,
-        side,
-        extent,
-        maps,
-        ext,
-        isa,
-    };
-    let row_len = ext[1] * side.total_padded();
+    let cp = side.total_padded();
+    let row_len = ext[1] * cp;
+    let plane = extent[0] * extent[1];
     let runs = runs(maps[1], ext[1]);
     let len = n * ext[0] * row_len;
     // Each row is cleared by the task that fills it (in its core's cache, on both cores).
@@ -67,64 +49,39 @@ pub(super) fn channels_last<T: Scalar>(
         .par_chunks_mut(row_len)
         .enumerate()
         .for_each(|(r, row)| {
-            copy_row(&s, &runs, (r / ext[0], r % ext[0]), super::zeroed(row));
+            let row = super::zeroed(row);
+            let (ni, p0) = (r / ext[0], r % ext[0]);
+            let Some(&Some(s0)) = maps[0].get(p0) else {
+                return;
+            };
+            let srow =
+                |c: usize| &src[(ni * side.total() + c) * plane + s0 * extent[1]..][..extent[1]];
+            for g in 0..side.groups {
+                for c0 in (0..side.per).step_by(L) {
+                    let lanes = L.min(side.per - c0);
+                    let rows: [&[T]; L] = from_fn(|l| srow(g * side.per + c0 + l.min(lanes - 1)));
+                    let ci = g * side.padded + c0;
+                    for &(p, s, len) in &runs {
+                        let mut done = 0;
+                        #[cfg(target_arch = "x86_64")]
+                        if isa >= Isa::Avx2 && lanes == L {
+                            done = transpose_run(&rows, (s, len), &mut row[p * cp + ci..], cp);
+                        }
+                        let _ = isa;
+                        for j in done..len {
+                            let dst = &mut row[(p + j) * cp + ci..][..lanes];
+                            for (d, r) in dst.iter_mut().zip(&rows) {
+                                *d = r[s + j];
+                            }
+                        }
+                    }
+                }
+            }
         });
     // SAFETY: the loop zeroed every row of the first `len` elements (a panic in it never
     // reaches this line).
     unsafe { out.set_len(len) };
     out
-}
-
-/// Rows `rows` of sample `ni` of [`channels_last`]'s layout into `out` (resized, cleared): the
-/// rows one band of tiles reads, copied by the task that transforms them while they are in
-/// its core's cache.
-pub(super) fn channels_last_rows<T: Scalar>(
-    s: &Source<'_, T>,
-    runs: &[(usize, usize, usize)],
-    (ni, rows): (usize, std::ops::Range<usize>),
-    out: &mut Vec<T>,
-) {
-    let row_len = s.ext[1] * s.side.total_padded();
-    out.clear();
-    out.resize(rows.len() * row_len, T::zero());
-    for (p0, row) in rows.zip(out.chunks_mut(row_len)) {
-        copy_row(s, runs, (ni, p0), row);
-    }
-}
-
-/// Row `p0` of sample `ni` into `row` (zeroed), through the column `runs` of `s.maps[1]`.
-fn copy_row<T: Scalar>(
-    s: &Source<'_, T>,
-    runs: &[(usize, usize, usize)],
-    (ni, p0): (usize, usize),
-    row: &mut [T],
-) {
-    let (side, extent, cp) = (s.side, s.extent, s.side.total_padded());
-    let Some(&Some(s0)) = s.maps[0].get(p0) else {
-        return;
-    };
-    let plane = extent[0] * extent[1];
-    let srow = |c: usize| &s.src[(ni * side.total() + c) * plane + s0 * extent[1]..][..extent[1]];
-    for g in 0..side.groups {
-        for c0 in (0..side.per).step_by(L) {
-            let lanes = L.min(side.per - c0);
-            let rows: [&[T]; L] = from_fn(|l| srow(g * side.per + c0 + l.min(lanes - 1)));
-            let ci = g * side.padded + c0;
-            for &(p, src0, len) in runs {
-                let mut done = 0;
-                #[cfg(target_arch = "x86_64")]
-                if s.isa >= Isa::Avx2 && lanes == L {
-                    done = transpose_run(&rows, (src0, len), &mut row[p * cp + ci..], cp);
-                }
-                for j in done..len {
-                    let dst = &mut row[(p + j) * cp + ci..][..lanes];
-                    for (d, r) in dst.iter_mut().zip(&rows) {
-                        *d = r[src0 + j];
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Copies the first whole 8-column blocks of `rows[l][s..s + len]` to `dst[j·cp + l]` when

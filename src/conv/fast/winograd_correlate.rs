@@ -5,7 +5,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::avx512;
-use super::copy::{channels_last_rows, runs, Source};
+use super::copy::channels_last;
 use super::kernels::{input_tile, output_tile, products, Side, Tile, A, L, XI};
 #[cfg(target_arch = "x86_64")]
 use super::transforms512;
@@ -24,9 +24,6 @@ pub(super) struct Tiled<'a, T> {
     pub(super) tiles: [usize; 2],
     /// Positions from one tile to the next (the variant's outputs per tile).
     pub(super) step: usize,
-    /// Where `data` starts in the whole layout `[n][ext₀][ext₁][cp]` (a band's rows: the
-    /// first row's offset).
-    pub(super) origin: usize,
 }
 
 impl<T: Scalar> Tiled<'_, T> {
@@ -35,12 +32,6 @@ impl<T: Scalar> Tiled<'_, T> {
         let per = self.tiles[0] * self.tiles[1];
         (t / per, (t % per) / self.tiles[1], t % self.tiles[1])
     }
-    /// The offset in `data` of the first position of tile `t`.
-    #[inline(always)]
-    pub(super) fn base(&self, t: usize) -> usize {
-        let (ni, r, c) = self.locate(t);
-        ((ni * self.ext[0] + r * self.step) * self.ext[1] + c * self.step) * self.cp - self.origin
-    }
     /// The `R×C` tile of lane vectors at channel `cb` of tile `t`.
     #[inline(always)]
     pub(super) fn tile<const R: usize, const C: usize>(
@@ -48,7 +39,9 @@ impl<T: Scalar> Tiled<'_, T> {
         t: usize,
         cb: usize,
     ) -> Tile<T, R, C> {
-        let base = self.base(t) + cb;
+        let (ni, r, c) = self.locate(t);
+        let base =
+            ((ni * self.ext[0] + r * self.step) * self.ext[1] + c * self.step) * self.cp + cb;
         let mut d = [[[T::zero(); L]; C]; R];
         for (i, row) in d.iter_mut().enumerate() {
             for (j, lanes) in row.iter_mut().enumerate() {
@@ -127,7 +120,7 @@ pub(super) fn block_tiles<T>(total: usize, channels: usize) -> usize {
 /// Scratch buffers per worker thread of the current pool, kept across the tasks of one pass
 /// (`for_each_init` would make, and zero, new ones for every piece rayon splits off: most of
 /// the time of a pass went to clearing them).
-struct Scratch<T>(Vec<Mutex<(Vec<T>, Vec<T>, Vec<T>)>>);
+struct Scratch<T>(Vec<Mutex<(Vec<T>, Vec<T>)>>);
 
 impl<T> Scratch<T> {
     fn new() -> Self {
@@ -139,15 +132,15 @@ impl<T> Scratch<T> {
     }
 
     /// Run `f` on this thread's buffers (fresh ones if they are in use or poisoned).
-    fn with<R>(&self, f: impl FnOnce(&mut Vec<T>, &mut Vec<T>, &mut Vec<T>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Vec<T>, &mut Vec<T>) -> R) -> R {
         let last = self.0.len() - 1;
         let slot = rayon::current_thread_index().map_or(last, |i| i.min(last));
         match self.0[slot].try_lock() {
-            Ok(mut bufs) => {
-                let (a, b, c) = &mut *bufs;
-                f(a, b, c)
+            Ok(mut pair) => {
+                let (a, b) = &mut *pair;
+                f(a, b)
             }
-            Err(_) => f(&mut Vec::new(), &mut Vec::new(), &mut Vec::new()),
+            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
         }
     }
 }
@@ -297,19 +290,14 @@ impl Corr<'_> {
     pub(super) fn run<T: Scalar>(&self, src: &[T], u: &[T], isa: Isa) -> Vec<T> {
         let (tiles, m) = (self.tiles(), self.variant.m());
         let ext = tiles.map(|t| t * m + A - m);
-        // Each band copies the input rows its tiles read (band rows + 2) channel-last into
-        // its thread's scratch just before transforming them: in its core's cache, where one
-        // copy of the whole input up front went out to memory and back.
-        let source = Source {
-            src,
-            side: self.src,
-            extent: self.extent,
-            maps: self.maps,
+        let xs = channels_last(src, self.n, self.src, self.extent, self.maps, ext, isa);
+        let tiled = Tiled {
+            data: &xs,
             ext,
-            isa,
+            cp: self.src.total_padded(),
+            tiles,
+            step: m,
         };
-        let runs = runs(self.maps[1], ext[1]);
-        let row_len = ext[1] * self.src.total_padded();
         let per_sample = tiles[0] * tiles[1];
         let tb = block_tiles::<T>(
             self.n * per_sample,
@@ -344,20 +332,9 @@ impl Corr<'_> {
         let scratch = Scratch::new();
         tasks.into_par_iter().for_each(|(ni, b, planes)| {
             let mut planes: Vec<&mut [T]> = planes.into_iter().map(zeroed).collect();
-            scratch.with(|v, mb, xs| {
+            scratch.with(|v, mb| {
                 let first = ni * per_sample + b * band * tiles[1];
                 let end = ni * per_sample + ((b + 1) * band).min(tiles[0]) * tiles[1];
-                let rows = b * band * m..((b + 1) * band).min(tiles[0]) * m + A - m;
-                let origin = (ni * ext[0] + rows.start) * row_len;
-                channels_last_rows(&source, &runs, (ni, rows), xs);
-                let tiled = Tiled {
-                    data: xs.as_slice(),
-                    ext,
-                    cp: self.src.total_padded(),
-                    tiles,
-                    step: m,
-                    origin,
-                };
                 let mut out = Band {
                     planes: &mut planes,
                     row0: b * band * m,

@@ -256,7 +256,6 @@ pub(super) fn weight_grad<T: Scalar>(
         cp: src.total_padded(),
         tiles,
         step: m,
-        origin: 0,
     };
     let qt = Tiled {
         data: &qs,
@@ -264,7 +263,6 @@ pub(super) fn weight_grad<T: Scalar>(
         cp: dst.total_padded(),
         tiles,
         step: m,
-        origin: 0,
     };
     let total = g.n * tiles[0] * tiles[1];
     let tb = block_tiles::<T>(total, src.total_padded() + dst.total_padded());

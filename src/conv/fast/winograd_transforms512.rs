@@ -283,7 +283,10 @@ pub(super) unsafe fn inputs<T: Scalar>(
     v: &mut [T],
 ) -> bool {
     let (cp, row) = (src.cp, src.ext[1] * src.cp);
-    let base = |ti: usize| src.base(t0 + ti);
+    let base = |ti: usize| {
+        let (ni, r, c) = src.locate(t0 + ti);
+        ((ni * src.ext[0] + r * src.step) * src.ext[1] + c * src.step) * cp
+    };
     // SAFETY (both): the caller's AVX-512 F.
     match T::views(src.data, &[], v) {
         TypedViews::F32(xs, _, v) if cp % 16 == 0 => unsafe {
