@@ -16,47 +16,60 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::Instant;
 
-/// The system allocator, counting live bytes and their high-water mark.
+/// The system allocator, counting live bytes and their high-water mark while [`peak_bytes`]
+/// runs. Outside it the counters stay untouched: the timed runs would otherwise pay two
+/// atomic updates of shared cache lines per allocation, contended by every thread, which a
+/// user's training step does not (session 17 found them in 2d-k7's profile).
 struct CountingAlloc;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+static COUNTING: AtomicBool = AtomicBool::new(false);
+/// Bytes allocated minus bytes freed since counting began (negative when blocks allocated
+/// before are freed).
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+/// Count `delta` bytes allocated (negative: freed), if counting.
+fn count(delta: isize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        let now = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
+        if delta > 0 {
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A size as a signed count of bytes (a live allocation never exceeds `isize::MAX`).
+fn signed(bytes: usize) -> isize {
+    isize::try_from(bytes).unwrap_or(isize::MAX)
+}
 
 // SAFETY: forwards every call to `System` unchanged; only updates counters.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
+            count(signed(layout.size()));
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        count(-signed(layout.size()));
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
+            count(signed(layout.size()));
         }
         p
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            if new_size >= layout.size() {
-                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed)
-                    + (new_size - layout.size());
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
+            count(signed(new_size) - signed(layout.size()));
         }
         p
     }
@@ -204,7 +217,7 @@ fn same_pads(kernel: &[usize]) -> Vec<(usize, usize)> {
 }
 
 /// Median (or, with `BEST` set, the fastest) of the timed runs.
-static BEST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static BEST: AtomicBool = AtomicBool::new(false);
 /// Time CPU seconds of all threads over the thread count instead of wall time.
 static CPU: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -243,10 +256,13 @@ fn median_ms(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
 fn peak_bytes(f: impl FnOnce() -> Result<()>) -> Result<usize> {
     // Buffers pooled by earlier runs would hide allocations from this one.
     fftconv::conv::fast::pool::release();
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    f()?;
-    Ok(PEAK.load(Ordering::Relaxed).saturating_sub(base))
+    LIVE.store(0, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::SeqCst);
+    let run = f();
+    COUNTING.store(false, Ordering::SeqCst);
+    run?;
+    Ok(usize::try_from(PEAK.load(Ordering::Relaxed)).unwrap_or(0))
 }
 
 struct Row {
