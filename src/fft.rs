@@ -1,5 +1,6 @@
 //! Real n-dimensional FFTs (realfft over the last axis, rustfft over the others), planned once
-//! per shape and element type and cached for the life of the process.
+//! per shape and element type and kept in the process-wide plan cache ([`cached_plan`], which
+//! the other plans of the crate share).
 //!
 //! Normalisation: the forward transform is unnormalised,
 //! `$\hat x_k = \sum_j x_j e^{-2\pi i\, jk/P}$`; the inverse divides by `$\prod P$`, so
@@ -14,9 +15,10 @@ use crate::tensor::Scalar;
 use num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+
+mod plans;
+pub use plans::{cached_plan, try_cached_plan, PLANS_KEPT};
 
 /// The smallest length `≥ n` whose prime factors are all in {2, 3, 5, 7} (fast for rustfft).
 ///
@@ -50,28 +52,6 @@ pub struct RealFftNd<T: Scalar> {
     inverse_axes: Vec<Arc<dyn Fft<T>>>,
 }
 
-type PlanCache = Mutex<HashMap<(TypeId, Vec<usize>), Arc<dyn Any + Send + Sync>>>;
-
-fn cache() -> &'static PlanCache {
-    static CACHE: OnceLock<PlanCache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// The plan of type `P` for `shape`, built by `build` on first use and shared afterwards (one
-/// process-wide cache keyed by the plan's type and the shape).
-pub fn cached_plan<P: Any + Send + Sync>(shape: &[usize], build: impl FnOnce() -> P) -> Arc<P> {
-    let key = (TypeId::of::<P>(), shape.to_vec());
-    let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = map.get(&key) {
-        if let Ok(plan) = p.clone().downcast::<P>() {
-            return plan;
-        }
-    }
-    let plan = Arc::new(build());
-    map.insert(key, plan.clone());
-    plan
-}
-
 impl<T: Scalar> RealFftNd<T> {
     /// The (cached) plan for a real array of `shape`. Every extent must be ≥ 1.
     ///
@@ -82,7 +62,7 @@ impl<T: Scalar> RealFftNd<T> {
             !shape.is_empty() && shape.iter().all(|&n| n > 0),
             "FFT shape {shape:?} must be non-empty with positive extents"
         );
-        cached_plan(shape, || Self::build(shape))
+        cached_plan(shape.to_vec(), || Self::build(shape))
     }
 
     fn build(shape: &[usize]) -> Self {

@@ -123,7 +123,7 @@ impl<T: Scalar> PrunedRfft<T> {
     /// If an extent is 0 (callers plan from validated geometries).
     pub fn plan(period: [usize; 3]) -> Arc<Self> {
         assert!(period.iter().all(|&p| p > 0), "FFT period {period:?}");
-        cached_plan(&period, || {
+        cached_plan(period, || {
             Self::plan_columns(period, Columns::chosen::<T>(period))
         })
     }

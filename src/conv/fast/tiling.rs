@@ -212,7 +212,7 @@ impl Tiling {
             .chain(lay.stride)
             .chain(lay.padded)
             .collect();
-        *crate::fft::cached_plan(&key, || Self::search(lay))
+        *crate::fft::cached_plan(key, || Self::search(lay))
     }
 
     fn search(lay: &Layout) -> Self {

@@ -99,7 +99,7 @@ fn round_up(v: usize, m: usize) -> usize {
 }
 
 /// Which kernels run the layer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) enum Kernels {
     /// The widest the CPU has (checked at run time): 512-bit vectors with AVX-512F and VL,
     /// else AVX2 + FMA, else portable.

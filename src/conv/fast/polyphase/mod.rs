@@ -60,7 +60,6 @@
 //! assert!(y.sub(&y_loops).unwrap().max_abs() < 1e-12);
 //! ```
 
-mod cache;
 mod gather;
 mod split;
 
@@ -74,8 +73,10 @@ use crate::conv::Grads;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
+use crate::fft::try_cached_plan;
 use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// Whether the polyphase split applies to `g`: its conv has a stride above 1 on some axis and
@@ -122,18 +123,39 @@ fn sum<T: Scalar>(parts: Vec<Tensor<T>>, shape: &[usize]) -> Tensor<T> {
     acc
 }
 
+/// The plan of a split: the split, its class layers' (stride-1) geometries, and the class
+/// layers on the tiled kernels when all of them are: the forward pass then sums the classes
+/// tile by tile, and the gradients share each sample's padded cotangent and fold each sample
+/// as it is done ([`TiledSum`]).
+struct Planned {
+    split: Polyphase,
+    classes: Vec<Geometry>,
+    tiled: Option<TiledSum>,
+}
+
+/// The key of a split's plan in the plan cache ([`try_cached_plan`]): the whole conv geometry
+/// and the kernels, so a hit is the plan [`PolyphaseCore::new`] would build.
+#[derive(PartialEq, Eq)]
+struct PlanKey(Geometry, Kernels);
+
+impl Hash for PlanKey {
+    /// Equal keys hash alike: the hash reads a part of what `Eq` compares (`Geometry` has no
+    /// `Hash` of its own).
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let (c, kernels) = (&self.0, self.1);
+        (c.n, c.c_in, c.c_out, c.groups, kernels).hash(h);
+        (&c.input, &c.kernel, &c.stride, &c.dilation, &c.pads).hash(h);
+    }
+}
+
 /// The split as a core of the driver: the phase classes of a strided conv, each a stride-1
 /// layer on the `DirectSimd` routing (the tiled kernels, or the depthwise ones when a class of
 /// a depthwise layer holds one phase), classes in parallel (each also runs in parallel
 /// inside).
 pub(crate) struct PolyphaseCore<T: Scalar> {
-    split: Arc<Polyphase>,
-    /// The class layers' cores; empty when `tiled` runs them.
+    plan: Arc<Planned>,
+    /// The class layers' cores; empty when the plan's `tiled` runs them.
     inner: Vec<Core<T>>,
-    /// The class layers on the tiled kernels, when all of them are: the forward pass then
-    /// sums the classes tile by tile, and the gradients share each sample's padded cotangent
-    /// and fold each sample as it is done ([`TiledSum`]).
-    tiled: Option<Arc<TiledSum>>,
 }
 
 impl<T: Scalar> PolyphaseCore<T> {
@@ -142,47 +164,42 @@ impl<T: Scalar> PolyphaseCore<T> {
     /// # Errors
     /// [`Error::Invalid`] when the split does not apply ([`applies`]).
     ///
-    /// The tiled plans come from [`cache`] when this geometry was planned before: planning
+    /// The plan comes from the plan cache when this geometry was planned before: planning
     /// runs on the calling thread while the pool waits, twice per training step (~80 µs each
     /// on the stem, ~8 % of its two-thread wall time).
     pub(crate) fn new(c: &Geometry, kernels: Kernels) -> Result<Self> {
-        if let Some((split, tiled)) = cache::get(c, kernels) {
-            return Ok(Self::tiled(split, tiled));
-        }
-        let split = Polyphase::new(c)?;
-        let geometries = (split.classes.iter())
-            .zip(split.split_shapes(c.n, c.c_in))
-            .zip(split.split_weight_shapes())
-            .map(|((k, xs), ws)| k.inner.geometry(&xs, &ws))
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(tiled) = TiledSum::of(&geometries, kernels) {
-            let (split, tiled) = (Arc::new(split), Arc::new(tiled));
-            cache::put(c, kernels, (Arc::clone(&split), Arc::clone(&tiled)));
-            return Ok(Self::tiled(split, tiled));
-        }
-        let inner = (geometries.iter())
-            .map(|g| direct_simd::core(g, kernels))
-            .collect::<Result<_>>()?;
-        Ok(PolyphaseCore {
-            split: Arc::new(split),
-            inner,
-            tiled: None,
-        })
+        let plan = try_cached_plan(PlanKey(c.clone(), kernels), || {
+            let split = Polyphase::new(c)?;
+            let classes = (split.classes.iter())
+                .zip(split.split_shapes(c.n, c.c_in))
+                .zip(split.split_weight_shapes())
+                .map(|((k, xs), ws)| k.inner.geometry(&xs, &ws))
+                .collect::<Result<Vec<_>>>()?;
+            let tiled = TiledSum::of(&classes, kernels);
+            Ok(Planned {
+                split,
+                classes,
+                tiled,
+            })
+        })?;
+        let inner = match plan.tiled {
+            Some(_) => Vec::new(),
+            None => (plan.classes.iter())
+                .map(|g| direct_simd::core(g, kernels))
+                .collect::<Result<_>>()?,
+        };
+        Ok(PolyphaseCore { plan, inner })
     }
 
-    /// The core whose classes `tiled` runs (no per-class cores).
-    fn tiled(split: Arc<Polyphase>, tiled: Arc<TiledSum>) -> Self {
-        PolyphaseCore {
-            split,
-            inner: Vec::new(),
-            tiled: Some(tiled),
-        }
+    /// The split.
+    fn split(&self) -> &Polyphase {
+        &self.plan.split
     }
 
     /// Whether the class layers run on the tiled kernels as one [`TiledSum`].
     #[cfg(test)]
     pub(crate) fn is_tiled(&self) -> bool {
-        self.tiled.is_some()
+        self.plan.tiled.is_some()
     }
 
     /// Plan the merged split of the conv geometry `c` ([`winograd_plan`]) with its one layer
@@ -197,10 +214,14 @@ impl<T: Scalar> PolyphaseCore<T> {
                 "the merged split of this layer is no Winograd layer; use DirectSimd",
             )
         })?;
+        let core = winograd::core_on(&inner, isa)?;
         Ok(PolyphaseCore {
-            split: Arc::new(split),
-            inner: vec![winograd::core_on(&inner, isa)?],
-            tiled: None,
+            plan: Arc::new(Planned {
+                split,
+                classes: vec![inner],
+                tiled: None,
+            }),
+            inner: vec![core],
         })
     }
 
@@ -213,49 +234,49 @@ impl<T: Scalar> PolyphaseCore<T> {
     }
 
     fn input_shape(&self) -> Vec<usize> {
-        self.split
-            .input_shape(self.split.lay.n, self.split.lay.c_in)
+        let split = self.split();
+        split.input_shape(split.lay.n, split.lay.c_in)
     }
 }
 
 impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
     fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
-        let lay = &self.split.lay;
-        if let Some(tiled) = &self.tiled {
-            return tiled.forward(x, &*self.split, &self.split.split_weight(w)?);
+        let lay = &self.split().lay;
+        if let Some(tiled) = &self.plan.tiled {
+            return tiled.forward(x, self.split(), &self.split().split_weight(w)?);
         }
-        let parts = (self.inner.par_iter().zip(self.split.split(x)?))
-            .zip(self.split.split_weight(w)?)
+        let parts = (self.inner.par_iter().zip(self.split().split(x)?))
+            .zip(self.split().split_weight(w)?)
             .map(|((core, xc), wc)| core.forward(&xc, &wc))
             .collect::<Result<Vec<_>>>()?;
-        let shape = [vec![lay.n, lay.c_out], self.split.spatial(lay.output)].concat();
+        let shape = [vec![lay.n, lay.c_out], self.split().spatial(lay.output)].concat();
         Ok(sum(parts, &shape))
     }
 
     fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
-        if let Some(tiled) = &self.tiled {
-            let ws = self.split.split_weight(w)?;
-            let (dx, _) = tiled.grads(None, Some(&ws), dy, &*self.split)?;
+        if let Some(tiled) = &self.plan.tiled {
+            let ws = self.split().split_weight(w)?;
+            let (dx, _) = tiled.grads(None, Some(&ws), dy, self.split())?;
             return self.folded(dx);
         }
-        let u = (self.inner.par_iter().zip(self.split.split_weight(w)?))
+        let u = (self.inner.par_iter().zip(self.split().split_weight(w)?))
             .map(|(core, wc)| core.grad_x(dy, &wc))
             .collect::<Result<Vec<_>>>()?;
         if u.is_empty() {
             return Ok(Tensor::zeros(&self.input_shape()));
         }
-        self.split.fold(&u)
+        self.split().fold(&u)
     }
 
     fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
-        if let Some(tiled) = &self.tiled {
-            let (_, dw) = tiled.grads(Some(x), None, dy, &*self.split)?;
-            return self.split.fold_weight(&dw.unwrap_or_default());
+        if let Some(tiled) = &self.plan.tiled {
+            let (_, dw) = tiled.grads(Some(x), None, dy, self.split())?;
+            return self.split().fold_weight(&dw.unwrap_or_default());
         }
-        let dw = (self.inner.par_iter().zip(self.split.split(x)?))
+        let dw = (self.inner.par_iter().zip(self.split().split(x)?))
             .map(|(core, xc)| core.grad_w(&xc, dy))
             .collect::<Result<Vec<_>>>()?;
-        self.split.fold_weight(&dw)
+        self.split().fold_weight(&dw)
     }
 
     fn grads(
@@ -264,16 +285,16 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
         w: &Tensor<T>,
         dy: &Tensor<T>,
     ) -> Result<(Tensor<T>, Tensor<T>)> {
-        if let Some(tiled) = &self.tiled {
-            let ws = self.split.split_weight(w)?;
-            let (dx, dw) = tiled.grads(Some(x), Some(&ws), dy, &*self.split)?;
+        if let Some(tiled) = &self.plan.tiled {
+            let ws = self.split().split_weight(w)?;
+            let (dx, dw) = tiled.grads(Some(x), Some(&ws), dy, self.split())?;
             return Ok((
                 self.folded(dx)?,
-                self.split.fold_weight(&dw.unwrap_or_default())?,
+                self.split().fold_weight(&dw.unwrap_or_default())?,
             ));
         }
-        let (dx, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split.split(x)?))
-            .zip(self.split.split_weight(w)?)
+        let (dx, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split().split(x)?))
+            .zip(self.split().split_weight(w)?)
             .map(|((core, xc), wc)| core.grads(&xc, &wc, dy))
             .collect::<Result<Vec<_>>>()?
             .into_iter()
@@ -281,9 +302,9 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
         let dx = if dx.is_empty() {
             Tensor::zeros(&self.input_shape())
         } else {
-            self.split.fold(&dx)?
+            self.split().fold(&dx)?
         };
-        Ok((dx, self.split.fold_weight(&dw)?))
+        Ok((dx, self.split().fold_weight(&dw)?))
     }
 
     fn forward_and_grad_w(
@@ -292,21 +313,21 @@ impl<T: Scalar> ConvCore<T> for PolyphaseCore<T> {
         w: &Tensor<T>,
         dy: &Tensor<T>,
     ) -> Result<(Tensor<T>, Tensor<T>)> {
-        let lay = &self.split.lay;
-        if let Some(tiled) = &self.tiled {
-            let ws = self.split.split_weight(w)?;
-            let y = tiled.forward(x, &*self.split, &ws)?;
-            let (_, dw) = tiled.grads(Some(x), None, dy, &*self.split)?;
-            return Ok((y, self.split.fold_weight(&dw.unwrap_or_default())?));
+        let lay = &self.split().lay;
+        if let Some(tiled) = &self.plan.tiled {
+            let ws = self.split().split_weight(w)?;
+            let y = tiled.forward(x, self.split(), &ws)?;
+            let (_, dw) = tiled.grads(Some(x), None, dy, self.split())?;
+            return Ok((y, self.split().fold_weight(&dw.unwrap_or_default())?));
         }
-        let (y, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split.split(x)?))
-            .zip(self.split.split_weight(w)?)
+        let (y, dw): (Vec<_>, Vec<_>) = (self.inner.par_iter().zip(self.split().split(x)?))
+            .zip(self.split().split_weight(w)?)
             .map(|((core, xc), wc)| core.forward_and_grad_w(&xc, &wc, dy))
             .collect::<Result<Vec<_>>>()?
             .into_iter()
             .unzip();
-        let shape = [vec![lay.n, lay.c_out], self.split.spatial(lay.output)].concat();
-        Ok((sum(y, &shape), self.split.fold_weight(&dw)?))
+        let shape = [vec![lay.n, lay.c_out], self.split().spatial(lay.output)].concat();
+        Ok((sum(y, &shape), self.split().fold_weight(&dw)?))
     }
 }
 
@@ -344,4 +365,60 @@ pub(crate) fn backward<T: Scalar>(
     driver::backward(spec, x, w, dy, with_bias, |g| {
         Ok(Box::new(PolyphaseCore::new(&g.as_conv(), kernels)?) as Core<T>)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::{ConvSpec, Padding};
+    use crate::fft::PLANS_KEPT;
+    use crate::op::PadMode;
+
+    fn stem(n: usize, mode: PadMode) -> Geometry {
+        let spec = ConvSpec {
+            padding_mode: mode,
+            ..ConvSpec::conv(&[2, 2], Padding::Explicit(vec![(3, 3), (3, 3)]), &[1, 1])
+        };
+        let g = spec.geometry(&[n, 3, 20, 18], &[8, 3, 7, 7]);
+        g.expect("a valid stem geometry").as_conv()
+    }
+
+    fn plan(c: &Geometry, kernels: Kernels) -> Arc<Planned> {
+        PolyphaseCore::<f32>::new(c, kernels)
+            .expect("a split of a strided geometry")
+            .plan
+    }
+
+    #[test]
+    fn a_kept_plan_is_found_by_its_whole_key_only() {
+        use Kernels::{Avx2Only, Portable};
+        let one = plan(&stem(1, PadMode::Zeros), Portable);
+        assert!(Arc::ptr_eq(&one, &plan(&stem(1, PadMode::Zeros), Portable)));
+        // The element type does not enter the plan.
+        let f64_core = PolyphaseCore::<f64>::new(&stem(1, PadMode::Zeros), Portable);
+        assert!(f64_core.is_ok_and(|core| Arc::ptr_eq(&one, &core.plan)));
+        for other in [
+            plan(&stem(2, PadMode::Zeros), Portable),
+            plan(&stem(1, PadMode::Zeros), Avx2Only),
+            plan(&stem(1, PadMode::Reflect), Portable),
+        ] {
+            assert!(!Arc::ptr_eq(&one, &other));
+        }
+    }
+
+    /// Past the shared cache's bound the oldest split is planned again. (Other tests may only
+    /// drop more of these plans, never keep the first: its geometry is this test's own.)
+    #[test]
+    fn the_oldest_plan_goes_first_past_the_bound() {
+        let spec = ConvSpec::conv(&[2, 2], Padding::Valid, &[1, 1]);
+        let geometry = |i: usize| {
+            let g = spec.geometry(&[1, 2, 9, 9 + i], &[5, 2, 3, 3]);
+            g.expect("a valid geometry").as_conv()
+        };
+        let first = plan(&geometry(0), Kernels::Detect);
+        for i in 1..=PLANS_KEPT {
+            plan(&geometry(i), Kernels::Detect);
+        }
+        assert!(!Arc::ptr_eq(&first, &plan(&geometry(0), Kernels::Detect)));
+    }
 }

@@ -169,8 +169,8 @@ impl<T: Scalar> Vertical<T> {
     /// 32 vector registers spill). Computed once per plan: a list built per transform was an
     /// allocation per call (1.5 % of the 2d-k7 step under the bench's counting allocator,
     /// whose shared counters the two threads contend for).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     fn groups(passes: &[Pass<T>], avx512: bool) -> Vec<std::ops::Range<usize>> {
-        let _ = avx512;
         let mut out = Vec::new();
         let mut at = 0;
         while at < passes.len() {
