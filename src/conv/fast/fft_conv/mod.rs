@@ -314,18 +314,18 @@ impl<T: Scalar> FftConv<T> {
             }
             ConvKind::Conv => {
                 let dy_hat = self.cotangent_spectra(dy);
-                rayon::join(
-                    || self.conv_input_grad(&dy_hat, &self.w_hat),
-                    || self.conv_weight_grad(&dy_hat, &self.act_hat),
+                (
+                    self.conv_input_grad(&dy_hat, &self.w_hat),
+                    self.conv_weight_grad(&dy_hat, &self.act_hat),
                 )
             }
             ConvKind::ConvTranspose => {
                 let dy_hat = self.input_spectra(dy);
                 let mut extent = [1; 3];
                 extent[3 - g.rank()..].copy_from_slice(&g.input);
-                rayon::join(
-                    || self.conv_output(&dy_hat, &self.w_hat, extent),
-                    || self.conv_weight_grad(&self.act_hat, &dy_hat),
+                (
+                    self.conv_output(&dy_hat, &self.w_hat, extent),
+                    self.conv_weight_grad(&self.act_hat, &dy_hat),
                 )
             }
         };
