@@ -41,7 +41,6 @@ use super::contraction::{contract, contract_each, each_pays, BlockedSpectra, Con
 use super::pruned_fft::{PrunedRfft, Scratch};
 use super::tiling::Tiling;
 use super::{bias_grad, Layout};
-use crate::conv::driver::ConvCore;
 use crate::conv::spec::{ConvKind, ConvSpec, Geometry};
 use crate::conv::Grads;
 use crate::error::{Error, Result};
@@ -52,6 +51,9 @@ use std::sync::Arc;
 mod passes;
 mod pointwise;
 mod spectral;
+mod stateless;
+
+pub(crate) use stateless::FftCore;
 
 /// A planned FFT conv layer for fixed shapes, holding the spectra of the last forward pass.
 pub struct FftConv<T: Scalar> {
@@ -257,9 +259,9 @@ impl<T: Scalar> FftConv<T> {
     /// The body of [`forward`](Self::forward), run on a rayon worker (`rayon::scope`): its
     /// parallel passes then start on the calling worker and end on whichever finishes last,
     /// instead of each being injected from outside the pool, a worker woken, and the caller
-    /// woken again at its end (5 round trips per forward, ~10–50 µs each on this host).
-    /// The weight and input spectra are one parallel region (`rayon::join`): no barrier
-    /// between the two transforms.
+    /// woken again at its end (on a calm host 5–26 µs to start a pass and 9–19 µs to hand
+    /// back, per pass; benches/results/session17-idle.md). The weight and input spectra are
+    /// one parallel region (`rayon::join`): no barrier between the two transforms.
     fn forward_on_worker(&mut self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(match self.geometry.kind {
             ConvKind::Conv if self.pointwise() => {
@@ -302,124 +304,33 @@ impl<T: Scalar> FftConv<T> {
     }
 
     /// `(∂x, ∂w)` of [`backward`](Self::backward), on a rayon worker as
-    /// [`forward_on_worker`](Self::forward_on_worker); the two gradients are independent
-    /// given the cotangent spectra and run as one parallel region (`rayon::join`), so that
-    /// one's phase ends (a contraction's last ranges, the last inverses) overlap the other's
-    /// work instead of each waiting at its own barrier.
+    /// [`forward_on_worker`](Self::forward_on_worker). The two gradients are independent given
+    /// the cotangent spectra but run one after the other: joined, both sets of product
+    /// spectra are live at once (2d-k7: 16.4 → 19.4 MB peak), and a quiet A/B showed no wall
+    /// time gained by it (benches/results/session18-step.md).
     fn grads_on_worker(&self, dy: &Tensor<T>) -> Result<(Tensor<T>, Tensor<T>)> {
         let g = &self.geometry;
-        let (dx, dw) = match g.kind {
+        match g.kind {
             ConvKind::Conv if self.pointwise() => {
-                return self.pointwise_backward(dy, &self.act_hat, &self.w_hat);
+                self.pointwise_backward(dy, &self.act_hat, &self.w_hat)
             }
             ConvKind::Conv => {
                 let dy_hat = self.cotangent_spectra(dy);
-                (
-                    self.conv_input_grad(&dy_hat, &self.w_hat),
-                    self.conv_weight_grad(&dy_hat, &self.act_hat),
-                )
+                Ok((
+                    self.conv_input_grad(&dy_hat, &self.w_hat)?,
+                    self.conv_weight_grad(&dy_hat, &self.act_hat)?,
+                ))
             }
             ConvKind::ConvTranspose => {
                 let dy_hat = self.input_spectra(dy);
                 let mut extent = [1; 3];
                 extent[3 - g.rank()..].copy_from_slice(&g.input);
-                (
-                    self.conv_output(&dy_hat, &self.w_hat, extent),
-                    self.conv_weight_grad(&self.act_hat, &dy_hat),
-                )
+                Ok((
+                    self.conv_output(&dy_hat, &self.w_hat, extent)?,
+                    self.conv_weight_grad(&self.act_hat, &dy_hat)?,
+                ))
             }
-        };
-        Ok((dx?, dw?))
-    }
-}
-
-/// The fused FFT layer as a core of the [`driver`](crate::conv::driver): the layer planned once
-/// for a conv geometry (tiling of the cost model), computing the spectra each call needs and
-/// forgetting them (the `dy` spectra are shared by `∂x` and `∂w`, the `x` spectra by a
-/// transpose's `∂x` and `∂w`). [`FftConv`] is the same layer keeping them between calls.
-pub(crate) struct FftCore<T: Scalar>(FftConv<T>);
-
-impl<T: Scalar> FftCore<T> {
-    /// Plan the conv geometry `c` (a transpose's [`Geometry::as_conv`]).
-    pub(crate) fn new(c: &Geometry) -> Self {
-        let lay = Layout::of(c);
-        let tiling = Tiling::plan(&lay);
-        FftCore(FftConv::with_layout(c.clone(), lay, tiling))
-    }
-}
-
-/// Each call runs on a rayon worker with its independent spectra and gradients joined, as
-/// [`FftConv::forward`] and [`FftConv::backward`] do.
-impl<T: Scalar> ConvCore<T> for FftCore<T> {
-    fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
-        let l = &self.0;
-        rayon::scope(|_| {
-            if l.pointwise() {
-                return Ok(l.pointwise_forward(x, &l.weight_spectra(w), false)?.1);
-            }
-            let (x_hat, w_hat) = rayon::join(|| l.input_spectra(x), || l.weight_spectra(w));
-            l.conv_output(&x_hat, &w_hat, l.lay.output)
-        })
-    }
-
-    fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
-        let l = &self.0;
-        rayon::scope(|_| {
-            let (g_hat, w_hat) = rayon::join(|| l.cotangent_spectra(dy), || l.weight_spectra(w));
-            l.conv_input_grad(&g_hat, &w_hat)
-        })
-    }
-
-    fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
-        let l = &self.0;
-        rayon::scope(|_| {
-            let (g_hat, x_hat) = rayon::join(|| l.cotangent_spectra(dy), || l.input_spectra(x));
-            l.conv_weight_grad(&g_hat, &x_hat)
-        })
-    }
-
-    fn grads(
-        &self,
-        x: &Tensor<T>,
-        w: &Tensor<T>,
-        dy: &Tensor<T>,
-    ) -> Result<(Tensor<T>, Tensor<T>)> {
-        let l = &self.0;
-        rayon::scope(|_| {
-            if l.pointwise() {
-                let (w_hat, x_hat) = rayon::join(|| l.weight_spectra(w), || l.input_spectra(x));
-                return l.pointwise_backward(dy, &x_hat, &w_hat);
-            }
-            let (w_hat, (x_hat, dy_hat)) = rayon::join(
-                || l.weight_spectra(w),
-                || rayon::join(|| l.input_spectra(x), || l.cotangent_spectra(dy)),
-            );
-            let (dx, dw) = rayon::join(
-                || l.conv_input_grad(&dy_hat, &w_hat),
-                || l.conv_weight_grad(&dy_hat, &x_hat),
-            );
-            Ok((dx?, dw?))
-        })
-    }
-
-    fn forward_and_grad_w(
-        &self,
-        x: &Tensor<T>,
-        w: &Tensor<T>,
-        dy: &Tensor<T>,
-    ) -> Result<(Tensor<T>, Tensor<T>)> {
-        let l = &self.0;
-        rayon::scope(|_| {
-            let (w_hat, (x_hat, dy_hat)) = rayon::join(
-                || l.weight_spectra(w),
-                || rayon::join(|| l.input_spectra(x), || l.cotangent_spectra(dy)),
-            );
-            let (y, dw) = rayon::join(
-                || l.conv_output(&x_hat, &w_hat, l.lay.output),
-                || l.conv_weight_grad(&dy_hat, &x_hat),
-            );
-            Ok((y?, dw?))
-        })
+        }
     }
 }
 
