@@ -48,7 +48,10 @@ fn bench_peak_memory_counts_at_least_the_step_outputs() {
     let outputs = 4.0 * (2.0 * 3.0 * 20.0 * 18.0 + 2.0 * 4.0 * 20.0 * 18.0 + 3.0 * 4.0 * 25.0);
     for algo in ["fft", "simd", "direct"] {
         let (peak, io) = peak_of(algo);
-        assert!(peak >= outputs, "{algo}: peak {peak} B < outputs {outputs} B");
+        assert!(
+            peak >= outputs,
+            "{algo}: peak {peak} B < outputs {outputs} B"
+        );
         assert!(
             peak <= 16.0 * io,
             "{algo}: peak {peak} B is over 16× the tensors and spectra ({io} B)"
