@@ -219,7 +219,7 @@ fn same_pads(kernel: &[usize]) -> Vec<(usize, usize)> {
 /// Median (or, with `BEST` set, the fastest) of the timed runs.
 static BEST: AtomicBool = AtomicBool::new(false);
 /// Time CPU seconds of all threads over the thread count instead of wall time.
-static CPU: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static CPU: AtomicBool = AtomicBool::new(false);
 
 /// Nanoseconds on a CPU of every thread of this process so far (`/proc/self/task/*/schedstat`;
 /// 0 where that does not exist).

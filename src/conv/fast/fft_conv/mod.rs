@@ -41,7 +41,6 @@ use super::contraction::{contract, contract_each, each_pays, BlockedSpectra, Con
 use super::pruned_fft::{PrunedRfft, Scratch};
 use super::tiling::Tiling;
 use super::{bias_grad, Layout};
-use crate::conv::driver::ConvCore;
 use crate::conv::spec::{ConvKind, ConvSpec, Geometry};
 use crate::conv::Grads;
 use crate::error::{Error, Result};
@@ -52,6 +51,9 @@ use std::sync::Arc;
 mod passes;
 mod pointwise;
 mod spectral;
+mod stateless;
+
+pub(crate) use stateless::FftCore;
 
 /// A planned FFT conv layer for fixed shapes, holding the spectra of the last forward pass.
 pub struct FftConv<T: Scalar> {
@@ -247,26 +249,40 @@ impl<T: Scalar> FftConv<T> {
         if let Some(b) = b {
             b.expect_shape(&g.b_shape(), "bias b")?;
         }
-        self.w_hat = self.weight_spectra(w);
-        let mut y = match g.kind {
+        let mut y = rayon::scope(|_| self.forward_on_worker(x, w))?;
+        if let Some(b) = b {
+            super::add_bias(&mut y, b);
+        }
+        Ok(y)
+    }
+
+    /// The body of [`forward`](Self::forward), run on a rayon worker (`rayon::scope`): its
+    /// parallel passes then start on the calling worker and end on whichever finishes last,
+    /// instead of each being injected from outside the pool, a worker woken, and the caller
+    /// woken again at its end (on a calm host 5–26 µs to start a pass and 9–19 µs to hand
+    /// back, per pass; benches/results/session17-idle.md). The weight and input spectra are
+    /// one parallel region (`rayon::join`): no barrier between the two transforms.
+    fn forward_on_worker(&mut self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
+        Ok(match self.geometry.kind {
             ConvKind::Conv if self.pointwise() => {
+                self.w_hat = self.weight_spectra(w);
                 let (x_hat, y) = self.pointwise_forward(x, &self.w_hat, true)?;
                 self.act_hat = x_hat;
                 y
             }
             ConvKind::Conv => {
-                self.act_hat = self.input_spectra(x);
+                let (w_hat, x_hat) =
+                    rayon::join(|| self.weight_spectra(w), || self.input_spectra(x));
+                (self.w_hat, self.act_hat) = (w_hat, x_hat);
                 self.conv_output(&self.act_hat, &self.w_hat, self.lay.output)?
             }
             ConvKind::ConvTranspose => {
-                self.act_hat = self.cotangent_spectra(x);
+                let (w_hat, x_hat) =
+                    rayon::join(|| self.weight_spectra(w), || self.cotangent_spectra(x));
+                (self.w_hat, self.act_hat) = (w_hat, x_hat);
                 self.conv_input_grad(&self.act_hat, &self.w_hat)?
             }
-        };
-        if let Some(b) = b {
-            super::add_bias(&mut y, b);
-        }
-        Ok(y)
+        })
     }
 
     /// Gradients for upstream `dy`, from the spectra of the last [`forward`](Self::forward).
@@ -283,98 +299,38 @@ impl<T: Scalar> FftConv<T> {
         }
         dy.expect_shape(&g.y_shape(), "upstream gradient dy")?;
         let db = with_bias.then(|| bias_grad(dy));
-        Ok(match g.kind {
+        let (dx, dw) = rayon::scope(|_| self.grads_on_worker(dy))?;
+        Ok(Grads { dx, dw, db })
+    }
+
+    /// `(∂x, ∂w)` of [`backward`](Self::backward), on a rayon worker as
+    /// [`forward_on_worker`](Self::forward_on_worker). The two gradients are independent given
+    /// the cotangent spectra but run one after the other: joined, both sets of product
+    /// spectra are live at once (2d-k7: 16.4 → 19.4 MB peak), and a quiet A/B showed no wall
+    /// time gained by it (benches/results/session18-step.md).
+    fn grads_on_worker(&self, dy: &Tensor<T>) -> Result<(Tensor<T>, Tensor<T>)> {
+        let g = &self.geometry;
+        match g.kind {
             ConvKind::Conv if self.pointwise() => {
-                let (dx, dw) = self.pointwise_backward(dy, &self.act_hat, &self.w_hat)?;
-                Grads { dx, dw, db }
+                self.pointwise_backward(dy, &self.act_hat, &self.w_hat)
             }
             ConvKind::Conv => {
                 let dy_hat = self.cotangent_spectra(dy);
-                Grads {
-                    dx: self.conv_input_grad(&dy_hat, &self.w_hat)?,
-                    dw: self.conv_weight_grad(&dy_hat, &self.act_hat)?,
-                    db,
-                }
+                Ok((
+                    self.conv_input_grad(&dy_hat, &self.w_hat)?,
+                    self.conv_weight_grad(&dy_hat, &self.act_hat)?,
+                ))
             }
             ConvKind::ConvTranspose => {
                 let dy_hat = self.input_spectra(dy);
                 let mut extent = [1; 3];
                 extent[3 - g.rank()..].copy_from_slice(&g.input);
-                Grads {
-                    dx: self.conv_output(&dy_hat, &self.w_hat, extent)?,
-                    dw: self.conv_weight_grad(&self.act_hat, &dy_hat)?,
-                    db,
-                }
+                Ok((
+                    self.conv_output(&dy_hat, &self.w_hat, extent)?,
+                    self.conv_weight_grad(&self.act_hat, &dy_hat)?,
+                ))
             }
-        })
-    }
-}
-
-/// The fused FFT layer as a core of the [`driver`](crate::conv::driver): the layer planned once
-/// for a conv geometry (tiling of the cost model), computing the spectra each call needs and
-/// forgetting them (the `dy` spectra are shared by `∂x` and `∂w`, the `x` spectra by a
-/// transpose's `∂x` and `∂w`). [`FftConv`] is the same layer keeping them between calls.
-pub(crate) struct FftCore<T: Scalar>(FftConv<T>);
-
-impl<T: Scalar> FftCore<T> {
-    /// Plan the conv geometry `c` (a transpose's [`Geometry::as_conv`]).
-    pub(crate) fn new(c: &Geometry) -> Self {
-        let lay = Layout::of(c);
-        let tiling = Tiling::plan(&lay);
-        FftCore(FftConv::with_layout(c.clone(), lay, tiling))
-    }
-}
-
-impl<T: Scalar> ConvCore<T> for FftCore<T> {
-    fn forward(&self, x: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
-        let l = &self.0;
-        if l.pointwise() {
-            return Ok(l.pointwise_forward(x, &l.weight_spectra(w), false)?.1);
         }
-        l.conv_output(&l.input_spectra(x), &l.weight_spectra(w), l.lay.output)
-    }
-
-    fn grad_x(&self, dy: &Tensor<T>, w: &Tensor<T>) -> Result<Tensor<T>> {
-        let l = &self.0;
-        l.conv_input_grad(&l.cotangent_spectra(dy), &l.weight_spectra(w))
-    }
-
-    fn grad_w(&self, x: &Tensor<T>, dy: &Tensor<T>) -> Result<Tensor<T>> {
-        let l = &self.0;
-        l.conv_weight_grad(&l.cotangent_spectra(dy), &l.input_spectra(x))
-    }
-
-    fn grads(
-        &self,
-        x: &Tensor<T>,
-        w: &Tensor<T>,
-        dy: &Tensor<T>,
-    ) -> Result<(Tensor<T>, Tensor<T>)> {
-        let l = &self.0;
-        let (w_hat, x_hat) = (l.weight_spectra(w), l.input_spectra(x));
-        if l.pointwise() {
-            return l.pointwise_backward(dy, &x_hat, &w_hat);
-        }
-        let dy_hat = l.cotangent_spectra(dy);
-        Ok((
-            l.conv_input_grad(&dy_hat, &w_hat)?,
-            l.conv_weight_grad(&dy_hat, &x_hat)?,
-        ))
-    }
-
-    fn forward_and_grad_w(
-        &self,
-        x: &Tensor<T>,
-        w: &Tensor<T>,
-        dy: &Tensor<T>,
-    ) -> Result<(Tensor<T>, Tensor<T>)> {
-        let l = &self.0;
-        let (w_hat, dy_hat) = (l.weight_spectra(w), l.cotangent_spectra(dy));
-        let x_hat = l.input_spectra(x);
-        Ok((
-            l.conv_output(&x_hat, &w_hat, l.lay.output)?,
-            l.conv_weight_grad(&dy_hat, &x_hat)?,
-        ))
     }
 }
 
