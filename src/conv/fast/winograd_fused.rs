@@ -78,8 +78,8 @@ impl<'a, T: Scalar> Direct<'a, T> {
     ) -> Option<Self> {
         let cp = side.total_padded();
         let whole = match T::views(&[], &[], &mut []) {
-            TypedViews::F32(..) => cp % 16 == 0,
-            TypedViews::F64(..) => cp % 8 == 0,
+            TypedViews::F32(..) => cp.is_multiple_of(16),
+            TypedViews::F64(..) => cp.is_multiple_of(8),
             TypedViews::Other => false,
         };
         if !cfg!(target_arch = "x86_64")
@@ -291,7 +291,10 @@ mod kernel {
                 let cp = d.lanes.len();
                 let [e0, e1] = d.extent;
                 let plane = e0 * e1;
-                assert!(cp % $w == 0 && v.len() >= XI * nt * cp, "v too short");
+                assert!(
+                    cp.is_multiple_of($w) && v.len() >= XI * nt * cp,
+                    "v too short"
+                );
                 assert!(x.len() == d.n * d.total * plane, "planes of another size");
                 assert!(
                     t0 + nt <= d.n * grid.tiles[0] * grid.tiles[1] && d.cols.len() == grid.tiles[1],
