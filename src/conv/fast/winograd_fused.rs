@@ -129,28 +129,65 @@ mod kernel {
     use crate::tensor::{Scalar, TypedViews};
     use std::arch::x86_64::*;
 
-    /// One lane's 8 columns from `p` (the lane's source row) under `cols`: `$name(p, cols)`.
+    /// How a tile column reads a source row ([`Cols`], resolved once per tile so that the
+    /// row loops carry no enum): an unmasked 8-value load, a masked one, value by value.
+    const FULL: u8 = 0;
+    const MASKED: u8 = 1;
+    const GATHER: u8 = 2;
+
+    /// The operands of a tile column's loads: `base` and `mask` of a run, `src` of a gather.
+    #[derive(Clone, Copy)]
+    struct At<'c> {
+        base: isize,
+        mask: u8,
+        src: &'c [Option<usize>; A],
+    }
+
+    /// The [`At`] and `HOW` of `cols`.
+    fn resolve(cols: &Cols) -> (At<'_>, u8) {
+        const NONE: [Option<usize>; A] = [None; A];
+        match cols {
+            Cols::Run { base, mask, full } => {
+                let at = At {
+                    base: *base,
+                    mask: *mask,
+                    src: &NONE,
+                };
+                (at, if *full { FULL } else { MASKED })
+            }
+            Cols::Gather(src) => (
+                At {
+                    base: 0,
+                    mask: 0,
+                    src,
+                },
+                GATHER,
+            ),
+        }
+    }
+
+    /// One lane's 8 columns from `p` (the lane's source row) read as `HOW` at `at`.
     macro_rules! load8 {
         ($name:ident, $t:ty, $vec:ty, $loadu:ident, $maskz:ident, $mask:ty, $narrow:expr) => {
             /// # Safety
-            /// AVX-512 F; every column `cols` reads from `p` is inside the row's slice
-            /// (`Direct::new` checked the maps; `full` runs the 8-value load only where it
+            /// AVX-512 F; every column `at` reads from `p` is inside the row's slice
+            /// (`Direct::new` checked the maps; `FULL` runs the 8-value load only where it
             /// stays in the row).
             #[target_feature(enable = "avx512f")]
             #[inline]
-            unsafe fn $name(p: *const $t, cols: Cols) -> $vec {
+            unsafe fn $name<const HOW: u8>(p: *const $t, at: At<'_>) -> $vec {
                 // SAFETY: the caller's bound; masked-off lanes are not read.
                 unsafe {
-                    match cols {
-                        Cols::Run { base, full, .. } if full => $loadu(p.offset(base)),
-                        Cols::Run { base, mask, .. } => {
-                            $narrow($maskz(<$mask>::from(mask), p.wrapping_offset(base)))
+                    match HOW {
+                        FULL => $loadu(p.offset(at.base)),
+                        MASKED => {
+                            $narrow($maskz(<$mask>::from(at.mask), p.wrapping_offset(at.base)))
                         }
-                        Cols::Gather(src) => {
+                        _ => {
                             let mut b = [<$t>::default(); 8];
-                            for (v, s) in b.iter_mut().zip(src) {
+                            for (v, s) in b.iter_mut().zip(at.src) {
                                 if let Some(s) = s {
-                                    *v = *p.add(s);
+                                    *v = *p.add(*s);
                                 }
                             }
                             $loadu(b.as_ptr())
@@ -187,7 +224,11 @@ mod kernel {
     /// As `load8_ps`, for every lane.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn gather_row_ps(x: *const f32, off: &[Option<usize>], cols: Cols) -> [__m512; A] {
+    unsafe fn gather_row_ps<const HOW: u8>(
+        x: *const f32,
+        off: &[Option<usize>],
+        at: At<'_>,
+    ) -> [__m512; A] {
         assert!(off.len() == 16);
         // `z[k]` holds lanes `a, a + 4` (`a = k`, or `k + 4` from `k = 4`) in its halves, so
         // that after the in-half 8×8 transpose one 128-bit chunk shuffle orders the lanes.
@@ -197,11 +238,11 @@ mod kernel {
             let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
             if let Some(o) = off[a] {
                 // SAFETY: the caller's bound.
-                lo = unsafe { load8_ps(x.add(o), cols) };
+                lo = unsafe { load8_ps::<HOW>(x.add(o), at) };
             }
             if let Some(o) = off[a + 4] {
                 // SAFETY: the caller's bound.
-                hi = unsafe { load8_ps(x.add(o), cols) };
+                hi = unsafe { load8_ps::<HOW>(x.add(o), at) };
             }
             *zk = _mm512_castpd_ps(_mm512_insertf64x4::<1>(
                 _mm512_castpd256_pd512(_mm256_castps_pd(lo)),
@@ -238,13 +279,17 @@ mod kernel {
     /// As `load8_pd`, for every lane.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn gather_row_pd(x: *const f64, off: &[Option<usize>], cols: Cols) -> [__m512d; A] {
+    unsafe fn gather_row_pd<const HOW: u8>(
+        x: *const f64,
+        off: &[Option<usize>],
+        at: At<'_>,
+    ) -> [__m512d; A] {
         assert!(off.len() == 8);
         let mut r = [_mm512_setzero_pd(); 8];
         for (rl, o) in r.iter_mut().zip(off) {
             if let Some(o) = *o {
                 // SAFETY: the caller's bound.
-                *rl = unsafe { load8_pd(x.add(o), cols) };
+                *rl = unsafe { load8_pd::<HOW>(x.add(o), at) };
             }
         }
         // `t[2q + odd]`, chunk c: column `2c + odd` of lanes `2q, 2q + 1`.
@@ -274,10 +319,42 @@ mod kernel {
     }
 
     /// The input transform of tiles `t0..t0+nt` of `grid` from the planes of `d` into `v`
-    /// (`[ξ][nt][cp]`), by blocks of `W` channels.
+    /// (`[ξ][nt][cp]`), by blocks of `W` channels; `$tile` one tile of one block.
     macro_rules! fused_tiles {
-        ($name:ident, $t:ty, $w:expr, $vec:ty, $zero:ident, $store:ident, $row:ident,
-         $bt:ident) => {
+        ($name:ident, $tile:ident, $t:ty, $w:expr, $vec:ty, $zero:ident, $store:ident,
+         $row:ident, $bt:ident) => {
+            /// One tile: its source rows `rows` (6), lanes at `x + off[l]`, row length `e1`,
+            /// into `vp[(ξ·nt + ti)·cp + cb]`.
+            ///
+            /// # Safety
+            /// AVX-512 F; as the row gathers, and `vp` holds `XI·nt·cp` values, `cb + W ≤ cp`.
+            #[target_feature(enable = "avx512f")]
+            #[inline]
+            unsafe fn $tile<const HOW: u8>(
+                (x, off, e1): (*const $t, &[Option<usize>; $w], usize),
+                rows: &[Option<usize>],
+                at: At<'_>,
+                vp: *mut $t,
+                (ti, nt, cp, cb): (usize, usize, usize, usize),
+            ) {
+                // Along the rows first: a row outside the planes is zero, and so is its
+                // transform.
+                let mut t = [[$zero(); A]; A];
+                for (ti_row, sr) in t.iter_mut().zip(rows) {
+                    if let Some(sr) = *sr {
+                        // SAFETY: the caller's bound.
+                        *ti_row = $bt(unsafe { $row::<HOW>(x.add(sr * e1), off, at) });
+                    }
+                }
+                for k in 0..A {
+                    let col = $bt([t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k]]);
+                    for (i, o) in col.into_iter().enumerate() {
+                        // SAFETY: the caller's bound.
+                        unsafe { $store(vp.add(((i * A + k) * nt + ti) * cp + cb), o) };
+                    }
+                }
+            }
+
             /// # Safety
             /// AVX-512 F.
             #[target_feature(enable = "avx512f")]
@@ -297,7 +374,9 @@ mod kernel {
                 );
                 assert!(x.len() == d.n * d.total * plane, "planes of another size");
                 assert!(
-                    t0 + nt <= d.n * grid.tiles[0] * grid.tiles[1] && d.cols.len() == grid.tiles[1],
+                    t0 + nt <= d.n * grid.tiles[0] * grid.tiles[1]
+                        && d.cols.len() == grid.tiles[1]
+                        && d.rows.len() + grid.step >= grid.tiles[0] * grid.step + A,
                     "tiles past the grid"
                 );
                 assert!(
@@ -309,29 +388,23 @@ mod kernel {
                     let cb = b * $w;
                     for ti in 0..nt {
                         let (ni, r, c) = grid.locate(t0 + ti);
-                        let cols = d.cols[c];
                         let mut off = [None; $w];
                         for (o, l) in off.iter_mut().zip(lanes) {
                             *o = l.map(|ch| (ni * d.total + ch) * plane);
                         }
-                        // Along the rows first: a row outside the planes is zero, and so is
-                        // its transform.
-                        let mut t = [[$zero(); A]; A];
-                        for (i, ti_row) in t.iter_mut().enumerate() {
-                            let Some(sr) = d.rows.get(r * grid.step + i).copied().flatten() else {
-                                continue;
-                            };
-                            // SAFETY: `ni < n` and every lane's channel `< total` (asserted),
-                            // so `x + off[l] + sr·e1` starts row `sr < e0` (`Direct::new`)
-                            // of a plane inside `x`, and `cols` reads inside that row.
-                            *ti_row = $bt(unsafe { $row(xp.add(sr * e1), &off, cols) });
-                        }
-                        for k in 0..A {
-                            let col = $bt([t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k]]);
-                            for (i, o) in col.into_iter().enumerate() {
-                                // SAFETY: `((i·6 + k)·nt + ti)·cp + cb + W ≤ XI·nt·cp`
-                                // (asserted).
-                                unsafe { $store(vp.add(((i * A + k) * nt + ti) * cp + cb), o) };
+                        let rows = &d.rows[r * grid.step..][..A];
+                        let (at, how) = resolve(&d.cols[c]);
+                        let src = (xp, &off, e1);
+                        let place = (ti, nt, cp, cb);
+                        // SAFETY: `ni < n` and every lane's channel `< total` (asserted), so
+                        // `x + off[l] + sr·e1` starts row `sr < e0` (`Direct::new`) of a plane
+                        // inside `x`, and `at` reads inside that row;
+                        // `((i·6 + k)·nt + ti)·cp + cb + W ≤ XI·nt·cp` (asserted).
+                        unsafe {
+                            match how {
+                                FULL => $tile::<FULL>(src, rows, at, vp, place),
+                                MASKED => $tile::<MASKED>(src, rows, at, vp, place),
+                                _ => $tile::<GATHER>(src, rows, at, vp, place),
                             }
                         }
                     }
@@ -342,6 +415,7 @@ mod kernel {
 
     fused_tiles!(
         tiles_ps,
+        tile_ps,
         f32,
         16,
         __m512,
@@ -352,6 +426,7 @@ mod kernel {
     );
     fused_tiles!(
         tiles_pd,
+        tile_pd,
         f64,
         8,
         __m512d,
