@@ -17,9 +17,12 @@
 //! `M[ξ] = V[ξ] · U[ξ]` with `V[ξ]` the transformed tiles (tiles × input channels) and `U[ξ]`
 //! the transformed kernels (input × output channels).
 //!
-//! The input is copied once to a channel-last layout with the padding applied (through the
-//! index maps of `Layout`, every padding mode; `winograd_copy.rs`), so that a tile of 8
-//! channels is 36 vector loads; channels are padded to lanes of 8 with zeros. Tasks (rayon)
+//! The AVX-512 builds read the tiles straight from the `(n, c, h, w)` planes through the
+//! index maps of `Layout` (every padding mode), transposing channels × columns in registers
+//! (`winograd_fused.rs`; f32 where the padded channels fill 16-lane vectors, f64 always).
+//! Otherwise the input is copied once to a channel-last layout with the padding applied
+//! (`winograd_copy.rs`), so that a tile of 8 channels is 36 vector loads; channels are padded
+//! to lanes of 8 with zeros. Tasks (rayon)
 //! own bands of tile rows of one sample and write their rows of every output plane in place;
 //! within a band, blocks of tiles small enough that their `V` and `M` stay in L2 run the input
 //! transform, the 36 products (register-tiled, reading `U[ξ]` in place) and the output
@@ -101,6 +104,8 @@ mod avx512;
 mod copy;
 #[path = "winograd_correlate.rs"]
 mod correlate;
+#[path = "winograd_fused.rs"]
+mod fused;
 #[path = "winograd_grads.rs"]
 mod grads;
 #[path = "winograd_kernels.rs"]
@@ -119,7 +124,7 @@ use crate::error::Result;
 use crate::op::PadMode;
 use crate::tensor::{Scalar, Tensor};
 use copy::channels_last;
-use correlate::{block_tiles, scatter, transform_inputs, wide_inputs, Band, Corr, Tiled};
+use correlate::{block_tiles, scatter, source, transform_inputs, wide_inputs, Band, Corr, Tiled};
 use kernels::{transform_weights, Side, A, M, XI};
 pub(crate) use kernels::{Isa, Variant};
 

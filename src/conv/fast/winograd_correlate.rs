@@ -6,6 +6,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::avx512;
 use super::copy::channels_last;
+use super::fused::Direct;
 use super::kernels::{input_tile, output_tile, products, Side, Tile, A, L, XI};
 #[cfg(target_arch = "x86_64")]
 use super::transforms512;
@@ -16,9 +17,12 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
-/// A channel-last buffer from [`channels_last`] and the tiling of its planes.
+/// A channel-last buffer from [`channels_last`] and the tiling of its planes; or, where the
+/// fused input transform reads the planes themselves (`direct`), the tiling alone (`data`
+/// empty).
 pub(super) struct Tiled<'a, T> {
     pub(super) data: &'a [T],
+    pub(super) direct: Option<Direct<'a, T>>,
     pub(super) ext: [usize; 2],
     pub(super) cp: usize,
     pub(super) tiles: [usize; 2],
@@ -92,6 +96,24 @@ pub(super) fn wide_inputs<T: Scalar, const WIDE: bool>(
     }
     let _ = (src, range, v);
     false
+}
+
+/// What the input transform reads `src` (`(n, side.total(), extent)`, through `maps`) from:
+/// its planes (the fused transform, [`Direct`]: no copy) or a channel-last copy.
+#[allow(clippy::type_complexity)]
+pub(super) fn source<'a, T: Scalar>(
+    src: &'a [T],
+    n: usize,
+    side: Side,
+    extent: [usize; 2],
+    maps: [&[Option<usize>]; 2],
+    grid: ([usize; 2], [usize; 2], usize),
+    isa: Isa,
+) -> (Vec<T>, Option<Direct<'a, T>>) {
+    match Direct::new(src, n, side, extent, maps, grid, isa) {
+        Some(d) => (Vec::new(), Some(d)),
+        None => (channels_last(src, n, side, extent, maps, grid.0, isa), None),
+    }
 }
 
 /// One Winograd correlation of 3×3 kernels:
@@ -290,9 +312,18 @@ impl Corr<'_> {
     pub(super) fn run<T: Scalar>(&self, src: &[T], u: &[T], isa: Isa) -> Vec<T> {
         let (tiles, m) = (self.tiles(), self.variant.m());
         let ext = tiles.map(|t| t * m + A - m);
-        let xs = channels_last(src, self.n, self.src, self.extent, self.maps, ext, isa);
+        let (xs, direct) = source(
+            src,
+            self.n,
+            self.src,
+            self.extent,
+            self.maps,
+            (ext, tiles, m),
+            isa,
+        );
         let tiled = Tiled {
             data: &xs,
+            direct,
             ext,
             cp: self.src.total_padded(),
             tiles,

@@ -6,8 +6,8 @@
 use super::avx512;
 use super::kernels::{cotangent_tile, A, L, XI};
 use super::{
-    block_tiles, channels_last, plane, scatter, transform_inputs, transform_weights, wide_inputs,
-    Corr, Isa, Side, Tiled, Variant,
+    block_tiles, channels_last, plane, scatter, source, transform_inputs, transform_weights,
+    wide_inputs, Corr, Isa, Side, Tiled, Variant,
 };
 use crate::conv::fast::gemm::{gemm, Mat, MatMut};
 use crate::conv::fast::Layout;
@@ -231,13 +231,13 @@ pub(super) fn weight_grad<T: Scalar>(
     let o = plane(lay.output);
     let m = variant.m();
     let tiles = o.map(|v| v.div_ceil(m));
-    let xs = channels_last(
+    let (xs, direct) = source(
         x,
         g.n,
         src,
         plane(lay.input),
         [&lay.maps[1], &lay.maps[2]],
-        tiles.map(|t| t * m + A - m),
+        (tiles.map(|t| t * m + A - m), tiles, m),
         isa,
     );
     let ident: [Vec<Option<usize>>; 2] = from_fn(|a| (0..o[a]).map(Some).collect());
@@ -252,6 +252,7 @@ pub(super) fn weight_grad<T: Scalar>(
     );
     let xt = Tiled {
         data: &xs,
+        direct,
         ext: tiles.map(|t| t * m + A - m),
         cp: src.total_padded(),
         tiles,
@@ -259,6 +260,7 @@ pub(super) fn weight_grad<T: Scalar>(
     };
     let qt = Tiled {
         data: &qs,
+        direct: None,
         ext: tiles.map(|t| t * m),
         cp: dst.total_padded(),
         tiles,

@@ -19,7 +19,7 @@ macro_rules! one_d {
      $fnmadd:ident) => {
         #[target_feature(enable = "avx512f")]
         #[inline]
-        fn $bt(d: [$vec; A]) -> [$vec; A] {
+        pub(super) fn $bt(d: [$vec; A]) -> [$vec; A] {
             let (c2, c4, c5) = ($set1(2.0), $set1(4.0), $set1(5.0));
             let d42 = $sub(d[4], d[2]);
             [
@@ -282,6 +282,10 @@ pub(super) unsafe fn inputs<T: Scalar>(
     (t0, nt): (usize, usize),
     v: &mut [T],
 ) -> bool {
+    if let Some(d) = &src.direct {
+        // SAFETY: the caller's AVX-512 F.
+        return unsafe { super::fused::inputs(d, src, (t0, nt), v) };
+    }
     let (cp, row) = (src.cp, src.ext[1] * src.cp);
     let base = |ti: usize| {
         let (ni, r, c) = src.locate(t0 + ti);

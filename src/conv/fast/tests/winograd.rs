@@ -222,6 +222,46 @@ fn winograd_wide_transforms_match_loops() {
 }
 
 #[test]
+fn winograd_fused_input_transform_matches_loops() {
+    // The AVX-512 f32 input transform that reads the planes without the channel-last copy
+    // (`winograd_fused.rs`) runs where the padded channels fill 16-lane vectors, on the
+    // forward's `x`, ∂x's `∂y` and ∂w's `x`: channel tails (12 of 16, 28 of 32, groups of 5
+    // and 13 padded to 8 and 16), extents off the tile grid and narrower than one 8-value
+    // load, batches of 1–3, every padding mode (zero padding through masked loads, the
+    // others' edge columns gathered), 3×3 and 4×4 kernels. The AVX2 and portable runs of
+    // `check` keep the copy's path; f64 runs the copy too.
+    let layers: [(usize, usize, usize, usize, [usize; 2], usize); 7] = [
+        (12, 16, 1, 1, [9, 13], 3),
+        (28, 12, 1, 2, [7, 5], 3),
+        (10, 10, 2, 3, [11, 6], 3),
+        (39, 39, 3, 1, [5, 10], 3),
+        (16, 28, 1, 2, [3, 4], 3),
+        (12, 16, 1, 2, [10, 7], 4),
+        (32, 32, 1, 1, [13, 17], 4),
+    ];
+    for (i, (c_in, c_out, groups, n, [h, w], k)) in layers.into_iter().enumerate() {
+        for (j, mode) in super::MODES.into_iter().enumerate() {
+            let padding = match j % 3 {
+                0 if k == 3 => Padding::Same,
+                0 => Padding::Explicit(vec![(1, 2), (2, 1)]),
+                1 => Padding::Explicit(vec![(2, 1), (0, 3)]),
+                _ => Padding::Explicit(vec![(0, 0), (1, 0)]),
+            };
+            let spec = ConvSpec {
+                padding,
+                groups,
+                padding_mode: mode,
+                ..Default::default()
+            };
+            let (xs, ws) = ([n, c_in, h, w], [c_out, c_in / groups, k, k]);
+            let seed = 9500 + 10 * i as u64 + j as u64;
+            check::<f32>(&spec, &xs, &ws, seed);
+            check::<f64>(&spec, &xs, &ws, seed + 100);
+        }
+    }
+}
+
+#[test]
 fn winograd_on_benchmark_layers() {
     // 2d-k3 and 2d-resnet-k3 (batch cut to 1 for the witness's sake); the errors are the
     // figures quoted in the module's documentation.
