@@ -1,5 +1,6 @@
 //! [`FftCore`]: the FFT layer as a stateless core of the [`driver`](crate::conv::driver).
 
+use super::super::contraction::BlockedSpectra;
 use super::super::tiling::Tiling;
 use super::super::Layout;
 use super::FftConv;
@@ -20,6 +21,21 @@ impl<T: Scalar> FftCore<T> {
         let lay = Layout::of(c);
         let tiling = Tiling::plan(&lay);
         FftCore(FftConv::with_layout(c.clone(), lay, tiling))
+    }
+
+    /// The spectra of `w`, `x` and `dy`, as one parallel region (no barrier between them).
+    fn all_spectra(
+        &self,
+        x: &Tensor<T>,
+        w: &Tensor<T>,
+        dy: &Tensor<T>,
+    ) -> (BlockedSpectra<T>, BlockedSpectra<T>, BlockedSpectra<T>) {
+        let l = &self.0;
+        let (w_hat, (x_hat, dy_hat)) = rayon::join(
+            || l.weight_spectra(w),
+            || rayon::join(|| l.input_spectra(x), || l.cotangent_spectra(dy)),
+        );
+        (w_hat, x_hat, dy_hat)
     }
 }
 
@@ -67,10 +83,7 @@ impl<T: Scalar> ConvCore<T> for FftCore<T> {
                 let (w_hat, x_hat) = rayon::join(|| l.weight_spectra(w), || l.input_spectra(x));
                 return l.pointwise_backward(dy, &x_hat, &w_hat);
             }
-            let (w_hat, (x_hat, dy_hat)) = rayon::join(
-                || l.weight_spectra(w),
-                || rayon::join(|| l.input_spectra(x), || l.cotangent_spectra(dy)),
-            );
+            let (w_hat, x_hat, dy_hat) = self.all_spectra(x, w, dy);
             Ok((
                 l.conv_input_grad(&dy_hat, &w_hat)?,
                 l.conv_weight_grad(&dy_hat, &x_hat)?,
@@ -86,10 +99,7 @@ impl<T: Scalar> ConvCore<T> for FftCore<T> {
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         let l = &self.0;
         rayon::scope(|_| {
-            let (w_hat, (x_hat, dy_hat)) = rayon::join(
-                || l.weight_spectra(w),
-                || rayon::join(|| l.input_spectra(x), || l.cotangent_spectra(dy)),
-            );
+            let (w_hat, x_hat, dy_hat) = self.all_spectra(x, w, dy);
             Ok((
                 l.conv_output(&x_hat, &w_hat, l.lay.output)?,
                 l.conv_weight_grad(&dy_hat, &x_hat)?,
