@@ -89,7 +89,7 @@ impl Default for ConvSpec {
 /// `(n, c_out, *output)`. For `ConvTranspose`: input `(n, c_in, *input)`, weight
 /// `(c_in, c_out/groups, *kernel)`, output `(n, c_out, *output)`; it is the adjoint of the
 /// [`Geometry::as_conv`] geometry, whose input has extent `conv_extent`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Geometry {
     /// Conv or transpose.
     pub kind: ConvKind,

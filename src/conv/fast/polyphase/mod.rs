@@ -76,7 +76,6 @@ use crate::error::Result;
 use crate::fft::try_cached_plan;
 use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// Whether the polyphase split applies to `g`: its conv has a stride above 1 on some axis and
@@ -135,18 +134,7 @@ struct Planned {
 
 /// The key of a split's plan in the plan cache ([`try_cached_plan`]): the whole conv geometry
 /// and the kernels, so a hit is the plan [`PolyphaseCore::new`] would build.
-#[derive(PartialEq, Eq)]
-struct PlanKey(Geometry, Kernels);
-
-impl Hash for PlanKey {
-    /// Equal keys hash alike: the hash reads a part of what `Eq` compares (`Geometry` has no
-    /// `Hash` of its own).
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        let (c, kernels) = (&self.0, self.1);
-        (c.n, c.c_in, c.c_out, c.groups, kernels).hash(h);
-        (&c.input, &c.kernel, &c.stride, &c.dilation, &c.pads).hash(h);
-    }
-}
+type PlanKey = (Geometry, Kernels);
 
 /// The split as a core of the driver: the phase classes of a strided conv, each a stride-1
 /// layer on the `DirectSimd` routing (the tiled kernels, or the depthwise ones when a class of
@@ -168,7 +156,8 @@ impl<T: Scalar> PolyphaseCore<T> {
     /// runs on the calling thread while the pool waits, twice per training step (~80 µs each
     /// on the stem, ~8 % of its two-thread wall time).
     pub(crate) fn new(c: &Geometry, kernels: Kernels) -> Result<Self> {
-        let plan = try_cached_plan(PlanKey(c.clone(), kernels), || {
+        let key: PlanKey = (c.clone(), kernels);
+        let plan = try_cached_plan(key, || {
             let split = Polyphase::new(c)?;
             let classes = (split.classes.iter())
                 .zip(split.split_shapes(c.n, c.c_in))
