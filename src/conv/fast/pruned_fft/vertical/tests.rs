@@ -200,7 +200,8 @@ fn vector_matches_portable_f32() {
 }
 
 /// The column lengths of the layers' 2-D periods with a radix-8 pass run in one sweep (the
-/// fused 8·4, 8·5 and 8·8 kernels) where the AVX-512 kernels run.
+/// fused 8·4, 8·5 and 8·8 kernels) where the AVX-512 kernels run; longer ones fuse the pair
+/// after the radix-8 pass.
 #[test]
 fn radix_8_pairs_fuse() {
     for n in [32, 40, 64] {
@@ -209,6 +210,16 @@ fn radix_8_pairs_fuse() {
             vec![0..2]
         } else {
             vec![0..1, 1..2]
+        };
+        assert_eq!(plan.groups, want, "{n}");
+    }
+    // Before a third pass the radix-8 pass stays alone and the small pair fuses.
+    for n in [72, 96] {
+        let plan = Vertical::<f32>::plan(n, true).expect("5-smooth");
+        let want: Vec<std::ops::Range<usize>> = if plan.avx512 {
+            vec![0..1, 1..3]
+        } else {
+            vec![0..1, 1..2, 2..3]
         };
         assert_eq!(plan.groups, want, "{n}");
     }
