@@ -203,6 +203,7 @@ fn vector_matches_portable_f32() {
 /// fused 8·4, 8·5 and 8·8 kernels) where the AVX-512 kernels run; longer ones fuse the pair
 /// after the radix-8 pass.
 #[test]
+#[allow(clippy::single_range_in_vec_init)] // One group of passes 0..2, as intended.
 fn radix_8_pairs_fuse() {
     for n in [32, 40, 64] {
         let plan = Vertical::<f32>::plan(n, true).expect("5-smooth");
