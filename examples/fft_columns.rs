@@ -2,7 +2,9 @@
 //! rustfft against run vertically in place (and, on 3-D periods, mixed: axis 1 transposed,
 //! axis 0 vertical), on the periods of the FFT layers: the measurement
 //! behind `Columns::chosen` (`conv::fast::pruned_fft`).
-//! `cargo run --release --example fft_columns [f64]`
+//! `cargo run --release --example fft_columns [f64]`; `... fft_columns cols` times only the
+//! vertical column stages of the 2-D periods (best of 31, to the ns: the 1–3 µs they take
+//! are below the full table's 0.1 µs resolution and noise).
 use fftconv::conv::fast::pruned_fft::{Columns, PrunedRfft};
 use fftconv::tensor::Scalar;
 use num_complex::Complex;
@@ -11,6 +13,15 @@ use std::time::Instant;
 /// Forward into a spectrum buffer and back, as the layers call them, `reps` times; the
 /// fastest of 7 timings, per transform pair, in µs.
 fn time<T: Scalar>(period: [usize; 3], nonzero: [usize; 2], columns: Columns) -> (f64, Columns) {
+    time_best::<T>(period, nonzero, columns, 7)
+}
+
+fn time_best<T: Scalar>(
+    period: [usize; 3],
+    nonzero: [usize; 2],
+    columns: Columns,
+    runs: usize,
+) -> (f64, Columns) {
     let plan = PrunedRfft::<T>::plan_columns(period, columns);
     let mut s = plan.scratch();
     for (i, v) in s.real_mut().iter_mut().enumerate() {
@@ -18,7 +29,7 @@ fn time<T: Scalar>(period: [usize; 3], nonzero: [usize; 2], columns: Columns) ->
     }
     let mut spectrum = vec![Complex::new(T::zero(), T::zero()); plan.bins()];
     let reps = (1 << 22) / plan.real_len() + 1;
-    let best = (0..7)
+    let best = (0..runs)
         .map(|_| {
             let start = Instant::now();
             for _ in 0..reps {
@@ -62,8 +73,26 @@ fn run<T: Scalar>(name: &str) {
     }
 }
 
+/// The vertical column stages alone (no rows) of the 2-D periods, in ns.
+fn columns_only() {
+    print!("f32 vertical columns only, ns:");
+    for period in [
+        [1, 64, 64],
+        [1, 32, 80],
+        [1, 40, 72],
+        [1, 72, 72],
+        [1, 80, 80],
+    ] {
+        let (ns, _) = time_best::<f32>(period, [1, 0], Columns::Vertical, 31);
+        print!("  {}x{} {:.0}", period[1], period[2], ns * 1e3);
+    }
+    println!();
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "f64") {
+    if std::env::args().any(|a| a == "cols") {
+        columns_only();
+    } else if std::env::args().any(|a| a == "f64") {
         run::<f64>("f64");
     } else {
         run::<f32>("f32");

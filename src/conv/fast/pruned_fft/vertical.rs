@@ -91,6 +91,16 @@ impl<T: Scalar> Vertical<T> {
     /// The columns of length `n` (`n ≥ 2`), or `None` if `n` has a prime factor above 5.
     /// `vector` asks for the AVX-512 kernels where they run (else the portable loops).
     pub(super) fn plan(n: usize, vector: bool) -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        let fuse = avx512::fuses;
+        #[cfg(not(target_arch = "x86_64"))]
+        let fuse = |_: usize, _: usize| false;
+        Self::plan_fusing(n, vector, fuse)
+    }
+
+    /// As [`plan`](Self::plan), the AVX-512 kernels fusing the pairs of passes `fuse` accepts
+    /// (among [`avx512::fuses`]).
+    fn plan_fusing(n: usize, vector: bool, fuse: fn(usize, usize) -> bool) -> Option<Self> {
         let mut span = n;
         let passes: Vec<Pass<T>> = radices(n)?
             .into_iter()
@@ -115,7 +125,7 @@ impl<T: Scalar> Vertical<T> {
         let avx512 = vector && avx512_f32::<T>();
         Some(Vertical {
             n,
-            groups: Self::groups(&passes, avx512),
+            groups: Self::groups(&passes, avx512, fuse),
             passes,
             avx512,
         })
@@ -165,18 +175,24 @@ impl<T: Scalar> Vertical<T> {
     }
 
     /// The passes run together, pass 1 first, as ranges of `passes`: the AVX-512 kernels keep
-    /// two consecutive passes' rows in registers where [`avx512::fuses`] allows (beyond, the
-    /// 32 vector registers spill). Computed once per plan: a list built per transform was an
+    /// two consecutive passes' rows in registers where `fuse` (at most [`avx512::fuses`])
+    /// allows. Computed once per plan: a list built per transform was an
     /// allocation per call (1.5 % of the 2d-k7 step under the bench's counting allocator,
     /// whose shared counters the two threads contend for).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-    fn groups(passes: &[Pass<T>], avx512: bool) -> Vec<std::ops::Range<usize>> {
+    fn groups(
+        passes: &[Pass<T>],
+        avx512: bool,
+        fuse: fn(usize, usize) -> bool,
+    ) -> Vec<std::ops::Range<usize>> {
         let mut out = Vec::new();
         let mut at = 0;
         while at < passes.len() {
             let take = match &passes[at..] {
-                #[cfg(target_arch = "x86_64")]
-                [a, b, ..] if avx512 && avx512::fuses(a.radix, b.radix) => 2,
+                // A pair that spills (8·4, 8·5, 8·8) only as the last two passes: before a
+                // third it would take the pass it could fuse with (96 = 8·4·3 ran 5.0 µs
+                // as 8, 4·3 and 6.0 as 8·4, 3).
+                [a, b] if avx512 && fuse(a.radix, b.radix) => 2,
+                [a, b, ..] if avx512 && fuse(a.radix, b.radix) && a.radix * b.radix <= 25 => 2,
                 _ => 1,
             };
             out.push(at..at + take);

@@ -286,72 +286,49 @@ unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
     }
 }
 
-/// A twiddle broadcast, conjugated backwards.
+/// The radix-`RA` butterfly of the first of two fused passes on row group `j1`, its
+/// twiddles broadcast from memory (a load-port broadcast, no shuffle; conjugated backwards by
+/// [`cmul_dir`] rather than a negated scalar, which would need a register broadcast).
 #[inline(always)]
-unsafe fn twiddle<V: Lanes, const INV: bool>(w: Complex<f32>) -> (V, V) {
-    (V::splat(w.re), V::splat(if INV { -w.im } else { w.im }))
-}
-
-/// The first of two fused passes on the group `j`: one radix-`RA` butterfly per `qb`.
-#[inline(always)]
-unsafe fn pass_a<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
-    x: &mut [[V; 8]; 8],
-    j: usize,
-    m_b: usize,
+unsafe fn butterfly<V: Lanes, const R: usize, const INV: bool>(
+    x: &mut [V; 8],
+    j1: usize,
     tw: &[Complex<f32>],
+    one: V,
 ) {
-    let one = V::splat(1.0);
-    for (qb, xb) in x[..RB].iter_mut().enumerate() {
-        let j1 = j + qb * m_b;
-        if INV && j1 > 0 {
-            for q in 1..RA {
-                let (wr, wi) = twiddle::<V, INV>(tw[j1 * (RA - 1) + q - 1]);
-                xb[q] = cmul(xb[q], wr, wi);
-            }
+    if INV && j1 > 0 {
+        for q in 1..R {
+            let w = tw[j1 * (R - 1) + q - 1];
+            x[q] = cmul_dir::<V, INV>(x[q], V::splat(w.re), V::splat(w.im));
         }
-        dft::<V, RA, INV>(xb, one);
-        if !INV && j1 > 0 {
-            for q in 1..RA {
-                let (wr, wi) = twiddle::<V, INV>(tw[j1 * (RA - 1) + q - 1]);
-                xb[q] = cmul(xb[q], wr, wi);
-            }
+    }
+    dft::<V, R, INV>(x, one);
+    if !INV && j1 > 0 {
+        for q in 1..R {
+            let w = tw[j1 * (R - 1) + q - 1];
+            x[q] = cmul_dir::<V, INV>(x[q], V::splat(w.re), V::splat(w.im));
         }
     }
 }
 
-/// The second of two fused passes on the group `j`: one radix-`RB` butterfly per `qa`.
+/// `x · w` forward, `x · conj(w)` backwards, `w = wr + i wi` broadcast.
 #[inline(always)]
-unsafe fn pass_b<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
-    x: &mut [[V; 8]; 8],
-    j: usize,
-    tw: &[Complex<f32>],
-) {
-    let one = V::splat(1.0);
-    // `qa` picks the same entry of every row of `x` (a column of the block).
-    #[allow(clippy::needless_range_loop)]
-    for qa in 0..RA {
-        let mut y: [V; 8] = std::array::from_fn(|qb| x[qb][qa]);
-        if INV && j > 0 {
-            for q in 1..RB {
-                let (wr, wi) = twiddle::<V, INV>(tw[j * (RB - 1) + q - 1]);
-                y[q] = cmul(y[q], wr, wi);
-            }
-        }
-        dft::<V, RB, INV>(&mut y, one);
-        if !INV && j > 0 {
-            for q in 1..RB {
-                let (wr, wi) = twiddle::<V, INV>(tw[j * (RB - 1) + q - 1]);
-                y[q] = cmul(y[q], wr, wi);
-            }
-        }
-        for (qb, v) in y[..RB].iter().enumerate() {
-            x[qb][qa] = *v;
-        }
+unsafe fn cmul_dir<V: Lanes, const INV: bool>(x: V, wr: V, wi: V) -> V {
+    let swapped = V::mul(V::swap(x), wi);
+    if INV {
+        // Even lanes x.re·wr + x.im·wi, odd lanes x.im·wr − x.re·wi.
+        V::fmsubadd(x, wr, swapped)
+    } else {
+        V::fmaddsub(x, wr, swapped)
     }
 }
 
 /// Two consecutive passes fused, radix `RA` on spans of `span` then radix `RB` on spans of
-/// `span / RA`, on the `RA·RB` rows they share, kept in registers between the two.
+/// `span / RA`, on the `RA·RB` rows they share: each row is loaded and stored once. The rows
+/// stream: forward, each radix-`RA` butterfly runs as soon as its rows are loaded and each
+/// radix-`RB` butterfly stores as soon as it is done (backwards the mirror image), so that
+/// where `RA·RB` exceeds the 32 vector registers (8·5 = 40) only the middle stage's values
+/// spill, once each.
 ///
 /// # Safety
 /// As [`radix`]; `tw_a` and `tw_b` are the two passes' twiddles.
@@ -368,6 +345,7 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
 ) {
     let m_a = span / RA;
     let m_b = m_a / RB;
+    let one = V::splat(1.0);
     let tail = cols % V::WIDTH;
     let tail_mask = V::mask(tail);
     let chunks = cols.div_ceil(V::WIDTH);
@@ -380,30 +358,51 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
             for c in 0..chunks {
                 let at = base.add(2 * V::WIDTH * c);
                 let masked = c + 1 == chunks && tail != 0;
-                for (qb, xb) in x[..RB].iter_mut().enumerate() {
-                    for (qa, v) in xb[..RA].iter_mut().enumerate() {
-                        let p = at.add(row(qa, qb));
-                        *v = if masked {
-                            V::load_masked(tail_mask, p)
-                        } else {
-                            V::load(p)
-                        };
+                let load = |p: *const f32| {
+                    if masked {
+                        V::load_masked(tail_mask, p)
+                    } else {
+                        V::load(p)
                     }
-                }
+                };
+                let store = |v: V, p: *mut f32| {
+                    if masked {
+                        v.store_masked(tail_mask, p);
+                    } else {
+                        v.store(p);
+                    }
+                };
                 if INV {
-                    pass_b::<V, RA, RB, INV>(&mut x, j, tw_b);
-                    pass_a::<V, RA, RB, INV>(&mut x, j, m_b, tw_a);
+                    #[allow(clippy::needless_range_loop)]
+                    for qa in 0..RA {
+                        let mut y: [V; 8] = [one; 8];
+                        for (qb, v) in y[..RB].iter_mut().enumerate() {
+                            *v = load(at.add(row(qa, qb)));
+                        }
+                        butterfly::<V, RB, INV>(&mut y, j, tw_b, one);
+                        for (qb, v) in y[..RB].iter().enumerate() {
+                            x[qb][qa] = *v;
+                        }
+                    }
+                    for (qb, xb) in x[..RB].iter_mut().enumerate() {
+                        butterfly::<V, RA, INV>(xb, j + qb * m_b, tw_a, one);
+                        for (qa, v) in xb[..RA].iter().enumerate() {
+                            store(*v, at.add(row(qa, qb)));
+                        }
+                    }
                 } else {
-                    pass_a::<V, RA, RB, INV>(&mut x, j, m_b, tw_a);
-                    pass_b::<V, RA, RB, INV>(&mut x, j, tw_b);
-                }
-                for (qb, xb) in x[..RB].iter().enumerate() {
-                    for (qa, v) in xb[..RA].iter().enumerate() {
-                        let p = at.add(row(qa, qb));
-                        if masked {
-                            v.store_masked(tail_mask, p);
-                        } else {
-                            v.store(p);
+                    for (qb, xb) in x[..RB].iter_mut().enumerate() {
+                        for (qa, v) in xb[..RA].iter_mut().enumerate() {
+                            *v = load(at.add(row(qa, qb)));
+                        }
+                        butterfly::<V, RA, INV>(xb, j + qb * m_b, tw_a, one);
+                    }
+                    #[allow(clippy::needless_range_loop)]
+                    for qa in 0..RA {
+                        let mut y: [V; 8] = std::array::from_fn(|qb| x[qb][qa]);
+                        butterfly::<V, RB, INV>(&mut y, j, tw_b, one);
+                        for (qb, v) in y[..RB].iter().enumerate() {
+                            store(*v, at.add(row(qa, qb)));
                         }
                     }
                 }
@@ -472,12 +471,15 @@ unsafe fn dispatch<V: Lanes>(
     if radices.len() == 1 {
         one!(2, 3, 4, 5, 8);
     } else {
-        two!(4 4, 4 5, 4 3, 4 2, 5 5, 5 3, 5 2, 3 3, 3 2, 8 2, 2 2);
+        two!(4 4, 4 5, 4 3, 4 2, 5 5, 5 3, 5 2, 3 3, 3 2, 8 2, 2 2, 8 5, 8 4, 8 8);
     }
 }
 
-/// Whether the passes of radices `a` then `b` run fused (the pairs `dispatch` instantiates:
-/// those whose `a·b` rows fit the 32 vector registers with their twiddles).
+/// Whether the passes of radices `a` then `b` run fused (the pairs `dispatch` instantiates).
+/// Up to 25 rows they fit the 32 vector registers with their twiddles; 8·4, 8·5 and 8·8
+/// (32, 40, 64 rows) spill part of the middle stage, which still beat two sweeps over the
+/// plane: the column stages alone of 32x80, 40x72 and 64x64 ran 10–15 % faster fused
+/// (`benches/results/session19-vertical.md`).
 pub(super) fn fuses(a: usize, b: usize) -> bool {
     matches!(
         (a, b),
@@ -492,5 +494,8 @@ pub(super) fn fuses(a: usize, b: usize) -> bool {
             | (3, 2)
             | (8, 2)
             | (2, 2)
+            | (8, 4)
+            | (8, 5)
+            | (8, 8)
     )
 }

@@ -27,9 +27,21 @@ const LENGTHS: [usize; 29] = [
 /// counts below, at and above a vector of eight, strides longer than the columns: the forward
 /// transform puts bin `k` of each column at `position(k)`; the inverse of any spectrum in that
 /// order is the naive inverse DFT; values beyond the columns are untouched.
+/// Both with the pairs of passes the plans fuse and with every pass alone, so that each
+/// kernel (fused 8·4, 8·5, 8·8 and the pairs up to 25 rows, every radix alone) is checked.
 fn matches_naive_dft<T: Scalar>(vector: bool, tol: f64) {
+    let never: fn(usize, usize) -> bool = |_, _| false;
     for n in LENGTHS {
-        let plan = Vertical::<T>::plan(n, vector).expect("5-smooth length");
+        let fused = Vertical::<T>::plan(n, vector).expect("5-smooth length");
+        let alone = Vertical::<T>::plan_fusing(n, vector, never).expect("5-smooth length");
+        for plan in [fused, alone] {
+            matches_naive_dft_of(&plan, n, tol);
+        }
+    }
+}
+
+fn matches_naive_dft_of<T: Scalar>(plan: &Vertical<T>, n: usize, tol: f64) {
+    {
         let mut seen: Vec<usize> = (0..n).map(|k| plan.position(k)).collect();
         seen.sort_unstable();
         assert!(seen.iter().copied().eq(0..n), "n {n}: positions {seen:?}");
@@ -184,6 +196,33 @@ fn vector_matches_portable_f32() {
                 );
             }
         }
+    }
+}
+
+/// The column lengths of the layers' 2-D periods with a radix-8 pass run in one sweep (the
+/// fused 8·4, 8·5 and 8·8 kernels) where the AVX-512 kernels run; longer ones fuse the pair
+/// after the radix-8 pass.
+#[test]
+#[allow(clippy::single_range_in_vec_init)] // One group of passes 0..2, as intended.
+fn radix_8_pairs_fuse() {
+    for n in [32, 40, 64] {
+        let plan = Vertical::<f32>::plan(n, true).expect("5-smooth");
+        let want: Vec<std::ops::Range<usize>> = if plan.avx512 {
+            vec![0..2]
+        } else {
+            vec![0..1, 1..2]
+        };
+        assert_eq!(plan.groups, want, "{n}");
+    }
+    // Before a third pass the radix-8 pass stays alone and the small pair fuses.
+    for n in [72, 96] {
+        let plan = Vertical::<f32>::plan(n, true).expect("5-smooth");
+        let want: Vec<std::ops::Range<usize>> = if plan.avx512 {
+            vec![0..1, 1..3]
+        } else {
+            vec![0..1, 1..2, 2..3]
+        };
+        assert_eq!(plan.groups, want, "{n}");
     }
 }
 
