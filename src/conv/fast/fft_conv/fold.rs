@@ -27,17 +27,17 @@ impl<T: Scalar> FftConv<T> {
         let mut stored = vec![false; i0 * i1];
         let mut reached = vec![false; i0 * i1];
         let mut stores = Vec::with_capacity(tile_runs.len());
-        let mut count = vec![0usize; i2];
         for (t, runs) in tile_runs.iter().enumerate() {
             let start = self.window_start(tile_coords(t, &self.tiling));
             let [e0, e1, _] = self.window(start);
-            count.fill(0);
-            for r in runs {
-                for c in &mut count[r.from..r.from + r.len] {
-                    *c += 1;
-                }
-            }
-            let exact = count.iter().all(|&c| c == 1);
+            // The runs cover `0 .. i2` exactly once iff, taken in order, each starts where the
+            // last ended and the last ends at `i2` (reflected or circular runs that jump back
+            // are then not exact; that only costs those rows the zeroing). O(runs), not
+            // O(i2): a count per entry was 13 × i2 steps per call on 1d-k65.
+            let end = runs
+                .iter()
+                .try_fold(0, |end, r| (r.from == end).then_some(end + r.len));
+            let exact = end == Some(i2);
             let mut here = vec![false; e0 * e1];
             for j0 in 0..e0 {
                 let Some(s0) = lay.maps[0][start[0] + j0] else {
