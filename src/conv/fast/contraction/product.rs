@@ -43,8 +43,9 @@ pub(super) fn contract_on<T: Scalar>(
         "contraction operands of different bin counts"
     );
     let blocks = out.blocks;
+    // Ranges of equal length (±1 block): ranges of `⌈blocks / tasks⌉` left one short last
+    // range (2d-k7: 7 × 24 + 17), so that one thread ran 7 blocks longer than the other.
     let tasks = (4 * rayon::current_num_threads()).clamp(1, blocks.max(1));
-    let per = blocks.div_ceil(tasks).max(1);
     // The index maps, tabulated once (the kernel then reads offsets, never divides).
     let (gs, rows, cols, depth) = (p.groups, p.rows, p.cols, p.depth);
     let mut tab = Tables {
@@ -85,9 +86,9 @@ pub(super) fn contract_on<T: Scalar>(
         tab.lines = lines;
     }
     let outs = Out::new(out.values_mut());
-    (0..blocks.div_ceil(per)).into_par_iter().for_each(|r| {
-        let first = r * per;
-        let span = (first, per.min(blocks - first));
+    (0..tasks).into_par_iter().for_each(|r| {
+        let first = r * blocks / tasks;
+        let span = (first, (r + 1) * blocks / tasks - first);
         range(p, &tab, outs, span, a, b, engine);
     });
 }

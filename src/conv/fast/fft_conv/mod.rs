@@ -48,6 +48,7 @@ use crate::tensor::{Scalar, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
 
+mod fold;
 mod passes;
 mod pointwise;
 mod spectral;

@@ -4,7 +4,7 @@
 //! `∂x`, `∂w`). The parent module plans the layer and runs these in the order a call needs.
 
 use super::*;
-use crate::conv::fast::memory::{assume_init, prefetch_lines, zeroed};
+use crate::conv::fast::memory::{assume_init, prefetch_lines};
 use num_complex::Complex;
 use std::mem::MaybeUninit;
 
@@ -350,94 +350,6 @@ impl<T: Scalar> FftConv<T> {
             })
             .sum();
         counted == extent.iter().product::<usize>()
-    }
-
-    /// The conv's input gradient from cotangent spectra: each window's gradient folded back
-    /// through the padding and added where windows overlap.
-    pub(super) fn conv_input_grad(
-        &self,
-        g_hat: &BlockedSpectra<T>,
-        w_hat: &BlockedSpectra<T>,
-    ) -> Result<Tensor<T>> {
-        let lay = &self.lay;
-        let nt = self.tiles();
-        let tile_runs = self.tile_runs();
-        let (ci, co, cg, og) = (lay.c_in, lay.c_out, lay.cg, lay.og);
-        let mut dx_hat = BlockedSpectra::dirty(lay.n * ci * nt, self.fft.bins());
-        let p = Product {
-            groups: lay.groups,
-            rows: lay.n * nt,
-            cols: cg,
-            depth: og,
-            conj: Conj::None,
-        };
-        contract(
-            &p,
-            &mut dx_hat,
-            |g, i, j| ((i / nt) * ci + g * cg + j) * nt + i % nt,
-            g_hat,
-            |g, i, k| ((i / nt) * co + g * og + k) * nt + i % nt,
-            w_hat,
-            |g, k, j| (g * og + k) * cg + j,
-        );
-        let shape = [vec![lay.n, ci], self.spatial(lay.input)].concat();
-        let len = lay.n * ci * lay.in_vol();
-        let mut dx: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
-        // SAFETY: `MaybeUninit` values need no initialisation; each task zeroes its chunk
-        // (`zeroed`) before the windows add into it, and `assume_init` comes after.
-        unsafe { dx.set_len(len) };
-        let mut spectra = dx_hat.spectra_mut();
-        dx.par_chunks_mut(lay.in_vol().max(1))
-            .zip(spectra.par_chunks_mut(nt))
-            .for_each(|(out, tiles)| {
-                // Windows overlap and add: clear this sample-channel's gradient here, in the
-                // cache of the core about to add into it, not in one pass up front.
-                let out = zeroed(out);
-                let mut s = self.fft.local_scratch();
-                let s = &mut *s;
-                for (tile, (runs, spectrum)) in tile_runs.iter().zip(tiles.iter_mut()).enumerate() {
-                    self.add_input_grad_tile(s, spectrum, tile, runs, out);
-                }
-            });
-        // SAFETY: every chunk was zeroed by its task above.
-        let dx = unsafe { assume_init(dx) };
-        Tensor::new(shape, dx)
-    }
-
-    /// Invert tile `tile`'s input-gradient spectrum (overwritten) and add its window, folded
-    /// back through the padding (`runs` its last axis), into one sample-channel `out`.
-    pub(super) fn add_input_grad_tile(
-        &self,
-        s: &mut Scratch<T>,
-        spectrum: &mut [Complex<T>],
-        tile: usize,
-        runs: &[Run],
-        out: &mut [T],
-    ) {
-        let lay = &self.lay;
-        let [_, t1, t2] = self.tiling.period();
-        let [_, i1, i2] = lay.input;
-        let scale = self.scale();
-        let start = self.window_start(tile_coords(tile, &self.tiling));
-        let [e0, e1, e2] = self.window(start);
-        let full = self.invert(s, spectrum, [e0, e1]);
-        for j0 in 0..e0 {
-            let Some(s0) = lay.maps[0][start[0] + j0] else {
-                continue;
-            };
-            for j1 in 0..e1 {
-                let Some(s1) = lay.maps[1][start[1] + j1] else {
-                    continue;
-                };
-                let src = &full[(j0 * t1 + j1) * t2..][..e2];
-                let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
-                for &Run { at, from, len } in runs {
-                    for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
-                        *d = *d + *v * scale;
-                    }
-                }
-            }
-        }
     }
 
     /// The conv's weight gradient from cotangent and input spectra (summed over the batch and

@@ -1,0 +1,16 @@
+#!/bin/bash
+# Interleaved A/B/C on one thread: base (main), new (rows, 42cb9a1), new3 (rows, O(runs) plan).
+cd /work/wt19-glue
+out=benches/results/session19-glue/raw1t-final2.txt; : > $out
+for round in 1 2 3 4 5 6; do
+  for L in 1d-k65 2d-k7; do
+    for stat in best cpu; do
+      case $((round % 3)) in 1) order="base new new3";; 2) order="new3 base new";; 0) order="new new3 base";; esac
+      for b in $order; do
+        case $b in base) bin=/tmp/s19-base;; new) bin=/tmp/glue19-new;; new3) bin=/tmp/glue19-new3;; esac
+        line=$(RAYON_NUM_THREADS=1 $bin bench --only $L --stat $stat --repeats 15 2>/dev/null | grep "^$L ")
+        echo "$round $b $stat $line" >> $out
+      done
+    done
+  done
+done

@@ -1,0 +1,17 @@
+#!/bin/bash
+# Interleaved A/B: base vs new, alternating order per round.
+cd /work/wt19-glue
+out=benches/results/session19-glue/raw4.txt; : > $out
+for round in 3 4 5 6; do
+  for L in 2d-dw31; do
+    for stat in median cpu; do
+      if [ $((round % 2)) = 1 ]; then order="base new"; else order="new base"; fi
+      for b in $order; do
+        bin=/tmp/s19-base; [ $b = new ] && bin=/tmp/glue19-new
+        line=$($bin bench --only $L --stat $stat --repeats 9 2>/dev/null | grep "^$L ")
+        echo "$round $b $stat $line" >> $out
+      done
+    done
+  done
+done
+echo done >> $out

@@ -1,0 +1,21 @@
+import collections,sys
+d=collections.defaultdict(list)
+for l in open(sys.argv[1]):
+    f=l.split()
+    if len(f)<10: continue
+    r,b,stat,L=f[0],f[1],f[2],f[3]
+    d[(L,stat,b,'fwd')].append(float(f[6])); d[(L,stat,b,'fwd+bwd')].append(float(f[7])); d[(L,b,'peak')].append(float(f[11]))
+def fmt(v):
+    s=sorted(v); n=len(s); med=s[n//2] if n%2 else (s[n//2-1]+s[n//2])/2
+    return f"{s[0]:.2f}–{s[-1]:.2f} ({med:.2f})", med
+stats=sys.argv[2].split(',')
+print("| layer | stat | pass | base | new (rows) | new2 (entries) | new2/base |")
+print("|---|---|---|---|---|---|---|")
+for L in ['2d-k7','2d-k11','1d-k65','3d-k5','2d-dw31']:
+    for stat in stats:
+        for m in ['fwd','fwd+bwd']:
+            if not d[(L,stat,'base',m)]: continue
+            a,am=fmt(d[(L,stat,'base',m)]); b,_=fmt(d[(L,stat,'new',m)]); c,cm=fmt(d[(L,stat,'new2',m)])
+            print(f"| {L} | {stat} | {m} | {a} | {b} | {c} | {cm/am:.3f} |")
+    if d[(L,'base','peak')]:
+        print(f"| {L} | peak MB | | {sorted(set(d[(L,'base','peak')]))} | {sorted(set(d[(L,'new','peak')]))} | {sorted(set(d[(L,'new2','peak')]))} | |")
