@@ -29,7 +29,11 @@ impl Columns {
     /// - 2-D columns of at most 64 with neither a radix-8 nor a radix-5 pass (36, 48: 4s, 3s
     ///   and 2s) stay transposed: rustfft's single-kernel butterflies beat the radix-4/3 passes
     ///   there (session 11) or ran even (48, session 15); so do columns shorter than 32, not
-    ///   measured.
+    ///   measured. Where the rows are 72 or longer, 36 and 48 run vertically (each pass then
+    ///   sweeps 5 or more vectors of columns per row): forward + inverse 48x80 6.2–8.7 µs
+    ///   against 6.9–9.5 transposed, 36x72 3.8–5.5 against 4.7–6.5, while 48x48 (3.6–5.3
+    ///   against 3.6–5.4) and 36x36 (2.6–3.9 against 2.3–3.7) do not gain (3 runs each,
+    ///   session 19).
     ///
     /// With the radix-8 and radix-5 passes the 2-D columns of 32 (8·4), 40 (8·5), 64 (8·8),
     /// 72 (8·3·3) and 80 (4·4·5) ran 1.1–2.1× rustfft's alone
@@ -41,7 +45,7 @@ impl Columns {
             Columns::Mixed
         } else if period[0] == 1
             && period[1] <= 64
-            && !(period[1] >= 32 && vertical::long_radix(period[1]))
+            && !(period[1] >= 32 && (vertical::long_radix(period[1]) || period[2] >= 72))
         {
             Columns::Transposed
         } else {
