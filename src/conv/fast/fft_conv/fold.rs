@@ -128,42 +128,23 @@ impl<T: Scalar> FftConv<T> {
         (runs, stores): (&[Run], &[bool]),
         out: &mut [MaybeUninit<T>],
     ) {
-        let lay = &self.lay;
-        let [_, t1, t2] = self.tiling.period();
-        let [_, i1, i2] = lay.input;
-        let scale = self.scale();
-        let start = self.window_start(tile_coords(tile, &self.tiling));
-        let [e0, e1, e2] = self.window(start);
-        let full = self.invert(s, spectrum, [e0, e1]);
-        for j0 in 0..e0 {
-            let Some(s0) = lay.maps[0][start[0] + j0] else {
-                continue;
-            };
-            for j1 in 0..e1 {
-                let Some(s1) = lay.maps[1][start[1] + j1] else {
-                    continue;
-                };
-                let src = &full[(j0 * t1 + j1) * t2..][..e2];
-                let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
-                if stores[j0 * e1 + j1] {
-                    for &Run { at, from, len } in runs {
-                        for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
-                            d.write(*v * scale);
-                        }
-                    }
-                    continue;
-                }
-                // SAFETY: a row no window stores first was zeroed, and one that is stored was
-                // stored by an earlier window row (`fold_plan`): every entry is initialised;
-                // `MaybeUninit<T>` has the layout of `T`.
-                let dst = unsafe { &mut *(dst as *mut [MaybeUninit<T>] as *mut [T]) };
+        let (i2, scale) = (self.lay.input[2], self.scale());
+        self.window_rows(s, spectrum, tile, |row, src, at| {
+            let dst = &mut out[at..][..i2];
+            if stores[row] {
                 for &Run { at, from, len } in runs {
                     for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
-                        *d = *d + *v * scale;
+                        d.write(*v * scale);
                     }
                 }
+                return;
             }
-        }
+            // SAFETY: a row no window stores first was zeroed, and one that is stored was
+            // stored by an earlier window row (`fold_plan`): every entry is initialised;
+            // `MaybeUninit<T>` has the layout of `T`.
+            let dst = unsafe { &mut *(dst as *mut [MaybeUninit<T>] as *mut [T]) };
+            add_runs(dst, src, runs, scale);
+        });
     }
 
     /// Invert tile `tile`'s input-gradient spectrum (overwritten) and add its window, folded
@@ -177,10 +158,25 @@ impl<T: Scalar> FftConv<T> {
         runs: &[Run],
         out: &mut [T],
     ) {
+        let (i2, scale) = (self.lay.input[2], self.scale());
+        self.window_rows(s, spectrum, tile, |_, src, at| {
+            add_runs(&mut out[at..][..i2], src, runs, scale);
+        });
+    }
+
+    /// Invert tile `tile`'s spectrum and hand each window row that lands inside the input to
+    /// `each`: its index `j0 · e1 + j1` in the window, its values, and the offset of the input
+    /// row it folds onto (`(s0 · i1 + s1) · i2` in a sample-channel).
+    fn window_rows(
+        &self,
+        s: &mut Scratch<T>,
+        spectrum: &mut [Complex<T>],
+        tile: usize,
+        mut each: impl FnMut(usize, &[T], usize),
+    ) {
         let lay = &self.lay;
         let [_, t1, t2] = self.tiling.period();
         let [_, i1, i2] = lay.input;
-        let scale = self.scale();
         let start = self.window_start(tile_coords(tile, &self.tiling));
         let [e0, e1, e2] = self.window(start);
         let full = self.invert(s, spectrum, [e0, e1]);
@@ -192,14 +188,21 @@ impl<T: Scalar> FftConv<T> {
                 let Some(s1) = lay.maps[1][start[1] + j1] else {
                     continue;
                 };
-                let src = &full[(j0 * t1 + j1) * t2..][..e2];
-                let dst = &mut out[(s0 * i1 + s1) * i2..][..i2];
-                for &Run { at, from, len } in runs {
-                    for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
-                        *d = *d + *v * scale;
-                    }
-                }
+                each(
+                    j0 * e1 + j1,
+                    &full[(j0 * t1 + j1) * t2..][..e2],
+                    (s0 * i1 + s1) * i2,
+                );
             }
+        }
+    }
+}
+
+/// `dst[from + k] += src[at + k] · scale` for each run.
+fn add_runs<T: Scalar>(dst: &mut [T], src: &[T], runs: &[Run], scale: T) {
+    for &Run { at, from, len } in runs {
+        for (d, v) in dst[from..from + len].iter_mut().zip(&src[at..]) {
+            *d = *d + *v * scale;
         }
     }
 }
