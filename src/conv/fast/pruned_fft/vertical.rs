@@ -148,9 +148,28 @@ impl<T: Scalar> Vertical<T> {
     /// # Panics
     /// If `data` is shorter than the rows or `cols > stride`.
     pub(super) fn forward(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
+        self.forward_pruned(data, stride, cols, self.n);
+    }
+
+    /// [`forward`](Self::forward) of columns whose rows from `nonzero` on are zero: they are
+    /// not read (nor need they be written), and the first pass (or fused pair) skips their
+    /// loads and the butterfly work on them. A kernel's 7 of 40 rows leave each radix-8
+    /// butterfly of 40 = 8·5 one or two live inputs.
+    ///
+    /// # Panics
+    /// As `forward`.
+    pub(super) fn forward_pruned(
+        &self,
+        data: &mut [Complex<T>],
+        stride: usize,
+        cols: usize,
+        nonzero: usize,
+    ) {
         self.check(data, stride, cols);
-        for g in &self.groups {
-            self.run(&self.passes[g.clone()], data, stride, cols, false);
+        // The first group starts at pass 1, which spans all rows.
+        for (i, g) in self.groups.iter().enumerate() {
+            let live = if i == 0 { nonzero.min(self.n) } else { self.n };
+            self.run(&self.passes[g.clone()], data, stride, cols, false, live);
         }
     }
 
@@ -159,9 +178,26 @@ impl<T: Scalar> Vertical<T> {
     /// # Panics
     /// As `forward`.
     pub(super) fn inverse(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
+        self.inverse_pruned(data, stride, cols, self.n);
+    }
+
+    /// [`inverse`](Self::inverse) computing only the rows below `rows` (the others are left
+    /// unspecified): the last pass (or fused pair) stores only those and skips the butterfly
+    /// work on the rest.
+    ///
+    /// # Panics
+    /// As `forward`.
+    pub(super) fn inverse_pruned(
+        &self,
+        data: &mut [Complex<T>],
+        stride: usize,
+        cols: usize,
+        rows: usize,
+    ) {
         self.check(data, stride, cols);
-        for g in self.groups.iter().rev() {
-            self.run(&self.passes[g.clone()], data, stride, cols, true);
+        for (i, g) in self.groups.iter().enumerate().rev() {
+            let live = if i == 0 { rows.min(self.n) } else { self.n };
+            self.run(&self.passes[g.clone()], data, stride, cols, true, live);
         }
     }
 
@@ -201,7 +237,9 @@ impl<T: Scalar> Vertical<T> {
         out
     }
 
-    /// One pass, or two fused (then the vector kernels run), forward or backwards.
+    /// One pass, or two fused (then the vector kernels run), forward or backwards; `live`
+    /// below `n` prunes the first pass forward (rows from `live` on are zero) or the last
+    /// backwards (rows from `live` on are not needed).
     fn run(
         &self,
         passes: &[Pass<T>],
@@ -209,6 +247,7 @@ impl<T: Scalar> Vertical<T> {
         stride: usize,
         cols: usize,
         inv: bool,
+        live: usize,
     ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx512 {
@@ -232,9 +271,16 @@ impl<T: Scalar> Vertical<T> {
                     passes[0].span,
                     &twiddles[..k],
                     inv,
+                    live,
                 );
             }
             return;
+        }
+        // The portable loops transform every row: the zero rows are written as zeros.
+        if !inv {
+            for row in data.chunks_mut(stride).take(self.n).skip(live) {
+                row[..cols].fill(Complex::new(T::zero(), T::zero()));
+            }
         }
         for pass in passes {
             portable_pass(pass, data, stride, cols, self.n, inv);
