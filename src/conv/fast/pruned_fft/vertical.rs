@@ -143,10 +143,11 @@ impl<T: Scalar> Vertical<T> {
     }
 
     /// Forward transform of the `cols` columns of `data` (`n` rows of `stride` values), bins in
-    /// the order of [`position`](Self::position).
+    /// the order of [`position`](Self::position) (the stages call the pruned forms).
     ///
     /// # Panics
     /// If `data` is shorter than the rows or `cols > stride`.
+    #[cfg(test)]
     pub(super) fn forward(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
         self.forward_pruned(data, stride, cols, self.n);
     }
@@ -166,9 +167,18 @@ impl<T: Scalar> Vertical<T> {
         nonzero: usize,
     ) {
         self.check(data, stride, cols);
+        let mut nonzero = nonzero.min(self.n);
+        if nonzero > self.n / 2 {
+            // Few zero lines are cheaper zeroed than tested for: a gradient's 34 of 40 ran
+            // 2 % slower pruned (`benches/results/session20-prune.md`).
+            for row in data.chunks_mut(stride).take(self.n).skip(nonzero) {
+                row[..cols].fill(Complex::new(T::zero(), T::zero()));
+            }
+            nonzero = self.n;
+        }
         // The first group starts at pass 1, which spans all rows.
         for (i, g) in self.groups.iter().enumerate() {
-            let live = if i == 0 { nonzero.min(self.n) } else { self.n };
+            let live = if i == 0 { nonzero } else { self.n };
             self.run(&self.passes[g.clone()], data, stride, cols, false, live);
         }
     }
@@ -177,6 +187,7 @@ impl<T: Scalar> Vertical<T> {
     ///
     /// # Panics
     /// As `forward`.
+    #[cfg(test)]
     pub(super) fn inverse(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
         self.inverse_pruned(data, stride, cols, self.n);
     }
@@ -195,8 +206,10 @@ impl<T: Scalar> Vertical<T> {
         rows: usize,
     ) {
         self.check(data, stride, cols);
+        // As forward: pruning pays on few rows only.
+        let rows = if rows > self.n / 2 { self.n } else { rows };
         for (i, g) in self.groups.iter().enumerate().rev() {
-            let live = if i == 0 { rows.min(self.n) } else { self.n };
+            let live = if i == 0 { rows } else { self.n };
             self.run(&self.passes[g.clone()], data, stride, cols, true, live);
         }
     }

@@ -127,7 +127,7 @@ fn below(first: usize, step: usize, r: usize, live: usize) -> usize {
 /// holds `(span / R)·(R − 1)` values.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
+unsafe fn radix<V: Lanes, const R: usize, const INV: bool, const PRUNE: bool>(
     data: *mut f32,
     stride: usize,
     cols: usize,
@@ -145,7 +145,11 @@ unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
     for block in (0..n).step_by(span) {
         for j in 0..m {
             // Forward the rows read, backwards the rows stored.
-            let rows = below(block + j, m, R, live);
+            let rows = if PRUNE {
+                below(block + j, m, R, live)
+            } else {
+                R
+            };
             if INV && rows == 0 {
                 continue;
             }
@@ -301,7 +305,7 @@ unsafe fn cmul_dir<V: Lanes, const INV: bool>(x: V, wr: V, wi: V) -> V {
 /// As [`radix`]; `tw_a` and `tw_b` are the two passes' twiddles.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
+unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool, const PRUNE: bool>(
     data: *mut f32,
     stride: usize,
     cols: usize,
@@ -321,7 +325,7 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
     let mut x = [[V::zero(); 8]; 8];
     for block in (0..n).step_by(span) {
         for j in 0..m_b {
-            if INV && block + j >= live {
+            if PRUNE && INV && block + j >= live {
                 continue;
             }
             let base = data.add(2 * (block + j) * stride);
@@ -356,7 +360,11 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
                         }
                     }
                     for (qb, xb) in x[..RB].iter_mut().enumerate() {
-                        let kept = below(block + j + qb * m_b, m_a, RA, live);
+                        let kept = if PRUNE {
+                            below(block + j + qb * m_b, m_a, RA, live)
+                        } else {
+                            RA
+                        };
                         if kept == 0 {
                             continue;
                         }
@@ -369,7 +377,11 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
                     }
                 } else {
                     for (qb, xb) in x[..RB].iter_mut().enumerate() {
-                        let read = below(block + j + qb * m_b, m_a, RA, live);
+                        let read = if PRUNE {
+                            below(block + j + qb * m_b, m_a, RA, live)
+                        } else {
+                            RA
+                        };
                         for (qa, v) in xb[..RA].iter_mut().enumerate() {
                             if qa < read {
                                 *v = load(at.add(row(qa, qb)));
@@ -428,13 +440,20 @@ unsafe fn dispatch<V: Lanes>(
     inv: bool,
     live: usize,
 ) {
+    // The pruned kernels are instantiated apart: their tests per row cost the whole
+    // transforms 1–6 % (`benches/results/session20-prune.md`).
+    let prune = live < n;
     macro_rules! one {
         ($($r:literal),*) => {
-            match (radices[0], inv) {
+            match (radices[0], inv, prune) {
                 $(
-                    ($r, false) => radix::<V, $r, false>(
+                    ($r, false, false) => radix::<V, $r, false, false>(
                         data, stride, cols, n, span, twiddles[0], live),
-                    ($r, true) => radix::<V, $r, true>(
+                    ($r, true, false) => radix::<V, $r, true, false>(
+                        data, stride, cols, n, span, twiddles[0], live),
+                    ($r, false, true) => radix::<V, $r, false, true>(
+                        data, stride, cols, n, span, twiddles[0], live),
+                    ($r, true, true) => radix::<V, $r, true, true>(
                         data, stride, cols, n, span, twiddles[0], live),
                 )*
                 _ => unreachable!("radix {radices:?}"),
@@ -443,11 +462,15 @@ unsafe fn dispatch<V: Lanes>(
     }
     macro_rules! two {
         ($($a:literal $b:literal),*) => {
-            match (radices[0], radices[1], inv) {
+            match (radices[0], radices[1], inv, prune) {
                 $(
-                    ($a, $b, false) => fused::<V, $a, $b, false>(
+                    ($a, $b, false, false) => fused::<V, $a, $b, false, false>(
                         data, stride, cols, n, span, twiddles[0], twiddles[1], live),
-                    ($a, $b, true) => fused::<V, $a, $b, true>(
+                    ($a, $b, true, false) => fused::<V, $a, $b, true, false>(
+                        data, stride, cols, n, span, twiddles[0], twiddles[1], live),
+                    ($a, $b, false, true) => fused::<V, $a, $b, false, true>(
+                        data, stride, cols, n, span, twiddles[0], twiddles[1], live),
+                    ($a, $b, true, true) => fused::<V, $a, $b, true, true>(
                         data, stride, cols, n, span, twiddles[0], twiddles[1], live),
                 )*
                 _ => unreachable!("radices {radices:?}"),
