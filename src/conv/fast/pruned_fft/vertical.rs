@@ -168,9 +168,11 @@ impl<T: Scalar> Vertical<T> {
     ) {
         self.check(data, stride, cols);
         let mut nonzero = nonzero.min(self.n);
-        if nonzero > self.n / 2 {
-            // Few zero lines are cheaper zeroed than tested for: a gradient's 34 of 40 ran
-            // 2 % slower pruned (`benches/results/session20-prune.md`).
+        if nonzero > self.n / 4 {
+            // Pruning pays where the butterflies are left one or two live inputs: a kernel's
+            // 7 of 40 and 11 of 64 lines ran 14–15 % faster pruned, a gradient's 34 of 40
+            // 2 % slower, and 2d-k31-dense (31 of 64) 4 % slower
+            // (`benches/results/session20-prune.md`): more lines are zeroed and transformed.
             for row in data.chunks_mut(stride).take(self.n).skip(nonzero) {
                 row[..cols].fill(Complex::new(T::zero(), T::zero()));
             }
@@ -207,7 +209,7 @@ impl<T: Scalar> Vertical<T> {
     ) {
         self.check(data, stride, cols);
         // As forward: pruning pays on few rows only.
-        let rows = if rows > self.n / 2 { self.n } else { rows };
+        let rows = if rows > self.n / 4 { self.n } else { rows };
         for (i, g) in self.groups.iter().enumerate().rev() {
             let live = if i == 0 { rows } else { self.n };
             self.run(&self.passes[g.clone()], data, stride, cols, true, live);

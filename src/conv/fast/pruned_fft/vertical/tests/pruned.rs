@@ -7,7 +7,7 @@ const PRUNED_LENGTHS: [usize; 14] = [16, 32, 36, 40, 48, 64, 72, 80, 96, 5, 8, 1
 
 /// The counts of nonzero lines (rows read) checked for length `n`.
 fn counts(n: usize) -> Vec<usize> {
-    let mut out = vec![0, 1, 2, 7, n / 2, n - 1, n];
+    let mut out = vec![0, 1, 2, 7, n / 4, n / 4 + 1, n / 2, n - 1, n];
     out.retain(|&c| c <= n);
     out.sort_unstable();
     out.dedup();
