@@ -4,7 +4,10 @@
 //! behind `Columns::chosen` (`conv::fast::pruned_fft`).
 //! `cargo run --release --example fft_columns [f64]`; `... fft_columns cols` times only the
 //! vertical column stages of the 2-D periods (best of 31, to the ns: the 1–3 µs they take
-//! are below the full table's 0.1 µs resolution and noise).
+//! are below the full table's 0.1 µs resolution and noise); `... fft_columns pruned` times the
+//! vertical plans of the layers' periods with the few nonzero lines of a kernel (forward) and
+//! the few rows its gradient reads (inverse) against all lines (best of 31, ns), the case the
+//! pruned first and last column passes serve.
 use fftconv::conv::fast::pruned_fft::{Columns, PrunedRfft};
 use fftconv::tensor::Scalar;
 use num_complex::Complex;
@@ -92,8 +95,38 @@ fn columns_only() {
     println!();
 }
 
+/// Forward + inverse of the vertical plans with `nonzero` lines in and the same rows out:
+/// a kernel's 7 of 40 (2d-k7's weight and its gradient), a gradient's 34, all of them.
+fn pruned() {
+    print!("f32 vertical forward+inverse, nonzero lines = rows read, ns:");
+    for (period, nonzero) in [
+        ([1, 40, 72], [1, 7]),
+        ([1, 40, 72], [1, 34]),
+        ([1, 40, 72], [1, 40]),
+        ([1, 64, 64], [1, 11]),
+        ([1, 64, 64], [1, 64]),
+        ([1, 48, 80], [1, 15]),
+        ([16, 36, 36], [5, 5]),
+        ([16, 36, 36], [16, 36]),
+    ] {
+        let (ns, _) = time_best::<f32>(period, nonzero, Columns::Vertical, 31);
+        print!(
+            "  {}x{}x{} {}x{} {:.0}",
+            period[0],
+            period[1],
+            period[2],
+            nonzero[0],
+            nonzero[1],
+            ns * 1e3
+        );
+    }
+    println!();
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "cols") {
+    if std::env::args().any(|a| a == "pruned") {
+        pruned();
+    } else if std::env::args().any(|a| a == "cols") {
         columns_only();
     } else if std::env::args().any(|a| a == "f64") {
         run::<f64>("f64");

@@ -328,9 +328,9 @@ impl<T: Scalar> PrunedRfft<T> {
             "nonzero extent {nonzero:?} exceeds the period"
         );
         // Stage 1: rows, real to complex, into cur = [t0][t1][h] (rows j0 < e0 only). Lines
-        // j1 ≥ e1 are zero; a transposed stage 2 reads only lines j1 < e1, so they are written
-        // only where there is none.
-        let zero_lines = self.forward_axes[1].is_none();
+        // j1 ≥ e1 are zero; a transposed or vertical stage 2 reads only lines j1 < e1, so they
+        // are written only where there is none.
+        let zero_lines = self.forward_axes[1].is_none() && self.vertical_axes[1].is_none();
         for j0 in 0..e0 {
             let plane = &mut cur[j0 * t1 * h..][..t1 * h];
             if let Some(batch) = self.batch.as_ref().filter(|_| e1 > 0) {
@@ -349,16 +349,15 @@ impl<T: Scalar> PrunedRfft<T> {
             }
         }
         if self.columns == Columns::Vertical {
-            // Stages 2 and 3 in place: axis 1 per plane, then axis 0 over planes, the planes
-            // j0 ≥ e0 as zeros.
+            // Stages 2 and 3 in place: axis 1 per plane, then axis 0 over planes, each
+            // reading only its nonzero lines (planes).
             if let Some(plan) = &self.vertical_axes[1] {
                 for j0 in 0..e0 {
-                    plan.forward(&mut cur[j0 * t1 * h..][..t1 * h], h, h);
+                    plan.forward_pruned(&mut cur[j0 * t1 * h..][..t1 * h], h, h, e1);
                 }
             }
             if let Some(plan) = &self.vertical_axes[0] {
-                cur[e0 * t1 * h..].fill(zero());
-                plan.forward(cur, t1 * h, t1 * h);
+                plan.forward_pruned(cur, t1 * h, t1 * h, e0);
             }
             return cur;
         }
@@ -374,8 +373,7 @@ impl<T: Scalar> PrunedRfft<T> {
                 }
             }
             if let Some(plan) = &self.vertical_axes[0] {
-                cur[e0 * t1 * h..].fill(zero());
-                plan.forward(cur, t1 * h, t1 * h);
+                plan.forward_pruned(cur, t1 * h, t1 * h, e0);
             }
             return cur;
         }
@@ -474,12 +472,13 @@ impl<T: Scalar> PrunedRfft<T> {
         assert!(r0 <= t0 && r1 <= t1, "rows {rows:?} exceed the period");
         let m = h * t1;
         if self.columns != Columns::Transposed {
+            // Each computes only the planes (lines) read after it.
             if let Some(plan) = &self.vertical_axes[0] {
-                plan.inverse(cur, m, m);
+                plan.inverse_pruned(cur, m, m, r0);
             }
             if let Some(plan) = &self.vertical_axes[1] {
                 for j0 in 0..r0 {
-                    plan.inverse(&mut cur[j0 * m..][..m], h, h);
+                    plan.inverse_pruned(&mut cur[j0 * m..][..m], h, h, r1);
                 }
             }
         }

@@ -143,14 +143,45 @@ impl<T: Scalar> Vertical<T> {
     }
 
     /// Forward transform of the `cols` columns of `data` (`n` rows of `stride` values), bins in
-    /// the order of [`position`](Self::position).
+    /// the order of [`position`](Self::position) (the stages call the pruned forms).
     ///
     /// # Panics
     /// If `data` is shorter than the rows or `cols > stride`.
+    #[cfg(test)]
     pub(super) fn forward(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
+        self.forward_pruned(data, stride, cols, self.n);
+    }
+
+    /// [`forward`](Self::forward) of columns whose rows from `nonzero` on are zero: they are
+    /// not read (nor need they be written), and the first pass (or fused pair) skips their
+    /// loads and the butterfly work on them. A kernel's 7 of 40 rows leave each radix-8
+    /// butterfly of 40 = 8·5 one or two live inputs.
+    ///
+    /// # Panics
+    /// As `forward`.
+    pub(super) fn forward_pruned(
+        &self,
+        data: &mut [Complex<T>],
+        stride: usize,
+        cols: usize,
+        nonzero: usize,
+    ) {
         self.check(data, stride, cols);
-        for g in &self.groups {
-            self.run(&self.passes[g.clone()], data, stride, cols, false);
+        let mut nonzero = nonzero.min(self.n);
+        if nonzero > self.n / 4 {
+            // Pruning pays where the butterflies are left one or two live inputs: a kernel's
+            // 7 of 40 and 11 of 64 lines ran 14–15 % faster pruned, a gradient's 34 of 40
+            // 2 % slower, and 2d-k31-dense (31 of 64) 4 % slower
+            // (`benches/results/session20-prune.md`): more lines are zeroed and transformed.
+            for row in data.chunks_mut(stride).take(self.n).skip(nonzero) {
+                row[..cols].fill(Complex::new(T::zero(), T::zero()));
+            }
+            nonzero = self.n;
+        }
+        // The first group starts at pass 1, which spans all rows.
+        for (i, g) in self.groups.iter().enumerate() {
+            let live = if i == 0 { nonzero } else { self.n };
+            self.run(&self.passes[g.clone()], data, stride, cols, false, live);
         }
     }
 
@@ -158,10 +189,30 @@ impl<T: Scalar> Vertical<T> {
     ///
     /// # Panics
     /// As `forward`.
+    #[cfg(test)]
     pub(super) fn inverse(&self, data: &mut [Complex<T>], stride: usize, cols: usize) {
+        self.inverse_pruned(data, stride, cols, self.n);
+    }
+
+    /// [`inverse`](Self::inverse) computing only the rows below `rows` (the others are left
+    /// unspecified): the last pass (or fused pair) stores only those and skips the butterfly
+    /// work on the rest.
+    ///
+    /// # Panics
+    /// As `forward`.
+    pub(super) fn inverse_pruned(
+        &self,
+        data: &mut [Complex<T>],
+        stride: usize,
+        cols: usize,
+        rows: usize,
+    ) {
         self.check(data, stride, cols);
-        for g in self.groups.iter().rev() {
-            self.run(&self.passes[g.clone()], data, stride, cols, true);
+        // As forward: pruning pays on few rows only.
+        let rows = if rows > self.n / 4 { self.n } else { rows };
+        for (i, g) in self.groups.iter().enumerate().rev() {
+            let live = if i == 0 { rows } else { self.n };
+            self.run(&self.passes[g.clone()], data, stride, cols, true, live);
         }
     }
 
@@ -201,7 +252,9 @@ impl<T: Scalar> Vertical<T> {
         out
     }
 
-    /// One pass, or two fused (then the vector kernels run), forward or backwards.
+    /// One pass, or two fused (then the vector kernels run), forward or backwards; `live`
+    /// below `n` prunes the first pass forward (rows from `live` on are zero) or the last
+    /// backwards (rows from `live` on are not needed).
     fn run(
         &self,
         passes: &[Pass<T>],
@@ -209,6 +262,7 @@ impl<T: Scalar> Vertical<T> {
         stride: usize,
         cols: usize,
         inv: bool,
+        live: usize,
     ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx512 {
@@ -232,9 +286,16 @@ impl<T: Scalar> Vertical<T> {
                     passes[0].span,
                     &twiddles[..k],
                     inv,
+                    live,
                 );
             }
             return;
+        }
+        // The portable loops transform every row: the zero rows are written as zeros.
+        if !inv {
+            for row in data.chunks_mut(stride).take(self.n).skip(live) {
+                row[..cols].fill(Complex::new(T::zero(), T::zero()));
+            }
         }
         for pass in passes {
             portable_pass(pass, data, stride, cols, self.n, inv);

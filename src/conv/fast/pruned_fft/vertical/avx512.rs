@@ -8,117 +8,8 @@
 use num_complex::Complex;
 use std::arch::x86_64::*;
 
-/// One vector of complex `f32` and its operations.
-pub(super) trait Lanes: Copy {
-    /// Complex values per vector.
-    const WIDTH: usize;
-    type Mask: Copy;
-    /// The mask of the first `n < WIDTH` complex values.
-    fn mask(n: usize) -> Self::Mask;
-    unsafe fn load(p: *const f32) -> Self;
-    unsafe fn load_masked(m: Self::Mask, p: *const f32) -> Self;
-    unsafe fn store(self, p: *mut f32);
-    unsafe fn store_masked(self, m: Self::Mask, p: *mut f32);
-    unsafe fn splat(v: f32) -> Self;
-    unsafe fn zero() -> Self;
-    unsafe fn add(self, o: Self) -> Self;
-    unsafe fn sub(self, o: Self) -> Self;
-    unsafe fn mul(self, o: Self) -> Self;
-    /// Real and imaginary parts exchanged.
-    unsafe fn swap(self) -> Self;
-    /// `a·b − c` in even lanes, `a·b + c` in odd ones.
-    unsafe fn fmaddsub(a: Self, b: Self, c: Self) -> Self;
-    /// `a·b + c` in even lanes, `a·b − c` in odd ones.
-    unsafe fn fmsubadd(a: Self, b: Self, c: Self) -> Self;
-    /// `c − a·b`.
-    unsafe fn fnmadd(a: Self, b: Self, c: Self) -> Self;
-}
-
-macro_rules! lanes {
-    ($v:ty, $width:literal, $mask:ty, $load:ident, $load_masked:ident, $store:ident,
-     $store_masked:ident, $splat:ident, $zero:ident, $add:ident, $sub:ident, $mul:ident,
-     $permute:ident, $fmaddsub:ident, $fmsubadd:ident, $fnmadd:ident) => {
-        impl Lanes for $v {
-            const WIDTH: usize = $width;
-            type Mask = $mask;
-            #[inline(always)]
-            fn mask(n: usize) -> $mask {
-                ((1u32 << (2 * n)) - 1) as $mask
-            }
-            #[inline(always)]
-            unsafe fn load(p: *const f32) -> Self {
-                $load(p)
-            }
-            #[inline(always)]
-            unsafe fn load_masked(m: $mask, p: *const f32) -> Self {
-                $load_masked(m, p)
-            }
-            #[inline(always)]
-            unsafe fn store(self, p: *mut f32) {
-                $store(p, self)
-            }
-            #[inline(always)]
-            unsafe fn store_masked(self, m: $mask, p: *mut f32) {
-                $store_masked(p, m, self)
-            }
-            #[inline(always)]
-            unsafe fn splat(v: f32) -> Self {
-                $splat(v)
-            }
-            #[inline(always)]
-            unsafe fn zero() -> Self {
-                $zero()
-            }
-            #[inline(always)]
-            unsafe fn add(self, o: Self) -> Self {
-                $add(self, o)
-            }
-            #[inline(always)]
-            unsafe fn sub(self, o: Self) -> Self {
-                $sub(self, o)
-            }
-            #[inline(always)]
-            unsafe fn mul(self, o: Self) -> Self {
-                $mul(self, o)
-            }
-            #[inline(always)]
-            unsafe fn swap(self) -> Self {
-                $permute::<0xB1>(self)
-            }
-            #[inline(always)]
-            unsafe fn fmaddsub(a: Self, b: Self, c: Self) -> Self {
-                $fmaddsub(a, b, c)
-            }
-            #[inline(always)]
-            unsafe fn fmsubadd(a: Self, b: Self, c: Self) -> Self {
-                $fmsubadd(a, b, c)
-            }
-            #[inline(always)]
-            unsafe fn fnmadd(a: Self, b: Self, c: Self) -> Self {
-                $fnmadd(a, b, c)
-            }
-        }
-    };
-}
-
-lanes!(
-    __m512,
-    8,
-    __mmask16,
-    _mm512_loadu_ps,
-    _mm512_maskz_loadu_ps,
-    _mm512_storeu_ps,
-    _mm512_mask_storeu_ps,
-    _mm512_set1_ps,
-    _mm512_setzero_ps,
-    _mm512_add_ps,
-    _mm512_sub_ps,
-    _mm512_mul_ps,
-    _mm512_permute_ps,
-    _mm512_fmaddsub_ps,
-    _mm512_fmsubadd_ps,
-    _mm512_fnmadd_ps
-);
+mod lanes;
+use lanes::Lanes;
 
 /// `x · (wr + i wi)` for eight complex values and a broadcast twiddle.
 #[inline(always)]
@@ -217,20 +108,33 @@ unsafe fn dft<V: Lanes, const R: usize, const INV: bool>(x: &mut [V; 8], one: V)
     }
 }
 
-/// One pass of radix `R` over the sub-transforms of length `span` of `n` rows.
+/// How many of the rows `first + q·step`, `q < r`, lie below `live` (they rise with `q`).
+#[inline(always)]
+fn below(first: usize, step: usize, r: usize, live: usize) -> usize {
+    if first >= live {
+        0
+    } else {
+        r.min((live - first - 1) / step + 1)
+    }
+}
+
+/// One pass of radix `R` over the sub-transforms of length `span` of `n` rows. Forward, the
+/// rows from `live` on are taken as zero and not read; backwards, only the rows below `live`
+/// are computed and stored (`live = n` for a whole pass).
 ///
 /// # Safety
 /// AVX-512F; `n` rows of `stride` complex values from `data`, `cols ≤ stride`; `twiddles`
 /// holds `(span / R)·(R − 1)` values.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
+unsafe fn radix<V: Lanes, const R: usize, const INV: bool, const PRUNE: bool>(
     data: *mut f32,
     stride: usize,
     cols: usize,
     n: usize,
     span: usize,
     twiddles: &[Complex<f32>],
+    live: usize,
 ) {
     let m = span / R;
     let one = V::splat(1.0);
@@ -240,6 +144,16 @@ unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
     let mut x = [V::zero(); 8];
     for block in (0..n).step_by(span) {
         for j in 0..m {
+            // Forward the rows read, backwards the rows stored.
+            let rows = if PRUNE {
+                below(block + j, m, R, live)
+            } else {
+                R
+            };
+            if INV && rows == 0 {
+                continue;
+            }
+            let (read, kept) = if INV { (R, rows) } else { (rows, R) };
             let mut wr = [one; 7];
             let mut wi = [V::zero(); 7];
             for q in 1..R {
@@ -252,13 +166,18 @@ unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
             // Whole vectors unmasked (masked stores are slow on some CPUs), the tail masked.
             for c in 0..chunks {
                 let at = base.add(2 * V::WIDTH * c);
+                // Constant bounds with a test per row (unrolled, `x` stays in registers).
                 if c + 1 == chunks && tail != 0 {
                     for (q, v) in x[..R].iter_mut().enumerate() {
-                        *v = V::load_masked(tail_mask, at.add(q * row_step));
+                        if q < read {
+                            *v = V::load_masked(tail_mask, at.add(q * row_step));
+                        }
                     }
                 } else {
                     for (q, v) in x[..R].iter_mut().enumerate() {
-                        *v = V::load(at.add(q * row_step));
+                        if q < read {
+                            *v = V::load(at.add(q * row_step));
+                        }
                     }
                 }
                 if INV && j > 0 {
@@ -266,19 +185,27 @@ unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
                         x[q] = cmul(x[q], wr[q - 1], wi[q - 1]);
                     }
                 }
-                dft::<V, R, INV>(&mut x, one);
-                if !INV && j > 0 {
+                if read == R && kept == R {
+                    dft::<V, R, INV>(&mut x, one);
+                } else {
+                    pruned_dft::<V, R, INV>(&mut x, one, read, kept);
+                }
+                if !INV && j > 0 && read > 0 {
                     for q in 1..R {
                         x[q] = cmul(x[q], wr[q - 1], wi[q - 1]);
                     }
                 }
                 if c + 1 == chunks && tail != 0 {
                     for (q, v) in x[..R].iter().enumerate() {
-                        v.store_masked(tail_mask, at.add(q * row_step));
+                        if q < kept {
+                            v.store_masked(tail_mask, at.add(q * row_step));
+                        }
                     }
                 } else {
                     for (q, v) in x[..R].iter().enumerate() {
-                        v.store(at.add(q * row_step));
+                        if q < kept {
+                            v.store(at.add(q * row_step));
+                        }
                     }
                 }
             }
@@ -286,15 +213,54 @@ unsafe fn radix<V: Lanes, const R: usize, const INV: bool>(
     }
 }
 
+/// [`dft`] of `x` whose values from `read` on are zero (and may hold anything), of which
+/// only the first `kept` outputs are needed: no input, every output zero; one input, every
+/// output equal to it; one output, the sum; otherwise the whole butterfly on zeros.
+#[inline(always)]
+unsafe fn pruned_dft<V: Lanes, const R: usize, const INV: bool>(
+    x: &mut [V; 8],
+    one: V,
+    read: usize,
+    kept: usize,
+) {
+    match (read, kept) {
+        (0, _) => x[..R].fill(V::zero()),
+        (1, _) => {
+            let x0 = x[0];
+            x[1..R].fill(x0);
+        }
+        (_, 1) => {
+            let mut sum = x[0];
+            for (q, v) in x[..R].iter().enumerate().skip(1) {
+                if q < read {
+                    sum = V::add(sum, *v);
+                }
+            }
+            x[0] = sum;
+        }
+        _ => {
+            for (q, v) in x[..R].iter_mut().enumerate() {
+                if q >= read {
+                    *v = V::zero();
+                }
+            }
+            dft::<V, R, INV>(x, one);
+        }
+    }
+}
+
 /// The radix-`RA` butterfly of the first of two fused passes on row group `j1`, its
 /// twiddles broadcast from memory (a load-port broadcast, no shuffle; conjugated backwards by
-/// [`cmul_dir`] rather than a negated scalar, which would need a register broadcast).
+/// [`cmul_dir`] rather than a negated scalar, which would need a register broadcast). Only
+/// `x[..read]` is read, and only `x[..kept]` computed ([`pruned_dft`]).
 #[inline(always)]
 unsafe fn butterfly<V: Lanes, const R: usize, const INV: bool>(
     x: &mut [V; 8],
     j1: usize,
     tw: &[Complex<f32>],
     one: V,
+    read: usize,
+    kept: usize,
 ) {
     if INV && j1 > 0 {
         for q in 1..R {
@@ -302,8 +268,12 @@ unsafe fn butterfly<V: Lanes, const R: usize, const INV: bool>(
             x[q] = cmul_dir::<V, INV>(x[q], V::splat(w.re), V::splat(w.im));
         }
     }
-    dft::<V, R, INV>(x, one);
-    if !INV && j1 > 0 {
+    if read == R && kept == R {
+        dft::<V, R, INV>(x, one);
+    } else {
+        pruned_dft::<V, R, INV>(x, one, read, kept);
+    }
+    if !INV && j1 > 0 && read > 0 {
         for q in 1..R {
             let w = tw[j1 * (R - 1) + q - 1];
             x[q] = cmul_dir::<V, INV>(x[q], V::splat(w.re), V::splat(w.im));
@@ -328,13 +298,14 @@ unsafe fn cmul_dir<V: Lanes, const INV: bool>(x: V, wr: V, wi: V) -> V {
 /// stream: forward, each radix-`RA` butterfly runs as soon as its rows are loaded and each
 /// radix-`RB` butterfly stores as soon as it is done (backwards the mirror image), so that
 /// where `RA·RB` exceeds the 32 vector registers (8·5 = 40) only the middle stage's values
-/// spill, once each.
+/// spill, once each. `live` prunes the radix-`RA` stage as in [`radix`]: forward the rows it
+/// reads, backwards the rows it stores.
 ///
 /// # Safety
 /// As [`radix`]; `tw_a` and `tw_b` are the two passes' twiddles.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
+unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool, const PRUNE: bool>(
     data: *mut f32,
     stride: usize,
     cols: usize,
@@ -342,6 +313,7 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
     span: usize,
     tw_a: &[Complex<f32>],
     tw_b: &[Complex<f32>],
+    live: usize,
 ) {
     let m_a = span / RA;
     let m_b = m_a / RB;
@@ -353,6 +325,9 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
     let mut x = [[V::zero(); 8]; 8];
     for block in (0..n).step_by(span) {
         for j in 0..m_b {
+            if PRUNE && INV && block + j >= live {
+                continue;
+            }
             let base = data.add(2 * (block + j) * stride);
             let row = |qa: usize, qb: usize| 2 * (qa * m_a + qb * m_b) * stride;
             for c in 0..chunks {
@@ -379,28 +354,45 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
                         for (qb, v) in y[..RB].iter_mut().enumerate() {
                             *v = load(at.add(row(qa, qb)));
                         }
-                        butterfly::<V, RB, INV>(&mut y, j, tw_b, one);
+                        butterfly::<V, RB, INV>(&mut y, j, tw_b, one, RB, RB);
                         for (qb, v) in y[..RB].iter().enumerate() {
                             x[qb][qa] = *v;
                         }
                     }
                     for (qb, xb) in x[..RB].iter_mut().enumerate() {
-                        butterfly::<V, RA, INV>(xb, j + qb * m_b, tw_a, one);
+                        let kept = if PRUNE {
+                            below(block + j + qb * m_b, m_a, RA, live)
+                        } else {
+                            RA
+                        };
+                        if kept == 0 {
+                            continue;
+                        }
+                        butterfly::<V, RA, INV>(xb, j + qb * m_b, tw_a, one, RA, kept);
                         for (qa, v) in xb[..RA].iter().enumerate() {
-                            store(*v, at.add(row(qa, qb)));
+                            if qa < kept {
+                                store(*v, at.add(row(qa, qb)));
+                            }
                         }
                     }
                 } else {
                     for (qb, xb) in x[..RB].iter_mut().enumerate() {
+                        let read = if PRUNE {
+                            below(block + j + qb * m_b, m_a, RA, live)
+                        } else {
+                            RA
+                        };
                         for (qa, v) in xb[..RA].iter_mut().enumerate() {
-                            *v = load(at.add(row(qa, qb)));
+                            if qa < read {
+                                *v = load(at.add(row(qa, qb)));
+                            }
                         }
-                        butterfly::<V, RA, INV>(xb, j + qb * m_b, tw_a, one);
+                        butterfly::<V, RA, INV>(xb, j + qb * m_b, tw_a, one, read, RA);
                     }
                     #[allow(clippy::needless_range_loop)]
                     for qa in 0..RA {
                         let mut y: [V; 8] = std::array::from_fn(|qb| x[qb][qa]);
-                        butterfly::<V, RB, INV>(&mut y, j, tw_b, one);
+                        butterfly::<V, RB, INV>(&mut y, j, tw_b, one, RB, RB);
                         for (qb, v) in y[..RB].iter().enumerate() {
                             store(*v, at.add(row(qa, qb)));
                         }
@@ -417,6 +409,8 @@ unsafe fn fused<V: Lanes, const RA: usize, const RB: usize, const INV: bool>(
 /// # Safety
 /// AVX-512F; `n` rows of `stride` complex values from `data`, `cols ≤ stride`; each slice of
 /// `twiddles` its pass's, the radices among 2, 3, 4, 5, 8, two of them only as [`fuses`].
+/// Where `live < n` the passes are the first forward (rows from `live` on taken as zero, not
+/// read) or the last backwards (only rows below `live` stored): `span = n`.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn run(
@@ -428,8 +422,9 @@ pub(super) unsafe fn run(
     span: usize,
     twiddles: &[&[Complex<f32>]],
     inv: bool,
+    live: usize,
 ) {
-    dispatch::<__m512>(data, stride, cols, n, radices, span, twiddles, inv);
+    dispatch::<__m512>(data, stride, cols, n, radices, span, twiddles, inv, live);
 }
 
 #[inline(always)]
@@ -443,13 +438,23 @@ unsafe fn dispatch<V: Lanes>(
     span: usize,
     twiddles: &[&[Complex<f32>]],
     inv: bool,
+    live: usize,
 ) {
+    // The pruned kernels are instantiated apart: their tests per row cost the whole
+    // transforms 1–6 % (`benches/results/session20-prune.md`).
+    let prune = live < n;
     macro_rules! one {
         ($($r:literal),*) => {
-            match (radices[0], inv) {
+            match (radices[0], inv, prune) {
                 $(
-                    ($r, false) => radix::<V, $r, false>(data, stride, cols, n, span, twiddles[0]),
-                    ($r, true) => radix::<V, $r, true>(data, stride, cols, n, span, twiddles[0]),
+                    ($r, false, false) => radix::<V, $r, false, false>(
+                        data, stride, cols, n, span, twiddles[0], live),
+                    ($r, true, false) => radix::<V, $r, true, false>(
+                        data, stride, cols, n, span, twiddles[0], live),
+                    ($r, false, true) => radix::<V, $r, false, true>(
+                        data, stride, cols, n, span, twiddles[0], live),
+                    ($r, true, true) => radix::<V, $r, true, true>(
+                        data, stride, cols, n, span, twiddles[0], live),
                 )*
                 _ => unreachable!("radix {radices:?}"),
             }
@@ -457,12 +462,16 @@ unsafe fn dispatch<V: Lanes>(
     }
     macro_rules! two {
         ($($a:literal $b:literal),*) => {
-            match (radices[0], radices[1], inv) {
+            match (radices[0], radices[1], inv, prune) {
                 $(
-                    ($a, $b, false) => fused::<V, $a, $b, false>(
-                        data, stride, cols, n, span, twiddles[0], twiddles[1]),
-                    ($a, $b, true) => fused::<V, $a, $b, true>(
-                        data, stride, cols, n, span, twiddles[0], twiddles[1]),
+                    ($a, $b, false, false) => fused::<V, $a, $b, false, false>(
+                        data, stride, cols, n, span, twiddles[0], twiddles[1], live),
+                    ($a, $b, true, false) => fused::<V, $a, $b, true, false>(
+                        data, stride, cols, n, span, twiddles[0], twiddles[1], live),
+                    ($a, $b, false, true) => fused::<V, $a, $b, false, true>(
+                        data, stride, cols, n, span, twiddles[0], twiddles[1], live),
+                    ($a, $b, true, true) => fused::<V, $a, $b, true, true>(
+                        data, stride, cols, n, span, twiddles[0], twiddles[1], live),
                 )*
                 _ => unreachable!("radices {radices:?}"),
             }

@@ -249,3 +249,5 @@ fn lengths_with_other_primes_are_refused() {
         assert_eq!(radices(n).as_deref(), Some(want), "{n}");
     }
 }
+
+mod pruned;
