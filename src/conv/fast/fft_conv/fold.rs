@@ -39,20 +39,11 @@ impl<T: Scalar> FftConv<T> {
                 .try_fold(0, |end, r| (r.from == end).then_some(end + r.len));
             let exact = end == Some(i2);
             let mut here = vec![false; e0 * e1];
-            for j0 in 0..e0 {
-                let Some(s0) = lay.maps[0][start[0] + j0] else {
-                    continue;
-                };
-                for j1 in 0..e1 {
-                    let Some(s1) = lay.maps[1][start[1] + j1] else {
-                        continue;
-                    };
-                    let row = s0 * i1 + s1;
-                    if !reached[row] {
-                        reached[row] = true;
-                        stored[row] = exact;
-                        here[j0 * e1 + j1] = exact;
-                    }
+            for (j0, j1, row) in self.input_rows(start) {
+                if !reached[row] {
+                    reached[row] = true;
+                    stored[row] = exact;
+                    here[j0 * e1 + j1] = exact;
                 }
             }
             stores.push(here);
@@ -174,27 +165,30 @@ impl<T: Scalar> FftConv<T> {
         tile: usize,
         mut each: impl FnMut(usize, &[T], usize),
     ) {
-        let lay = &self.lay;
         let [_, t1, t2] = self.tiling.period();
-        let [_, i1, i2] = lay.input;
+        let i2 = self.lay.input[2];
         let start = self.window_start(tile_coords(tile, &self.tiling));
         let [e0, e1, e2] = self.window(start);
         let full = self.invert(s, spectrum, [e0, e1]);
-        for j0 in 0..e0 {
-            let Some(s0) = lay.maps[0][start[0] + j0] else {
-                continue;
-            };
-            for j1 in 0..e1 {
-                let Some(s1) = lay.maps[1][start[1] + j1] else {
-                    continue;
-                };
-                each(
-                    j0 * e1 + j1,
-                    &full[(j0 * t1 + j1) * t2..][..e2],
-                    (s0 * i1 + s1) * i2,
-                );
-            }
+        for (j0, j1, row) in self.input_rows(start) {
+            each(j0 * e1 + j1, &full[(j0 * t1 + j1) * t2..][..e2], row * i2);
         }
+    }
+
+    /// The rows of the window starting at `start` that fall on the input (not on zero
+    /// padding), in order, as `(j0, j1, s0·i1 + s1)`: window row `(j0, j1)` and the input row
+    /// it reads through the padding maps. The fold's plan and the fold itself walk the same
+    /// rows, so they take them from here.
+    fn input_rows(&self, start: [usize; 3]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let maps = &self.lay.maps;
+        let i1 = self.lay.input[1];
+        let [e0, e1, _] = self.window(start);
+        (0..e0)
+            .filter_map(move |j0| maps[0][start[0] + j0].map(|s0| (j0, s0)))
+            .flat_map(move |(j0, s0)| {
+                (0..e1)
+                    .filter_map(move |j1| maps[1][start[1] + j1].map(|s1| (j0, j1, s0 * i1 + s1)))
+            })
     }
 }
 
