@@ -79,16 +79,21 @@ pub(super) struct Source<'a, T> {
     pub(super) wb: &'a [T],
 }
 
-/// One `∂w` task: the planes it reads, per sample.
+/// One `∂w` task of one sample: a block of output channels against a few input channels.
 pub(super) struct WeightTask<'a, T> {
-    /// Padded input plane of the task's input channel, per sample (extents `x_dims`; the
-    /// slice runs on to the end of the sample's buffer, as the row sweep reads a little past
-    /// the plane).
+    /// Padded input plane of each of the task's input channels (extents `x_dims`; each slice
+    /// runs on to the end of the sample's buffer, as the row sweep reads a little past the
+    /// plane).
     pub(super) x: Vec<&'a [T]>,
     /// The [`R`] cotangent planes of the task's output block (repeated when the block is
-    /// short), per sample (extents `q_dims`, `dy` at offset `e`; to the end of the buffer).
-    pub(super) dy: Vec<[&'a [T]; R]>,
+    /// short; extents `q_dims`, `dy` at offset `e`; to the end of the buffer).
+    pub(super) dy: [&'a [T]; R],
 }
+
+/// Input channels per `∂w` task at most: the kernels sweep each chunk of the block's `R`
+/// cotangent planes for all of them while it is in L1 (3: a stem class's channels, whose
+/// chunks then fit L1 with the cotangent's), rather than fetching it from L2 once per channel.
+pub(super) const WEIGHT_CHANNELS: usize = 3;
 
 /// Extents shared by all `∂w` tasks.
 #[derive(Clone, Copy, Debug)]
@@ -150,7 +155,8 @@ pub(super) unsafe trait Engine<T>: Sync {
     /// both the same for every source), written (not added onto) with the sum of the
     /// correlations of the sources.
     fn correlate(&self, srcs: &[Source<'_, T>], dst: &mut [MaybeUninit<T>]);
-    /// One `∂w` task: the `[R][K]` sums `Σ_n Σ_o dy_r[o] · x[o + d·k]`.
+    /// One `∂w` task: the `[C][R][K]` sums `Σ_o dy_r[o] · x_c[o + d·k]` (`C` the task's
+    /// input channels).
     fn weight(&self, geo: &WeightGeom, task: &WeightTask<'_, T>) -> Vec<T>;
 }
 
@@ -441,30 +447,37 @@ impl Plan {
             kernel: lay.kernel,
             dilation: lay.dilation,
         };
+        let cs = WEIGHT_CHANNELS;
         let tasks: Vec<(usize, usize, usize)> = (0..lay.groups)
-            .flat_map(|g| (0..nb).flat_map(move |b| (0..lay.cg).map(move |c| (g, b, c))))
+            .flat_map(|g| {
+                (0..nb).flat_map(move |b| (0..lay.cg).step_by(cs).map(move |c| (g, b, c)))
+            })
             .collect();
         let sums: Vec<Vec<T>> = tasks
             .par_iter()
-            .map(|&(g, b, c)| {
+            .map(|&(g, b, c0)| {
                 let rows = R.min(lay.og - b * R);
                 let task = WeightTask {
-                    x: vec![&xp[(g * lay.cg + c) * pv..]],
-                    dy: vec![std::array::from_fn(|r| {
+                    x: (c0..(c0 + cs).min(lay.cg))
+                        .map(|c| &xp[(g * lay.cg + c) * pv..])
+                        .collect(),
+                    dy: std::array::from_fn(|r| {
                         let co = g * lay.og + b * R + r.min(rows - 1);
                         &q[co * qv..]
-                    })],
+                    }),
                 };
                 eng.weight(&geo, &task)
             })
             .collect();
-        for (&(g, b, c), s) in tasks.iter().zip(&sums) {
-            for r in 0..R.min(lay.og - b * R) {
-                let co = g * lay.og + b * R + r;
-                let d = &mut dw[(co * lay.cg + c) * kv..][..kv];
-                d.iter_mut()
-                    .zip(&s[r * kv..])
-                    .for_each(|(d, &v)| *d = *d + v);
+        for (&(g, b, c0), s) in tasks.iter().zip(&sums) {
+            for (ci, c) in (c0..(c0 + cs).min(lay.cg)).enumerate() {
+                for r in 0..R.min(lay.og - b * R) {
+                    let co = g * lay.og + b * R + r;
+                    let d = &mut dw[(co * lay.cg + c) * kv..][..kv];
+                    d.iter_mut()
+                        .zip(&s[(ci * R + r) * kv..])
+                        .for_each(|(d, &v)| *d = *d + v);
+                }
             }
         }
     }

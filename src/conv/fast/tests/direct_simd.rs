@@ -170,6 +170,25 @@ fn direct_simd_weight_sweep_in_chunks() {
     check::<f64>(&strided, &[1, 3, 4200], &[5, 3, 7], 55);
 }
 
+/// `∂w` tasks of up to 3 input channels each (`plan::WEIGHT_CHANNELS`), swept together over
+/// each chunk of the cotangent: channel counts per group of 1 to 7 (a last task of 1, 2 or 3
+/// channels), one group and two, on planes of one and of several chunks.
+#[test]
+fn direct_simd_weight_tasks_of_several_channels() {
+    let same = ConvSpec::conv(&[1, 1], Padding::Same, &[1, 1]);
+    let grouped = ConvSpec {
+        groups: 2,
+        ..same.clone()
+    };
+    for cg in 1..=7usize {
+        let seed = 60 + 4 * cg as u64;
+        check::<f32>(&same, &[2, cg, 5, 19], &[6, cg, 3, 4], seed);
+        check::<f64>(&same, &[1, cg, 5, 19], &[5, cg, 4, 3], seed + 1);
+        check::<f32>(&grouped, &[1, 2 * cg, 3, 70], &[10, cg, 3, 3], seed + 2);
+        check::<f64>(&grouped, &[1, 2 * cg, 20, 33], &[4, cg, 2, 4], seed + 3);
+    }
+}
+
 /// Blocks of 3 output planes (a stem's `∂x`, forward passes with 3, 5 or 6 output channels)
 /// run two output rows per 512-bit tile: every count of rows (a last odd one alone), rows of
 /// 1 to 5 vectors, under zero and reflect padding and through the polyphase split.

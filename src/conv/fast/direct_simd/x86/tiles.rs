@@ -254,10 +254,11 @@ impl Spans {
     }
 }
 
-/// The `∂w` task with `R × B` vector accumulators per kernel row and block of `B` taps, the
-/// sweep in chunks of [`CHUNK_BYTES`] per plane, each chunk swept by every kernel row before
-/// the next (the accumulators wait in memory between chunks). Only called from the
-/// `#[target_feature]` functions above.
+/// The `∂w` task with `R × B` vector accumulators per input channel, kernel row and block of
+/// `B` taps, the sweep in chunks of [`CHUNK_BYTES`] per plane, each chunk swept by every
+/// input channel and kernel row before the next (the accumulators wait in memory between
+/// chunks): the `R` cotangent chunks come from L2 once per task rather than once per input
+/// channel. Only called from the `#[target_feature]` functions above.
 #[inline(always)]
 pub(super) fn weight<L: Simd, const B: usize>(
     geo: &WeightGeom,
@@ -272,18 +273,19 @@ pub(super) fn weight<L: Simd, const B: usize>(
     let len = geo.sweep_len(n);
     let piece = (CHUNK_BYTES / std::mem::size_of::<L::E>() / n).max(1) * n;
     let spans = Spans::new(geo.sweep(n), piece);
-    let mut accs = vec![[[L::zero(); B]; R]; k0n * k1n * k2b];
-    for (xp, dys) in task.x.iter().zip(&task.dy) {
-        for o0 in 0..o0n {
-            let (_, qo) = geo.rows([o0, 0], [0, 0, 0]);
-            let ds: [&[L::E]; R] = std::array::from_fn(|r| &dys[r][qo..][..len]);
-            for chunk in spans.chunks() {
+    let slots = k0n * k1n * k2b;
+    let mut accs = vec![[[L::zero(); B]; R]; task.x.len() * slots];
+    for o0 in 0..o0n {
+        let (_, qo) = geo.rows([o0, 0], [0, 0, 0]);
+        let ds: [&[L::E]; R] = std::array::from_fn(|r| &task.dy[r][qo..][..len]);
+        for chunk in spans.chunks() {
+            for (ci, xp) in task.x.iter().enumerate() {
                 for k0 in 0..k0n {
                     for k1 in 0..k1n {
                         for kc in 0..k2b {
                             let (xo, _) = geo.rows([o0, 0], [k0, k1, kc * B]);
                             let xs = &xp[xo..][..len + (B - 1) * d2];
-                            let slot = &mut accs[(k0 * k1n + k1) * k2b + kc];
+                            let slot = &mut accs[ci * slots + (k0 * k1n + k1) * k2b + kc];
                             let mut acc = *slot;
                             for j in chunk.clone() {
                                 let (start, l) = spans.at(j);
@@ -312,12 +314,13 @@ pub(super) fn weight<L: Simd, const B: usize>(
             }
         }
     }
-    let mut out = vec![L::E::default(); R * kv];
+    let mut out = vec![L::E::default(); task.x.len() * R * kv];
     for (k, acc) in accs.iter().enumerate() {
+        let (ci, k) = (k / slots, k % slots);
         let (row, k2c) = (k / k2b, (k % k2b) * B);
         for (r, ar) in acc.iter().enumerate() {
             for (kb, &a) in ar.iter().enumerate().take(k2n - k2c) {
-                out[r * kv + row * k2n + k2c + kb] = lane_sum::<L>(a);
+                out[(ci * R + r) * kv + row * k2n + k2c + kb] = lane_sum::<L>(a);
             }
         }
     }
