@@ -70,25 +70,22 @@ impl Portable {
                 for k1 in 0..k1n {
                     for k2c in (0..k2n).step_by(KB) {
                         let mut acc = [[[T::zero(); V]; KB]; R];
-                        {
-                            let dys = &task.dy;
-                            for o0 in 0..o0n {
-                                let (xo, qo) = geo.rows([o0, 0], [k0, k1, k2c]);
-                                let xrow = &xp[xo..][..len + (KB - 1) * d2];
-                                for (ar, dy) in acc.iter_mut().zip(dys) {
-                                    let drow = &dy[qo..][..len];
-                                    for (kb, a) in ar.iter_mut().enumerate() {
-                                        let xs = &xrow[kb * d2..][..len];
-                                        for seg in 0..segs {
-                                            let at = seg * seg_step;
-                                            let (dseg, xseg) =
-                                                (&drow[at..][..seg_len], &xs[at..][..seg_len]);
-                                            for (dc, xc) in
-                                                dseg.chunks_exact(V).zip(xseg.chunks_exact(V))
-                                            {
-                                                for l in 0..V {
-                                                    a[l] = a[l] + dc[l] * xc[l];
-                                                }
+                        for o0 in 0..o0n {
+                            let (xo, qo) = geo.rows([o0, 0], [k0, k1, k2c]);
+                            let xrow = &xp[xo..][..len + (KB - 1) * d2];
+                            for (ar, dy) in acc.iter_mut().zip(&task.dy) {
+                                let drow = &dy[qo..][..len];
+                                for (kb, a) in ar.iter_mut().enumerate() {
+                                    let xs = &xrow[kb * d2..][..len];
+                                    for seg in 0..segs {
+                                        let at = seg * seg_step;
+                                        let (dseg, xseg) =
+                                            (&drow[at..][..seg_len], &xs[at..][..seg_len]);
+                                        for (dc, xc) in
+                                            dseg.chunks_exact(V).zip(xseg.chunks_exact(V))
+                                        {
+                                            for l in 0..V {
+                                                a[l] = a[l] + dc[l] * xc[l];
                                             }
                                         }
                                     }
